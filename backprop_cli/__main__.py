@@ -1,0 +1,5 @@
+"""`python -m backprop_cli` runs the `bprop` command line."""
+
+from .cli.app import main
+
+main()

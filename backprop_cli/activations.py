@@ -1,0 +1,209 @@
+"""Activation functions, each with its derivative written right beside it.
+
+Every activation maps pre-activations ``z`` (N, units) to activations ``a`` of the same shape, and
+its ``backward`` turns the upstream gradient ``dout = ∂L/∂a`` into ``∂L/∂z``. Element-wise
+activations also expose ``derivative(z, a) = σ′(z)`` so that ``backward`` is ``dout ⊙ σ′(z)``,
+the seed's ``δ = (...) ⊙ σ′(z)``; softmax couples the units of a row and applies its Jacobian
+instead.
+
+All functions keep the dtype of their input: a float32 array never becomes float64.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .errors import ConfigError
+from .types import Array
+
+
+class Activation:
+    """Base class: ``forward`` computes a = σ(z); ``backward`` computes ∂L/∂z from ∂L/∂a."""
+
+    name: ClassVar[str] = ""
+    #: True when a_i depends on z_i alone, so that σ′ is a diagonal Jacobian.
+    elementwise: ClassVar[bool] = True
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        raise NotImplementedError
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        """σ′(z) element-wise, given both z and a = σ(z)."""
+        raise NotImplementedError
+
+    def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        """∂L/∂z = dout ⊙ σ′(z) for element-wise activations."""
+        return np.multiply(dout, self.derivative(z, a), out=out)
+
+    def params(self) -> dict[str, float]:
+        """Hyperparameters, for display and for rebuilding the activation."""
+        return {}
+
+    def __repr__(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.params().items())
+        return f"{type(self).__name__}({extra})"
+
+
+class Sigmoid(Activation):
+    """Logistic sigmoid.
+
+    Math:
+        σ(z) = 1 / (1 + e^(−z))
+        σ′(z) = σ(z)·(1 − σ(z))
+    Computed without overflow: for z < 0 it uses e^z / (1 + e^z).
+    """
+
+    name = "sigmoid"
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        e = np.exp(-np.abs(z))
+        # z ≥ 0: 1 / (1 + e^(−z));  z < 0: e^z / (1 + e^z).  Both read e = e^(−|z|).
+        numerator = np.where(z >= 0, np.ones_like(e), e)
+        return np.divide(numerator, 1 + e, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return a * (1 - a)
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent.
+
+    Math:
+        tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z))
+        tanh′(z) = 1 − tanh²(z)
+    """
+
+    name = "tanh"
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        return np.tanh(z, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return 1 - a * a
+
+
+class ReLU(Activation):
+    """Rectified linear unit.
+
+    Math:
+        relu(z) = max(0, z)
+        relu′(z) = 1 if z > 0 else 0
+    """
+
+    name = "relu"
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        return np.maximum(z, 0, out=out)
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return (z > 0).astype(z.dtype)
+
+    def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        return np.multiply(dout, z > 0, out=out)
+
+
+class LeakyReLU(Activation):
+    """Leaky ReLU with slope ``alpha`` for negative inputs.
+
+    Math:
+        leaky_relu(z) = z if z > 0 else α·z
+        leaky_relu′(z) = 1 if z > 0 else α
+    """
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        if not 0 <= alpha < 1:
+            raise ConfigError(f"leaky_relu alpha must be in [0, 1). Received: alpha={alpha}")
+        self.alpha = float(alpha)
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        if out is None:
+            out = np.empty_like(z)
+        np.multiply(z, self.alpha, out=out)
+        np.copyto(out, z, where=z > 0)
+        return out
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return np.where(z > 0, 1, self.alpha).astype(z.dtype)
+
+    def params(self) -> dict[str, float]:
+        return {"alpha": self.alpha}
+
+
+class Linear(Activation):
+    """Identity, for regression outputs.
+
+    Math:
+        linear(z) = z
+        linear′(z) = 1
+    """
+
+    name = "linear"
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        if out is None:
+            return z.copy()
+        np.copyto(out, z)
+        return out
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        return np.ones_like(z)
+
+    def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        if out is None:
+            return dout.copy()
+        np.copyto(out, dout)
+        return out
+
+
+class Softmax(Activation):
+    """Softmax over the units of each row (sample).
+
+    Math:
+        softmax(z)_k = e^(z_k − max_j z_j) / Σ_j e^(z_j − max_j z_j)
+        ∂a_k/∂z_j = a_k·(1[k = j] − a_j), so for an upstream gradient g:
+        ∂L/∂z = a ⊙ (g − Σ_k g_k·a_k)
+    With cross-entropy the product collapses to ŷ − y; that fused form lives in `losses`.
+    """
+
+    name = "softmax"
+    elementwise = False
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        shifted = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+        np.exp(shifted, out=shifted)
+        shifted /= shifted.sum(axis=-1, keepdims=True)
+        return shifted
+
+    def derivative(self, z: Array, a: Array) -> Array:
+        raise TypeError("softmax has a full Jacobian, not an element-wise derivative; use backward")
+
+    def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        inner = np.sum(dout * a, axis=-1, keepdims=True)
+        result = np.subtract(dout, inner, out=out)
+        result *= a
+        return result
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Softmax, Linear)
+}
+
+#: Activations whose default initializer is He (the ReLU family); every other one gets Xavier.
+RELU_FAMILY = frozenset({"relu", "leaky_relu"})
+
+
+def get_activation(name: str, **params: float) -> Activation:
+    """Build an activation by name, e.g. ``get_activation("leaky_relu", alpha=0.1)``."""
+    try:
+        cls = ACTIVATIONS[name]
+    except KeyError:
+        known = ", ".join(sorted(ACTIVATIONS))
+        raise ConfigError(f"unknown activation {name!r}; choose one of: {known}") from None
+    try:
+        return cls(**params)
+    except TypeError:
+        raise ConfigError(f"activation {name!r} takes no parameters {sorted(params)}") from None

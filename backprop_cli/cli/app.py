@@ -1,0 +1,53 @@
+"""The `bprop` application: global options and command registration.
+
+Commands import the numerical core lazily, so `bprop --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from . import exit_codes
+from .gradcheck_cmd import gradcheck
+
+app = typer.Typer(
+    name="bprop",
+    help=(
+        "Train neural networks with backpropagation you can read: YAML experiments, a NumPy "
+        "engine, gradients proven by finite differences.\n\n" + exit_codes.HELP
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bprop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Train neural networks with backpropagation you can read."""
+
+
+app.command("gradcheck", epilog=exit_codes.HELP)(gradcheck)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,81 @@
+"""`bprop gradcheck`: prove the engine's gradients against finite differences."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from . import exit_codes
+from .console import console
+
+if TYPE_CHECKING:
+    from ..gradcheck import TensorCheck
+
+
+def gradcheck(
+    eps: Annotated[
+        float, typer.Option(min=1e-12, max=1e-1, help="Finite-difference step ε.")
+    ] = 1e-4,
+    tol: Annotated[float, typer.Option(min=0.0, help="Largest relative error that passes.")] = 1e-6,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the weights, data and sampled entries.")
+    ] = 0,
+    samples: Annotated[
+        int | None,
+        typer.Option(min=1, help="Check K random entries per tensor instead of all of them."),
+    ] = None,
+    failures_only: Annotated[
+        bool, typer.Option("--failures-only", help="List only the tensors that failed.")
+    ] = False,
+) -> None:
+    """Check every gradient of the engine against central finite differences in float64.
+
+    With no argument it runs the built-in battery: every activation, every loss with each output
+    activation it accepts, networks of one to three layers, every parameter tensor and the input
+    gradient. Exit 0 when every tensor passes, 1 when any relative error exceeds --tol.
+
+    Example:  bprop gradcheck --tol 1e-7 --seed 3
+    """
+    from ..gradcheck import run_battery
+
+    results = list(run_battery(eps=eps, tol=tol, seed=seed, samples=samples))
+    _render(results, failures_only)
+    if not all(r.passed for r in results):
+        raise typer.Exit(exit_codes.CHECK_FAILED)
+
+
+def _render(results: list[TensorCheck], failures_only: bool) -> None:
+    from rich.table import Table
+
+    table = Table(title="Gradient check (float64, five-point central differences)")
+    for column, justify in (
+        ("case", "left"),
+        ("tensor", "left"),
+        ("shape", "left"),
+        ("entries", "right"),
+        ("max rel error", "right"),
+        ("status", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        if failures_only and r.passed:
+            continue
+        status = "[green]pass[/]" if r.passed else "[bold red]FAIL[/]"
+        entries = str(r.checked) + (f" (+{r.skipped} at kinks)" if r.skipped else "")
+        table.add_row(r.case, r.tensor, str(r.shape), entries, f"{r.max_rel_error:.2e}", status)
+    console.print(table)
+    failed = [r for r in results if not r.passed]
+    worst = max(results, key=lambda r: r.max_rel_error)
+    cases = len({r.case for r in results})
+    tol = results[0].tol
+    if failed:
+        console.print(
+            f"[bold red]FAILED[/]: {len(failed)} of {len(results)} tensors in {cases} cases exceed "
+            f"tol {tol:g} (worst {worst.max_rel_error:.2e}: {worst.case}, {worst.tensor})"
+        )
+    else:
+        console.print(
+            f"[green]passed[/]: all {len(results)} tensors in {cases} cases within tol {tol:g} "
+            f"(worst {worst.max_rel_error:.2e}: {worst.case}, {worst.tensor})"
+        )

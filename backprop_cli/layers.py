@@ -1,0 +1,162 @@
+"""Layers. A layer declares its parameters, is bound to views into the network's flat buffers, and
+implements ``forward`` (keeping exactly what ``backward`` needs) and ``backward`` (overwriting its
+parameter gradients and returning the gradient with respect to its input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import RELU_FAMILY, Activation
+from .initializers import default_initializer, initialize
+from .types import Array
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter tensor of a layer: its local name, shape, and whether weight decay applies."""
+
+    name: str
+    shape: tuple[int, ...]
+    decay: bool
+
+
+class Layer:
+    """Base class of the network's layers."""
+
+    #: Set by the network: False on the first layer while training, so dX is not computed.
+    needs_input_grad: bool = True
+
+    def build(self, fan_in: int) -> int:
+        """Fix the input width; return the output width."""
+        raise NotImplementedError
+
+    def param_specs(self) -> list[ParamSpec]:
+        return []
+
+    def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
+        return {}
+
+    def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        """Attach views of the network's flat parameter and gradient buffers."""
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        raise NotImplementedError
+
+    def backward(self, dout: Array) -> Array | None:
+        raise NotImplementedError
+
+
+class Dense(Layer):
+    """Fully connected layer with its activation, weights stored as in the seed.
+
+    Math (a batch is the rows of x, N samples):
+        z = x Wᵀ + b              x: (N, fan_in), W: (units, fan_in), b: (units,), z: (N, units)
+        a = σ(z)
+        δ = ∂L/∂z = dout ⊙ σ′(z)  (softmax: its Jacobian; fused output: dout is already δ)
+        ∂L/∂W = δᵀ x              (units, fan_in): the seed's δ aᵀ summed over the batch
+        ∂L/∂b = Σ_n δ_n           (units,)
+        ∂L/∂x = δ W               (N, fan_in): feeds W_{l}ᵀ δ_l to the layer below
+
+    When ``fused_output`` is set (the last layer under a loss that takes logits), ``forward``
+    returns z and ``backward`` receives δ itself.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Activation,
+        init: str | None = None,
+        init_params: dict[str, float] | None = None,
+    ) -> None:
+        if units < 1:
+            raise ValueError(f"a dense layer needs at least one unit. Received: units={units}")
+        self.units = units
+        self.activation = activation
+        self.init = init or default_initializer(activation.name)
+        self.init_params = dict(init_params or {})
+        self.fan_in = 0
+        self.fused_output = False
+        self.W: Array = np.empty((0, 0))
+        self.b: Array = np.empty(0)
+        self.dW: Array = np.empty((0, 0))
+        self.db: Array = np.empty(0)
+        self._x: Array | None = None
+        self._z: Array | None = None
+        self._a: Array | None = None
+        self._dz: Array | None = None
+        self._dx: Array | None = None
+
+    def build(self, fan_in: int) -> int:
+        self.fan_in = fan_in
+        return self.units
+
+    @property
+    def has_kink(self) -> bool:
+        """True when the activation is not differentiable at z = 0 (the ReLU family)."""
+        return self.activation.name in RELU_FAMILY and not self.fused_output
+
+    @property
+    def pre_activation(self) -> Array:
+        """z of the last forward pass."""
+        if self._z is None:
+            raise RuntimeError("no forward pass yet")
+        return self._z
+
+    @property
+    def output(self) -> Array:
+        """a = σ(z) of the last forward pass (z itself under a fused loss)."""
+        out = self._z if self.fused_output else self._a
+        if out is None:
+            raise RuntimeError("no forward pass yet")
+        return out
+
+    def param_specs(self) -> list[ParamSpec]:
+        return [
+            ParamSpec("W", (self.units, self.fan_in), decay=True),
+            ParamSpec("b", (self.units,), decay=False),
+        ]
+
+    def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
+        W = initialize(self.init, rng, self.fan_in, self.units, dtype, **self.init_params)
+        return {"W": W, "b": np.zeros(self.units, dtype=dtype)}
+
+    def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        self.W, self.b = params["W"], params["b"]
+        self.dW, self.db = grads["W"], grads["b"]
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        n = x.shape[0]
+        z = self._z
+        if z is None or z.shape[0] != n:
+            z = self._z = np.empty((n, self.units), dtype=self.W.dtype)
+            self._a = None if self.fused_output else np.empty_like(z)
+            self._dz = None
+            self._dx = None
+        np.matmul(x, self.W.T, out=z)
+        z += self.b
+        self._x = x
+        if self.fused_output:
+            return z
+        assert self._a is not None
+        return self.activation.forward(z, out=self._a)
+
+    def backward(self, dout: Array) -> Array | None:
+        if self._x is None or self._z is None:
+            raise RuntimeError("backward called before forward")
+        if self.fused_output:
+            dz = dout
+        else:
+            assert self._a is not None
+            if self._dz is None:
+                self._dz = np.empty_like(self._z)
+            dz = self.activation.backward(dout, self._z, self._a, out=self._dz)
+        np.matmul(dz.T, self._x, out=self.dW)
+        np.sum(dz, axis=0, out=self.db)
+        if not self.needs_input_grad:
+            return None
+        if self._dx is None:
+            self._dx = np.empty_like(self._x)
+        return np.matmul(dz, self.W, out=self._dx)

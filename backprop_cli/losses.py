@@ -1,0 +1,214 @@
+"""Losses, each the mean over the batch of a per-sample loss, with the gradient that starts δ_L.
+
+Three losses, each tied to the output activations it accepts:
+
+- `MeanSquaredError` works on the output activations ŷ = σ(z_L) of any activation and returns
+  ∂L/∂ŷ; the output layer then applies σ′ (the seed's δ_L = (ŷ − y) ⊙ σ′(z_L)).
+- `SoftmaxCrossEntropy` and `SigmoidBinaryCrossEntropy` are fused pairs: they take the logits z_L,
+  compute the loss stably from them and return δ_L = ∂L/∂z_L = (ŷ − y)/N directly.
+
+`build_loss` pairs a loss with an output activation and rejects pairs that would give a silently
+wrong gradient.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .activations import Activation, Sigmoid, Softmax
+from .errors import ConfigError, DataError
+from .types import Array
+
+
+class Loss:
+    """Base class. ``forward`` returns the mean loss and keeps what ``backward`` needs."""
+
+    name: ClassVar[str] = ""
+    #: True when the loss takes the output layer's logits z_L instead of its activations.
+    takes_logits: ClassVar[bool] = False
+
+    def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> NDArray:
+        """Checks and converts targets once per data set, not once per step."""
+        raise NotImplementedError
+
+    def forward(self, out: Array, y: NDArray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> Array:
+        """∂L/∂out for the last ``forward``, with the 1/N of the batch mean included."""
+        raise NotImplementedError
+
+    def predict(self, out: Array) -> Array:
+        """ŷ from what ``forward`` receives (identity unless the loss takes logits)."""
+        return out
+
+
+def _as_matrix_targets(y: NDArray[np.generic], n_outputs: int, dtype: np.dtype, who: str) -> Array:
+    y = np.asarray(y)
+    if y.ndim == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.shape[1] != n_outputs:
+        raise DataError(
+            f"{who} needs targets of shape (N, {n_outputs}) to match the output layer; "
+            f"received shape {tuple(np.asarray(y).shape)}"
+        )
+    return np.ascontiguousarray(y, dtype=dtype)
+
+
+class MeanSquaredError(Loss):
+    """Mean squared error with the seed's ½.
+
+    Math:
+        L = (1/N) Σ_n ½ Σ_k (ŷ_nk − y_nk)²
+        ∂L/∂ŷ = (ŷ − y) / N
+    """
+
+    name = "mse"
+
+    def __init__(self) -> None:
+        self._diff: Array | None = None
+
+    def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> Array:
+        return _as_matrix_targets(y, n_outputs, dtype, "mse")
+
+    def forward(self, out: Array, y: NDArray) -> float:
+        diff = out - y
+        self._diff = diff
+        return 0.5 * float(np.sum(diff * diff, dtype=np.float64)) / diff.shape[0]
+
+    def backward(self) -> Array:
+        if self._diff is None:
+            raise RuntimeError("backward called before forward")
+        return self._diff / self._diff.shape[0]
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax output and categorical cross-entropy, fused and computed from the logits.
+
+    Math:
+        ŷ = softmax(z),  log ŷ_k = z_k − m − log Σ_j e^(z_j − m),  m = max_j z_j
+        L = −(1/N) Σ_n Σ_k y_nk log ŷ_nk
+        ∂L/∂z = (ŷ − y) / N
+    Targets are integer class labels (one-hot y) or rows of class probabilities.
+    """
+
+    name = "cross_entropy"
+    takes_logits = True
+
+    def __init__(self) -> None:
+        self._probs: Array | None = None
+        self._y: NDArray | None = None
+
+    def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> NDArray:
+        y = np.asarray(y)
+        if np.issubdtype(y.dtype, np.integer):
+            if y.ndim != 1:
+                raise DataError(f"cross_entropy labels must be 1-D; received shape {y.shape}")
+            if y.size and (y.min() < 0 or y.max() >= n_outputs):
+                raise DataError(
+                    f"cross_entropy labels must lie in [0, {n_outputs - 1}] for a softmax of "
+                    f"{n_outputs} units; received labels from {y.min()} to {y.max()}"
+                )
+            return np.ascontiguousarray(y, dtype=np.intp)
+        return _as_matrix_targets(y, n_outputs, dtype, "cross_entropy")
+
+    def forward(self, out: Array, y: NDArray) -> float:
+        shifted = out - out.max(axis=1, keepdims=True)  # max_j z_j − z_k ≥ 0 after negation
+        exp = np.exp(shifted)
+        sums = exp.sum(axis=1, keepdims=True)
+        log_sums = np.log(sums)
+        self._probs = exp / sums
+        self._y = y
+        n = out.shape[0]
+        if y.ndim == 1:
+            # −log ŷ_y = (m − z_y) + log Σ e^(z − m): both terms ≥ 0.
+            picked = shifted[np.arange(n), y]
+            return float(np.sum(log_sums[:, 0] - picked, dtype=np.float64)) / n
+        return float(np.sum(y * (log_sums - shifted), dtype=np.float64)) / n
+
+    def backward(self) -> Array:
+        if self._probs is None or self._y is None:
+            raise RuntimeError("backward called before forward")
+        grad = self._probs.copy()
+        n = grad.shape[0]
+        if self._y.ndim == 1:
+            grad[np.arange(n), self._y] -= 1
+        else:
+            grad -= self._y
+        grad /= n
+        return grad
+
+    def predict(self, out: Array) -> Array:
+        return Softmax().forward(out)
+
+
+class SigmoidBinaryCrossEntropy(Loss):
+    """Sigmoid outputs and binary cross-entropy, fused and computed from the logits.
+
+    Math:
+        ŷ = σ(z)
+        L = −(1/N) Σ_n Σ_k [y log ŷ + (1 − y) log(1 − ŷ)]
+          = (1/N) Σ_n Σ_k [max(z, 0) − y·z + log(1 + e^(−|z|))]   (stable form)
+        ∂L/∂z = (ŷ − y) / N
+    Targets are 0/1 (or probabilities) of shape (N, k), or (N,) for one output unit.
+    """
+
+    name = "binary_cross_entropy"
+    takes_logits = True
+
+    def __init__(self) -> None:
+        self._probs: Array | None = None
+        self._y: Array | None = None
+
+    def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> Array:
+        targets = _as_matrix_targets(y, n_outputs, dtype, "binary_cross_entropy")
+        if targets.size and (targets.min() < 0 or targets.max() > 1):
+            raise DataError(
+                "binary_cross_entropy targets must lie in [0, 1]; received values from "
+                f"{targets.min()} to {targets.max()}"
+            )
+        return targets
+
+    def forward(self, out: Array, y: NDArray) -> float:
+        self._probs = Sigmoid().forward(out)
+        self._y = y
+        per_entry = np.maximum(out, 0) - y * out + np.log1p(np.exp(-np.abs(out)))
+        return float(np.sum(per_entry, dtype=np.float64)) / out.shape[0]
+
+    def backward(self) -> Array:
+        if self._probs is None or self._y is None:
+            raise RuntimeError("backward called before forward")
+        return (self._probs - self._y) / self._probs.shape[0]
+
+    def predict(self, out: Array) -> Array:
+        return Sigmoid().forward(out)
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (MeanSquaredError, SoftmaxCrossEntropy, SigmoidBinaryCrossEntropy)
+}
+
+#: The output activation each fused loss requires.
+REQUIRED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+
+
+def build_loss(name: str, output_activation: Activation) -> Loss:
+    """The loss ``name`` for a network whose last layer uses ``output_activation``.
+
+    Raises:
+        ConfigError: for an unknown loss, or a fused loss paired with the wrong output.
+    """
+    if name not in LOSSES:
+        known = ", ".join(sorted(LOSSES))
+        raise ConfigError(f"unknown loss {name!r}; choose one of: {known}")
+    required = REQUIRED_OUTPUT.get(name)
+    if required is not None and output_activation.name != required:
+        raise ConfigError(
+            f"loss {name!r} needs a {required} output layer; the last layer uses "
+            f"{output_activation.name!r}. Set the last layer's activation to {required!r}, "
+            "or use loss 'mse'."
+        )
+    return LOSSES[name]()

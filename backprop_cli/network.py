@@ -1,0 +1,199 @@
+"""The network: layers over one flat parameter buffer, a loss, and the backward recursion.
+
+All parameters live in one contiguous array ``params`` and all gradients in ``grads`` of the same
+layout, with per-layer views bound into each layer. Weights (the tensors that weight decay applies
+to) come first, so ``params[:n_decay]`` is every ``W`` and ``params[n_decay:]`` every bias. Clipping
+and optimizer updates are then a few vectorized in-place operations on whole buffers.
+
+Parameter names follow the config: ``layers.{i}.W`` of shape (units, fan_in) and ``layers.{i}.b``
+of shape (units,) for the dense layer at index ``i`` of ``model.layers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import CheckpointError, ConfigError
+from .layers import Dense, Layer
+from .losses import Loss, build_loss
+from .types import FLOAT_DTYPES, Array
+
+
+@dataclass(frozen=True)
+class ParamSlot:
+    """Where one named parameter tensor sits in the flat buffer."""
+
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    size: int
+    decay: bool
+
+
+class Network:
+    """A stack of layers trained against one loss.
+
+    Math (the seed's recursion, batched over the rows of X):
+        forward:   a_0 = X;  z_l = a_{l−1} W_lᵀ + b_l;  a_l = σ_l(z_l);  L = loss(a_L or z_L, y)
+        backward:  δ_L = ∂L/∂z_L;  δ_l = (δ_{l+1} W_{l+1}) ⊙ σ′_l(z_l)
+                   ∂L/∂W_l = δ_lᵀ a_{l−1};  ∂L/∂b_l = Σ_n δ_l
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Layer],
+        input_dim: int,
+        loss: str,
+        rng: np.random.Generator,
+        dtype: str | np.dtype = "float64",
+    ) -> None:
+        if not layers:
+            raise ConfigError("a network needs at least one layer")
+        self.dtype = np.dtype(dtype)
+        if self.dtype.name not in FLOAT_DTYPES:
+            raise ConfigError(f"dtype must be one of {FLOAT_DTYPES}. Received: dtype={dtype}")
+        if input_dim < 1:
+            raise ConfigError(f"the input needs at least one feature. Received: {input_dim}")
+        self.layers = list(layers)
+        self.input_dim = input_dim
+        width = input_dim
+        for layer in self.layers:
+            width = layer.build(width)
+        self.output_dim = width
+        last = self.layers[-1]
+        if not isinstance(last, Dense):
+            raise ConfigError("the last layer must be a dense layer (it carries the output)")
+        self.loss: Loss = build_loss(loss, last.activation)
+        last.fused_output = self.loss.takes_logits
+        self.layers[0].needs_input_grad = False
+
+        self.slots = self._layout()
+        total = sum(slot.size for slot in self.slots.values())
+        self.n_decay = sum(slot.size for slot in self.slots.values() if slot.decay)
+        self.params: Array = np.zeros(total, dtype=self.dtype)
+        self.grads: Array = np.zeros(total, dtype=self.dtype)
+        self._bind()
+        for i, layer in enumerate(self.layers):
+            for local, value in layer.initial_values(rng, self.dtype).items():
+                self.param(f"layers.{i}.{local}")[...] = value
+
+    # ----------------------------------------------------------------- layout
+    def _layout(self) -> dict[str, ParamSlot]:
+        specs = [
+            (f"layers.{i}.{spec.name}", spec)
+            for i, layer in enumerate(self.layers)
+            for spec in layer.param_specs()
+        ]
+        # Decayed tensors (weights) first, then the rest, each group in layer order.
+        ordered = [s for s in specs if s[1].decay] + [s for s in specs if not s[1].decay]
+        slots: dict[str, ParamSlot] = {}
+        offset = 0
+        for name, spec in ordered:
+            size = int(np.prod(spec.shape))
+            slots[name] = ParamSlot(name, spec.shape, offset, size, spec.decay)
+            offset += size
+        return slots
+
+    def _view(self, buffer: Array, slot: ParamSlot) -> Array:
+        return buffer[slot.offset : slot.offset + slot.size].reshape(slot.shape)
+
+    def _bind(self) -> None:
+        for i, layer in enumerate(self.layers):
+            prefix = f"layers.{i}."
+            names = [s.name for s in layer.param_specs()]
+            layer.bind(
+                {n: self._view(self.params, self.slots[prefix + n]) for n in names},
+                {n: self._view(self.grads, self.slots[prefix + n]) for n in names},
+            )
+
+    def param(self, name: str) -> Array:
+        """A writable view of the parameter ``name`` (e.g. ``"layers.0.W"``) in ``params``."""
+        return self._view(self.params, self.slots[name])
+
+    def grad(self, name: str) -> Array:
+        """A view of the gradient of ``name`` in ``grads``."""
+        return self._view(self.grads, self.slots[name])
+
+    @property
+    def decay_mask(self) -> slice:
+        """The slice of the flat buffers that weight decay applies to (every W, no bias)."""
+        return slice(0, self.n_decay)
+
+    @property
+    def n_params(self) -> int:
+        return int(self.params.size)
+
+    # ---------------------------------------------------------------- compute
+    def forward(self, X: NDArray, training: bool = True) -> Array:
+        """The last layer's output: logits z_L under a fused loss, else activations a_L.
+
+        The returned array is a reused buffer; copy it to keep it past the next call.
+        """
+        out = np.asarray(X, dtype=self.dtype)
+        if out.ndim != 2 or out.shape[1] != self.input_dim:
+            raise ValueError(
+                f"expected inputs of shape (N, {self.input_dim}); received {np.shape(X)}"
+            )
+        for layer in self.layers:
+            out = layer.forward(out, training)
+        return out
+
+    def loss_value(self, X: NDArray, y: NDArray) -> float:
+        """Mean loss of the batch (X, y); y as returned by ``prepare_targets``."""
+        return self.loss.forward(self.forward(X), y)
+
+    def backward(self, input_grad: bool = False) -> Array | None:
+        """Backpropagate the last ``loss_value``: fill ``grads``; return ∂L/∂X if asked."""
+        self.layers[0].needs_input_grad = input_grad
+        dout: Array | None = self.loss.backward()
+        for layer in reversed(self.layers):
+            assert dout is not None
+            dout = layer.backward(dout)
+        self.layers[0].needs_input_grad = False
+        return dout
+
+    def loss_and_grad(self, X: NDArray, y: NDArray) -> float:
+        """One forward and backward pass: returns the loss, leaves ∂L/∂θ in ``grads``."""
+        value = self.loss_value(X, y)
+        self.backward()
+        return value
+
+    def prepare_targets(self, y: NDArray) -> NDArray:
+        """Targets in the form the loss consumes (checked once, not per step)."""
+        return self.loss.prepare_targets(y, self.output_dim, self.dtype)
+
+    def predict(self, X: NDArray) -> Array:
+        """ŷ for X in evaluation mode (probabilities under a fused loss), as a new array."""
+        return np.array(self.loss.predict(self.forward(X, training=False)), copy=True)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Array]:
+        """Copies of every parameter tensor, keyed ``layers.{i}.W`` / ``layers.{i}.b``."""
+        return {name: self.param(name).copy() for name in self.slots}
+
+    def load_state_dict(self, state: Mapping[str, NDArray], source: str = "state") -> None:
+        """Copy parameters in; every tensor must be present with its exact shape.
+
+        Raises:
+            CheckpointError: naming ``source`` and the missing or mismatched tensor.
+        """
+        problems = []
+        for name, slot in self.slots.items():
+            if name not in state:
+                problems.append(f"{source}: missing parameter {name!r} of shape {slot.shape}")
+                continue
+            value = np.asarray(state[name])
+            if value.shape != slot.shape:
+                problems.append(
+                    f"{source}: {name} has shape {value.shape}, the model needs {slot.shape}"
+                )
+            elif not np.issubdtype(value.dtype, np.floating):
+                problems.append(f"{source}: {name} has dtype {value.dtype}, not a float")
+        if problems:
+            raise CheckpointError("\n".join(problems))
+        for name in self.slots:
+            self.param(name)[...] = state[name]

@@ -1,0 +1,93 @@
+"""Adam and AdamW: momentum and RMSprop combined, with bias correction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..types import Array
+from .base import Optimizer, check_positive, check_range
+
+
+class Adam(Optimizer):
+    """Adam in the seed's form.
+
+    Math (t = 1 at the first update):
+        m ← β₁·m + (1 − β₁)·g
+        v ← β₂·v + (1 − β₂)·g²
+        m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
+        w ← w − lr·m̂ / (√v̂ + ε)
+    Defaults β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+    """
+
+    name = "adam"
+    state_names = ("m", "v")
+
+    def __init__(
+        self,
+        lr: float,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        self.beta1 = check_range("beta1", beta1, 0.0, 1.0, high_open=True)
+        self.beta2 = check_range("beta2", beta2, 0.0, 1.0, high_open=True)
+        self.eps = check_positive("eps", eps)
+
+    def hyperparams(self) -> dict[str, float]:
+        return {
+            **super().hyperparams(),
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "eps": self.eps,
+        }
+
+    def update(self, params: Array, grads: Array, lr: float) -> None:
+        m, v, tmp = self.state["m"], self.state["v"], self._scratch
+        t = self.step_count
+        m *= self.beta1
+        m += np.multiply(grads, 1.0 - self.beta1, out=tmp)
+        v *= self.beta2
+        np.multiply(grads, grads, out=tmp)
+        tmp *= 1.0 - self.beta2
+        v += tmp
+        # √v̂ + ε = √v / √(1 − β₂ᵗ) + ε;  lr·m̂ = (lr / (1 − β₁ᵗ))·m
+        np.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - self.beta2**t)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - self.beta1**t)
+        params -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter).
+
+    Math:
+        w ← w − lr·λ·w           (weights W only, from the weights before this step)
+        then the Adam update above, with g not including any decay term.
+    λ = ``weight_decay`` (default 0.01).
+    """
+
+    name = "adamw"
+
+    def __init__(
+        self,
+        lr: float,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(lr, beta1, beta2, eps, weight_decay)
+
+    def decays_into_gradient(self) -> bool:
+        return False
+
+    def update(self, params: Array, grads: Array, lr: float) -> None:
+        if self.weight_decay:
+            params[: self.n_decay] *= 1.0 - lr * self.weight_decay
+        super().update(params, grads, lr)

@@ -1,0 +1,221 @@
+"""Activations, losses and initializers: golden values, stability, pairing rules, properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from backprop_cli.activations import ACTIVATIONS, get_activation
+from backprop_cli.errors import ConfigError, DataError
+from backprop_cli.initializers import INITIALIZERS, default_initializer, initialize
+from backprop_cli.losses import (
+    MeanSquaredError,
+    SigmoidBinaryCrossEntropy,
+    SoftmaxCrossEntropy,
+    build_loss,
+)
+
+logits = arrays(
+    np.float64,
+    st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    elements=st.floats(-50, 50, allow_nan=False),
+)
+
+
+def test_activation_golden_values() -> None:
+    z = np.array([[-2.0, 0.0, 1.0]])
+    # σ(−2) = 1/(1 + e²) = 1/8.38905609893065 = 0.119202922022118; σ(0) = ½
+    # σ(1) = 1/(1 + e^−1) = 0.731058578630005
+    np.testing.assert_allclose(
+        get_activation("sigmoid").forward(z),
+        [[0.119202922022118, 0.5, 0.731058578630005]],
+        atol=1e-15,
+    )
+    # tanh(−2) = −0.964027580075817, tanh(1) = 0.761594155955765
+    np.testing.assert_allclose(
+        get_activation("tanh").forward(z),
+        [[-0.964027580075817, 0.0, 0.761594155955765]],
+        atol=1e-15,
+    )
+    np.testing.assert_array_equal(get_activation("relu").forward(z), [[0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(get_activation("leaky_relu").forward(z), [[-0.02, 0.0, 1.0]])
+    np.testing.assert_allclose(
+        get_activation("leaky_relu", alpha=0.2).forward(z), [[-0.4, 0.0, 1.0]]
+    )
+    np.testing.assert_array_equal(get_activation("linear").forward(z), z)
+    # softmax([−2, 0, 1]): e^−2 = 0.135335283236613, e^0 = 1, e^1 = 2.718281828459045,
+    #   sum 3.853617111695658 → [0.135335283236613, 1, 2.718281828459045] / 3.853617111695658
+    #   = [0.0351190269593397, 0.259496460342419, 0.705384512698241]
+    np.testing.assert_allclose(
+        get_activation("softmax").forward(z),
+        [[0.0351190269593397, 0.259496460342419, 0.705384512698241]],
+        atol=1e-15,
+    )
+
+
+def test_derivatives_golden() -> None:
+    z = np.array([[-2.0, 0.5, 1.0]])
+    # σ′(z) = σ(1 − σ): σ(1) = 0.731058578630005 → 0.196611933241482
+    sig = get_activation("sigmoid")
+    np.testing.assert_allclose(
+        sig.derivative(z, sig.forward(z))[0, 2], 0.196611933241482, atol=1e-15
+    )
+    # tanh′(1) = 1 − 0.761594155955765² = 0.419974341614026
+    tanh = get_activation("tanh")
+    np.testing.assert_allclose(
+        tanh.derivative(z, tanh.forward(z))[0, 2], 0.419974341614026, atol=1e-15
+    )
+    relu = get_activation("relu")
+    np.testing.assert_array_equal(relu.derivative(z, relu.forward(z)), [[0.0, 1.0, 1.0]])
+    leaky = get_activation("leaky_relu")
+    np.testing.assert_allclose(leaky.derivative(z, leaky.forward(z)), [[0.01, 1.0, 1.0]])
+
+
+@given(logits)
+def test_softmax_is_a_distribution(z: np.ndarray) -> None:
+    p = get_activation("softmax").forward(z)
+    assert np.all(p >= 0) and np.all(p <= 1)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@given(logits, st.floats(-1e3, 1e3))
+def test_softmax_is_shift_invariant(z: np.ndarray, shift: float) -> None:
+    softmax = get_activation("softmax")
+    np.testing.assert_allclose(softmax.forward(z + shift), softmax.forward(z), atol=1e-9)
+
+
+@given(logits)
+def test_sigmoid_is_stable_and_bounded(z: np.ndarray) -> None:
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        a = get_activation("sigmoid").forward(z * 20)  # up to ±1000: e^1000 would overflow
+    assert np.all((a >= 0) & (a <= 1))
+
+
+@given(logits, st.data())
+def test_losses_are_non_negative(z: np.ndarray, data: st.DataObject) -> None:
+    n, k = z.shape
+    labels = np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    ce = SoftmaxCrossEntropy()
+    assert ce.forward(z, ce.prepare_targets(labels, k, z.dtype)) >= 0
+    bits = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n * k, max_size=n * k)))
+    bce = SigmoidBinaryCrossEntropy()
+    assert bce.forward(z, bce.prepare_targets(bits.reshape(n, k).astype(float), k, z.dtype)) >= 0
+    mse = MeanSquaredError()
+    assert mse.forward(z, mse.prepare_targets(z[::-1], k, z.dtype)) >= 0
+
+
+def test_cross_entropy_golden_and_fused_gradient() -> None:
+    # logits [0, ln 3] → softmax [1/4, 3/4]; label 1: L = −ln(3/4) = 0.287682072451781
+    # ∂L/∂z = (ŷ − y)/N = [1/4, 3/4 − 1] = [0.25, −0.25]
+    ce = SoftmaxCrossEntropy()
+    z = np.array([[0.0, math.log(3.0)]])
+    assert ce.forward(z, ce.prepare_targets(np.array([1]), 2, z.dtype)) == pytest.approx(
+        0.287682072451781, abs=1e-15
+    )
+    np.testing.assert_allclose(ce.backward(), [[0.25, -0.25]], atol=1e-15)
+
+
+def test_cross_entropy_survives_huge_logits() -> None:
+    # z = [1000, 0], label 0: L = −log softmax = log(1 + e^−1000) ≈ 0; label 1: L = 1000
+    ce = SoftmaxCrossEntropy()
+    z = np.array([[1000.0, 0.0], [1000.0, 0.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        loss = ce.forward(z, ce.prepare_targets(np.array([0, 1]), 2, z.dtype))
+    assert loss == pytest.approx((0.0 + 1000.0) / 2)
+    np.testing.assert_allclose(ce.backward(), [[0.0, 0.0], [0.5, -0.5]], atol=1e-15)
+
+
+def test_binary_cross_entropy_golden_and_stable() -> None:
+    # z = 0, y = 1: ŷ = ½, L = −ln ½ = 0.693147180559945, ∂L/∂z = ½ − 1 = −½
+    bce = SigmoidBinaryCrossEntropy()
+    z = np.array([[0.0]])
+    assert bce.forward(z, bce.prepare_targets(np.array([1.0]), 1, z.dtype)) == pytest.approx(
+        0.693147180559945, abs=1e-15
+    )
+    np.testing.assert_allclose(bce.backward(), [[-0.5]])
+    # z = −800, y = 1: L = max(z, 0) − y·z + log(1 + e^−|z|) = 0 + 800 + ~0 = 800, no overflow
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert bce.forward(np.array([[-800.0]]), np.array([[1.0]])) == pytest.approx(800.0)
+
+
+def test_mse_golden() -> None:
+    # ŷ = [[1, 2], [3, 5]], y = [[0, 2], [3, 3]]: per sample ½(1² + 0) = 0.5 and ½(0 + 2²) = 2;
+    # mean 1.25; ∂L/∂ŷ = (ŷ − y)/2 = [[0.5, 0], [0, 1]]
+    mse = MeanSquaredError()
+    y = mse.prepare_targets(np.array([[0.0, 2.0], [3.0, 3.0]]), 2, np.dtype("float64"))
+    assert mse.forward(np.array([[1.0, 2.0], [3.0, 5.0]]), y) == 1.25
+    np.testing.assert_array_equal(mse.backward(), [[0.5, 0.0], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("loss", "activation"),
+    [
+        ("cross_entropy", "sigmoid"),
+        ("cross_entropy", "relu"),
+        ("binary_cross_entropy", "softmax"),
+        ("binary_cross_entropy", "linear"),
+        ("hinge", "linear"),
+    ],
+)
+def test_wrong_pairings_are_config_errors(loss: str, activation: str) -> None:
+    with pytest.raises(ConfigError, match="loss"):
+        build_loss(loss, get_activation(activation))
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_mse_accepts_every_output(activation: str) -> None:
+    assert isinstance(build_loss("mse", get_activation(activation)), MeanSquaredError)
+
+
+def test_bad_targets_are_data_errors() -> None:
+    ce = SoftmaxCrossEntropy()
+    with pytest.raises(DataError, match=r"\[0, 2\]"):
+        ce.prepare_targets(np.array([0, 3]), 3, np.dtype("float64"))
+    with pytest.raises(DataError, match="shape"):
+        MeanSquaredError().prepare_targets(np.zeros((4, 2)), 3, np.dtype("float64"))
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        SigmoidBinaryCrossEntropy().prepare_targets(np.array([0.0, 2.0]), 1, np.dtype("float64"))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activations_keep_float32(name: str) -> None:
+    z = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    act = get_activation(name)
+    a = act.forward(z)
+    assert a.dtype == np.float32
+    assert act.backward(np.ones_like(z), z, a).dtype == np.float32
+
+
+def test_initializers_statistics_and_determinism() -> None:
+    fan_in, fan_out = 400, 300
+    for name in INITIALIZERS:
+        w1 = initialize(name, np.random.default_rng(7), fan_in, fan_out, np.dtype("float64"))
+        w2 = initialize(name, np.random.default_rng(7), fan_in, fan_out, np.dtype("float64"))
+        assert w1.shape == (fan_out, fan_in)
+        np.testing.assert_array_equal(w1, w2)
+    # Var(U(−l, l)) = l²/3: Xavier uniform l² = 6/(fan_in + fan_out) → Var = 2/(fan_in + fan_out)
+    rng = np.random.default_rng(0)
+    for name, var in [
+        ("xavier_uniform", 2 / 700),
+        ("xavier_normal", 2 / 700),
+        ("he_uniform", 2 / 400),
+        ("he_normal", 2 / 400),
+    ]:
+        w = initialize(name, rng, fan_in, fan_out, np.dtype("float64"))
+        assert w.var() == pytest.approx(var, rel=0.03), name
+        assert abs(w.mean()) < 0.01
+    w = initialize("normal", rng, fan_in, fan_out, np.dtype("float32"), std=0.5)
+    assert w.dtype == np.float32 and w.std() == pytest.approx(0.5, rel=0.03)
+    assert not initialize("zeros", rng, 3, 2, np.dtype("float64")).any()
+
+
+def test_default_initializer_follows_the_activation() -> None:
+    assert default_initializer("relu") == "he_normal"
+    assert default_initializer("leaky_relu") == "he_normal"
+    for name in ("sigmoid", "tanh", "softmax", "linear"):
+        assert default_initializer(name) == "xavier_uniform"

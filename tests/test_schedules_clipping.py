@@ -1,0 +1,162 @@
+"""Learning-rate schedules and gradient clipping: golden values and properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from backprop_cli.clipping import clip_by_norm, clip_by_value, global_norm
+from backprop_cli.errors import ConfigError
+from backprop_cli.schedules import SCHEDULES, build_schedule
+
+GOLDEN = [
+    # constant: lr(e) = lr₀ = 0.1 at every epoch
+    ("constant", {}, {0: 0.1, 1: 0.1, 50: 0.1}),
+    # step (decay_rate 0.5, step_size 3): 0.1·0.5^⌊e/3⌋ → e 0–2: 0.1, e 3–5: 0.05, e 6: 0.025
+    (
+        "step",
+        {"decay_rate": 0.5, "step_size": 3},
+        {0: 0.1, 2: 0.1, 3: 0.05, 5: 0.05, 6: 0.025},
+    ),
+    # exponential (decay_rate 0.1): 0.1·e^(−0.1e) → e=1: 0.1·0.904837418035960 = 0.0904837418035960,
+    #   e=10: 0.1·e^(−1) = 0.1·0.367879441171442 = 0.0367879441171442
+    ("exponential", {"decay_rate": 0.1}, {0: 0.1, 1: 0.0904837418035960, 10: 0.0367879441171442}),
+    # cosine (T = 4, min_lr 0.01): 0.01 + ½·0.09·(1 + cos(πe/4))
+    #   e=0: 0.01 + 0.045·2 = 0.1;  e=1: 0.01 + 0.045·1.707106781186548 = 0.0868198051533946
+    #   e=2: 0.01 + 0.045·1 = 0.055;  e=3: 0.01 + 0.045·0.292893218813452 = 0.0231801948466054
+    #   e=4 and later: min_lr = 0.01
+    (
+        "cosine",
+        {"min_lr": 0.01, "total_epochs": 4},
+        {0: 0.1, 1: 0.0868198051533946, 2: 0.055, 3: 0.0231801948466054, 4: 0.01, 9: 0.01},
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), GOLDEN)
+def test_schedule_golden_values(name: str, params: dict, expected: dict[int, float]) -> None:
+    schedule = build_schedule(name, 0.1, epochs=20, **params)
+    for epoch, lr in expected.items():
+        assert schedule(epoch) == pytest.approx(lr, abs=1e-15), (name, epoch)
+
+
+def test_every_schedule_has_golden_values() -> None:
+    assert {name for name, _, _ in GOLDEN} == set(SCHEDULES)
+
+
+def test_cosine_total_epochs_defaults_to_the_run() -> None:
+    # T = epochs = 10: e=5 is halfway, 0 + ½·0.1·(1 + cos(π/2)) = 0.05
+    schedule = build_schedule("cosine", 0.1, epochs=10)
+    assert schedule(5) == pytest.approx(0.05, abs=1e-15)
+    assert schedule(10) == 0.0
+
+
+def test_warmup_ramps_linearly_into_the_schedule() -> None:
+    # W = 2 on a constant 0.1: e=0: 0.1·1/3, e=1: 0.1·2/3, e=2 onwards: 0.1
+    schedule = build_schedule("constant", 0.1, epochs=10, warmup_epochs=2)
+    assert schedule(0) == pytest.approx(0.1 / 3, abs=1e-15)
+    assert schedule(1) == pytest.approx(0.2 / 3, abs=1e-15)
+    assert schedule(2) == 0.1
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("step", {"decay_rate": 0.0}),
+        ("step", {"step_size": 0}),
+        ("exponential", {"decay_rate": -1}),
+        ("cosine", {"min_lr": 0.5}),
+        ("nope", {}),
+        ("constant", {"decay_rate": 0.1}),
+    ],
+)
+def test_bad_schedule_parameters_are_config_errors(name: str, params: dict) -> None:
+    with pytest.raises(ConfigError):
+        build_schedule(name, 0.1, epochs=10, **params)
+
+
+@given(
+    name=st.sampled_from(SCHEDULES),
+    lr0=st.floats(1e-6, 10.0),
+    epoch=st.integers(0, 10_000),
+    epochs=st.integers(1, 500),
+    warmup=st.integers(0, 20),
+    fraction=st.floats(0.0, 1.0),
+    decay=st.floats(1e-3, 1.0),
+    step_size=st.integers(1, 50),
+)
+def test_schedules_stay_within_their_bounds(
+    name: str,
+    lr0: float,
+    epoch: int,
+    epochs: int,
+    warmup: int,
+    fraction: float,
+    decay: float,
+    step_size: int,
+) -> None:
+    params: dict = {}
+    low = 0.0
+    if name == "cosine":
+        params = {"min_lr": fraction * lr0}
+        low = fraction * lr0 if warmup == 0 or epoch >= warmup else 0.0
+    elif name == "step":
+        params = {"decay_rate": decay, "step_size": step_size}
+    elif name == "exponential":
+        params = {"decay_rate": decay}
+    schedule = build_schedule(name, lr0, epochs, warmup_epochs=warmup, **params)
+    lr = schedule(epoch)
+    assert low * (1 - 1e-12) <= lr <= lr0 * (1 + 1e-12)
+    assert lr >= 0
+    # Closed form: asking again, or asking for an earlier epoch first, changes nothing.
+    assert schedule(epoch) == lr
+
+
+def test_clip_by_norm_golden() -> None:
+    # g = [3, 4]: ‖g‖ = 5 > 2.5 → g·2.5/5 = [1.5, 2.0]; the pre-clip norm 5 is returned.
+    g = np.array([3.0, 4.0])
+    assert clip_by_norm(g, 2.5) == 5.0
+    np.testing.assert_array_equal(g, [1.5, 2.0])
+    # Below the threshold nothing changes.
+    g = np.array([3.0, 4.0])
+    assert clip_by_norm(g, 10.0) == 5.0
+    np.testing.assert_array_equal(g, [3.0, 4.0])
+
+
+def test_clip_by_value_golden() -> None:
+    # c = 3.5: [3, 4, −7] → [3, 3.5, −3.5]; pre-clip norm √(9 + 16 + 49) = √74
+    g = np.array([3.0, 4.0, -7.0])
+    assert clip_by_value(g, 3.5) == pytest.approx(math.sqrt(74), abs=1e-15)
+    np.testing.assert_array_equal(g, [3.0, 3.5, -3.5])
+
+
+def test_clipping_keeps_float32() -> None:
+    g = np.array([30.0, -40.0], dtype=np.float32)
+    clip_by_norm(g, 1.0)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, [0.6, -0.8], rtol=1e-6)
+
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@given(arrays(np.float64, st.integers(1, 50), elements=finite), st.floats(1e-3, 1e3))
+def test_clipped_norm_never_exceeds_max_norm(g: np.ndarray, max_norm: float) -> None:
+    before = global_norm(g)
+    original = g.copy()
+    reported = clip_by_norm(g, max_norm)
+    assert reported == pytest.approx(before)
+    assert global_norm(g) <= max_norm * (1 + 1e-9)
+    if before <= max_norm:
+        np.testing.assert_array_equal(g, original)
+
+
+@given(arrays(np.float64, st.integers(1, 50), elements=finite), st.floats(1e-3, 1e3))
+def test_value_clipping_bounds_every_entry(g: np.ndarray, c: float) -> None:
+    clip_by_value(g, c)
+    assert np.all(np.abs(g) <= c)
