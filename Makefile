@@ -40,3 +40,6 @@ gradcheck: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+train: $(STAMP)
+	$(BIN)/bprop train configs/mnist5k.yaml

@@ -12,6 +12,7 @@ import typer
 from .. import __version__
 from . import exit_codes
 from .gradcheck_cmd import gradcheck
+from .train_cmd import train
 
 app = typer.Typer(
     name="bprop",
@@ -45,6 +46,7 @@ def root(
     """Train neural networks with backpropagation you can read."""
 
 
+app.command("train", epilog=exit_codes.HELP)(train)
 app.command("gradcheck", epilog=exit_codes.HELP)(gradcheck)
 
 

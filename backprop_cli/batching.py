@@ -1,0 +1,49 @@
+"""The seed's three batch strategies as index plans for one epoch.
+
+- ``full``: one step over every sample (batch gradient descent);
+- ``sgd``: one step per sample;
+- ``minibatch``: steps of ``size`` samples, the last partial batch kept.
+
+With shuffling, each epoch draws a fresh permutation from the run's generator; without it, batches
+follow file order. Every epoch's batches partition the training set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How an epoch is cut into steps."""
+
+    strategy: str  # "full" | "sgd" | "minibatch"
+    size: int = 32
+
+    def batch_size(self, n: int) -> int:
+        if self.strategy == "full":
+            return n
+        if self.strategy == "sgd":
+            return 1
+        return min(self.size, n)
+
+    def steps_per_epoch(self, n: int) -> int:
+        b = self.batch_size(n)
+        return -(-n // b)
+
+    def epoch(
+        self, n: int, shuffle: bool, rng: np.random.Generator
+    ) -> Iterator[NDArray[np.intp] | slice]:
+        """The batches of one epoch: index arrays when shuffled, slices in file order."""
+        b = self.batch_size(n)
+        if shuffle and self.strategy != "full":
+            order = rng.permutation(n)
+            for start in range(0, n, b):
+                yield order[start : start + b]
+        else:
+            for start in range(0, n, b):
+                yield slice(start, min(start + b, n))

@@ -1,0 +1,165 @@
+"""Small factories that turn a validated config into engine objects and training data."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .activations import get_activation
+from .batching import Batching
+from .clipping import clip_by_norm, clip_by_value
+from .config import ExperimentConfig
+from .data import Splits, load_data
+from .errors import ConfigError
+from .history import EarlyStopping
+from .layers import Dense
+from .network import Network
+from .optim import Optimizer, build_optimizer
+from .schedules import Schedule, build_schedule
+from .training import TrainData, Trainer
+from .types import Array
+
+
+def rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """Independent generators for the data, the initial weights and the shuffling."""
+    data, init, shuffle = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(shuffle)
+
+
+def build_splits(cfg: ExperimentConfig, rng: np.random.Generator) -> Splits:
+    d = cfg.data
+    return load_data(
+        d.dataset,
+        d.path,
+        d.target,
+        dict(d.options),
+        d.validation_split,
+        d.test_split,
+        d.standardize,
+        rng,
+        np.dtype(cfg.dtype),
+    )
+
+
+def build_network(
+    cfg: ExperimentConfig, input_dim: int, rng: np.random.Generator, dtype: str | None = None
+) -> Network:
+    layers = []
+    for spec in cfg.model.layers:
+        act_params = {"alpha": spec.alpha} if spec.alpha is not None else {}
+        init_params = {"std": spec.std} if spec.std is not None else {}
+        layers.append(
+            Dense(spec.units, get_activation(spec.activation, **act_params), spec.init, init_params)
+        )
+    return Network(layers, input_dim, cfg.loss, rng, dtype=dtype or cfg.dtype)
+
+
+def build_optimizer_from(cfg: ExperimentConfig) -> Optimizer:
+    params = cfg.optimizer.model_dump()
+    return build_optimizer(params.pop("type"), **params)
+
+
+def build_schedule_from(cfg: ExperimentConfig) -> Schedule:
+    params = cfg.schedule.model_dump()
+    name, warmup = params.pop("type"), params.pop("warmup_epochs")
+    if name == "cosine" and params.get("total_epochs") is None:
+        params["total_epochs"] = cfg.training.epochs
+    return build_schedule(name, cfg.optimizer.lr, cfg.training.epochs, warmup, **params)
+
+
+def build_batching(cfg: ExperimentConfig) -> Batching:
+    b = cfg.training.batching
+    return Batching(b.type, getattr(b, "size", 1))
+
+
+def build_trainer(cfg: ExperimentConfig, net: Network, shuffle_rng: np.random.Generator) -> Trainer:
+    clip = cfg.training.clip
+    clip_fn = None
+    if clip is not None:
+        clip_fn = (
+            partial(clip_by_norm, max_norm=clip.max_norm)
+            if clip.type == "norm"
+            else partial(clip_by_value, max_value=clip.max_value)
+        )
+    optimizer = build_optimizer_from(cfg)
+    optimizer.init(net.n_params, net.n_decay, net.dtype)
+    stop = cfg.training.early_stopping
+    has_val = cfg.data.validation_split > 0
+    monitor = (
+        EarlyStopping(stop.monitor, stop.patience, stop.min_delta, stop.restore_best)
+        if stop
+        else EarlyStopping("val_loss" if has_val else "train_loss")
+    )
+    return Trainer(
+        net,
+        optimizer,
+        build_schedule_from(cfg),
+        build_batching(cfg),
+        cfg.training.epochs,
+        cfg.training.shuffle,
+        shuffle_rng,
+        clip_fn,
+        monitor,
+    )
+
+
+def targets_for(net: Network, y: NDArray[Any]) -> NDArray[Any]:
+    """Targets in the loss's form: integer labels become one-hot rows (or 0/1 for a single
+    output unit) for mse and binary_cross_entropy; everything else goes to the loss as it is."""
+    if np.issubdtype(y.dtype, np.integer) and net.loss.name != "cross_entropy":
+        if net.output_dim == 1:
+            return net.prepare_targets(y.astype(net.dtype))
+        return net.prepare_targets(np.eye(net.output_dim, dtype=net.dtype)[y])
+    return net.prepare_targets(y)
+
+
+def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> TrainData:
+    """Targets in the loss's form; label/output mismatches become config errors naming the key."""
+    last = f"model.layers.{len(cfg.model.layers) - 1}"
+    classify = splits.is_classification
+    if classify:
+        n_classes = int(splits.labels().max()) + 1
+        binary = net.output_dim == 1
+        if binary and n_classes > 2:
+            raise ConfigError(
+                f"{last}.units: 1 output unit cannot separate {n_classes} classes; "
+                f"set units to {n_classes} (with softmax and cross_entropy)"
+            )
+        if not binary and net.output_dim != n_classes:
+            raise ConfigError(
+                f"{last}.units: the data has {n_classes} classes but the output layer has "
+                f"{net.output_dim} units; set units to {n_classes}"
+            )
+        if cfg.loss == "cross_entropy" and binary:
+            raise ConfigError(f"{last}.units: a softmax over 1 unit is constant; use {n_classes}")
+    else:
+        if cfg.loss == "cross_entropy":
+            raise ConfigError(
+                "loss: cross_entropy needs integer class labels, but the targets are real "
+                "numbers; use loss mse for regression"
+            )
+        width = 1 if splits.y_train.ndim == 1 else splits.y_train.shape[1]
+        if width != net.output_dim:
+            raise ConfigError(
+                f"{last}.units: the targets have {width} column(s) but the output layer has "
+                f"{net.output_dim} units; set units to {width}"
+            )
+
+    def prep(y: NDArray[Any] | None) -> NDArray[Any] | None:
+        return None if y is None else targets_for(net, y)
+
+    def labels(y: NDArray[Any] | None) -> NDArray[np.int64] | None:
+        return y.astype(np.int64) if (classify and y is not None) else None
+
+    X_val: Array | None = splits.X_val
+    return TrainData(
+        splits.X_train,
+        targets_for(net, splits.y_train),
+        labels(splits.y_train),
+        X_val,
+        prep(splits.y_val),
+        labels(splits.y_val),
+    )

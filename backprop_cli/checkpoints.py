@@ -1,0 +1,104 @@
+"""Checkpoints: one ``.npz`` (loadable with ``allow_pickle=False``) holding everything to resume.
+
+Keys:
+    layers.{i}.W, layers.{i}.b        parameters of the dense layer at index i of model.layers
+    optimizer.{name}                  optimizer state arrays (e.g. optimizer.m, optimizer.v)
+    optimizer.step_count              updates applied so far
+    epoch, step                       epochs completed, updates applied
+    rng_state                         JSON of the shuffling generator's state
+    monitor_state                     JSON of the best-epoch / early-stopping tracker
+    preprocess.mean, preprocess.std   standardization fitted on the training split (if any)
+    config                            the resolved config as JSON text
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .atomic import write_with
+from .errors import CheckpointError
+from .training import Trainer
+
+
+@dataclass
+class Checkpoint:
+    arrays: dict[str, NDArray[Any]]
+    path: Path
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads(str(self.arrays["config"])) if "config" in self.arrays else {}
+
+    @property
+    def epoch(self) -> int:
+        return int(self.arrays.get("epoch", 0))
+
+    def params(self) -> dict[str, NDArray[Any]]:
+        return {k: v for k, v in self.arrays.items() if k.startswith("layers.")}
+
+
+def save(
+    path: Path,
+    trainer: Trainer,
+    config: dict[str, Any],
+    mean: NDArray[Any] | None = None,
+    std: NDArray[Any] | None = None,
+) -> None:
+    """Write ``trainer``'s full state atomically to ``path``."""
+    arrays: dict[str, Any] = dict(trainer.net.state_dict())
+    for key, value in trainer.optimizer.state_dict().items():
+        arrays[f"optimizer.{key}"] = value
+    arrays["epoch"] = np.array(trainer.epoch, dtype=np.int64)
+    arrays["step"] = np.array(trainer.step, dtype=np.int64)
+    arrays["rng_state"] = np.array(json.dumps(trainer.shuffle_rng.bit_generator.state))
+    arrays["monitor_state"] = np.array(json.dumps(trainer.monitor.state()))
+    arrays["config"] = np.array(json.dumps(config))
+    if mean is not None and std is not None:
+        arrays["preprocess.mean"], arrays["preprocess.std"] = mean, std
+    write_with(path, lambda fh: np.savez(fh, **arrays))
+
+
+def load(path: Path) -> Checkpoint:
+    """Read a checkpoint; never unpickles. Raises `CheckpointError` naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except ValueError as exc:
+        raise CheckpointError(
+            f"{path}: refused to load ({exc}); bprop never loads pickles"
+        ) from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
+    if not any(k.startswith("layers.") for k in arrays):
+        raise CheckpointError(f"{path}: holds no layers.* parameters; not a bprop checkpoint")
+    return Checkpoint(arrays, path)
+
+
+def restore(checkpoint: Checkpoint, trainer: Trainer) -> None:
+    """Put the network, optimizer, counters, shuffling generator and tracker back exactly."""
+    source = str(checkpoint.path)
+    a = checkpoint.arrays
+    trainer.net.load_state_dict(checkpoint.params(), source=source)
+    missing = [k for k in ("epoch", "step", "rng_state", "monitor_state") if k not in a]
+    if missing:
+        raise CheckpointError(f"{source}: cannot resume, missing {', '.join(missing)}")
+    opt_state = {
+        k.removeprefix("optimizer."): v for k, v in a.items() if k.startswith("optimizer.")
+    }
+    trainer.optimizer.load_state_dict(opt_state, source=source)
+    trainer.epoch, trainer.step = int(a["epoch"]), int(a["step"])
+    try:
+        trainer.shuffle_rng.bit_generator.state = json.loads(str(a["rng_state"]))
+        trainer.monitor.load(json.loads(str(a["monitor_state"])))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{source}: corrupt resume state ({exc})") from None

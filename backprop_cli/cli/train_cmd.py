@@ -1,0 +1,183 @@
+"""`bprop train`: run an experiment config and render its progress with Rich."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from . import exit_codes
+from .console import console, fail
+
+if TYPE_CHECKING:
+    from ..run import RunFinished
+
+
+def train(
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The run directory, exactly (never overwritten).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: key.path=value (repeatable)."),
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="Continue the run that wrote this checkpoint.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="Override the config's seed.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+) -> None:
+    """Train the network a YAML experiment describes and save the run to disk.
+
+    The run directory ({output.dir}/{name}, or --out) receives config.yaml, history.csv and
+    history.json, metrics.json, loss.png and checkpoints/ (initial, every N epochs, best, last).
+    An existing run is never overwritten.
+
+    Example:  bprop train configs/mnist5k.yaml --set optimizer.lr=0.003
+    """
+    from ..config import load_config
+    from ..errors import BpropError
+    from ..run import claim_out_dir, execute, new_run_dir, prepare
+
+    overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
+    try:
+        cfg = load_config(config, overrides)
+        prepared = prepare(cfg, resume)
+        if out is not None:
+            run_dir = claim_out_dir(out, resume is not None)
+        elif resume is not None:
+            run_dir = resume.resolve().parent.parent
+        else:
+            run_dir = new_run_dir(Path(cfg.output.dir), cfg.name)
+    except BpropError as exc:
+        fail(str(exc))
+    try:
+        finished = _render(execute(prepared, run_dir), quiet)
+    except BpropError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        console.print(f"interrupted; the run so far is in {run_dir}")
+        raise typer.Exit(exit_codes.INTERRUPTED) from None
+    if finished is not None and finished.status == "diverged":
+        fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    return str(value)
+
+
+def _epoch_line(row: dict[str, float], epochs: int) -> str:
+    parts = [f"epoch {int(row['epoch'])}/{epochs}", f"loss {_fmt(row['train_loss'])}"]
+    if "train_accuracy" in row:
+        parts.append(f"acc {_fmt(row['train_accuracy'])}")
+    if row.get("val_loss") is not None:
+        parts.append(f"val_loss {_fmt(row['val_loss'])}")
+    if row.get("val_accuracy") is not None:
+        parts.append(f"val_acc {_fmt(row['val_accuracy'])}")
+    parts.append(f"lr {row['lr']:.3g}")
+    parts.append(f"{row['train_seconds']:.2f}s")
+    return "  ".join(parts)
+
+
+def _render(events: Any, quiet: bool) -> RunFinished | None:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from ..run import RunFinished, RunStarted
+    from ..training import EpochEnded, EpochStarted, StepDone, Stopped
+
+    live = console.is_terminal and not quiet
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not live,
+    )
+    finished = None
+    epochs = 0
+    with progress:
+        epoch_task = batch_task = None
+        for event in events:
+            if isinstance(event, RunStarted):
+                epochs = event.epochs
+                if not quiet:
+                    resumed = (
+                        f", resuming after epoch {event.resumed_from}" if event.resumed_from else ""
+                    )
+                    console.print(
+                        f"training {event.n_params:,} parameters on {event.n_train} samples "
+                        f"(validation {event.n_val}, test {event.n_test}){resumed}"
+                        f" → {event.run_dir}",
+                        soft_wrap=True,
+                    )
+                epoch_task = progress.add_task(
+                    "epochs", total=epochs, completed=event.resumed_from, info=""
+                )
+            elif isinstance(event, EpochStarted):
+                if batch_task is not None:
+                    progress.remove_task(batch_task)
+                batch_task = progress.add_task(
+                    f"epoch {event.epoch}", total=event.steps, info=f"lr {event.lr:.3g}"
+                )
+            elif isinstance(event, StepDone) and live and batch_task is not None:
+                if event.step % 10 == 0 or event.step == event.steps:
+                    progress.update(batch_task, completed=event.step, info=f"loss {event.loss:.4f}")
+            elif isinstance(event, EpochEnded):
+                if epoch_task is not None:
+                    progress.update(epoch_task, completed=event.epoch)
+                if not quiet:
+                    console.print(_epoch_line(event.row, epochs), soft_wrap=True)
+            elif isinstance(event, Stopped) and not quiet and event.reason != "completed":
+                console.print(f"stopped: {event.reason} ({event.detail})")
+            elif isinstance(event, RunFinished):
+                finished = event
+    if finished is not None:
+        _summary(finished)
+    return finished
+
+
+def _summary(finished: RunFinished) -> None:
+    from rich.table import Table
+
+    m = finished.metrics
+    table = Table(title=f"run {finished.run_dir}", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row(
+        "status", f"{finished.status} after {m['epochs_run']} epochs ({m['steps']} steps)"
+    )
+    best = m.get("best")
+    if best:
+        table.add_row(f"best epoch (by {best['monitor']})", _fmt(best["epoch"]))
+        for key in ("train_loss", "val_loss", "val_accuracy"):
+            if best.get(key) is not None:
+                table.add_row(f"  {key}", _fmt(best[key]))
+    for key, value in (m.get("test") or {}).items():
+        table.add_row(f"test {key}", _fmt(value))
+    table.add_row("time", f"{m['total_seconds']:.1f}s total, {m['train_seconds']:.1f}s in steps")
+    table.add_row("files", ", ".join(f for f in finished.files if not f.startswith("checkpoints/")))
+    table.add_row(
+        "checkpoints",
+        ", ".join(
+            f.removeprefix("checkpoints/") for f in finished.files if f.startswith("checkpoints/")
+        ),
+    )
+    console.print(table)

@@ -1,0 +1,256 @@
+"""The experiment config as Pydantic v2 models: unknown keys rejected, choices tagged by ``type``.
+
+These models only describe and validate; `backprop_cli.build` turns them into engine objects.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "linear"]
+InitName = Literal["xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "normal", "zeros"]
+LossName = Literal["mse", "cross_entropy", "binary_cross_entropy"]
+BUILTIN_DATASETS = (
+    "xor",
+    "spirals",
+    "moons",
+    "circles",
+    "blobs",
+    "sine",
+    "digits",
+    "iris",
+    "mnist5k",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# ------------------------------------------------------------------- data
+class DataConfig(Strict):
+    dataset: Literal[BUILTIN_DATASETS] | None = Field(  # type: ignore[valid-type]
+        None, description="A built-in data set (one of `dataset` or `path`)."
+    )
+    path: str | None = Field(
+        None, description=".csv, .csv.gz or .npz file, relative to the config."
+    )
+    target: str | None = Field(None, description="CSV label column (default: the last).")
+    options: dict[str, float | int | str] = Field(
+        default_factory=dict, description="Options of a generated data set (n_samples, noise, ...)."
+    )
+    validation_split: float = Field(0.1, ge=0, lt=1)
+    test_split: float = Field(0.1, ge=0, lt=1)
+    standardize: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.dataset is None) == (self.path is None):
+            raise ValueError("give exactly one of `dataset` (a built-in) or `path` (a file)")
+        if self.validation_split + self.test_split >= 1:
+            raise ValueError("validation_split + test_split must leave data to train on (< 1)")
+        if self.target is not None and self.path is None:
+            raise ValueError("`target` applies to a CSV `path`, not a built-in data set")
+        return self
+
+
+# ------------------------------------------------------------------ model
+class DenseConfig(Strict):
+    type: Literal["dense"] = "dense"
+    units: int = Field(ge=1)
+    activation: ActivationName = "relu"
+    init: InitName | None = Field(None, description="Default: he_normal for relu/leaky_relu.")
+    alpha: float | None = Field(None, ge=0, lt=1, description="leaky_relu slope (0.01).")
+    std: float | None = Field(None, gt=0, description="Standard deviation of `normal` init.")
+
+    @model_validator(mode="after")
+    def _params_fit(self) -> DenseConfig:
+        if self.alpha is not None and self.activation != "leaky_relu":
+            raise ValueError("`alpha` applies only to activation leaky_relu")
+        if self.std is not None and self.init != "normal":
+            raise ValueError("`std` applies only to init normal")
+        return self
+
+
+LayerConfig = Annotated[DenseConfig, Field(discriminator="type")]
+
+
+class ModelConfig(Strict):
+    init_from: str | None = Field(None, description=".npz of initial weights (checkpoint keys).")
+    layers: list[LayerConfig] = Field(min_length=1)
+
+
+# -------------------------------------------------------------- optimizers
+class _Opt(Strict):
+    lr: float = Field(0.01, gt=0, description="Learning rate lr₀.")
+    weight_decay: float = Field(0.0, ge=0, lt=1, description="L2 decay on weights (not biases).")
+
+
+class SGDConfig(_Opt):
+    type: Literal["sgd"]
+
+
+class MomentumConfig(_Opt):
+    type: Literal["momentum"]
+    momentum: float = Field(0.9, ge=0, lt=1)
+
+
+class NesterovConfig(_Opt):
+    type: Literal["nesterov"]
+    momentum: float = Field(0.9, ge=0, lt=1)
+
+
+class RMSpropConfig(_Opt):
+    type: Literal["rmsprop"]
+    lr: float = Field(0.001, gt=0)
+    rho: float = Field(0.9, gt=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+
+
+class AdamConfig(_Opt):
+    type: Literal["adam"]
+    lr: float = Field(0.001, gt=0)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+
+
+class AdamWConfig(AdamConfig):
+    type: Literal["adamw"]  # type: ignore[assignment]
+    weight_decay: float = Field(0.01, ge=0, lt=1, description="Decoupled decay λ.")
+
+
+OptimizerConfig = Annotated[
+    SGDConfig | MomentumConfig | NesterovConfig | RMSpropConfig | AdamConfig | AdamWConfig,
+    Field(discriminator="type"),
+]
+
+
+# --------------------------------------------------------------- schedules
+class _Sched(Strict):
+    warmup_epochs: int = Field(0, ge=0)
+
+
+class ConstantConfig(_Sched):
+    type: Literal["constant"]
+
+
+class StepConfig(_Sched):
+    type: Literal["step"]
+    decay_rate: float = Field(0.5, gt=0, le=1)
+    step_size: int = Field(10, ge=1)
+
+
+class ExponentialConfig(_Sched):
+    type: Literal["exponential"]
+    decay_rate: float = Field(0.05, ge=0)
+
+
+class CosineConfig(_Sched):
+    type: Literal["cosine"]
+    min_lr: float = Field(0.0, ge=0)
+    total_epochs: int | None = Field(None, ge=1, description="Default: training.epochs.")
+
+
+ScheduleConfig = Annotated[
+    ConstantConfig | StepConfig | ExponentialConfig | CosineConfig, Field(discriminator="type")
+]
+
+
+# ---------------------------------------------------------------- training
+class FullBatch(Strict):
+    type: Literal["full"]
+
+
+class SGDBatch(Strict):
+    type: Literal["sgd"]
+
+
+class MiniBatch(Strict):
+    type: Literal["minibatch"]
+    size: int = Field(32, ge=1)
+
+
+BatchingConfig = Annotated[FullBatch | SGDBatch | MiniBatch, Field(discriminator="type")]
+
+
+class NormClip(Strict):
+    type: Literal["norm"]
+    max_norm: float = Field(5.0, gt=0)
+
+
+class ValueClip(Strict):
+    type: Literal["value"]
+    max_value: float = Field(1.0, gt=0)
+
+
+ClipConfig = Annotated[NormClip | ValueClip, Field(discriminator="type")]
+
+
+class EarlyStoppingConfig(Strict):
+    monitor: Literal["val_loss", "train_loss"] = "val_loss"
+    patience: int = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = True
+
+
+class TrainingConfig(Strict):
+    epochs: int = Field(10, ge=1)
+    batching: BatchingConfig = Field(
+        default_factory=lambda: MiniBatch.model_validate({"type": "minibatch"})
+    )
+    shuffle: bool = True
+    clip: ClipConfig | None = None
+    early_stopping: EarlyStoppingConfig | None = None
+
+
+class OutputConfig(Strict):
+    dir: str = "runs"
+    checkpoint_every: int = Field(5, ge=0, description="Epochs; 0: only initial, best and last.")
+
+
+# -------------------------------------------------------------- experiment
+class ExperimentConfig(Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    seed: int = Field(0, ge=0)
+    dtype: Literal["float32", "float64"] = "float32"
+    data: DataConfig
+    model: ModelConfig
+    loss: LossName
+    optimizer: OptimizerConfig = Field(
+        default_factory=lambda: AdamConfig.model_validate({"type": "adam"})
+    )
+    schedule: ScheduleConfig = Field(
+        default_factory=lambda: ConstantConfig.model_validate({"type": "constant"})
+    )
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig.model_validate({}))
+    output: OutputConfig = Field(default_factory=lambda: OutputConfig.model_validate({}))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        last = self.model.layers[-1].activation
+        required = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(self.loss)
+        if required and last != required:
+            index = len(self.model.layers) - 1
+            raise ValueError(
+                f"model.layers.{index}.activation: loss {self.loss} needs a {required} output "
+                f"layer, received {last}; set it to {required}, or use loss mse"
+            )
+        stop = self.training.early_stopping
+        if stop and stop.monitor == "val_loss" and not self._has_validation():
+            raise ValueError(
+                "training.early_stopping.monitor: val_loss needs validation data, but "
+                "data.validation_split is 0; set a validation_split or monitor train_loss"
+            )
+        return self
+
+    def _has_validation(self) -> bool:
+        return self.data.validation_split > 0 or bool(
+            self.data.path and self.data.path.endswith(".npz")
+        )
+
+    def resolved(self) -> dict[str, Any]:
+        """Every key with its default filled, as plain data (YAML/JSON ready)."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,88 @@
+"""Data sets: generated, shipped and from files, split and standardized for a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DataError
+from .files import SHIPPED, RawData, load_file, load_shipped
+from .generators import GENERATORS, generate, generator_options
+from .splits import Splits, make_splits, standardize
+
+__all__ = ["GENERATORS", "SHIPPED", "Splits", "generator_options", "load_data", "load_raw"]
+
+
+def load_raw(
+    dataset: str | None,
+    path: str | None,
+    target: str | None,
+    options: dict[str, Any],
+    rng: np.random.Generator,
+) -> tuple[RawData, str]:
+    """Read or generate the data; returns it with a name for messages."""
+    if dataset in GENERATORS:
+        X, y = generate(dataset, rng, options)
+        return RawData(X, y), f"dataset {dataset}"
+    if options:
+        raise DataError(
+            f"data.options: only generated data sets take options, not {dataset or path}"
+        )
+    if dataset is not None:
+        return load_shipped(dataset), f"dataset {dataset}"
+    assert path is not None
+    return load_file(Path(path), target), path
+
+
+def _check_finite(source: str, arrays: dict[str, NDArray[Any]]) -> None:
+    for name, arr in arrays.items():
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            bad = np.argwhere(~np.isfinite(arr))[0]
+            where = f"row {bad[0] + 1}" + (f", column {bad[1] + 1}" if len(bad) > 1 else "")
+            raise DataError(
+                f"{source}: {name} holds NaN or Inf at {where}; clean or drop those values"
+            )
+
+
+def load_data(
+    dataset: str | None,
+    path: str | None,
+    target: str | None,
+    options: dict[str, Any],
+    validation_split: float,
+    test_split: float,
+    scale: bool,
+    rng: np.random.Generator,
+    dtype: np.dtype,
+) -> Splits:
+    """Everything a run needs from its ``data:`` section, in the run's dtype."""
+    raw, source = load_raw(dataset, path, target, options, rng)
+    _check_finite(source, {"X": raw.X, "y": raw.y, **raw.given})
+    if raw.y.ndim not in (1, 2):
+        raise DataError(f"{source}: y must be 1-D labels or 2-D targets; shape {raw.y.shape}")
+    if len(raw.X) == 0:
+        raise DataError(f"{source}: the data set is empty")
+    splits = make_splits(raw.X, raw.y, validation_split, test_split, rng, raw.given, source)
+    if scale:
+        splits = standardize(splits)
+
+    def cast(a: NDArray[Any] | None) -> NDArray[Any] | None:
+        if a is None:
+            return None
+        if np.issubdtype(a.dtype, np.integer):
+            return np.ascontiguousarray(a, dtype=np.int64)
+        return np.ascontiguousarray(a, dtype=dtype)
+
+    return Splits(
+        cast(splits.X_train),  # type: ignore[arg-type]
+        cast(splits.y_train),  # type: ignore[arg-type]
+        cast(splits.X_val),
+        cast(splits.y_val),
+        cast(splits.X_test),
+        cast(splits.y_test),
+        splits.mean,
+        splits.std,
+    )

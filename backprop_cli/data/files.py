@@ -1,0 +1,129 @@
+"""Data from files: the shipped data sets in ``datasets/`` and a user's .csv/.csv.gz/.npz."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DataError
+
+
+@dataclass
+class RawData:
+    """Features and targets as read, plus any splits the file itself provides."""
+
+    X: NDArray[np.float64]
+    y: NDArray[Any]
+    given: dict[str, NDArray[Any]] = field(default_factory=dict)  # X_val, y_val, X_test, y_test
+    class_names: list[str] | None = None
+
+
+def datasets_dir() -> Path:
+    """The project's ``datasets/`` folder (``BPROP_DATASETS`` overrides it)."""
+    env = os.environ.get("BPROP_DATASETS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "datasets"
+
+
+SHIPPED = {"digits": "digits.csv.gz", "iris": "iris.csv", "mnist5k": "mnist_5k.csv.gz"}
+
+
+def load_shipped(name: str) -> RawData:
+    """Load ``digits``, ``iris`` or ``mnist5k`` (no header; features then the label)."""
+    path = datasets_dir() / SHIPPED[name]
+    if not path.exists():
+        raise DataError(f"{path}: the shipped data set {name!r} is missing; set BPROP_DATASETS")
+    skip, class_names = 0, None
+    if name == "iris":
+        with path.open(encoding="utf-8") as fh:
+            class_names = fh.readline().strip().split(",")[2:]
+        skip = 1
+    table = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2)
+    return RawData(table[:, :-1], table[:, -1].astype(np.int64), class_names=class_names)
+
+
+def load_file(path: Path, target: str | None) -> RawData:
+    """A .csv/.csv.gz with a header row, or an .npz with arrays X and y."""
+    if not path.exists():
+        raise DataError(f"{path}: no such data file; check data.path (relative to the config)")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if path.suffix.lower() == ".npz":
+        if target is not None:
+            raise DataError(f"{path}: data.target applies to CSV files, not .npz")
+        return _load_npz(path)
+    if suffixes.endswith(".csv") or suffixes.endswith(".csv.gz"):
+        return _load_csv(path, target)
+    raise DataError(f"{path}: unsupported data file; use .csv, .csv.gz or .npz")
+
+
+def _load_npz(path: Path) -> RawData:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
+    for key in ("X", "y"):
+        if key not in arrays:
+            raise DataError(f"{path}: missing array {key!r} (has: {', '.join(arrays) or 'none'})")
+    given = {k: arrays[k] for k in ("X_val", "y_val", "X_test", "y_test") if k in arrays}
+    for split in ("val", "test"):
+        if (f"X_{split}" in given) != (f"y_{split}" in given):
+            raise DataError(f"{path}: X_{split} and y_{split} must come together")
+    X = arrays["X"]
+    if X.ndim != 2:
+        raise DataError(f"{path}: X must be 2-D (samples, features); received shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number):
+        raise DataError(f"{path}: X must be numeric; received dtype {X.dtype}")
+    return RawData(X.astype(np.float64), arrays["y"], given)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix.lower() == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return path.open(encoding="utf-8", newline="")
+
+
+def _load_csv(path: Path, target: str | None) -> RawData:
+    try:
+        with _open_text(path) as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    rows = [r for r in rows if r and any(cell.strip() for cell in r)]
+    if len(rows) < 2:
+        raise DataError(f"{path}: needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    column = len(header) - 1
+    if target is not None:
+        if target not in header:
+            raise DataError(
+                f"{path}: data.target {target!r} is not a column (columns: {', '.join(header)})"
+            )
+        column = header.index(target)
+    values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
+    for r, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(
+                f"{path}: row {r} has {len(row)} cells, the header has {len(header)}; "
+                "every row needs one value per column"
+            )
+        for c, cell in enumerate(row):
+            try:
+                values[r - 2, c] = float(cell)
+            except ValueError:
+                raise DataError(
+                    f"{path}: row {r}, column {header[c]!r}: {cell!r} is not a number"
+                ) from None
+    y = values[:, column]
+    X = np.delete(values, column, axis=1)
+    if np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        return RawData(X, y.astype(np.int64))
+    return RawData(X, y)

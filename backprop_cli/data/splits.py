@@ -1,0 +1,120 @@
+"""Train/validation/test splits (stratified for classification) and standardization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DataError
+
+
+@dataclass
+class Splits:
+    """The data a run trains and evaluates on; standardization statistics from the train split."""
+
+    X_train: NDArray[Any]
+    y_train: NDArray[Any]
+    X_val: NDArray[Any] | None
+    y_val: NDArray[Any] | None
+    X_test: NDArray[Any] | None
+    y_test: NDArray[Any] | None
+    mean: NDArray[np.float64] | None = None
+    std: NDArray[np.float64] | None = None
+
+    @property
+    def is_classification(self) -> bool:
+        return bool(np.issubdtype(self.y_train.dtype, np.integer))
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    def labels(self) -> NDArray[np.int64]:
+        parts = [y for y in (self.y_train, self.y_val, self.y_test) if y is not None]
+        return np.concatenate(parts).astype(np.int64)
+
+
+def split_indices(
+    n: int,
+    val_fraction: float,
+    test_fraction: float,
+    rng: np.random.Generator,
+    labels: NDArray[Any] | None,
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Random (stratified when ``labels`` are given) train/val/test indices, each sorted so that
+    the training split keeps file order."""
+    groups = (
+        [np.flatnonzero(labels == c) for c in np.unique(labels)]
+        if labels is not None
+        else [np.arange(n)]
+    )
+    train, val, test = [], [], []
+    for group in groups:
+        order = rng.permutation(group)
+        n_test = round(test_fraction * len(order))
+        n_val = round(val_fraction * len(order))
+        test.append(order[:n_test])
+        val.append(order[n_test : n_test + n_val])
+        train.append(order[n_test + n_val :])
+    return tuple(np.sort(np.concatenate(part)).astype(np.intp) for part in (train, val, test))  # type: ignore[return-value]
+
+
+def make_splits(
+    X: NDArray[np.float64],
+    y: NDArray[Any],
+    val_fraction: float,
+    test_fraction: float,
+    rng: np.random.Generator,
+    given: dict[str, NDArray[Any]] | None = None,
+    source: str = "data",
+) -> Splits:
+    """Split (X, y); splits already given by the file replace the fractions for that split."""
+    given = given or {}
+    n = len(X)
+    if len(y) != n:
+        raise DataError(f"{source}: X has {n} samples but y has {len(y)}")
+    classify = bool(np.issubdtype(y.dtype, np.integer))
+    val_f = 0.0 if "X_val" in given else val_fraction
+    test_f = 0.0 if "X_test" in given else test_fraction
+    tr, va, te = split_indices(n, val_f, test_f, rng, y if classify else None)
+    if len(tr) < 1 or (val_f > 0 and len(va) < 1) or (test_f > 0 and len(te) < 1):
+        raise DataError(
+            f"{source}: {n} samples are too few for validation_split={val_fraction} and "
+            f"test_split={test_fraction}; lower the splits or use more data"
+        )
+
+    def pick(idx: NDArray[np.intp], key: str, fraction: float) -> tuple[Any, Any]:
+        if f"X_{key}" in given:
+            return given[f"X_{key}"].astype(np.float64), given[f"y_{key}"]
+        return (X[idx], y[idx]) if fraction > 0 else (None, None)
+
+    X_val, y_val = pick(va, "val", val_f)
+    X_test, y_test = pick(te, "test", test_f)
+    return Splits(X[tr], y[tr], X_val, y_val, X_test, y_test)
+
+
+def standardize(splits: Splits) -> Splits:
+    """Scale features to zero mean and unit variance, fitted on the training split only.
+
+    Constant features (std 0) are centred and left unscaled.
+    """
+    mean = splits.X_train.mean(axis=0)
+    std = splits.X_train.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+
+    def apply(X: NDArray[Any] | None) -> NDArray[Any] | None:
+        return None if X is None else (X - mean) / std
+
+    return Splits(
+        apply(splits.X_train),  # type: ignore[arg-type]
+        splits.y_train,
+        apply(splits.X_val),
+        splits.y_val,
+        apply(splits.X_test),
+        splits.y_test,
+        mean,
+        std,
+    )

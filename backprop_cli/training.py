@@ -1,0 +1,190 @@
+"""The training loop: a generator of events that the CLI renders and tests consume directly.
+
+Per step, in this order: forward, loss, backward, clip, update with the epoch's scheduled rate.
+The loop itself does no I/O; `backprop_cli.run` writes checkpoints and files from its events.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .batching import Batching
+from .clipping import global_norm
+from .history import EarlyStopping
+from .network import Network
+from .optim import Optimizer
+from .schedules import Schedule
+from .types import Array
+
+#: Samples per forward pass when evaluating, to bound memory on large splits.
+EVAL_CHUNK = 2048
+
+
+@dataclass
+class EpochStarted:
+    epoch: int  # 1-based
+    lr: float
+    steps: int
+
+
+@dataclass
+class StepDone:
+    epoch: int
+    step: int  # 1-based within the epoch
+    steps: int
+    loss: float
+
+
+@dataclass
+class EpochEnded:
+    epoch: int
+    row: dict[str, float]
+    improved: bool  # the monitored metric reached a new best this epoch
+
+
+@dataclass
+class Stopped:
+    reason: str  # "completed" | "early_stopping" | "diverged"
+    epoch: int
+    detail: str = ""
+
+
+Event = EpochStarted | StepDone | EpochEnded | Stopped
+
+
+@dataclass
+class TrainData:
+    """Training and validation arrays, targets already in the loss's form."""
+
+    X_train: Array
+    y_train: NDArray[Any]
+    labels_train: NDArray[np.int64] | None
+    X_val: Array | None = None
+    y_val: NDArray[Any] | None = None
+    labels_val: NDArray[np.int64] | None = None
+
+    @property
+    def classification(self) -> bool:
+        return self.labels_train is not None
+
+
+@dataclass
+class Trainer:
+    """Everything that changes during training, so a checkpoint can capture it exactly."""
+
+    net: Network
+    optimizer: Optimizer
+    schedule: Schedule
+    batching: Batching
+    epochs: int
+    shuffle: bool
+    shuffle_rng: np.random.Generator
+    clip: Callable[[Array], float] | None = None
+    #: Tracks the best epoch; with a patience it is early stopping.
+    monitor: EarlyStopping = field(default_factory=lambda: EarlyStopping("val_loss"))
+    epoch: int = 0  # epochs completed
+    step: int = 0  # updates applied
+    best_params: Array | None = field(default=None, repr=False)
+
+
+def correct_count(net: Network, out: Array, labels: NDArray[np.int64]) -> int:
+    """How many samples the outputs classify right (argmax, or a 0.5 threshold for one unit)."""
+    if out.shape[1] == 1:
+        threshold = 0.0 if net.loss.takes_logits else 0.5
+        return int(np.count_nonzero((out[:, 0] > threshold) == labels))
+    return int(np.count_nonzero(out.argmax(axis=1) == labels))
+
+
+def evaluate(
+    net: Network, X: Array, y: NDArray[Any], labels: NDArray[np.int64] | None
+) -> tuple[float, float | None]:
+    """Mean loss and accuracy (None for regression) of the whole split, in evaluation mode."""
+    total, correct = 0.0, 0
+    for start in range(0, len(X), EVAL_CHUNK):
+        stop = start + EVAL_CHUNK
+        out = net.forward(X[start:stop], training=False)
+        total += net.loss.forward(out, y[start:stop]) * len(out)
+        if labels is not None:
+            correct += correct_count(net, out, labels[start:stop])
+    n = len(X)
+    return total / n, (correct / n if labels is not None else None)
+
+
+def first_non_finite(net: Network) -> str:
+    """The name of the first parameter tensor (in layer order) whose gradient is not finite."""
+    for name in sorted(net.slots, key=lambda s: (int(s.split(".")[1]), s)):
+        if not np.all(np.isfinite(net.grad(name))):
+            return name
+    return "none"
+
+
+def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
+    """Run the remaining epochs of ``trainer``, yielding an event per epoch start, step and end."""
+    net, opt = trainer.net, trainer.optimizer
+    n = len(data.X_train)
+    steps = trainer.batching.steps_per_epoch(n)
+    stopper = trainer.monitor
+    while trainer.epoch < trainer.epochs:
+        epoch = trainer.epoch + 1
+        lr = trainer.schedule(trainer.epoch)
+        yield EpochStarted(epoch, lr, steps)
+        loss_sum, norm_sum, correct, seconds = 0.0, 0.0, 0, 0.0
+        for k, idx in enumerate(trainer.batching.epoch(n, trainer.shuffle, trainer.shuffle_rng)):
+            Xb, yb = data.X_train[idx], data.y_train[idx]
+            start = time.perf_counter()
+            out = net.forward(Xb)
+            loss = net.loss.forward(out, yb)
+            net.backward()
+            norm = trainer.clip(net.grads) if trainer.clip else global_norm(net.grads)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                what = "loss" if not math.isfinite(loss) else "gradient"
+                detail = (
+                    f"non-finite {what} at epoch {epoch}, step {k + 1} (first non-finite "
+                    f"gradient: {first_non_finite(net)}); lower the learning rate or add "
+                    "training.clip"
+                )
+                yield Stopped("diverged", epoch, detail)
+                return
+            opt.step(net.params, net.grads, lr)
+            seconds += time.perf_counter() - start
+            trainer.step += 1
+            size = len(out)
+            loss_sum += loss * size
+            norm_sum += norm
+            if data.labels_train is not None:
+                correct += correct_count(net, out, data.labels_train[idx])
+            yield StepDone(epoch, k + 1, steps, loss)
+        row: dict[str, float] = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / n}
+        if data.classification:
+            row["train_accuracy"] = correct / n
+        if data.X_val is not None and data.y_val is not None:
+            row["val_loss"], val_acc = evaluate(net, data.X_val, data.y_val, data.labels_val)
+            if val_acc is not None:
+                row["val_accuracy"] = val_acc
+        row["grad_norm"] = norm_sum / steps
+        row["train_seconds"] = seconds
+        trainer.epoch = epoch
+        monitored = row.get(stopper.monitor, row["train_loss"])
+        if not math.isfinite(monitored):
+            yield Stopped("diverged", epoch, f"non-finite {stopper.monitor} at epoch {epoch}")
+            return
+        improved = stopper.update(epoch, monitored)
+        if improved:
+            if trainer.best_params is None:
+                trainer.best_params = net.params.copy()
+            else:
+                trainer.best_params[...] = net.params
+        yield EpochEnded(epoch, row, improved)
+        if stopper.should_stop:
+            if stopper.restore_best and trainer.best_params is not None:
+                net.params[...] = trainer.best_params
+            yield Stopped("early_stopping", epoch, f"no improvement for {stopper.patience} epochs")
+            return
+    yield Stopped("completed", trainer.epoch)
