@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import checkpoints
 from .atomic import write_text
 from .build import (
@@ -38,6 +40,10 @@ from .network import Network
 from .training import EpochEnded, Event, Stopped, TrainData, Trainer, evaluate, train
 
 RUN_MARKERS = ("config.yaml", "history.csv", "checkpoints")
+
+#: History, last.npz and best.npz are written at most this often (and always at checkpoint
+#: epochs and at the end), so runs of many tiny epochs are not bound by fsync.
+FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -181,25 +187,45 @@ def execute(
         run_dir, len(splits.X_train), n_val, n_test, net.n_params, trainer.epoch, trainer.epochs
     )
 
+    def save_best() -> None:
+        assert trainer.best_params is not None
+        current = net.params.copy()
+        net.params[...] = trainer.best_params
+        save("best.npz")
+        net.params[...] = current
+
+    def flush() -> None:
+        csv_text, json_text = _history_text(history, cols)
+        write_text(run_dir / "history.csv", csv_text)
+        write_text(run_dir / "history.json", json_text)
+        if np.all(np.isfinite(net.params)):  # never a non-finite last.npz
+            save("last.npz")
+
     stopped = Stopped("completed", trainer.epoch)
+    last_flush = time.monotonic()
+    best_pending = False
     for event in train(trainer, data):
         if isinstance(event, EpochEnded):
             history.append(event.row)
-            csv_text, json_text = _history_text(history, cols)
-            write_text(run_dir / "history.csv", csv_text)
-            write_text(run_dir / "history.json", json_text)
-            if event.improved:
-                save("best.npz")
+            best_pending = best_pending or event.improved
             every = cfg.output.checkpoint_every
-            if every and event.epoch % every == 0:
+            periodic = bool(every) and event.epoch % every == 0
+            if periodic:
                 save(f"epoch-{event.epoch:04d}.npz")
-            save("last.npz")
+            if periodic or time.monotonic() - last_flush >= FLUSH_SECONDS:
+                if best_pending:
+                    save_best()
+                    best_pending = False
+                flush()
+                last_flush = time.monotonic()
         elif isinstance(event, Stopped):
             stopped = event
         yield event
 
-    if stopped.reason == "early_stopping":
-        save("last.npz")  # with the best weights restored, when configured
+    if best_pending and stopped.reason != "diverged":
+        save_best()
+    if history:
+        flush()  # last.npz holds the restored best weights after early stopping, when configured
     metrics = _metrics(history, stopped, trainer, net, splits, data, started)
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     if plot and history:

@@ -139,10 +139,12 @@ def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
         for k, idx in enumerate(trainer.batching.epoch(n, trainer.shuffle, trainer.shuffle_rng)):
             Xb, yb = data.X_train[idx], data.y_train[idx]
             start = time.perf_counter()
-            out = net.forward(Xb)
-            loss = net.loss.forward(out, yb)
-            net.backward()
-            norm = trainer.clip(net.grads) if trainer.clip else global_norm(net.grads)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                # Overflow is detected below and reported as divergence, not as warnings.
+                out = net.forward(Xb)
+                loss = net.loss.forward(out, yb)
+                net.backward()
+                norm = trainer.clip(net.grads) if trainer.clip else global_norm(net.grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 what = "loss" if not math.isfinite(loss) else "gradient"
                 detail = (

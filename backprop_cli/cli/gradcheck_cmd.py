@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import exit_codes
-from .console import console
+from .console import console, fail
 
 if TYPE_CHECKING:
     from ..gradcheck import TensorCheck
 
 
 def gradcheck(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="Check the network of this experiment config on a batch of its data."),
+    ] = None,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Samples in the batch checked (with CONFIG).")
+    ] = 8,
     eps: Annotated[
         float, typer.Option(min=1e-12, max=1e-1, help="Finite-difference step ε.")
     ] = 1e-4,
@@ -35,14 +43,44 @@ def gradcheck(
     activation it accepts, networks of one to three layers, every parameter tensor and the input
     gradient. Exit 0 when every tensor passes, 1 when any relative error exceeds --tol.
 
+    With CONFIG it checks that experiment's network (in float64) on a batch of its training data.
+
     Example:  bprop gradcheck --tol 1e-7 --seed 3
+    Example:  bprop gradcheck configs/digits.yaml --samples 20
     """
     from ..gradcheck import run_battery
 
-    results = list(run_battery(eps=eps, tol=tol, seed=seed, samples=samples))
+    if config is not None:
+        results = _check_config(config, eps, tol, seed, samples, batch)
+    else:
+        results = list(run_battery(eps=eps, tol=tol, seed=seed, samples=samples))
     _render(results, failures_only)
     if not all(r.passed for r in results):
         raise typer.Exit(exit_codes.CHECK_FAILED)
+
+
+def _check_config(
+    path: Path, eps: float, tol: float, seed: int, samples: int | None, batch: int
+) -> list[TensorCheck]:
+    import numpy as np
+
+    from ..build import build_network, build_splits, rngs, targets_for
+    from ..config import load_config
+    from ..errors import BpropError
+    from ..gradcheck import check_network
+
+    try:
+        cfg = load_config(path)
+        data_rng, init_rng, _ = rngs(cfg.seed)
+        splits = build_splits(cfg, data_rng)
+        net = build_network(cfg, splits.n_features, init_rng, dtype="float64")
+        rng = np.random.default_rng(seed)
+        take = rng.choice(len(splits.X_train), size=min(batch, len(splits.X_train)), replace=False)
+        X = splits.X_train[take].astype(np.float64)
+        y = targets_for(net, splits.y_train[take])
+    except BpropError as exc:
+        fail(str(exc))
+    return check_network(net, X, y, f"{cfg.name} ({len(take)} samples)", eps, tol, samples, rng)
 
 
 def _render(results: list[TensorCheck], failures_only: bool) -> None:

@@ -1,0 +1,285 @@
+"""`bprop train`: configs, batch strategies, determinism, resume, the run directory, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from backprop_cli.batching import Batching
+from backprop_cli.config import load_config
+from backprop_cli.run import RunFinished, execute, prepare
+from backprop_cli.training import StepDone
+
+CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
+runner = CliRunner()
+
+
+def run(config: Path | str, out: Path, overrides: list[str], resume: Path | None = None) -> list:
+    cfg = load_config(config, overrides)
+    return list(execute(prepare(cfg, resume), out, plot=False))
+
+
+def finished(events: list) -> RunFinished:
+    last = events[-1]
+    assert isinstance(last, RunFinished)
+    return last
+
+
+def strip_seconds(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "train_seconds"} for row in history]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_example_config_validates_and_trains(config: Path, tmp_path: Path) -> None:
+    events = run(config, tmp_path / "run", ["training.epochs=2"])
+    done = finished(events)
+    assert done.status == "completed"
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(np.isfinite(row["train_loss"]) for row in history)
+
+
+TOY = "configs/moons.yaml"
+
+
+@pytest.mark.parametrize(
+    ("batching", "steps"),
+    [
+        ("{type: full}", 1),
+        ("{type: sgd}", 210),
+        ("{type: minibatch, size: 32}", 7),
+        ("{type: minibatch, size: 100}", 3),
+    ],
+)
+def test_batch_strategies_take_the_right_number_of_steps(
+    batching: str, steps: int, tmp_path: Path
+) -> None:
+    # moons: 300 samples, 20 % validation and 10 % test → 210 training samples.
+    # minibatch 32 → ⌈210/32⌉ = 7 steps (last batch 18 kept); 100 → 3 steps (last 10).
+    events = run(TOY, tmp_path / "r", ["training.epochs=2", f"training.batching={batching}"])
+    step_events = [e for e in events if isinstance(e, StepDone)]
+    assert len(step_events) == 2 * steps
+    assert finished(events).metrics["steps"] == 2 * steps
+
+
+def test_same_seed_gives_identical_runs(tmp_path: Path) -> None:
+    a = finished(run(TOY, tmp_path / "a", ["training.epochs=3"]))
+    b = finished(run(TOY, tmp_path / "b", ["training.epochs=3"]))
+    ha = json.loads((a.run_dir / "history.json").read_text())
+    hb = json.loads((b.run_dir / "history.json").read_text())
+    assert strip_seconds(ha) == strip_seconds(hb)
+    with (
+        np.load(a.run_dir / "checkpoints/last.npz") as wa,
+        np.load(b.run_dir / "checkpoints/last.npz") as wb,
+    ):
+        for key in wa.files:
+            if key.startswith("layers."):
+                np.testing.assert_array_equal(wa[key], wb[key])
+    c = finished(run(TOY, tmp_path / "c", ["training.epochs=3", "seed=1"]))
+    hc = json.loads((c.run_dir / "history.json").read_text())
+    assert strip_seconds(hc) != strip_seconds(ha)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_resume_equals_an_uninterrupted_run(optimizer: str, tmp_path: Path) -> None:
+    common = [
+        f"optimizer={{type: {optimizer}, lr: 0.01}}",
+        "schedule={type: cosine, total_epochs: 6}",
+    ]
+    full = finished(run(TOY, tmp_path / "full", ["training.epochs=6", *common]))
+    part = tmp_path / "part"
+    run(TOY, part, ["training.epochs=3", *common])
+    # Continue the same run directory to 6 epochs from its last checkpoint (cosine T = 6 both).
+    resumed = finished(
+        run(TOY, part, ["training.epochs=6", *common], resume=part / "checkpoints/last.npz")
+    )
+    h_full = json.loads((full.run_dir / "history.json").read_text())
+    h_res = json.loads((resumed.run_dir / "history.json").read_text())
+    assert strip_seconds(h_res) == strip_seconds(h_full)
+    with (
+        np.load(full.run_dir / "checkpoints/last.npz") as a,
+        np.load(resumed.run_dir / "checkpoints/last.npz") as b,
+    ):
+        assert set(a.files) == set(b.files)
+        for key in a.files:
+            if key not in ("config",):
+                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert resumed.metrics["test"] == full.metrics["test"]
+
+
+def test_xor_converges_with_the_seed_network(tmp_path: Path) -> None:
+    done = finished(run("configs/xor-seed.yaml", tmp_path / "xor", []))
+    final = done.metrics["final"]
+    assert final["train_accuracy"] == 1.0
+    assert final["train_loss"] < 0.01
+
+
+def test_run_directory_holds_every_file(tmp_path: Path) -> None:
+    out = tmp_path / "digits"
+    result = runner.invoke(
+        app_cli(),
+        [
+            "train",
+            "configs/digits.yaml",
+            "--out",
+            str(out),
+            "--set",
+            "training.epochs=4",
+            "--set",
+            "output.checkpoint_every=2",
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for name in (
+        "config.yaml",
+        "history.csv",
+        "history.json",
+        "metrics.json",
+        "loss.png",
+        "checkpoints/initial.npz",
+        "checkpoints/epoch-0002.npz",
+        "checkpoints/epoch-0004.npz",
+        "checkpoints/best.npz",
+        "checkpoints/last.npz",
+    ):
+        assert (out / name).is_file(), name
+    header = (out / "history.csv").read_text().splitlines()[0].split(",")
+    for column in (
+        "epoch",
+        "lr",
+        "train_loss",
+        "val_loss",
+        "train_accuracy",
+        "val_accuracy",
+        "grad_norm",
+        "train_seconds",
+    ):
+        assert column in header
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "completed" and metrics["epochs_run"] == 4
+    assert 0.5 < metrics["test"]["accuracy"] <= 1.0
+    with np.load(out / "checkpoints/last.npz", allow_pickle=False) as ckpt:
+        assert ckpt["layers.0.W"].shape == (128, 64) and ckpt["layers.0.b"].shape == (128,)
+        assert ckpt["layers.2.W"].shape == (10, 64)
+        assert json.loads(str(ckpt["config"]))["name"] == "digits"
+        assert int(ckpt["epoch"]) == 4
+    png = (out / "loss.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+    # The resolved config reruns: it loads and validates as it is.
+    assert load_config(out / "config.yaml").name == "digits"
+
+
+def app_cli():
+    from backprop_cli.cli.app import app
+
+    return app
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path: Path) -> None:
+    cfg = ["--set", "training.epochs=1", "--set", f"output.dir={tmp_path}", "--quiet"]
+    assert runner.invoke(app_cli(), ["train", TOY, *cfg]).exit_code == 0
+    assert runner.invoke(app_cli(), ["train", TOY, *cfg]).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["moons", "moons-2"]
+    result = runner.invoke(app_cli(), ["train", TOY, "--out", str(tmp_path / "moons"), *cfg])
+    assert result.exit_code == 2 and "already holds a run" in result.output
+
+
+def test_bad_config_exits_2_without_a_run_directory(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\ndata: {dataset: moons}\nmodel: {layers: [{units: 1, activation: sigmoid}]}\n"
+        f"loss: cross_entropy\noutput: {{dir: {tmp_path / 'runs'}}}\n"
+        "optimizer: {type: adam, lrr: 0.1}\n"
+    )
+    result = runner.invoke(app_cli(), ["train", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}: optimizer.lrr: unknown key; did you mean 'lr'?" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.layers.1.units=5", "model.layers.1.units: the data has 3 classes"),
+        ("data.dataset=sine", "loss: cross_entropy needs integer class labels"),
+        ("model.layers.1.activation=sigmoid", "model.layers.1.activation: loss cross_entropy"),
+        ("data.options.wobble=1", "data.options.wobble"),
+        ("training.batching.size=0", "training.batching.size"),
+    ],
+)
+def test_label_and_output_mismatches_are_config_errors(
+    override: str, message: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    args = ["train", "configs/iris.yaml", "--out", str(out), "--set", override]
+    if "wobble" in override:
+        args = ["train", "configs/spirals.yaml", "--out", str(out), "--set", override]
+    if override.startswith("data.dataset"):
+        args += ["--set", "model.layers.1.units=1"]
+    result = runner.invoke(app_cli(), args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not out.exists()
+
+
+def test_missing_data_file_and_config_are_reported(tmp_path: Path) -> None:
+    result = runner.invoke(app_cli(), ["train", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "no such file" in result.output
+    result = runner.invoke(
+        app_cli(), ["train", TOY, "--set", "data={path: missing.csv}", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2 and "missing.csv: no such data file" in result.output
+
+
+def test_csv_and_npz_files_train(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    csv_path = tmp_path / "d.csv"
+    lines = ["a,label,b,c"] + [f"{r[0]},{t},{r[1]},{r[2]}" for r, t in zip(X, y, strict=True)]
+    csv_path.write_text("\n".join(lines) + "\n")
+    base = [
+        "training.epochs=2",
+        "model.layers.1.units=2",
+        "model.layers.1.activation=softmax",
+        "loss=cross_entropy",
+    ]
+    done = finished(
+        run(TOY, tmp_path / "csv", [*base, f"data={{path: {csv_path}, target: label}}"])
+    )
+    assert done.status == "completed"
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    done = finished(run(TOY, tmp_path / "npz", [*base, f"data={{path: {tmp_path / 'd.npz'}}}"]))
+    assert done.status == "completed"
+
+
+def test_gradcheck_on_a_config() -> None:
+    result = runner.invoke(app_cli(), ["gradcheck", "configs/spirals.yaml", "--samples", "10"])
+    assert result.exit_code == 0, result.output
+    assert "passed: all 7 tensors" in result.output
+
+
+@given(
+    n=st.integers(1, 200),
+    strategy=st.sampled_from(["full", "sgd", "minibatch"]),
+    size=st.integers(1, 64),
+    shuffle=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_batches_partition_the_data_every_epoch(
+    n: int, strategy: str, size: int, shuffle: bool, seed: int
+) -> None:
+    batching = Batching(strategy, size)
+    rng = np.random.default_rng(seed)
+    for _ in range(2):
+        seen = np.concatenate([np.arange(n)[b] for b in batching.epoch(n, shuffle, rng)])
+        assert sorted(seen.tolist()) == list(range(n))
+        assert len(list(batching.epoch(n, shuffle, rng))) == batching.steps_per_epoch(n)
