@@ -65,8 +65,6 @@ def build_optimizer_from(cfg: ExperimentConfig) -> Optimizer:
 def build_schedule_from(cfg: ExperimentConfig) -> Schedule:
     params = cfg.schedule.model_dump()
     name, warmup = params.pop("type"), params.pop("warmup_epochs")
-    if name == "cosine" and params.get("total_epochs") is None:
-        params["total_epochs"] = cfg.training.epochs
     return build_schedule(name, cfg.optimizer.lr, cfg.training.epochs, warmup, **params)
 
 
@@ -75,7 +73,10 @@ def build_batching(cfg: ExperimentConfig) -> Batching:
     return Batching(b.type, getattr(b, "size", 1))
 
 
-def build_trainer(cfg: ExperimentConfig, net: Network, shuffle_rng: np.random.Generator) -> Trainer:
+def build_trainer(
+    cfg: ExperimentConfig, net: Network, shuffle_rng: np.random.Generator, has_validation: bool
+) -> Trainer:
+    """The trainer; ``has_validation`` says whether the data has a validation split."""
     clip = cfg.training.clip
     clip_fn = None
     if clip is not None:
@@ -87,11 +88,15 @@ def build_trainer(cfg: ExperimentConfig, net: Network, shuffle_rng: np.random.Ge
     optimizer = build_optimizer_from(cfg)
     optimizer.init(net.n_params, net.n_decay, net.dtype)
     stop = cfg.training.early_stopping
-    has_val = cfg.data.validation_split > 0
+    if stop is not None and stop.monitor == "val_loss" and not has_validation:
+        raise ConfigError(
+            "training.early_stopping.monitor: val_loss needs validation data, and this data set "
+            "has none; set data.validation_split or monitor train_loss"
+        )
     monitor = (
         EarlyStopping(stop.monitor, stop.patience, stop.min_delta, stop.restore_best)
         if stop
-        else EarlyStopping("val_loss" if has_val else "train_loss")
+        else EarlyStopping("val_loss" if has_validation else "train_loss")
     )
     return Trainer(
         net,

@@ -32,14 +32,6 @@ class Checkpoint:
     arrays: dict[str, NDArray[Any]]
     path: Path
 
-    @property
-    def config(self) -> dict[str, Any]:
-        return json.loads(str(self.arrays["config"])) if "config" in self.arrays else {}
-
-    @property
-    def epoch(self) -> int:
-        return int(self.arrays.get("epoch", 0))
-
     def params(self) -> dict[str, NDArray[Any]]:
         return {k: v for k, v in self.arrays.items() if k.startswith("layers.")}
 
@@ -50,9 +42,11 @@ def save(
     config: dict[str, Any],
     mean: NDArray[Any] | None = None,
     std: NDArray[Any] | None = None,
+    params: NDArray[Any] | None = None,
 ) -> None:
-    """Write ``trainer``'s full state atomically to ``path``."""
-    arrays: dict[str, Any] = dict(trainer.net.state_dict())
+    """Write ``trainer``'s full state atomically to ``path``; with ``params`` (a flat buffer), those
+    weights instead of the live ones (``best.npz``)."""
+    arrays: dict[str, Any] = dict(trainer.net.state_dict(params))
     for key, value in trainer.optimizer.state_dict().items():
         arrays[f"optimizer.{key}"] = value
     arrays["epoch"] = np.array(trainer.epoch, dtype=np.int64)

@@ -119,11 +119,6 @@ class Network:
         return self._view(self.grads, self.slots[name])
 
     @property
-    def decay_mask(self) -> slice:
-        """The slice of the flat buffers that weight decay applies to (every W, no bias)."""
-        return slice(0, self.n_decay)
-
-    @property
     def n_params(self) -> int:
         return int(self.params.size)
 
@@ -171,12 +166,22 @@ class Network:
         return np.array(self.loss.predict(self.forward(X, training=False)), copy=True)
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict[str, Array]:
-        """Copies of every parameter tensor, keyed ``layers.{i}.W`` / ``layers.{i}.b``."""
-        return {name: self.param(name).copy() for name in self.slots}
+    def state_dict(self, params: Array | None = None) -> dict[str, Array]:
+        """Copies of every parameter tensor, keyed ``layers.{i}.W`` / ``layers.{i}.b``; from
+        ``params`` (a flat buffer of this network's layout) instead of the live one when given."""
+        flat = self.params if params is None else params
+        return {name: self._view(flat, slot).copy() for name, slot in self.slots.items()}
 
     def load_state_dict(self, state: Mapping[str, NDArray], source: str = "state") -> None:
         """Copy parameters in; every tensor must be present with its exact shape.
+
+        Raises:
+            CheckpointError: naming ``source`` and the missing or mismatched tensor.
+        """
+        self.params[...] = self.pack(state, source)
+
+    def pack(self, state: Mapping[str, NDArray], source: str = "state") -> Array:
+        """A new flat buffer in this network's layout from a state dict, checked tensor by tensor.
 
         Raises:
             CheckpointError: naming ``source`` and the missing or mismatched tensor.
@@ -195,5 +200,7 @@ class Network:
                 problems.append(f"{source}: {name} has dtype {value.dtype}, not a float")
         if problems:
             raise CheckpointError("\n".join(problems))
-        for name in self.slots:
-            self.param(name)[...] = state[name]
+        flat = np.empty_like(self.params)
+        for name, slot in self.slots.items():
+            self._view(flat, slot)[...] = state[name]
+        return flat

@@ -38,6 +38,7 @@ from .errors import ConfigError
 from .history import columns
 from .network import Network
 from .training import EpochEnded, Event, Stopped, TrainData, Trainer, evaluate, train
+from .types import Array
 
 RUN_MARKERS = ("config.yaml", "history.csv", "checkpoints")
 
@@ -121,6 +122,12 @@ class Prepared:
     data: TrainData
     trainer: Trainer
     resume: checkpoints.Checkpoint | None = None
+    seconds: float = 0.0  # spent loading data and building
+
+    @property
+    def source_dir(self) -> Path | None:
+        """The run directory that wrote the checkpoint being resumed."""
+        return None if self.resume is None else self.resume.path.resolve().parent.parent
 
 
 def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
@@ -128,11 +135,12 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
 
     Raises ConfigError, DataError or CheckpointError before anything touches the disk.
     """
+    started = time.perf_counter()
     data_rng, init_rng, shuffle_rng = rngs(cfg.seed)
     splits = build_splits(cfg, data_rng)
     net = build_network(cfg, splits.n_features, init_rng)
     data = build_train_data(cfg, net, splits)
-    trainer = build_trainer(cfg, net, shuffle_rng)
+    trainer = build_trainer(cfg, net, shuffle_rng, data.X_val is not None)
     checkpoint = None
     if resume is not None:
         checkpoint = checkpoints.load(resume)
@@ -142,69 +150,54 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
                 f"training.epochs: the checkpoint is at epoch {trainer.epoch}, past the "
                 f"{cfg.training.epochs} epochs configured; raise training.epochs to continue"
             )
+        best = checkpoint.path.resolve().parent / "best.npz"
+        if best.exists():
+            trainer.best_params = net.pack(checkpoints.load(best).params(), source=str(best))
     elif cfg.model.init_from:
         init = checkpoints.load(Path(cfg.model.init_from))
         net.load_state_dict(init.params(), source=cfg.model.init_from)
-    return Prepared(cfg, splits, net, data, trainer, checkpoint)
+    prepared = Prepared(cfg, splits, net, data, trainer, checkpoint)
+    prepared.seconds = time.perf_counter() - started
+    return prepared
 
 
 def execute(
     prepared: Prepared, run_dir: Path, plot: bool = True
 ) -> Iterator[Event | RunStarted | RunFinished]:
     """Train into ``run_dir``, writing files as events arrive, and yield the events on."""
-    started = time.perf_counter()
-    cfg, splits, net, data, trainer = (
-        prepared.cfg,
-        prepared.splits,
-        prepared.net,
-        prepared.data,
-        prepared.trainer,
-    )
+    started = time.perf_counter() - prepared.seconds
+    cfg, splits, net, trainer = prepared.cfg, prepared.splits, prepared.net, prepared.trainer
     resolved = cfg.resolved()
     ckpt_dir = run_dir / "checkpoints"
     history: list[dict[str, float]] = []
-    if prepared.resume is not None:
-        history = [r for r in read_history(run_dir) if r["epoch"] <= trainer.epoch]
-        best = ckpt_dir / "best.npz"
-        if best.exists():
-            trainer.best_params = net.params.copy()
-            current = net.params.copy()
-            net.load_state_dict(checkpoints.load(best).params(), source=str(best))
-            trainer.best_params[...] = net.params
-            net.params[...] = current
+    if prepared.source_dir is not None:
+        # Continue the history of the run that wrote the checkpoint, up to its epoch.
+        history = [r for r in read_history(prepared.source_dir) if r["epoch"] <= trainer.epoch]
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     write_text(run_dir / "config.yaml", to_yaml(resolved))
 
-    def save(name: str) -> None:
-        checkpoints.save(ckpt_dir / name, trainer, resolved, splits.mean, splits.std)
+    def save(name: str, params: Array | None = None) -> None:
+        checkpoints.save(ckpt_dir / name, trainer, resolved, splits.mean, splits.std, params)
+
+    def flush(with_last: bool = True) -> None:
+        csv_text, json_text = _history_text(history, columns(prepared.data.classification))
+        write_text(run_dir / "history.csv", csv_text)
+        write_text(run_dir / "history.json", json_text)
+        if with_last and np.all(np.isfinite(net.params)):  # never a non-finite last.npz
+            save("last.npz")
 
     if prepared.resume is None:
         save("initial.npz")
-    cols = columns(data.classification)
     n_val = 0 if splits.X_val is None else len(splits.X_val)
     n_test = 0 if splits.X_test is None else len(splits.X_test)
     yield RunStarted(
         run_dir, len(splits.X_train), n_val, n_test, net.n_params, trainer.epoch, trainer.epochs
     )
 
-    def save_best() -> None:
-        assert trainer.best_params is not None
-        current = net.params.copy()
-        net.params[...] = trainer.best_params
-        save("best.npz")
-        net.params[...] = current
-
-    def flush() -> None:
-        csv_text, json_text = _history_text(history, cols)
-        write_text(run_dir / "history.csv", csv_text)
-        write_text(run_dir / "history.json", json_text)
-        if np.all(np.isfinite(net.params)):  # never a non-finite last.npz
-            save("last.npz")
-
     stopped = Stopped("completed", trainer.epoch)
     last_flush = time.monotonic()
     best_pending = False
-    for event in train(trainer, data):
+    for event in train(trainer, prepared.data):
         if isinstance(event, EpochEnded):
             history.append(event.row)
             best_pending = best_pending or event.improved
@@ -214,7 +207,7 @@ def execute(
                 save(f"epoch-{event.epoch:04d}.npz")
             if periodic or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 if best_pending:
-                    save_best()
+                    save("best.npz", trainer.best_params)
                     best_pending = False
                 flush()
                 last_flush = time.monotonic()
@@ -222,11 +215,13 @@ def execute(
             stopped = event
         yield event
 
-    if best_pending and stopped.reason != "diverged":
-        save_best()
+    if best_pending:
+        save("best.npz", trainer.best_params)
     if history:
-        flush()  # last.npz holds the restored best weights after early stopping, when configured
-    metrics = _metrics(history, stopped, trainer, net, splits, data, started)
+        # After divergence the live weights are mid-epoch (or non-finite): last.npz keeps the
+        # last completed epoch. After early stopping it holds the restored best weights.
+        flush(with_last=stopped.reason != "diverged")
+    metrics = _metrics(prepared, history, stopped, started)
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     if plot and history:
         from .plotting import plot_history
@@ -237,14 +232,9 @@ def execute(
 
 
 def _metrics(
-    history: list[dict[str, float]],
-    stopped: Stopped,
-    trainer: Any,
-    net: Any,
-    splits: Any,
-    data: Any,
-    started: float,
+    prepared: Prepared, history: list[dict[str, float]], stopped: Stopped, started: float
 ) -> dict[str, Any]:
+    trainer, splits, net = prepared.trainer, prepared.splits, prepared.net
     metrics: dict[str, Any] = {
         "stop_reason": stopped.reason,
         "stop_detail": stopped.detail,
@@ -254,13 +244,13 @@ def _metrics(
         "train_seconds": sum(r["train_seconds"] for r in history),
         "final": history[-1] if history else {},
     }
-    if history:
-        best = min(history, key=lambda r: r.get(trainer.monitor.monitor, r["train_loss"]))
-        metrics["best"] = {"monitor": trainer.monitor.monitor, **best}
-    if splits.X_test is not None and stopped.reason != "diverged":
-        y_test = targets_for(net, splits.y_test)
-        labels = splits.y_test.astype("int64") if data.classification else None
-        loss, acc = evaluate(net, splits.X_test, y_test, labels)
+    monitor = trainer.monitor
+    best = next((r for r in history if r["epoch"] == monitor.best_epoch), None)
+    if best is not None:
+        metrics["best"] = {"monitor": monitor.monitor, **best}
+    if splits.X_test is not None and splits.y_test is not None and stopped.reason != "diverged":
+        labels = splits.y_test.astype(np.int64) if prepared.data.classification else None
+        loss, acc = evaluate(net, splits.X_test, targets_for(net, splits.y_test), labels)
         metrics["test"] = {"loss": loss} | ({"accuracy": acc} if acc is not None else {})
     return _finite(metrics)
 

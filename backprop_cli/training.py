@@ -25,6 +25,7 @@ from .types import Array
 
 #: Samples per forward pass when evaluating, to bound memory on large splits.
 EVAL_CHUNK = 2048
+_HINT = "lower the learning rate or add training.clip"
 
 
 @dataclass
@@ -149,8 +150,7 @@ def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
                 what = "loss" if not math.isfinite(loss) else "gradient"
                 detail = (
                     f"non-finite {what} at epoch {epoch}, step {k + 1} (first non-finite "
-                    f"gradient: {first_non_finite(net)}); lower the learning rate or add "
-                    "training.clip"
+                    f"gradient: {first_non_finite(net)}); {_HINT}"
                 )
                 yield Stopped("diverged", epoch, detail)
                 return
@@ -172,6 +172,9 @@ def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
                 row["val_accuracy"] = val_acc
         row["grad_norm"] = norm_sum / steps
         row["train_seconds"] = seconds
+        if not np.all(np.isfinite(net.params)):
+            yield Stopped("diverged", epoch, f"non-finite weights after epoch {epoch}; " + _HINT)
+            return
         trainer.epoch = epoch
         monitored = row.get(stopper.monitor, row["train_loss"])
         if not math.isfinite(monitored):

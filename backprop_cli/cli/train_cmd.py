@@ -74,6 +74,10 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+#: At most about this many per-epoch lines are printed; longer runs print every k-th epoch.
+MAX_EPOCH_LINES = 50
+
+
 def _epoch_line(row: dict[str, float], epochs: int) -> str:
     parts = [f"epoch {int(row['epoch'])}/{epochs}", f"loss {_fmt(row['train_loss'])}"]
     if "train_accuracy" in row:
@@ -112,12 +116,13 @@ def _render(events: Any, quiet: bool) -> RunFinished | None:
         disable=not live,
     )
     finished = None
-    epochs = 0
+    epochs, every, lr = 0, 1, 0.0
     with progress:
         epoch_task = batch_task = None
         for event in events:
             if isinstance(event, RunStarted):
                 epochs = event.epochs
+                every = max(1, -(-(epochs - event.resumed_from) // MAX_EPOCH_LINES))
                 if not quiet:
                     resumed = (
                         f", resuming after epoch {event.resumed_from}" if event.resumed_from else ""
@@ -125,7 +130,8 @@ def _render(events: Any, quiet: bool) -> RunFinished | None:
                     console.print(
                         f"training {event.n_params:,} parameters on {event.n_train} samples "
                         f"(validation {event.n_val}, test {event.n_test}){resumed}"
-                        f" → {event.run_dir}",
+                        f" → {event.run_dir}"
+                        + (f"; one line per {every} epochs" if every > 1 else ""),
                         soft_wrap=True,
                     )
                 epoch_task = progress.add_task(
@@ -134,16 +140,19 @@ def _render(events: Any, quiet: bool) -> RunFinished | None:
             elif isinstance(event, EpochStarted):
                 if batch_task is not None:
                     progress.remove_task(batch_task)
+                lr = event.lr
                 batch_task = progress.add_task(
-                    f"epoch {event.epoch}", total=event.steps, info=f"lr {event.lr:.3g}"
+                    f"epoch {event.epoch}", total=event.steps, info=f"lr {lr:.3g}"
                 )
             elif isinstance(event, StepDone) and live and batch_task is not None:
                 if event.step % 10 == 0 or event.step == event.steps:
-                    progress.update(batch_task, completed=event.step, info=f"loss {event.loss:.4f}")
+                    info = f"loss {event.loss:.4f}  lr {lr:.3g}"
+                    progress.update(batch_task, completed=event.step, info=info)
             elif isinstance(event, EpochEnded):
                 if epoch_task is not None:
                     progress.update(epoch_task, completed=event.epoch)
-                if not quiet:
+                shown = event.epoch % every == 0 or event.epoch in (1, epochs)
+                if not quiet and shown:
                     console.print(_epoch_line(event.row, epochs), soft_wrap=True)
             elif isinstance(event, Stopped) and not quiet and event.reason != "completed":
                 console.print(f"stopped: {event.reason} ({event.detail})")
@@ -164,6 +173,10 @@ def _summary(finished: RunFinished) -> None:
     table.add_row(
         "status", f"{finished.status} after {m['epochs_run']} epochs ({m['steps']} steps)"
     )
+    final = m.get("final") or {}
+    for key in ("train_loss", "train_accuracy"):
+        if final.get(key) is not None:
+            table.add_row(f"final {key}", _fmt(final[key]))
     best = m.get("best")
     if best:
         table.add_row(f"best epoch (by {best['monitor']})", _fmt(best["epoch"]))

@@ -116,11 +116,19 @@ def render_errors(exc: ValidationError, raw: Any, source: str) -> list[str]:
     for error in exc.errors():
         key, model = _key_path(error["loc"], raw)
         message = error["msg"]
-        if error["type"] == "extra_forbidden":
+        kind = error["type"]
+        if kind == "extra_forbidden":
             message = "unknown key" + _did_you_mean(str(error["loc"][-1]), model)
-        elif error["type"] == "missing":
+        elif kind == "missing":
             message = "required key is missing"
-        elif "input" in error and error["type"] not in ("model_type", "value_error"):
+        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            key = f"{key}.type" if key else "type"
+            tags = ", ".join(repr(t) for t in _tags_at(error["loc"]))
+            found = (error.get("ctx") or {}).get("tag")
+            message = (f"unknown type {found!r}" if found else "required key is missing") + (
+                f"; choose one of: {tags}" if tags else ""
+            )
+        elif "input" in error and kind != "value_error" and not isinstance(error["input"], dict):
             message += f" (received: {error['input']!r})"
         if error["type"] == "value_error":
             message = message.removeprefix("Value error, ")
@@ -162,6 +170,16 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         else:  # a union tag: keep the member whose `type` literal is this tag
             models = [m for m in models if item in _type_tags(m)]
     return models[0] if len(models) == 1 else None
+
+
+def _tags_at(loc: tuple[Any, ...]) -> list[Any]:
+    """The ``type`` tags a tagged union at ``loc`` accepts."""
+    path = loc[:-1] if loc and isinstance(loc[-1], int) else loc
+    holder = _model_at(path) if path else None
+    if holder is None or not path or path[-1] not in holder.model_fields:
+        return []
+    members = _models_in(holder.model_fields[path[-1]].annotation)
+    return [tag for m in members for tag in _type_tags(m)]
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

@@ -97,9 +97,8 @@ class MomentumConfig(_Opt):
     momentum: float = Field(0.9, ge=0, lt=1)
 
 
-class NesterovConfig(_Opt):
-    type: Literal["nesterov"]
-    momentum: float = Field(0.9, ge=0, lt=1)
+class NesterovConfig(MomentumConfig):
+    type: Literal["nesterov"]  # type: ignore[assignment]
 
 
 class RMSpropConfig(_Opt):

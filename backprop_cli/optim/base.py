@@ -64,8 +64,11 @@ class Optimizer:
 
     def step(self, params: Array, grads: Array, lr: float) -> None:
         """Update ``params`` in place. ``grads`` may be modified (L2 decay is added to it)."""
-        if self._scratch.shape != params.shape:
-            self.init(params.size, self.n_decay, params.dtype)
+        if self._scratch.shape != params.shape or self._scratch.dtype != params.dtype:
+            raise RuntimeError(
+                f"{type(self).__name__}.init(n_params, n_decay, dtype) must match the buffer "
+                f"it updates ({params.size} {params.dtype} parameters) before step()"
+            )
         self.step_count += 1
         if self.weight_decay and self.decays_into_gradient():
             w = params[: self.n_decay]
