@@ -31,6 +31,19 @@ def finished(events: list) -> RunFinished:
     return last
 
 
+def assert_same_arrays(a: Path, b: Path, keep: str = "") -> None:
+    """The two checkpoints hold the same keys and identical arrays (those starting with keep)."""
+    with np.load(a) as x, np.load(b) as y:
+        assert set(x.files) == set(y.files)
+        for key in x.files:
+            if key.startswith(keep) and key != "config":
+                np.testing.assert_array_equal(x[key], y[key], err_msg=key)
+
+
+def history_of(run_dir: Path) -> list[dict]:
+    return json.loads((run_dir / "history.json").read_text())
+
+
 def strip_seconds(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "train_seconds"} for row in history]
 
@@ -71,19 +84,11 @@ def test_batch_strategies_take_the_right_number_of_steps(
 def test_same_seed_gives_identical_runs(tmp_path: Path) -> None:
     a = finished(run(TOY, tmp_path / "a", ["training.epochs=3"]))
     b = finished(run(TOY, tmp_path / "b", ["training.epochs=3"]))
-    ha = json.loads((a.run_dir / "history.json").read_text())
-    hb = json.loads((b.run_dir / "history.json").read_text())
-    assert strip_seconds(ha) == strip_seconds(hb)
-    with (
-        np.load(a.run_dir / "checkpoints/last.npz") as wa,
-        np.load(b.run_dir / "checkpoints/last.npz") as wb,
-    ):
-        for key in wa.files:
-            if key.startswith("layers."):
-                np.testing.assert_array_equal(wa[key], wb[key])
+    ha = history_of(a.run_dir)
+    assert strip_seconds(ha) == strip_seconds(history_of(b.run_dir))
+    assert_same_arrays(a.run_dir / "checkpoints/last.npz", b.run_dir / "checkpoints/last.npz")
     c = finished(run(TOY, tmp_path / "c", ["training.epochs=3", "seed=1"]))
-    hc = json.loads((c.run_dir / "history.json").read_text())
-    assert strip_seconds(hc) != strip_seconds(ha)
+    assert strip_seconds(history_of(c.run_dir)) != strip_seconds(ha)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "momentum"])
@@ -99,17 +104,8 @@ def test_resume_equals_an_uninterrupted_run(optimizer: str, tmp_path: Path) -> N
     resumed = finished(
         run(TOY, part, ["training.epochs=6", *common], resume=part / "checkpoints/last.npz")
     )
-    h_full = json.loads((full.run_dir / "history.json").read_text())
-    h_res = json.loads((resumed.run_dir / "history.json").read_text())
-    assert strip_seconds(h_res) == strip_seconds(h_full)
-    with (
-        np.load(full.run_dir / "checkpoints/last.npz") as a,
-        np.load(resumed.run_dir / "checkpoints/last.npz") as b,
-    ):
-        assert set(a.files) == set(b.files)
-        for key in a.files:
-            if key not in ("config",):
-                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert strip_seconds(history_of(resumed.run_dir)) == strip_seconds(history_of(full.run_dir))
+    assert_same_arrays(full.run_dir / "checkpoints/last.npz", part / "checkpoints/last.npz")
     assert resumed.metrics["test"] == full.metrics["test"]
 
 
@@ -282,4 +278,107 @@ def test_batches_partition_the_data_every_epoch(
     for _ in range(2):
         seen = np.concatenate([np.arange(n)[b] for b in batching.epoch(n, shuffle, rng)])
         assert sorted(seen.tolist()) == list(range(n))
+        if not shuffle or strategy == "full":
+            assert seen.tolist() == list(range(n))  # file order
         assert len(list(batching.epoch(n, shuffle, rng))) == batching.steps_per_epoch(n)
+
+
+def test_cli_resume_into_another_directory_continues_the_history(tmp_path: Path) -> None:
+    args = ["--set", "training.epochs=4", "--quiet"]
+    full, part, cont = tmp_path / "full", tmp_path / "part", tmp_path / "cont"
+    assert runner.invoke(app_cli(), ["train", TOY, "--out", str(full), *args]).exit_code == 0
+    short = ["--set", "training.epochs=2", "--set", "schedule={type: constant}", "--quiet"]
+    assert runner.invoke(app_cli(), ["train", TOY, "--out", str(part), *short]).exit_code == 0
+    result = runner.invoke(
+        app_cli(),
+        ["train", TOY, "--resume", str(part / "checkpoints/last.npz"), "--out", str(cont), *args],
+    )
+    assert result.exit_code == 0, result.output
+    assert [r["epoch"] for r in history_of(cont)] == [1, 2, 3, 4]
+    assert strip_seconds(history_of(cont)) == strip_seconds(history_of(full))
+    assert_same_arrays(full / "checkpoints/last.npz", cont / "checkpoints/last.npz", "layers.")
+    # Without --out, --resume continues in the directory that holds the checkpoint.
+    result = runner.invoke(
+        app_cli(), ["train", TOY, "--resume", str(part / "checkpoints/last.npz"), *args]
+    )
+    assert result.exit_code == 0, result.output
+    assert [r["epoch"] for r in history_of(part)] == [1, 2, 3, 4]
+
+
+def test_seed_option_overrides_the_config(tmp_path: Path) -> None:
+    base = ["--set", "training.epochs=1", "--quiet"]
+    for name, extra in (("a", ["--seed", "5"]), ("b", ["--set", "seed=5"]), ("c", [])):
+        out = tmp_path / name
+        assert (
+            runner.invoke(app_cli(), ["train", TOY, "--out", str(out), *base, *extra]).exit_code
+            == 0
+        )
+    assert load_config(tmp_path / "a" / "config.yaml").seed == 5
+    assert strip_seconds(history_of(tmp_path / "a")) == strip_seconds(history_of(tmp_path / "b"))
+    assert strip_seconds(history_of(tmp_path / "a")) != strip_seconds(history_of(tmp_path / "c"))
+
+
+def test_train_loss_is_measured_before_each_update(tmp_path: Path) -> None:
+    """With full batches there is one step per epoch, so epoch 1's train_loss must be the loss of
+    the initial weights on the training split, and epoch 2's the loss after exactly one SGD step
+    w ← w − lr·g taken by hand from those weights."""
+    from backprop_cli.build import targets_for
+
+    out = tmp_path / "full"
+    overrides = [
+        "training.epochs=2",
+        "training.batching={type: full}",
+        "dtype=float64",
+        "optimizer={type: sgd, lr: 0.5}",
+    ]
+    cfg = load_config(TOY, overrides)
+    list(execute(prepare(cfg), out, plot=False))
+    history = history_of(out)
+
+    net = prepare(cfg).net  # same seed: the initial weights of the run
+    with np.load(out / "checkpoints" / "initial.npz") as ckpt:
+        np.testing.assert_array_equal(ckpt["layers.0.W"], net.param("layers.0.W"))
+    splits = prepare(cfg).splits
+    X, y = splits.X_train, targets_for(net, splits.y_train)
+    assert history[0]["train_loss"] == pytest.approx(net.loss_value(X, y), rel=1e-12)
+    net.loss_and_grad(X, y)
+    net.params -= 0.5 * net.grads
+    assert history[1]["train_loss"] == pytest.approx(net.loss_value(X, y), rel=1e-12)
+    assert history[1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_the_default_example_reaches_90_percent(tmp_path: Path) -> None:
+    done = finished(run("configs/mnist5k.yaml", tmp_path / "mnist", []))
+    assert done.metrics["test"]["accuracy"] >= 0.90
+
+
+def test_divergence_exits_3_and_keeps_finite_files(tmp_path: Path) -> None:
+    out = tmp_path / "div"
+    result = runner.invoke(
+        app_cli(),
+        [
+            "train",
+            "configs/spirals.yaml",
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "optimizer={type: sgd, lr: 1.0e+6}",
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    assert "non-finite" in result.output and "Traceback" not in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "diverged"
+    for ckpt in (out / "checkpoints").glob("*.npz"):
+        with np.load(ckpt) as arrays:
+            assert all(
+                np.all(np.isfinite(arrays[k])) for k in arrays.files if k.startswith("layers.")
+            )
+
+
+def test_optimizer_refuses_to_step_before_init() -> None:
+    from backprop_cli.optim import build_optimizer
+
+    with pytest.raises(RuntimeError, match="init"):
+        build_optimizer("adam", lr=0.1).step(np.zeros(3), np.ones(3), 0.1)

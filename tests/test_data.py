@@ -1,0 +1,148 @@
+"""Data sets: files, splits, stratification and standardization."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backprop_cli.data import load_data
+from backprop_cli.data.files import load_file, load_shipped
+from backprop_cli.data.generators import GENERATORS, generate
+from backprop_cli.data.splits import make_splits
+from backprop_cli.errors import ConfigError, DataError
+
+F64 = np.dtype("float64")
+
+
+def load(**kw: object) -> object:
+    args: dict = {
+        "dataset": None,
+        "path": None,
+        "target": None,
+        "options": {},
+        "validation_split": 0.0,
+        "test_split": 0.0,
+        "scale": False,
+        "rng": np.random.default_rng(0),
+        "dtype": F64,
+    }
+    args.update(kw)
+    return load_data(**args)
+
+
+def test_csv_target_defaults_to_the_last_column(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("x1,x2,label\n1,2,0\n3,4,1\n5,6,2\n")
+    raw = load_file(path, None)
+    np.testing.assert_array_equal(raw.X, [[1, 2], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(raw.y, [0, 1, 2])
+    assert raw.y.dtype == np.int64  # whole numbers: class labels
+    named = load_file(path, "x1")
+    np.testing.assert_array_equal(named.y, [1, 3, 5])
+    np.testing.assert_array_equal(named.X, [[2, 0], [4, 1], [6, 2]])
+
+
+def test_csv_with_real_targets_is_regression(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv.gz"
+    import gzip
+
+    path.write_bytes(gzip.compress(b"x,y\n1,0.5\n2,1.5\n"))
+    raw = load_file(path, None)
+    assert raw.y.dtype == np.float64
+    np.testing.assert_array_equal(raw.y, [0.5, 1.5])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b\n1,2\n3\n", "row 3 has 1 cells, the header has 2"),
+        ("a,b\n1,x\n", "row 2, column 'b': 'x' is not a number"),
+        ("a,b\n", "needs a header row and at least one data row"),
+    ],
+)
+def test_bad_csv_files_say_where(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        load_file(path, None)
+
+
+def test_nan_in_features_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "nan.csv"
+    path.write_text("a,b,y\n1,2,0\n3,nan,1\n")
+    with pytest.raises(DataError, match=r"X holds NaN or Inf at row 2, column 2"):
+        load(path=str(path))
+
+
+def test_npz_given_splits_are_used_as_they_are(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
+    Xv, yv = rng.normal(size=(7, 3)), rng.integers(0, 2, 7)
+    path = tmp_path / "d.npz"
+    np.savez(path, X=X, y=y, X_val=Xv, y_val=yv)
+    splits = load(path=str(path), validation_split=0.5, test_split=0.25)
+    np.testing.assert_array_equal(splits.X_val, Xv)  # the file's split, not a fraction of X
+    np.testing.assert_array_equal(splits.y_val, yv)
+    assert len(splits.X_test) == 10 and len(splits.X_train) == 30
+
+
+def test_npz_without_pickles_only(tmp_path: Path) -> None:
+    path = tmp_path / "obj.npz"
+    np.savez(path, X=np.array([{"a": 1}], dtype=object), y=np.array([0]))
+    with pytest.raises(DataError, match=r"not a readable \.npz"):
+        load_file(path, None)
+
+
+def test_splits_are_stratified_and_disjoint() -> None:
+    y = np.repeat([0, 1, 2], [100, 50, 50])
+    X = np.arange(200, dtype=float).reshape(-1, 1)
+    splits = make_splits(X, y, 0.2, 0.1, np.random.default_rng(0))
+    # 20 % of each class in validation, 10 % in test: 20/10/10 and 10/5/5
+    assert np.bincount(splits.y_val).tolist() == [20, 10, 10]
+    assert np.bincount(splits.y_test).tolist() == [10, 5, 5]
+    ids = np.concatenate([splits.X_train, splits.X_val, splits.X_test]).ravel()
+    assert sorted(ids.tolist()) == list(range(200))
+    assert np.all(np.diff(splits.X_train.ravel()) > 0)  # the training split keeps file order
+
+
+def test_standardization_is_fitted_on_the_training_split_only() -> None:
+    splits = load(dataset="blobs", validation_split=0.2, test_split=0.2, scale=True)
+    np.testing.assert_allclose(splits.X_train.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(splits.X_train.std(axis=0), 1, atol=1e-12)
+    raw = load(dataset="blobs", validation_split=0.2, test_split=0.2, scale=False)
+    np.testing.assert_allclose(splits.mean, raw.X_train.mean(axis=0))
+    np.testing.assert_allclose(splits.X_val, (raw.X_val - splits.mean) / splits.std)
+
+
+def test_too_few_samples_for_the_splits() -> None:
+    with pytest.raises(DataError, match="too few for validation_split"):
+        load(dataset="xor", validation_split=0.1, test_split=0.1)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_generators_are_deterministic(name: str) -> None:
+    a = generate(name, np.random.default_rng(5), {})
+    b = generate(name, np.random.default_rng(5), {})
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[0].ndim == 2 and len(a[0]) == len(a[1])
+
+
+def test_generator_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match=r"data\.options\.wobble"):
+        generate("moons", np.random.default_rng(0), {"wobble": 1})
+    with pytest.raises(ConfigError, match=r"data\.options\.n_samples"):
+        generate("moons", np.random.default_rng(0), {"n_samples": 1})
+    X, y = generate("spirals", np.random.default_rng(0), {"n_samples": 90, "n_classes": 3})
+    assert X.shape == (90, 2) and set(y.tolist()) == {0, 1, 2}
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "classes"),
+    [("digits", (1797, 64), 10), ("iris", (150, 4), 3), ("mnist5k", (5000, 784), 10)],
+)
+def test_shipped_data_sets(name: str, shape: tuple[int, int], classes: int) -> None:
+    raw = load_shipped(name)
+    assert raw.X.shape == shape and len(np.unique(raw.y)) == classes
