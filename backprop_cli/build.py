@@ -111,16 +111,6 @@ def build_trainer(
     )
 
 
-def targets_for(net: Network, y: NDArray[Any]) -> NDArray[Any]:
-    """Targets in the loss's form: integer labels become one-hot rows (or 0/1 for a single
-    output unit) for mse and binary_cross_entropy; everything else goes to the loss as it is."""
-    if np.issubdtype(y.dtype, np.integer) and net.loss.name != "cross_entropy":
-        if net.output_dim == 1:
-            return net.prepare_targets(y.astype(net.dtype))
-        return net.prepare_targets(np.eye(net.output_dim, dtype=net.dtype)[y])
-    return net.prepare_targets(y)
-
-
 def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> TrainData:
     """Targets in the loss's form; label/output mismatches become config errors naming the key."""
     last = f"model.layers.{len(cfg.model.layers) - 1}"
@@ -154,7 +144,7 @@ def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> Tra
             )
 
     def prep(y: NDArray[Any] | None) -> NDArray[Any] | None:
-        return None if y is None else targets_for(net, y)
+        return None if y is None else net.prepare_targets(y)
 
     def labels(y: NDArray[Any] | None) -> NDArray[np.int64] | None:
         return y.astype(np.int64) if (classify and y is not None) else None
@@ -162,7 +152,7 @@ def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> Tra
     X_val: Array | None = splits.X_val
     return TrainData(
         splits.X_train,
-        targets_for(net, splits.y_train),
+        net.prepare_targets(splits.y_train),
         labels(splits.y_train),
         X_val,
         prep(splits.y_val),

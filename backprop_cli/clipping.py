@@ -14,9 +14,19 @@ from .types import Array
 
 
 def global_norm(grads: Array) -> float:
-    """‖g‖₂ over every parameter, accumulated in float64."""
+    """‖g‖₂ over every parameter.
+
+    One BLAS dot product in the gradient's own dtype (no copy on the hot path); only if that
+    overflows (float32 squares past 3.4e38) is it recomputed in float64, so a huge but finite
+    gradient still gets a finite norm and can be clipped.
+    """
     flat = grads.reshape(-1)
-    return math.sqrt(float(np.dot(flat.astype(np.float64, copy=False), flat)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        squared = float(np.dot(flat, flat))
+    if math.isinf(squared):
+        wide = flat.astype(np.float64)
+        squared = float(np.dot(wide, wide))
+    return math.sqrt(squared)
 
 
 def clip_by_norm(grads: Array, max_norm: float) -> float:

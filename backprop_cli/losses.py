@@ -47,7 +47,16 @@ class Loss:
 
 
 def _as_matrix_targets(y: NDArray[np.generic], n_outputs: int, dtype: np.dtype, who: str) -> Array:
+    """(N, n_outputs) targets in ``dtype``. Integer class labels become one-hot rows when there
+    are several output units, and 0/1 values for a single unit."""
     y = np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == 1 and n_outputs > 1:
+        if y.size and (y.min() < 0 or y.max() >= n_outputs):
+            raise DataError(
+                f"{who} labels must lie in [0, {n_outputs - 1}] for {n_outputs} output units; "
+                f"received labels from {y.min()} to {y.max()}"
+            )
+        return np.eye(n_outputs, dtype=dtype)[y]
     if y.ndim == 1:
         y = y.reshape(-1, 1)
     if y.ndim != 2 or y.shape[1] != n_outputs:

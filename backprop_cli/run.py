@@ -30,7 +30,6 @@ from .build import (
     build_train_data,
     build_trainer,
     rngs,
-    targets_for,
 )
 from .config import ExperimentConfig, to_yaml
 from .data import Splits
@@ -250,7 +249,7 @@ def _metrics(
         metrics["best"] = {"monitor": monitor.monitor, **best}
     if splits.X_test is not None and splits.y_test is not None and stopped.reason != "diverged":
         labels = splits.y_test.astype(np.int64) if prepared.data.classification else None
-        loss, acc = evaluate(net, splits.X_test, targets_for(net, splits.y_test), labels)
+        loss, acc = evaluate(net, splits.X_test, net.prepare_targets(splits.y_test), labels)
         metrics["test"] = {"loss": loss} | ({"accuracy": acc} if acc is not None else {})
     return _finite(metrics)
 

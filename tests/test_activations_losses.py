@@ -178,6 +178,18 @@ def test_bad_targets_are_data_errors() -> None:
         ce.prepare_targets(np.array([0, 3]), 3, np.dtype("float64"))
     with pytest.raises(DataError, match="shape"):
         MeanSquaredError().prepare_targets(np.zeros((4, 2)), 3, np.dtype("float64"))
+    with pytest.raises(DataError, match=r"\[0, 2\] for 3 output units"):
+        MeanSquaredError().prepare_targets(np.array([0, 3]), 3, np.dtype("float64"))
+
+
+def test_integer_labels_for_mse_and_bce() -> None:
+    # Several output units: one-hot rows; one unit: the label itself as 0/1.
+    f64 = np.dtype("float64")
+    onehot = MeanSquaredError().prepare_targets(np.array([2, 0]), 3, f64)
+    np.testing.assert_array_equal(onehot, [[0, 0, 1], [1, 0, 0]])
+    single = SigmoidBinaryCrossEntropy().prepare_targets(np.array([1, 0, 1]), 1, f64)
+    np.testing.assert_array_equal(single, [[1.0], [0.0], [1.0]])
+    assert single.dtype == np.float64
     with pytest.raises(DataError, match=r"\[0, 1\]"):
         SigmoidBinaryCrossEntropy().prepare_targets(np.array([0.0, 2.0]), 1, np.dtype("float64"))
 

@@ -322,8 +322,6 @@ def test_train_loss_is_measured_before_each_update(tmp_path: Path) -> None:
     """With full batches there is one step per epoch, so epoch 1's train_loss must be the loss of
     the initial weights on the training split, and epoch 2's the loss after exactly one SGD step
     w ← w − lr·g taken by hand from those weights."""
-    from backprop_cli.build import targets_for
-
     out = tmp_path / "full"
     overrides = [
         "training.epochs=2",
@@ -339,7 +337,7 @@ def test_train_loss_is_measured_before_each_update(tmp_path: Path) -> None:
     with np.load(out / "checkpoints" / "initial.npz") as ckpt:
         np.testing.assert_array_equal(ckpt["layers.0.W"], net.param("layers.0.W"))
     splits = prepare(cfg).splits
-    X, y = splits.X_train, targets_for(net, splits.y_train)
+    X, y = splits.X_train, net.prepare_targets(splits.y_train)
     assert history[0]["train_loss"] == pytest.approx(net.loss_value(X, y), rel=1e-12)
     net.loss_and_grad(X, y)
     net.params -= 0.5 * net.grads

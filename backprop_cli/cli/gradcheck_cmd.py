@@ -64,7 +64,7 @@ def _check_config(
 ) -> list[TensorCheck]:
     import numpy as np
 
-    from ..build import build_network, build_splits, rngs, targets_for
+    from ..build import build_network, build_splits, rngs
     from ..config import load_config
     from ..errors import BpropError
     from ..gradcheck import check_network
@@ -77,7 +77,7 @@ def _check_config(
         rng = np.random.default_rng(seed)
         take = rng.choice(len(splits.X_train), size=min(batch, len(splits.X_train)), replace=False)
         X = splits.X_train[take].astype(np.float64)
-        y = targets_for(net, splits.y_train[take])
+        y = net.prepare_targets(splits.y_train[take])
     except BpropError as exc:
         fail(str(exc))
     return check_network(net, X, y, f"{cfg.name} ({len(take)} samples)", eps, tol, samples, rng)
