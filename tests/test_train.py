@@ -9,15 +9,21 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from backprop_cli.batching import Batching
+from backprop_cli.cli.app import app
 from backprop_cli.config import load_config
 from backprop_cli.run import RunFinished, execute, prepare
 from backprop_cli.training import StepDone
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
 runner = CliRunner()
+
+
+def cli(args: list[str]) -> Result:
+    """Run `bprop` with ``args`` in-process."""
+    return runner.invoke(app, args)
 
 
 def run(config: Path | str, out: Path, overrides: list[str], resume: Path | None = None) -> list:
@@ -118,8 +124,7 @@ def test_xor_converges_with_the_seed_network(tmp_path: Path) -> None:
 
 def test_run_directory_holds_every_file(tmp_path: Path) -> None:
     out = tmp_path / "digits"
-    result = runner.invoke(
-        app_cli(),
+    result = cli(
         [
             "train",
             "configs/digits.yaml",
@@ -172,18 +177,12 @@ def test_run_directory_holds_every_file(tmp_path: Path) -> None:
     assert load_config(out / "config.yaml").name == "digits"
 
 
-def app_cli():
-    from backprop_cli.cli.app import app
-
-    return app
-
-
 def test_an_existing_run_is_never_overwritten(tmp_path: Path) -> None:
     cfg = ["--set", "training.epochs=1", "--set", f"output.dir={tmp_path}", "--quiet"]
-    assert runner.invoke(app_cli(), ["train", TOY, *cfg]).exit_code == 0
-    assert runner.invoke(app_cli(), ["train", TOY, *cfg]).exit_code == 0
+    assert cli(["train", TOY, *cfg]).exit_code == 0
+    assert cli(["train", TOY, *cfg]).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["moons", "moons-2"]
-    result = runner.invoke(app_cli(), ["train", TOY, "--out", str(tmp_path / "moons"), *cfg])
+    result = cli(["train", TOY, "--out", str(tmp_path / "moons"), *cfg])
     assert result.exit_code == 2 and "already holds a run" in result.output
 
 
@@ -194,7 +193,7 @@ def test_bad_config_exits_2_without_a_run_directory(tmp_path: Path) -> None:
         f"loss: cross_entropy\noutput: {{dir: {tmp_path / 'runs'}}}\n"
         "optimizer: {type: adam, lrr: 0.1}\n"
     )
-    result = runner.invoke(app_cli(), ["train", str(bad)])
+    result = cli(["train", str(bad)])
     assert result.exit_code == 2
     assert f"{bad}: optimizer.lrr: unknown key; did you mean 'lr'?" in result.output
     assert "Traceback" not in result.output
@@ -220,18 +219,16 @@ def test_label_and_output_mismatches_are_config_errors(
         args = ["train", "configs/spirals.yaml", "--out", str(out), "--set", override]
     if override.startswith("data.dataset"):
         args += ["--set", "model.layers.1.units=1"]
-    result = runner.invoke(app_cli(), args)
+    result = cli(args)
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not out.exists()
 
 
 def test_missing_data_file_and_config_are_reported(tmp_path: Path) -> None:
-    result = runner.invoke(app_cli(), ["train", str(tmp_path / "nope.yaml")])
+    result = cli(["train", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2 and "no such file" in result.output
-    result = runner.invoke(
-        app_cli(), ["train", TOY, "--set", "data={path: missing.csv}", "--out", str(tmp_path / "r")]
-    )
+    result = cli(["train", TOY, "--set", "data={path: missing.csv}", "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "missing.csv: no such data file" in result.output
 
 
@@ -258,7 +255,7 @@ def test_csv_and_npz_files_train(tmp_path: Path) -> None:
 
 
 def test_gradcheck_on_a_config() -> None:
-    result = runner.invoke(app_cli(), ["gradcheck", "configs/spirals.yaml", "--samples", "10"])
+    result = cli(["gradcheck", "configs/spirals.yaml", "--samples", "10"])
     assert result.exit_code == 0, result.output
     assert "passed: all 7 tensors" in result.output
 
@@ -286,11 +283,10 @@ def test_batches_partition_the_data_every_epoch(
 def test_cli_resume_into_another_directory_continues_the_history(tmp_path: Path) -> None:
     args = ["--set", "training.epochs=4", "--quiet"]
     full, part, cont = tmp_path / "full", tmp_path / "part", tmp_path / "cont"
-    assert runner.invoke(app_cli(), ["train", TOY, "--out", str(full), *args]).exit_code == 0
+    assert cli(["train", TOY, "--out", str(full), *args]).exit_code == 0
     short = ["--set", "training.epochs=2", "--set", "schedule={type: constant}", "--quiet"]
-    assert runner.invoke(app_cli(), ["train", TOY, "--out", str(part), *short]).exit_code == 0
-    result = runner.invoke(
-        app_cli(),
+    assert cli(["train", TOY, "--out", str(part), *short]).exit_code == 0
+    result = cli(
         ["train", TOY, "--resume", str(part / "checkpoints/last.npz"), "--out", str(cont), *args],
     )
     assert result.exit_code == 0, result.output
@@ -298,9 +294,7 @@ def test_cli_resume_into_another_directory_continues_the_history(tmp_path: Path)
     assert strip_seconds(history_of(cont)) == strip_seconds(history_of(full))
     assert_same_arrays(full / "checkpoints/last.npz", cont / "checkpoints/last.npz", "layers.")
     # Without --out, --resume continues in the directory that holds the checkpoint.
-    result = runner.invoke(
-        app_cli(), ["train", TOY, "--resume", str(part / "checkpoints/last.npz"), *args]
-    )
+    result = cli(["train", TOY, "--resume", str(part / "checkpoints/last.npz"), *args])
     assert result.exit_code == 0, result.output
     assert [r["epoch"] for r in history_of(part)] == [1, 2, 3, 4]
 
@@ -309,10 +303,7 @@ def test_seed_option_overrides_the_config(tmp_path: Path) -> None:
     base = ["--set", "training.epochs=1", "--quiet"]
     for name, extra in (("a", ["--seed", "5"]), ("b", ["--set", "seed=5"]), ("c", [])):
         out = tmp_path / name
-        assert (
-            runner.invoke(app_cli(), ["train", TOY, "--out", str(out), *base, *extra]).exit_code
-            == 0
-        )
+        assert cli(["train", TOY, "--out", str(out), *base, *extra]).exit_code == 0
     assert load_config(tmp_path / "a" / "config.yaml").seed == 5
     assert strip_seconds(history_of(tmp_path / "a")) == strip_seconds(history_of(tmp_path / "b"))
     assert strip_seconds(history_of(tmp_path / "a")) != strip_seconds(history_of(tmp_path / "c"))
@@ -352,8 +343,7 @@ def test_the_default_example_reaches_90_percent(tmp_path: Path) -> None:
 
 def test_divergence_exits_3_and_keeps_finite_files(tmp_path: Path) -> None:
     out = tmp_path / "div"
-    result = runner.invoke(
-        app_cli(),
+    result = cli(
         [
             "train",
             "configs/spirals.yaml",
