@@ -46,6 +46,7 @@ def gradcheck(
     With CONFIG it checks that experiment's network (in float64) on a batch of its training data.
 
     Example:  bprop gradcheck --tol 1e-7 --seed 3
+
     Example:  bprop gradcheck configs/digits.yaml --samples 20
     """
     from ..gradcheck import run_battery
