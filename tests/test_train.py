@@ -370,3 +370,31 @@ def test_optimizer_refuses_to_step_before_init() -> None:
 
     with pytest.raises(RuntimeError, match="init"):
         build_optimizer("adam", lr=0.1).step(np.zeros(3), np.ones(3), 0.1)
+
+
+def test_plain_output_without_a_terminal(tmp_path: Path) -> None:
+    result = cli(
+        ["train", "configs/iris.yaml", "--out", str(tmp_path / "r"), "--set", "training.epochs=2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "\x1b[" not in result.output  # no control codes in a pipe
+    lines = result.output.splitlines()
+    epoch_lines = [line for line in lines if line.startswith("epoch ")]
+    assert len(epoch_lines) == 2
+    for key in ("loss", "acc", "val_loss", "val_acc", "lr"):
+        assert f"{key} " in epoch_lines[0]
+    for row in ("best epoch (by val_loss)", "test accuracy", "time", "checkpoints"):
+        assert row in result.output
+    quiet = cli(
+        [
+            "train",
+            "configs/iris.yaml",
+            "--out",
+            str(tmp_path / "q"),
+            "--set",
+            "training.epochs=2",
+            "--quiet",
+        ]
+    )
+    assert not any(line.startswith("epoch ") for line in quiet.output.splitlines())
+    assert "test accuracy" in quiet.output
