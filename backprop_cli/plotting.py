@@ -45,3 +45,74 @@ def plot_history(history: list[dict[str, float]], path: Path, title: str = "") -
     fig.tight_layout()
     write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
     plt.close(fig)
+
+
+def plot_runs(
+    runs: list[tuple[str, list[dict[str, float]]]],
+    metrics: list[str],
+    path: Path,
+    log: bool | None = None,
+    title: str = "",
+) -> None:
+    """One panel per metric, one line per run (the same colour in every panel), side by side.
+
+    ``log``: True or False forces the y scale; None picks log for a positive metric spanning more
+    than 30×. Written atomically as PNG.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(len(metrics), 3)
+    rows = -(-len(metrics) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4 * rows), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    spans: dict[str, bool] = {}
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        values: list[float] = []
+        for k, (label, history) in enumerate(runs):
+            points = [(r["epoch"], v) for r in history if (v := r.get(metric)) is not None]
+            if not points:
+                continue
+            epochs, ys = zip(*points, strict=True)
+            values.extend(ys)
+            ax.plot(
+                epochs,
+                ys,
+                color=colors[k % len(colors)],
+                linestyle="-" if k < len(colors) else "--",
+                marker="." if len(epochs) < 40 else None,
+                label=label,
+            )
+        spans[metric] = bool(values) and min(values) > 0 and max(values) / min(values) > 30
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_title(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+    # Loss panels share one scale, so train and validation curves compare at a glance.
+    loss_log = any(wide for m, wide in spans.items() if "loss" in m)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        auto = loss_log if "loss" in metric else spans[metric]
+        if log or (log is None and auto):
+            ax.set_yscale("log")
+    handles, labels = max(
+        (ax.get_legend_handles_labels() for ax in axes.flat[: len(metrics)]),
+        key=lambda hl: len(hl[1]),
+    )
+    spare = list(axes.flat)[len(metrics) :]
+    for ax in spare:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    if spare:  # the legend fills the first empty panel
+        spare[0].legend(handles, labels, loc="center", fontsize="small")
+        fig.tight_layout()
+    else:  # below the panels, with room reserved for its rows
+        ncol = min(len(labels), 2)
+        legend_in = 0.3 + 0.22 * -(-len(labels) // ncol)
+        fig.set_figheight(fig.get_figheight() + legend_in)
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize="small")
+        fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1))
+    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    plt.close(fig)

@@ -36,10 +36,9 @@ from .data import Splits
 from .errors import ConfigError
 from .history import columns
 from .network import Network
+from .rundirs import is_run_dir, read_history
 from .training import EpochEnded, Event, Stopped, TrainData, Trainer, evaluate, train
 from .types import Array
-
-RUN_MARKERS = ("config.yaml", "history.csv", "checkpoints")
 
 #: History, last.npz and best.npz are written at most this often (and always at checkpoint
 #: epochs and at the end), so runs of many tiny epochs are not bound by fsync.
@@ -63,10 +62,6 @@ class RunFinished:
     metrics: dict[str, Any]
     status: str  # "completed" | "early_stopping" | "diverged"
     files: list[str] = field(default_factory=list)
-
-
-def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / m).exists() for m in RUN_MARKERS)
 
 
 def new_run_dir(base: Path, name: str) -> Path:
@@ -102,13 +97,6 @@ def _history_text(rows: list[dict[str, float]], cols: list[str]) -> tuple[str, s
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in cols})
     return buf.getvalue(), json.dumps(rows, indent=2)
-
-
-def read_history(run_dir: Path) -> list[dict[str, float]]:
-    path = run_dir / "history.json"
-    if not path.exists():
-        return []
-    return list(json.loads(path.read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -237,6 +225,7 @@ def _metrics(
     metrics: dict[str, Any] = {
         "stop_reason": stopped.reason,
         "stop_detail": stopped.detail,
+        "stop_epoch": stopped.epoch,
         "epochs_run": trainer.epoch,
         "steps": trainer.step,
         "total_seconds": time.perf_counter() - started,

@@ -44,11 +44,15 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert runner.invoke(app, ["fly"]).exit_code == 2
 
 
-def test_help_does_not_import_the_numerical_stack() -> None:
+@pytest.mark.parametrize("args", [["--help"], ["plot", "--help"], ["compare-optimizers", "-h"]])
+def test_help_does_not_import_the_numerical_stack(args: list[str]) -> None:
+    heavy = ("numpy", "matplotlib", "yaml", "joblib")
+    if args == ["--help"]:  # Typer itself imports pydantic to build a command's options
+        heavy += ("pydantic",)
     code = (
-        "import sys; from backprop_cli.cli.app import app\n"
-        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('numpy', 'matplotlib', 'pydantic', 'yaml') if m in sys.modules]\n"
+        f"import sys; from backprop_cli.cli.app import app\n"
+        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
+        f"heavy = [m for m in {heavy!r} if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

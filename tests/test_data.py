@@ -146,3 +146,17 @@ def test_generator_options_are_checked() -> None:
 def test_shipped_data_sets(name: str, shape: tuple[int, int], classes: int) -> None:
     raw = load_shipped(name)
     assert raw.X.shape == shape and len(np.unique(raw.y)) == classes
+
+
+def test_ravine_is_ill_conditioned_as_documented() -> None:
+    X, y = generate("ravine", np.random.default_rng(0), {"n_samples": 20_000, "scale": 10.0})
+    # Feature stds 1 and 10, so the Hessian of ½·mean((Xw − y)²), XᵀX/N, has eigenvalues near
+    # 1 and 100: a condition number near scale² = 100.
+    np.testing.assert_allclose(X.std(axis=0), [1.0, 10.0], rtol=0.03)
+    eigenvalues = np.linalg.eigvalsh(X.T @ X / len(X))
+    assert 85 < eigenvalues[-1] / eigenvalues[0] < 115
+    # y = x₁/1 + x₂/10 + noise(0.1): least squares recovers the weights 1 and 0.1.
+    w = np.linalg.lstsq(X, y, rcond=None)[0].ravel()
+    np.testing.assert_allclose(w, [1.0, 0.1], atol=0.01)
+    with pytest.raises(ConfigError, match=r"scale must be at least 1"):
+        generate("ravine", np.random.default_rng(0), {"scale": 0.5})

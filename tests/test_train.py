@@ -9,21 +9,15 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner, Result
 
 from backprop_cli.batching import Batching
-from backprop_cli.cli.app import app
 from backprop_cli.config import load_config
 from backprop_cli.run import RunFinished, execute, prepare
 from backprop_cli.training import StepDone
 
+from helpers import assert_same_arrays, cli, history_of, strip_seconds
+
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
-runner = CliRunner()
-
-
-def cli(args: list[str]) -> Result:
-    """Run `bprop` with ``args`` in-process."""
-    return runner.invoke(app, args)
 
 
 def run(config: Path | str, out: Path, overrides: list[str], resume: Path | None = None) -> list:
@@ -35,23 +29,6 @@ def finished(events: list) -> RunFinished:
     last = events[-1]
     assert isinstance(last, RunFinished)
     return last
-
-
-def assert_same_arrays(a: Path, b: Path, keep: str = "") -> None:
-    """The two checkpoints hold the same keys and identical arrays (those starting with keep)."""
-    with np.load(a) as x, np.load(b) as y:
-        assert set(x.files) == set(y.files)
-        for key in x.files:
-            if key.startswith(keep) and key != "config":
-                np.testing.assert_array_equal(x[key], y[key], err_msg=key)
-
-
-def history_of(run_dir: Path) -> list[dict]:
-    return json.loads((run_dir / "history.json").read_text())
-
-
-def strip_seconds(history: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "train_seconds"} for row in history]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])

@@ -11,7 +11,9 @@ import typer
 
 from .. import __version__
 from . import exit_codes
+from .compare_cmd import compare_optimizers
 from .gradcheck_cmd import gradcheck
+from .plot_cmd import plot
 from .train_cmd import train
 
 app = typer.Typer(
@@ -48,6 +50,8 @@ def root(
 
 app.command("train", epilog=exit_codes.HELP)(train)
 app.command("gradcheck", epilog=exit_codes.HELP)(gradcheck)
+app.command("compare-optimizers", epilog=exit_codes.HELP)(compare_optimizers)
+app.command("plot", epilog=exit_codes.HELP)(plot)
 
 
 def main() -> None:

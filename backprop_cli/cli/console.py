@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from . import exit_codes
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -18,3 +21,37 @@ def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     for line in message.splitlines() or [message]:
         err_console.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A table cell: 4 decimals, scientific for tiny and huge values, – for missing ones."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if value != 0 and not 1e-3 <= abs(value) < 1e4:
+            return f"{value:.2e}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def progress_bar(live: bool) -> Progress:
+    """The progress display every command uses (disabled when not ``live``)."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not live,
+    )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import exit_codes
-from .console import console, fail
+from .console import console, fail, fmt, progress_bar
 
 if TYPE_CHECKING:
     from ..run import RunFinished
@@ -66,55 +66,29 @@ def train(
         fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
-    return str(value)
-
-
 #: At most about this many per-epoch lines are printed; longer runs print every k-th epoch.
 MAX_EPOCH_LINES = 50
 
 
 def _epoch_line(row: dict[str, float], epochs: int) -> str:
-    parts = [f"epoch {int(row['epoch'])}/{epochs}", f"loss {_fmt(row['train_loss'])}"]
+    parts = [f"epoch {int(row['epoch'])}/{epochs}", f"loss {fmt(row['train_loss'])}"]
     if "train_accuracy" in row:
-        parts.append(f"acc {_fmt(row['train_accuracy'])}")
+        parts.append(f"acc {fmt(row['train_accuracy'])}")
     if row.get("val_loss") is not None:
-        parts.append(f"val_loss {_fmt(row['val_loss'])}")
+        parts.append(f"val_loss {fmt(row['val_loss'])}")
     if row.get("val_accuracy") is not None:
-        parts.append(f"val_acc {_fmt(row['val_accuracy'])}")
+        parts.append(f"val_acc {fmt(row['val_accuracy'])}")
     parts.append(f"lr {row['lr']:.3g}")
     parts.append(f"{row['train_seconds']:.2f}s")
     return "  ".join(parts)
 
 
 def _render(events: Any, quiet: bool) -> RunFinished | None:
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from ..run import RunFinished, RunStarted
     from ..training import EpochEnded, EpochStarted, StepDone, Stopped
 
     live = console.is_terminal and not quiet
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not live,
-    )
+    progress = progress_bar(live)
     finished = None
     epochs, every, lr = 0, 1, 0.0
     with progress:
@@ -176,15 +150,15 @@ def _summary(finished: RunFinished) -> None:
     final = m.get("final") or {}
     for key in ("train_loss", "train_accuracy"):
         if final.get(key) is not None:
-            table.add_row(f"final {key}", _fmt(final[key]))
+            table.add_row(f"final {key}", fmt(final[key]))
     best = m.get("best")
     if best:
-        table.add_row(f"best epoch (by {best['monitor']})", _fmt(best["epoch"]))
+        table.add_row(f"best epoch (by {best['monitor']})", fmt(best["epoch"]))
         for key in ("train_loss", "val_loss", "val_accuracy"):
             if best.get(key) is not None:
-                table.add_row(f"  {key}", _fmt(best[key]))
+                table.add_row(f"  {key}", fmt(best[key]))
     for key, value in (m.get("test") or {}).items():
-        table.add_row(f"test {key}", _fmt(value))
+        table.add_row(f"test {key}", fmt(value))
     table.add_row("time", f"{m['total_seconds']:.1f}s total, {m['train_seconds']:.1f}s in steps")
     table.add_row("files", ", ".join(f for f in finished.files if not f.startswith("checkpoints/")))
     table.add_row(

@@ -1,6 +1,6 @@
 """Experiment configs: Pydantic models and YAML loading. The only place that imports either."""
 
-from .loading import apply_overrides, load_config, to_yaml, validate
+from .loading import apply_overrides, load_config, to_yaml, validate, with_optimizer
 from .models import BUILTIN_DATASETS, ExperimentConfig
 
 __all__ = [
@@ -10,4 +10,5 @@ __all__ = [
     "load_config",
     "to_yaml",
     "validate",
+    "with_optimizer",
 ]

@@ -110,6 +110,14 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
     return validate(raw, str(path))
 
 
+def with_optimizer(
+    cfg: ExperimentConfig, optimizer: dict[str, Any], source: str
+) -> ExperimentConfig:
+    """``cfg`` with its optimizer replaced and no compare section, validated again."""
+    raw = cfg.model_dump(mode="json") | {"optimizer": optimizer, "compare": None}
+    return validate(raw, source)
+
+
 # --------------------------------------------------------------- rendering
 def render_errors(exc: ValidationError, raw: Any, source: str) -> list[str]:
     lines = []

@@ -19,6 +19,7 @@ BUILTIN_DATASETS = (
     "circles",
     "blobs",
     "sine",
+    "ravine",
     "digits",
     "iris",
     "mnist5k",
@@ -210,6 +211,18 @@ class OutputConfig(Strict):
     checkpoint_every: int = Field(5, ge=0, description="Epochs; 0: only initial, best and last.")
 
 
+# ------------------------------------------------------------- comparison
+class CompareConfig(Strict):
+    """Which optimizers `bprop compare-optimizers` races (each with its own hyperparameters)."""
+
+    optimizers: list[OptimizerConfig] | None = Field(
+        None, min_length=1, description="Default: sgd, momentum, rmsprop, adam at optimizer.lr."
+    )
+    target_loss: float | None = Field(
+        None, gt=0, description="Report the first epoch whose train loss reaches this value."
+    )
+
+
 # -------------------------------------------------------------- experiment
 class ExperimentConfig(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
@@ -226,6 +239,9 @@ class ExperimentConfig(Strict):
     )
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig.model_validate({}))
     output: OutputConfig = Field(default_factory=lambda: OutputConfig.model_validate({}))
+    compare: CompareConfig | None = Field(
+        None, description="Used only by `bprop compare-optimizers`."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

@@ -86,6 +86,28 @@ def sine(rng: np.random.Generator, n_samples: int = 200, noise: float = 0.1) -> 
     return x, np.sin(x) + rng.normal(0.0, noise, x.shape)
 
 
+def ravine(
+    rng: np.random.Generator,
+    n_samples: int = 200,
+    n_features: int = 2,
+    scale: float = 10.0,
+    noise: float = 0.1,
+) -> Arrays:
+    """Regression on an ill-conditioned problem (use it with ``standardize: false``).
+
+    Feature j has standard deviation sⱼ, spaced geometrically from 1 to ``scale``, and
+    y = Σⱼ xⱼ / sⱼ + noise. The mean-squared error's curvature along feature j is about sⱼ², so
+    the loss is a narrow valley whose walls are scale² times steeper than its floor: plain
+    gradient descent must take steps small enough for the walls and then crawls along the floor.
+    """
+    if scale < 1:
+        raise ConfigError(f"data.options.scale must be at least 1. Received: scale={scale}")
+    stds = np.geomspace(1.0, scale, n_features)
+    X = rng.normal(0.0, 1.0, (n_samples, n_features)) * stds
+    y = (X / stds).sum(axis=1, keepdims=True) + rng.normal(0.0, noise, (n_samples, 1))
+    return X, y
+
+
 GENERATORS: dict[str, Callable[..., Arrays]] = {
     "xor": xor,
     "spirals": spirals,
@@ -93,6 +115,7 @@ GENERATORS: dict[str, Callable[..., Arrays]] = {
     "circles": circles,
     "blobs": blobs,
     "sine": sine,
+    "ravine": ravine,
 }
 
 

@@ -1,0 +1,225 @@
+"""`bprop compare-optimizers`: race optimizers from the same start and show who won."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from . import exit_codes
+from .console import console, fail, fmt, progress_bar
+
+if TYPE_CHECKING:
+    from ..compare import Result
+
+
+def compare_optimizers(
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    optimizers: Annotated[
+        str | None,
+        typer.Option(
+            "--optimizers",
+            help="Comma-separated names, each with its defaults and the config's lr "
+            "(sgd, momentum, nesterov, rmsprop, adam, adamw). Default: the config's "
+            "compare.optimizers, else sgd,momentum,rmsprop,adam.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="The comparison directory, exactly (must be new or empty)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: key.path=value (repeatable)."),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")
+    ] = 1,
+    target_loss: Annotated[
+        float | None,
+        typer.Option(
+            "--target-loss",
+            help="Report the first epoch each optimizer "
+            "brings the train loss to this value (default: compare.target_loss).",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the table and verdict.")
+    ] = False,
+) -> None:
+    """Train the config once per optimizer from the same initial weights and batch order.
+
+    Writes one run directory per optimizer (the `bprop train` layout) and comparison.csv,
+    comparison.json, loss_curves.png and (for classification) accuracy_curves.png, then ranks the
+    optimizers by best validation loss (train loss without validation).
+
+    A diverging optimizer is reported and the others go on. The exit code is 0 when at least one
+    optimizer finished, 3 when every one diverged.
+
+    Example:  bprop compare-optimizers configs/compare-spirals.yaml --jobs 2
+    """
+    from ..compare import contestants, race
+    from ..config import load_config
+    from ..errors import BpropError
+    from ..run import claim_out_dir, new_run_dir, prepare
+
+    names = [n.strip() for n in optimizers.split(",") if n.strip()] if optimizers else None
+    try:
+        if optimizers is not None and not names:
+            raise BpropError("--optimizers: give at least one optimizer name")
+        if target_loss is not None and not target_loss > 0:
+            raise BpropError(f"--target-loss: must be a positive loss (received: {target_loss})")
+        cfg = load_config(config, list(set_ or []))
+        lineup = contestants(cfg, names, str(config))
+        prepare(lineup[0].config)  # data, network and labels checked before any file is written
+        if target_loss is None and cfg.compare is not None:
+            target_loss = cfg.compare.target_loss
+        if out is not None:
+            out_dir = claim_out_dir(out, resume=False)
+            if any(out_dir.iterdir()):
+                raise BpropError(f"--out: {out_dir} is not empty; choose a new directory")
+        else:
+            out_dir = new_run_dir(Path(cfg.output.dir), f"{cfg.name}-compare")
+    except BpropError as exc:
+        fail(str(exc))
+
+    if not quiet:
+        console.print(
+            f"comparing {', '.join(c.name for c in lineup)} on {cfg.name}"
+            f" ({'serially' if jobs == 1 else f'{jobs} processes'}) → {out_dir}",
+            soft_wrap=True,
+        )
+    results: list[Result] = []
+    labels = {c.name: c.label for c in lineup}
+    try:
+        _render(race(lineup, out_dir, target_loss, jobs), quiet, results)
+    except KeyboardInterrupt:
+        if results:  # the comparison of the optimizers that finished
+            _finish(results, labels, out_dir, target_loss, cfg.name)
+        console.print(f"interrupted; the runs so far are in {out_dir}")
+        raise typer.Exit(exit_codes.INTERRUPTED) from None
+    _finish(results, labels, out_dir, target_loss, cfg.name)
+    if not any(r.status in ("ok", "early-stopped") for r in results):
+        code = exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
+        raise typer.Exit(code)
+
+
+def _render(events: Any, quiet: bool, results: list[Result]) -> None:
+    """Show progress, appending each finished optimizer's result to ``results``."""
+    from ..compare import ContestantDone, ContestantStarted
+    from ..training import EpochEnded, EpochStarted
+
+    live = console.is_terminal and not quiet
+    progress = progress_bar(live)
+    with progress:
+        tasks: dict[int, Any] = {}
+        for event in events:
+            if isinstance(event, ContestantStarted):
+                name = event.contestant.name
+                total = event.contestant.config.training.epochs
+                tasks[event.index] = progress.add_task(name, total=total, info="")
+            elif isinstance(event, EpochStarted) and tasks:
+                current = tasks[max(tasks)]
+                progress.update(current, info=f"epoch {event.epoch}  lr {event.lr:.3g}")
+            elif isinstance(event, EpochEnded) and tasks:
+                current = tasks[max(tasks)]
+                info = f"loss {fmt(event.row['train_loss'])}"
+                progress.update(current, completed=event.epoch, info=info)
+            elif isinstance(event, ContestantDone):
+                result = event.result
+                results.append(result)
+                task = tasks.get(event.index)
+                if task is not None:
+                    progress.update(task, completed=result.epochs_run, info=result.status)
+                if not quiet:
+                    console.print(_done_line(result, event.index, event.total), soft_wrap=True)
+
+
+def _done_line(result: Result, index: int, total: int) -> str:
+    parts = [f"[{index}/{total}] {result.optimizer}: {result.status}"]
+    if result.stop_epoch is not None:
+        parts.append(f"at epoch {result.stop_epoch}")
+    if result.best_val_loss is not None:
+        parts.append(f"best val_loss {fmt(result.best_val_loss)}")
+    elif result.best_train_loss is not None:
+        parts.append(f"best train_loss {fmt(result.best_train_loss)}")
+    parts.append(f"{result.train_seconds:.2f}s")
+    if result.status == "error":
+        parts.append(result.detail)
+    return "  ".join(parts)
+
+
+def _finish(
+    results: list[Result],
+    labels: dict[str, str],
+    out_dir: Path,
+    target_loss: float | None,
+    name: str,
+) -> None:
+    from ..atomic import write_text
+    from ..compare import comparison_files, ranked, verdict
+    from ..plotting import plot_runs
+
+    ranking, metric = ranked(results)
+    csv_text, json_text = comparison_files(ranking, metric, target_loss, name)
+    write_text(out_dir / "comparison.csv", csv_text)
+    write_text(out_dir / "comparison.json", json_text)
+    series = [(labels[r.optimizer], r.history) for r in ranking if r.history]
+    files = ["comparison.csv", "comparison.json"]
+    if series:
+        has_val = any(row.get("val_loss") is not None for _, h in series for row in h)
+        losses = ["train_loss", "val_loss"] if has_val else ["train_loss"]
+        plot_runs(series, losses, out_dir / "loss_curves.png", title=f"{name}: loss")
+        files.append("loss_curves.png")
+        if any("train_accuracy" in row for _, h in series for row in h):
+            accs = ["train_accuracy", "val_accuracy"] if has_val else ["train_accuracy"]
+            plot_runs(series, accs, out_dir / "accuracy_curves.png", log=False,
+                      title=f"{name}: accuracy")  # fmt: skip
+            files.append("accuracy_curves.png")
+
+    console.print(_table(ranking, metric, target_loss, name))
+    console.print(verdict(ranking, metric, target_loss), soft_wrap=True)
+    console.print(f"wrote {', '.join(files)} in {out_dir}", soft_wrap=True)
+
+
+def _table(ranking: list[Result], metric: str, target_loss: float | None, name: str) -> Any:
+    """Ranked rows, the winner starred; columns only for what the runs have."""
+    from rich import box
+    from rich.table import Table
+
+    from ..compare import FINISHED
+
+    def has(key: str) -> bool:
+        return any(getattr(r, key) is not None for r in ranking)
+
+    columns: list[tuple[str, Any]] = [
+        ("optimizer", lambda r: r.optimizer),
+        ("lr", lambda r: f"{r.hyperparameters['lr']:g}"),
+        ("status", lambda r: r.status + (f"@{r.stop_epoch}" if r.stop_epoch else "")),
+        (metric.removesuffix("_loss").replace("_", " "), lambda r: _short(getattr(r, metric))),
+    ]
+    if has("final_val_accuracy"):
+        columns.append(("val acc", lambda r: _short(r.final_val_accuracy)))
+    if has("test_accuracy"):
+        columns.append(("test acc", lambda r: _short(r.test_accuracy)))
+    if target_loss is not None:
+        columns.append((f"≤{target_loss:g} at", lambda r: fmt(r.target_epoch)))
+    columns.append(("time", lambda r: f"{r.train_seconds:.2f}s"))
+
+    table = Table(title=f"{name}: optimizers ranked by {metric.replace('_', ' ')}",
+                  box=box.SIMPLE_HEAD)  # fmt: skip
+    table.add_column("#", justify="right")
+    for title, _ in columns:
+        left = title in ("optimizer", "status")
+        table.add_column(title, justify="left" if left else "right", no_wrap=left)
+    winner = ranking[0] if ranking and ranking[0].status in FINISHED else None
+    for rank, r in enumerate(ranking, start=1):
+        style = "bold green" if r is winner else ("red" if r.status not in FINISHED else None)
+        cells = [get(r) for _, get in columns]
+        table.add_row("★" if r is winner else str(rank), *cells, style=style)
+    return table
+
+
+def _short(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"

@@ -1,0 +1,92 @@
+"""`bprop plot`: draw metrics of one or several run histories side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .console import console, fail
+
+DEFAULT_METRICS = "train_loss,val_loss"
+
+
+def plot(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Run directories, or comparison directories (each of their runs)."),
+    ],
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            "-m",
+            help="Comma-separated history columns, one panel each (e.g. train_loss,val_accuracy,"
+            "lr,grad_norm). Columns no run has are an error; val_loss is skipped when absent.",
+        ),
+    ] = DEFAULT_METRICS,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="PNG to write (default: plot.png, or plot-2.png... if taken)."
+        ),
+    ] = None,
+    log: Annotated[
+        bool | None,
+        typer.Option(
+            "--log/--linear", help="y scale (default: log where a loss spans more than 30×)."
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
+) -> None:
+    """Plot history columns of runs side by side, one line per run, labelled by run name.
+
+    Example:  bprop plot runs/spirals runs/spirals-2 --metric train_loss,val_accuracy --log
+    """
+    from ..errors import BpropError
+    from ..plotting import plot_runs
+    from ..rundirs import expand_runs, read_history
+
+    wanted = [m.strip() for m in metric.split(",") if m.strip()]
+    try:
+        if not wanted:
+            raise BpropError("--metric: give at least one history column")
+        found = [(label, read_history(path)) for label, path in expand_runs(runs)]
+        series = [(label, rows) for label, rows in found if rows]
+        if not series:
+            raise BpropError("no history to plot: the runs have not finished an epoch yet")
+        available = sorted({k for _, rows in series for r in rows for k in r} - {"epoch"})
+        missing = [m for m in wanted if not any(m in r for _, rows in series for r in rows)]
+        if metric == DEFAULT_METRICS and missing == ["val_loss"]:
+            wanted, missing = ["train_loss"], []
+        if missing:
+            raise BpropError(
+                f"--metric: no run has {', '.join(missing)}; available: {', '.join(available)}"
+            )
+        path = _output(out, overwrite)
+    except BpropError as exc:
+        fail(str(exc))
+    plot_runs(series, wanted, path, log=log)
+    labels = ", ".join(label for label, _ in series)
+    console.print(f"wrote {path} ({len(series)} runs: {labels})", soft_wrap=True)
+
+
+def _output(out: Path | None, overwrite: bool) -> Path:
+    from ..errors import BpropError
+
+    if out is None:
+        path, k = Path("plot.png"), 1
+        while path.exists():
+            k += 1
+            path = Path(f"plot-{k}.png")
+        return path
+    if out.suffix.lower() != ".png":
+        raise BpropError(f"--out: {out} must end in .png")
+    if out.exists() and not overwrite:
+        raise BpropError(f"--out: {out} exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise BpropError(f"--out: folder {out.parent} does not exist")
+    return out

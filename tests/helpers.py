@@ -1,0 +1,36 @@
+"""Helpers shared by the test modules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner, Result
+
+from backprop_cli.cli.app import app
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+runner = CliRunner()
+
+
+def cli(args: list[str]) -> Result:
+    """Run `bprop` with ``args`` in-process."""
+    return runner.invoke(app, args)
+
+
+def assert_same_arrays(a: Path, b: Path, keep: str = "") -> None:
+    """The two checkpoints hold the same keys starting with ``keep`` and identical arrays there."""
+    with np.load(a) as x, np.load(b) as y:
+        keys = {k for k in x.files if k.startswith(keep) and k != "config"}
+        assert keys and keys == {k for k in y.files if k.startswith(keep) and k != "config"}
+        for key in sorted(keys):
+            np.testing.assert_array_equal(x[key], y[key], err_msg=key)
+
+
+def history_of(run_dir: Path) -> list[dict]:
+    return json.loads((run_dir / "history.json").read_text())
+
+
+def strip_seconds(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "train_seconds"} for row in history]
