@@ -68,7 +68,8 @@ class Result:
     final_val_accuracy: float | None = None
     test_accuracy: float | None = None
     target_epoch: int | None = None  # first epoch with train_loss ≤ target_loss
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # in training steps
+    total_seconds: float = 0.0  # the whole run: data, steps, evaluation, files
     run_dir: str = ""  # relative to the comparison directory
     detail: str = ""
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
@@ -193,6 +194,7 @@ def summarize(
         test_accuracy=(metrics.get("test") or {}).get("accuracy"),
         target_epoch=reached[0] if reached else None,
         train_seconds=metrics["train_seconds"],
+        total_seconds=metrics["total_seconds"],
         run_dir=run_dir.name,
         detail=metrics.get("stop_detail", ""),
         history=history,
@@ -282,7 +284,7 @@ def verdict(ranking: list[Result], metric: str, target_loss: float | None) -> st
 CSV_COLUMNS = (
     "rank", "optimizer", "type", "hyperparameters", "status", "stop_epoch", "epochs_run",
     "final_train_loss", "best_train_loss", "best_val_loss", "final_val_accuracy", "test_accuracy",
-    "target_epoch", "train_seconds", "run_dir",
+    "target_epoch", "train_seconds", "total_seconds", "run_dir",
 )  # fmt: skip
 
 
