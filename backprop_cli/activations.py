@@ -29,13 +29,14 @@ class Activation:
     def forward(self, z: Array, out: Array | None = None) -> Array:
         raise NotImplementedError
 
-    def derivative(self, z: Array, a: Array) -> Array:
-        """σ′(z) element-wise, given both z and a = σ(z)."""
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
+        """σ′(z) element-wise, given both z and a = σ(z) (into ``out`` when given)."""
         raise NotImplementedError
 
     def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:
-        """∂L/∂z = dout ⊙ σ′(z) for element-wise activations."""
-        return np.multiply(dout, self.derivative(z, a), out=out)
+        """∂L/∂z = dout ⊙ σ′(z) for element-wise activations (``out`` must not be ``dout``)."""
+        d = self.derivative(z, a, out=out)
+        return np.multiply(dout, d, out=d if out is None else out)
 
     def params(self) -> dict[str, float]:
         """Hyperparameters, for display and for rebuilding the activation."""
@@ -63,8 +64,10 @@ class Sigmoid(Activation):
         numerator = np.where(z >= 0, np.ones_like(e), e)
         return np.divide(numerator, 1 + e, out=out)
 
-    def derivative(self, z: Array, a: Array) -> Array:
-        return a * (1 - a)
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
+        out = np.subtract(1, a, out=out)
+        out *= a
+        return out
 
 
 class Tanh(Activation):
@@ -80,8 +83,9 @@ class Tanh(Activation):
     def forward(self, z: Array, out: Array | None = None) -> Array:
         return np.tanh(z, out=out)
 
-    def derivative(self, z: Array, a: Array) -> Array:
-        return 1 - a * a
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
+        out = np.multiply(a, a, out=out)
+        return np.subtract(1, out, out=out)
 
 
 class ReLU(Activation):
@@ -97,11 +101,10 @@ class ReLU(Activation):
     def forward(self, z: Array, out: Array | None = None) -> Array:
         return np.maximum(z, 0, out=out)
 
-    def derivative(self, z: Array, a: Array) -> Array:
-        return (z > 0).astype(z.dtype)
-
-    def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:
-        return np.multiply(dout, z > 0, out=out)
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
+        if out is None:
+            out = np.empty_like(z)
+        return np.greater(z, 0, out=out, casting="unsafe")  # 1.0 where z > 0, else 0.0
 
 
 class LeakyReLU(Activation):
@@ -126,8 +129,11 @@ class LeakyReLU(Activation):
         np.copyto(out, z, where=z > 0)
         return out
 
-    def derivative(self, z: Array, a: Array) -> Array:
-        return np.where(z > 0, 1, self.alpha).astype(z.dtype)
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
+        if out is None:
+            out = np.empty_like(z)
+        np.greater(z, 0, out=out, casting="unsafe")
+        return np.maximum(out, self.alpha, out=out)  # 1 where z > 0, α elsewhere (α < 1)
 
     def params(self) -> dict[str, float]:
         return {"alpha": self.alpha}
@@ -149,8 +155,11 @@ class Linear(Activation):
         np.copyto(out, z)
         return out
 
-    def derivative(self, z: Array, a: Array) -> Array:
-        return np.ones_like(z)
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
+        if out is None:
+            return np.ones_like(z)
+        out.fill(1)
+        return out
 
     def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:
         if out is None:
@@ -178,7 +187,7 @@ class Softmax(Activation):
         shifted /= shifted.sum(axis=-1, keepdims=True)
         return shifted
 
-    def derivative(self, z: Array, a: Array) -> Array:
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
         raise TypeError("softmax has a full Jacobian, not an element-wise derivative; use backward")
 
     def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:

@@ -38,10 +38,15 @@ class Batching:
     def epoch(
         self, n: int, shuffle: bool, rng: np.random.Generator
     ) -> Iterator[NDArray[np.intp] | slice]:
-        """The batches of one epoch: index arrays when shuffled, slices in file order."""
+        """The batches of one epoch: index arrays when shuffled (one-row slices for single
+        samples), slices in file order."""
         b = self.batch_size(n)
         if shuffle and self.strategy != "full":
             order = rng.permutation(n)
+            if b == 1:  # one sample per step: a one-row slice is a view, not a gather
+                for i in order.tolist():
+                    yield slice(i, i + 1)
+                return
             for start in range(0, n, b):
                 yield order[start : start + b]
         else:

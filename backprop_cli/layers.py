@@ -83,11 +83,16 @@ class Dense(Layer):
         self.b: Array = np.empty(0)
         self.dW: Array = np.empty((0, 0))
         self.db: Array = np.empty(0)
+        # Buffers sized for the largest batch seen; a batch of n rows uses their first n rows, so
+        # no step allocates (the last, smaller batch of an epoch included).
+        self._zbuf: Array = np.empty((0, units))
+        self._abuf: Array = np.empty((0, units))
+        self._dzbuf: Array = np.empty((0, units))
+        self._dxbuf: Array = np.empty((0, 0))
+        self._ones: Array = np.empty(0)
         self._x: Array | None = None
         self._z: Array | None = None
         self._a: Array | None = None
-        self._dz: Array | None = None
-        self._dx: Array | None = None
 
     def build(self, fan_in: int) -> int:
         self.fan_in = fan_in
@@ -127,36 +132,40 @@ class Dense(Layer):
         self.W, self.b = params["W"], params["b"]
         self.dW, self.db = grads["W"], grads["b"]
 
+    def _reserve(self, n: int, dtype: np.dtype) -> None:
+        """Grow the batch buffers to hold ``n`` rows."""
+        if n <= len(self._zbuf) and self._zbuf.dtype == dtype:
+            return
+        rows = max(n, len(self._zbuf))
+        self._zbuf = np.empty((rows, self.units), dtype=dtype)
+        self._abuf = np.empty_like(self._zbuf)
+        self._dzbuf = np.empty_like(self._zbuf)
+        self._dxbuf = np.empty((rows, self.fan_in), dtype=dtype)
+        self._ones = np.ones(rows, dtype=dtype)
+
     def forward(self, x: Array, training: bool = True) -> Array:
         n = x.shape[0]
-        z = self._z
-        if z is None or z.shape[0] != n:
-            z = self._z = np.empty((n, self.units), dtype=self.W.dtype)
-            self._a = None if self.fused_output else np.empty_like(z)
-            self._dz = None
-            self._dx = None
-        np.matmul(x, self.W.T, out=z)
+        self._reserve(n, self.W.dtype)
+        z = self._z = self._zbuf[:n]
+        np.dot(x, self.W.T, out=z)
         z += self.b
         self._x = x
         if self.fused_output:
             return z
-        assert self._a is not None
-        return self.activation.forward(z, out=self._a)
+        a = self._a = self._abuf[:n]
+        return self.activation.forward(z, out=a)
 
     def backward(self, dout: Array) -> Array | None:
         if self._x is None or self._z is None:
             raise RuntimeError("backward called before forward")
+        n = self._z.shape[0]
         if self.fused_output:
             dz = dout
         else:
             assert self._a is not None
-            if self._dz is None:
-                self._dz = np.empty_like(self._z)
-            dz = self.activation.backward(dout, self._z, self._a, out=self._dz)
-        np.matmul(dz.T, self._x, out=self.dW)
-        np.sum(dz, axis=0, out=self.db)
+            dz = self.activation.backward(dout, self._z, self._a, out=self._dzbuf[:n])
+        np.dot(dz.T, self._x, out=self.dW)
+        np.dot(self._ones[:n], dz, out=self.db)  # Σ_n δ_n as one BLAS product
         if not self.needs_input_grad:
             return None
-        if self._dx is None:
-            self._dx = np.empty_like(self._x)
-        return np.matmul(dz, self.W, out=self._dx)
+        return np.dot(dz, self.W, out=self._dxbuf[:n])

@@ -129,16 +129,30 @@ def first_non_finite(net: Network) -> str:
 def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
     """Run the remaining epochs of ``trainer``, yielding an event per epoch start, step and end."""
     net, opt = trainer.net, trainer.optimizer
-    n = len(data.X_train)
+    X, y, labels = data.X_train, data.y_train, data.labels_train
+    n = len(X)
     steps = trainer.batching.steps_per_epoch(n)
     stopper = trainer.monitor
+    # Shuffled batches are gathered into these buffers (no allocation per step). With several
+    # output units, each step's predicted classes go into `predicted` and its sample indices into
+    # `order`; they are compared with the labels once per epoch.
+    size = trainer.batching.batch_size(n)
+    X_batch = np.empty((size, *X.shape[1:]), dtype=X.dtype)
+    y_batch = np.empty((size, *y.shape[1:]), dtype=y.dtype)
+    argmax = labels is not None and net.output_dim > 1
+    predicted = np.empty(n if argmax else 0, dtype=np.intp)
+    order = np.empty(n if argmax else 0, dtype=np.intp)
     while trainer.epoch < trainer.epochs:
         epoch = trainer.epoch + 1
         lr = trainer.schedule(trainer.epoch)
         yield EpochStarted(epoch, lr, steps)
-        loss_sum, norm_sum, correct, seconds = 0.0, 0.0, 0, 0.0
+        loss_sum, norm_sum, correct, seconds, seen = 0.0, 0.0, 0, 0.0, 0
         for k, idx in enumerate(trainer.batching.epoch(n, trainer.shuffle, trainer.shuffle_rng)):
-            Xb, yb = data.X_train[idx], data.y_train[idx]
+            if isinstance(idx, slice):
+                Xb, yb = X[idx], y[idx]
+            else:
+                Xb = np.take(X, idx, axis=0, out=X_batch[: len(idx)])
+                yb = np.take(y, idx, axis=0, out=y_batch[: len(idx)])
             start = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 # Overflow is detected below and reported as divergence, not as warnings.
@@ -160,9 +174,21 @@ def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
             size = len(out)
             loss_sum += loss * size
             norm_sum += norm
-            if data.labels_train is not None:
-                correct += correct_count(net, out, data.labels_train[idx])
+            if argmax:
+                np.argmax(out, axis=1, out=predicted[seen : seen + size])
+                if not isinstance(idx, slice):
+                    order[seen : seen + size] = idx
+                elif size == 1:
+                    order[seen] = idx.start
+                else:
+                    order[seen : seen + size] = np.arange(idx.start, idx.stop)
+            elif labels is not None:
+                correct += correct_count(net, out, labels[idx])
+            seen += size
             yield StepDone(epoch, k + 1, steps, loss)
+        if argmax:
+            assert labels is not None
+            correct = int(np.count_nonzero(predicted == labels[order]))
         row: dict[str, float] = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / n}
         if data.classification:
             row["train_accuracy"] = correct / n

@@ -59,13 +59,13 @@ def test_relative_error_definition() -> None:
 
 def test_a_wrong_derivative_is_caught_by_the_core(monkeypatch: pytest.MonkeyPatch) -> None:
     # tanh′ = 1 − a² replaced by 1 − a: off wherever a ∉ {0, 1}
-    monkeypatch.setattr(Tanh, "derivative", lambda self, z, a: 1 - a)
+    monkeypatch.setattr(Tanh, "derivative", lambda self, z, a, out=None: 1 - a)
     check = check_activation(Tanh(), np.linspace(-2, 2, 12).reshape(3, 4) + 0.05)
     assert not check.passed and check.max_rel_error > 0.1
 
 
 def test_a_wrong_derivative_makes_the_command_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Tanh, "derivative", lambda self, z, a: 1 - a)
+    monkeypatch.setattr(Tanh, "derivative", lambda self, z, a, out=None: 1 - a)
     result = runner.invoke(app, ["gradcheck", "--failures-only"])
     assert result.exit_code == 1, result.output
     assert "FAILED" in result.output

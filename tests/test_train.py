@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from backprop_cli.batching import Batching
 from backprop_cli.config import load_config
 from backprop_cli.run import RunFinished, execute, prepare
-from backprop_cli.training import StepDone
+from backprop_cli.training import StepDone, correct_count
 
-from helpers import assert_same_arrays, cli, history_of, strip_seconds
+from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
 CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml"))
 
@@ -375,3 +375,35 @@ def test_plain_output_without_a_terminal(tmp_path: Path) -> None:
     )
     assert not any(line.startswith("epoch ") for line in quiet.output.splitlines())
     assert "test accuracy" in quiet.output
+
+
+@pytest.mark.parametrize(
+    ("batching", "config"),
+    [
+        ("{type: minibatch, size: 16}", CONFIG_DIR / "spirals.yaml"),
+        ("{type: sgd}", CONFIG_DIR / "spirals.yaml"),
+        ("{type: minibatch, size: 16}", TOY),  # one output unit: thresholded
+    ],
+)
+def test_train_accuracy_counts_each_sample_against_its_own_label(
+    tmp_path: Path, batching: str, config: Path
+) -> None:
+    """With a learning rate too small to move the weights, the running train accuracy of the
+    first epoch (shuffled batches) must equal the initial network's accuracy on the training
+    split: a prediction compared with the wrong sample's label would show."""
+    overrides = [
+        "training.epochs=1",
+        f"training.batching={batching}",
+        "dtype=float64",
+        "optimizer={type: sgd, lr: 1.0e-300}",
+        "data.options.n_samples=90",
+    ]
+    cfg = load_config(config, overrides)
+    list(execute(prepare(cfg), tmp_path / "run", plot=False))
+    prepared = prepare(cfg)
+    net, splits = prepared.net, prepared.splits
+    out = net.forward(splits.X_train)
+    labels = splits.y_train.astype(np.int64)
+    expected = correct_count(net, out, labels) / len(labels)
+    assert 0 < expected < 1  # an untrained network is neither always right nor always wrong
+    assert history_of(tmp_path / "run")[0]["train_accuracy"] == expected

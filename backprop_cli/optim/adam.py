@@ -45,8 +45,10 @@ class Adam(Optimizer):
             "eps": self.eps,
         }
 
-    def update(self, params: Array, grads: Array, lr: float) -> None:
-        m, v, tmp = self.state["m"], self.state["v"], self._scratch
+    def update(
+        self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
+    ) -> None:
+        m, v = state["m"], state["v"]
         t = self.step_count
         m *= self.beta1
         m += np.multiply(grads, 1.0 - self.beta1, out=tmp)
@@ -86,8 +88,3 @@ class AdamW(Adam):
 
     def decays_into_gradient(self) -> bool:
         return False
-
-    def update(self, params: Array, grads: Array, lr: float) -> None:
-        if self.weight_decay:
-            params[: self.n_decay] *= 1.0 - lr * self.weight_decay
-        super().update(params, grads, lr)

@@ -7,6 +7,8 @@ Scheduling and clipping happen outside, in the training loop, in the order clip 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
 import numpy as np
@@ -29,6 +31,21 @@ def check_positive(name: str, value: float) -> float:
     if not value > 0:
         raise ConfigError(f"{name} must be > 0. Received: {name}={value}")
     return float(value)
+
+
+#: Flat buffers at least this long are updated by two threads, each on its own half: NumPy releases
+#: the GIL inside element-wise loops and the halves are independent, so the result is bit for bit
+#: that of one pass. Below it, waking a thread costs more than it saves.
+PARALLEL_MIN = 1 << 16
+_pool: ThreadPoolExecutor | None = None
+
+
+def _helper() -> ThreadPoolExecutor | None:
+    """The one helper thread for updates of large buffers (None on a single core)."""
+    global _pool
+    if _pool is None and (os.cpu_count() or 1) > 1:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bprop-update")
+    return _pool
 
 
 class Optimizer:
@@ -70,19 +87,43 @@ class Optimizer:
                 f"it updates ({params.size} {params.dtype} parameters) before step()"
             )
         self.step_count += 1
-        if self.weight_decay and self.decays_into_gradient():
-            w = params[: self.n_decay]
-            g = grads[: self.n_decay]
-            tmp = self._scratch[: self.n_decay]
-            np.multiply(w, self.weight_decay, out=tmp)
-            g += tmp
-        self.update(params, grads, float(lr))
+        lr = float(lr)
+        n = params.size
+        helper = _helper() if n >= PARALLEL_MIN else None
+        if helper is None:
+            self._step_slice(params, grads, lr, 0, n)
+            return
+        half = (n // 2) & ~63  # keep both halves aligned for SIMD
+        job = helper.submit(self._step_slice, params, grads, lr, half, n)
+        self._step_slice(params, grads, lr, 0, half)
+        job.result()
+
+    def _step_slice(self, params: Array, grads: Array, lr: float, lo: int, hi: int) -> None:
+        """Weight decay and the update rule on entries [lo, hi) of every buffer."""
+        if lo == 0 and hi == params.size:  # the whole buffer: no slicing
+            w, g, tmp, state = params, grads, self._scratch, self.state
+        else:
+            w, g, tmp = params[lo:hi], grads[lo:hi], self._scratch[lo:hi]
+            state = {name: buffer[lo:hi] for name, buffer in self.state.items()}
+        decayed = min(max(self.n_decay - lo, 0), hi - lo)  # weights come first in the buffer
+        if self.weight_decay and decayed:
+            if self.decays_into_gradient():  # L2: g ← g + λ·w
+                np.multiply(w[:decayed], self.weight_decay, out=tmp[:decayed])
+                g[:decayed] += tmp[:decayed]
+            else:  # decoupled (AdamW): w ← w − lr·λ·w, before the update
+                w[:decayed] *= 1.0 - lr * self.weight_decay
+        self.update(w, g, state, tmp, lr)
 
     def decays_into_gradient(self) -> bool:
-        """True for L2 decay (added to g); AdamW overrides with its decoupled form."""
+        """True for L2 decay (added to g); False for decay applied to the weights directly."""
         return True
 
-    def update(self, params: Array, grads: Array, lr: float) -> None:
+    def update(
+        self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
+    ) -> None:
+        """The update rule, in place, on matching slices of the parameters, the gradient, each
+        state buffer and a scratch buffer ``tmp``. Element-wise: any slicing gives the same
+        result."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ state

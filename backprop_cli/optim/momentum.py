@@ -27,14 +27,16 @@ class Momentum(Optimizer):
     def hyperparams(self) -> dict[str, float]:
         return {**super().hyperparams(), "momentum": self.momentum}
 
-    def _velocity_step(self, grads: Array, lr: float) -> Array:
-        velocity = self.state["velocity"]
+    def _velocity_step(self, grads: Array, velocity: Array, tmp: Array, lr: float) -> None:
+        """v ← μ·v − lr·g, leaving lr·g in ``tmp``."""
         velocity *= self.momentum
-        velocity -= np.multiply(grads, lr, out=self._scratch)
-        return velocity
+        velocity -= np.multiply(grads, lr, out=tmp)
 
-    def update(self, params: Array, grads: Array, lr: float) -> None:
-        params += self._velocity_step(grads, lr)
+    def update(
+        self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
+    ) -> None:
+        self._velocity_step(grads, state["velocity"], tmp, lr)
+        params += state["velocity"]
 
 
 class Nesterov(Momentum):
@@ -47,7 +49,10 @@ class Nesterov(Momentum):
 
     name = "nesterov"
 
-    def update(self, params: Array, grads: Array, lr: float) -> None:
-        velocity = self._velocity_step(grads, lr)
-        params -= self._scratch  # _velocity_step leaves lr·g in the scratch buffer
-        params += np.multiply(velocity, self.momentum, out=self._scratch)
+    def update(
+        self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
+    ) -> None:
+        velocity = state["velocity"]
+        self._velocity_step(grads, velocity, tmp, lr)
+        params -= tmp  # lr·g
+        params += np.multiply(velocity, self.momentum, out=tmp)

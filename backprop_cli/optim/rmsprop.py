@@ -30,8 +30,10 @@ class RMSprop(Optimizer):
     def hyperparams(self) -> dict[str, float]:
         return {**super().hyperparams(), "rho": self.rho, "eps": self.eps}
 
-    def update(self, params: Array, grads: Array, lr: float) -> None:
-        cache, tmp = self.state["cache"], self._scratch
+    def update(
+        self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
+    ) -> None:
+        cache = state["cache"]
         cache *= self.rho
         np.multiply(grads, grads, out=tmp)
         tmp *= 1.0 - self.rho

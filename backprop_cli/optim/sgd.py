@@ -17,6 +17,7 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def update(self, params: Array, grads: Array, lr: float) -> None:
-        step = np.multiply(grads, lr, out=self._scratch)
-        params -= step
+    def update(
+        self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
+    ) -> None:
+        params -= np.multiply(grads, lr, out=tmp)

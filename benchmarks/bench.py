@@ -1,0 +1,269 @@
+"""bprop's speed and memory benchmarks (`make bench`): one run, a table, and a JSON file.
+
+1. Throughput of full training steps through the real training loop (batch gathering, forward,
+   softmax cross-entropy, backward, gradient norm, Adam), float32, 784-256-128-10 ReLU, batch 128
+   and 1024.
+2. The ideal time of the same step: only its eight matrix products (same shapes, dtype and
+   transposes) timed alone in this run, and the fraction ideal / actual.
+3. Per-step time at batch 1 (the `sgd` batch strategy) on 64-128-64-10, with sgd and with Adam.
+4. `bprop --help` wall time, and the peak memory of `bprop train configs/mnist5k.yaml` beside its
+   budget (data, parameters, optimizer state and one batch's activations) over a bare interpreter
+   that imports the same libraries.
+
+Every figure is a median over repeats. Run with ``--unset-openblas-env`` to drop
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this process (it re-executes itself; the output says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def median_time(fn: Callable[[], object], repeats: int, inner: int = 1) -> float:
+    """Median seconds per call of ``fn`` over ``repeats`` timings of ``inner`` calls each."""
+    fn()  # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        times.append((time.perf_counter() - start) / inner)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------ training
+def _trainer(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0) -> Any:
+    import numpy as np
+
+    from backprop_cli.activations import ReLU, Softmax
+    from backprop_cli.batching import Batching
+    from backprop_cli.history import EarlyStopping
+    from backprop_cli.layers import Dense
+    from backprop_cli.network import Network
+    from backprop_cli.optim import build_optimizer
+    from backprop_cli.schedules import build_schedule
+    from backprop_cli.training import TrainData, Trainer
+
+    rng = np.random.default_rng(seed)
+    layers = [Dense(u, ReLU()) for u in sizes[1:-1]] + [Dense(sizes[-1], Softmax())]
+    net = Network(layers, sizes[0], "cross_entropy", rng, "float32")
+    opt = build_optimizer(optimizer, lr=1e-3)
+    opt.init(net.n_params, net.n_decay, net.dtype)
+    X = rng.standard_normal((n, sizes[0])).astype(np.float32)
+    labels = rng.integers(0, sizes[-1], n)
+    data = TrainData(X, net.prepare_targets(labels), labels.astype(np.int64))
+    strategy = "sgd" if batch == 1 else "minibatch"
+    trainer = Trainer(
+        net, opt, build_schedule("constant", 1e-3, 10**6), Batching(strategy, batch), 10**6,
+        True, np.random.default_rng(seed + 1), None, EarlyStopping("train_loss"),
+    )  # fmt: skip
+    return trainer, data
+
+
+def loop_seconds_per_step(
+    sizes: list[int], batch: int, optimizer: str, n: int, epochs: int
+) -> float:
+    """Median wall seconds per step of whole epochs of the real training loop."""
+    from backprop_cli.training import EpochEnded, EpochStarted, train
+
+    trainer, data = _trainer(sizes, batch, optimizer, n)
+    steps = trainer.batching.steps_per_epoch(n)
+    per_epoch: list[float] = []
+    start = 0.0
+    for event in train(trainer, data):
+        if isinstance(event, EpochStarted):
+            start = time.perf_counter()
+        elif isinstance(event, EpochEnded):
+            per_epoch.append((time.perf_counter() - start) / steps)
+            if len(per_epoch) > epochs:
+                break
+    return statistics.median(per_epoch[1:])  # the first epoch warms up
+
+
+def ideal_seconds_per_step(sizes: list[int], batch: int, repeats: int) -> float:
+    """The step's matrix products alone: forward x Wᵀ per layer, backward δᵀx per layer and δW
+    for every layer but the first, into preallocated outputs."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    Ws = [rng.standard_normal((o, i)).astype(f32) for i, o in zip(sizes, sizes[1:], strict=False)]
+    acts = [rng.standard_normal((batch, w)).astype(f32) for w in sizes]
+    deltas = [rng.standard_normal((batch, w)).astype(f32) for w in sizes[1:]]
+    outs_z = [np.empty((batch, W.shape[0]), f32) for W in Ws]
+    outs_dW = [np.empty_like(W) for W in Ws]
+    outs_dx = [np.empty((batch, W.shape[1]), f32) for W in Ws]
+
+    def products() -> None:
+        for k, W in enumerate(Ws):
+            np.matmul(acts[k], W.T, out=outs_z[k])
+        for k in reversed(range(len(Ws))):
+            np.matmul(deltas[k].T, acts[k], out=outs_dW[k])
+            if k > 0:
+                np.matmul(deltas[k], Ws[k], out=outs_dx[k])
+
+    return median_time(products, repeats, inner=10)
+
+
+# ----------------------------------------------------------------- processes
+def help_seconds(repeats: int) -> float:
+    bprop = Path(sys.executable).with_name("bprop")
+    cmd = [str(bprop), "--help"] if bprop.exists() else [sys.executable, "-m", "backprop_cli", "--help"]  # fmt: skip
+    return median_time(lambda: subprocess.run(cmd, capture_output=True, check=True), repeats)
+
+
+def peak_rss_mib(code: str, args: list[str]) -> float:
+    """Peak resident memory of a child Python process running ``code`` (MiB)."""
+    wrapper = (
+        "import resource, sys, runpy\n"
+        f"sys.argv = {['x', *args]!r}\n"
+        f"{code}\n"
+        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper], capture_output=True, text=True, check=True
+    )
+    line = next(x for x in out.stdout.splitlines() if x.startswith("PEAK"))
+    return int(line.split()[1]) / 1024  # Linux reports KiB
+
+
+def train_memory() -> dict[str, float]:
+    """Peak RSS of `bprop train` on mnist5k, a bare interpreter with the same imports, and the
+    budget between them (MiB)."""
+    import numpy as np
+
+    from backprop_cli.config import load_config
+
+    cfg = load_config(ROOT / "configs/mnist5k.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "run")
+        run = (
+            "from backprop_cli.cli.app import app\n"
+            "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        )
+        train_peak = peak_rss_mib(run, ["train", str(ROOT / "configs/mnist5k.yaml"), "--out", out, "--quiet"])  # fmt: skip
+    bare = (
+        "import numpy, matplotlib, matplotlib.pyplot, rich.progress, pydantic, yaml\n"
+        "import backprop_cli.run, backprop_cli.cli.app\n"
+        "from backprop_cli.data import load_raw; load_raw('mnist5k', None, None, {}, None)\n"
+    )
+    bare_peak = peak_rss_mib(bare, [])
+    # What training must hold beyond that: the float32 splits (the float64 file copy is already
+    # in the bare figure), parameters, gradients, optimizer state and one batch's activations.
+    n, d = 5000, 784
+    widths = [d] + [layer.units for layer in cfg.model.layers]
+    n_params = sum(i * o + o for i, o in zip(widths, widths[1:], strict=False))
+    batch = getattr(cfg.training.batching, "size", n)
+    item = np.dtype(cfg.dtype).itemsize
+    budget = (n * d * item + n_params * item * (2 + 3) + batch * sum(widths) * 4 * item) / 2**20
+    return {"train_peak_mib": train_peak, "bare_peak_mib": bare_peak, "budget_mib": budget}
+
+
+# --------------------------------------------------------------------- main
+def blas_name() -> str:
+    import numpy as np
+
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{info.get('name', '?')} {info.get('version', '')}".strip()
+    except Exception:  # older NumPy: no dict mode
+        return "unknown"
+
+
+def run(quick: bool) -> dict[str, Any]:
+    import numpy as np
+
+    reps = 5 if quick else 15
+    big = [784, 256, 128, 10]
+    small = [64, 128, 64, 10]
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "numpy": np.__version__,
+        "blas": blas_name(),
+        "openblas_env": {v: os.environ.get(v) for v in OPENBLAS_VARS},
+        "openblas_env_unset_for_this_run": os.environ.get("BPROP_BENCH_UNSET") == "1",
+        "throughput": [],
+        "batch1": [],
+    }
+    for batch in (128, 1024):
+        n = 16 * 1024
+        actual = loop_seconds_per_step(big, batch, "adam", n, epochs=reps // 2 + 2)
+        ideal = ideal_seconds_per_step(big, batch, reps)
+        results["throughput"].append({
+            "batch": batch, "samples_per_s": batch / actual, "step_ms": actual * 1e3,
+            "ideal_ms": ideal * 1e3, "fraction_of_ideal": ideal / actual,
+        })  # fmt: skip
+    for optimizer in ("sgd", "adam"):
+        per_step = loop_seconds_per_step(small, 1, optimizer, 2000, epochs=reps // 2 + 2)
+        results["batch1"].append({"optimizer": optimizer, "us_per_step": per_step * 1e6})
+    results["help_ms"] = help_seconds(reps) * 1e3
+    results["memory"] = train_memory()
+    return results
+
+
+def report(r: dict[str, Any]) -> str:
+    env = r["openblas_env"]
+    lines = [
+        f"bprop benchmarks: {r['machine']}, NumPy {r['numpy']}, BLAS {r['blas']}",
+        "OpenBLAS settings: "
+        + (
+            "unset for this run (--unset-openblas-env)"
+            if r["openblas_env_unset_for_this_run"]
+            else ", ".join(f"{k}={v}" for k, v in env.items())
+        ),  # fmt: skip
+        "",
+        "784-256-128-10 ReLU, float32, Adam: whole steps of the training loop",
+        f"{'batch':>6} {'samples/s':>11} {'step ms':>9} {'ideal ms':>9} {'ideal/actual':>13}",
+    ]
+    for t in r["throughput"]:
+        lines.append(
+            f"{t['batch']:>6} {t['samples_per_s']:>11,.0f} {t['step_ms']:>9.3f} "
+            f"{t['ideal_ms']:>9.3f} {t['fraction_of_ideal']:>12.0%}"
+        )
+    lines += ["", "64-128-64-10 at batch 1 (the sgd batch strategy): µs per whole step"]
+    lines += [f"{b['optimizer']:>6} {b['us_per_step']:>8.1f} µs" for b in r["batch1"]]
+    m = r["memory"]
+    lines += [
+        "",
+        f"bprop --help: {r['help_ms']:.0f} ms",
+        f"bprop train configs/mnist5k.yaml: peak {m['train_peak_mib']:.0f} MiB = bare interpreter "
+        f"with the same imports and data file {m['bare_peak_mib']:.0f} MiB + "
+        f"{m['train_peak_mib'] - m['bare_peak_mib']:.0f} MiB (budget for data, parameters, "
+        f"optimizer state and a batch: {m['budget_mib']:.0f} MiB)",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "latest.json")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--unset-openblas-env", action="store_true")
+    args = parser.parse_args()
+    if args.unset_openblas_env and os.environ.get("BPROP_BENCH_UNSET") != "1":
+        env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
+        env["BPROP_BENCH_UNSET"] = "1"
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    results = run(args.quick)
+    print(report(results))
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
