@@ -11,6 +11,7 @@ help:
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make gradcheck  the finite-difference battery (bprop gradcheck)"
 	@echo "make train      train the default example"
+	@echo "make bench      speed and memory benchmarks (table + benchmarks/latest.json)"
 	@echo "make clean      remove .venv, caches and build files"
 
 $(STAMP): pyproject.toml
@@ -26,13 +27,13 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/ruff check backprop_cli tests
-	$(BIN)/ruff format --check backprop_cli tests
+	$(BIN)/ruff check backprop_cli tests benchmarks
+	$(BIN)/ruff format --check backprop_cli tests benchmarks
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format backprop_cli tests
-	$(BIN)/ruff check --fix backprop_cli tests
+	$(BIN)/ruff format backprop_cli tests benchmarks
+	$(BIN)/ruff check --fix backprop_cli tests benchmarks
 
 gradcheck: $(STAMP)
 	$(BIN)/bprop gradcheck
@@ -40,6 +41,9 @@ gradcheck: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --unset-openblas-env
 
 train: $(STAMP)
 	$(BIN)/bprop train configs/mnist5k.yaml

@@ -151,8 +151,10 @@ def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
             if isinstance(idx, slice):
                 Xb, yb = X[idx], y[idx]
             else:
-                Xb = np.take(X, idx, axis=0, out=X_batch[: len(idx)])
-                yb = np.take(y, idx, axis=0, out=y_batch[: len(idx)])
+                # mode="clip" (the indices are in range) lets take write straight into the
+                # buffer; the default mode="raise" copies through a temporary.
+                Xb = np.take(X, idx, axis=0, out=X_batch[: len(idx)], mode="clip")
+                yb = np.take(y, idx, axis=0, out=y_batch[: len(idx)], mode="clip")
             start = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 # Overflow is detected below and reported as divergence, not as warnings.

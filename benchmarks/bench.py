@@ -17,10 +17,10 @@ OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this process (it re-executes itself; 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -77,32 +77,39 @@ def _trainer(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0
 
 def loop_seconds_per_step(
     sizes: list[int], batch: int, optimizer: str, n: int, epochs: int
-) -> float:
-    """Median wall seconds per step of whole epochs of the real training loop."""
+) -> tuple[float, float]:
+    """Median wall seconds per step of whole epochs of the real training loop, and the median
+    ratio ideal / actual, with the ideal step timed right after each epoch (so both see the
+    machine in the same state)."""
     from backprop_cli.training import EpochEnded, EpochStarted, train
 
     trainer, data = _trainer(sizes, batch, optimizer, n)
     steps = trainer.batching.steps_per_epoch(n)
+    products = _products(sizes, batch) if batch > 1 else None
     per_epoch: list[float] = []
+    ratios: list[float] = []
     start = 0.0
     for event in train(trainer, data):
         if isinstance(event, EpochStarted):
             start = time.perf_counter()
         elif isinstance(event, EpochEnded):
             per_epoch.append((time.perf_counter() - start) / steps)
+            if products is not None:
+                ratios.append(median_time(products, 5, inner=max(1, steps // 5)) / per_epoch[-1])
             if len(per_epoch) > epochs:
                 break
-    return statistics.median(per_epoch[1:])  # the first epoch warms up
+    # The first epoch warms up.
+    return statistics.median(per_epoch[1:]), statistics.median(ratios[1:]) if ratios else 0.0
 
 
-def ideal_seconds_per_step(sizes: list[int], batch: int, repeats: int) -> float:
+def _products(sizes: list[int], batch: int) -> Callable[[], None]:
     """The step's matrix products alone: forward x Wᵀ per layer, backward δᵀx per layer and δW
     for every layer but the first, into preallocated outputs."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     f32 = np.float32
-    Ws = [rng.standard_normal((o, i)).astype(f32) for i, o in zip(sizes, sizes[1:], strict=False)]
+    Ws = [rng.standard_normal((o, i)).astype(f32) for i, o in itertools.pairwise(sizes)]
     acts = [rng.standard_normal((batch, w)).astype(f32) for w in sizes]
     deltas = [rng.standard_normal((batch, w)).astype(f32) for w in sizes[1:]]
     outs_z = [np.empty((batch, W.shape[0]), f32) for W in Ws]
@@ -111,19 +118,20 @@ def ideal_seconds_per_step(sizes: list[int], batch: int, repeats: int) -> float:
 
     def products() -> None:
         for k, W in enumerate(Ws):
-            np.matmul(acts[k], W.T, out=outs_z[k])
+            np.dot(acts[k], W.T, out=outs_z[k])
         for k in reversed(range(len(Ws))):
-            np.matmul(deltas[k].T, acts[k], out=outs_dW[k])
+            np.dot(deltas[k].T, acts[k], out=outs_dW[k])
             if k > 0:
-                np.matmul(deltas[k], Ws[k], out=outs_dx[k])
+                np.dot(deltas[k], Ws[k], out=outs_dx[k])
 
-    return median_time(products, repeats, inner=10)
+    return products
 
 
 # ----------------------------------------------------------------- processes
 def help_seconds(repeats: int) -> float:
     bprop = Path(sys.executable).with_name("bprop")
-    cmd = [str(bprop), "--help"] if bprop.exists() else [sys.executable, "-m", "backprop_cli", "--help"]  # fmt: skip
+    cmd = [str(bprop)] if bprop.exists() else [sys.executable, "-m", "backprop_cli"]
+    cmd.append("--help")
     return median_time(lambda: subprocess.run(cmd, capture_output=True, check=True), repeats)
 
 
@@ -156,7 +164,8 @@ def train_memory() -> dict[str, float]:
             "from backprop_cli.cli.app import app\n"
             "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         )
-        train_peak = peak_rss_mib(run, ["train", str(ROOT / "configs/mnist5k.yaml"), "--out", out, "--quiet"])  # fmt: skip
+        args = ["train", str(ROOT / "configs/mnist5k.yaml"), "--out", out, "--quiet"]
+        train_peak = peak_rss_mib(run, args)
     bare = (
         "import numpy, matplotlib, matplotlib.pyplot, rich.progress, pydantic, yaml\n"
         "import backprop_cli.run, backprop_cli.cli.app\n"
@@ -167,7 +176,7 @@ def train_memory() -> dict[str, float]:
     # in the bare figure), parameters, gradients, optimizer state and one batch's activations.
     n, d = 5000, 784
     widths = [d] + [layer.units for layer in cfg.model.layers]
-    n_params = sum(i * o + o for i, o in zip(widths, widths[1:], strict=False))
+    n_params = sum(i * o + o for i, o in itertools.pairwise(widths))
     batch = getattr(cfg.training.batching, "size", n)
     item = np.dtype(cfg.dtype).itemsize
     budget = (n * d * item + n_params * item * (2 + 3) + batch * sum(widths) * 4 * item) / 2**20
@@ -202,16 +211,15 @@ def run(quick: bool) -> dict[str, Any]:
     }
     for batch in (128, 1024):
         n = 16 * 1024
-        actual = loop_seconds_per_step(big, batch, "adam", n, epochs=reps // 2 + 2)
-        ideal = ideal_seconds_per_step(big, batch, reps)
+        actual, fraction = loop_seconds_per_step(big, batch, "adam", n, epochs=reps)
         results["throughput"].append({
             "batch": batch, "samples_per_s": batch / actual, "step_ms": actual * 1e3,
-            "ideal_ms": ideal * 1e3, "fraction_of_ideal": ideal / actual,
+            "ideal_ms": fraction * actual * 1e3, "fraction_of_ideal": fraction,
         })  # fmt: skip
     for optimizer in ("sgd", "adam"):
-        per_step = loop_seconds_per_step(small, 1, optimizer, 2000, epochs=reps // 2 + 2)
+        per_step, _ = loop_seconds_per_step(small, 1, optimizer, 2000, epochs=reps)
         results["batch1"].append({"optimizer": optimizer, "us_per_step": per_step * 1e6})
-    results["help_ms"] = help_seconds(reps) * 1e3
+    results["help_ms"] = help_seconds(reps) * 1e3  # a fresh process each time
     results["memory"] = train_memory()
     return results
 
@@ -225,7 +233,7 @@ def report(r: dict[str, Any]) -> str:
             "unset for this run (--unset-openblas-env)"
             if r["openblas_env_unset_for_this_run"]
             else ", ".join(f"{k}={v}" for k, v in env.items())
-        ),  # fmt: skip
+        ),
         "",
         "784-256-128-10 ReLU, float32, Adam: whole steps of the training loop",
         f"{'batch':>6} {'samples/s':>11} {'step ms':>9} {'ideal ms':>9} {'ideal/actual':>13}",

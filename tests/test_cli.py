@@ -48,7 +48,7 @@ def test_unknown_command_is_a_usage_error() -> None:
 def test_help_does_not_import_the_numerical_stack(args: list[str]) -> None:
     heavy = ("numpy", "matplotlib", "yaml", "joblib")
     if args == ["--help"]:  # Typer itself imports pydantic to build a command's options
-        heavy += ("pydantic",)
+        heavy += ("pydantic", "rich")
     code = (
         f"import sys; from backprop_cli.cli.app import app\n"
         f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"

@@ -57,7 +57,7 @@ def compare_optimizers(
     A diverging optimizer is reported and the others go on. The exit code is 0 when at least one
     optimizer finished, 3 when every one diverged.
 
-    Example:  bprop compare-optimizers configs/compare-spirals.yaml --jobs 2
+    Example:  bprop compare-optimizers configs/compare-digits.yaml --jobs 2
     """
     from ..compare import contestants, race
     from ..config import load_config
