@@ -99,22 +99,25 @@ def make_splits(
 def standardize(splits: Splits) -> Splits:
     """Scale features to zero mean and unit variance, fitted on the training split only.
 
-    Constant features (std 0) are centred and left unscaled.
+    Works in place on the split arrays (which `make_splits` always returns as new arrays), so
+    standardizing needs no second copy of the data. Constant features (std 0) are centred and
+    left unscaled.
+
+    Math:
+        μ = mean of X_train,  σ = √(mean of (X_train − μ)²)  (per feature)
+        X ← (X − μ) / σ  for every split
     """
-    mean = splits.X_train.mean(axis=0)
-    std = splits.X_train.std(axis=0)
+    X_train = splits.X_train
+    mean = X_train.mean(axis=0)
+    parts = [X for X in (X_train, splits.X_val, splits.X_test) if X is not None]
+    for X in parts:
+        X -= mean
+    # Σ (x − μ)² per feature without a temporary the size of the data.
+    std = np.sqrt(np.einsum("ij,ij->j", X_train, X_train) / len(X_train))
     std = np.where(std > 1e-12, std, 1.0)
-
-    def apply(X: NDArray[Any] | None) -> NDArray[Any] | None:
-        return None if X is None else (X - mean) / std
-
+    for X in parts:
+        X /= std
     return Splits(
-        apply(splits.X_train),  # type: ignore[arg-type]
-        splits.y_train,
-        apply(splits.X_val),
-        splits.y_val,
-        apply(splits.X_test),
-        splits.y_test,
-        mean,
-        std,
-    )
+        X_train, splits.y_train, splits.X_val, splits.y_val, splits.X_test, splits.y_test,
+        mean, std,
+    )  # fmt: skip
