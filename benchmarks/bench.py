@@ -136,18 +136,20 @@ def help_seconds(repeats: int) -> float:
 
 
 def peak_rss_mib(code: str, args: list[str]) -> float:
-    """Peak resident memory of a child Python process running ``code`` (MiB)."""
+    """Peak resident memory of a child Python process running ``code`` (MiB): VmHWM of its own
+    address space (getrusage would also count the parent's size inherited at fork)."""
     wrapper = (
-        "import resource, sys, runpy\n"
+        "import sys\n"
         f"sys.argv = {['x', *args]!r}\n"
         f"{code}\n"
-        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print('PEAK', hwm.split()[1])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper], capture_output=True, text=True, check=True
     )
     line = next(x for x in out.stdout.splitlines() if x.startswith("PEAK"))
-    return int(line.split()[1]) / 1024  # Linux reports KiB
+    return int(line.split()[1]) / 1024  # kB
 
 
 def train_memory() -> dict[str, float]:
