@@ -12,12 +12,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+#: Temporary files are named ``.<name>.<random>.tmp`` beside their target.
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
+
 
 @contextlib.contextmanager
 def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path``; on success it replaces ``path`` in one rename."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as fh:
@@ -50,3 +55,15 @@ def write_with(path: Path, writer: Callable[[IO[bytes]], None]) -> None:
     """Atomically write binary content produced by ``writer(file)``."""
     with atomic_open(path, "wb") as fh:
         writer(fh)
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporaries of writes that a killed process left unfinished under ``folder``
+    (their targets still hold the previous complete version); return what was removed."""
+    removed = []
+    for path in Path(folder).rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        if path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed

@@ -113,6 +113,13 @@ def build_trainer(
 
 def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> TrainData:
     """Targets in the loss's form; label/output mismatches become config errors naming the key."""
+    n_train = len(splits.X_train)
+    size = getattr(cfg.training.batching, "size", None)
+    if size is not None and size > n_train:
+        raise ConfigError(
+            f"training.batching.size: {size} is more than the {n_train} training samples; "
+            f"use at most {n_train}, or batching {{type: full}}"
+        )
     last = f"model.layers.{len(cfg.model.layers) - 1}"
     classify = splits.is_classification
     if classify:

@@ -46,6 +46,22 @@ def save(
 ) -> None:
     """Write ``trainer``'s full state atomically to ``path``; with ``params`` (a flat buffer), those
     weights instead of the live ones (``best.npz``)."""
+    write(path, capture(trainer, config, mean, std, params))
+
+
+def write(path: Path, arrays: dict[str, Any]) -> None:
+    """Write arrays from `capture` atomically to ``path``."""
+    write_with(path, lambda fh: np.savez(fh, **arrays))
+
+
+def capture(
+    trainer: Trainer,
+    config: dict[str, Any],
+    mean: NDArray[Any] | None = None,
+    std: NDArray[Any] | None = None,
+    params: NDArray[Any] | None = None,
+) -> dict[str, Any]:
+    """Copies of everything a checkpoint holds, as of now (to be written later if need be)."""
     arrays: dict[str, Any] = dict(trainer.net.state_dict(params))
     for key, value in trainer.optimizer.state_dict().items():
         arrays[f"optimizer.{key}"] = value
@@ -56,7 +72,7 @@ def save(
     arrays["config"] = np.array(json.dumps(config))
     if mean is not None and std is not None:
         arrays["preprocess.mean"], arrays["preprocess.std"] = mean, std
-    write_with(path, lambda fh: np.savez(fh, **arrays))
+    return arrays
 
 
 def load(path: Path) -> Checkpoint:
@@ -64,6 +80,13 @@ def load(path: Path) -> Checkpoint:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc})") from None
+    if magic != b"PK\x03\x04":  # every .npz is a zip archive
+        raise CheckpointError(f"{path}: not a readable .npz checkpoint (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}

@@ -13,7 +13,7 @@ import difflib
 import io
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,12 @@ from .training import EpochEnded, Event
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 #: A run's stop reason, as the comparison names it.
-STATUS = {"completed": "ok", "early_stopping": "early-stopped", "diverged": "diverged"}
+STATUS = {
+    "completed": "ok",
+    "early_stopping": "early-stopped",
+    "diverged": "diverged",
+    "interrupted": "interrupted",
+}
 FINISHED = ("ok", "early-stopped")
 
 
@@ -137,13 +142,18 @@ def run_contestant(contestant: Contestant, run_dir: Path, target_loss: float | N
 
 
 def _contestant_events(
-    contestant: Contestant, run_dir: Path, target_loss: float | None, index: int, total: int
+    contestant: Contestant,
+    run_dir: Path,
+    target_loss: float | None,
+    index: int,
+    total: int,
+    stop: Callable[[], bool] | None = None,
 ) -> Iterator[RaceEvent]:
     yield ContestantStarted(index, total, contestant)
     history: list[dict[str, float]] = []
     finished: RunFinished | None = None
     try:
-        for event in execute(prepare(contestant.config), run_dir):
+        for event in execute(prepare(contestant.config), run_dir, stop=stop):
             if isinstance(event, EpochEnded):
                 history.append(event.row)
             elif isinstance(event, RunFinished):
@@ -202,17 +212,24 @@ def summarize(
 
 
 def race(
-    lineup: list[Contestant], out_dir: Path, target_loss: float | None, jobs: int = 1
+    lineup: list[Contestant],
+    out_dir: Path,
+    target_loss: float | None,
+    jobs: int = 1,
+    stop: Callable[[], bool] | None = None,
 ) -> Iterator[RaceEvent]:
-    """Run every contestant into ``out_dir/<name>``. Serially, every training event is passed on;
-    with ``jobs`` > 1 the contestants run in joblib worker processes and only their start and
-    end are reported (ends in completion order)."""
+    """Run every contestant into ``out_dir/<name>``. Serially, every training event is passed on,
+    and ``stop`` (asked after every step) ends the race after saving the current run; with
+    ``jobs`` > 1 the contestants run in joblib worker processes and only their start and end are
+    reported (ends in completion order)."""
     total = len(lineup)
     if jobs <= 1 or total == 1:
         for index, contestant in enumerate(lineup, start=1):
+            if stop is not None and stop():
+                return
             run_dir = out_dir / contestant.name
             run_dir.mkdir()
-            yield from _contestant_events(contestant, run_dir, target_loss, index, total)
+            yield from _contestant_events(contestant, run_dir, target_loss, index, total, stop)
         return
 
     from joblib import Parallel, delayed

@@ -15,7 +15,7 @@ import io
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import checkpoints
-from .atomic import write_text
+from .atomic import remove_stale_temporaries, write_text
 from .build import (
     build_network,
     build_splits,
@@ -60,7 +60,7 @@ class RunStarted:
 class RunFinished:
     run_dir: Path
     metrics: dict[str, Any]
-    status: str  # "completed" | "early_stopping" | "diverged"
+    status: str  # "completed" | "early_stopping" | "diverged" | "interrupted"
     files: list[str] = field(default_factory=list)
 
 
@@ -149,9 +149,17 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
 
 
 def execute(
-    prepared: Prepared, run_dir: Path, plot: bool = True
+    prepared: Prepared,
+    run_dir: Path,
+    plot: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> Iterator[Event | RunStarted | RunFinished]:
-    """Train into ``run_dir``, writing files as events arrive, and yield the events on."""
+    """Train into ``run_dir``, writing files as events arrive, and yield the events on.
+
+    ``stop`` (asked after every step) ends the run early as "interrupted". Whatever ends a run,
+    ``last.npz`` holds the state at the end of the last completed epoch, so ``--resume`` from it
+    redoes an unfinished epoch exactly as an uninterrupted run would have done it.
+    """
     started = time.perf_counter() - prepared.seconds
     cfg, splits, net, trainer = prepared.cfg, prepared.splits, prepared.net, prepared.trainer
     resolved = cfg.resolved()
@@ -161,20 +169,27 @@ def execute(
         # Continue the history of the run that wrote the checkpoint, up to its epoch.
         history = [r for r in read_history(prepared.source_dir) if r["epoch"] <= trainer.epoch]
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(run_dir)  # left by a process killed mid-write
     write_text(run_dir / "config.yaml", to_yaml(resolved))
 
-    def save(name: str, params: Array | None = None) -> None:
-        checkpoints.save(ckpt_dir / name, trainer, resolved, splits.mean, splits.std, params)
+    def capture(params: Array | None = None) -> dict[str, Any]:
+        return checkpoints.capture(trainer, resolved, splits.mean, splits.std, params)
 
-    def flush(with_last: bool = True) -> None:
+    def save(name: str, params: Array | None = None) -> None:
+        checkpoints.write(ckpt_dir / name, capture(params))
+
+    # The full state at the end of the last completed epoch (at the start, before any).
+    epoch_end = capture()
+
+    def flush() -> None:
         csv_text, json_text = _history_text(history, columns(prepared.data.classification))
         write_text(run_dir / "history.csv", csv_text)
         write_text(run_dir / "history.json", json_text)
-        if with_last and np.all(np.isfinite(net.params)):  # never a non-finite last.npz
-            save("last.npz")
+        if all(np.all(np.isfinite(v)) for k, v in epoch_end.items() if k.startswith("layers.")):
+            checkpoints.write(ckpt_dir / "last.npz", epoch_end)  # never a non-finite last.npz
 
     if prepared.resume is None:
-        save("initial.npz")
+        checkpoints.write(ckpt_dir / "initial.npz", epoch_end)
     n_val = 0 if splits.X_val is None else len(splits.X_val)
     n_test = 0 if splits.X_test is None else len(splits.X_test)
     yield RunStarted(
@@ -184,9 +199,10 @@ def execute(
     stopped = Stopped("completed", trainer.epoch)
     last_flush = time.monotonic()
     best_pending = False
-    for event in train(trainer, prepared.data):
+    for event in train(trainer, prepared.data, stop):
         if isinstance(event, EpochEnded):
             history.append(event.row)
+            epoch_end = capture()
             best_pending = best_pending or event.improved
             every = cfg.output.checkpoint_every
             periodic = bool(every) and event.epoch % every == 0
@@ -204,11 +220,12 @@ def execute(
 
     if best_pending:
         save("best.npz", trainer.best_params)
-    if history:
-        # After divergence the live weights are mid-epoch (or non-finite): last.npz keeps the
-        # last completed epoch. After early stopping it holds the restored best weights.
-        flush(with_last=stopped.reason != "diverged")
-    metrics = _metrics(prepared, history, stopped, started)
+    if stopped.reason == "early_stopping":
+        epoch_end = capture()  # the restored best weights
+    # After divergence or an interruption the live weights are mid-epoch (or non-finite), and
+    # last.npz keeps the last completed epoch.
+    flush()
+    metrics = _metrics(prepared, history, stopped, started, int(epoch_end["step"]))
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     if plot and history:
         from .plotting import plot_history
@@ -219,7 +236,11 @@ def execute(
 
 
 def _metrics(
-    prepared: Prepared, history: list[dict[str, float]], stopped: Stopped, started: float
+    prepared: Prepared,
+    history: list[dict[str, float]],
+    stopped: Stopped,
+    started: float,
+    steps: int,
 ) -> dict[str, Any]:
     trainer, splits, net = prepared.trainer, prepared.splits, prepared.net
     metrics: dict[str, Any] = {
@@ -227,7 +248,7 @@ def _metrics(
         "stop_detail": stopped.detail,
         "stop_epoch": stopped.epoch,
         "epochs_run": trainer.epoch,
-        "steps": trainer.step,
+        "steps": steps,  # as of the last completed epoch (what last.npz holds)
         "total_seconds": time.perf_counter() - started,
         "train_seconds": sum(r["train_seconds"] for r in history),
         "final": history[-1] if history else {},
@@ -236,7 +257,8 @@ def _metrics(
     best = next((r for r in history if r["epoch"] == monitor.best_epoch), None)
     if best is not None:
         metrics["best"] = {"monitor": monitor.monitor, **best}
-    if splits.X_test is not None and splits.y_test is not None and stopped.reason != "diverged":
+    finished = stopped.reason in ("completed", "early_stopping")
+    if splits.X_test is not None and splits.y_test is not None and finished:
         labels = splits.y_test.astype(np.int64) if prepared.data.classification else None
         loss, acc = evaluate(net, splits.X_test, net.prepare_targets(splits.y_test), labels)
         metrics["test"] = {"loss": loss} | ({"accuracy": acc} if acc is not None else {})

@@ -52,7 +52,7 @@ class EpochEnded:
 
 @dataclass
 class Stopped:
-    reason: str  # "completed" | "early_stopping" | "diverged"
+    reason: str  # "completed" | "early_stopping" | "diverged" | "interrupted"
     epoch: int
     detail: str = ""
 
@@ -126,8 +126,15 @@ def first_non_finite(net: Network) -> str:
     return "none"
 
 
-def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
-    """Run the remaining epochs of ``trainer``, yielding an event per epoch start, step and end."""
+def train(
+    trainer: Trainer, data: TrainData, stop: Callable[[], bool] | None = None
+) -> Iterator[Event]:
+    """Run the remaining epochs of ``trainer``, yielding an event per epoch start, step and end.
+
+    ``stop`` is asked after every step: when it answers True, training ends there with
+    ``Stopped("interrupted")``; the epoch in progress is left unfinished (``trainer.epoch`` still
+    counts only completed epochs).
+    """
     net, opt = trainer.net, trainer.optimizer
     X, y, labels = data.X_train, data.y_train, data.labels_train
     n = len(X)
@@ -188,6 +195,10 @@ def train(trainer: Trainer, data: TrainData) -> Iterator[Event]:
                 correct += correct_count(net, out, labels[idx])
             seen += size
             yield StepDone(epoch, k + 1, steps, loss)
+            if stop is not None and stop():
+                detail = f"stopped during epoch {epoch} after step {k + 1} of {steps}"
+                yield Stopped("interrupted", epoch, detail)
+                return
         if argmax:
             assert labels is not None
             correct = int(np.count_nonzero(predicted == labels[order]))

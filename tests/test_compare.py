@@ -316,3 +316,23 @@ def test_interrupting_keeps_the_finished_comparison(
     assert calls == ["sgd", "adam"]
     assert [r["optimizer"] for r in rows(out)] == ["sgd"]
     assert (out / "sgd/metrics.json").exists()
+
+
+def test_a_stop_request_ends_the_race_after_saving_the_current_run(tmp_path: Path) -> None:
+    from backprop_cli.compare import ContestantDone, contestants, race
+
+    cfg = load_config(SPIRALS, ["training.epochs=3", "data.options.n_samples=120"])
+    lineup = contestants(cfg, ["sgd", "adam", "rmsprop"], str(SPIRALS))
+    asked = 0
+
+    def stop() -> bool:  # asked after every step: stop during the second optimizer's run
+        nonlocal asked
+        asked += 1
+        return asked > 12  # 9 steps per run: 3 epochs of 3 batches
+
+    done = [
+        e.result for e in race(lineup, tmp_path, None, stop=stop) if isinstance(e, ContestantDone)
+    ]
+    assert [(r.optimizer, r.status) for r in done] == [("sgd", "ok"), ("adam", "interrupted")]
+    assert not (tmp_path / "rmsprop").exists()
+    assert json.loads((tmp_path / "adam/metrics.json").read_text())["stop_reason"] == "interrupted"

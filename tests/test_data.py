@@ -72,7 +72,8 @@ def test_bad_csv_files_say_where(tmp_path: Path, text: str, message: str) -> Non
 def test_nan_in_features_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "nan.csv"
     path.write_text("a,b,y\n1,2,0\n3,nan,1\n")
-    with pytest.raises(DataError, match=r"X holds NaN or Inf at row 2, column 2"):
+    # Rows are counted as in the file, the header being row 1.
+    with pytest.raises(DataError, match=r"row 3, column 'b': 'nan' is not a finite number"):
         load(path=str(path))
 
 

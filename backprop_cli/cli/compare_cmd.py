@@ -9,6 +9,7 @@ import typer
 
 from . import exit_codes
 from .console import console, fail, fmt, progress_bar
+from .signals import graceful_stop
 
 if TYPE_CHECKING:
     from ..compare import Result
@@ -93,16 +94,23 @@ def compare_optimizers(
     results: list[Result] = []
     labels = {c.name: c.label for c in lineup}
     try:
-        _render(race(lineup, out_dir, target_loss, jobs), quiet, results)
+        with graceful_stop() as stop:
+            _render(race(lineup, out_dir, target_loss, jobs, stop), quiet, results)
     except KeyboardInterrupt:
+        stop = _always
+    if stop():
         if results:  # the comparison of the optimizers that finished
             _finish(results, labels, out_dir, target_loss, cfg.name)
         console.print(f"interrupted; the runs so far are in {out_dir}")
-        raise typer.Exit(exit_codes.INTERRUPTED) from None
+        raise typer.Exit(exit_codes.INTERRUPTED)
     _finish(results, labels, out_dir, target_loss, cfg.name)
     if not any(r.status in ("ok", "early-stopped") for r in results):
         code = exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
         raise typer.Exit(code)
+
+
+def _always() -> bool:
+    return True
 
 
 def _render(events: Any, quiet: bool, results: list[Result]) -> None:

@@ -9,6 +9,7 @@ import typer
 
 from . import exit_codes
 from .console import console, fail, fmt, progress_bar
+from .signals import graceful_stop
 
 if TYPE_CHECKING:
     from ..run import RunFinished
@@ -56,14 +57,25 @@ def train(
     except BpropError as exc:
         fail(str(exc))
     try:
-        finished = _render(execute(prepared, run_dir), quiet)
+        with graceful_stop() as stop:
+            finished = _render(execute(prepared, run_dir, stop=stop), quiet)
     except BpropError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        console.print(f"interrupted; the run so far is in {run_dir}")
+        console.print(f"interrupted at once; the files written so far are in {run_dir}")
         raise typer.Exit(exit_codes.INTERRUPTED) from None
     if finished is not None and finished.status == "diverged":
         fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
+    if finished is not None and finished.status == "interrupted":
+        last = run_dir / "checkpoints" / "last.npz"
+        same = " (and the same --set options)" if overrides else ""
+        console.print(
+            f"interrupted ({finished.metrics.get('stop_detail', '')}); saved the run as of epoch "
+            f"{finished.metrics['epochs_run']}. Continue with: "
+            f"bprop train {config} --resume {last}{same}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(exit_codes.INTERRUPTED)
 
 
 #: At most about this many per-epoch lines are printed; longer runs print every k-th epoch.

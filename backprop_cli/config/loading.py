@@ -151,19 +151,26 @@ def _key_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, type[BaseModel] | No
     """Turn a Pydantic location into the user's key path, dropping union tags."""
     parts: list[str] = []
     node = raw
-    for item in loc:
+    for depth, item in enumerate(loc):
+        inner = depth + 1 < len(loc)
+        if isinstance(node, dict) and node.get("type") == item and inner:
+            continue  # the discriminator tag Pydantic inserts (even when a key has its name)
         if isinstance(node, dict) and item in node:
-            parts.append(str(item))
+            parts.append(_show(item))
             node = node[item]
         elif isinstance(node, list) and isinstance(item, int):
             parts.append(str(item))
             node = node[item] if item < len(node) else None
-        elif isinstance(node, dict) and node.get("type") == item:
-            continue  # the discriminator tag Pydantic inserts
         else:
-            parts.append(str(item))
+            parts.append(_show(item))
             node = None
     return ".".join(parts), _model_at(loc)
+
+
+def _show(key: Any) -> str:
+    """A key as typed when it looks like one, else quoted (empty, spaces, line breaks...)."""
+    text = str(key)
+    return text if re.fullmatch(r"[\w-]+", text) else repr(text)
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:

@@ -75,7 +75,8 @@ class DenseConfig(Strict):
         return self
 
 
-LayerConfig = Annotated[DenseConfig, Field(discriminator="type")]
+#: The layer types (``type`` may be left out: dense is the default).
+LayerConfig = DenseConfig
 
 
 class ModelConfig(Strict):

@@ -7,6 +7,7 @@ import gzip
 import io
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ def load_file(path: Path, target: str | None) -> RawData:
 
 
 def _load_npz(path: Path) -> RawData:
+    with path.open("rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+            raise DataError(f"{path}: not a readable .npz archive (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
@@ -95,7 +99,7 @@ def _load_csv(path: Path, target: str | None) -> RawData:
     try:
         with _open_text(path) as fh:
             rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error, zlib.error) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
     rows = [r for r in rows if r and any(cell.strip() for cell in r)]
     if len(rows) < 2:
@@ -122,6 +126,13 @@ def _load_csv(path: Path, target: str | None) -> RawData:
                 raise DataError(
                     f"{path}: row {r}, column {header[c]!r}: {cell!r} is not a number"
                 ) from None
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        r, c = bad[0]
+        raise DataError(
+            f"{path}: row {r + 2}, column {header[c]!r}: {rows[r + 1][c].strip()!r} is not a "
+            "finite number; clean or drop that row"
+        )
     y = values[:, column]
     X = np.delete(values, column, axis=1)
     if np.all(np.isfinite(y)) and np.all(y == np.round(y)):

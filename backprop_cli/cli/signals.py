@@ -1,0 +1,42 @@
+"""Ctrl-C and SIGTERM during training: the first asks the run to stop after its current step (it
+then saves and exits 130); a second Ctrl-C stops at once."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+from .console import err_console
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def graceful_stop() -> Iterator[Callable[[], bool]]:
+    """Within the block, SIGINT and SIGTERM set a flag instead of killing the process; yields the
+    question the training loop asks after every step ("has a stop been requested?")."""
+    requested = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if requested.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        requested.set()
+        name = signal.Signals(signum).name
+        err_console.print(
+            f"{name}: stopping after this step and saving the run "
+            "(press Ctrl-C again to stop at once)",
+            soft_wrap=True,
+        )
+
+    if threading.current_thread() is not threading.main_thread():
+        yield requested.is_set  # signals reach the main thread only; nothing to install
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in HANDLED}
+    try:
+        yield requested.is_set
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
