@@ -12,10 +12,11 @@ from .activations import get_activation
 from .batching import Batching
 from .clipping import clip_by_norm, clip_by_value
 from .config import ExperimentConfig
+from .config.models import BatchNormConfig, DenseConfig, DropoutConfig
 from .data import Splits, load_data
 from .errors import ConfigError
 from .history import EarlyStopping
-from .layers import Dense
+from .layers import BatchNorm, Dense, Dropout, Layer, Residual
 from .network import Network
 from .optim import Optimizer, build_optimizer
 from .schedules import Schedule, build_schedule
@@ -23,10 +24,10 @@ from .training import TrainData, Trainer
 from .types import Array
 
 
-def rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """Independent generators for the data, the initial weights and the shuffling."""
-    data, init, shuffle = np.random.SeedSequence(seed).spawn(3)
-    return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(shuffle)
+def rngs(seed: int) -> tuple[np.random.Generator, ...]:
+    """Independent generators for the data, the initial weights, the shuffling and the noise of
+    dropout (children of one SeedSequence: adding the fourth left the first three unchanged)."""
+    return tuple(np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(4))
 
 
 def build_splits(cfg: ExperimentConfig, rng: np.random.Generator) -> Splits:
@@ -45,16 +46,48 @@ def build_splits(cfg: ExperimentConfig, rng: np.random.Generator) -> Splits:
 
 
 def build_network(
-    cfg: ExperimentConfig, input_dim: int, rng: np.random.Generator, dtype: str | None = None
+    cfg: ExperimentConfig,
+    input_dim: int,
+    rng: np.random.Generator,
+    dtype: str | None = None,
+    noise_rng: np.random.Generator | None = None,
 ) -> Network:
-    layers = []
-    for spec in cfg.model.layers:
-        act_params = {"alpha": spec.alpha} if spec.alpha is not None else {}
-        init_params = {"std": spec.std} if spec.std is not None else {}
-        layers.append(
-            Dense(spec.units, get_activation(spec.activation, **act_params), spec.init, init_params)
-        )
-    return Network(layers, input_dim, cfg.loss, rng, dtype=dtype or cfg.dtype)
+    layers = _build_layers(cfg.model.layers, input_dim, "model.layers")
+    return Network(layers, input_dim, cfg.loss, rng, dtype=dtype or cfg.dtype, noise_rng=noise_rng)
+
+
+def _build_layers(specs: list[Any], width: int, where: str) -> list[Layer]:
+    """Engine layers for config layers, checking residual widths (errors name the key)."""
+    layers: list[Layer] = []
+    for k, spec in enumerate(specs):
+        key = f"{where}.{k}"
+        if isinstance(spec, DenseConfig):
+            act_params = {"alpha": spec.alpha} if spec.alpha is not None else {}
+            init_params = {"std": spec.std} if spec.std is not None else {}
+            activation = get_activation(spec.activation, **act_params)
+            layers.append(Dense(spec.units, activation, spec.init, init_params))
+            width = spec.units
+        elif isinstance(spec, BatchNormConfig):
+            layers.append(BatchNorm(spec.momentum, spec.eps, get_activation(spec.activation)))
+        elif isinstance(spec, DropoutConfig):
+            layers.append(Dropout(spec.rate))
+        else:
+            block = _build_layers(spec.layers, width, f"{key}.layers")
+            end = _width_after(spec.layers, width)
+            if end != width:
+                raise ConfigError(
+                    f"{key}.layers: a residual block must end at its input's width {width} "
+                    f"(output = input + block(input)); it ends at {end}"
+                )
+            layers.append(Residual(block))
+    return layers
+
+
+def _width_after(specs: list[Any], width: int) -> int:
+    for spec in specs:
+        if isinstance(spec, DenseConfig):
+            width = spec.units
+    return width
 
 
 def build_optimizer_from(cfg: ExperimentConfig) -> Optimizer:

@@ -6,6 +6,7 @@ Keys:
     optimizer.step_count              updates applied so far
     epoch, step                       epochs completed, updates applied
     rng_state                         JSON of the shuffling generator's state
+    noise_rng_state                   JSON of the dropout generator's state (with dropout)
     monitor_state                     JSON of the best-epoch / early-stopping tracker
     preprocess.mean, preprocess.std   standardization fitted on the training split (if any)
     config                            the resolved config as JSON text
@@ -68,6 +69,8 @@ def capture(
     arrays["epoch"] = np.array(trainer.epoch, dtype=np.int64)
     arrays["step"] = np.array(trainer.step, dtype=np.int64)
     arrays["rng_state"] = np.array(json.dumps(trainer.shuffle_rng.bit_generator.state))
+    if trainer.net.noise_rng is not None and trainer.net.has_noise:
+        arrays["noise_rng_state"] = np.array(json.dumps(trainer.net.noise_rng.bit_generator.state))
     arrays["monitor_state"] = np.array(json.dumps(trainer.monitor.state()))
     arrays["config"] = np.array(json.dumps(config))
     if mean is not None and std is not None:
@@ -116,6 +119,9 @@ def restore(checkpoint: Checkpoint, trainer: Trainer) -> None:
     trainer.epoch, trainer.step = int(a["epoch"]), int(a["step"])
     try:
         trainer.shuffle_rng.bit_generator.state = json.loads(str(a["rng_state"]))
+        noise = trainer.net.noise_rng
+        if "noise_rng_state" in a and noise is not None:
+            noise.bit_generator.state = json.loads(str(a["noise_rng_state"]))
         trainer.monitor.load(json.loads(str(a["monitor_state"])))
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{source}: corrupt resume state ({exc})") from None

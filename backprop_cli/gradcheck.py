@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .activations import ACTIVATIONS, RELU_FAMILY, Activation, get_activation
-from .layers import Dense
+from .layers import BatchNorm, Dense, Dropout, Layer, Residual
 from .network import Network
 from .types import Array
 
@@ -103,10 +103,9 @@ def numerical_gradient(
 
 def kink_signature(net: Network) -> Callable[[], bytes]:
     """The on/off pattern (z > 0) of every ReLU-family unit after the network's last forward."""
-    kinked = [layer for layer in net.layers if isinstance(layer, Dense) and layer.has_kink]
 
     def signature() -> bytes:
-        return b"".join(np.packbits(layer.pre_activation > 0).tobytes() for layer in kinked)
+        return b"".join(np.packbits(z > 0).tobytes() for layer in net.layers for z in layer.kinks())
 
     return signature
 
@@ -137,7 +136,9 @@ def check_network(
         raise ValueError("gradient checks run in float64; build the network with dtype float64")
     rng = rng or np.random.default_rng(0)
     X = np.array(X, dtype=np.float64, copy=True)
+    net.freeze_noise(False)
     net.loss_value(X, y)
+    net.freeze_noise(True)  # every evaluation below sees the same dropout masks
     dX = net.backward(input_grad=True)
     assert dX is not None
     analytic_input = dX.copy()
@@ -149,6 +150,8 @@ def check_network(
     signature = kink_signature(net)
     results = []
     for name, slot in net.slots.items():
+        if not slot.trainable:  # batchnorm's running averages: no gradient by design
+            continue
         idx = _pick(slot.size, samples, rng)
         numeric = numerical_gradient(loss, net.param(name), idx, eps, signature)
         exact = analytic[slot.offset : slot.offset + slot.size][idx]
@@ -156,6 +159,7 @@ def check_network(
     idx = _pick(X.size, samples, rng)
     numeric = numerical_gradient(loss, X, idx, eps, signature)
     results.append(_compare(case, "input", X.shape, analytic_input.reshape(-1)[idx], numeric, tol))
+    net.freeze_noise(False)
     return results
 
 
@@ -270,6 +274,44 @@ def battery_cases() -> Iterator[tuple[str, list[int], list[str], str, bool]]:
     )
 
 
+def layered_cases() -> Iterator[tuple[str, int, Callable[[], list[Layer]], str]]:
+    """(case name, input width, layers, loss) for the layers beyond dense: batchnorm, dropout
+    and residual blocks, alone and combined."""
+    act = get_activation
+    yield (
+        # Each batchnorm follows a non-linear layer: after a linear one, the bias before it would
+        # have a gradient of exactly zero (the normalization removes it) and nothing to check.
+        "dense sigmoid → batchnorm → softmax / cross_entropy", 4,
+        lambda: [Dense(5, act("sigmoid")), BatchNorm(), Dense(3, act("softmax"))],
+        "cross_entropy",
+    )  # fmt: skip
+    yield (
+        "dense tanh → batchnorm(relu) → tanh → linear / mse", 3,
+        lambda: [Dense(6, act("tanh")), BatchNorm(activation=act("relu")),
+                 Dense(4, act("tanh")), Dense(2, act("linear"))],
+        "mse",
+    )  # fmt: skip
+    yield (
+        "dense → dropout 0.3 → softmax / cross_entropy", 4,
+        lambda: [Dense(6, act("tanh")), Dropout(0.3), Dense(3, act("softmax"))],
+        "cross_entropy",
+    )  # fmt: skip
+    yield (
+        "residual [tanh, linear] → sigmoid / binary_cross_entropy", 4,
+        lambda: [Residual([Dense(5, act("tanh")), Dense(4, act("linear"))]),
+                 Dense(2, act("sigmoid"))],
+        "binary_cross_entropy",
+    )  # fmt: skip
+    yield (
+        "dense → residual [relu, batchnorm, dropout] × 2 → softmax / cross_entropy", 3,
+        lambda: [Dense(5, act("tanh")),
+                 Residual([Dense(6, act("relu")), Dense(5, act("tanh")), BatchNorm()]),
+                 Residual([Dense(5, act("sigmoid")), Dropout(0.2)]),
+                 Dense(3, act("softmax"))],
+        "cross_entropy",
+    )  # fmt: skip
+
+
 def run_battery(
     eps: float = DEFAULT_EPS,
     tol: float = DEFAULT_TOL,
@@ -290,4 +332,12 @@ def run_battery(
         net = _battery_network(widths, acts, loss, rng)
         X = rng.standard_normal((n_samples, widths[0]))
         y = net.prepare_targets(_targets(loss, n_samples, widths[-1], rng, soft))
+        yield from check_network(net, X, y, case, eps=eps, tol=tol, samples=samples, rng=rng)
+    for case, width, layers, loss in layered_cases():
+        net = Network(layers(), width, loss, rng, dtype="float64")
+        trained = [s for s in net.slots.values() if s.trainable and not s.decay]
+        for slot in trained:  # biases, scales and shifts away from their symmetric start
+            net.params[slot.offset : slot.offset + slot.size] += rng.normal(0.0, 0.1, slot.size)
+        X = rng.standard_normal((n_samples, width))
+        y = net.prepare_targets(_targets(loss, n_samples, net.output_dim, rng, False))
         yield from check_network(net, X, y, case, eps=eps, tol=tol, samples=samples, rng=rng)

@@ -11,14 +11,14 @@ of shape (units,) for the dense layer at index ``i`` of ``model.layers``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import CheckpointError, ConfigError
-from .layers import Dense, Layer
+from .layers import Dense, Dropout, Layer
 from .losses import Loss, build_loss
 from .types import FLOAT_DTYPES, Array
 
@@ -32,6 +32,7 @@ class ParamSlot:
     offset: int
     size: int
     decay: bool
+    trainable: bool = True
 
 
 class Network:
@@ -50,6 +51,7 @@ class Network:
         loss: str,
         rng: np.random.Generator,
         dtype: str | np.dtype = "float64",
+        noise_rng: np.random.Generator | None = None,
     ) -> None:
         if not layers:
             raise ConfigError("a network needs at least one layer")
@@ -70,6 +72,15 @@ class Network:
         self.loss: Loss = build_loss(loss, last.activation)
         last.fused_output = self.loss.takes_logits
         self.layers[0].needs_input_grad = False
+        #: Draws dropout masks; its state is saved with checkpoints. Without one given, it is
+        #: spawned from the seed of ``rng`` (which leaves rng's own stream untouched).
+        self.noise_rng = noise_rng
+        if self.noise_rng is None and self.has_noise:
+            seed_seq = getattr(rng.bit_generator, "seed_seq", None)
+            self.noise_rng = np.random.default_rng(seed_seq.spawn(1)[0] if seed_seq else 0)
+        for _, layer in self.walk():
+            if isinstance(layer, Dropout):
+                layer.noise = self.noise_rng
 
         self.slots = self._layout()
         total = sum(slot.size for slot in self.slots.values())
@@ -94,7 +105,7 @@ class Network:
         offset = 0
         for name, spec in ordered:
             size = int(np.prod(spec.shape))
-            slots[name] = ParamSlot(name, spec.shape, offset, size, spec.decay)
+            slots[name] = ParamSlot(name, spec.shape, offset, size, spec.decay, spec.trainable)
             offset += size
         return slots
 
@@ -121,6 +132,22 @@ class Network:
     @property
     def n_params(self) -> int:
         return int(self.params.size)
+
+    def walk(self) -> Iterator[tuple[str, Layer]]:
+        """(name, layer) for every layer, residual blocks' inner layers included."""
+        for i, layer in enumerate(self.layers):
+            yield from layer.walk(f"layers.{i}")
+
+    @property
+    def has_noise(self) -> bool:
+        """True when some layer draws random numbers while training (dropout)."""
+        return any(isinstance(layer, Dropout) and layer.rate > 0 for _, layer in self.walk())
+
+    def freeze_noise(self, frozen: bool = True) -> None:
+        """Make dropout reuse its last masks (for gradient checks) or draw new ones again."""
+        for _, layer in self.walk():
+            if isinstance(layer, Dropout):
+                layer.frozen = frozen
 
     # ---------------------------------------------------------------- compute
     def forward(self, X: NDArray, training: bool = True) -> Array:

@@ -123,9 +123,9 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
     Raises ConfigError, DataError or CheckpointError before anything touches the disk.
     """
     started = time.perf_counter()
-    data_rng, init_rng, shuffle_rng = rngs(cfg.seed)
+    data_rng, init_rng, shuffle_rng, noise_rng = rngs(cfg.seed)
     splits = build_splits(cfg, data_rng)
-    net = build_network(cfg, splits.n_features, init_rng)
+    net = build_network(cfg, splits.n_features, init_rng, noise_rng=noise_rng)
     data = build_train_data(cfg, net, splits)
     trainer = build_trainer(cfg, net, shuffle_rng, data.X_val is not None)
     checkpoint = None

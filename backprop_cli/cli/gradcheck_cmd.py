@@ -72,9 +72,9 @@ def _check_config(
 
     try:
         cfg = load_config(path)
-        data_rng, init_rng, _ = rngs(cfg.seed)
+        data_rng, init_rng, _, noise_rng = rngs(cfg.seed)
         splits = build_splits(cfg, data_rng)
-        net = build_network(cfg, splits.n_features, init_rng, dtype="float64")
+        net = build_network(cfg, splits.n_features, init_rng, "float64", noise_rng)
         rng = np.random.default_rng(seed)
         take = rng.choice(len(splits.X_train), size=min(batch, len(splits.X_train)), replace=False)
         X = splits.X_train[take].astype(np.float64)
@@ -85,6 +85,7 @@ def _check_config(
 
 
 def _render(results: list[TensorCheck], failures_only: bool) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Gradient check (float64, five-point central differences)")
@@ -102,7 +103,9 @@ def _render(results: list[TensorCheck], failures_only: bool) -> None:
             continue
         status = "[green]pass[/]" if r.passed else "[bold red]FAIL[/]"
         entries = str(r.checked) + (f" (+{r.skipped} at kinks)" if r.skipped else "")
-        table.add_row(r.case, r.tensor, str(r.shape), entries, f"{r.max_rel_error:.2e}", status)
+        table.add_row(
+            escape(r.case), r.tensor, str(r.shape), entries, f"{r.max_rel_error:.2e}", status
+        )
     console.print(table)
     failed = [r for r in results if not r.passed]
     worst = max(results, key=lambda r: r.max_rel_error)
@@ -111,10 +114,10 @@ def _render(results: list[TensorCheck], failures_only: bool) -> None:
     if failed:
         console.print(
             f"[bold red]FAILED[/]: {len(failed)} of {len(results)} tensors in {cases} cases exceed "
-            f"tol {tol:g} (worst {worst.max_rel_error:.2e}: {worst.case}, {worst.tensor})"
+            f"tol {tol:g} (worst {worst.max_rel_error:.2e}: {escape(worst.case)}, {worst.tensor})"
         )
     else:
         console.print(
             f"[green]passed[/]: all {len(results)} tensors in {cases} cases within tol {tol:g} "
-            f"(worst {worst.max_rel_error:.2e}: {worst.case}, {worst.tensor})"
+            f"(worst {worst.max_rel_error:.2e}: {escape(worst.case)}, {worst.tensor})"
         )

@@ -151,10 +151,13 @@ def _key_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, type[BaseModel] | No
     """Turn a Pydantic location into the user's key path, dropping union tags."""
     parts: list[str] = []
     node = raw
+    tagged: Any = None  # the mapping whose union tag has been skipped
     for depth, item in enumerate(loc):
-        inner = depth + 1 < len(loc)
-        if isinstance(node, dict) and node.get("type") == item and inner:
-            continue  # the discriminator tag Pydantic inserts (even when a key has its name)
+        in_list = depth > 0 and isinstance(loc[depth - 1], int)
+        tag = node.get("type", "dense" if in_list else None) if isinstance(node, dict) else None
+        if tag is not None and item == tag and tagged is not node:
+            tagged = node  # the tag Pydantic inserts for a tagged union (layers default to dense)
+            continue
         if isinstance(node, dict) and item in node:
             parts.append(_show(item))
             node = node[item]

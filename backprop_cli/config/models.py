@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "linear"]
 InitName = Literal["xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "normal", "zeros"]
@@ -75,8 +75,45 @@ class DenseConfig(Strict):
         return self
 
 
-#: The layer types (``type`` may be left out: dense is the default).
-LayerConfig = DenseConfig
+class BatchNormConfig(Strict):
+    type: Literal["batchnorm"]
+    momentum: float = Field(0.9, ge=0, lt=1, description="Share of the running averages kept.")
+    eps: float = Field(1e-5, gt=0)
+    activation: ActivationName = Field("linear", description="Applied after scale and shift.")
+
+    @model_validator(mode="after")
+    def _elementwise(self) -> BatchNormConfig:
+        if self.activation == "softmax":
+            raise ValueError("a batchnorm activation must act element-wise, not softmax")
+        return self
+
+
+class DropoutConfig(Strict):
+    type: Literal["dropout"]
+    rate: float = Field(0.5, ge=0, lt=1, description="Probability of zeroing each input.")
+
+
+class ResidualConfig(Strict):
+    type: Literal["residual"]
+    layers: list[LayerConfig] = Field(min_length=1, description="The block; output = x + block(x).")
+
+
+def _layer_type(value: Any) -> str | None:
+    """A layer's ``type``; dense when left out."""
+    if isinstance(value, dict):
+        return str(value.get("type", "dense"))
+    return getattr(value, "type", None)
+
+
+#: The layer types; ``type`` may be left out for dense.
+LayerConfig = Annotated[
+    Annotated[DenseConfig, Tag("dense")]
+    | Annotated[BatchNormConfig, Tag("batchnorm")]
+    | Annotated[DropoutConfig, Tag("dropout")]
+    | Annotated[ResidualConfig, Tag("residual")],
+    Discriminator(_layer_type),
+]
+ResidualConfig.model_rebuild()
 
 
 class ModelConfig(Strict):
@@ -246,7 +283,13 @@ class ExperimentConfig(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
-        last = self.model.layers[-1].activation
+        output = self.model.layers[-1]
+        if not isinstance(output, DenseConfig):
+            raise ValueError(
+                f"model.layers.{len(self.model.layers) - 1}.type: the last layer must be dense "
+                f"(it gives the outputs), received {output.type}"
+            )
+        last = output.activation
         required = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(self.loss)
         if required and last != required:
             index = len(self.model.layers) - 1

@@ -1,52 +1,13 @@
-"""Layers. A layer declares its parameters, is bound to views into the network's flat buffers, and
-implements ``forward`` (keeping exactly what ``backward`` needs) and ``backward`` (overwriting its
-parameter gradients and returning the gradient with respect to its input).
-"""
+"""The fully connected layer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .activations import RELU_FAMILY, Activation
-from .initializers import default_initializer, initialize
-from .types import Array
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter tensor of a layer: its local name, shape, and whether weight decay applies."""
-
-    name: str
-    shape: tuple[int, ...]
-    decay: bool
-
-
-class Layer:
-    """Base class of the network's layers."""
-
-    #: Set by the network: False on the first layer while training, so dX is not computed.
-    needs_input_grad: bool = True
-
-    def build(self, fan_in: int) -> int:
-        """Fix the input width; return the output width."""
-        raise NotImplementedError
-
-    def param_specs(self) -> list[ParamSpec]:
-        return []
-
-    def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
-        return {}
-
-    def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
-        """Attach views of the network's flat parameter and gradient buffers."""
-
-    def forward(self, x: Array, training: bool = True) -> Array:
-        raise NotImplementedError
-
-    def backward(self, dout: Array) -> Array | None:
-        raise NotImplementedError
+from ..activations import RELU_FAMILY, Activation
+from ..initializers import default_initializer, initialize
+from ..types import Array
+from .base import Layer, ParamSpec
 
 
 class Dense(Layer):
@@ -123,6 +84,9 @@ class Dense(Layer):
             ParamSpec("W", (self.units, self.fan_in), decay=True),
             ParamSpec("b", (self.units,), decay=False),
         ]
+
+    def kinks(self) -> list[Array]:
+        return [self.pre_activation] if self.has_kink and self._z is not None else []
 
     def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
         W = initialize(self.init, rng, self.fan_in, self.units, dtype, **self.init_params)

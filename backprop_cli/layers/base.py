@@ -1,0 +1,64 @@
+"""What every layer is: it declares its parameters, is bound to views into the network's flat
+buffers, and implements ``forward`` (keeping exactly what ``backward`` needs) and ``backward``
+(overwriting its parameter gradients and returning the gradient with respect to its input)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import Array
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One tensor of a layer: its local name, its shape, whether weight decay applies, and whether
+    it is trained (batchnorm's running statistics live in the parameter buffer but are not: their
+    gradient stays zero, so no optimizer ever changes them)."""
+
+    name: str
+    shape: tuple[int, ...]
+    decay: bool
+    trainable: bool = True
+
+
+class Layer:
+    """Base class of the network's layers."""
+
+    #: Set by the network: False on the first layer while training, so dX is not computed.
+    needs_input_grad: bool = True
+
+    def build(self, fan_in: int) -> int:
+        """Fix the input width; return the output width."""
+        raise NotImplementedError
+
+    def param_specs(self) -> list[ParamSpec]:
+        return []
+
+    def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
+        return {}
+
+    def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        """Attach views of the network's flat parameter and gradient buffers."""
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        raise NotImplementedError
+
+    def backward(self, dout: Array) -> Array | None:
+        raise NotImplementedError
+
+    def children(self) -> list[Layer]:
+        """Layers nested inside this one (a residual block's)."""
+        return []
+
+    def walk(self, prefix: str) -> Iterator[tuple[str, Layer]]:
+        """(name, layer) for this layer and every nested one, names as in the checkpoint."""
+        yield prefix, self
+        for j, child in enumerate(self.children()):
+            yield from child.walk(f"{prefix}.layers.{j}")
+
+    def kinks(self) -> list[Array]:
+        """Pre-activations of units with a kink (the ReLU family) from the last forward pass."""
+        return []

@@ -1,0 +1,129 @@
+"""Batch normalization, with an optional activation after the learned scale and shift."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..activations import RELU_FAMILY, Activation, Linear
+from ..types import Array
+from .base import Layer, ParamSpec
+
+
+class BatchNorm(Layer):
+    """Normalize each feature over the batch, then scale and shift (Ioffe & Szegedy, 2015).
+
+    Math (training, a batch of N rows, per feature; ε = ``eps``):
+        μ = mean_n x,  σ² = mean_n (x − μ)²
+        x̂ = (x − μ) / √(σ² + ε),  z = γ ⊙ x̂ + β,  a = act(z)
+        running_mean ← m·running_mean + (1 − m)·μ
+        running_var  ← m·running_var + (1 − m)·σ²·N/(N − 1)       (m = ``momentum``)
+    Evaluation uses the running averages instead of the batch's statistics.
+    Backward (dz = dout ⊙ act′(z), dx̂ = γ ⊙ dz):
+        ∂L/∂γ = Σ_n dz ⊙ x̂,  ∂L/∂β = Σ_n dz
+        ∂L/∂x = (dx̂ − mean_n dx̂ − x̂ ⊙ mean_n(dx̂ ⊙ x̂)) / √(σ² + ε)
+    γ starts at 1 and β at 0; neither is weight-decayed. The running averages sit in the parameter
+    buffer as non-trainable entries, so checkpoints and best weights carry them.
+    """
+
+    def __init__(
+        self, momentum: float = 0.9, eps: float = 1e-5, activation: Activation | None = None
+    ) -> None:
+        if not 0 <= momentum < 1:
+            raise ValueError(f"batchnorm momentum must lie in [0, 1). Received: {momentum}")
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+        self.activation = activation or Linear()
+        self.width = 0
+        empty: Array = np.empty(0)
+        self.gamma, self.beta, self.running_mean, self.running_var = empty, empty, empty, empty
+        self.dgamma, self.dbeta = empty, empty
+        self._rows = 0
+        self._xhat: Array = np.empty((0, 0))
+        self._z: Array = np.empty((0, 0))
+        self._a: Array = np.empty((0, 0))
+        self._dz: Array = np.empty((0, 0))
+        self._dx: Array = np.empty((0, 0))
+        self._inv: Array = np.empty(0)
+        self._n = 0
+        self._training = True
+
+    def build(self, fan_in: int) -> int:
+        self.width = fan_in
+        return fan_in
+
+    def param_specs(self) -> list[ParamSpec]:
+        d = (self.width,)
+        return [
+            ParamSpec("gamma", d, decay=False),
+            ParamSpec("beta", d, decay=False),
+            ParamSpec("running_mean", d, decay=False, trainable=False),
+            ParamSpec("running_var", d, decay=False, trainable=False),
+        ]
+
+    def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
+        def ones() -> Array:
+            return np.ones(self.width, dtype=dtype)
+
+        def zeros() -> Array:
+            return np.zeros(self.width, dtype=dtype)
+
+        return {"gamma": ones(), "beta": zeros(), "running_mean": zeros(), "running_var": ones()}
+
+    def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        self.gamma, self.beta = params["gamma"], params["beta"]
+        self.running_mean, self.running_var = params["running_mean"], params["running_var"]
+        self.dgamma, self.dbeta = grads["gamma"], grads["beta"]
+
+    def _reserve(self, n: int, dtype: np.dtype) -> None:
+        if n <= self._rows and self._z.dtype == dtype:
+            return
+        self._rows = max(n, self._rows)
+        shape = (self._rows, self.width)
+        self._xhat, self._z, self._a, self._dz, self._dx = (
+            np.empty(shape, dtype=dtype) for _ in range(5)
+        )
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        n = x.shape[0]
+        self._reserve(n, self.gamma.dtype)
+        self._n, self._training = n, training
+        xhat = self._xhat[:n]
+        if training:
+            mean = x.mean(axis=0)
+            np.subtract(x, mean, out=xhat)
+            var = np.einsum("ij,ij->j", xhat, xhat) / n
+            m = self.momentum
+            self.running_mean *= m
+            self.running_mean += (1 - m) * mean
+            self.running_var *= m
+            self.running_var += (1 - m) * var * (n / (n - 1) if n > 1 else 1.0)
+        else:
+            np.subtract(x, self.running_mean, out=xhat)
+            var = self.running_var
+        self._inv = 1.0 / np.sqrt(var + self.eps)
+        xhat *= self._inv
+        z = np.multiply(xhat, self.gamma, out=self._z[:n])
+        z += self.beta
+        return self.activation.forward(z, out=self._a[:n])
+
+    def backward(self, dout: Array) -> Array | None:
+        n = self._n
+        if n == 0:
+            raise RuntimeError("backward called before forward")
+        xhat, z, a = self._xhat[:n], self._z[:n], self._a[:n]
+        dz = self.activation.backward(dout, z, a, out=self._dz[:n])
+        np.einsum("ij,ij->j", dz, xhat, out=self.dgamma)
+        np.sum(dz, axis=0, out=self.dbeta)
+        if not self.needs_input_grad:
+            return None
+        dxhat = np.multiply(dz, self.gamma, out=self._dx[:n])
+        if self._training:  # the batch statistics depend on x too
+            mean_dxhat = dxhat.mean(axis=0)
+            mean_dxhat_xhat = np.einsum("ij,ij->j", dxhat, xhat) / n
+            dxhat -= mean_dxhat
+            dxhat -= xhat * mean_dxhat_xhat
+        dxhat *= self._inv
+        return dxhat
+
+    def kinks(self) -> list[Array]:
+        return [self._z[: self._n]] if self.activation.name in RELU_FAMILY and self._n else []

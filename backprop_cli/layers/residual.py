@@ -1,0 +1,102 @@
+"""Residual blocks: the input plus what a block of layers makes of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..types import Array
+from .base import Layer, ParamSpec
+
+
+class Residual(Layer):
+    """out = x + block(x), the block being ``layers`` in order (He et al., 2016).
+
+    Math:
+        out = x + f(x),   ∂L/∂x = dout + f′(x)ᵀ dout
+    The identity path carries the gradient back undiminished however deep the network, which is
+    why residual connections cure vanishing gradients. The block must end at its input's width.
+    Parameters are named ``layers.{j}.<name>`` after the block's layer j.
+    """
+
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        if not layers:
+            raise ValueError("a residual block needs at least one layer")
+        self.layers = list(layers)
+        self.width = 0
+        self._rows = 0
+        self._out: Array = np.empty((0, 0))
+        self._dx: Array = np.empty((0, 0))
+        self._needs_input_grad = True
+
+    @property
+    def needs_input_grad(self) -> bool:
+        return self._needs_input_grad
+
+    @needs_input_grad.setter
+    def needs_input_grad(self, value: bool) -> None:
+        self._needs_input_grad = value
+        self.layers[0].needs_input_grad = value  # inner layers after the first always need it
+
+    def children(self) -> list[Layer]:
+        return self.layers
+
+    def build(self, fan_in: int) -> int:
+        self.width = width = fan_in
+        for layer in self.layers:
+            width = layer.build(width)
+        if width != fan_in:
+            raise ValueError(
+                f"a residual block must end at its input's width {fan_in}; it ends at {width}"
+            )
+        return fan_in
+
+    def param_specs(self) -> list[ParamSpec]:
+        return [
+            ParamSpec(f"layers.{j}.{s.name}", s.shape, s.decay, s.trainable)
+            for j, layer in enumerate(self.layers)
+            for s in layer.param_specs()
+        ]
+
+    def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
+        return {
+            f"layers.{j}.{name}": value
+            for j, layer in enumerate(self.layers)
+            for name, value in layer.initial_values(rng, dtype).items()
+        }
+
+    def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        for j, layer in enumerate(self.layers):
+            prefix = f"layers.{j}."
+            layer.bind(
+                {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)},
+                {k.removeprefix(prefix): v for k, v in grads.items() if k.startswith(prefix)},
+            )
+
+    def _reserve(self, n: int, dtype: np.dtype) -> None:
+        if n > self._rows or self._out.dtype != dtype:
+            self._rows = max(n, self._rows)
+            self._out = np.empty((self._rows, self.width), dtype=dtype)
+            self._dx = np.empty_like(self._out)
+
+    def forward(self, x: Array, training: bool = True) -> Array:
+        n = x.shape[0]
+        self._reserve(n, x.dtype)
+        h = x
+        for layer in self.layers:
+            h = layer.forward(h, training)
+        return np.add(x, h, out=self._out[:n])
+
+    def backward(self, dout: Array) -> Array | None:
+        g: Array | None = dout
+        for layer in reversed(self.layers):
+            assert g is not None
+            g = layer.backward(g)
+        if not self.needs_input_grad:
+            return None
+        assert g is not None
+        return np.add(dout, g, out=self._dx[: dout.shape[0]])
+
+    def kinks(self) -> list[Array]:
+        return [z for layer in self.layers for z in layer.kinks()]
