@@ -14,6 +14,7 @@ from .clipping import clip_by_norm, clip_by_value
 from .config import ExperimentConfig
 from .config.models import BatchNormConfig, DenseConfig, DropoutConfig
 from .data import Splits, load_data
+from .diagnostics import Diagnostics
 from .errors import ConfigError
 from .history import EarlyStopping
 from .layers import BatchNorm, Dense, Dropout, Layer, Residual
@@ -65,7 +66,7 @@ def _build_layers(specs: list[Any], width: int, where: str) -> list[Layer]:
             act_params = {"alpha": spec.alpha} if spec.alpha is not None else {}
             init_params = {"std": spec.std} if spec.std is not None else {}
             activation = get_activation(spec.activation, **act_params)
-            layers.append(Dense(spec.units, activation, spec.init, init_params))
+            layers.append(Dense(spec.units, activation, spec.init, init_params, spec.bias))
             width = spec.units
         elif isinstance(spec, BatchNormConfig):
             layers.append(BatchNorm(spec.momentum, spec.eps, get_activation(spec.activation)))
@@ -141,6 +142,7 @@ def build_trainer(
         shuffle_rng,
         clip_fn,
         monitor,
+        diagnostics=Diagnostics(net) if cfg.training.diagnostics else None,
     )
 
 

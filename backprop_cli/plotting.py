@@ -116,3 +116,29 @@ def plot_runs(
         fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1))
     write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
     plt.close(fig)
+
+
+DIAGNOSTICS = ("grad_norm", "update_ratio", "dead_fraction")
+
+
+def diagnostic_series(
+    runs: list[tuple[str, list[dict[str, float]]]],
+) -> tuple[list[tuple[str, list[dict[str, float]]]], list[str]]:
+    """One series per (run, layer) from the per-layer history columns of `diagnostics`, with the
+    columns renamed to grad_norm, update_ratio and dead_fraction; and which of those exist."""
+    series = []
+    found: list[str] = []
+    for label, history in runs:
+        layers = sorted(
+            {k.rsplit(".", 1)[0] for r in history for k in r if k.endswith(".grad_norm")},
+            key=lambda name: [int(p) if p.isdigit() else p for p in name.split(".")],
+        )
+        for layer in layers:
+            rows = [
+                {"epoch": r["epoch"]}
+                | {m: r[f"{layer}.{m}"] for m in DIAGNOSTICS if f"{layer}.{m}" in r}
+                for r in history
+            ]
+            found += [m for m in DIAGNOSTICS if m in rows[0] and m not in found]
+            series.append((layer if len(runs) == 1 else f"{label} {layer}", rows))
+    return series, [m for m in DIAGNOSTICS if m in found]

@@ -182,7 +182,9 @@ def execute(
     epoch_end = capture()
 
     def flush() -> None:
-        csv_text, json_text = _history_text(history, columns(prepared.data.classification))
+        cols = columns(prepared.data.classification)
+        cols += [k for k in (history[0] if history else {}) if k not in cols]  # diagnostics
+        csv_text, json_text = _history_text(history, cols)
         write_text(run_dir / "history.csv", csv_text)
         write_text(run_dir / "history.json", json_text)
         if all(np.all(np.isfinite(v)) for k, v in epoch_end.items() if k.startswith("layers.")):

@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +22,9 @@ from .network import Network
 from .optim import Optimizer
 from .schedules import Schedule
 from .types import Array
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostics
 
 #: Samples per forward pass when evaluating, to bound memory on large splits.
 EVAL_CHUNK = 2048
@@ -57,7 +60,13 @@ class Stopped:
     detail: str = ""
 
 
-Event = EpochStarted | StepDone | EpochEnded | Stopped
+@dataclass
+class Warned:
+    epoch: int
+    message: str  # a problem the diagnostics found, with its fixes
+
+
+Event = EpochStarted | StepDone | EpochEnded | Stopped | Warned
 
 
 @dataclass
@@ -93,6 +102,8 @@ class Trainer:
     epoch: int = 0  # epochs completed
     step: int = 0  # updates applied
     best_params: Array | None = field(default=None, repr=False)
+    #: Per-layer gradient-flow figures in the history (training.diagnostics).
+    diagnostics: Diagnostics | None = None
 
 
 def correct_count(net: Network, out: Array, labels: NDArray[np.int64]) -> int:
@@ -153,6 +164,9 @@ def train(
         epoch = trainer.epoch + 1
         lr = trainer.schedule(trainer.epoch)
         yield EpochStarted(epoch, lr, steps)
+        diagnostics = trainer.diagnostics
+        if diagnostics is not None:
+            diagnostics.start_epoch()
         loss_sum, norm_sum, correct, seconds, seen = 0.0, 0.0, 0, 0.0, 0
         for k, idx in enumerate(trainer.batching.epoch(n, trainer.shuffle, trainer.shuffle_rng)):
             if isinstance(idx, slice):
@@ -168,6 +182,9 @@ def train(
                 out = net.forward(Xb)
                 loss = net.loss.forward(out, yb)
                 net.backward()
+                if diagnostics is not None:
+                    diagnostics.after_forward()
+                    diagnostics.after_backward()
                 norm = trainer.clip(net.grads) if trainer.clip else global_norm(net.grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 what = "loss" if not math.isfinite(loss) else "gradient"
@@ -177,7 +194,12 @@ def train(
                 )
                 yield Stopped("diverged", epoch, detail)
                 return
-            opt.step(net.params, net.grads, lr)
+            if diagnostics is not None:
+                diagnostics.before_update()
+                opt.step(net.params, net.grads, lr)
+                diagnostics.after_update()
+            else:
+                opt.step(net.params, net.grads, lr)
             seconds += time.perf_counter() - start
             trainer.step += 1
             size = len(out)
@@ -211,6 +233,8 @@ def train(
                 row["val_accuracy"] = val_acc
         row["grad_norm"] = norm_sum / steps
         row["train_seconds"] = seconds
+        if diagnostics is not None:
+            row.update(diagnostics.end_epoch())
         if not np.all(np.isfinite(net.params)):
             yield Stopped("diverged", epoch, f"non-finite weights after epoch {epoch}; " + _HINT)
             return
@@ -226,6 +250,8 @@ def train(
             else:
                 trainer.best_params[...] = net.params
         yield EpochEnded(epoch, row, improved)
+        for message in diagnostics.warnings(row) if diagnostics is not None else ():
+            yield Warned(epoch, message)
         if stopper.should_stop:
             if stopper.restore_best and trainer.best_params is not None:
                 net.params[...] = trainer.best_params

@@ -41,13 +41,24 @@ def plot(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing --out file.")
     ] = False,
+    diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--diagnostics",
+            help="Draw each layer's gradient norm, update/weight ratio and dead-ReLU fraction "
+            "(runs trained with --diagnostics) instead of --metric.",
+        ),
+    ] = False,
 ) -> None:
     """Plot history columns of runs side by side, one line per run, labelled by run name.
+
+    With --diagnostics: one line per layer of each run's gradient norm, update/weight ratio and
+    dead-ReLU fraction, to see vanishing or exploding gradients and dying ReLUs.
 
     Example:  bprop plot runs/spirals runs/spirals-2 --metric train_loss,val_accuracy --log
     """
     from ..errors import BpropError
-    from ..plotting import plot_runs
+    from ..plotting import diagnostic_series, plot_runs
     from ..rundirs import expand_runs, read_history
 
     wanted = [m.strip() for m in metric.split(",") if m.strip()]
@@ -58,6 +69,13 @@ def plot(
         series = [(label, rows) for label, rows in found if rows]
         if not series:
             raise BpropError("no history to plot: the runs have not finished an epoch yet")
+        if diagnostics:
+            series, wanted = diagnostic_series(series)
+            if not series:
+                raise BpropError(
+                    "--diagnostics: these runs have no per-layer columns; train them with "
+                    "--diagnostics (or training.diagnostics: true)"
+                )
         available = sorted({k for _, rows in series for r in rows for k in r} - {"epoch"})
         missing = [m for m in wanted if not any(m in r for _, rows in series for r in rows)]
         if metric == DEFAULT_METRICS and missing == ["val_loss"]:
@@ -69,9 +87,9 @@ def plot(
         path = _output(out, overwrite)
     except BpropError as exc:
         fail(str(exc))
-    plot_runs(series, wanted, path, log=log)
+    plot_runs(series, wanted, path, log=log, title="gradient flow" if diagnostics else "")
     labels = ", ".join(label for label, _ in series)
-    console.print(f"wrote {path} ({len(series)} runs: {labels})", soft_wrap=True)
+    console.print(f"wrote {path} ({labels})", soft_wrap=True)
 
 
 def _output(out: Path | None, overwrite: bool) -> Path:

@@ -31,6 +31,14 @@ def train(
         int | None, typer.Option("--seed", min=0, help="Override the config's seed.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--diagnostics",
+            help="Record per-layer gradient norms, update ratios and dead ReLUs each epoch, and "
+            "warn about vanishing or exploding gradients (training.diagnostics).",
+        ),
+    ] = False,
 ) -> None:
     """Train the network a YAML experiment describes and save the run to disk.
 
@@ -45,6 +53,7 @@ def train(
     from ..run import claim_out_dir, execute, new_run_dir, prepare
 
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
+    overrides += ["training.diagnostics=true"] if diagnostics else []
     try:
         cfg = load_config(config, overrides)
         prepared = prepare(cfg, resume)
@@ -97,7 +106,7 @@ def _epoch_line(row: dict[str, float], epochs: int) -> str:
 
 def _render(events: Any, quiet: bool) -> RunFinished | None:
     from ..run import RunFinished, RunStarted
-    from ..training import EpochEnded, EpochStarted, StepDone, Stopped
+    from ..training import EpochEnded, EpochStarted, StepDone, Stopped, Warned
 
     live = console.is_terminal and not quiet
     progress = progress_bar(live)
@@ -140,6 +149,9 @@ def _render(events: Any, quiet: bool) -> RunFinished | None:
                 shown = event.epoch % every == 0 or event.epoch in (1, epochs)
                 if not quiet and shown:
                     console.print(_epoch_line(event.row, epochs), soft_wrap=True)
+            elif isinstance(event, Warned):
+                console.print(f"[yellow]warning[/] (epoch {event.epoch}): {event.message}",
+                              soft_wrap=True)  # fmt: skip
             elif isinstance(event, Stopped) and not quiet and event.reason != "completed":
                 console.print(f"stopped: {event.reason} ({event.detail})")
             elif isinstance(event, RunFinished):

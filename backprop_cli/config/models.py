@@ -65,6 +65,7 @@ class DenseConfig(Strict):
     init: InitName | None = Field(None, description="Default: he_normal for relu/leaky_relu.")
     alpha: float | None = Field(None, ge=0, lt=1, description="leaky_relu slope (0.01).")
     std: float | None = Field(None, gt=0, description="Standard deviation of `normal` init.")
+    bias: float = Field(0.0, description="Initial value of every bias.")
 
     @model_validator(mode="after")
     def _params_fit(self) -> DenseConfig:
@@ -242,6 +243,9 @@ class TrainingConfig(Strict):
     shuffle: bool = True
     clip: ClipConfig | None = None
     early_stopping: EarlyStoppingConfig | None = None
+    diagnostics: bool = Field(
+        False, description="Per-layer gradient norms, update ratios and dead ReLUs in the history."
+    )
 
 
 class OutputConfig(Strict):

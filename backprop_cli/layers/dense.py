@@ -31,6 +31,7 @@ class Dense(Layer):
         activation: Activation,
         init: str | None = None,
         init_params: dict[str, float] | None = None,
+        bias: float = 0.0,
     ) -> None:
         if units < 1:
             raise ValueError(f"a dense layer needs at least one unit. Received: units={units}")
@@ -38,6 +39,7 @@ class Dense(Layer):
         self.activation = activation
         self.init = init or default_initializer(activation.name)
         self.init_params = dict(init_params or {})
+        self.initial_bias = float(bias)
         self.fan_in = 0
         self.fused_output = False
         self.W: Array = np.empty((0, 0))
@@ -90,7 +92,7 @@ class Dense(Layer):
 
     def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
         W = initialize(self.init, rng, self.fan_in, self.units, dtype, **self.init_params)
-        return {"W": W, "b": np.zeros(self.units, dtype=dtype)}
+        return {"W": W, "b": np.full(self.units, self.initial_bias, dtype=dtype)}
 
     def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
         self.W, self.b = params["W"], params["b"]
