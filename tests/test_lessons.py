@@ -1,0 +1,97 @@
+"""configs/lessons/: each problem and its fix, trained in full; the lesson must hold in the
+numbers, so the configs cannot silently stop teaching it."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backprop_cli.config import load_config
+from backprop_cli.run import RunFinished, execute, prepare
+from backprop_cli.training import Warned
+
+LESSONS = Path(__file__).resolve().parents[1] / "configs" / "lessons"
+
+
+@cache
+def trained(name: str) -> tuple[list[dict[str, Any]], dict[str, Any], tuple[str, ...]]:
+    """(history, metrics, warnings) of configs/lessons/<name>.yaml trained as written."""
+    import tempfile
+
+    out = Path(tempfile.mkdtemp()) / name
+    events = list(execute(prepare(load_config(LESSONS / f"{name}.yaml")), out, plot=False))
+    assert isinstance(events[-1], RunFinished)
+    history = json.loads((out / "history.json").read_text())
+    warnings = tuple(e.message for e in events if isinstance(e, Warned))
+    return history, events[-1].metrics, warnings
+
+
+def spread(name: str) -> float:
+    """First layer's gradient norm over the last layer's, in the first epoch."""
+    row = trained(name)[0][0]
+    norms = [v for k, v in row.items() if k.endswith(".grad_norm") and k != "grad_norm"]
+    return norms[0] / norms[-1]
+
+
+def test_every_lesson_file_has_its_explanation() -> None:
+    files = sorted(LESSONS.glob("*.yaml"))
+    assert len(files) >= 12
+    for path in files:
+        text = path.read_text()
+        assert text.startswith("# Lesson: "), path.name
+        assert load_config(path).name == path.stem
+
+
+def test_deep_sigmoid_gradients_vanish() -> None:
+    history, _, warnings = trained("vanishing-sigmoid")
+    assert spread("vanishing-sigmoid") < 1e-3  # > 3 orders of magnitude lost on the way back
+    assert history[-1]["train_loss"] > 2.2  # still at chance (ln 10 = 2.30)
+    assert any(w.startswith("vanishing gradients") and "use ReLU" in w for w in warnings)
+
+
+@pytest.mark.parametrize("fix", ["relu", "batchnorm", "residual", "init"])
+def test_each_named_fix_restores_the_gradient(fix: str) -> None:
+    name = f"vanishing-fix-{fix}"
+    assert spread(name) > 100 * spread("vanishing-sigmoid")
+    problem = trained("vanishing-sigmoid")[0][-1]["val_accuracy"]
+    assert trained(name)[0][-1]["val_accuracy"] > problem + 0.3
+
+
+def test_exploding_gradients_diverge_and_clipping_tames_them() -> None:
+    _, metrics, _ = trained("exploding")
+    assert metrics["stop_reason"] == "diverged"
+    history, fixed, _ = trained("exploding-fix-clipping")
+    assert fixed["stop_reason"] == "completed"
+    assert history[0]["grad_norm"] > 5  # the gradients clipping had to cap
+    assert history[-1]["val_accuracy"] > 0.8
+
+
+def test_leaky_relu_revives_units_that_relu_leaves_dead() -> None:
+    dead, _, _ = trained("dying-relu")
+    leaky, _, _ = trained("dying-relu-fix-leaky")
+    assert dead[-1]["layers.1.dead_fraction"] > 0.2
+    assert leaky[-1]["layers.1.dead_fraction"] < dead[-1]["layers.1.dead_fraction"]
+    assert leaky[-1]["layers.1.dead_fraction"] < leaky[0]["layers.1.dead_fraction"]
+    assert leaky[-1]["val_accuracy"] > dead[-1]["val_accuracy"] + 0.3
+
+
+def test_momentum_beats_sgd_in_the_ravine() -> None:
+    sgd, _, _ = trained("ravine-sgd")
+    momentum, _, _ = trained("ravine-fix-momentum")
+    assert momentum[-1]["train_loss"] < 0.75 * sgd[-1]["train_loss"]
+    first = next(r["epoch"] for r in momentum if r["train_loss"] < sgd[-1]["train_loss"])
+    assert first < 50  # momentum passes SGD's final loss in under half the epochs
+
+
+def test_a_schedule_settles_where_a_large_constant_lr_bounces() -> None:
+    constant, _, _ = trained("lr-too-large")
+    scheduled, _, _ = trained("lr-fix-schedule")
+    last = slice(-10, None)
+    bounce = [r["train_loss"] for r in constant[last]]
+    settled = [r["train_loss"] for r in scheduled[last]]
+    assert scheduled[-1]["train_loss"] < constant[-1]["train_loss"]
+    assert max(settled) - min(settled) < (max(bounce) - min(bounce)) / 5
