@@ -12,6 +12,7 @@ import typer
 from .. import __version__
 from . import exit_codes
 from .compare_cmd import compare_optimizers
+from .demo_cmd import demo
 from .gradcheck_cmd import gradcheck
 from .plot_cmd import plot
 from .train_cmd import train
@@ -52,6 +53,7 @@ app.command("train", epilog=exit_codes.HELP)(train)
 app.command("gradcheck", epilog=exit_codes.HELP)(gradcheck)
 app.command("compare-optimizers", epilog=exit_codes.HELP)(compare_optimizers)
 app.command("plot", epilog=exit_codes.HELP)(plot)
+app.command("demo", epilog=exit_codes.HELP)(demo)
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ class Dense(Layer):
         self._x: Array | None = None
         self._z: Array | None = None
         self._a: Array | None = None
+        self._delta: Array | None = None
 
     def build(self, fan_in: int) -> int:
         self.fan_in = fan_in
@@ -72,6 +73,13 @@ class Dense(Layer):
         if self._z is None:
             raise RuntimeError("no forward pass yet")
         return self._z
+
+    @property
+    def delta(self) -> Array:
+        """δ = ∂L/∂z of the last backward pass (what the loss passed in, under a fused loss)."""
+        if self._delta is None:
+            raise RuntimeError("no backward pass yet")
+        return self._delta
 
     @property
     def output(self) -> Array:
@@ -130,6 +138,7 @@ class Dense(Layer):
         else:
             assert self._a is not None
             dz = self.activation.backward(dout, self._z, self._a, out=self._dzbuf[:n])
+        self._delta = dz
         np.dot(dz.T, self._x, out=self.dW)
         np.dot(self._ones[:n], dz, out=self.db)  # Σ_n δ_n as one BLAS product
         if not self.needs_input_grad:

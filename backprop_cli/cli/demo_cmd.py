@@ -1,0 +1,88 @@
+"""`bprop demo`: the notes' worked examples, computed by the engine and printed with Rich."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .console import console, fail
+
+if TYPE_CHECKING:
+    from ..demos import Demo
+
+
+def demo(
+    topic: Annotated[
+        str | None,
+        typer.Argument(help="descent, chain-rule, graph, backprop, optimizers, schedules."),
+    ] = None,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="Also draw the demo as a PNG (schedules).")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="PNG for --plot (default: TOPIC.png).")
+    ] = None,
+) -> None:
+    """Walk through a concept of backpropagation with numbers the engine computes now.
+
+    Without a topic, lists the topics.
+
+    Example:  bprop demo backprop
+    """
+    from ..demos import TOPICS
+
+    if topic is None:
+        _list(TOPICS)
+        return
+    if topic not in TOPICS:
+        fail(f"unknown topic {topic!r}; choose one of: {', '.join(TOPICS)}")
+    shown = TOPICS[topic][1]()
+    _render(shown)
+    if plot:
+        if not shown.series:
+            fail(f"--plot: the {topic} demo has nothing to draw; try: bprop demo schedules --plot")
+        from ..plotting import plot_runs
+
+        path = out or Path(f"{topic}.png")
+        plot_runs(shown.series, [shown.metric], path, log=False, title=shown.title)
+        console.print(f"wrote {path}")
+
+
+def _list(topics: Mapping[str, tuple[str, object]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="bprop demo TOPIC", show_header=True)
+    table.add_column("topic")
+    table.add_column("what it shows")
+    for name, (description, _) in topics.items():
+        table.add_row(name, description)
+    console.print(table)
+
+
+def _render(shown: Demo) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    formulas = "\n".join(f"[cyan]{escape(line)}[/]" for line in shown.formulas)
+    console.print(Panel(formulas, title=f"[bold]{escape(shown.title)}[/]", expand=False))
+    for spec in shown.tables:
+        table = Table(title=escape(spec.title))
+        for column in spec.columns:
+            table.add_column(escape(column), justify="left")
+        for row in spec.rows:
+            table.add_row(*[_cell(value) for value in row])
+        console.print(table)
+    for note in shown.notes:
+        console.print(escape(note), soft_wrap=True)
+
+
+def _cell(value: object) -> str:
+    from rich.markup import escape
+
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return escape(str(value))

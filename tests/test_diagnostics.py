@@ -1,0 +1,76 @@
+"""Gradient-flow diagnostics: the columns hold exactly what they say, and the CLI shows them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backprop_cli.config import load_config
+from backprop_cli.run import execute, prepare
+
+from helpers import CONFIG_DIR, cli, history_of
+
+MOONS = CONFIG_DIR / "moons.yaml"
+FULL_BATCH = [
+    "model.layers=[{units: 12, activation: relu, bias: -0.5}, {units: 1, activation: sigmoid}]",
+    "training.batching={type: full}",
+    "optimizer={type: sgd, lr: 0.3}",
+    "training.diagnostics=true",
+    "training.epochs=1",
+    "dtype=float64",
+]
+
+
+def test_columns_match_a_hand_computation(tmp_path: Path) -> None:
+    """One full-batch SGD step: grad_norm is ‖∂L/∂W‖ at the initial weights, update_ratio is
+    ‖lr·∂L/∂W‖/‖W‖, and dead_fraction the share of units with z ≤ 0 for every sample."""
+    cfg = load_config(MOONS, FULL_BATCH)
+    list(execute(prepare(cfg), tmp_path / "run", plot=False))
+    row = history_of(tmp_path / "run")[0]
+
+    prepared = prepare(cfg)  # the same seed: the run's initial weights and data
+    net, splits = prepared.net, prepared.splits
+    X, y = splits.X_train, net.prepare_targets(splits.y_train)
+    net.loss_and_grad(X, y)
+    for name in ("layers.0", "layers.1"):
+        g, w = net.grad(f"{name}.W"), net.param(f"{name}.W")
+        assert row[f"{name}.grad_norm"] == pytest.approx(np.linalg.norm(g), rel=1e-12)
+        ratio = np.linalg.norm(0.3 * g) / np.linalg.norm(w)
+        assert row[f"{name}.update_ratio"] == pytest.approx(ratio, rel=1e-9)
+    z = net.layers[0].pre_activation  # type: ignore[attr-defined]
+    assert row["layers.0.dead_fraction"] == pytest.approx(np.mean(~(z > 0).any(axis=0)))
+    assert "layers.1.dead_fraction" not in row  # a sigmoid layer cannot die
+
+
+def test_the_flag_the_warnings_and_the_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    deep = CONFIG_DIR / "lessons" / "vanishing-sigmoid.yaml"
+    result = cli(["train", str(deep), "--out", str(out), "--set", "training.epochs=2",
+                  "--set", "training.diagnostics=false", "--diagnostics"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning (epoch 1): vanishing gradients: layers.0's gradient norm" in result.output
+    header = (out / "history.csv").read_text().splitlines()[0].split(",")
+    assert "layers.0.grad_norm" in header and "layers.6.update_ratio" in header
+    plotted = cli(["plot", str(out), "--diagnostics", "--out", "flow.png"])
+    assert plotted.exit_code == 0, plotted.output
+    assert (tmp_path / "flow.png").stat().st_size > 10_000
+    assert "layers.0, layers.1" in plotted.output
+
+
+def test_plotting_diagnostics_of_a_run_without_them_exits_2(tmp_path: Path) -> None:
+    out = tmp_path / "plain"
+    assert (
+        cli(
+            ["train", str(MOONS), "--out", str(out), "--quiet", "--set", "training.epochs=1"]
+        ).exit_code
+        == 0
+    )
+    result = cli(["plot", str(out), "--diagnostics", "--out", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "train them with --diagnostics" in result.output
+    assert "layers.0.grad_norm" not in json.loads((out / "history.json").read_text())[0]
