@@ -277,4 +277,10 @@ TOPICS: dict[str, tuple[str, Callable[[], Demo]]] = {
     "schedules": ("the four learning-rate schedules over an example run (--plot)", schedules),
 }
 
-__all__ = ["TOPICS", "Demo", "Table"]
+#: Topics computed at a point x of the user's choosing (--x).
+POINTED: dict[str, Callable[[float], Demo]] = {
+    "chain-rule": lambda x: chain_rule(x=x),
+    "graph": lambda x: graph(x=x),
+}
+
+__all__ = ["POINTED", "TOPICS", "Demo", "Table"]

@@ -85,7 +85,11 @@ def plot_runs(
                 marker="." if len(epochs) < 40 else None,
                 label=label,
             )
-        spans[metric] = bool(values) and min(values) > 0 and max(values) / min(values) > 30
+        positive = bool(values) and min(values) > 0
+        # Gradient norms and update ratios are read in orders of magnitude: always log.
+        spans[metric] = positive and (
+            metric in ("grad_norm", "update_ratio") or max(values) / min(values) > 30
+        )
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric.replace("_", " "))
         ax.set_title(metric.replace("_", " "))

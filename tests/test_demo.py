@@ -96,6 +96,13 @@ def test_every_topic_runs_from_the_command_line(topic: str) -> None:
     assert demos.TOPICS[topic][1]().title[:20] in result.output.replace("\n", " ")
 
 
+def test_chain_rule_at_a_chosen_point() -> None:
+    result = cli(["demo", "chain-rule", "--x", "2"])
+    # g = 3·2 + 2 = 8: dy/dx = 6·8 = 48
+    assert result.exit_code == 0 and "48" in result.output
+    assert cli(["demo", "descent", "--x", "2"]).exit_code == 2
+
+
 def test_demo_alone_lists_the_topics_and_a_bad_topic_exits_2() -> None:
     listing = cli(["demo"])
     assert listing.exit_code == 0 and all(topic in listing.output for topic in demos.TOPICS)

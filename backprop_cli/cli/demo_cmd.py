@@ -25,21 +25,26 @@ def demo(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="PNG for --plot (default: TOPIC.png).")
     ] = None,
+    x: Annotated[
+        float | None, typer.Option("--x", help="The point x of chain-rule and graph.")
+    ] = None,
 ) -> None:
     """Walk through a concept of backpropagation with numbers the engine computes now.
 
     Without a topic, lists the topics.
 
-    Example:  bprop demo backprop
+    Example:  bprop demo chain-rule --x 2
     """
-    from ..demos import TOPICS
+    from ..demos import POINTED, TOPICS
 
     if topic is None:
         _list(TOPICS)
         return
     if topic not in TOPICS:
         fail(f"unknown topic {topic!r}; choose one of: {', '.join(TOPICS)}")
-    shown = TOPICS[topic][1]()
+    if x is not None and topic not in POINTED:
+        fail(f"--x: applies to {' and '.join(POINTED)}, not {topic}")
+    shown = POINTED[topic](x) if x is not None else TOPICS[topic][1]()
     _render(shown)
     if plot:
         if not shown.series:
