@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help test test-slow lint format gradcheck train bench clean
+.PHONY: help test test-slow lint format gradcheck train bench docs clean
 
 help:
 	@echo "make test       run the test suite (creates .venv)"
@@ -12,6 +12,7 @@ help:
 	@echo "make gradcheck  the finite-difference battery (bprop gradcheck)"
 	@echo "make train      train the default example"
 	@echo "make bench      speed and memory benchmarks (table + benchmarks/latest.json)"
+	@echo "make docs       regenerate docs/config-reference.md from the config models"
 	@echo "make clean      remove .venv, caches and build files"
 
 $(STAMP): pyproject.toml
@@ -41,6 +42,10 @@ gradcheck: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+docs: $(STAMP)
+	$(BIN)/python -c "from backprop_cli.config.reference import reference_markdown as r; \
+		open('docs/config-reference.md', 'w', encoding='utf-8').write(r())"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --unset-openblas-env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .atomic import write_with
 
@@ -146,3 +147,52 @@ def diagnostic_series(
             found += [m for m in DIAGNOSTICS if m in rows[0] and m not in found]
             series.append((layer if len(runs) == 1 else f"{label} {layer}", rows))
     return series, [m for m in DIAGNOSTICS if m in found]
+
+
+def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path) -> None:
+    """The confusion matrix as a heat map with counts (rows true, columns predicted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * k, 0.8 + 0.6 * k))
+    image = ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(k), classes)
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    top = max(max(row) for row in confusion) or 1
+    for i, row in enumerate(confusion):
+        for j, count in enumerate(row):
+            colour = "white" if count > top / 2 else "black"
+            ax.text(j, i, str(count), ha="center", va="center", color=colour, fontsize="small")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_title("confusion matrix")
+    fig.tight_layout()
+    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    plt.close(fig)
+
+
+def plot_predictions(truth: Any, predicted: Any, path: Path) -> None:
+    """Regression: predictions against true values, with the line where they agree."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = np.asarray(truth, dtype=float).reshape(len(predicted), -1)
+    p = np.asarray(predicted, dtype=float).reshape(len(predicted), -1)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(t.ravel(), p.ravel(), s=8, alpha=0.6)
+    low, high = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("true value")
+    ax.set_ylabel("prediction")
+    ax.set_title("predictions against truth")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    plt.close(fig)

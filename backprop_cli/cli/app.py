@@ -12,10 +12,12 @@ import typer
 from .. import __version__
 from . import exit_codes
 from .compare_cmd import compare_optimizers
+from .config_cmds import config, datasets, init, schema
 from .demo_cmd import demo
 from .gradcheck_cmd import gradcheck
 from .plot_cmd import plot
 from .train_cmd import train
+from .use_cmds import evaluate, predict, summary
 
 app = typer.Typer(
     name="bprop",
@@ -54,6 +56,13 @@ app.command("gradcheck", epilog=exit_codes.HELP)(gradcheck)
 app.command("compare-optimizers", epilog=exit_codes.HELP)(compare_optimizers)
 app.command("plot", epilog=exit_codes.HELP)(plot)
 app.command("demo", epilog=exit_codes.HELP)(demo)
+app.command("evaluate", epilog=exit_codes.HELP)(evaluate)
+app.command("predict", epilog=exit_codes.HELP)(predict)
+app.command("summary", epilog=exit_codes.HELP)(summary)
+app.command("init", epilog=exit_codes.HELP)(init)
+app.command("config", epilog=exit_codes.HELP)(config)
+app.command("schema", epilog=exit_codes.HELP)(schema)
+app.command("datasets", epilog=exit_codes.HELP)(datasets)
 
 
 def main() -> None:

@@ -42,9 +42,9 @@ class DataConfig(Strict):
     options: dict[str, float | int | str] = Field(
         default_factory=dict, description="Options of a generated data set (n_samples, noise, ...)."
     )
-    validation_split: float = Field(0.1, ge=0, lt=1)
-    test_split: float = Field(0.1, ge=0, lt=1)
-    standardize: bool = True
+    validation_split: float = Field(0.1, ge=0, lt=1, description="Share held out for validation.")
+    test_split: float = Field(0.1, ge=0, lt=1, description="Share held out for the test figures.")
+    standardize: bool = Field(True, description="Zero mean, unit variance (train-split stats).")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -60,7 +60,7 @@ class DataConfig(Strict):
 # ------------------------------------------------------------------ model
 class DenseConfig(Strict):
     type: Literal["dense"] = "dense"
-    units: int = Field(ge=1)
+    units: int = Field(ge=1, description="Output width.")
     activation: ActivationName = "relu"
     init: InitName | None = Field(None, description="Default: he_normal for relu/leaky_relu.")
     alpha: float | None = Field(None, ge=0, lt=1, description="leaky_relu slope (0.01).")
@@ -79,7 +79,7 @@ class DenseConfig(Strict):
 class BatchNormConfig(Strict):
     type: Literal["batchnorm"]
     momentum: float = Field(0.9, ge=0, lt=1, description="Share of the running averages kept.")
-    eps: float = Field(1e-5, gt=0)
+    eps: float = Field(1e-5, gt=0, description="Added to the variance.")
     activation: ActivationName = Field("linear", description="Applied after scale and shift.")
 
     @model_validator(mode="after")
@@ -119,7 +119,7 @@ ResidualConfig.model_rebuild()
 
 class ModelConfig(Strict):
     init_from: str | None = Field(None, description=".npz of initial weights (checkpoint keys).")
-    layers: list[LayerConfig] = Field(min_length=1)
+    layers: list[LayerConfig] = Field(min_length=1, description="In order; the last is dense.")
 
 
 # -------------------------------------------------------------- optimizers
@@ -134,7 +134,7 @@ class SGDConfig(_Opt):
 
 class MomentumConfig(_Opt):
     type: Literal["momentum"]
-    momentum: float = Field(0.9, ge=0, lt=1)
+    momentum: float = Field(0.9, ge=0, lt=1, description="μ in v ← μv − lr·g.")
 
 
 class NesterovConfig(MomentumConfig):
@@ -144,16 +144,16 @@ class NesterovConfig(MomentumConfig):
 class RMSpropConfig(_Opt):
     type: Literal["rmsprop"]
     lr: float = Field(0.001, gt=0)
-    rho: float = Field(0.9, gt=0, lt=1)
-    eps: float = Field(1e-8, gt=0)
+    rho: float = Field(0.9, gt=0, lt=1, description="Decay of the squared-gradient cache.")
+    eps: float = Field(1e-8, gt=0, description="Added to √cache.")
 
 
 class AdamConfig(_Opt):
     type: Literal["adam"]
     lr: float = Field(0.001, gt=0)
-    beta1: float = Field(0.9, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
-    eps: float = Field(1e-8, gt=0)
+    beta1: float = Field(0.9, ge=0, lt=1, description="Decay of the first moment m.")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Decay of the second moment v.")
+    eps: float = Field(1e-8, gt=0, description="Added to √v̂.")
 
 
 class AdamWConfig(AdamConfig):
@@ -169,7 +169,7 @@ OptimizerConfig = Annotated[
 
 # --------------------------------------------------------------- schedules
 class _Sched(Strict):
-    warmup_epochs: int = Field(0, ge=0)
+    warmup_epochs: int = Field(0, ge=0, description="Linear warm-up: lr·(e + 1)/(W + 1) for e < W.")
 
 
 class ConstantConfig(_Sched):
@@ -178,18 +178,18 @@ class ConstantConfig(_Sched):
 
 class StepConfig(_Sched):
     type: Literal["step"]
-    decay_rate: float = Field(0.5, gt=0, le=1)
-    step_size: int = Field(10, ge=1)
+    decay_rate: float = Field(0.5, gt=0, le=1, description="lr₀·decay_rate^⌊e/step_size⌋.")
+    step_size: int = Field(10, ge=1, description="Epochs between decays.")
 
 
 class ExponentialConfig(_Sched):
     type: Literal["exponential"]
-    decay_rate: float = Field(0.05, ge=0)
+    decay_rate: float = Field(0.05, ge=0, description="k in lr₀·e^(−k·e).")
 
 
 class CosineConfig(_Sched):
     type: Literal["cosine"]
-    min_lr: float = Field(0.0, ge=0)
+    min_lr: float = Field(0.0, ge=0, description="The lr at the end of the cosine.")
     total_epochs: int | None = Field(None, ge=1, description="Default: training.epochs.")
 
 
@@ -209,7 +209,7 @@ class SGDBatch(Strict):
 
 class MiniBatch(Strict):
     type: Literal["minibatch"]
-    size: int = Field(32, ge=1)
+    size: int = Field(32, ge=1, description="Samples per step (at most the training split).")
 
 
 BatchingConfig = Annotated[FullBatch | SGDBatch | MiniBatch, Field(discriminator="type")]
@@ -217,39 +217,39 @@ BatchingConfig = Annotated[FullBatch | SGDBatch | MiniBatch, Field(discriminator
 
 class NormClip(Strict):
     type: Literal["norm"]
-    max_norm: float = Field(5.0, gt=0)
+    max_norm: float = Field(5.0, gt=0, description="g ← g·max_norm/‖g‖ when ‖g‖ > max_norm.")
 
 
 class ValueClip(Strict):
     type: Literal["value"]
-    max_value: float = Field(1.0, gt=0)
+    max_value: float = Field(1.0, gt=0, description="Each entry clamped to ±max_value.")
 
 
 ClipConfig = Annotated[NormClip | ValueClip, Field(discriminator="type")]
 
 
 class EarlyStoppingConfig(Strict):
-    monitor: Literal["val_loss", "train_loss"] = "val_loss"
-    patience: int = Field(10, ge=1)
-    min_delta: float = Field(0.0, ge=0)
-    restore_best: bool = True
+    monitor: Literal["val_loss", "train_loss"] = Field("val_loss", description="What must improve.")
+    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="The least change that counts.")
+    restore_best: bool = Field(True, description="End with the best epoch's weights.")
 
 
 class TrainingConfig(Strict):
-    epochs: int = Field(10, ge=1)
+    epochs: int = Field(10, ge=1, description="Passes over the training split.")
     batching: BatchingConfig = Field(
         default_factory=lambda: MiniBatch.model_validate({"type": "minibatch"})
     )
-    shuffle: bool = True
-    clip: ClipConfig | None = None
-    early_stopping: EarlyStoppingConfig | None = None
+    shuffle: bool = Field(True, description="A fresh sample order every epoch (from the seed).")
+    clip: ClipConfig | None = Field(None, description="Gradient clipping; none by default.")
+    early_stopping: EarlyStoppingConfig | None = Field(None, description="None by default.")
     diagnostics: bool = Field(
         False, description="Per-layer gradient norms, update ratios and dead ReLUs in the history."
     )
 
 
 class OutputConfig(Strict):
-    dir: str = "runs"
+    dir: str = Field("runs", description="Where run directories go ({dir}/{name}).")
     checkpoint_every: int = Field(5, ge=0, description="Epochs; 0: only initial, best and last.")
 
 
@@ -267,12 +267,14 @@ class CompareConfig(Strict):
 
 # -------------------------------------------------------------- experiment
 class ExperimentConfig(Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
-    seed: int = Field(0, ge=0)
-    dtype: Literal["float32", "float64"] = "float32"
+    name: str = Field(
+        min_length=1, pattern=r"^[A-Za-z0-9._-]+$", description="Names the run directory."
+    )
+    seed: int = Field(0, ge=0, description="Seeds the split, the weights, shuffling, dropout.")
+    dtype: Literal["float32", "float64"] = Field("float32", description="Of every array.")
     data: DataConfig
     model: ModelConfig
-    loss: LossName
+    loss: LossName = Field(description="cross_entropy needs softmax, binary_cross_entropy sigmoid.")
     optimizer: OptimizerConfig = Field(
         default_factory=lambda: AdamConfig.model_validate({"type": "adam"})
     )

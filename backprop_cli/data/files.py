@@ -95,7 +95,11 @@ def _open_text(path: Path) -> io.TextIOBase:
     return path.open(encoding="utf-8", newline="")
 
 
-def _load_csv(path: Path, target: str | None) -> RawData:
+def read_csv_table(path: Path) -> tuple[list[str], NDArray[np.float64]]:
+    """The header and the values of a .csv/.csv.gz file with a header row, every cell a finite
+    number; errors name the file, and the row (the header being row 1) and column."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
     try:
         with _open_text(path) as fh:
             rows = list(csv.reader(fh))
@@ -105,13 +109,6 @@ def _load_csv(path: Path, target: str | None) -> RawData:
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
-    column = len(header) - 1
-    if target is not None:
-        if target not in header:
-            raise DataError(
-                f"{path}: data.target {target!r} is not a column (columns: {', '.join(header)})"
-            )
-        column = header.index(target)
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
     for r, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -133,6 +130,18 @@ def _load_csv(path: Path, target: str | None) -> RawData:
             f"{path}: row {r + 2}, column {header[c]!r}: {rows[r + 1][c].strip()!r} is not a "
             "finite number; clean or drop that row"
         )
+    return header, values
+
+
+def _load_csv(path: Path, target: str | None) -> RawData:
+    header, values = read_csv_table(path)
+    column = len(header) - 1
+    if target is not None:
+        if target not in header:
+            raise DataError(
+                f"{path}: data.target {target!r} is not a column (columns: {', '.join(header)})"
+            )
+        column = header.index(target)
     y = values[:, column]
     X = np.delete(values, column, axis=1)
     if np.all(np.isfinite(y)) and np.all(y == np.round(y)):

@@ -1,0 +1,108 @@
+"""Writing and checking configs: `bprop init`, `bprop config`, `bprop schema`, `bprop datasets`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .console import console, fail
+
+
+def _claim(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        fail(f"--out: {path} exists; choose another file or pass --overwrite")
+    if not path.parent.is_dir():
+        fail(f"--out: folder {path.parent} does not exist")
+
+
+def init(
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="A built-in data set (see bprop datasets).")
+    ] = "moons",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the config.")] = Path(
+        "config.yaml"
+    ),
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --out if it exists.")
+    ] = False,
+) -> None:
+    """Write a commented starter config that trains as it is.
+
+    Example:  bprop init --dataset digits --out digits.yaml
+    """
+    from ..atomic import write_text
+    from ..config.models import BUILTIN_DATASETS
+    from ..config.starter import starter_config
+
+    if dataset not in BUILTIN_DATASETS:
+        fail(
+            f"--dataset: unknown data set {dataset!r}; choose one of: {', '.join(BUILTIN_DATASETS)}"
+        )
+    _claim(out, overwrite)
+    write_text(out, starter_config(dataset))
+    console.print(f"wrote {out}; train it with: bprop train {out}", soft_wrap=True)
+
+
+def schema(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the JSON Schema.")
+    ] = Path("bprop.schema.json"),
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --out if it exists.")
+    ] = False,
+) -> None:
+    """Write the JSON Schema of the config, so that editors validate and complete configs.
+
+    Put `# yaml-language-server: $schema=bprop.schema.json` on a config's first line (the YAML
+    extension of VS Code and other editors read it).
+
+    Example:  bprop schema --out bprop.schema.json
+    """
+    from ..atomic import write_text
+    from ..config.reference import json_schema_text
+
+    _claim(out, overwrite)
+    write_text(out, json_schema_text())
+    console.print(f"wrote {out}")
+
+
+def config(
+    path: Annotated[Path, typer.Argument(help="The experiment's YAML config.", metavar="CONFIG")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: key.path=value (repeatable)."),
+    ] = None,
+) -> None:
+    """Print the config as bprop reads it: validated, overrides applied, every default filled.
+
+    Example:  bprop config configs/spirals.yaml --set optimizer.lr=0.003
+    """
+    from ..config import load_config, to_yaml
+    from ..errors import BpropError
+
+    try:
+        cfg = load_config(path, list(set_ or []))
+    except BpropError as exc:
+        fail(str(exc))
+    typer.echo(to_yaml(cfg.resolved()), nl=False)
+
+
+def datasets() -> None:
+    """List the built-in data sets: task, size, classes, options and source.
+
+    Example:  bprop datasets
+    """
+    from rich.table import Table
+
+    from ..datasets_info import describe_datasets
+
+    table = Table(title="built-in data sets: data: {dataset: NAME, options: {...}}")
+    for column in ("name", "task", "size", "what", "options (defaults)"):
+        table.add_column(column, no_wrap=column in ("name", "task", "size"))
+    for row in describe_datasets():
+        size = f"{row.samples}×{row.features}"
+        table.add_row(row.name, row.task, size, row.source, row.options)
+    console.print(table)
+    console.print("Shipped files and their licences: datasets/README.md", soft_wrap=True)

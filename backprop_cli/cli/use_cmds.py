@@ -1,0 +1,255 @@
+"""Using a trained network: `bprop evaluate`, `bprop predict` and `bprop summary`."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .console import console, fail, fmt
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from ..inference import Evaluation, Model
+    from ..types import Array
+
+MODEL_HELP = "A checkpoint (.npz) or a run directory (its checkpoints/last.npz)."
+
+
+class Split(StrEnum):
+    test = "test"
+    val = "val"
+    train = "train"
+
+
+def evaluate(
+    model: Annotated[Path, typer.Argument(help=MODEL_HELP, metavar="CHECKPOINT_OR_RUN_DIR")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="A config (.yaml: its data, split as at training) or a data file (.csv, .csv.gz, "
+            ".npz: every row). Default: the config the model was trained with.",
+        ),
+    ] = None,
+    split: Annotated[
+        Split, typer.Option("--split", help="Which split of a config's data.")
+    ] = Split.test,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the metrics as JSON, for scripts.")
+    ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help="Draw the confusion matrix (or predictions against truth) to a PNG."
+        ),
+    ] = None,
+) -> None:
+    """Loss and accuracy of a trained network, with the preprocessing it was trained with.
+
+    Classification adds a per-class table (precision, recall, F1, support) and the confusion
+    matrix; regression gives MSE, MAE and R². On the run's own split the figures are those
+    metrics.json recorded at training time.
+
+    Example:  bprop evaluate runs/iris --split test --plot iris-confusion.png
+    """
+    from ..config import load_config
+    from ..errors import BpropError
+    from ..inference import evaluate_model, file_data, load_model, split_of
+
+    try:
+        loaded = load_model(model)
+        if data is None:
+            X, y = split_of(loaded, loaded.cfg, split.value)
+            source = f"{loaded.cfg.name} {split.value} split"
+        elif data.suffix.lower() in (".yaml", ".yml"):
+            X, y = split_of(loaded, load_config(data), split.value)
+            source = f"{data} {split.value} split"
+        else:
+            X, y = file_data(loaded, data)
+            source = str(data)
+        result = evaluate_model(loaded, X, y, source)
+        if plot is not None:
+            _plot(loaded, X, y, result, plot)
+    except BpropError as exc:
+        fail(str(exc))
+    if as_json:
+        document = {"checkpoint": str(loaded.source), "data": source} | result.as_dict()
+        typer.echo(json.dumps(document, indent=2))
+        return
+    _show(result, f"{loaded.source} on {source}")
+
+
+def _show(result: Evaluation, title: str) -> None:
+    from rich.table import Table
+
+    console.print(title, soft_wrap=True)
+    table = Table(show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("samples", str(result.n))
+    table.add_row("loss", fmt(result.loss))
+    if result.accuracy is not None:
+        table.add_row("accuracy", fmt(result.accuracy))
+    else:
+        table.add_row("MSE", fmt(result.mse))
+        table.add_row("MAE", fmt(result.mae))
+        table.add_row("R²", fmt(result.r2))
+    console.print(table)
+    if result.accuracy is None:
+        return
+    classes = Table(title="per class")
+    for column in ("class", "precision", "recall", "F1", "support"):
+        classes.add_column(column, justify="right")
+    for name, row in zip(result.classes, result.per_class, strict=True):
+        classes.add_row(
+            name, fmt(row["precision"]), fmt(row["recall"]), fmt(row["f1"]), str(row["support"])
+        )
+    console.print(classes)
+    matrix = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    matrix.add_column("")
+    for name in result.classes:
+        matrix.add_column(name, justify="right")
+    for name, counts in zip(result.classes, result.confusion, strict=True):
+        matrix.add_row(name, *[str(c) for c in counts])
+    console.print(matrix)
+
+
+def _plot(loaded: Model, X: NDArray[Any], y: NDArray[Any], result: Evaluation, path: Path) -> None:
+    from ..errors import BpropError
+    from ..plotting import plot_confusion, plot_predictions
+
+    if path.suffix.lower() != ".png":
+        raise BpropError(f"--plot: {path} must end in .png")
+    if result.accuracy is not None:
+        plot_confusion(result.confusion, result.classes, path)
+    else:
+        outputs = loaded.net.predict(loaded.inputs(X, str(path)))
+        plot_predictions(y, outputs, path)
+    console.print(f"wrote {path}")
+
+
+def predict(
+    model: Annotated[Path, typer.Argument(help=MODEL_HELP, metavar="CHECKPOINT_OR_RUN_DIR")],
+    inputs: Annotated[
+        Path,
+        typer.Argument(
+            help="Features: .csv/.csv.gz with a header row (feature columns only) or .npz with X.",
+            metavar="INPUT",
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the predictions here (CSV).")
+    ] = None,
+    proba: Annotated[
+        bool, typer.Option("--proba", help="Add each class's probability (classification).")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
+) -> None:
+    """Predict new data with a trained network and its training-time preprocessing.
+
+    Writes CSV: a `prediction` column (the class, or the value for regression; prediction_0, ...
+    for several outputs), and with --proba a `p_<class>` column per class. Without --out it prints
+    the CSV.
+
+    Example:  bprop predict runs/iris new-flowers.csv --out predictions.csv --proba
+    """
+    from ..atomic import write_text
+    from ..errors import BpropError
+    from ..inference import load_model, predicted_classes, read_inputs
+
+    try:
+        loaded = load_model(model)
+        X = loaded.inputs(read_inputs(inputs), str(inputs))
+        if out is not None and out.exists() and not overwrite:
+            raise BpropError(f"--out: {out} exists; pass --overwrite to replace it")
+    except BpropError as exc:
+        fail(str(exc))
+    outputs = loaded.net.predict(X)
+    lines = []
+    if loaded.classification:
+        classes = predicted_classes(outputs)
+        probs = outputs if outputs.shape[1] > 1 else _binary(outputs)
+        header = ["prediction"] + ([f"p_{c}" for c in range(probs.shape[1])] if proba else [])
+        lines.append(",".join(header))
+        for k, c in enumerate(classes):
+            cells = [str(int(c))] + ([f"{p:.6g}" for p in probs[k]] if proba else [])
+            lines.append(",".join(cells))
+    else:
+        width = outputs.shape[1]
+        lines.append(
+            ",".join(["prediction"] if width == 1 else [f"prediction_{j}" for j in range(width)])
+        )
+        lines += [",".join(f"{v:.6g}" for v in row) for row in outputs]
+    text = "\n".join(lines) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    write_text(out, text)
+    console.print(f"wrote {len(outputs)} predictions to {out}", soft_wrap=True)
+
+
+def _binary(outputs: Array) -> Array:
+    """P(class 0), P(class 1) from one sigmoid unit."""
+    import numpy as np
+
+    p = outputs[:, :1]
+    return np.concatenate([1 - p, p], axis=1)
+
+
+def summary(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A config (.yaml) or a run directory or checkpoint.", metavar="CONFIG_OR_RUN_DIR"
+        ),
+    ],
+) -> None:
+    """A table of the network's layers (type, output shape, activation, initializer,
+    parameters) with the totals, like Keras' summary().
+
+    Example:  bprop summary configs/mnist5k.yaml
+    """
+    from rich.table import Table
+
+    from ..build import build_network, build_splits, rngs
+    from ..config import load_config
+    from ..errors import BpropError
+    from ..inference import load_model
+    from ..summary import describe
+
+    try:
+        if source.suffix.lower() in (".yaml", ".yml"):
+            cfg = load_config(source)
+            data_rng, init_rng, _, noise_rng = rngs(cfg.seed)
+            n_features = build_splits(cfg, data_rng).n_features
+            net = build_network(cfg, n_features, init_rng, noise_rng=noise_rng)
+        else:
+            loaded = load_model(source)
+            cfg, net = loaded.cfg, loaded.net
+    except BpropError as exc:
+        fail(str(exc))
+    table = Table(title=f"{cfg.name}: input of {net.input_dim} features, loss {cfg.loss}")
+    for column in ("layer", "type", "output shape", "activation", "init", "parameters"):
+        table.add_column(
+            column, justify="right" if column == "parameters" else "left", no_wrap=column == "layer"
+        )
+    rows = describe(net)
+    for row in rows:
+        params = f"{row.trainable:,}" + (f" (+{row.fixed:,} fixed)" if row.fixed else "")
+        table.add_row("  " * row.depth + row.name, row.type, f"(N, {row.width})", row.activation,
+                      row.init, params)  # fmt: skip
+    console.print(table)
+    trainable = sum(r.trainable for r in rows)
+    fixed = sum(r.fixed for r in rows)
+    console.print(
+        f"total parameters: {trainable + fixed:,} (trainable {trainable:,}, "
+        f"non-trainable {fixed:,}); {(trainable + fixed) * net.dtype.itemsize:,} bytes "
+        f"in {net.dtype}"
+    )

@@ -1,0 +1,53 @@
+"""What the built-in data sets are: task, size, classes, options and where they come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import GENERATORS, generator_options, load_raw
+from .data.files import SHIPPED
+
+SOURCES = {
+    "xor": "the four XOR points",
+    "spirals": "interleaved spiral arms",
+    "moons": "two half circles",
+    "circles": "a circle in a circle",
+    "blobs": "Gaussian clusters",
+    "sine": "y = sin(x) + noise",
+    "ravine": "ill-conditioned y = Σ x/s",
+    "digits": "UCI 8×8 digits, CC BY 4.0",
+    "iris": "Fisher's iris, CC BY 4.0",
+    "mnist5k": "MNIST 28×28, CC BY-SA 3.0",
+}
+
+
+@dataclass
+class DatasetRow:
+    name: str
+    task: str
+    samples: int
+    features: int
+    options: str
+    source: str
+
+
+def describe_datasets() -> list[DatasetRow]:
+    """One row per built-in data set, measured by loading it (generated ones at defaults)."""
+    rows = []
+    for name in [*GENERATORS, *SHIPPED]:
+        raw, _ = load_raw(name, None, None, {}, np.random.default_rng(0))
+        labelled = bool(np.issubdtype(raw.y.dtype, np.integer))
+        options = generator_options(name) if name in GENERATORS else {}
+        rows.append(
+            DatasetRow(
+                name,
+                f"{len(np.unique(raw.y))} classes" if labelled else "regression",
+                len(raw.X),
+                raw.X.shape[1],
+                ", ".join(f"{k}={v}" for k, v in options.items()) or "–",
+                SOURCES.get(name, ""),
+            )
+        )
+    return rows

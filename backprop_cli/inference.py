@@ -1,0 +1,216 @@
+"""Using a trained network: load it from a checkpoint, evaluate it on a split, predict new data.
+
+Inputs get the preprocessing fitted at training time: the standardization statistics stored in
+the checkpoint, never statistics of the new data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import checkpoints
+from .build import build_network, rngs
+from .config import ExperimentConfig, validate
+from .data import Splits, load_data
+from .data.files import load_file, read_csv_table
+from .errors import CheckpointError, DataError
+from .network import Network
+from .training import evaluate
+from .types import Array
+
+#: A run directory stands for this checkpoint (the weights its metrics.json was computed with).
+RUN_CHECKPOINT = Path("checkpoints") / "last.npz"
+
+
+@dataclass
+class Model:
+    """A network with its weights and the preprocessing it was trained with."""
+
+    cfg: ExperimentConfig
+    net: Network
+    mean: NDArray[np.float64] | None
+    std: NDArray[np.float64] | None
+    source: Path
+
+    @property
+    def n_features(self) -> int:
+        return self.net.input_dim
+
+    @property
+    def classification(self) -> bool:
+        return self.cfg.loss != "mse"
+
+    def inputs(self, X: NDArray[Any], source: str) -> Array:
+        """Raw features, checked for width, standardized with the training statistics."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            width = X.shape[1] if X.ndim == 2 else X.shape
+            raise DataError(
+                f"{source}: the model takes {self.n_features} feature columns; this input has "
+                f"{width}. Give the same columns as at training time (without the target)"
+            )
+        if not np.all(np.isfinite(X)):
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise DataError(f"{source}: row {bad[0] + 1}, column {bad[1] + 1} is not finite")
+        if self.mean is not None and self.std is not None:
+            X = (X - self.mean) / self.std
+        return np.ascontiguousarray(X, dtype=self.net.dtype)
+
+
+def checkpoint_path(path: Path) -> Path:
+    """A checkpoint file, or the one a run directory stands for."""
+    path = Path(path)
+    if path.is_dir():
+        found = path / RUN_CHECKPOINT
+        if not found.exists():
+            raise CheckpointError(f"{path}: a run directory needs {RUN_CHECKPOINT}; none found")
+        return found
+    return path
+
+
+def load_model(path: Path) -> Model:
+    """The network a checkpoint (or a run directory's last.npz) holds, ready to evaluate."""
+    path = checkpoint_path(path)
+    ckpt = checkpoints.load(path)
+    if "config" not in ckpt.arrays:
+        raise CheckpointError(f"{path}: holds no config; it was not written by bprop train")
+    import json
+
+    try:
+        raw = json.loads(str(ckpt.arrays["config"]))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: its config is not valid JSON ({exc})") from None
+    cfg = validate(raw, f"{path} (config)")
+    params = ckpt.params()
+    first = params.get("layers.0.W")
+    if first is None:
+        first = next(v for k, v in params.items() if k.endswith(".W"))
+    _, _, _, noise = rngs(cfg.seed)
+    net = build_network(cfg, int(first.shape[1]), np.random.default_rng(0), noise_rng=noise)
+    net.load_state_dict(params, source=str(path))
+    mean = ckpt.arrays.get("preprocess.mean")
+    std = ckpt.arrays.get("preprocess.std")
+    return Model(cfg, net, mean, std, path)
+
+
+def split_of(model: Model, cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Raw (unstandardized) features and targets of ``split`` of ``cfg``'s data, drawn with its
+    seed exactly as at training time."""
+    data_rng = rngs(cfg.seed)[0]
+    d = cfg.data
+    splits: Splits = load_data(
+        d.dataset, d.path, d.target, dict(d.options), d.validation_split, d.test_split,
+        False, data_rng, np.dtype(np.float64),
+    )  # fmt: skip
+    X, y = {
+        "train": (splits.X_train, splits.y_train),
+        "val": (splits.X_val, splits.y_val),
+        "test": (splits.X_test, splits.y_test),
+    }[split]
+    if X is None or y is None:
+        raise DataError(f"--split {split}: this data has no {split} split; choose another split")
+    return X, y
+
+
+def file_data(model: Model, path: Path) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Every row of a .csv/.csv.gz/.npz file, its target column named as at training time."""
+    raw = load_file(path, model.cfg.data.target if path.suffix != ".npz" else None)
+    return raw.X, raw.y
+
+
+@dataclass
+class Evaluation:
+    """Metrics of a model on one set of samples."""
+
+    n: int
+    loss: float
+    accuracy: float | None = None
+    classes: list[str] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)  # rows: true class, columns: predicted
+    per_class: list[dict[str, float]] = field(default_factory=list)
+    mse: float | None = None
+    mae: float | None = None
+    r2: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        keep: dict[str, Any] = {"n": self.n, "loss": self.loss}
+        if self.accuracy is not None:
+            keep |= {"accuracy": self.accuracy, "classes": self.classes}
+            keep |= {"per_class": self.per_class, "confusion": self.confusion}
+        else:
+            keep |= {"mse": self.mse, "mae": self.mae, "r2": self.r2}
+        return keep
+
+
+def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) -> Evaluation:
+    """Loss and accuracy (or MSE, MAE, R²) as training computed them, plus per-class figures."""
+    net = model.net
+    inputs = model.inputs(X, source)
+    labelled = bool(np.issubdtype(np.asarray(y).dtype, np.integer))
+    targets = net.prepare_targets(y)
+    labels = np.asarray(y).astype(np.int64) if labelled else None
+    loss, accuracy = evaluate(net, inputs, targets, labels)
+    outputs = net.predict(inputs)
+    result = Evaluation(len(inputs), loss, accuracy)
+    if labels is not None:
+        predicted = predicted_classes(outputs)
+        k = max(net.output_dim, 2, int(labels.max()) + 1)
+        confusion = np.zeros((k, k), dtype=np.int64)
+        np.add.at(confusion, (labels, predicted), 1)
+        result.classes = [str(c) for c in range(k)]
+        result.confusion = confusion.tolist()
+        for c in range(k):
+            tp = int(confusion[c, c])
+            support, claimed = int(confusion[c].sum()), int(confusion[:, c].sum())
+            precision = tp / claimed if claimed else 0.0
+            recall = tp / support if support else 0.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            result.per_class.append(
+                {"precision": precision, "recall": recall, "f1": f1, "support": support}
+            )
+    else:
+        truth = targets.astype(np.float64)
+        diff = outputs.astype(np.float64) - truth
+        result.mse = float(np.mean(diff**2))
+        result.mae = float(np.mean(np.abs(diff)))
+        total = np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
+        residual = np.sum(diff**2, axis=0)
+        result.r2 = float(np.mean(1 - residual / np.where(total > 0, total, np.nan)))
+    return result
+
+
+def predicted_classes(outputs: Array) -> NDArray[np.int64]:
+    """Class indices from probabilities: the argmax, or a 0.5 threshold for one unit."""
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] > 0.5).astype(np.int64)
+    return outputs.argmax(axis=1).astype(np.int64)
+
+
+def read_inputs(path: Path) -> NDArray[np.float64]:
+    """Features to predict from: a .csv/.csv.gz with a header row (every column a feature) or
+    an .npz with an array X."""
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        return _npz_inputs(path)
+    _, values = read_csv_table(path)
+    return values
+
+
+def _npz_inputs(path: Path) -> NDArray[np.float64]:
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "X" not in archive.files:
+                raise DataError(f"{path}: needs an array X (has: {', '.join(archive.files)})")
+            X = archive["X"]
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
+    if not np.issubdtype(X.dtype, np.number):
+        raise DataError(f"{path}: X must be numeric; received dtype {X.dtype}")
+    return X.astype(np.float64)

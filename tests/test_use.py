@@ -1,0 +1,258 @@
+"""After training: evaluate, predict and summary; init, config, schema, datasets; the docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import yaml
+
+from backprop_cli.build import rngs
+from backprop_cli.config import load_config
+from backprop_cli.config.models import BUILTIN_DATASETS
+from backprop_cli.config.reference import json_schema, reference_markdown
+from backprop_cli.data import load_data
+
+from helpers import CONFIG_DIR, cli, history_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(config: Path, out: Path, *overrides: str) -> Path:
+    args = ["train", str(config), "--out", str(out), "--quiet"]
+    for item in overrides:
+        args += ["--set", item]
+    result = cli(args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train(
+        CONFIG_DIR / "iris.yaml", tmp_path_factory.mktemp("iris") / "run", "training.epochs=40"
+    )
+
+
+@pytest.fixture(scope="module")
+def sine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train(
+        CONFIG_DIR / "sine.yaml", tmp_path_factory.mktemp("sine") / "run", "training.epochs=30"
+    )
+
+
+def evaluated(*args: str) -> dict:
+    result = cli(["evaluate", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def raw_split(config: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The unstandardized rows of a split, drawn as training drew them."""
+    cfg = load_config(config)
+    d = cfg.data
+    splits = load_data(d.dataset, d.path, d.target, dict(d.options), d.validation_split,
+                       d.test_split, False, rngs(cfg.seed)[0], np.dtype(np.float64))  # fmt: skip
+    return getattr(splits, f"X_{split}"), getattr(splits, f"y_{split}")
+
+
+# ----------------------------------------------------------------- evaluate
+def test_evaluate_reproduces_the_test_metrics_recorded_at_training(iris: Path) -> None:
+    metrics = json.loads((iris / "metrics.json").read_text())
+    found = evaluated(str(iris))
+    assert found["loss"] == metrics["test"]["loss"]
+    assert found["accuracy"] == metrics["test"]["accuracy"]
+    assert sum(map(sum, found["confusion"])) == found["n"] == 30
+    correct = sum(found["confusion"][k][k] for k in range(3))
+    assert correct / found["n"] == found["accuracy"]
+    assert [c["support"] for c in found["per_class"]] == [sum(r) for r in found["confusion"]]
+
+
+def test_evaluate_on_the_validation_split_matches_the_history(iris: Path) -> None:
+    found = evaluated(str(iris / "checkpoints" / "last.npz"), "--split", "val")
+    last = history_of(iris)[-1]
+    assert found["loss"] == pytest.approx(last["val_loss"], rel=1e-12)
+    assert found["accuracy"] == last["val_accuracy"]
+
+
+def test_regression_metrics(sine: Path) -> None:
+    metrics = json.loads((sine / "metrics.json").read_text())
+    found = evaluated(str(sine))
+    assert found["loss"] == metrics["test"]["loss"]
+    # The mse loss carries the seed's ½: MSE = 2·loss for one output.
+    assert found["mse"] == pytest.approx(2 * found["loss"], rel=1e-5)
+    assert 0.8 < found["r2"] <= 1 and found["mae"] > 0
+
+
+def test_evaluate_on_a_data_file_and_a_picture(iris: Path, tmp_path: Path) -> None:
+    X, y = raw_split(CONFIG_DIR / "iris.yaml", "test")
+    path = tmp_path / "test.csv"
+    header = "a,b,c,d,label\n"
+    path.write_text(
+        header + "".join(",".join(map(str, [*x, int(t)])) + "\n" for x, t in zip(X, y, strict=True))
+    )
+    assert evaluated(str(iris), "--data", str(path))["accuracy"] == evaluated(str(iris))["accuracy"]
+    picture = tmp_path / "cm.png"
+    assert cli(["evaluate", str(iris), "--plot", str(picture)]).exit_code == 0
+    assert picture.stat().st_size > 5_000
+
+
+# ------------------------------------------------------------------ predict
+def test_predict_with_the_training_preprocessing(iris: Path, tmp_path: Path) -> None:
+    X, y = raw_split(CONFIG_DIR / "iris.yaml", "test")
+    features = tmp_path / "new.csv"
+    features.write_text("a,b,c,d\n" + "".join(",".join(map(str, x)) + "\n" for x in X))
+    out = tmp_path / "preds.csv"
+    result = cli(["predict", str(iris), str(features), "--out", str(out), "--proba"])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == "prediction,p_0,p_1,p_2" and len(lines) == len(X) + 1
+    rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    np.testing.assert_allclose(rows[:, 1:].sum(axis=1), 1.0, atol=1e-5)
+    accuracy = float(np.mean(rows[:, 0] == y))
+    assert accuracy == json.loads((iris / "metrics.json").read_text())["test"]["accuracy"]
+    npz = tmp_path / "new.npz"
+    np.savez(npz, X=X)
+    printed = cli(["predict", str(iris), str(npz)])
+    assert printed.exit_code == 0
+    assert printed.output.splitlines()[1:] == [line.split(",")[0] for line in lines[1:]]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b\n1,2\n", "the model takes 4 feature columns; this input has 2"),
+        ("a,b,c,d\n1,2,x,4\n", "row 2, column 'c': 'x' is not a number"),
+    ],
+)
+def test_predict_refuses_inputs_that_do_not_fit(
+    iris: Path, tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    result = cli(["predict", str(iris), str(path)])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_predict_never_overwrites_silently(iris: Path, tmp_path: Path) -> None:
+    X, _ = raw_split(CONFIG_DIR / "iris.yaml", "test")
+    features = tmp_path / "new.csv"
+    features.write_text("a,b,c,d\n" + "".join(",".join(map(str, x)) + "\n" for x in X))
+    out = tmp_path / "preds.csv"
+    out.write_text("keep me\n")
+    result = cli(["predict", str(iris), str(features), "--out", str(out)])
+    assert result.exit_code == 2 and out.read_text() == "keep me\n"
+    assert (
+        cli(["predict", str(iris), str(features), "--out", str(out), "--overwrite"]).exit_code == 0
+    )
+
+
+def test_a_missing_model_exits_2(tmp_path: Path) -> None:
+    result = cli(["evaluate", str(tmp_path)])
+    assert result.exit_code == 2 and "checkpoints/last.npz" in result.output
+
+
+# ------------------------------------------------------------------ summary
+def test_summary_of_a_config_and_of_a_run(iris: Path) -> None:
+    from_config = cli(["summary", str(CONFIG_DIR / "iris.yaml")])
+    from_run = cli(["summary", str(iris)])
+    assert from_config.exit_code == 0 and from_run.exit_code == 0
+    # iris.yaml: 4 → 16 tanh → 3 softmax: (4·16 + 16) + (16·3 + 3) = 80 + 51 = 131 parameters.
+    for result in (from_config, from_run):
+        assert "total parameters: 131 (trainable 131, non-trainable 0)" in result.output
+        assert "(N, 16)" in result.output and "tanh" in result.output
+
+
+def test_summary_of_a_network_with_batchnorm_and_residual(tmp_path: Path) -> None:
+    raw = yaml.safe_load((CONFIG_DIR / "moons.yaml").read_text())
+    raw["model"]["layers"] = [
+        {"units": 8, "activation": "linear"},
+        {"type": "batchnorm", "activation": "relu"},
+        {"type": "residual", "layers": [{"units": 8, "activation": "tanh"}]},
+        {"units": 1, "activation": "sigmoid"},
+    ]
+    config = tmp_path / "net.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    result = cli(["summary", str(config)])
+    assert result.exit_code == 0, result.output
+    # dense 2·8 + 8 = 24; batchnorm γ, β = 16 (+16 running averages); residual's dense 8·8 + 8 =
+    # 72; output 8 + 1 = 9: trainable 121, non-trainable 16.
+    assert "total parameters: 137 (trainable 121, non-trainable 16)" in result.output
+
+
+# -------------------------------------------------------- init and friends
+@pytest.mark.parametrize("dataset", BUILTIN_DATASETS)
+def test_init_writes_a_config_that_trains(dataset: str, tmp_path: Path) -> None:
+    config = tmp_path / f"{dataset}.yaml"
+    result = cli(["init", "--dataset", dataset, "--out", str(config)])
+    assert result.exit_code == 0, result.output
+    assert config.read_text().startswith("# A bprop experiment")
+    train(config, tmp_path / "run", "training.epochs=1")
+    again = cli(["init", "--dataset", dataset, "--out", str(config)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_init_rejects_an_unknown_data_set(tmp_path: Path) -> None:
+    result = cli(["init", "--dataset", "cifar", "--out", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 2 and "choose one of: xor" in result.output
+
+
+def test_config_prints_every_default_and_reads_back(tmp_path: Path) -> None:
+    result = cli(["config", str(CONFIG_DIR / "spirals.yaml"), "--set", "optimizer.lr=0.003"])
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.output)
+    assert resolved["optimizer"] == {"lr": 0.003, "weight_decay": 0.0, "type": "adam",
+                                     "beta1": 0.9, "beta2": 0.999, "eps": 1e-08}  # fmt: skip
+    assert resolved["training"]["diagnostics"] is False  # a default, filled in
+    path = tmp_path / "resolved.yaml"
+    path.write_text(result.output)
+    assert load_config(path).resolved() == resolved
+
+
+CONFIG_FILES = sorted(CONFIG_DIR.rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", CONFIG_FILES, ids=[c.stem for c in CONFIG_FILES])
+def test_the_schema_accepts_every_example_config(config: Path) -> None:
+    jsonschema.validate(yaml.safe_load(config.read_text()), json_schema())
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        {"optimizer": {"type": "adam", "lrr": 0.1}},
+        {"training": {"epochs": "many"}},
+        {"model": {"layers": []}},
+        {"model": {"layers": [{"type": "conv", "units": 3}]}},
+        {"loss": "hinge"},
+    ],
+)
+def test_the_schema_rejects_bad_configs(mistake: dict) -> None:
+    raw = yaml.safe_load((CONFIG_DIR / "moons.yaml").read_text()) | mistake
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(raw, json_schema())
+
+
+def test_schema_command_writes_the_schema(tmp_path: Path) -> None:
+    out = tmp_path / "bprop.schema.json"
+    assert cli(["schema", "--out", str(out)]).exit_code == 0
+    assert json.loads(out.read_text())["title"] == "ExperimentConfig"
+    assert cli(["schema", "--out", str(out)]).exit_code == 2  # never overwritten silently
+
+
+def test_datasets_lists_every_built_in() -> None:
+    result = cli(["datasets"])
+    assert result.exit_code == 0
+    for name in BUILTIN_DATASETS:
+        assert name in result.output
+    assert "1797×64" in result.output and "5000×784" in result.output
+
+
+def test_the_config_reference_is_current() -> None:
+    written = (ROOT / "docs" / "config-reference.md").read_text(encoding="utf-8")
+    assert written == reference_markdown(), "run `make docs` to regenerate it"
+    for section in ("## model.layers[]: type batchnorm", "## optimizer: type adamw", "## compare"):
+        assert section in written
