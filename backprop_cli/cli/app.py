@@ -5,6 +5,7 @@ Commands import the numerical core lazily, so `bprop --help` stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -51,18 +52,24 @@ def root(
     """Train neural networks with backpropagation you can read."""
 
 
-app.command("train", epilog=exit_codes.HELP)(train)
-app.command("gradcheck", epilog=exit_codes.HELP)(gradcheck)
-app.command("compare-optimizers", epilog=exit_codes.HELP)(compare_optimizers)
-app.command("plot", epilog=exit_codes.HELP)(plot)
-app.command("demo", epilog=exit_codes.HELP)(demo)
-app.command("evaluate", epilog=exit_codes.HELP)(evaluate)
-app.command("predict", epilog=exit_codes.HELP)(predict)
-app.command("summary", epilog=exit_codes.HELP)(summary)
-app.command("init", epilog=exit_codes.HELP)(init)
-app.command("config", epilog=exit_codes.HELP)(config)
-app.command("schema", epilog=exit_codes.HELP)(schema)
-app.command("datasets", epilog=exit_codes.HELP)(datasets)
+#: The commands in the order `bprop --help` lists them: train and use, then compare and look,
+#: then learn, then write configs.
+COMMANDS: dict[str, Callable[..., None]] = {
+    "train": train,
+    "evaluate": evaluate,
+    "predict": predict,
+    "summary": summary,
+    "compare-optimizers": compare_optimizers,
+    "plot": plot,
+    "gradcheck": gradcheck,
+    "demo": demo,
+    "init": init,
+    "config": config,
+    "schema": schema,
+    "datasets": datasets,
+}
+for _name, _command in COMMANDS.items():
+    app.command(_name, epilog=exit_codes.HELP)(_command)
 
 
 def main() -> None:
