@@ -20,6 +20,7 @@ from typing import Any
 
 from .config import ExperimentConfig, with_optimizer
 from .errors import BpropError, ConfigError
+from .execution import run_all
 from .optim import OPTIMIZERS
 from .run import RunFinished, RunStarted, execute, prepare
 from .training import EpochEnded, Event
@@ -217,13 +218,14 @@ def race(
     target_loss: float | None,
     jobs: int = 1,
     stop: Callable[[], bool] | None = None,
+    dask: str | None = None,
 ) -> Iterator[RaceEvent]:
     """Run every contestant into ``out_dir/<name>``. Serially, every training event is passed on,
     and ``stop`` (asked after every step) ends the race after saving the current run; with
     ``jobs`` > 1 the contestants run in joblib worker processes and only their start and end are
-    reported (ends in completion order)."""
+    reported (ends in completion order); ``dask`` sends them to a Dask scheduler instead."""
     total = len(lineup)
-    if jobs <= 1 or total == 1:
+    if dask is None and (jobs <= 1 or total == 1):
         for index, contestant in enumerate(lineup, start=1):
             if stop is not None and stop():
                 return
@@ -232,16 +234,12 @@ def race(
             yield from _contestant_events(contestant, run_dir, target_loss, index, total, stop)
         return
 
-    from joblib import Parallel, delayed
-
     for index, contestant in enumerate(lineup, start=1):
         (out_dir / contestant.name).mkdir()
         yield ContestantStarted(index, total, contestant)
-    order = {c.name: i for i, c in enumerate(lineup, start=1)}
-    tasks = (delayed(run_contestant)(c, out_dir / c.name, target_loss) for c in lineup)
-    with Parallel(n_jobs=min(jobs, total), return_as="generator_unordered") as parallel:
-        for result in parallel(tasks):
-            yield ContestantDone(order[result.optimizer], total, result)
+    tasks = [(c, out_dir / c.name, target_loss) for c in lineup]
+    for index, result in run_all(run_contestant, tasks, n_jobs=jobs, dask=dask):
+        yield ContestantDone(index + 1, total, result)
 
 
 def ranked(results: list[Result]) -> tuple[list[Result], str]:

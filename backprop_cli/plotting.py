@@ -196,3 +196,51 @@ def plot_predictions(truth: Any, predicted: Any, path: Path) -> None:
     fig.tight_layout()
     write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
     plt.close(fig)
+
+
+def plot_sweep(
+    results: list[tuple[dict[str, Any], float | None, str]],
+    keys: list[str],
+    logarithmic: set[str],
+    metric: str,
+    path: Path,
+) -> None:
+    """The metric against each swept key, one panel per key: (params, score, status) per
+    trial; log x for keys drawn log-uniformly or spanning more than 30×."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(len(keys), 3)
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4 * rows), squeeze=False)
+    scores = [s for _, s, _ in results if s is not None]
+    for ax, key in zip(axes.flat, keys, strict=False):
+        values = [p.get(key) for p, _, _ in results]
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        labels = sorted({str(v) for v in values}) if not numeric else []
+        for params, score, status in results:
+            if score is None:
+                continue
+            x = params.get(key) if numeric else labels.index(str(params.get(key)))
+            ok = status in ("ok", "early-stopped")
+            ax.scatter(x, score, color="tab:blue" if ok else "tab:red", alpha=0.8, s=30)
+        if numeric:
+            positive = [v for v in values if v is not None and v > 0]
+            spread = len(positive) == len(values) and max(positive) / min(positive) > 30
+            if key in logarithmic or spread:
+                ax.set_xscale("log")
+        else:
+            ax.set_xticks(range(len(labels)), labels)
+        if scores and min(scores) > 0 and max(scores) / min(scores) > 30:
+            ax.set_yscale("log")
+        ax.set_xlabel(key)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    fig.suptitle(f"{metric} by trial (red: diverged)")
+    fig.tight_layout()
+    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    plt.close(fig)

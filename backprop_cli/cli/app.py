@@ -17,6 +17,7 @@ from .config_cmds import config, datasets, init, schema
 from .demo_cmd import demo
 from .gradcheck_cmd import gradcheck
 from .plot_cmd import plot
+from .sweep_cmd import sweep
 from .train_cmd import train
 from .use_cmds import evaluate, predict, summary
 
@@ -60,6 +61,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "predict": predict,
     "summary": summary,
     "compare-optimizers": compare_optimizers,
+    "sweep": sweep,
     "plot": plot,
     "gradcheck": gradcheck,
     "demo": demo,

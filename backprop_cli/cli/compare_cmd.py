@@ -37,6 +37,10 @@ def compare_optimizers(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")
     ] = 1,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="Run on the Dask scheduler at this address (tcp://host:8786)."),
+    ] = None,
     target_loss: Annotated[
         float | None,
         typer.Option(
@@ -63,6 +67,7 @@ def compare_optimizers(
     from ..compare import contestants, race
     from ..config import load_config
     from ..errors import BpropError
+    from ..execution import check_dask
     from ..run import claim_out_dir, new_run_dir, prepare
 
     names = [n.strip() for n in optimizers.split(",") if n.strip()] if optimizers else None
@@ -74,6 +79,8 @@ def compare_optimizers(
         cfg = load_config(config, list(set_ or []))
         lineup = contestants(cfg, names, str(config))
         prepare(lineup[0].config)  # data, network and labels checked before any file is written
+        if dask is not None:
+            check_dask(dask)
         if target_loss is None and cfg.compare is not None:
             target_loss = cfg.compare.target_loss
         if out is not None:
@@ -88,16 +95,18 @@ def compare_optimizers(
     if not quiet:
         console.print(
             f"comparing {', '.join(c.name for c in lineup)} on {cfg.name}"
-            f" ({'serially' if jobs == 1 else f'{jobs} processes'}) → {out_dir}",
+            f" ({_where(jobs, dask)}) → {out_dir}",
             soft_wrap=True,
         )
     results: list[Result] = []
     labels = {c.name: c.label for c in lineup}
     try:
         with graceful_stop() as stop:
-            _render(race(lineup, out_dir, target_loss, jobs, stop), quiet, results)
+            _render(race(lineup, out_dir, target_loss, jobs, stop, dask), quiet, results)
     except KeyboardInterrupt:
         stop = _always
+    except BpropError as exc:
+        fail(str(exc))
     if stop():
         if results:  # the comparison of the optimizers that finished
             _finish(results, labels, out_dir, target_loss, cfg.name)
@@ -107,6 +116,12 @@ def compare_optimizers(
     if not any(r.status in ("ok", "early-stopped") for r in results):
         code = exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
         raise typer.Exit(code)
+
+
+def _where(jobs: int, dask: str | None) -> str:
+    if dask is not None:
+        return f"on the Dask cluster at {dask}"
+    return "serially" if jobs == 1 else f"{jobs} processes"
 
 
 def _always() -> bool:

@@ -37,8 +37,10 @@ err_console = LazyConsole(stderr=True, highlight=False)
 
 def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     """Print ``message`` (one problem per line) to stderr and exit with ``code``, no traceback."""
+    from rich.markup import escape
+
     for line in message.splitlines() or [message]:
-        err_console.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 

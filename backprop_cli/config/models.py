@@ -265,6 +265,29 @@ class CompareConfig(Strict):
     )
 
 
+# ----------------------------------------------------------------- sweeps
+class SweepConfig(Strict):
+    """The search space of `bprop sweep`: a grid, random draws, or both (every draw combined
+    with every grid point)."""
+
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="key.path → values; all combinations are tried."
+    )
+    random: int | None = Field(None, ge=1, description="Trials drawn at random from `space`.")
+    space: dict[str, str] = Field(
+        default_factory=dict,
+        description="key.path → uniform:a:b, loguniform:a:b, int:a:b or choice:v1,v2,...",
+    )
+    metric: str | None = Field(None, description="History column ranking the trials.")
+    mode: Literal["min", "max"] = Field("min", description="Whether lower or higher wins.")
+
+    @model_validator(mode="after")
+    def _space_needs_random(self) -> SweepConfig:
+        if self.space and self.random is None:
+            raise ValueError("`space` is sampled by `random: N` trials; set random")
+        return self
+
+
 # -------------------------------------------------------------- experiment
 class ExperimentConfig(Strict):
     name: str = Field(
@@ -286,6 +309,7 @@ class ExperimentConfig(Strict):
     compare: CompareConfig | None = Field(
         None, description="Used only by `bprop compare-optimizers`."
     )
+    sweep: SweepConfig | None = Field(None, description="Used only by `bprop sweep`.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

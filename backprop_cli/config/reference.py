@@ -57,6 +57,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("training.early_stopping", models.EarlyStoppingConfig),
     ("output", models.OutputConfig),
     ("compare", models.CompareConfig),
+    ("sweep", models.SweepConfig),
 ]
 
 

@@ -1,0 +1,242 @@
+"""`bprop sweep`: a hyperparameter search, here, in local processes or on a Dask cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from . import exit_codes
+from .console import console, fail, fmt, progress_bar
+
+if TYPE_CHECKING:
+    from ..sweep import Trial, TrialResult
+
+
+def sweep(
+    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="key.path=v1,v2,... (repeatable; every combination)."),
+    ] = None,
+    random: Annotated[
+        int | None, typer.Option("--random", min=1, help="Trials drawn at random from --space.")
+    ] = None,
+    space: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--space",
+            help="key.path=uniform:a:b, loguniform:a:b, int:a:b or choice:v1,v2 (repeatable).",
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="History column that ranks trials (default: val_loss, "
+            "or train_loss without validation).",
+        ),
+    ] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="min (default) or max.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The sweep directory (new, or the one to resume).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key: key.path=value (repeatable)."),
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Local worker processes.")] = 1,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="Run the trials on the Dask scheduler at this address."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Run only the trials --out does not hold finished.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the table.")] = False,
+) -> None:
+    """Train one run per trial of a search space and rank the trials.
+
+    The space comes from the config's sweep: section and --grid / --random with --space. Every
+    trial's config is validated first; invalid ones are reported and skipped. The sweep directory
+    gets a run directory per trial, sweep.csv, sweep.json, best.yaml (the winner's config, ready
+    for bprop train) and sweep.png.
+
+    Example:  bprop sweep configs/spirals.yaml --grid optimizer.lr=0.1,0.01,0.001 --jobs 2
+    """
+    from ..config import load_config
+    from ..errors import BpropError, ConfigError
+    from ..execution import check_dask
+    from ..run import new_run_dir, prepare
+    from ..sweep import Space, make_trials
+
+    try:
+        cfg = load_config(config, list(set_ or []))
+        search = Space.build(cfg, grid or [], space or [], random)
+        section = cfg.sweep
+        mode = mode or (section.mode if section else "min")
+        if mode not in ("min", "max"):
+            raise ConfigError(f"--mode: {mode!r}; use min or max")
+        has_val = cfg.data.validation_split > 0 or bool(
+            cfg.data.path and cfg.data.path.endswith(".npz")
+        )
+        metric = (
+            metric
+            or (section.metric if section else None)
+            or ("val_loss" if has_val else "train_loss")
+        )
+        trials = make_trials(cfg, search, str(config))
+        valid = [t for t in trials if t.config is not None]
+        if not valid:
+            raise ConfigError("no valid trial:\n" + "\n".join(t.problem for t in trials))
+        assert valid[0].config is not None
+        prepare(valid[0].config)  # the data and network, checked before any file is written
+        if dask is not None:
+            check_dask(dask)
+        if resume:
+            if out is None or (not (out / "sweep.json").exists() and not out.is_dir()):
+                raise ConfigError("--resume: give --out, the directory of the sweep to continue")
+            out_dir = out
+        elif out is not None:
+            if out.exists() and any(out.iterdir()):
+                raise ConfigError(f"--out: {out} is not empty; choose a new directory or --resume")
+            out.mkdir(parents=True, exist_ok=True)
+            out_dir = out
+        else:
+            out_dir = new_run_dir(Path(cfg.output.dir), f"{cfg.name}-sweep")
+    except BpropError as exc:
+        fail(str(exc))
+
+    for trial in trials:
+        if trial.config is None:
+            console.print(f"[yellow]skipped[/] trial {trial.id} {trial.params}:", soft_wrap=True)
+            for line in trial.problem.splitlines():
+                console.print(f"  {line}", soft_wrap=True, markup=False)
+    results = _run(valid, out_dir, metric, mode, jobs, dask, resume, quiet)
+    results += [_invalid(t) for t in trials if t.config is None]
+    _finish(results, search, metric, mode, out_dir, cfg.name)
+    if not any(r.status in ("ok", "early-stopped") for r in results):
+        raise typer.Exit(exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2)
+
+
+def _invalid(trial: Trial) -> TrialResult:
+    from ..sweep import TrialResult
+
+    return TrialResult(trial.id, trial.name, trial.params, "invalid", detail=trial.problem)
+
+
+def _run(
+    valid: list[Trial], out_dir: Path, metric: str, mode: str, jobs: int, dask: str | None,
+    resume: bool, quiet: bool,
+) -> list[TrialResult]:  # fmt: skip
+    from ..execution import run_all
+    from ..sweep import TrialResult, is_finished, run_trial, summarize
+
+    results: list[TrialResult] = []
+    todo = []
+    for trial in valid:
+        run_dir = out_dir / trial.name
+        if resume and is_finished(run_dir):
+            results.append(summarize(trial, run_dir, metric, mode))
+        else:
+            todo.append(trial)
+    if not quiet:
+        where = (
+            f"the Dask cluster at {dask}"
+            if dask
+            else (f"{jobs} processes" if jobs > 1 else "this process")
+        )
+        done = f"; {len(results)} already finished" if results else ""
+        console.print(f"{len(todo)} trials on {where} → {out_dir}{done}", soft_wrap=True)
+    tasks = [(t, out_dir / t.name, metric, mode) for t in todo]
+    progress = progress_bar(console.is_terminal and not quiet)
+    finished: set[int] = set()
+    try:
+        with progress:
+            bar = progress.add_task("trials", total=len(tasks), info="")
+            for index, result in run_all(run_trial, tasks, n_jobs=jobs, dask=dask):
+                finished.add(index)
+                results.append(result)
+                progress.update(bar, advance=1, info=result.name)
+                if not quiet:
+                    console.print(_line(result, metric), soft_wrap=True, markup=False)
+    except KeyboardInterrupt:
+        _finish_partial(results, out_dir)
+        raise typer.Exit(exit_codes.INTERRUPTED) from None
+    except Exception as exc:  # a lost worker ends joblib's run: record who did not finish
+        reason = f"worker lost ({type(exc).__name__}: {exc}); rerun with --resume"
+        for k, trial in enumerate(todo):
+            if k not in finished:
+                results.append(
+                    TrialResult(trial.id, trial.name, trial.params, "error", detail=reason)
+                )
+    return results
+
+
+def _finish_partial(results: list[TrialResult], out_dir: Path) -> None:
+    console.print(
+        f"interrupted after {len(results)} trials; continue with --out {out_dir} --resume",
+        soft_wrap=True,
+    )
+
+
+def _line(result: TrialResult, metric: str) -> str:
+    score = f"{metric} {fmt(result.score)}" if result.score is not None else ""
+    detail = f"  {result.detail}" if result.status not in ("ok", "early-stopped") else ""
+    return f"trial {result.id} {result.name}: {result.status}  {score}{detail}"
+
+
+def _finish(
+    results: list[TrialResult], search: object, metric: str, mode: str, out_dir: Path, name: str
+) -> None:
+    from rich.table import Table
+
+    from ..atomic import write_text
+    from ..config import to_yaml
+    from ..plotting import plot_sweep
+    from ..sweep import FINISHED, Space, ranked, sweep_files
+
+    assert isinstance(search, Space)
+    ranking = ranked(results, mode)
+    keys = search.keys
+    csv_text, json_text = sweep_files(ranking, keys, metric, mode)
+    write_text(out_dir / "sweep.csv", csv_text)
+    write_text(out_dir / "sweep.json", json_text)
+    files = ["sweep.csv", "sweep.json"]
+    winner = next((r for r in ranking if r.status in FINISHED and r.score is not None), None)
+    if winner is not None:
+        import yaml
+
+        resolved = yaml.safe_load((out_dir / winner.name / "config.yaml").read_text())
+        write_text(
+            out_dir / "best.yaml",
+            f"# {name}: best trial {winner.name} by {metric} ({mode})\n" + to_yaml(resolved),
+        )
+        files.append("best.yaml")
+    if any(r.score is not None for r in results):
+        logarithmic = {k for k, d in search.space.items() if d.logarithmic}
+        points = [(r.params, r.score, r.status) for r in results]
+        plot_sweep(points, keys, logarithmic, metric, out_dir / "sweep.png")
+        files.append("sweep.png")
+
+    table = Table(title=f"{name}: {len(results)} trials ranked by {metric} ({mode})")
+    table.add_column("#", justify="right")
+    for key in keys:
+        table.add_column(key.split(".")[-1], justify="right")
+    for column in ("status", metric, "epochs", "seconds"):
+        table.add_column(column, justify="left" if column == "status" else "right")
+    for rank, r in enumerate(ranking[:15], start=1):
+        style = "bold green" if r is winner else (None if r.status in FINISHED else "red")
+        table.add_row(
+            "★" if r is winner else str(rank), *[_cell(r.params.get(k)) for k in keys],
+            r.status, fmt(r.score), str(r.epochs), f"{r.seconds:.1f}", style=style,
+        )  # fmt: skip
+    console.print(table)
+    if winner is not None:
+        console.print(f"best: {winner.name} ({metric} {fmt(winner.score)})", soft_wrap=True)
+    console.print(f"wrote {', '.join(files)} in {out_dir}", soft_wrap=True)
+
+
+def _cell(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

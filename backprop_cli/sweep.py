@@ -1,0 +1,309 @@
+"""Hyperparameter sweeps: trials from a grid and random draws, each an ordinary training run.
+
+A trial is the base config with some ``key.path`` values replaced. Trials are drawn from the
+config's seed, validated before anything runs, and run independently (here, in local processes or
+on a Dask cluster through `execution`), so their results never depend on where they ran.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import math
+import re
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .config import ExperimentConfig, apply_overrides, validate
+from .errors import BpropError, ConfigError
+from .rundirs import read_history
+
+KINDS = ("uniform", "loguniform", "int", "choice")
+FINISHED = ("ok", "early-stopped")
+STATUS = {
+    "completed": "ok",
+    "early_stopping": "early-stopped",
+    "diverged": "diverged",
+    "interrupted": "interrupted",
+}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How one key is drawn: uniform:a:b, loguniform:a:b, int:a:b (inclusive) or choice:v,..."""
+
+    kind: str
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple[Any, ...] = ()
+
+    @property
+    def logarithmic(self) -> bool:
+        return self.kind == "loguniform"
+
+    def draw(self, rng: np.random.Generator) -> Any:
+        if self.kind == "uniform":
+            return float(rng.uniform(self.low, self.high))
+        if self.kind == "loguniform":
+            return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+        if self.kind == "int":
+            return int(rng.integers(int(self.low), int(self.high) + 1))
+        return self.choices[int(rng.integers(len(self.choices)))]
+
+
+def _scalar(text: str) -> Any:
+    """A value as YAML reads it (numbers, booleans, strings, {inline: mappings})."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _values(text: str) -> list[Any]:
+    """Comma-separated values read as a YAML flow list, so that {mappings, with: commas} and
+    [lists] stay whole."""
+    try:
+        values = yaml.safe_load(f"[{text}]")
+    except yaml.YAMLError:
+        return [_scalar(v) for v in text.split(",")]
+    return list(values) if isinstance(values, list) else [values]
+
+
+def parse_distribution(key: str, spec: str, where: str = "--space") -> Distribution:
+    kind, _, rest = spec.partition(":")
+    if kind not in KINDS or not rest:
+        raise ConfigError(
+            f"{where} {key}: {spec!r} is not a distribution; use uniform:a:b, loguniform:a:b, "
+            "int:a:b or choice:v1,v2,..."
+        )
+    if kind == "choice":
+        return Distribution(kind, choices=tuple(_values(rest)))
+    parts = rest.split(":")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"{where} {key}: {spec!r} needs two numbers, {kind}:low:high") from None
+    if not low < high or (kind == "loguniform" and low <= 0):
+        raise ConfigError(
+            f"{where} {key}: {spec!r} needs low < high"
+            + (" and low > 0" if kind == "loguniform" else "")
+        )
+    return Distribution(kind, low, high)
+
+
+def parse_assignment(item: str, option: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise ConfigError(f"{option} {item!r}: expected key.path=...")
+    return key.strip(), value.strip()
+
+
+@dataclass
+class Space:
+    """The search space: grid values per key and distributions for ``random`` draws."""
+
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    space: dict[str, Distribution] = field(default_factory=dict)
+    random: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        cfg: ExperimentConfig,
+        grid: Sequence[str] = (),
+        space: Sequence[str] = (),
+        random: int | None = None,
+    ) -> Space:
+        """The config's ``sweep:`` section, extended (and overridden key by key) by
+        ``--grid key=v1,v2``, ``--space key=kind:...`` and ``--random N``."""
+        section = cfg.sweep
+        out = cls(
+            dict(section.grid) if section else {},
+            {
+                k: parse_distribution(k, v, "sweep.space")
+                for k, v in (section.space if section else {}).items()
+            },
+            section.random if section else None,
+        )
+        for item in grid:
+            key, values = parse_assignment(item, "--grid")
+            out.grid[key] = _values(values)
+        for item in space:
+            key, spec = parse_assignment(item, "--space")
+            out.space[key] = parse_distribution(key, spec)
+        if random is not None:
+            out.random = random
+        if out.space and out.random is None:
+            raise ConfigError("--space: distributions are sampled by --random N trials; add it")
+        if out.random is not None and not out.space:
+            raise ConfigError("--random: give the distributions to draw from with --space")
+        if not out.grid and not out.space:
+            raise ConfigError(
+                "nothing to sweep: give --grid key=v1,v2 or --random N with --space, or a "
+                "sweep: section in the config"
+            )
+        return out
+
+    @property
+    def keys(self) -> list[str]:
+        return [*self.grid, *[k for k in self.space if k not in self.grid]]
+
+    def trials(self, seed: int) -> list[dict[str, Any]]:
+        """Every grid combination with each random draw (drawn from ``seed``), in order."""
+        points = [
+            dict(zip(self.grid, values, strict=True))
+            for values in itertools.product(*self.grid.values())
+        ]
+        if not self.random:
+            return points
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EE9]))
+        draws = [{k: d.draw(rng) for k, d in self.space.items()} for _ in range(self.random)]
+        return [point | draw for point in points for draw in draws]
+
+
+@dataclass
+class Trial:
+    """One configuration of the sweep: its id, name (its run directory) and parameters."""
+
+    id: int
+    name: str
+    params: dict[str, Any]
+    config: ExperimentConfig | None  # None when the combination is invalid
+    problem: str = ""
+
+
+def _slug(params: dict[str, Any]) -> str:
+    parts = []
+    for key, value in params.items():
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key.split('.')[-1]}={text}")
+    return re.sub(r"[^A-Za-z0-9._=-]+", "-", "_".join(parts))[:120]
+
+
+def make_trials(cfg: ExperimentConfig, space: Space, source: str) -> list[Trial]:
+    """Validated trials; an invalid combination keeps its problem instead of a config."""
+    base = cfg.model_dump(mode="json") | {"sweep": None}
+    trials = []
+    for k, params in enumerate(space.trials(cfg.seed), start=1):
+        raw = json.loads(json.dumps(base))
+        name = f"t{k:03d}_{_slug(params)}"
+        try:
+            apply_overrides(raw, [f"{key}={_yaml(value)}" for key, value in params.items()], source)
+            trials.append(Trial(k, name, params, validate(raw, f"{source} (trial {k})")))
+        except ConfigError as exc:
+            trials.append(Trial(k, name, params, None, str(exc)))
+    return trials
+
+
+def _yaml(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
+
+
+@dataclass
+class TrialResult:
+    id: int
+    name: str
+    params: dict[str, Any]
+    status: str  # ok | early-stopped | diverged | interrupted | invalid | error
+    score: float | None = None  # the best value of the metric over the epochs
+    final_train_loss: float | None = None
+    final_val_loss: float | None = None
+    best_val_loss: float | None = None
+    epochs: int = 0
+    seconds: float = 0.0
+    detail: str = ""
+
+    def row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def score_of(history: list[dict[str, Any]], metric: str, mode: str) -> float | None:
+    values = [v for r in history if (v := r.get(metric)) is not None and math.isfinite(v)]
+    if not values:
+        return None
+    return min(values) if mode == "min" else max(values)
+
+
+def summarize(trial: Trial, run_dir: Path, metric: str, mode: str) -> TrialResult:
+    """A finished trial's row from its run directory."""
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    history = read_history(run_dir)
+    final = history[-1] if history else {}
+    val = [r["val_loss"] for r in history if r.get("val_loss") is not None]
+    return TrialResult(
+        trial.id, trial.name, trial.params,
+        STATUS.get(metrics["stop_reason"], metrics["stop_reason"]),
+        score_of(history, metric, mode),
+        final.get("train_loss"), final.get("val_loss"), min(val) if val else None,
+        metrics["epochs_run"], metrics["total_seconds"], metrics.get("stop_detail", ""),
+    )  # fmt: skip
+
+
+def run_trial(trial: Trial, run_dir: Path, metric: str, mode: str) -> TrialResult:
+    """Train one trial into ``run_dir`` (a worker's whole job); never raises: a failure is the
+    trial's status and detail."""
+    from .run import execute, prepare
+
+    try:
+        assert trial.config is not None
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for _ in execute(prepare(trial.config), run_dir, plot=False):
+            pass
+        return summarize(trial, run_dir, metric, mode)
+    except BpropError as exc:
+        return TrialResult(trial.id, trial.name, trial.params, "error", detail=str(exc))
+    except Exception as exc:
+        where = traceback.format_exception_only(exc)[-1].strip()
+        return TrialResult(trial.id, trial.name, trial.params, "error", detail=where)
+
+
+def is_finished(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds a run that ended (it wrote metrics.json)."""
+    return (run_dir / "metrics.json").is_file()
+
+
+def ranked(results: list[TrialResult], mode: str) -> list[TrialResult]:
+    """Best first; trials without a score (diverged early, invalid, failed) last, by id."""
+    sign = 1.0 if mode == "min" else -1.0
+
+    def key(r: TrialResult) -> tuple[int, float, int]:
+        scored = r.score is not None and r.status in (*FINISHED, "diverged")
+        return (0 if scored else 1, sign * (r.score or 0.0) if scored else 0.0, r.id)
+
+    return sorted(results, key=key)
+
+
+CSV_COLUMNS = ("rank", "trial", "name", "status", "score", "final_train_loss", "final_val_loss",
+               "best_val_loss", "epochs", "seconds", "detail")  # fmt: skip
+
+
+def sweep_files(
+    ranking: list[TrialResult], keys: list[str], metric: str, mode: str
+) -> tuple[str, str]:
+    """The text of sweep.csv (one column per swept key) and sweep.json."""
+    buf = io.StringIO()
+    columns = [*CSV_COLUMNS[:3], *keys, *CSV_COLUMNS[3:]]
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for rank, r in enumerate(ranking, start=1):
+        row = r.row()
+        cells = {"rank": rank, "trial": r.id} | {c: row.get(c) for c in CSV_COLUMNS[2:]}
+        cells |= {k: r.params.get(k) for k in keys}
+        writer.writerow({k: "" if v is None else v for k, v in cells.items()})
+    best = ranking[0] if ranking and ranking[0].score is not None else None
+    document = {
+        "metric": metric,
+        "mode": mode,
+        "keys": keys,
+        "best": best.name if best else None,
+        "trials": [{"rank": k} | r.row() for k, r in enumerate(ranking, start=1)],
+    }
+    return buf.getvalue(), json.dumps(document, indent=2, default=str)
