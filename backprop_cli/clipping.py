@@ -18,11 +18,11 @@ def global_norm(grads: Array) -> float:
 
     One BLAS dot product in the gradient's own dtype (no copy on the hot path); only if that
     overflows (float32 squares past 3.4e38) is it recomputed in float64, so a huge but finite
-    gradient still gets a finite norm and can be clipped.
+    gradient still gets a finite norm and can be clipped. The training loop calls it under
+    ``np.errstate(over="ignore")``; elsewhere NumPy may warn about that overflow.
     """
     flat = grads.reshape(-1)
-    with np.errstate(over="ignore", invalid="ignore"):
-        squared = float(np.dot(flat, flat))
+    squared = float(np.dot(flat, flat))
     if math.isinf(squared):
         wide = flat.astype(np.float64)
         squared = float(np.dot(wide, wide))

@@ -52,13 +52,19 @@ class _Rows:
 
     def __init__(self) -> None:
         self._arrays: dict[str, Array] = {}
+        self._views: dict[tuple[str, int, int, np.dtype], Array] = {}
 
     def get(self, name: str, n: int, width: int, dtype: np.dtype) -> Array:
+        view = self._views.get((name, n, width, dtype))
+        if view is not None:
+            return view
         array = self._arrays.get(name)
         if array is None or len(array) < n or array.shape[1] != width or array.dtype != dtype:
             rows = max(n, 0 if array is None else len(array))
             array = self._arrays[name] = np.empty((rows, width), dtype=dtype)
-        return array[:n]
+            self._views = {k: v for k, v in self._views.items() if k[0] != name}
+        view = self._views[(name, n, width, dtype)] = array[:n]
+        return view
 
 
 def _row_max(x: Array, out: Array) -> Array:

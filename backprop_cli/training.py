@@ -206,7 +206,7 @@ def train(
             loss_sum += loss * size
             norm_sum += norm
             if argmax:
-                np.argmax(out, axis=1, out=predicted[seen : seen + size])
+                out.argmax(axis=1, out=predicted[seen : seen + size])
                 if not isinstance(idx, slice):
                     order[seen : seen + size] = idx
                 elif size == 1:

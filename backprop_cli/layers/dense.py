@@ -53,6 +53,8 @@ class Dense(Layer):
         self._dzbuf: Array = np.empty((0, units))
         self._dxbuf: Array = np.empty((0, 0))
         self._ones: Array = np.empty(0)
+        self._n = -1  # the batch size the views in _batch are for
+        self._batch: tuple[Array, Array, Array, Array, Array] = (self._ones,) * 5
         self._x: Array | None = None
         self._z: Array | None = None
         self._a: Array | None = None
@@ -106,41 +108,44 @@ class Dense(Layer):
         self.W, self.b = params["W"], params["b"]
         self.dW, self.db = grads["W"], grads["b"]
 
-    def _reserve(self, n: int, dtype: np.dtype) -> None:
-        """Grow the batch buffers to hold ``n`` rows."""
-        if n <= len(self._zbuf) and self._zbuf.dtype == dtype:
-            return
-        rows = max(n, len(self._zbuf))
-        self._zbuf = np.empty((rows, self.units), dtype=dtype)
-        self._abuf = np.empty_like(self._zbuf)
-        self._dzbuf = np.empty_like(self._zbuf)
-        self._dxbuf = np.empty((rows, self.fan_in), dtype=dtype)
-        self._ones = np.ones(rows, dtype=dtype)
+    def _views(self, n: int) -> tuple[Array, Array, Array, Array, Array]:
+        """(z, a, δ, dx, ones) views of the first ``n`` rows of the buffers, grown to hold ``n``
+        when needed; the views are kept while the batch size stays the same."""
+        if n == self._n:
+            return self._batch
+        dtype = self.W.dtype
+        if n > len(self._zbuf) or self._zbuf.dtype != dtype:
+            rows = max(n, len(self._zbuf))
+            self._zbuf = np.empty((rows, self.units), dtype=dtype)
+            self._abuf = np.empty_like(self._zbuf)
+            self._dzbuf = np.empty_like(self._zbuf)
+            self._dxbuf = np.empty((rows, self.fan_in), dtype=dtype)
+            self._ones = np.ones(rows, dtype=dtype)
+        self._n = n
+        self._batch = (
+            self._zbuf[:n], self._abuf[:n], self._dzbuf[:n], self._dxbuf[:n], self._ones[:n]
+        )  # fmt: skip
+        return self._batch
 
     def forward(self, x: Array, training: bool = True) -> Array:
-        n = x.shape[0]
-        self._reserve(n, self.W.dtype)
-        z = self._z = self._zbuf[:n]
+        z, a, _, _, _ = self._views(x.shape[0])
         np.dot(x, self.W.T, out=z)
         z += self.b
-        self._x = x
+        self._x, self._z = x, z
         if self.fused_output:
             return z
-        a = self._a = self._abuf[:n]
+        self._a = a
         return self.activation.forward(z, out=a)
 
     def backward(self, dout: Array) -> Array | None:
         if self._x is None or self._z is None:
             raise RuntimeError("backward called before forward")
-        n = self._z.shape[0]
-        if self.fused_output:
-            dz = dout
-        else:
-            assert self._a is not None
-            dz = self.activation.backward(dout, self._z, self._a, out=self._dzbuf[:n])
-        self._delta = dz
-        np.dot(dz.T, self._x, out=self.dW)
-        np.dot(self._ones[:n], dz, out=self.db)  # Σ_n δ_n as one BLAS product
+        z, a, dz, dx, ones = self._batch
+        if not self.fused_output:
+            dout = self.activation.backward(dout, z, a, out=dz)
+        self._delta = dout
+        np.dot(dout.T, self._x, out=self.dW)
+        np.dot(ones, dout, out=self.db)  # Σ_n δ_n as one BLAS product
         if not self.needs_input_grad:
             return None
-        return np.dot(dz, self.W, out=self._dxbuf[:n])
+        return np.dot(dout, self.W, out=dx)
