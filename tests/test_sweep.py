@@ -51,12 +51,11 @@ def test_serial_local_processes_and_dask_agree_exactly(tmp_path: Path) -> None:
     assert len(reference) == 4 and all(r["status"] == "ok" for r in reference)
     assert without_seconds(rows(local)) == reference
     assert without_seconds(rows(remote)) == reference
-    best = reference[0]["name"]
-    for other in (local, remote):
-        for name in ("last.npz", "best.npz"):
-            assert_same_arrays(
-                serial / best / "checkpoints" / name, other / best / "checkpoints" / name
-            )
+    for row in reference:  # every weight of every trial
+        for other in (local, remote):
+            for name in ("last.npz", "best.npz"):
+                a = serial / row["name"] / "checkpoints" / name
+                assert_same_arrays(a, other / row["name"] / "checkpoints" / name)
     assert (serial / "best.yaml").read_text() == (remote / "best.yaml").read_text()
     best_cfg = load_config(serial / "best.yaml")  # ready for bprop train
     assert best_cfg.optimizer.lr == float(reference[0]["optimizer.lr"])
