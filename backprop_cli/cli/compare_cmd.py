@@ -9,6 +9,7 @@ import typer
 
 from . import exit_codes
 from .console import console, fail, fmt, progress_bar
+from .options import ConfigArg, Overrides
 from .signals import graceful_stop
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def compare_optimizers(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    config: ConfigArg,
     optimizers: Annotated[
         str | None,
         typer.Option(
@@ -30,10 +31,7 @@ def compare_optimizers(
         Path | None,
         typer.Option("--out", help="The comparison directory, exactly (must be new or empty)."),
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a config key: key.path=value (repeatable)."),
-    ] = None,
+    set_: Overrides = None,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")
     ] = 1,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .console import console, fail
+from .options import Overrides
 
 
 def _claim(path: Path, overwrite: bool) -> None:
@@ -70,10 +71,7 @@ def schema(
 
 def config(
     path: Annotated[Path, typer.Argument(help="The experiment's YAML config.", metavar="CONFIG")],
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a config key: key.path=value (repeatable)."),
-    ] = None,
+    set_: Overrides = None,
 ) -> None:
     """Print the config as bprop reads it: validated, overrides applied, every default filled.
 

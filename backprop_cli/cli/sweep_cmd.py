@@ -9,13 +9,14 @@ import typer
 
 from . import exit_codes
 from .console import console, fail, fmt, progress_bar
+from .options import ConfigArg, Overrides
 
 if TYPE_CHECKING:
     from ..sweep import Trial, TrialResult
 
 
 def sweep(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    config: ConfigArg,
     grid: Annotated[
         list[str] | None,
         typer.Option("--grid", help="key.path=v1,v2,... (repeatable; every combination)."),
@@ -42,10 +43,7 @@ def sweep(
     out: Annotated[
         Path | None, typer.Option("--out", help="The sweep directory (new, or the one to resume).")
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a config key: key.path=value (repeatable)."),
-    ] = None,
+    set_: Overrides = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Local worker processes.")] = 1,
     dask: Annotated[
         str | None,

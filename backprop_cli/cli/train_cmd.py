@@ -9,6 +9,7 @@ import typer
 
 from . import exit_codes
 from .console import console, fail, fmt, progress_bar
+from .options import ConfigArg, Overrides
 from .signals import graceful_stop
 
 if TYPE_CHECKING:
@@ -16,14 +17,11 @@ if TYPE_CHECKING:
 
 
 def train(
-    config: Annotated[Path, typer.Argument(help="The experiment's YAML config.")],
+    config: ConfigArg,
     out: Annotated[
         Path | None, typer.Option("--out", help="The run directory, exactly (never overwritten).")
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a config key: key.path=value (repeatable)."),
-    ] = None,
+    set_: Overrides = None,
     resume: Annotated[
         Path | None, typer.Option("--resume", help="Continue the run that wrote this checkpoint.")
     ] = None,
