@@ -6,6 +6,7 @@ the checkpoint, never statistics of the new data.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,6 @@ def load_model(path: Path) -> Model:
     ckpt = checkpoints.load(path)
     if "config" not in ckpt.arrays:
         raise CheckpointError(f"{path}: holds no config; it was not written by bprop train")
-    import json
-
     try:
         raw = json.loads(str(ckpt.arrays["config"]))
     except ValueError as exc:
