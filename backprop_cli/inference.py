@@ -97,7 +97,7 @@ def load_model(path: Path) -> Model:
     return Model(cfg, net, mean, std, path)
 
 
-def split_of(model: Model, cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[Any]]:
+def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[Any]]:
     """Raw (unstandardized) features and targets of ``split`` of ``cfg``'s data, drawn with its
     seed exactly as at training time."""
     data_rng = rngs(cfg.seed)[0]

@@ -64,10 +64,10 @@ def evaluate(
     try:
         loaded = load_model(model)
         if data is None:
-            X, y = split_of(loaded, loaded.cfg, split.value)
+            X, y = split_of(loaded.cfg, split.value)
             source = f"{loaded.cfg.name} {split.value} split"
         elif data.suffix.lower() in (".yaml", ".yml"):
-            X, y = split_of(loaded, load_config(data), split.value)
+            X, y = split_of(load_config(data), split.value)
             source = f"{data} {split.value} split"
         else:
             X, y = file_data(loaded, data)
