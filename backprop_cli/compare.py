@@ -1,4 +1,4 @@
-"""Optimizer races: the same experiment trained once per optimizer, and their comparison.
+"""Optimizer races: the same experiment trained once per optimizer (`comparison` ranks them).
 
 Fairness comes from construction: every contestant is the base config with only its optimizer
 replaced, so the data split, the initial weights and the shuffling all come from the same seed.
@@ -8,10 +8,7 @@ results are identical either way). The race is a generator of events, like the t
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -240,95 +237,3 @@ def race(
     tasks = [(c, out_dir / c.name, target_loss) for c in lineup]
     for index, result in run_all(run_contestant, tasks, n_jobs=jobs, dask=dask):
         yield ContestantDone(index + 1, total, result)
-
-
-def ranked(results: list[Result]) -> tuple[list[Result], str]:
-    """Results best first, and the metric that ranks them: best validation loss when every
-    finished run has one, else best train loss. Runs that diverged or failed come last."""
-    finished = [r for r in results if r.status in FINISHED]
-    metric = (
-        "best_val_loss"
-        if finished and all(r.best_val_loss is not None for r in finished)
-        else "best_train_loss"
-    )
-
-    def key(r: Result) -> tuple[int, float]:
-        value = getattr(r, metric)
-        return (r.status not in FINISHED, math.inf if value is None else value)
-
-    return sorted(results, key=key), metric
-
-
-def verdict(ranking: list[Result], metric: str, target_loss: float | None) -> str:
-    """One sentence on results ranked by `ranked`: who won and by how much, who reached the
-    target loss first, who diverged."""
-    finished = [r for r in ranking if r.status in FINISHED and getattr(r, metric) is not None]
-    failed = [r for r in ranking if r.status not in FINISHED]
-    words = metric.replace("_", " ")
-    if not finished:
-        return (
-            "no optimizer finished: every run diverged or failed; lower the learning rates "
-            "or add training.clip"
-        )
-    winner = finished[0]
-    best = getattr(winner, metric)
-    text = f"{winner.optimizer} wins with {words} {best:.4g}"
-    if len(finished) > 1:
-        second = finished[1]
-        other = getattr(second, metric)
-        ratio = other / best if best > 0 else math.inf
-        margin = f"{(ratio - 1) * 100:.1f}%" if ratio < 2 else f"{ratio:.3g}×"
-        text += f", {margin} below {second.optimizer} ({other:.4g})"
-    if target_loss is not None:
-        reached = [r for r in finished if r.target_epoch is not None]
-        if reached:
-            first = min(reached, key=lambda r: r.target_epoch or 0)
-            text += f"; first to train loss ≤ {target_loss:g}: {first.optimizer} (epoch "
-            text += f"{first.target_epoch})"
-        else:
-            text += f"; none reached train loss ≤ {target_loss:g}"
-    if failed:
-        text += "; " + ", ".join(
-            f"{r.optimizer} {r.status}" + (f" at epoch {r.stop_epoch}" if r.stop_epoch else "")
-            for r in failed
-        )
-    return text + "."
-
-
-#: Columns of comparison.csv, in order (hyperparameters as one ``k=v`` field).
-CSV_COLUMNS = (
-    "rank", "optimizer", "type", "hyperparameters", "status", "stop_epoch", "epochs_run",
-    "final_train_loss", "best_train_loss", "best_val_loss", "final_val_accuracy", "test_accuracy",
-    "target_epoch", "train_seconds", "total_seconds", "run_dir",
-)  # fmt: skip
-
-
-def comparison_files(
-    ranking: list[Result], metric: str, target_loss: float | None, config_name: str
-) -> tuple[str, str]:
-    """The text of comparison.csv and comparison.json for results ranked by `ranked`."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    rows = []
-    for rank, result in enumerate(ranking, start=1):
-        row = {"rank": rank} | result.row()
-        rows.append(_finite(row))
-        flat = row | {
-            "hyperparameters": " ".join(f"{k}={v:g}" for k, v in result.hyperparameters.items())
-        }
-        writer.writerow({k: "" if flat.get(k) is None else flat[k] for k in CSV_COLUMNS})
-    document = {
-        "config": config_name,
-        "ranked_by": metric,
-        "target_loss": target_loss,
-        "winner": ranking[0].optimizer if ranking and ranking[0].status in FINISHED else None,
-        "verdict": verdict(ranking, metric, target_loss),
-        "results": rows,
-    }
-    return buf.getvalue(), json.dumps(document, indent=2)
-
-
-def _finite(row: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no NaN or Inf: they become null."""
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}

@@ -14,7 +14,7 @@ from typer.testing import Result
 
 from backprop_cli.batching import Batching
 from backprop_cli.compare import Result as Row
-from backprop_cli.compare import ranked, verdict
+from backprop_cli.comparison import ranked, verdict
 from backprop_cli.config import ExperimentConfig, load_config
 from backprop_cli.run import Prepared
 

@@ -179,7 +179,7 @@ def _finish(
     name: str,
 ) -> None:
     from ..atomic import write_text
-    from ..compare import comparison_files, ranked, verdict
+    from ..comparison import comparison_files, ranked, verdict
     from ..plotting import plot_runs
 
     ranking, metric = ranked(results)
