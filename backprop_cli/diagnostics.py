@@ -56,6 +56,7 @@ class Diagnostics:
             if isinstance(layer, Dense) and layer.activation.name in RELU_FAMILY
         ]
         self._before = np.empty_like(net.params)
+        self._delta = np.empty_like(net.params)
         self._norms = np.zeros(len(self.weights))
         self._ratios = np.zeros(len(self.weights))
         self._alive: list[NDArray[np.bool_]] = [
@@ -86,8 +87,9 @@ class Diagnostics:
     def after_update(self) -> None:
         for k, (_, slot) in enumerate(self.weights):
             old = self._view(self._before, slot)
-            new = self._view(self.net.params, slot)
-            delta = new - old
+            delta = np.subtract(
+                self._view(self.net.params, slot), old, out=self._view(self._delta, slot)
+            )
             size = math.sqrt(float(np.dot(old, old)))
             self._ratios[k] += math.sqrt(float(np.dot(delta, delta))) / size if size else 0.0
         self._steps += 1

@@ -209,7 +209,7 @@ def execute(
             every = cfg.output.checkpoint_every
             periodic = bool(every) and event.epoch % every == 0
             if periodic:
-                save(f"epoch-{event.epoch:04d}.npz")
+                checkpoints.write(ckpt_dir / f"epoch-{event.epoch:04d}.npz", epoch_end)
             if periodic or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 if best_pending:
                     save("best.npz", trainer.best_params)

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 
 #: Samples per forward pass when evaluating, to bound memory on large splits.
 EVAL_CHUNK = 2048
-_HINT = "lower the learning rate or add training.clip"
+_HINT = (
+    "lower the learning rate or add training.clip; against exploding gradients the notes also "
+    "name careful initialization and batchnorm"
+)
 
 
 @dataclass

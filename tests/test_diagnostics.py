@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backprop_cli.activations import get_activation
 from backprop_cli.config import load_config
+from backprop_cli.diagnostics import Diagnostics
+from backprop_cli.layers import Dense
+from backprop_cli.network import Network
 from backprop_cli.run import execute, prepare
 
 from helpers import CONFIG_DIR, cli, history_of
@@ -40,7 +44,7 @@ def test_columns_match_a_hand_computation(tmp_path: Path) -> None:
         assert row[f"{name}.grad_norm"] == pytest.approx(np.linalg.norm(g), rel=1e-12)
         ratio = np.linalg.norm(0.3 * g) / np.linalg.norm(w)
         assert row[f"{name}.update_ratio"] == pytest.approx(ratio, rel=1e-9)
-    z = net.layers[0].pre_activation  # type: ignore[attr-defined]
+    z = net.layers[0].pre_activation
     assert row["layers.0.dead_fraction"] == pytest.approx(np.mean(~(z > 0).any(axis=0)))
     assert "layers.1.dead_fraction" not in row  # a sigmoid layer cannot die
 
@@ -74,3 +78,38 @@ def test_plotting_diagnostics_of_a_run_without_them_exits_2(tmp_path: Path) -> N
     result = cli(["plot", str(out), "--diagnostics", "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 2 and "train them with --diagnostics" in result.output
     assert "layers.0.grad_norm" not in json.loads((out / "history.json").read_text())[0]
+
+
+def _diagnostics() -> Diagnostics:
+    layers = [Dense(4, get_activation("relu")), Dense(4, get_activation("tanh")),
+              Dense(2, get_activation("softmax"))]  # fmt: skip
+    return Diagnostics(Network(layers, 3, "cross_entropy", np.random.default_rng(0)))
+
+
+def row(first: float, middle: float, last: float, dead: float = 0.0) -> dict[str, float]:
+    norms = {"layers.0": first, "layers.1": middle, "layers.2": last}
+    return {f"{k}.grad_norm": v for k, v in norms.items()} | {"layers.0.dead_fraction": dead}
+
+
+@pytest.mark.parametrize(
+    ("figures", "expected", "fix"),
+    [
+        (row(1e-5, 1e-2, 1.0), "vanishing gradients: layers.0's gradient norm 1.0e-05 is 5.0 "
+         "orders of magnitude below layers.2's (1.0e+00)", "use ReLU activations, batchnorm"),
+        (row(10.0, 1.0, 1e-3), "exploding gradients: layers.0's gradient norm 1.0e+01 is 4.0 "
+         "orders of magnitude above layers.2's (1.0e-03)", "clip the gradient (training.clip)"),
+        (row(1.0, 3e4, 1.0), "exploding gradients: layers.1's gradient norm is 3.0e+04",
+         "clip the gradient"),
+        (row(1.0, 1.0, 1.0, dead=0.75), "dying ReLU: 75% of layers.0's units output 0 for "
+         "every sample", "use leaky_relu"),
+    ],
+)  # fmt: skip
+def test_warnings_name_the_problem_and_its_fixes(figures: dict, expected: str, fix: str) -> None:
+    diagnostics = _diagnostics()
+    first = diagnostics.warnings(figures)
+    assert len(first) == 1 and first[0].startswith(expected) and fix in first[0]
+    assert diagnostics.warnings(figures) == []  # once per run
+
+
+def test_healthy_gradients_raise_no_warning() -> None:
+    assert _diagnostics().warnings(row(0.3, 0.5, 1.0, dead=0.1)) == []

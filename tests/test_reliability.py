@@ -359,7 +359,10 @@ def test_divergence_keeps_every_promised_file_finite(tmp_path: Path) -> None:
     assert len(history) >= 1 and all(np.isfinite(row["train_loss"]) for row in history)
     with (out / "history.csv").open() as fh:
         assert len(list(csv.DictReader(fh))) == len(history)
-    for name in ("last.npz", "best.npz", "initial.npz"):
+    assert "non-finite" in result.output and "Traceback" not in result.output
+    names = {p.name for p in (out / "checkpoints").glob("*.npz")}
+    assert {"last.npz", "best.npz", "initial.npz", "epoch-0001.npz"} <= names
+    for name in names:
         arrays = checkpoints.load(out / "checkpoints" / name).arrays
         assert all(np.all(np.isfinite(v)) for k, v in arrays.items() if k.startswith("layers."))
     # last.npz is the last completed epoch, the one the history ends with.

@@ -12,7 +12,7 @@ from .console import console, fail, fmt, progress_bar
 from .options import ConfigArg, Overrides
 
 if TYPE_CHECKING:
-    from ..sweep import Trial, TrialResult
+    from ..sweep import Space, Trial, TrialResult
 
 
 def sweep(
@@ -186,16 +186,15 @@ def _line(result: TrialResult, metric: str) -> str:
 
 
 def _finish(
-    results: list[TrialResult], search: object, metric: str, mode: str, out_dir: Path, name: str
+    results: list[TrialResult], search: Space, metric: str, mode: str, out_dir: Path, name: str
 ) -> None:
     from rich.table import Table
 
     from ..atomic import write_text
     from ..config import to_yaml
     from ..plotting import plot_sweep
-    from ..sweep import FINISHED, Space, ranked, sweep_files
+    from ..sweep import FINISHED, ranked, sweep_files
 
-    assert isinstance(search, Space)
     ranking = ranked(results, mode)
     keys = search.keys
     csv_text, json_text = sweep_files(ranking, keys, metric, mode)
