@@ -1,5 +1,5 @@
 """The means of a fast step, locked in without timing anything: one dtype throughout, buffers that
-are reused rather than reallocated, and a threaded optimizer update identical to a single pass."""
+are reused rather than reallocated."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-import backprop_cli.optim.base as optim_base
 from backprop_cli.activations import ReLU, Sigmoid, Softmax, Tanh
 from backprop_cli.batching import Batching
 from backprop_cli.history import EarlyStopping
 from backprop_cli.layers import Dense
 from backprop_cli.network import Network
-from backprop_cli.optim import OPTIMIZERS, build_optimizer
+from backprop_cli.optim import build_optimizer
 from backprop_cli.schedules import build_schedule
 from backprop_cli.training import EpochEnded, StepDone, TrainData, Trainer, train
 
@@ -117,30 +116,6 @@ def test_steps_allocate_nothing_of_the_batch_size_and_memory_does_not_grow() -> 
     assert per_sample <= 16
     assert small < 2048 * 108 / 4
     assert grew_small < 16 * 1024 and grew_large < 16 * 1024
-
-
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_threaded_update_is_bit_for_bit_a_single_pass(
-    name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    n, n_decay = optim_base.PARALLEL_MIN + 1000, optim_base.PARALLEL_MIN // 2 + 7
-    rng = np.random.default_rng(0)
-    start = rng.standard_normal(n).astype(np.float32)
-    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
-    results = []
-    for threshold in (optim_base.PARALLEL_MIN, n + 1):  # threaded, then one pass
-        monkeypatch.setattr(optim_base, "PARALLEL_MIN", threshold)
-        params = start.copy()
-        opt = build_optimizer(name, lr=0.1, weight_decay=0.05)
-        opt.init(n, n_decay, np.dtype(np.float32))
-        for g in grads:
-            opt.step(params, g.copy(), 0.1)
-        results.append((params, opt.state_dict()))
-    (threaded, state_a), (single, state_b) = results
-    np.testing.assert_array_equal(threaded, single)
-    for key in state_a:
-        np.testing.assert_array_equal(state_a[key], state_b[key], err_msg=key)
-    assert not np.array_equal(threaded, start)
 
 
 @pytest.mark.parametrize("activation", [ReLU(), Tanh(), Sigmoid()])

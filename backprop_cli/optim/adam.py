@@ -48,21 +48,26 @@ class Adam(Optimizer):
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
     ) -> None:
+        # Twelve in-place passes and no scratch: the gradient buffer is consumed (it ends up
+        # holding the step). m ← (1 − β₁)·(β₁/(1 − β₁)·m + g) and v ← v + (1 − β₂)·(g² − v) round
+        # like the textbook forms (no cancellation, no overflow short of g² itself overflowing).
         m, v = state["m"], state["v"]
         t = self.step_count
-        m *= self.beta1
-        m += np.multiply(grads, 1.0 - self.beta1, out=tmp)
-        v *= self.beta2
-        np.multiply(grads, grads, out=tmp)
-        tmp *= 1.0 - self.beta2
-        v += tmp
-        # √v̂ + ε = √v / √(1 − β₂ᵗ) + ε;  lr·m̂ = (lr / (1 − β₁ᵗ))·m
-        np.sqrt(v, out=tmp)
-        tmp *= 1.0 / math.sqrt(1.0 - self.beta2**t)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr / (1.0 - self.beta1**t)
-        params -= tmp
+        b1, b2 = self.beta1, self.beta2
+        m *= b1 / (1.0 - b1)
+        m += grads
+        m *= 1.0 - b1
+        change = np.multiply(grads, grads, out=grads)
+        change -= v
+        change *= 1.0 - b2
+        v += change
+        # lr·m̂ / (√v̂ + ε) = m / (√v·c + ε/lr_t) with lr_t = lr/(1 − β₁ᵗ), c = 1/(lr_t·√(1 − β₂ᵗ))
+        lr_t = lr / (1.0 - b1**t)
+        c = 1.0 / (lr_t * math.sqrt(1.0 - b2**t))
+        denom = np.sqrt(v, out=grads)
+        denom *= c
+        denom += self.eps / lr_t
+        params -= np.divide(m, denom, out=denom)
 
 
 class AdamW(Adam):

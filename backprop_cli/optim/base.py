@@ -7,8 +7,6 @@ Scheduling and clipping happen outside, in the training loop, in the order clip 
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
 import numpy as np
@@ -31,21 +29,6 @@ def check_positive(name: str, value: float) -> float:
     if not value > 0:
         raise ConfigError(f"{name} must be > 0. Received: {name}={value}")
     return float(value)
-
-
-#: Flat buffers at least this long are updated by two threads, each on its own half: NumPy releases
-#: the GIL inside element-wise loops and the halves are independent, so the result is bit for bit
-#: that of one pass. Below it, waking a thread costs more than it saves.
-PARALLEL_MIN = 1 << 16
-_pool: ThreadPoolExecutor | None = None
-
-
-def _helper() -> ThreadPoolExecutor | None:
-    """The one helper thread for updates of large buffers (None on a single core)."""
-    global _pool
-    if _pool is None and (os.cpu_count() or 1) > 1:
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bprop-update")
-    return _pool
 
 
 class Optimizer:
@@ -80,7 +63,8 @@ class Optimizer:
         self._scratch = np.empty(n_params, dtype=dtype)
 
     def step(self, params: Array, grads: Array, lr: float) -> None:
-        """Update ``params`` in place. ``grads`` may be modified (L2 decay is added to it)."""
+        """Update ``params`` in place. ``grads`` is scratch: L2 decay is added to it, and an
+        update rule may overwrite it (Adam leaves its step there)."""
         if self._scratch.shape != params.shape or self._scratch.dtype != params.dtype:
             raise RuntimeError(
                 f"{type(self).__name__}.init(n_params, n_decay, dtype) must match the buffer "
@@ -88,31 +72,16 @@ class Optimizer:
             )
         self.step_count += 1
         lr = float(lr)
-        n = params.size
-        helper = _helper() if n >= PARALLEL_MIN else None
-        if helper is None:
-            self._step_slice(params, grads, lr, 0, n)
-            return
-        half = (n // 2) & ~63  # keep both halves aligned for SIMD
-        job = helper.submit(self._step_slice, params, grads, lr, half, n)
-        self._step_slice(params, grads, lr, 0, half)
-        job.result()
-
-    def _step_slice(self, params: Array, grads: Array, lr: float, lo: int, hi: int) -> None:
-        """Weight decay and the update rule on entries [lo, hi) of every buffer."""
-        if lo == 0 and hi == params.size:  # the whole buffer: no slicing
-            w, g, tmp, state = params, grads, self._scratch, self.state
-        else:
-            w, g, tmp = params[lo:hi], grads[lo:hi], self._scratch[lo:hi]
-            state = {name: buffer[lo:hi] for name, buffer in self.state.items()}
-        decayed = min(max(self.n_decay - lo, 0), hi - lo)  # weights come first in the buffer
-        if self.weight_decay and decayed:
+        # One single-threaded pass per operation over the whole buffer: in the training loop,
+        # splitting it over a second thread measured slower (OpenBLAS's idle workers still hold
+        # the other core right after the backward pass's products).
+        n = self.n_decay  # the weights come first in the buffer
+        if self.weight_decay and n:
             if self.decays_into_gradient():  # L2: g ← g + λ·w
-                np.multiply(w[:decayed], self.weight_decay, out=tmp[:decayed])
-                g[:decayed] += tmp[:decayed]
+                grads[:n] += np.multiply(params[:n], self.weight_decay, out=self._scratch[:n])
             else:  # decoupled (AdamW): w ← w − lr·λ·w, before the update
-                w[:decayed] *= 1.0 - lr * self.weight_decay
-        self.update(w, g, state, tmp, lr)
+                params[:n] *= 1.0 - lr * self.weight_decay
+        self.update(params, grads, self.state, self._scratch, lr)
 
     def decays_into_gradient(self) -> bool:
         """True for L2 decay (added to g); False for decay applied to the weights directly."""
@@ -121,9 +90,8 @@ class Optimizer:
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
     ) -> None:
-        """The update rule, in place, on matching slices of the parameters, the gradient, each
-        state buffer and a scratch buffer ``tmp``. Element-wise: any slicing gives the same
-        result."""
+        """The update rule, in place, on the parameters, the gradient (which it may overwrite),
+        each state buffer and a scratch buffer ``tmp`` of the same size."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ state

@@ -20,4 +20,4 @@ class SGD(Optimizer):
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
     ) -> None:
-        params -= np.multiply(grads, lr, out=tmp)
+        params -= np.multiply(grads, lr, out=grads)  # the gradient buffer is scratch
