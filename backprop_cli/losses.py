@@ -13,7 +13,7 @@ wrong gradient.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -147,8 +147,9 @@ class SoftmaxCrossEntropy(Loss):
         self._probs: Array | None = None
         self._y: NDArray | None = None
         self._rows = _Rows()
-        self._index = np.empty(0, dtype=np.intp)
-        self._ones_k: Array = np.empty(0)
+        self._key: tuple[int, int, np.dtype] | None = None
+        self._views: tuple[NDArray[Any], ...] = ()
+        self._flat = np.empty(0, dtype=np.intp)  # index of (row n, label y_n) in the flat batch
 
     def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> NDArray:
         y = np.asarray(y)
@@ -163,48 +164,54 @@ class SoftmaxCrossEntropy(Loss):
             return np.ascontiguousarray(y, dtype=np.intp)
         return _as_matrix_targets(y, n_outputs, dtype, "cross_entropy")
 
+    def _buffers(self, n: int, k: int, dtype: np.dtype) -> tuple[NDArray[Any], ...]:
+        """(shifted, probs, col, grad, row offsets n·k, ones of length k) for a batch of n rows,
+        kept while the batch's shape stays the same."""
+        if self._key == (n, k, dtype):
+            return self._views
+        rows = self._rows
+        self._key = (n, k, dtype)
+        self._views = (
+            rows.get("shifted", n, k, dtype), rows.get("probs", n, k, dtype),
+            rows.get("col", n, 1, dtype), rows.get("grad", n, k, dtype),
+            np.arange(0, n * k, k, dtype=np.intp), np.ones(k, dtype=dtype),
+        )  # fmt: skip
+        self._flat = np.empty(n, dtype=np.intp)
+        return self._views
+
     def forward(self, out: Array, y: NDArray) -> float:
         n, k = out.shape
-        rows = self._rows
-        shifted = rows.get("shifted", n, k, out.dtype)
-        probs = self._probs = rows.get("probs", n, k, out.dtype)
-        col = rows.get("col", n, 1, out.dtype)
+        shifted, probs, col, _, offsets, ones = self._buffers(n, k, out.dtype)
         np.subtract(out, _row_max(out, col), out=shifted)  # z − m ≤ 0
         np.exp(shifted, out=probs)
-        np.dot(probs, self._ones(k, out.dtype), out=col[:, 0])  # row sums through BLAS
+        np.dot(probs, ones, out=col[:, 0])  # row sums through BLAS
         probs /= col
         log_sums = np.log(col, out=col)
-        self._y = y
+        self._probs, self._y = probs, y
         if y.ndim == 1:
-            # −log ŷ_y = log Σ e^(z − m) − (z_y − m): both terms ≥ 0.
-            picked = shifted[self._rows_index(n), y]
-            total = log_sums.sum(dtype=np.float64) - picked.sum(dtype=np.float64)
+            # −log ŷ_y = log Σ e^(z − m) − (z_y − m): both terms ≥ 0. z_y is picked from the
+            # flattened batch at n·k + y_n.
+            flat = np.add(offsets, y, out=self._flat)
+            picked = np.take(shifted.reshape(-1), flat)
+            total = np.add.reduce(log_sums, axis=None, dtype=np.float64) - np.add.reduce(
+                picked, dtype=np.float64
+            )
             return float(total) / n
         np.subtract(log_sums, shifted, out=shifted)  # −log ŷ
         shifted *= y
-        return float(shifted.sum(dtype=np.float64)) / n
-
-    def _ones(self, k: int, dtype: np.dtype) -> Array:
-        if self._ones_k.shape != (k,) or self._ones_k.dtype != dtype:
-            self._ones_k = np.ones(k, dtype=dtype)
-        return self._ones_k
-
-    def _rows_index(self, n: int) -> NDArray[np.intp]:
-        if len(self._index) < n:
-            self._index = np.arange(n, dtype=np.intp)
-        return self._index[:n]
+        return float(np.add.reduce(shifted, axis=None, dtype=np.float64)) / n
 
     def backward(self) -> Array:
         if self._probs is None or self._y is None:
             raise RuntimeError("backward called before forward")
-        n, k = self._probs.shape
-        grad = self._rows.get("grad", n, k, self._probs.dtype)
+        n = self._probs.shape[0]
+        grad = self._views[3]
         if self._y.ndim == 1:
-            np.copyto(grad, self._probs)
-            grad[self._rows_index(n), self._y] -= 1
+            np.divide(self._probs, n, out=grad)
+            grad.reshape(-1)[self._flat] -= 1.0 / n  # (ŷ − y)/N, y one-hot at the labels
         else:
             np.subtract(self._probs, self._y, out=grad)
-        grad /= n
+            grad /= n
         return grad
 
     def predict(self, out: Array) -> Array:
