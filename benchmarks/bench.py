@@ -6,6 +6,8 @@
 2. The ideal time of the same step: only its eight matrix products (same shapes, dtype and
    transposes) timed alone in this run, and the fraction ideal / actual.
 3. Per-step time at batch 1 (the `sgd` batch strategy) on 64-128-64-10, with sgd and with Adam.
+   For each of these cases, where the time goes: each phase of the step (gather, forward, loss,
+   backward, gradient norm, update) timed on its own, beside the step's products alone.
 4. `bprop --help` wall time, and the peak memory of `bprop train configs/mnist5k.yaml` beside its
    budget (data, parameters, optimizer state and one batch's activations) over a bare interpreter
    that imports the same libraries.
@@ -127,6 +129,58 @@ def _products(sizes: list[int], batch: int) -> Callable[[], None]:
     return products
 
 
+PHASES = ("gather", "forward", "loss", "backward", "norm", "update")
+
+
+def step_profile(
+    sizes: list[int], batch: int, optimizer: str, n: int, steps: int
+) -> dict[str, float]:
+    """Where a step's time goes: median microseconds of each phase, timed phase by phase over
+    ``steps`` steps of random batches, and the step's products timed alone after each step."""
+    import numpy as np
+
+    from backprop_cli.clipping import global_norm
+
+    trainer, data = _trainer(sizes, batch, optimizer, n)
+    net, opt = trainer.net, trainer.optimizer
+    X, y = data.X_train, data.y_train
+    x_buf = np.empty((batch, X.shape[1]), dtype=X.dtype)
+    y_buf = np.empty((batch, *y.shape[1:]), dtype=y.dtype)
+    products = _products(sizes, batch)
+    draws = np.random.default_rng(2).integers(0, n, (steps, batch))
+    clock = time.perf_counter
+    times: dict[str, list[float]] = {name: [] for name in (*PHASES, "products")}
+    for idx in draws:
+        t0 = clock()
+        if batch == 1:  # the sgd strategy takes one-row slices, no gather
+            i = int(idx[0])
+            xb, yb = X[i : i + 1], y[i : i + 1]
+        else:
+            xb = np.take(X, idx, axis=0, out=x_buf, mode="clip")
+            yb = np.take(y, idx, axis=0, out=y_buf, mode="clip")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            t1 = clock()
+            out = net.forward(xb)
+            t2 = clock()
+            net.loss.forward(out, yb)
+            t3 = clock()
+            net.backward()
+            t4 = clock()
+            global_norm(net.grads)
+            t5 = clock()
+        opt.step(net.params, net.grads, 1e-3)
+        t6 = clock()
+        products()
+        t7 = clock()
+        marks = (t0, t1, t2, t3, t4, t5, t6, t7)
+        for name, a, b in zip((*PHASES, "products"), marks, marks[1:], strict=False):
+            times[name].append((b - a) * 1e6)
+    skip = steps // 10  # warm-up
+    profile = {name: statistics.median(v[skip:]) for name, v in times.items()}
+    profile["beyond_products"] = profile["forward"] + profile["backward"] - profile["products"]
+    return profile
+
+
 # ----------------------------------------------------------------- processes
 def help_seconds(repeats: int) -> float:
     bprop = Path(sys.executable).with_name("bprop")
@@ -231,6 +285,15 @@ def run(quick: bool) -> dict[str, Any]:
     for optimizer in ("sgd", "adam"):
         per_step, _ = loop_seconds_per_step(small, 1, optimizer, 2000, epochs=reps)
         results["batch1"].append({"optimizer": optimizer, "us_per_step": per_step * 1e6})
+    results["profile"] = [
+        {"case": f"{'-'.join(map(str, sizes))} batch {batch} {opt}", **step_profile(
+            sizes, batch, opt, n, steps=100 if quick else 300
+        )}
+        for sizes, batch, opt, n in (
+            (big, 128, "adam", 16 * 1024), (big, 1024, "adam", 16 * 1024),
+            (small, 1, "sgd", 2000), (small, 1, "adam", 2000),
+        )
+    ]  # fmt: skip
     results["help_ms"] = help_seconds(reps) * 1e3  # a fresh process each time
     results["memory"] = train_memory()
     return results
@@ -257,6 +320,15 @@ def report(r: dict[str, Any]) -> str:
         )
     lines += ["", "64-128-64-10 at batch 1 (the sgd batch strategy): µs per whole step"]
     lines += [f"{b['optimizer']:>6} {b['us_per_step']:>8.1f} µs" for b in r["batch1"]]
+    lines += [
+        "",
+        "Where a step's time goes: µs per phase, medians, phases timed one by one; 'products' is",
+        "the step's matrix products timed alone, 'beyond' what forward + backward take beyond them",
+        f"{'case':>32} " + " ".join(f"{p:>8}" for p in PHASES) + f" {'products':>8} {'beyond':>8}",
+    ]
+    for p in r["profile"]:
+        cols = [*PHASES, "products", "beyond_products"]
+        lines.append(f"{p['case']:>32} " + " ".join(f"{p[c]:>8.1f}" for c in cols))
     m = r["memory"]
     lines += [
         "",
