@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from backprop_cli import __version__
-from backprop_cli.cli.app import app
+from backprop_cli.cli.app import COMMANDS, app, build_command
 
 runner = CliRunner()
 
@@ -42,6 +42,18 @@ def test_every_command_has_help_with_an_example(name: str) -> None:
 
 def test_unknown_command_is_a_usage_error() -> None:
     assert runner.invoke(app, ["fly"]).exit_code == 2
+    result = runner.invoke(app, ["trian"])
+    assert result.exit_code == 2 and "Did you mean 'train'?" in result.output
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_listed_summary_is_the_commands_own(name: str) -> None:
+    # `bprop --help` lists the summaries from the table without importing the commands; each must
+    # stay the first paragraph of the command's docstring.
+    command = build_command(name)
+    first_paragraph = " ".join(command.help.split("\n\n")[0].split())
+    assert COMMANDS[name][2] == first_paragraph
+    assert f"  {name} " in runner.invoke(app, ["--help"]).output
 
 
 @pytest.mark.parametrize("args", [["--help"], ["plot", "--help"], ["compare-optimizers", "-h"]])
@@ -49,10 +61,14 @@ def test_help_does_not_import_the_numerical_stack(args: list[str]) -> None:
     heavy = ("numpy", "matplotlib", "yaml", "joblib")
     if args == ["--help"]:  # Typer itself imports pydantic to build a command's options
         heavy += ("pydantic", "rich")
+    # Of the command modules, only the one whose help is shown (none for `bprop --help`).
+    allowed = "" if args == ["--help"] else f"backprop_cli.cli.{COMMANDS[args[0]][0]}"
     code = (
         f"import sys; from backprop_cli.cli.app import app\n"
         f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
         f"heavy = [m for m in {heavy!r} if m in sys.modules]\n"
+        "heavy += [m for m in sys.modules if m.endswith(('_cmd', '_cmds')) and m != "
+        f"{allowed!r}]\n"
         "print('HEAVY', heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,25 +1,135 @@
 """The `bprop` application: global options and command registration.
 
-Commands import the numerical core lazily, so `bprop --help` stays fast.
+Commands are registered by name and built on first use: `bprop --help` lists them from the table
+below without importing any command module, and `bprop train ...` imports only `train_cmd`. The
+commands themselves import the numerical core lazily too, so the help screens stay fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+import importlib
+from collections.abc import Iterator, MutableMapping
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
 from . import exit_codes
-from .compare_cmd import compare_optimizers
-from .config_cmds import config, datasets, init, schema
-from .demo_cmd import demo
-from .gradcheck_cmd import gradcheck
-from .plot_cmd import plot
-from .sweep_cmd import sweep
-from .train_cmd import train
-from .use_cmds import evaluate, predict, summary
+
+#: The commands in the order `bprop --help` lists them (train and use, then compare and look, then
+#: learn, then write configs): name → (module in this package, function, the summary that the
+#: listing shows, which is the first line of the function's docstring; a test keeps them equal).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "train": (
+        "train_cmd", "train",
+        "Train the network a YAML experiment describes and save the run to disk.",
+    ),
+    "evaluate": (
+        "use_cmds", "evaluate",
+        "Loss and accuracy of a trained network, with the preprocessing it was trained with.",
+    ),
+    "predict": (
+        "use_cmds", "predict",
+        "Predict new data with a trained network and its training-time preprocessing.",
+    ),
+    "summary": (
+        "use_cmds", "summary",
+        "A table of the network's layers (type, output shape, activation, initializer, "
+        "parameters) with the totals, like Keras' summary().",
+    ),
+    "compare-optimizers": (
+        "compare_cmd", "compare_optimizers",
+        "Train the config once per optimizer from the same initial weights and batch order.",
+    ),
+    "sweep": (
+        "sweep_cmd", "sweep",
+        "Train one run per trial of a search space and rank the trials.",
+    ),
+    "plot": (
+        "plot_cmd", "plot",
+        "Plot history columns of runs side by side, one line per run, labelled by run name.",
+    ),
+    "gradcheck": (
+        "gradcheck_cmd", "gradcheck",
+        "Check every gradient of the engine against central finite differences in float64.",
+    ),
+    "demo": (
+        "demo_cmd", "demo",
+        "Walk through a concept of backpropagation with numbers the engine computes now.",
+    ),
+    "init": ("config_cmds", "init", "Write a commented starter config that trains as it is."),
+    "config": (
+        "config_cmds", "config",
+        "Print the config as bprop reads it: validated, overrides applied, every default filled.",
+    ),
+    "schema": (
+        "config_cmds", "schema",
+        "Write the JSON Schema of the config, so that editors validate and complete configs.",
+    ),
+    "datasets": (
+        "config_cmds", "datasets",
+        "List the built-in data sets: task, size, classes, options and source.",
+    ),
+}  # fmt: skip
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The commands by name, each built from its module the first time it is looked up."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = build_command(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self._built]))
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._built))
+
+
+class LazyGroup(TyperGroup):
+    """The command group: lists and suggests commands by name, builds one only when it runs or
+    shows its own help."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands()
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Click's own shortening of each summary, without building the commands.
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        rows = [
+            (name, TyperCommand(name=name, help=summary).get_short_help_str(limit))
+            for name, (_, _, summary) in COMMANDS.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def build_command(name: str) -> Any:
+    """The Click command for ``name``, built from its function."""
+    module, function, _ = COMMANDS[name]
+    callback = getattr(importlib.import_module(f".{module}", __package__), function)
+    single = typer.Typer(
+        rich_markup_mode=None, pretty_exceptions_enable=False, add_completion=False
+    )
+    single.command(name, epilog=exit_codes.HELP)(callback)
+    return typer.main.get_command(single)
+
 
 app = typer.Typer(
     name="bprop",
@@ -32,6 +142,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=LazyGroup,
 )
 
 
@@ -51,27 +162,6 @@ def root(
     ] = False,
 ) -> None:
     """Train neural networks with backpropagation you can read."""
-
-
-#: The commands in the order `bprop --help` lists them: train and use, then compare and look,
-#: then learn, then write configs.
-COMMANDS: dict[str, Callable[..., None]] = {
-    "train": train,
-    "evaluate": evaluate,
-    "predict": predict,
-    "summary": summary,
-    "compare-optimizers": compare_optimizers,
-    "sweep": sweep,
-    "plot": plot,
-    "gradcheck": gradcheck,
-    "demo": demo,
-    "init": init,
-    "config": config,
-    "schema": schema,
-    "datasets": datasets,
-}
-for _name, _command in COMMANDS.items():
-    app.command(_name, epilog=exit_codes.HELP)(_command)
 
 
 def main() -> None:
