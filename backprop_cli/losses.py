@@ -147,9 +147,10 @@ class SoftmaxCrossEntropy(Loss):
         self._probs: Array | None = None
         self._y: NDArray | None = None
         self._rows = _Rows()
-        self._key: tuple[int, int, np.dtype] | None = None
+        #: Per batch shape: (shifted, probs, col, grad, row offsets n·k, the flat index of each
+        #: sample's label, the logit picked there, ones of length k).
+        self._buffers: dict[tuple[int, int, np.dtype], tuple[NDArray[Any], ...]] = {}
         self._views: tuple[NDArray[Any], ...] = ()
-        self._flat = np.empty(0, dtype=np.intp)  # index of (row n, label y_n) in the flat batch
 
     def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> NDArray:
         y = np.asarray(y)
@@ -164,24 +165,23 @@ class SoftmaxCrossEntropy(Loss):
             return np.ascontiguousarray(y, dtype=np.intp)
         return _as_matrix_targets(y, n_outputs, dtype, "cross_entropy")
 
-    def _buffers(self, n: int, k: int, dtype: np.dtype) -> tuple[NDArray[Any], ...]:
-        """(shifted, probs, col, grad, row offsets n·k, ones of length k) for a batch of n rows,
-        kept while the batch's shape stays the same."""
-        if self._key == (n, k, dtype):
-            return self._views
-        rows = self._rows
-        self._key = (n, k, dtype)
-        self._views = (
-            rows.get("shifted", n, k, dtype), rows.get("probs", n, k, dtype),
-            rows.get("col", n, 1, dtype), rows.get("grad", n, k, dtype),
-            np.arange(0, n * k, k, dtype=np.intp), np.ones(k, dtype=dtype),
-        )  # fmt: skip
-        self._flat = np.empty(n, dtype=np.intp)
-        return self._views
+    def _views_for(self, n: int, k: int, dtype: np.dtype) -> tuple[NDArray[Any], ...]:
+        """The buffers for a batch of n rows of k logits (made once per batch shape)."""
+        views = self._buffers.get((n, k, dtype))
+        if views is None:
+            rows = self._rows
+            views = self._buffers[(n, k, dtype)] = (
+                rows.get("shifted", n, k, dtype), rows.get("probs", n, k, dtype),
+                rows.get("col", n, 1, dtype), rows.get("grad", n, k, dtype),
+                np.arange(0, n * k, k, dtype=np.intp), np.empty(n, dtype=np.intp),
+                np.empty(n, dtype=dtype), np.ones(k, dtype=dtype),
+            )  # fmt: skip
+        return views
 
     def forward(self, out: Array, y: NDArray) -> float:
         n, k = out.shape
-        shifted, probs, col, _, offsets, ones = self._buffers(n, k, out.dtype)
+        views = self._views = self._views_for(n, k, out.dtype)
+        shifted, probs, col, _, offsets, flat, picked, ones = views
         np.subtract(out, _row_max(out, col), out=shifted)  # z − m ≤ 0
         np.exp(shifted, out=probs)
         np.dot(probs, ones, out=col[:, 0])  # row sums through BLAS
@@ -191,8 +191,8 @@ class SoftmaxCrossEntropy(Loss):
         if y.ndim == 1:
             # −log ŷ_y = log Σ e^(z − m) − (z_y − m): both terms ≥ 0. z_y is picked from the
             # flattened batch at n·k + y_n.
-            flat = np.add(offsets, y, out=self._flat)
-            picked = np.take(shifted.reshape(-1), flat)
+            np.add(offsets, y, out=flat)
+            np.take(shifted.reshape(-1), flat, out=picked, mode="clip")  # in range by construction
             total = np.add.reduce(log_sums, axis=None, dtype=np.float64) - np.add.reduce(
                 picked, dtype=np.float64
             )
@@ -205,10 +205,10 @@ class SoftmaxCrossEntropy(Loss):
         if self._probs is None or self._y is None:
             raise RuntimeError("backward called before forward")
         n = self._probs.shape[0]
-        grad = self._views[3]
+        grad, flat = self._views[3], self._views[5]
         if self._y.ndim == 1:
             np.divide(self._probs, n, out=grad)
-            grad.reshape(-1)[self._flat] -= 1.0 / n  # (ŷ − y)/N, y one-hot at the labels
+            grad.reshape(-1)[flat] -= 1.0 / n  # (ŷ − y)/N, y one-hot at the labels
         else:
             np.subtract(self._probs, self._y, out=grad)
             grad /= n

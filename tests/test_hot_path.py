@@ -109,9 +109,9 @@ def test_steps_allocate_nothing_of_the_batch_size_and_memory_does_not_grow() -> 
     small, grew_small = step_peaks(2048)
     large, grew_large = step_peaks(8192)
     # Each sample has (16 + 8 + 3)·4 = 108 bytes of activations per buffer. A step allocates
-    # NumPy's fixed-size iteration buffer (8192 elements, for in-place broadcasting and casts),
-    # small objects, and the cross-entropy's per-sample vectors (each sample's logit picked by
-    # its label): at most 16 bytes per sample, never a copy of a batch-sized buffer.
+    # only small objects and NumPy's iteration buffer for casts (the loss sums float32 terms in
+    # float64, through a buffer of up to 8192 elements): under 16 bytes per sample, never a copy
+    # of a batch-sized buffer.
     per_sample = (large - small) / (8192 - 2048)
     assert per_sample <= 16
     assert small < 2048 * 108 / 4

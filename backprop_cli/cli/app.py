@@ -20,7 +20,8 @@ from . import exit_codes
 
 #: The commands in the order `bprop --help` lists them (train and use, then compare and look, then
 #: learn, then write configs): name → (module in this package, function, the summary that the
-#: listing shows, which is the first line of the function's docstring; a test keeps them equal).
+#: listing shows, which is the first paragraph of the function's docstring; a test keeps them
+#: equal).
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": (
         "train_cmd", "train",
