@@ -193,10 +193,8 @@ class SoftmaxCrossEntropy(Loss):
             # flattened batch at n·k + y_n.
             np.add(offsets, y, out=flat)
             np.take(shifted.reshape(-1), flat, out=picked, mode="clip")  # in range by construction
-            total = np.add.reduce(log_sums, axis=None, dtype=np.float64) - np.add.reduce(
-                picked, dtype=np.float64
-            )
-            return float(total) / n
+            losses = np.subtract(log_sums[:, 0], picked, out=picked)
+            return float(np.add.reduce(losses, dtype=np.float64)) / n
         np.subtract(log_sums, shifted, out=shifted)  # −log ŷ
         shifted *= y
         return float(np.add.reduce(shifted, axis=None, dtype=np.float64)) / n
