@@ -192,7 +192,7 @@ class SoftmaxCrossEntropy(Loss):
             # −log ŷ_y = log Σ e^(z − m) − (z_y − m): both terms ≥ 0. z_y is picked from the
             # flattened batch at n·k + y_n.
             np.add(offsets, y, out=flat)
-            np.take(shifted.reshape(-1), flat, out=picked, mode="clip")  # in range by construction
+            shifted.reshape(-1).take(flat, out=picked, mode="clip")  # in range by construction
             losses = np.subtract(log_sums[:, 0], picked, out=picked)
             return float(np.add.reduce(losses, dtype=np.float64)) / n
         np.subtract(log_sums, shifted, out=shifted)  # −log ŷ

@@ -177,8 +177,8 @@ def train(
             else:
                 # mode="clip" (the indices are in range) lets take write straight into the
                 # buffer; the default mode="raise" copies through a temporary.
-                Xb = np.take(X, idx, axis=0, out=X_batch[: len(idx)], mode="clip")
-                yb = np.take(y, idx, axis=0, out=y_batch[: len(idx)], mode="clip")
+                Xb = X.take(idx, axis=0, out=X_batch[: len(idx)], mode="clip")
+                yb = y.take(idx, axis=0, out=y_batch[: len(idx)], mode="clip")
             start = time.perf_counter()
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 # Overflow is detected below and reported as divergence, not as warnings.
