@@ -5,6 +5,8 @@ Keys:
     optimizer.{name}                  optimizer state arrays (e.g. optimizer.m, optimizer.v)
     optimizer.step_count              updates applied so far
     epoch, step                       epochs completed, updates applied
+    params_epoch                      the epoch whose end the weights are from (best.npz: the
+                                      best epoch)
     rng_state                         JSON of the shuffling generator's state
     noise_rng_state                   JSON of the dropout generator's state (with dropout)
     monitor_state                     JSON of the best-epoch / early-stopping tracker
@@ -61,13 +63,20 @@ def capture(
     mean: NDArray[Any] | None = None,
     std: NDArray[Any] | None = None,
     params: NDArray[Any] | None = None,
+    params_epoch: int | None = None,
 ) -> dict[str, Any]:
-    """Copies of everything a checkpoint holds, as of now (to be written later if need be)."""
+    """Copies of everything a checkpoint holds, as of now (to be written later if need be).
+
+    ``params`` (a flat buffer) replaces the live weights, which are then those of the best epoch
+    unless ``params_epoch`` says otherwise."""
     arrays: dict[str, Any] = dict(trainer.net.state_dict(params))
+    if params_epoch is None:
+        params_epoch = trainer.monitor.best_epoch if params is not None else trainer.epoch
     for key, value in trainer.optimizer.state_dict().items():
         arrays[f"optimizer.{key}"] = value
     arrays["epoch"] = np.array(trainer.epoch, dtype=np.int64)
     arrays["step"] = np.array(trainer.step, dtype=np.int64)
+    arrays["params_epoch"] = np.array(params_epoch, dtype=np.int64)
     arrays["rng_state"] = np.array(json.dumps(trainer.shuffle_rng.bit_generator.state))
     if trainer.net.noise_rng is not None and trainer.net.has_noise:
         arrays["noise_rng_state"] = np.array(json.dumps(trainer.net.noise_rng.bit_generator.state))
@@ -102,6 +111,16 @@ def load(path: Path) -> Checkpoint:
     if not any(k.startswith("layers.") for k in arrays):
         raise CheckpointError(f"{path}: holds no layers.* parameters; not a bprop checkpoint")
     return Checkpoint(arrays, path)
+
+
+def weights_epoch(checkpoint: Checkpoint) -> int:
+    """The epoch whose end the checkpoint's weights are from."""
+    a = checkpoint.arrays
+    if "params_epoch" in a:
+        return int(a["params_epoch"])
+    if checkpoint.path.name == "best.npz" and "monitor_state" in a:  # written before the key
+        return int(json.loads(str(a["monitor_state"]))["best_epoch"])
+    return int(a["epoch"])
 
 
 def restore(checkpoint: Checkpoint, trainer: Trainer) -> None:

@@ -36,7 +36,7 @@ from .data import Splits
 from .errors import ConfigError
 from .history import columns
 from .network import Network
-from .rundirs import is_run_dir, read_history
+from .rundirs import RUN_FILES, is_checkpoint_name, read_history, run_of_checkpoint
 from .training import EpochEnded, Event, Stopped, TrainData, Trainer, evaluate, train
 from .types import Array
 
@@ -64,32 +64,6 @@ class RunFinished:
     files: list[str] = field(default_factory=list)
 
 
-def new_run_dir(base: Path, name: str) -> Path:
-    """``base/name``, or ``base/name-2``, ``-3``... : never an existing directory (mkdir is atomic,
-    so two runs starting at once cannot get the same one)."""
-    base.mkdir(parents=True, exist_ok=True)
-    for k in range(1, 10_000):
-        candidate = base / (name if k == 1 else f"{name}-{k}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise ConfigError(f"output.dir: {base} holds too many runs named {name!r}")
-
-
-def claim_out_dir(out: Path, resume: bool) -> Path:
-    """``--out`` exactly: refused when it already holds a run, unless resuming."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out: {out} exists and is not a directory")
-    if is_run_dir(out) and not resume:
-        raise ConfigError(
-            f"--out: {out} already holds a run; choose another directory or pass --resume"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def _history_text(rows: list[dict[str, float]], cols: list[str]) -> tuple[str, str]:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
@@ -113,8 +87,9 @@ class Prepared:
 
     @property
     def source_dir(self) -> Path | None:
-        """The run directory that wrote the checkpoint being resumed."""
-        return None if self.resume is None else self.resume.path.resolve().parent.parent
+        """The run directory that wrote the checkpoint being resumed (None for a checkpoint kept
+        outside a run)."""
+        return None if self.resume is None else run_of_checkpoint(self.resume.path)
 
 
 def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
@@ -137,15 +112,36 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
                 f"training.epochs: the checkpoint is at epoch {trainer.epoch}, past the "
                 f"{cfg.training.epochs} epochs configured; raise training.epochs to continue"
             )
-        best = checkpoint.path.resolve().parent / "best.npz"
-        if best.exists():
-            trainer.best_params = net.pack(checkpoints.load(best).params(), source=str(best))
+        trainer.best_params = _best_params(checkpoint, trainer)
     elif cfg.model.init_from:
         init = checkpoints.load(Path(cfg.model.init_from))
         net.load_state_dict(init.params(), source=cfg.model.init_from)
     prepared = Prepared(cfg, splits, net, data, trainer, checkpoint)
     prepared.seconds = time.perf_counter() - started
     return prepared
+
+
+def _best_params(checkpoint: checkpoints.Checkpoint, trainer: Trainer) -> Array | None:
+    """The weights of the best epoch so far (``trainer.monitor.best_epoch``, restored from the
+    checkpoint), from whichever file of its run holds exactly that epoch's weights: best.npz (its
+    tracker names the epoch of its weights), the checkpoint itself, or that epoch's periodic
+    checkpoint. None when none does (or nothing improved yet)."""
+    wanted = trainer.monitor.best_epoch
+    if wanted < 1:
+        return None
+    if checkpoints.weights_epoch(checkpoint) == wanted:
+        return trainer.net.params.copy()
+    run = run_of_checkpoint(checkpoint.path)
+    if run is None:
+        return None
+    folder = run / "checkpoints"
+    for path in (folder / "best.npz", folder / f"epoch-{wanted:04d}.npz"):
+        if not path.is_file():
+            continue
+        candidate = checkpoints.load(path)
+        if checkpoints.weights_epoch(candidate) == wanted:
+            return trainer.net.pack(candidate.params(), source=str(path))
+    return None
 
 
 def execute(
@@ -169,27 +165,37 @@ def execute(
         # Continue the history of the run that wrote the checkpoint, up to its epoch.
         history = [r for r in read_history(prepared.source_dir) if r["epoch"] <= trainer.epoch]
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(run_dir)  # left by a process killed mid-write
+    # Temporaries of writes that a killed run left unfinished (their targets are complete).
+    remove_stale_temporaries(run_dir, RUN_FILES)
+    remove_stale_temporaries(ckpt_dir, is_checkpoint_name)
     write_text(run_dir / "config.yaml", to_yaml(resolved))
 
-    def capture(params: Array | None = None) -> dict[str, Any]:
-        return checkpoints.capture(trainer, resolved, splits.mean, splits.std, params)
-
-    def save(name: str, params: Array | None = None) -> None:
-        checkpoints.write(ckpt_dir / name, capture(params))
+    def capture(params: Array | None = None, params_epoch: int | None = None) -> dict[str, Any]:
+        return checkpoints.capture(trainer, resolved, splits.mean, splits.std, params, params_epoch)
 
     # The full state at the end of the last completed epoch (at the start, before any).
     epoch_end = capture()
+    written: dict[str, Any] = {"rows": -1, "last": None}  # what the files on disk hold
 
-    def flush() -> None:
-        cols = columns(prepared.data.classification)
-        cols += [k for k in (history[0] if history else {}) if k not in cols]  # diagnostics
-        csv_text, json_text = _history_text(history, cols)
-        write_text(run_dir / "history.csv", csv_text)
-        write_text(run_dir / "history.json", json_text)
-        if all(np.all(np.isfinite(v)) for k, v in epoch_end.items() if k.startswith("layers.")):
+    def flush(last: bool = True) -> None:
+        """Bring history.csv, history.json and (with ``last``) last.npz up to date, in that
+        order: a crash between them leaves each complete, the CSV at most a row ahead of the
+        JSON, and both at least as far as last.npz."""
+        if written["rows"] != len(history):
+            cols = columns(prepared.data.classification)
+            cols += [k for k in (history[0] if history else {}) if k not in cols]  # diagnostics
+            csv_text, json_text = _history_text(history, cols)
+            write_text(run_dir / "history.csv", csv_text)
+            write_text(run_dir / "history.json", json_text)
+            written["rows"] = len(history)
+        finite = all(
+            np.all(np.isfinite(v)) for k, v in epoch_end.items() if k.startswith("layers.")
+        )
+        if last and written["last"] is not epoch_end and finite:
             checkpoints.write(ckpt_dir / "last.npz", epoch_end)  # never a non-finite last.npz
+            written["last"] = epoch_end
 
+    flush(last=False)  # the history so far: empty, or the resumed run's up to the checkpoint
     if prepared.resume is None:
         checkpoints.write(ckpt_dir / "initial.npz", epoch_end)
     n_val = 0 if splits.X_val is None else len(splits.X_val)
@@ -212,7 +218,7 @@ def execute(
                 checkpoints.write(ckpt_dir / f"epoch-{event.epoch:04d}.npz", epoch_end)
             if periodic or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 if best_pending:
-                    save("best.npz", trainer.best_params)
+                    checkpoints.write(ckpt_dir / "best.npz", capture(trainer.best_params))
                     best_pending = False
                 flush()
                 last_flush = time.monotonic()
@@ -221,9 +227,14 @@ def execute(
         yield event
 
     if best_pending:
-        save("best.npz", trainer.best_params)
-    if stopped.reason == "early_stopping":
-        epoch_end = capture()  # the restored best weights
+        checkpoints.write(ckpt_dir / "best.npz", capture(trainer.best_params))
+    monitor = trainer.monitor
+    if (
+        stopped.reason == "early_stopping"
+        and monitor.restore_best
+        and trainer.best_params is not None
+    ):
+        epoch_end = capture(params_epoch=monitor.best_epoch)  # the restored best weights
     # After divergence or an interruption the live weights are mid-epoch (or non-finite), and
     # last.npz keeps the last completed epoch.
     flush()
@@ -233,7 +244,11 @@ def execute(
         from .plotting import plot_history
 
         plot_history(history, run_dir / "loss.png", title=cfg.name)
-    files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())
+    files = sorted(
+        str(p.relative_to(run_dir))
+        for p in run_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
     yield RunFinished(run_dir, metrics, stopped.reason, files)
 
 

@@ -1,14 +1,28 @@
-"""Finding runs on disk: run directories, comparison directories and their histories."""
+"""Run directories on disk: which directory a run writes to, finding runs and their histories.
+
+A directory is claimed before anything is written to it: it is created (or checked to be new,
+empty or the run being continued) under its lock (`locking.hold`), so two processes never write
+to one directory and a run never writes among files it did not write.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import DataError
+from .atomic import TEMPORARY
+from .errors import ConfigError, DataError
+from .locking import LOCK_FILE, hold
 
 #: A directory holding any of these is a run directory (`bprop train` wrote it).
 RUN_MARKERS = ("config.yaml", "history.csv", "checkpoints")
+#: The files `bprop train` writes in a run directory (beside its checkpoints/ folder).
+RUN_FILES = frozenset({"config.yaml", "history.csv", "history.json", "metrics.json", "loss.png"})
+#: The names of the checkpoints it writes in ``checkpoints/``.
+CHECKPOINT_NAME = re.compile(r"(initial|best|last|epoch-\d{4,})\.npz")
 #: A directory holding this is a comparison (`bprop compare-optimizers` wrote it).
 COMPARISON_FILE = "comparison.json"
 
@@ -21,6 +35,117 @@ def is_comparison_dir(path: Path) -> bool:
     return (path / COMPARISON_FILE).is_file()
 
 
+def is_checkpoint_name(name: str) -> bool:
+    return CHECKPOINT_NAME.fullmatch(name) is not None
+
+
+def run_of_checkpoint(checkpoint: Path) -> Path | None:
+    """The run directory whose ``checkpoints/`` folder holds ``checkpoint``; None when the file
+    lies anywhere else (a run directory has its config.yaml and history.json there too)."""
+    folder = Path(checkpoint).resolve().parent
+    run = folder.parent
+    marked = (run / "config.yaml").is_file() and (run / "history.json").is_file()
+    return run if folder.name == "checkpoints" and marked else None
+
+
+def is_empty(directory: Path) -> bool:
+    """True when ``directory`` holds nothing but a lock and the temporaries of a killed write."""
+    for entry in directory.iterdir():
+        if entry.name != LOCK_FILE and not TEMPORARY.fullmatch(entry.name):
+            return False
+    return True
+
+
+# ------------------------------------------------------------------ claiming
+def new_run_dir(base: Path, name: str) -> Path:
+    """``base/name``, or ``base/name-2``, ``-3``... : never an existing directory (mkdir is atomic,
+    so two runs starting at once cannot get the same one)."""
+    _make(base, "output.dir", parents=True)
+    for k in range(1, 10_000):
+        candidate = base / (name if k == 1 else f"{name}-{k}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise ConfigError(f"output.dir: {base} holds too many runs named {name!r}")
+
+
+@contextlib.contextmanager
+def claim(directory: Path, accept: Callable[[Path], None], option: str = "--out") -> Iterator[Path]:
+    """Create ``directory`` if need be and hold its lock within the block, once ``accept`` (which
+    raises `ConfigError` to refuse) has approved what it holds, under the lock."""
+    _make(directory, option, parents=True)
+    with hold(directory):
+        accept(directory)
+        yield directory
+
+
+def _make(directory: Path, option: str, parents: bool) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{option}: {directory} exists and is not a directory")
+    directory.mkdir(parents=parents, exist_ok=True)
+
+
+def accept_new(option: str = "--out") -> Callable[[Path], None]:
+    """Accept only an empty directory."""
+
+    def accept(directory: Path) -> None:
+        if is_run_dir(directory):
+            raise ConfigError(
+                f"{option}: {directory} already holds a run; choose another directory or pass "
+                "--resume"
+            )
+        if not is_empty(directory):
+            raise ConfigError(
+                f"{option}: {directory} is not empty; choose a new or empty directory (bprop "
+                "does not write among files it did not write)"
+            )
+
+    return accept
+
+
+@contextlib.contextmanager
+def claim_run_dir(
+    out: Path | None, base: Path, name: str, checkpoint: Path | None = None
+) -> Iterator[Path]:
+    """The locked directory of a `bprop train` run.
+
+    A fresh run goes to ``out`` (new or empty) or to a new ``base/name[-k]``. A run resumed from
+    ``checkpoint`` goes on in the run that wrote it, or in ``out`` when that is new or empty; it
+    never mixes with another run.
+    """
+    if checkpoint is None:
+        directory = out if out is not None else new_run_dir(base, name)
+        with claim(directory, accept_new()) as claimed:
+            yield claimed
+        return
+    source = run_of_checkpoint(checkpoint)
+    if out is None:
+        if source is None:
+            raise ConfigError(
+                f"--resume: {checkpoint} is not in the checkpoints/ folder of a bprop run (with "
+                "its config.yaml and history.json); pass --out DIR to continue it in a new "
+                "directory"
+            )
+        out = source
+
+    def accept(directory: Path) -> None:
+        if source is not None and directory.resolve() == source:
+            return
+        if is_run_dir(directory) or not is_empty(directory):
+            raise ConfigError(
+                f"--out: {directory} holds another run (or other files), not the run "
+                f"{checkpoint} belongs to; continue in "
+                + (f"{source} (leave out --out) or " if source else "")
+                + "a new or empty directory"
+            )
+
+    with claim(out, accept) as claimed:
+        yield claimed
+
+
+# ------------------------------------------------------------------- reading
 def read_history(run_dir: Path) -> list[dict[str, float]]:
     """The per-epoch rows of ``run_dir`` ([] when it has none yet)."""
     path = run_dir / "history.json"

@@ -6,11 +6,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,8 @@ from hypothesis import strategies as st
 from backprop_cli import checkpoints
 from backprop_cli.config import load_config, validate
 from backprop_cli.errors import ConfigError
-from backprop_cli.run import RunFinished, execute, new_run_dir, prepare
+from backprop_cli.run import RunFinished, execute, prepare
+from backprop_cli.rundirs import new_run_dir
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
@@ -408,83 +407,6 @@ def test_an_interrupted_run_resumes_to_exactly_the_uninterrupted_one(
     assert resumed.metrics["test"] == full.metrics["test"]
     best = {k: v for k, v in resumed.metrics["best"].items() if k != "train_seconds"}
     assert best == {k: v for k, v in full.metrics["best"].items() if k != "train_seconds"}
-
-
-LONG = ["training.epochs=100000", "training.batching={type: minibatch, size: 8}",
-        "output.checkpoint_every=1", "data.options.n_samples=120"]  # fmt: skip
-
-
-def start_training(out: Path, overrides: list[str]) -> subprocess.Popen[str]:
-    args = [sys.executable, "-m", "backprop_cli", "train", str(TOY), "--out", str(out), "--quiet"]
-    for item in overrides:
-        args += ["--set", item]
-    return subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-
-
-def wait_for_epochs(out: Path, epochs: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[0]
-        try:
-            if len(history_of(out)) >= epochs:
-                return
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError("training did not get going")
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: int, tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    process = start_training(out, LONG)
-    wait_for_epochs(out, 3, process)
-    process.send_signal(sig)
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 130, output
-    assert "--resume" in output and "Traceback" not in output
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["stop_reason"] == "interrupted"
-    done = metrics["epochs_run"]
-    assert len(history_of(out)) == done >= 3
-    assert int(checkpoints.load(out / "checkpoints/last.npz").arrays["epoch"]) == done
-    # Resume to two epochs more and compare with a run that was never interrupted.
-    target = [*LONG[1:], f"training.epochs={done + 2}"]
-    resumed = cli(["train", str(TOY), "--resume", str(out / "checkpoints/last.npz"), "--quiet",
-                   *[a for item in target for a in ("--set", item)]])  # fmt: skip
-    assert resumed.exit_code == 0, resumed.output
-    full = run_in_process(TOY, tmp_path / "full", target)
-    assert strip_seconds(history_of(out)) == strip_seconds(history_of(full.run_dir))
-    assert_same_arrays(full.run_dir / "checkpoints/last.npz", out / "checkpoints/last.npz")
-
-
-def test_sigkill_leaves_complete_files_and_a_resumable_run(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    process = start_training(out, LONG)
-    wait_for_epochs(out, 4, process)
-    time.sleep(0.137)  # somewhere in the middle of an epoch, or of a write
-    process.kill()
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
-    # Every file is complete: the JSON parses, the CSV has whole rows, every checkpoint loads.
-    history = history_of(out)
-    with (out / "history.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == len(history) >= 4
-    assert all(row["train_loss"] and row["train_seconds"] for row in rows)
-    for path in (out / "checkpoints").glob("*.npz"):
-        checkpoints.load(path)
-    assert yaml.safe_load((out / "config.yaml").read_text())["name"] == "moons"
-    last = checkpoints.load(out / "checkpoints/last.npz")
-    done = int(last.arrays["epoch"])
-    target = [*LONG[1:], f"training.epochs={done + 2}"]
-    resumed = cli(["train", str(TOY), "--resume", str(out / "checkpoints/last.npz"), "--quiet",
-                   *[a for item in target for a in ("--set", item)]])  # fmt: skip
-    assert resumed.exit_code == 0, resumed.output
-    assert len(history_of(out)) == done + 2
-    assert not list(out.rglob(".*.tmp"))  # half-written temporaries are cleared on resume
 
 
 def test_runs_started_at_once_never_share_a_directory(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_every_example_config_validates_and_trains(config: Path, tmp_path: Path)
     assert all(np.isfinite(row["train_loss"]) for row in history)
 
 
-TOY = "configs/moons.yaml"
+TOY = str(CONFIG_DIR / "moons.yaml")
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_resume_equals_an_uninterrupted_run(optimizer: str, tmp_path: Path) -> N
 
 
 def test_xor_converges_with_the_seed_network(tmp_path: Path) -> None:
-    done = finished(run("configs/xor-seed.yaml", tmp_path / "xor", []))
+    done = finished(run(str(CONFIG_DIR / "xor-seed.yaml"), tmp_path / "xor", []))
     final = done.metrics["final"]
     assert final["train_accuracy"] == 1.0
     assert final["train_loss"] < 0.01
@@ -104,7 +104,7 @@ def test_run_directory_holds_every_file(tmp_path: Path) -> None:
     result = cli(
         [
             "train",
-            "configs/digits.yaml",
+            str(CONFIG_DIR / "digits.yaml"),
             "--out",
             str(out),
             "--set",
@@ -191,9 +191,9 @@ def test_label_and_output_mismatches_are_config_errors(
     override: str, message: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    args = ["train", "configs/iris.yaml", "--out", str(out), "--set", override]
+    args = ["train", str(CONFIG_DIR / "iris.yaml"), "--out", str(out), "--set", override]
     if "wobble" in override:
-        args = ["train", "configs/spirals.yaml", "--out", str(out), "--set", override]
+        args = ["train", str(CONFIG_DIR / "spirals.yaml"), "--out", str(out), "--set", override]
     if override.startswith("data.dataset"):
         args += ["--set", "model.layers.1.units=1"]
     result = cli(args)
@@ -232,7 +232,7 @@ def test_csv_and_npz_files_train(tmp_path: Path) -> None:
 
 
 def test_gradcheck_on_a_config() -> None:
-    result = cli(["gradcheck", "configs/spirals.yaml", "--samples", "10"])
+    result = cli(["gradcheck", str(CONFIG_DIR / "spirals.yaml"), "--samples", "10"])
     assert result.exit_code == 0, result.output
     assert "passed: all 7 tensors" in result.output
 
@@ -314,7 +314,7 @@ def test_train_loss_is_measured_before_each_update(tmp_path: Path) -> None:
 
 
 def test_the_default_example_reaches_90_percent(tmp_path: Path) -> None:
-    done = finished(run("configs/mnist5k.yaml", tmp_path / "mnist", []))
+    done = finished(run(str(CONFIG_DIR / "mnist5k.yaml"), tmp_path / "mnist", []))
     assert done.metrics["test"]["accuracy"] >= 0.90
 
 
@@ -327,7 +327,14 @@ def test_optimizer_refuses_to_step_before_init() -> None:
 
 def test_plain_output_without_a_terminal(tmp_path: Path) -> None:
     result = cli(
-        ["train", "configs/iris.yaml", "--out", str(tmp_path / "r"), "--set", "training.epochs=2"]
+        [
+            "train",
+            str(CONFIG_DIR / "iris.yaml"),
+            "--out",
+            str(tmp_path / "r"),
+            "--set",
+            "training.epochs=2",
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "\x1b[" not in result.output  # no control codes in a pipe
@@ -341,7 +348,7 @@ def test_plain_output_without_a_terminal(tmp_path: Path) -> None:
     quiet = cli(
         [
             "train",
-            "configs/iris.yaml",
+            str(CONFIG_DIR / "iris.yaml"),
             "--out",
             str(tmp_path / "q"),
             "--set",

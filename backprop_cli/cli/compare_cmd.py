@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -66,9 +67,11 @@ def compare_optimizers(
     from ..config import load_config
     from ..errors import BpropError
     from ..execution import check_dask
-    from ..run import claim_out_dir, new_run_dir, prepare
+    from ..run import prepare
+    from ..rundirs import accept_new, claim, new_run_dir
 
     names = [n.strip() for n in optimizers.split(",") if n.strip()] if optimizers else None
+    stack = contextlib.ExitStack()
     try:
         if optimizers is not None and not names:
             raise BpropError("--optimizers: give at least one optimizer name")
@@ -81,39 +84,36 @@ def compare_optimizers(
             check_dask(dask)
         if target_loss is None and cfg.compare is not None:
             target_loss = cfg.compare.target_loss
-        if out is not None:
-            out_dir = claim_out_dir(out, resume=False)
-            if any(out_dir.iterdir()):
-                raise BpropError(f"--out: {out_dir} is not empty; choose a new directory")
-        else:
-            out_dir = new_run_dir(Path(cfg.output.dir), f"{cfg.name}-compare")
+        directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-compare")
+        out_dir = stack.enter_context(claim(directory, accept_new()))
     except BpropError as exc:
         fail(str(exc))
 
-    if not quiet:
-        console.print(
-            f"comparing {', '.join(c.name for c in lineup)} on {cfg.name}"
-            f" ({_where(jobs, dask)}) → {out_dir}",
-            soft_wrap=True,
-        )
-    results: list[Result] = []
-    labels = {c.name: c.label for c in lineup}
-    try:
-        with graceful_stop() as stop:
-            _render(race(lineup, out_dir, target_loss, jobs, stop, dask), quiet, results)
-    except KeyboardInterrupt:
-        stop = _always
-    except BpropError as exc:
-        fail(str(exc))
-    if stop():
-        if results:  # the comparison of the optimizers that finished
-            _finish(results, labels, out_dir, target_loss, cfg.name)
-        console.print(f"interrupted; the runs so far are in {out_dir}")
-        raise typer.Exit(exit_codes.INTERRUPTED)
-    _finish(results, labels, out_dir, target_loss, cfg.name)
-    if not any(r.status in ("ok", "early-stopped") for r in results):
-        code = exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
-        raise typer.Exit(code)
+    with stack:
+        if not quiet:
+            console.print(
+                f"comparing {', '.join(c.name for c in lineup)} on {cfg.name}"
+                f" ({_where(jobs, dask)}) → {out_dir}",
+                soft_wrap=True,
+            )
+        results: list[Result] = []
+        labels = {c.name: c.label for c in lineup}
+        try:
+            with graceful_stop() as stop:
+                _render(race(lineup, out_dir, target_loss, jobs, stop, dask), quiet, results)
+        except KeyboardInterrupt:
+            stop = _always
+        except BpropError as exc:
+            fail(str(exc))
+        if stop():
+            if results:  # the comparison of the optimizers that finished
+                _finish(results, labels, out_dir, target_loss, cfg.name)
+            console.print(f"interrupted; the runs so far are in {out_dir}")
+            raise typer.Exit(exit_codes.INTERRUPTED)
+        _finish(results, labels, out_dir, target_loss, cfg.name)
+        if not any(r.status in ("ok", "early-stopped") for r in results):
+            code = exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
+            raise typer.Exit(code)
 
 
 def _where(jobs: int, dask: str | None) -> str:

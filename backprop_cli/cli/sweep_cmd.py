@@ -66,7 +66,8 @@ def sweep(
     from ..config import load_config
     from ..errors import BpropError, ConfigError
     from ..execution import check_dask
-    from ..run import new_run_dir, prepare
+    from ..run import prepare
+    from ..rundirs import new_run_dir
     from ..sweep import Space, make_trials
 
     try:

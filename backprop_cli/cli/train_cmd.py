@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -48,39 +50,37 @@ def train(
     """
     from ..config import load_config
     from ..errors import BpropError
-    from ..run import claim_out_dir, execute, new_run_dir, prepare
+    from ..run import execute, prepare
+    from ..rundirs import claim_run_dir
 
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
     overrides += ["training.diagnostics=true"] if diagnostics else []
-    try:
-        cfg = load_config(config, overrides)
-        prepared = prepare(cfg, resume)
-        if out is not None:
-            run_dir = claim_out_dir(out, resume is not None)
-        elif resume is not None:
-            run_dir = resume.resolve().parent.parent
-        else:
-            run_dir = new_run_dir(Path(cfg.output.dir), cfg.name)
-    except BpropError as exc:
-        fail(str(exc))
-    try:
-        with graceful_stop() as stop:
-            finished = _render(execute(prepared, run_dir, stop=stop), quiet)
-    except BpropError as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:
-        console.print(f"interrupted at once; the files written so far are in {run_dir}")
-        raise typer.Exit(exit_codes.INTERRUPTED) from None
+    with contextlib.ExitStack() as stack:
+        try:
+            cfg = load_config(config, overrides)
+            prepared = prepare(cfg, resume)
+            claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
+            run_dir = stack.enter_context(claimed)
+        except BpropError as exc:
+            fail(str(exc))
+        try:
+            with graceful_stop() as stop:
+                finished = _render(execute(prepared, run_dir, stop=stop), quiet)
+        except BpropError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            console.print(f"interrupted at once; the files written so far are in {run_dir}")
+            raise typer.Exit(exit_codes.INTERRUPTED) from None
     if finished is not None and finished.status == "diverged":
         fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
     if finished is not None and finished.status == "interrupted":
-        last = run_dir / "checkpoints" / "last.npz"
-        same = " (and the same --set options)" if overrides else ""
+        again = ["bprop", "train", str(config), "--resume", str(run_dir / "checkpoints/last.npz")]
+        again += [a for item in overrides for a in ("--set", item)]
         console.print(
             f"interrupted ({finished.metrics.get('stop_detail', '')}); saved the run as of epoch "
-            f"{finished.metrics['epochs_run']}. Continue with: "
-            f"bprop train {config} --resume {last}{same}",
+            f"{finished.metrics['epochs_run']}. Continue with: {shlex.join(again)}",
             soft_wrap=True,
+            markup=False,
         )
         raise typer.Exit(exit_codes.INTERRUPTED)
 

@@ -1,0 +1,79 @@
+"""One writer per output directory: a lock file held for as long as a run, comparison or sweep
+writes there.
+
+The lock is an advisory ``flock`` on ``DIR/.bprop.lock``. The kernel drops it when its process
+ends in any way (SIGKILL included), so the lock of a killed run is stale at once and the next run
+takes it over; the file itself is removed when its holder releases it normally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import BpropError
+
+LOCK_FILE = ".bprop.lock"
+
+
+class DirectoryInUseError(BpropError):
+    """Another bprop process is writing to the directory."""
+
+
+@contextlib.contextmanager
+def hold(directory: Path) -> Iterator[Path]:
+    """Hold ``directory``'s lock within the block (the directory must exist).
+
+    Raises:
+        DirectoryInUseError: at once, when another process holds it.
+    """
+    path = Path(directory) / LOCK_FILE
+    fd = _acquire(path, Path(directory))
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # while still holding it, so no one locks the old file meanwhile
+        os.close(fd)
+
+
+def _acquire(path: Path, directory: Path) -> int:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        if not _try_lock(fd):
+            holder = _holder(fd)
+            os.close(fd)
+            by = f"process {holder}" if holder else "another process"
+            raise DirectoryInUseError(
+                f"{directory}: in use by another run ({by} holds {LOCK_FILE}); wait for it to "
+                "finish or choose another directory"
+            )
+        # A holder that released the lock meanwhile has unlinked the file we opened: retry on the
+        # file that now has the name.
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+            return fd
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        return str(int(os.pread(fd, 32, 0).decode().strip()))
+    return ""
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -1,0 +1,49 @@
+"""What every test starts from, whoever runs the suite and from wherever.
+
+- One Hypothesis profile, the same by hand and under CI: no deadline (CI machines are busy), a
+  fixed derandomized seed and no example database, so a run never depends on the previous one.
+- An environment without the variables that change bprop's output or Hypothesis' behaviour
+  (colour forcing, terminal size, CI markers, bprop's own test hooks); subprocesses inherit it.
+- Each test runs in its own empty working directory, so no test depends on the directory pytest
+  was started from or writes into the project.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "bprop",
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("bprop")
+
+#: Variables that would change what bprop prints or how the tests behave.
+SCRUBBED = (
+    "FORCE_COLOR", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
+    "COLUMNS", "LINES", "TERM", "CI", "GITHUB_ACTIONS", "JUPYTER_COLUMNS", "JUPYTER_LINES",
+    "BPROP_TEST_SIGNAL", "BPROP_DATASETS", "HYPOTHESIS_PROFILE",
+)  # fmt: skip
+for _name in SCRUBBED:
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Run the test in a fresh empty directory."""
+    folder = tmp_path_factory.mktemp("cwd")
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(previous)

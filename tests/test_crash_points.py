@@ -1,0 +1,173 @@
+"""A run killed or signalled at a chosen write boundary: what is on disk is complete and
+consistent, and `--resume` ends exactly where a run that was never stopped ends.
+
+The boundaries are chosen with bprop's test hook (``BPROP_TEST_SIGNAL=SIGNAL@rename#N`` sends the
+process SIGNAL right after its Nth atomic write lands), never with a sleep, so these tests do not
+depend on timing or load.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from backprop_cli import checkpoints, testhooks
+from backprop_cli.atomic import TEMPORARY
+
+from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
+
+TOY = CONFIG_DIR / "moons.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+#: 84 training samples in two batches, a checkpoint every epoch: every kind of write happens.
+SHORT = ["training.epochs=3", "output.checkpoint_every=1", "data.options.n_samples=120",
+         "training.batching={type: minibatch, size: 64}"]  # fmt: skip
+
+
+def sets(overrides: list[str]) -> list[str]:
+    return [a for item in overrides for a in ("--set", item)]
+
+
+def train_args(out: Path, overrides: list[str]) -> list[str]:
+    return ["train", str(TOY), "--out", str(out), "--quiet", *sets(overrides)]
+
+
+def signalled(out: Path, overrides: list[str], spec: str) -> subprocess.CompletedProcess[str]:
+    """`bprop train` in a child process that gets ``spec`` (e.g. SIGKILL@rename#3)."""
+    env = os.environ | {"BPROP_TEST_SIGNAL": spec}
+    command = [sys.executable, "-m", "backprop_cli", *train_args(out, overrides)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """The run never stopped, and how many atomic writes it makes."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    count = {"rename": 0}
+    original = testhooks.reached
+
+    def counting(point: str) -> None:
+        count[point] = count.get(point, 0) + 1
+
+    testhooks.reached = counting  # type: ignore[assignment]
+    try:
+        assert cli(train_args(out, SHORT)).exit_code == 0
+    finally:
+        testhooks.reached = original  # type: ignore[assignment]
+    return out, count["rename"]
+
+
+def csv_rows(run: Path) -> list[dict[str, str]]:
+    with (run / "history.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def assert_complete_and_consistent(run: Path) -> None:
+    """Every file parses; the two histories agree on the rows they share, the CSV at most one row
+    ahead; last.npz is no further than either history."""
+    assert not [p for p in run.rglob("*") if TEMPORARY.fullmatch(p.name)]
+    assert yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))["name"] == "moons"
+    if not (run / "history.csv").exists():
+        return
+    rows = csv_rows(run)
+    history = history_of(run) if (run / "history.json").exists() else []
+    assert len(rows) - len(history) in (0, 1)
+    for row, entry in zip(rows, history, strict=False):
+        for key, value in entry.items():
+            assert float(row[key]) == value if value is not None else row[key] == ""
+    for path in (run / "checkpoints").glob("*.npz"):
+        checkpoints.load(path)
+    if (run / "checkpoints" / "last.npz").exists():
+        last = checkpoints.load(run / "checkpoints" / "last.npz")
+        assert int(last.arrays["epoch"]) <= min(len(rows), len(history))
+    if (run / "metrics.json").exists():
+        assert json.loads((run / "metrics.json").read_text())["stop_reason"] == "completed"
+    if (run / "loss.png").exists():
+        assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_kill_at_every_write_boundary_leaves_a_consistent_run_that_resumes_exactly(
+    reference: tuple[Path, int], tmp_path: Path
+) -> None:
+    full, boundaries = reference
+    assert boundaries >= 15  # config, history, checkpoints each epoch, metrics, plot
+    runs = {n: tmp_path / f"killed-{n}" for n in range(1, boundaries + 1)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = dict(zip(runs, pool.map(lambda n: signalled(runs[n], SHORT, f"SIGKILL@rename#{n}"),
+                                       runs), strict=True))  # fmt: skip
+    resumed_from: dict[str, int] = {}
+    for n, run in runs.items():
+        assert done[n].returncode == -signal.SIGKILL, (n, done[n].stderr)
+        assert_complete_and_consistent(run)
+        folder = run / "checkpoints"
+        start = next((folder / f for f in ("last.npz", "initial.npz") if (folder / f).exists()),
+                     None)  # fmt: skip
+        if start is None:
+            assert n <= 3, n  # only the config and the empty histories came before initial.npz
+            continue
+        resumed_from[start.name] = resumed_from.get(start.name, 0) + 1
+        result = cli(["train", str(TOY), "--resume", str(start), "--quiet", *sets(SHORT)])
+        assert result.exit_code == 0, (n, result.output)
+        assert strip_seconds(history_of(run)) == strip_seconds(history_of(full)), n
+        assert len(csv_rows(run)) == len(history_of(run)) == 3
+        for name in ("last.npz", "best.npz", "epoch-0003.npz"):
+            assert_same_arrays(full / "checkpoints" / name, folder / name)
+        metrics = json.loads((run / "metrics.json").read_text())
+        expected = json.loads((full / "metrics.json").read_text())
+        assert (
+            metrics["test"] == expected["test"]
+            and metrics["best"]["epoch"] == (expected["best"]["epoch"])
+        )
+    assert resumed_from.get("initial.npz", 0) >= 1 and resumed_from["last.npz"] >= 10
+
+
+#: Training that goes on until it is stopped: a checkpoint and a flush of the history every epoch.
+LONG = ["training.epochs=100000", "training.batching={type: minibatch, size: 8}",
+        "output.checkpoint_every=1", "data.options.n_samples=120"]  # fmt: skip
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    # Four writes start a run and each epoch makes four or five: the 17th lands in epoch 3 or 4.
+    process = signalled(out, LONG, f"{sig}@rename#17")
+    assert process.returncode == 130, process.stdout + process.stderr
+    assert "Traceback" not in process.stdout + process.stderr
+    assert "Continue with: bprop train " in process.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "interrupted"
+    done = metrics["epochs_run"]
+    assert len(history_of(out)) == len(csv_rows(out)) == done >= 3
+    assert int(checkpoints.load(out / "checkpoints/last.npz").arrays["epoch"]) == done
+    # Resume to two epochs more and compare with a run that was never interrupted.
+    target = [*LONG[1:], f"training.epochs={done + 2}"]
+    resumed = cli(["train", str(TOY), "--resume", str(out / "checkpoints/last.npz"), "--quiet",
+                   *sets(target)])  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    full = tmp_path / "full"
+    assert cli(train_args(full, target)).exit_code == 0
+    assert strip_seconds(history_of(out)) == strip_seconds(history_of(full))
+    assert_same_arrays(full / "checkpoints/last.npz", out / "checkpoints/last.npz")
+    assert np.isfinite(history_of(out)[-1]["train_loss"])
+
+
+def test_the_continue_command_is_shell_quoted(tmp_path: Path) -> None:
+    out = tmp_path / "a run with spaces"
+    overrides = [*LONG, "data.options.noise=0.25"]  # values with spaces and braces among them
+    process = signalled(out, overrides, "SIGTERM@rename#9")
+    assert process.returncode == 130, process.stderr
+    command = process.stdout.split("Continue with: ", 1)[1].strip()
+    args = shlex.split(command)
+    assert args[:3] == ["bprop", "train", str(TOY)]
+    assert args[3:5] == ["--resume", str(out / "checkpoints" / "last.npz")]
+    assert args[5:] == sets(overrides)
