@@ -8,6 +8,14 @@ from typing import Any
 from .atomic import write_with
 
 
+def _save(plt: Any, fig: Any, path: Path, exclusive: bool) -> None:
+    """Write ``fig`` atomically as PNG (``exclusive``: never over an existing file) and free it."""
+    try:
+        write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100), exclusive)
+    finally:
+        plt.close(fig)
+
+
 def plot_history(history: list[dict[str, float]], path: Path, title: str = "") -> None:
     """Loss curves (train and validation, log scale when they span a wide range) and, for
     classification, accuracy curves; written atomically as PNG."""
@@ -44,8 +52,7 @@ def plot_history(history: list[dict[str, float]], path: Path, title: str = "") -
         ax_acc.grid(alpha=0.3)
         ax_acc.legend()
     fig.tight_layout()
-    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
-    plt.close(fig)
+    _save(plt, fig, path, False)
 
 
 def plot_runs(
@@ -54,6 +61,7 @@ def plot_runs(
     path: Path,
     log: bool | None = None,
     title: str = "",
+    exclusive: bool = False,
 ) -> None:
     """One panel per metric, one line per run (the same colour in every panel), side by side.
 
@@ -119,8 +127,7 @@ def plot_runs(
         fig.set_figheight(fig.get_figheight() + legend_in)
         fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize="small")
         fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1))
-    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
-    plt.close(fig)
+    _save(plt, fig, path, exclusive)
 
 
 DIAGNOSTICS = ("grad_norm", "update_ratio", "dead_fraction")
@@ -149,7 +156,9 @@ def diagnostic_series(
     return series, [m for m in DIAGNOSTICS if m in found]
 
 
-def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path) -> None:
+def plot_confusion(
+    confusion: list[list[int]], classes: list[str], path: Path, exclusive: bool = False
+) -> None:
     """The confusion matrix as a heat map with counts (rows true, columns predicted)."""
     import matplotlib
 
@@ -171,11 +180,10 @@ def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path) -
     fig.colorbar(image, ax=ax, shrink=0.8)
     ax.set_title("confusion matrix")
     fig.tight_layout()
-    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
-    plt.close(fig)
+    _save(plt, fig, path, exclusive)
 
 
-def plot_predictions(truth: Any, predicted: Any, path: Path) -> None:
+def plot_predictions(truth: Any, predicted: Any, path: Path, exclusive: bool = False) -> None:
     """Regression: predictions against true values, with the line where they agree."""
     import matplotlib
 
@@ -194,8 +202,7 @@ def plot_predictions(truth: Any, predicted: Any, path: Path) -> None:
     ax.set_title("predictions against truth")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
-    plt.close(fig)
+    _save(plt, fig, path, exclusive)
 
 
 def plot_sweep(
@@ -242,5 +249,4 @@ def plot_sweep(
         ax.axis("off")
     fig.suptitle(f"{metric} by trial (red: diverged)")
     fig.tight_layout()
-    write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
-    plt.close(fig)
+    _save(plt, fig, path, False)

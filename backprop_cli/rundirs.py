@@ -87,20 +87,28 @@ def _make(directory: Path, option: str, parents: bool) -> None:
     directory.mkdir(parents=parents, exist_ok=True)
 
 
-def accept_new(option: str = "--out") -> Callable[[Path], None]:
-    """Accept only an empty directory."""
+def accept_new(option: str = "--out", resumable: bool = False) -> Callable[[Path], None]:
+    """Accept only an empty directory (``resumable``: mention --resume when it holds bprop's
+    output)."""
 
     def accept(directory: Path) -> None:
-        if is_run_dir(directory):
+        if is_empty(directory):
+            return
+        kind = (
+            "a run" if is_run_dir(directory)
+            else "a sweep" if (directory / "sweep.json").is_file()
+            else "a comparison" if is_comparison_dir(directory)
+            else None
+        )  # fmt: skip
+        if kind is not None:
+            resume = " or pass --resume" if resumable else ""
             raise ConfigError(
-                f"{option}: {directory} already holds a run; choose another directory or pass "
-                "--resume"
+                f"{option}: {directory} already holds {kind}; choose another directory{resume}"
             )
-        if not is_empty(directory):
-            raise ConfigError(
-                f"{option}: {directory} is not empty; choose a new or empty directory (bprop "
-                "does not write among files it did not write)"
-            )
+        raise ConfigError(
+            f"{option}: {directory} is not empty; choose a new or empty directory (bprop does "
+            "not write among files it did not write)"
+        )
 
     return accept
 
@@ -117,7 +125,7 @@ def claim_run_dir(
     """
     if checkpoint is None:
         directory = out if out is not None else new_run_dir(base, name)
-        with claim(directory, accept_new()) as claimed:
+        with claim(directory, accept_new(resumable=True)) as claimed:
             yield claimed
         return
     source = run_of_checkpoint(checkpoint)

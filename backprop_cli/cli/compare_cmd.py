@@ -87,6 +87,7 @@ def compare_optimizers(
         directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-compare")
         out_dir = stack.enter_context(claim(directory, accept_new()))
     except BpropError as exc:
+        stack.close()
         fail(str(exc))
 
     with stack:

@@ -12,10 +12,13 @@ from .options import Overrides
 
 
 def _claim(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        fail(f"--out: {path} exists; choose another file or pass --overwrite")
-    if not path.parent.is_dir():
-        fail(f"--out: folder {path.parent} does not exist")
+    from ..errors import BpropError
+    from .outputs import check_output
+
+    try:
+        check_output(path, overwrite)
+    except BpropError as exc:
+        fail(str(exc))
 
 
 def init(
@@ -42,7 +45,7 @@ def init(
             f"--dataset: unknown data set {dataset!r}; choose one of: {', '.join(BUILTIN_DATASETS)}"
         )
     _claim(out, overwrite)
-    write_text(out, starter_config(dataset))
+    write_text(out, starter_config(dataset), exclusive=not overwrite)
     console.print(f"wrote {out}; train it with: bprop train {out}", soft_wrap=True)
 
 
@@ -65,7 +68,7 @@ def schema(
     from ..config.reference import json_schema_text
 
     _claim(out, overwrite)
-    write_text(out, json_schema_text())
+    write_text(out, json_schema_text(), exclusive=not overwrite)
     console.print(f"wrote {out}")
 
 

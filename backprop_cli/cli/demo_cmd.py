@@ -23,8 +23,16 @@ def demo(
         bool, typer.Option("--plot", help="Also draw the demo as a PNG (schedules).")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="PNG for --plot (default: TOPIC.png).")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="PNG for --plot, implying it (default: TOPIC.png, or TOPIC-2.png...).",
+        ),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
     x: Annotated[
         float | None, typer.Option("--x", help="The point x of chain-rule and graph.")
     ] = None,
@@ -44,15 +52,25 @@ def demo(
         fail(f"unknown topic {topic!r}; choose one of: {', '.join(TOPICS)}")
     if x is not None and topic not in POINTED:
         fail(f"--x: applies to {' and '.join(POINTED)}, not {topic}")
+    plot = plot or out is not None
+    path = None
+    if plot:
+        from ..errors import BpropError
+        from .outputs import check_output, free_picture_name
+
+        try:
+            path = check_output(out, overwrite, picture=True) if out else free_picture_name(topic)
+        except BpropError as exc:
+            fail(str(exc))
     shown = POINTED[topic](x) if x is not None else TOPICS[topic][1]()
     _render(shown)
-    if plot:
+    if path is not None:
         if not shown.series:
             fail(f"--plot: the {topic} demo has nothing to draw; try: bprop demo schedules --plot")
         from ..plotting import plot_runs
 
-        path = out or Path(f"{topic}.png")
-        plot_runs(shown.series, [shown.metric], path, log=False, title=shown.title)
+        plot_runs(shown.series, [shown.metric], path, log=False, title=shown.title,
+                  exclusive=not overwrite)  # fmt: skip
         console.print(f"wrote {path}")
 
 

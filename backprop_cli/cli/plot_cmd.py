@@ -59,6 +59,7 @@ def plot(
     """
     from ..errors import BpropError
     from ..plotting import diagnostic_series, plot_runs
+    from .outputs import check_output, free_picture_name
     from ..rundirs import expand_runs, read_history
 
     wanted = [m.strip() for m in metric.split(",") if m.strip()]
@@ -84,27 +85,10 @@ def plot(
             raise BpropError(
                 f"--metric: no run has {', '.join(missing)}; available: {', '.join(available)}"
             )
-        path = _output(out, overwrite)
+        path = check_output(out, overwrite, picture=True) if out else free_picture_name("plot")
     except BpropError as exc:
         fail(str(exc))
-    plot_runs(series, wanted, path, log=log, title="gradient flow" if diagnostics else "")
+    title = "gradient flow" if diagnostics else ""
+    plot_runs(series, wanted, path, log=log, title=title, exclusive=not overwrite)
     labels = ", ".join(label for label, _ in series)
     console.print(f"wrote {path} ({labels})", soft_wrap=True)
-
-
-def _output(out: Path | None, overwrite: bool) -> Path:
-    from ..errors import BpropError
-
-    if out is None:
-        path, k = Path("plot.png"), 1
-        while path.exists():
-            k += 1
-            path = Path(f"plot-{k}.png")
-        return path
-    if out.suffix.lower() != ".png":
-        raise BpropError(f"--out: {out} must end in .png")
-    if out.exists() and not overwrite:
-        raise BpropError(f"--out: {out} exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise BpropError(f"--out: folder {out.parent} does not exist")
-    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -67,9 +68,10 @@ def sweep(
     from ..errors import BpropError, ConfigError
     from ..execution import check_dask
     from ..run import prepare
-    from ..rundirs import new_run_dir
+    from ..rundirs import accept_new, claim, new_run_dir
     from ..sweep import Space, make_trials
 
+    stack = contextlib.ExitStack()
     try:
         cfg = load_config(config, list(set_ or []))
         search = Space.build(cfg, grid or [], space or [], random)
@@ -94,29 +96,38 @@ def sweep(
         if dask is not None:
             check_dask(dask)
         if resume:
-            if out is None or (not (out / "sweep.json").exists() and not out.is_dir()):
+            if out is None or not out.is_dir():
                 raise ConfigError("--resume: give --out, the directory of the sweep to continue")
-            out_dir = out
-        elif out is not None:
-            if out.exists() and any(out.iterdir()):
-                raise ConfigError(f"--out: {out} is not empty; choose a new directory or --resume")
-            out.mkdir(parents=True, exist_ok=True)
-            out_dir = out
+            out_dir = stack.enter_context(claim(out, _accept_sweep))
         else:
-            out_dir = new_run_dir(Path(cfg.output.dir), f"{cfg.name}-sweep")
+            directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-sweep")
+            out_dir = stack.enter_context(claim(directory, accept_new(resumable=True)))
     except BpropError as exc:
+        stack.close()
         fail(str(exc))
 
-    for trial in trials:
-        if trial.config is None:
-            console.print(f"[yellow]skipped[/] trial {trial.id} {trial.params}:", soft_wrap=True)
-            for line in trial.problem.splitlines():
-                console.print(f"  {line}", soft_wrap=True, markup=False)
-    results = _run(valid, out_dir, metric, mode, jobs, dask, resume, quiet)
-    results += [_invalid(t) for t in trials if t.config is None]
-    _finish(results, search, metric, mode, out_dir, cfg.name)
-    if not any(r.status in ("ok", "early-stopped") for r in results):
-        raise typer.Exit(exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2)
+    with stack:
+        for trial in trials:
+            if trial.config is None:
+                console.print(
+                    f"[yellow]skipped[/] trial {trial.id} {trial.params}:", soft_wrap=True
+                )
+                for line in trial.problem.splitlines():
+                    console.print(f"  {line}", soft_wrap=True, markup=False)
+        results = _run(valid, out_dir, metric, mode, jobs, dask, resume, quiet)
+        results += [_invalid(t) for t in trials if t.config is None]
+        _finish(results, search, metric, mode, out_dir, cfg.name)
+        if not any(r.status in ("ok", "early-stopped") for r in results):
+            raise typer.Exit(
+                exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
+            )
+
+
+def _accept_sweep(directory: Path) -> None:
+    from ..errors import ConfigError
+
+    if not (directory / "sweep.json").is_file() and not any(directory.glob("t[0-9]*")):
+        raise ConfigError(f"--resume: {directory} holds no sweep (no sweep.json or trials)")
 
 
 def _invalid(trial: Trial) -> TrialResult:

@@ -48,6 +48,9 @@ def evaluate(
             "--plot", help="Draw the confusion matrix (or predictions against truth) to a PNG."
         ),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --plot file.")
+    ] = False,
 ) -> None:
     """Loss and accuracy of a trained network, with the preprocessing it was trained with.
 
@@ -60,8 +63,11 @@ def evaluate(
     from ..config import load_config
     from ..errors import BpropError
     from ..inference import evaluate_model, file_data, load_model, split_of
+    from .outputs import check_output
 
     try:
+        if plot is not None:
+            check_output(plot, overwrite, "--plot", picture=True)
         loaded = load_model(model)
         if data is None:
             X, y = split_of(loaded.cfg, split.value)
@@ -74,7 +80,7 @@ def evaluate(
             source = str(data)
         result = evaluate_model(loaded, X, y, source)
         if plot is not None:
-            _plot(loaded, X, y, result, plot)
+            _plot(loaded, X, y, result, plot, overwrite)
     except BpropError as exc:
         fail(str(exc))
     if as_json:
@@ -119,17 +125,21 @@ def _show(result: Evaluation, title: str) -> None:
     console.print(matrix)
 
 
-def _plot(loaded: Model, X: NDArray[Any], y: NDArray[Any], result: Evaluation, path: Path) -> None:
-    from ..errors import BpropError
+def _plot(
+    loaded: Model,
+    X: NDArray[Any],
+    y: NDArray[Any],
+    result: Evaluation,
+    path: Path,
+    overwrite: bool,
+) -> None:
     from ..plotting import plot_confusion, plot_predictions
 
-    if path.suffix.lower() != ".png":
-        raise BpropError(f"--plot: {path} must end in .png")
     if result.accuracy is not None:
-        plot_confusion(result.confusion, result.classes, path)
+        plot_confusion(result.confusion, result.classes, path, exclusive=not overwrite)
     else:
         outputs = loaded.net.predict(loaded.inputs(X, str(path)))
-        plot_predictions(y, outputs, path)
+        plot_predictions(y, outputs, path, exclusive=not overwrite)
     console.print(f"wrote {path}")
 
 
@@ -163,12 +173,13 @@ def predict(
     from ..atomic import write_text
     from ..errors import BpropError
     from ..inference import load_model, predicted_classes, read_inputs
+    from .outputs import check_output
 
     try:
         loaded = load_model(model)
+        if out is not None:
+            check_output(out, overwrite)
         X = loaded.inputs(read_inputs(inputs), str(inputs))
-        if out is not None and out.exists() and not overwrite:
-            raise BpropError(f"--out: {out} exists; pass --overwrite to replace it")
     except BpropError as exc:
         fail(str(exc))
     outputs = loaded.net.predict(X)
@@ -191,7 +202,7 @@ def predict(
     if out is None:
         typer.echo(text, nl=False)
         return
-    write_text(out, text)
+    write_text(out, text, exclusive=not overwrite)
     console.print(f"wrote {len(outputs)} predictions to {out}", soft_wrap=True)
 
 
