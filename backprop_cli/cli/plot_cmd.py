@@ -59,8 +59,8 @@ def plot(
     """
     from ..errors import BpropError
     from ..plotting import diagnostic_series, plot_runs
-    from .outputs import check_output, free_picture_name
     from ..rundirs import expand_runs, read_history
+    from .outputs import check_output, free_picture_name
 
     wanted = [m.strip() for m in metric.split(",") if m.strip()]
     try:
