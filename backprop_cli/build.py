@@ -18,8 +18,9 @@ from .diagnostics import Diagnostics
 from .errors import ConfigError
 from .history import EarlyStopping
 from .layers import BatchNorm, Dense, Dropout, Layer, Residual
-from .network import Network
+from .network import Network, layout, walk
 from .optim import Optimizer, build_optimizer
+from .resources import check_fits
 from .schedules import Schedule, build_schedule
 from .training import TrainData, Trainer
 from .types import Array
@@ -52,9 +53,41 @@ def build_network(
     rng: np.random.Generator,
     dtype: str | None = None,
     noise_rng: np.random.Generator | None = None,
+    batch_rows: int = 1,
 ) -> Network:
-    layers = _build_layers(cfg.model.layers, input_dim, "model.layers")
+    """The network of ``cfg``, once its size (with batches of ``batch_rows``) is known to fit in
+    memory."""
+    layers = build_layers(cfg, input_dim)
+    check_network_size(layers, input_dim, np.dtype(dtype or cfg.dtype), batch_rows)
     return Network(layers, input_dim, cfg.loss, rng, dtype=dtype or cfg.dtype, noise_rng=noise_rng)
+
+
+def build_layers(cfg: ExperimentConfig, input_dim: int) -> list[Layer]:
+    """The engine layers of ``cfg``, built for ``input_dim`` features: their shapes are known and
+    nothing of their size is allocated yet."""
+    layers = _build_layers(cfg.model.layers, input_dim, "model.layers")
+    width = input_dim
+    for layer in layers:
+        width = layer.build(width)
+    return layers
+
+
+#: Copies of the parameters a run keeps: the weights, gradients, up to two optimizer moments,
+#: the best epoch's weights and the state being written to a checkpoint.
+PARAMETER_COPIES = 6
+#: Buffers per unit and batch row: pre-activations, activations, their gradients, the input's.
+BUFFERS_PER_UNIT = 4
+
+
+def check_network_size(layers: list[Layer], input_dim: int, dtype: np.dtype, rows: int) -> None:
+    """Raise ConfigError (model.layers) when the network would not fit in this machine's memory."""
+    n_params = sum(slot.size for slot in layout(layers).values())
+    units = input_dim + sum(layer.units for _, layer in walk(layers) if isinstance(layer, Dense))
+    n_bytes = dtype.itemsize * (
+        PARAMETER_COPIES * n_params + BUFFERS_PER_UNIT * max(rows, 1) * units
+    )
+    what = f"a network of {n_params:,} parameters ({dtype.name}, batches of {max(rows, 1):,})"
+    check_fits("model.layers", what, n_bytes)
 
 
 def _build_layers(specs: list[Any], width: int, where: str) -> list[Layer]:

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from .atomic import write_with
 from .errors import CheckpointError
+from .reading import check_regular, check_zip_size
 from .training import Trainer
 
 
@@ -88,10 +89,12 @@ def capture(
 
 
 def load(path: Path) -> Checkpoint:
-    """Read a checkpoint; never unpickles. Raises `CheckpointError` naming the file."""
+    """Read a checkpoint; never unpickles. Raises `CheckpointError` naming the file when it is not
+    a bprop checkpoint or holds values no run could have written (non-finite weights included)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
+    check_regular(path, CheckpointError, "checkpoint")
     try:
         with path.open("rb") as fh:
             magic = fh.read(4)
@@ -99,6 +102,7 @@ def load(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path}: cannot read ({exc})") from None
     if magic != b"PK\x03\x04":  # every .npz is a zip archive
         raise CheckpointError(f"{path}: not a readable .npz checkpoint (not a zip archive)")
+    check_zip_size(path, CheckpointError, "checkpoint")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
@@ -110,7 +114,64 @@ def load(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path}: not a readable .npz checkpoint ({exc})") from None
     if not any(k.startswith("layers.") for k in arrays):
         raise CheckpointError(f"{path}: holds no layers.* parameters; not a bprop checkpoint")
+    problems = [f"{path}: {problem}" for problem in _problems(arrays)]
+    if problems:
+        raise CheckpointError("\n".join(problems))
     return Checkpoint(arrays, path)
+
+
+#: Scalar counters and the JSON texts a checkpoint may hold.
+COUNTERS = ("epoch", "step", "params_epoch", "optimizer.step_count")
+TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "config")
+
+
+def _problems(arrays: dict[str, Any]) -> list[str]:
+    """What makes these arrays something no bprop run wrote."""
+    problems = []
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            problems.append(f"member {key!r} is not a .npy array")
+        elif key in COUNTERS:
+            if value.ndim != 0 or value.dtype.kind not in "iu" or int(value) < 0:
+                problems.append(f"{key} must be a whole number ≥ 0; received {_show(value)}")
+        elif key in TEXTS:
+            if value.ndim != 0 or value.dtype.kind != "U":
+                problems.append(f"{key} must be a text; received {_show(value)}")
+        elif key.startswith(("layers.", "optimizer.", "preprocess.")):
+            if value.dtype.kind != "f" or value.ndim == 0:
+                problems.append(f"{key} must be an array of floats; received {_show(value)}")
+            elif key.startswith("layers.") and key.endswith(".W") and value.ndim != 2:
+                problems.append(f"{key} must be 2-D (units, fan_in); received shape {value.shape}")
+            elif not np.all(np.isfinite(value)):
+                problems.append(f"{key} holds NaN or Inf; no run saves non-finite values")
+    mean, std = arrays.get("preprocess.mean"), arrays.get("preprocess.std")
+    if (mean is None) != (std is None):
+        problems.append("preprocess.mean and preprocess.std must come together")
+    elif isinstance(mean, np.ndarray) and isinstance(std, np.ndarray) and not problems:
+        if mean.shape != std.shape or mean.ndim != 1:
+            problems.append(
+                f"preprocess.mean {mean.shape} and preprocess.std {std.shape} must be vectors "
+                "of one value per feature"
+            )
+        elif not np.all(std > 0):
+            problems.append("preprocess.std must be positive (a feature's scale)")
+    return problems
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"dtype {value.dtype}, shape {value.shape}"
+    return type(value).__name__
+
+
+def check_preprocess(checkpoint: Checkpoint, n_features: int) -> None:
+    """The stored standardization must have one value per input feature of the network."""
+    mean = checkpoint.arrays.get("preprocess.mean")
+    if mean is not None and mean.shape != (n_features,):
+        raise CheckpointError(
+            f"{checkpoint.path}: preprocess.mean and preprocess.std hold the standardization of "
+            f"{mean.shape[0]} features, but the network takes {n_features}"
+        )
 
 
 def weights_epoch(checkpoint: Checkpoint) -> int:
@@ -128,6 +189,7 @@ def restore(checkpoint: Checkpoint, trainer: Trainer) -> None:
     source = str(checkpoint.path)
     a = checkpoint.arrays
     trainer.net.load_state_dict(checkpoint.params(), source=source)
+    check_preprocess(checkpoint, trainer.net.input_dim)
     missing = [k for k in ("epoch", "step", "rng_state", "monitor_state") if k not in a]
     if missing:
         raise CheckpointError(f"{source}: cannot resume, missing {', '.join(missing)}")

@@ -98,6 +98,11 @@ class Diagnostics:
     def _view(buffer: Array, slot: ParamSlot) -> Array:
         return buffer[slot.offset : slot.offset + slot.size]
 
+    def columns(self) -> list[str]:
+        """The history columns `end_epoch` fills, in order."""
+        names = [f"{n}.{k}" for n, _ in self.weights for k in ("grad_norm", "update_ratio")]
+        return names + [f"{n}.dead_fraction" for n, _ in self.relu]
+
     def end_epoch(self) -> dict[str, float]:
         """The epoch's history columns."""
         steps = max(self._steps, 1)

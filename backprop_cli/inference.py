@@ -18,7 +18,7 @@ from . import checkpoints
 from .build import build_network, rngs
 from .config import ExperimentConfig, validate
 from .data import Splits, load_data
-from .data.files import load_file, read_csv_table
+from .data.files import load_file, read_csv_table, read_npz
 from .errors import CheckpointError, DataError
 from .network import Network
 from .training import evaluate
@@ -49,6 +49,8 @@ class Model:
     def inputs(self, X: NDArray[Any], source: str) -> Array:
         """Raw features, checked for width, standardized with the training statistics."""
         X = np.asarray(X, dtype=np.float64)
+        if len(X) == 0:
+            raise DataError(f"{source}: no rows to use")
         if X.ndim != 2 or X.shape[1] != self.n_features:
             width = X.shape[1] if X.ndim == 2 else X.shape
             raise DataError(
@@ -92,6 +94,7 @@ def load_model(path: Path) -> Model:
     _, _, _, noise = rngs(cfg.seed)
     net = build_network(cfg, int(first.shape[1]), np.random.default_rng(0), noise_rng=noise)
     net.load_state_dict(params, source=str(path))
+    checkpoints.check_preprocess(ckpt, net.input_dim)
     mean = ckpt.arrays.get("preprocess.mean")
     std = ckpt.arrays.get("preprocess.std")
     return Model(cfg, net, mean, std, path)
@@ -201,15 +204,10 @@ def read_inputs(path: Path) -> NDArray[np.float64]:
 
 
 def _npz_inputs(path: Path) -> NDArray[np.float64]:
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "X" not in archive.files:
-                raise DataError(f"{path}: needs an array X (has: {', '.join(archive.files)})")
-            X = archive["X"]
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
-    if not np.issubdtype(X.dtype, np.number):
-        raise DataError(f"{path}: X must be numeric; received dtype {X.dtype}")
+    arrays = read_npz(path)
+    if "X" not in arrays:
+        raise DataError(f"{path}: needs an array X (has: {', '.join(arrays) or 'none'})")
+    X = arrays["X"]
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X must hold real numbers; received dtype {X.dtype}")
     return X.astype(np.float64)

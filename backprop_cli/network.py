@@ -11,6 +11,7 @@ of shape (units,) for the dense layer at index ``i`` of ``model.layers``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,30 @@ class ParamSlot:
     size: int
     decay: bool
     trainable: bool = True
+
+
+def layout(layers: Sequence[Layer]) -> dict[str, ParamSlot]:
+    """Where each parameter tensor of ``layers`` (already built) sits in the flat buffer: decayed
+    tensors (weights) first, then the rest, each group in layer order. Allocates nothing."""
+    specs = [
+        (f"layers.{i}.{spec.name}", spec)
+        for i, layer in enumerate(layers)
+        for spec in layer.param_specs()
+    ]
+    ordered = [s for s in specs if s[1].decay] + [s for s in specs if not s[1].decay]
+    slots: dict[str, ParamSlot] = {}
+    offset = 0
+    for name, spec in ordered:
+        size = math.prod(spec.shape)
+        slots[name] = ParamSlot(name, spec.shape, offset, size, spec.decay, spec.trainable)
+        offset += size
+    return slots
+
+
+def walk(layers: Sequence[Layer]) -> Iterator[tuple[str, Layer]]:
+    """(name, layer) for every layer, residual blocks' inner layers included."""
+    for i, layer in enumerate(layers):
+        yield from layer.walk(f"layers.{i}")
 
 
 class Network:
@@ -82,7 +107,7 @@ class Network:
             if isinstance(layer, Dropout):
                 layer.noise = self.noise_rng
 
-        self.slots = self._layout()
+        self.slots = layout(self.layers)
         total = sum(slot.size for slot in self.slots.values())
         self.n_decay = sum(slot.size for slot in self.slots.values() if slot.decay)
         self.params: Array = np.zeros(total, dtype=self.dtype)
@@ -93,22 +118,6 @@ class Network:
                 self.param(f"layers.{i}.{local}")[...] = value
 
     # ----------------------------------------------------------------- layout
-    def _layout(self) -> dict[str, ParamSlot]:
-        specs = [
-            (f"layers.{i}.{spec.name}", spec)
-            for i, layer in enumerate(self.layers)
-            for spec in layer.param_specs()
-        ]
-        # Decayed tensors (weights) first, then the rest, each group in layer order.
-        ordered = [s for s in specs if s[1].decay] + [s for s in specs if not s[1].decay]
-        slots: dict[str, ParamSlot] = {}
-        offset = 0
-        for name, spec in ordered:
-            size = int(np.prod(spec.shape))
-            slots[name] = ParamSlot(name, spec.shape, offset, size, spec.decay, spec.trainable)
-            offset += size
-        return slots
-
     def _view(self, buffer: Array, slot: ParamSlot) -> Array:
         return buffer[slot.offset : slot.offset + slot.size].reshape(slot.shape)
 
@@ -135,8 +144,7 @@ class Network:
 
     def walk(self) -> Iterator[tuple[str, Layer]]:
         """(name, layer) for every layer, residual blocks' inner layers included."""
-        for i, layer in enumerate(self.layers):
-            yield from layer.walk(f"layers.{i}")
+        return walk(self.layers)
 
     @property
     def has_noise(self) -> bool:

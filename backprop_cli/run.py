@@ -86,6 +86,15 @@ class Prepared:
     seconds: float = 0.0  # spent loading data and building
 
     @property
+    def history_columns(self) -> list[str]:
+        """The columns this run's history rows will have."""
+        cols = columns(self.data.classification)
+        if self.data.X_val is None:
+            cols = [c for c in cols if not c.startswith("val_")]
+        diagnostics = self.trainer.diagnostics
+        return cols + (diagnostics.columns() if diagnostics is not None else [])
+
+    @property
     def source_dir(self) -> Path | None:
         """The run directory that wrote the checkpoint being resumed (None for a checkpoint kept
         outside a run)."""
@@ -100,7 +109,9 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
     started = time.perf_counter()
     data_rng, init_rng, shuffle_rng, noise_rng = rngs(cfg.seed)
     splits = build_splits(cfg, data_rng)
-    net = build_network(cfg, splits.n_features, init_rng, noise_rng=noise_rng)
+    batching = cfg.training.batching
+    rows = len(splits.X_train) if batching.type == "full" else getattr(batching, "size", 1)
+    net = build_network(cfg, splits.n_features, init_rng, noise_rng=noise_rng, batch_rows=rows)
     data = build_train_data(cfg, net, splits)
     trainer = build_trainer(cfg, net, shuffle_rng, data.X_val is not None)
     checkpoint = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .layers import BatchNorm, Dense, Dropout, Layer, Residual
-from .network import Network
+from .network import ParamSlot, walk
 
 
 @dataclass
@@ -20,11 +21,12 @@ class LayerRow:
     depth: int  # 0 for top-level layers, 1 inside a residual block...
 
 
-def describe(net: Network) -> list[LayerRow]:
-    """One row per layer, residual blocks followed by their inner layers."""
+def describe(layers: Sequence[Layer], slots: dict[str, ParamSlot]) -> list[LayerRow]:
+    """One row per layer, residual blocks followed by their inner layers, from built layers and
+    their parameter layout (`network.layout`): nothing of the network's size is allocated."""
     rows = []
-    for name, layer in net.walk():
-        own = [s for n, s in net.slots.items() if n.rsplit(".", 1)[0] == name]
+    for name, layer in walk(layers):
+        own = [s for n, s in slots.items() if n.rsplit(".", 1)[0] == name]
         rows.append(
             LayerRow(
                 name,

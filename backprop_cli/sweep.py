@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from .config import ExperimentConfig, apply_overrides, validate
+from .config import ExperimentConfig, apply_overrides, flow_yaml, parse_value, validate
 from .errors import BpropError, ConfigError
 from .rundirs import read_history
 
 KINDS = ("uniform", "loguniform", "int", "choice")
+#: int:a:b bounds stay below this (int64 draws).
+INT_BOUND = 2.0**62
+#: The most trials a sweep may have (each one is a training run).
+MAX_TRIALS = 100_000
 FINISHED = ("ok", "early-stopped")
 STATUS = {
     "completed": "ok",
@@ -59,22 +62,13 @@ class Distribution:
         return self.choices[int(rng.integers(len(self.choices)))]
 
 
-def _scalar(text: str) -> Any:
-    """A value as YAML reads it (numbers, booleans, strings, {inline: mappings})."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
 def _values(text: str) -> list[Any]:
     """Comma-separated values read as a YAML flow list, so that {mappings, with: commas} and
     [lists] stay whole."""
-    try:
-        values = yaml.safe_load(f"[{text}]")
-    except yaml.YAMLError:
-        return [_scalar(v) for v in text.split(",")]
-    return list(values) if isinstance(values, list) else [values]
+    values = parse_value(f"[{text}]")
+    if not isinstance(values, list):  # not YAML as a whole: each value on its own
+        return [parse_value(v) for v in text.split(",")]
+    return values
 
 
 def parse_distribution(key: str, spec: str, where: str = "--space") -> Distribution:
@@ -91,10 +85,17 @@ def parse_distribution(key: str, spec: str, where: str = "--space") -> Distribut
         low, high = (float(p) for p in parts)
     except ValueError:
         raise ConfigError(f"{where} {key}: {spec!r} needs two numbers, {kind}:low:high") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ConfigError(f"{where} {key}: {spec!r} needs finite bounds")
     if not low < high or (kind == "loguniform" and low <= 0):
         raise ConfigError(
             f"{where} {key}: {spec!r} needs low < high"
             + (" and low > 0" if kind == "loguniform" else "")
+        )
+    whole = low.is_integer() and high.is_integer() and -INT_BOUND <= low < high < INT_BOUND
+    if kind == "int" and not whole:
+        raise ConfigError(
+            f"{where} {key}: {spec!r} needs whole-number bounds within ±{INT_BOUND:.2e}"
         )
     return Distribution(kind, low, high)
 
@@ -150,6 +151,22 @@ class Space:
                 "nothing to sweep: give --grid key=v1,v2 or --random N with --space, or a "
                 "sweep: section in the config"
             )
+        count = math.prod(len(values) for values in out.grid.values()) * (out.random or 1)
+        if count > MAX_TRIALS:
+            sizes = " × ".join(
+                [f"{len(v)} ({k})" for k, v in out.grid.items()]
+                + ([f"{out.random} random draws"] if out.random else [])
+            )
+            option = (
+                "--grid/--random"
+                if out.grid and out.random
+                else ("--grid" if out.grid else "--random")
+            )
+            raise ConfigError(
+                f"{option}: {sizes} make {count:,} trials; a sweep runs at most {MAX_TRIALS:,}"
+            )
+        if count == 0:
+            raise ConfigError("--grid: a key with no values makes no trial")
         return out
 
     @property
@@ -196,15 +213,12 @@ def make_trials(cfg: ExperimentConfig, space: Space, source: str) -> list[Trial]
         raw = json.loads(json.dumps(base))
         name = f"t{k:03d}_{_slug(params)}"
         try:
-            apply_overrides(raw, [f"{key}={_yaml(value)}" for key, value in params.items()], source)
+            overrides = [f"{key}={flow_yaml(value)}" for key, value in params.items()]
+            apply_overrides(raw, overrides, source)
             trials.append(Trial(k, name, params, validate(raw, f"{source} (trial {k})")))
         except ConfigError as exc:
             trials.append(Trial(k, name, params, None, str(exc)))
     return trials
-
-
-def _yaml(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
 
 
 @dataclass

@@ -203,7 +203,7 @@ def test_an_existing_comparison_is_never_overwritten(tmp_path: Path) -> None:
     assert compare(out, "--optimizers", "sgd").exit_code == 0
     before = (out / "comparison.csv").read_text()
     result = compare(out, "--optimizers", "adam")
-    assert result.exit_code == 2 and "not empty" in result.output
+    assert result.exit_code == 2 and "already holds a comparison" in result.output
     assert (out / "comparison.csv").read_text() == before
 
 

@@ -110,6 +110,13 @@ class LazyGroup(TyperGroup):
         super().__init__(**attrs)
         self.commands = LazyCommands()
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command inside the one handler that turns failures into exit codes."""
+        from .boundary import guarded
+
+        with guarded(lambda: ctx.invoked_subcommand, bool(ctx.params.get("debug"))):
+            return super().invoke(ctx)
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         # Click's own shortening of each summary, without building the commands.
         limit = formatter.width - 6 - max(map(len, COMMANDS))
@@ -160,6 +167,10 @@ def root(
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Show the version and exit."
         ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of an unexpected error (a bug in bprop)."),
     ] = False,
 ) -> None:
     """Train neural networks with backpropagation you can read."""

@@ -35,11 +35,28 @@ console = LazyConsole(highlight=False)
 err_console = LazyConsole(stderr=True, highlight=False)
 
 
+#: An error shows at most this many lines of at most this many characters (a message quoting a
+#: user's input must not flood the terminal).
+MAX_LINES, MAX_LINE = 40, 400
+
+
+def bounded(message: str) -> list[str]:
+    """``message``'s lines, each cut to MAX_LINE characters, at most MAX_LINES of them."""
+    lines = message.splitlines() or [message]
+    shown = [
+        line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line) - MAX_LINE:,} more)"
+        for line in lines[:MAX_LINES]
+    ]
+    if len(lines) > MAX_LINES:
+        shown.append(f"… and {len(lines) - MAX_LINES:,} more lines")
+    return shown
+
+
 def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     """Print ``message`` (one problem per line) to stderr and exit with ``code``, no traceback."""
     from rich.markup import escape
 
-    for line in message.splitlines() or [message]:
+    for line in bounded(message):
         err_console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 

@@ -2,11 +2,16 @@
 
 OK = 0
 CHECK_FAILED = 1
+#: An unexpected error (a bug in bprop) in any command but gradcheck, where 1 means a failed check.
+BUG = 1
+#: An unexpected error in gradcheck (EX_SOFTWARE of sysexits.h), never read as "a check failed".
+BUG_IN_GRADCHECK = 70
 BAD_INPUT = 2
 DIVERGED = 3
 INTERRUPTED = 130
 
 HELP = (
-    "Exit codes: 0 success · 1 a check failed (gradcheck) · 2 bad input (usage, config, data, "
-    "checkpoint) · 3 training diverged · 130 interrupted."
+    "Exit codes: 0 success · 1 a check failed (gradcheck), or a bug in bprop · 2 bad input "
+    "(usage, config, data, checkpoint, files and folders) · 3 training diverged · 70 a bug in "
+    "bprop during gradcheck · 130 interrupted."
 )

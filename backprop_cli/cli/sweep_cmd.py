@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -82,6 +83,7 @@ def sweep(
         has_val = cfg.data.validation_split > 0 or bool(
             cfg.data.path and cfg.data.path.endswith(".npz")
         )
+        option_metric = metric
         metric = (
             metric
             or (section.metric if section else None)
@@ -92,7 +94,16 @@ def sweep(
         if not valid:
             raise ConfigError("no valid trial:\n" + "\n".join(t.problem for t in trials))
         assert valid[0].config is not None
-        prepare(valid[0].config)  # the data and network, checked before any file is written
+        # The data and network, checked before any file is written; the metric, a column.
+        available = prepare(valid[0].config).history_columns
+        if metric not in available:
+            where = "--metric" if metric == option_metric else "sweep.metric"
+            close = difflib.get_close_matches(metric, available, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(
+                f"{where}: {metric!r} is not a column of the history; {hint}"
+                f"(columns: {', '.join(available)})"
+            )
         if dask is not None:
             check_dask(dask)
         if resume:
@@ -215,9 +226,9 @@ def _finish(
     files = ["sweep.csv", "sweep.json"]
     winner = next((r for r in ranking if r.status in FINISHED and r.score is not None), None)
     if winner is not None:
-        import yaml
+        from ..config import read_yaml
 
-        resolved = yaml.safe_load((out_dir / winner.name / "config.yaml").read_text())
+        resolved = read_yaml(out_dir / winner.name / "config.yaml")
         write_text(
             out_dir / "best.yaml",
             f"# {name}: best trial {winner.name} by {metric} ({mode})\n" + to_yaml(resolved),

@@ -227,31 +227,34 @@ def summary(
 
     Example:  bprop summary configs/mnist5k.yaml
     """
+    import numpy as np
     from rich.table import Table
 
-    from ..build import build_network, build_splits, rngs
+    from ..build import build_layers, build_splits, rngs
     from ..config import load_config
     from ..errors import BpropError
     from ..inference import load_model
+    from ..network import layout
     from ..summary import describe
 
     try:
         if source.suffix.lower() in (".yaml", ".yml"):
             cfg = load_config(source)
-            data_rng, init_rng, _, noise_rng = rngs(cfg.seed)
-            n_features = build_splits(cfg, data_rng).n_features
-            net = build_network(cfg, n_features, init_rng, noise_rng=noise_rng)
+            n_features = build_splits(cfg, rngs(cfg.seed)[0]).n_features
+            layers = build_layers(cfg, n_features)  # shapes only: nothing of their size allocated
+            slots, dtype = layout(layers), np.dtype(cfg.dtype)
         else:
             loaded = load_model(source)
-            cfg, net = loaded.cfg, loaded.net
+            cfg, n_features = loaded.cfg, loaded.net.input_dim
+            layers, slots, dtype = loaded.net.layers, loaded.net.slots, loaded.net.dtype
     except BpropError as exc:
         fail(str(exc))
-    table = Table(title=f"{cfg.name}: input of {net.input_dim} features, loss {cfg.loss}")
+    table = Table(title=f"{cfg.name}: input of {n_features} features, loss {cfg.loss}")
     for column in ("layer", "type", "output shape", "activation", "init", "parameters"):
         table.add_column(
             column, justify="right" if column == "parameters" else "left", no_wrap=column == "layer"
         )
-    rows = describe(net)
+    rows = describe(layers, slots)
     for row in rows:
         params = f"{row.trainable:,}" + (f" (+{row.fixed:,} fixed)" if row.fixed else "")
         table.add_row("  " * row.depth + row.name, row.type, f"(N, {row.width})", row.activation,
@@ -261,6 +264,6 @@ def summary(
     fixed = sum(r.fixed for r in rows)
     console.print(
         f"total parameters: {trainable + fixed:,} (trainable {trainable:,}, "
-        f"non-trainable {fixed:,}); {(trainable + fixed) * net.dtype.itemsize:,} bytes "
-        f"in {net.dtype}"
+        f"non-trainable {fixed:,}); {(trainable + fixed) * dtype.itemsize:,} bytes "
+        f"in {dtype}"
     )

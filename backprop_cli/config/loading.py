@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import reprlib
 import typing
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,28 +17,127 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
+from ..reading import check_regular
+from ..resources import size_text
 from .models import ExperimentConfig
 
 #: Keys whose values are file paths, resolved against the config file's folder.
 PATH_KEYS = (("data", "path"), ("model", "init_from"))
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file with ``yaml.safe_load``; syntax errors name the line and column."""
+#: A config file larger than this is refused unread (configs are a few kilobytes).
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+#: The most values (counting each use of a YAML alias again) and the deepest nesting a config
+#: may expand to: a document of aliases within aliases would otherwise expand without end.
+MAX_VALUES, MAX_DEPTH = 1_000_000, 64
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (libyaml's parser where present): plain data only, never objects;
+    a key given twice in one mapping is an error."""
+
+
+def _mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:  # unhashable: the constructor reports it
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (each key may appear once)", key_node.start_mark
+            )
+    return dict(loader.construct_mapping(node, deep=False))
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+# YAML 1.1 reads 1e-3 and 1.0e5 as text (its floats need a dot and a signed exponent); read them
+# as the numbers everyone means, as YAML 1.2 does.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """Plain data from YAML text: safe loading, duplicate keys refused."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def parse_value(text: str) -> Any:
+    """A value given on the command line, as YAML reads it (numbers, booleans, {mappings},
+    [lists]); text that is not YAML stays text."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        return parse_yaml(text)
+    except (yaml.YAMLError, RecursionError):
+        return text
+
+
+def flow_yaml(value: Any) -> str:
+    """``value`` as one line of YAML (the inverse of `parse_value`)."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file safely; syntax errors name the line and column."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    check_regular(path, ConfigError, "config")
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{path}: {size_text(path.stat().st_size)} is too large for a config (at most "
+                f"{size_text(MAX_CONFIG_BYTES)})"
+            )
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"{path}: YAML syntax error: {where}{exc.problem}") from None
+        kind = (
+            "YAML error"
+            if isinstance(exc, yaml.constructor.ConstructorError)
+            else ("YAML syntax error")
+        )
+        raise ConfigError(f"{path}: {kind}: {where}{exc.problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: YAML error: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply (more than {MAX_DEPTH} levels)") from None
+    check_expansion(data, str(path))
+    return data
+
+
+def check_expansion(data: Any, source: str) -> None:
+    """Refuse data that expands to more than MAX_VALUES values or MAX_DEPTH levels (a YAML
+    alias bomb repeats a few nodes billions of times)."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError(
+                f"{source}: expands to more than {MAX_VALUES:,} values (YAML aliases repeated "
+                "within aliases?); a config is far smaller"
+            )
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{source}: nested too deeply (more than {MAX_DEPTH} levels)")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+            stack.extend((k, depth + 1) for k in node)
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str) -> None:
@@ -46,10 +146,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str) 
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{source}: --set {item!r}: expected key.path=value")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
+        value = parse_value(text) if text.strip() else None
+        check_expansion(value, f"{source}: --set {key}")
         parts = key.strip().split(".")
         node: Any = raw
         for depth, part in enumerate(parts[:-1]):
@@ -137,14 +235,24 @@ def render_errors(exc: ValidationError, raw: Any, source: str) -> list[str]:
                 f"; choose one of: {tags}" if tags else ""
             )
         elif "input" in error and kind != "value_error" and not isinstance(error["input"], dict):
-            message += f" (received: {error['input']!r})"
+            message += f" (received: {_brief(error['input'])})"
         if error["type"] == "value_error":
             message = message.removeprefix("Value error, ")
             named = re.match(r"^([A-Za-z_][\w.]*): (.*)$", message)
-            if named and not key:
+            if named and (not key or named.group(1).startswith(f"{key}.")):
                 key, message = named.group(1), named.group(2)
         lines.append(f"{source}: {key or '(top level)'}: {message}")
     return lines
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxdict, _BRIEF.maxlist, _BRIEF.maxtuple = 2, 4, 4, 4
+_BRIEF.maxstring = _BRIEF.maxother = 60
+
+
+def _brief(value: Any) -> str:
+    """A short repr of a user's value (it may be huge or deeply nested)."""
+    return _BRIEF.repr(value)
 
 
 def _key_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, type[BaseModel] | None]:
@@ -222,5 +330,6 @@ def _did_you_mean(key: str, model: type[BaseModel] | None) -> str:
 
 
 def to_yaml(data: dict[str, Any]) -> str:
-    """YAML text of a resolved config (key order kept)."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    """YAML text of a resolved config (key order kept; libyaml's emitter where present)."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True)

@@ -5,9 +5,18 @@ These models only describe and validate; `backprop_cli.build` turns them into en
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "linear"]
 InitName = Literal["xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "normal", "zeros"]
@@ -27,7 +36,12 @@ BUILTIN_DATASETS = (
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    """Unknown keys refused; values of exactly the declared type (no `epochs: yes` for 1, no
+    `units: "3"`; an int is still a float); every float finite (no .inf or .nan)."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, strict=True, allow_inf_nan=False
+    )
 
 
 # ------------------------------------------------------------------- data
@@ -39,12 +53,24 @@ class DataConfig(Strict):
         None, description=".csv, .csv.gz or .npz file, relative to the config."
     )
     target: str | None = Field(None, description="CSV label column (default: the last).")
-    options: dict[str, float | int | str] = Field(
+    options: dict[str, Any] = Field(
         default_factory=dict, description="Options of a generated data set (n_samples, noise, ...)."
     )
     validation_split: float = Field(0.1, ge=0, lt=1, description="Share held out for validation.")
     test_split: float = Field(0.1, ge=0, lt=1, description="Share held out for the test figures.")
     standardize: bool = Field(True, description="Zero mean, unit variance (train-split stats).")
+
+    @field_validator("options")
+    @classmethod
+    def _plain_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        for key, value in options.items():
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise ValueError(
+                    f"data.options.{key}: expected a number or a name, received {value!r}"[:200]
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"data.options.{key}: expected a finite number, received {value}")
+        return options
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
+from ..reading import check_regular, check_zip_size, read_gzip
 
 
 @dataclass
@@ -55,6 +54,7 @@ def load_file(path: Path, target: str | None) -> RawData:
     """A .csv/.csv.gz with a header row, or an .npz with arrays X and y."""
     if not path.exists():
         raise DataError(f"{path}: no such data file; check data.path (relative to the config)")
+    check_regular(path, DataError, "data file")
     suffixes = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() == ".npz":
         if target is not None:
@@ -66,44 +66,82 @@ def load_file(path: Path, target: str | None) -> RawData:
 
 
 def _load_npz(path: Path) -> RawData:
+    arrays = read_npz(path)
+    for key in ("X", "y"):
+        if key not in arrays:
+            raise DataError(f"{path}: missing array {key!r} (has: {', '.join(arrays) or 'none'})")
+    given: dict[str, NDArray[Any]] = {
+        k: arrays[k] for k in ("X_val", "y_val", "X_test", "y_test") if k in arrays
+    }
+    for split in ("val", "test"):
+        if (f"X_{split}" in given) != (f"y_{split}" in given):
+            raise DataError(f"{path}: X_{split} and y_{split} must come together")
+    X, y = arrays["X"], arrays["y"]
+    for suffix in ("", "_val", "_test"):
+        if f"X{suffix}" in arrays:
+            _check_pair(path, suffix, arrays[f"X{suffix}"], arrays[f"y{suffix}"], X, y)
+    given = {k: (v.astype(np.int64) if v.dtype == bool else v) for k, v in given.items()}
+    return RawData(X.astype(np.float64), y.astype(np.int64) if y.dtype == bool else y, given)
+
+
+def read_npz(path: Path) -> dict[str, NDArray[Any]]:
+    """Every array of an .npz file (never unpickling; size bounded before unpacking)."""
+    check_regular(path, DataError, "data")
     with path.open("rb") as fh:
         if fh.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
             raise DataError(f"{path}: not a readable .npz archive (not a zip archive)")
+    check_zip_size(path, DataError)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
-    for key in ("X", "y"):
-        if key not in arrays:
-            raise DataError(f"{path}: missing array {key!r} (has: {', '.join(arrays) or 'none'})")
-    given = {k: arrays[k] for k in ("X_val", "y_val", "X_test", "y_test") if k in arrays}
-    for split in ("val", "test"):
-        if (f"X_{split}" in given) != (f"y_{split}" in given):
-            raise DataError(f"{path}: X_{split} and y_{split} must come together")
-    X = arrays["X"]
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise DataError(f"{path}: member {key!r} is not a .npy array")
+    return arrays
+
+
+def _check_pair(
+    path: Path, suffix: str, X: NDArray[Any], y: NDArray[Any], X0: NDArray[Any], y0: NDArray[Any]
+) -> None:
+    """X{suffix} and y{suffix}: real numbers, X 2-D with at least one row and as many columns as
+    X, y one value (or row of values, as wide as y's) per row of X."""
+    for name, a in ((f"X{suffix}", X), (f"y{suffix}", y)):
+        if a.dtype.kind not in "biuf":
+            raise DataError(f"{path}: {name} must hold real numbers; received dtype {a.dtype}")
     if X.ndim != 2:
-        raise DataError(f"{path}: X must be 2-D (samples, features); received shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise DataError(f"{path}: X must be numeric; received dtype {X.dtype}")
-    return RawData(X.astype(np.float64), arrays["y"], given)
+        raise DataError(f"{path}: X{suffix} must be 2-D (samples, features); shape {X.shape}")
+    if len(X) == 0 or X.shape[1] == 0:
+        raise DataError(f"{path}: X{suffix} is empty (shape {X.shape}); it needs rows and columns")
+    if X.shape[1] != X0.shape[1]:
+        raise DataError(
+            f"{path}: X{suffix} has {X.shape[1]} columns, X has {X0.shape[1]}; they must match"
+        )
+    if y.ndim not in (1, 2) or len(y) != len(X):
+        raise DataError(
+            f"{path}: y{suffix} must hold one target per row of X{suffix} ({len(X)} rows); "
+            f"received shape {y.shape}"
+        )
+    if y.ndim != y0.ndim or y.shape[1:] != y0.shape[1:]:
+        raise DataError(f"{path}: y{suffix} has shape {y.shape}, unlike y's {y0.shape}")
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    """The text of a CSV file (a byte-order mark skipped), unpacked if it ends in .gz."""
     if path.suffix.lower() == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return path.open(encoding="utf-8", newline="")
+        return io.StringIO(read_gzip(path, DataError).decode("utf-8-sig"), newline="")
+    return path.open(encoding="utf-8-sig", newline="")
 
 
 def read_csv_table(path: Path) -> tuple[list[str], NDArray[np.float64]]:
     """The header and the values of a .csv/.csv.gz file with a header row, every cell a finite
     number; errors name the file, and the row (the header being row 1) and column."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
+    check_regular(path, DataError, "data")
     try:
         with _open_text(path) as fh:
             rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error, zlib.error) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
     rows = [r for r in rows if r and any(cell.strip() for cell in r)]
     if len(rows) < 2:

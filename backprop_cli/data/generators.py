@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
+from ..resources import check_fits
 
 Arrays = tuple[NDArray[np.float64], NDArray[Any]]
 
@@ -145,4 +146,14 @@ def generate(name: str, rng: np.random.Generator, options: dict[str, Any]) -> Ar
     for key in ("n_samples", "n_classes"):
         if key in merged and merged[key] < 2:
             raise ConfigError(f"data.options.{key}: must be at least 2, received {merged[key]}")
+    rows = merged.get("n_samples", 4 * merged.get("repeats", 1))
+    if merged.get("n_classes", 0) > rows:
+        raise ConfigError(
+            f"data.options.n_classes: {merged['n_classes']} classes need at least as many "
+            f"samples; n_samples is {rows}"
+        )
+    key = "data.options." + ("n_samples" if "n_samples" in merged else "repeats")
+    # The generated X and y, the splits and their copy in the training dtype.
+    n_bytes = 3 * 8 * rows * (merged.get("n_features", 2) + 1)
+    check_fits(key, f"{rows:,} samples", n_bytes)
     return GENERATORS[name](rng, **options)

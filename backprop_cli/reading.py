@@ -1,0 +1,78 @@
+"""Opening a user's input files: regular files only, and bounded reads of compressed ones.
+
+A FIFO, a device such as /dev/zero or a folder given as a config, data file or checkpoint is
+refused before it is opened (reading one would block or never end); a compressed file that
+unpacks to more than `unpacked_limit` (a gzip or zip bomb) is refused as it unpacks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import zipfile
+import zlib
+from pathlib import Path
+
+from .errors import BpropError
+from .resources import memory_bytes, size_text
+
+CHUNK = 1 << 20
+
+
+def unpacked_limit() -> int:
+    """The most bytes a compressed input may unpack to: an eighth of the machine's memory."""
+    return memory_bytes() // 8
+
+
+def check_regular(path: Path, error: type[BpropError], what: str) -> None:
+    """Raise ``error`` unless ``path`` names a regular file (following links); ``what`` names it
+    for the message ("config", "data file", "checkpoint")."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise error(f"{path}: is a folder, not a {what}")
+    if not stat.S_ISREG(mode):
+        raise error(
+            f"{path}: not a regular file (a pipe, device or socket); save the {what} to a file "
+            "and give that"
+        )
+
+
+def read_gzip(path: Path, error: type[BpropError]) -> bytes:
+    """The unpacked bytes of a .gz file, refused past `unpacked_limit`."""
+    limit = unpacked_limit()
+    parts, total = [], 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise error(
+                        f"{path}: unpacks to more than {size_text(limit)} (the limit on this "
+                        "machine: an eighth of its memory); unpack it yourself if it is meant"
+                    )
+                parts.append(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise error(f"{path}: cannot read ({exc})") from None
+    return b"".join(parts)
+
+
+def check_zip_size(path: Path, error: type[BpropError], what: str = "archive") -> None:
+    """Refuse a zip archive (.npz) whose members declare more than `unpacked_limit` bytes (a
+    member never yields more than it declares)."""
+    limit = unpacked_limit()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise error(f"{path}: not a readable .npz {what} ({exc})") from None
+    if total > limit:
+        raise error(
+            f"{path}: unpacks to {size_text(total)}, more than {size_text(limit)} (an eighth of "
+            "this machine's memory)"
+        )

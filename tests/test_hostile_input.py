@@ -1,0 +1,406 @@
+"""No traceback for anything outside bprop's own bugs: OS errors, memory, malformed data and
+checkpoints, sizes too large for the machine, files that are not files, bombs, loose types."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backprop_cli import atomic, reading, testhooks
+
+from helpers import CONFIG_DIR, cli
+
+TOY = CONFIG_DIR / "moons.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["--quiet", "--set", "training.epochs=2", "--set", "data.options.n_samples=120"]
+BINARY = (
+    "model:\n  layers:\n    - {units: 4, activation: tanh}\n    - {units: 1, activation: sigmoid}\n"
+    "loss: binary_cross_entropy\ntraining: {epochs: 1, batching: {type: full}}\n"
+)
+
+
+def assert_one_line(result: object, code: int, message: str) -> None:
+    output = result.output  # type: ignore[attr-defined]
+    assert result.exit_code == code, output  # type: ignore[attr-defined]
+    assert message in output, output
+    assert "Traceback" not in output
+
+
+def config_for(tmp_path: Path, data: str, name: str = "c") -> Path:
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(f"name: c\ndata: {{path: {data}}}\n{BINARY}")
+    return config
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("hostile") / "run"
+    assert cli(["train", str(TOY), "--out", str(out), *QUICK]).exit_code == 0
+    return out
+
+
+# ------------------------------------------------------------------------ bugs
+def test_an_unexpected_error_is_a_bug_report_with_its_traceback_only_under_debug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("division by zero somewhere deep")
+
+    monkeypatch.setattr("backprop_cli.run.train", broken)
+    result = cli(["train", str(TOY), "--out", str(tmp_path / "a"), *QUICK])
+    assert_one_line(result, 1, "this is a bug in bprop: please report it (ZeroDivisionError")
+    assert "bprop --debug" in result.output
+    debug = cli(["--debug", "train", str(TOY), "--out", str(tmp_path / "b"), *QUICK])
+    assert debug.exit_code == 1 and "Traceback" in debug.output
+    assert "division by zero somewhere deep" in debug.output
+
+
+def test_a_bug_in_gradcheck_never_exits_as_a_failed_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(**kwargs: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr("backprop_cli.gradcheck.run_battery", broken)
+    assert_one_line(cli(["gradcheck"]), 70, "this is a bug in bprop")
+
+
+# ------------------------------------------------------------------- OS errors
+def test_a_path_under_a_file_and_a_name_too_long(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    under = cli(["train", str(TOY), "--out", str(blocker / "run"), *QUICK])
+    assert_one_line(under, 2, "file.txt")
+    assert blocker.read_text() == "mine"
+    long = cli(["train", str(TOY), "--out", str(tmp_path / ("x" * 300)), *QUICK])
+    assert_one_line(long, 2, "the file name is too long")
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only file system"),
+     (errno.EDQUOT, "disk quota exceeded")],
+)  # fmt: skip
+def test_write_errors_exit_2_and_keep_what_is_on_disk(
+    code: int, words: str, run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+    def refuse(fd: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(atomic.os, "fsync", refuse)
+    out = tmp_path / "new"
+    assert_one_line(cli(["train", str(TOY), "--out", str(out), *QUICK]), 2, words)
+    resumed = cli(["train", str(TOY), "--resume", str(run / "checkpoints/last.npz"), *QUICK,
+                   "--set", "training.epochs=4"])  # fmt: skip
+    assert_one_line(resumed, 2, words)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert not list(out.rglob("*.tmp")) and not (out / ".bprop.lock").exists()
+
+
+def test_a_run_directory_removed_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "run"
+    count = {"rename": 0}
+
+    def remove_after_fifth(point: str) -> None:
+        count[point] = count.get(point, 0) + 1
+        if count[point] == 5:
+            shutil.rmtree(out)
+
+    monkeypatch.setattr(testhooks, "reached", remove_after_fifth)
+    result = cli(["train", str(TOY), "--out", str(out), *QUICK])
+    assert_one_line(result, 2, "no such file or folder (was it removed while bprop ran?)")
+
+
+def test_running_out_of_memory_names_the_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backprop_cli import run as run_module
+
+    def huge(*args: object, **kwargs: object) -> None:
+        np.empty((10**9, 10**9))  # 8 EB: no machine allocates it
+
+    monkeypatch.setattr(run_module, "build_network", huge)
+    result = cli(["train", str(TOY), "--out", str(tmp_path / "r"), *QUICK])
+    assert_one_line(result, 2, "not enough memory: Unable to allocate")
+    assert "EiB" in result.output
+
+
+# ------------------------------------------------------------- malformed data
+def npz(path: Path, members: dict[str, object]) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, value in members.items():
+            if isinstance(value, bytes):
+                archive.writestr(name, value)
+            else:
+                buffer = io.BytesIO()
+                np.save(buffer, value)
+                archive.writestr(f"{name}.npy", buffer.getvalue())
+
+
+X4, Y4 = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+BAD_NPZ = {
+    "zero rows": ({"X": np.zeros((0, 2)), "y": np.zeros(0, int)}, "X is empty"),
+    "zero-row validation": (
+        {"X": X4, "y": Y4, "X_val": np.zeros((0, 2)), "y_val": np.zeros(0, int)},
+        "X_val is empty",
+    ),
+    "lengths differ": ({"X": X4, "y": Y4[:3]}, "y must hold one target per row of X"),
+    "widths differ": (
+        {"X": X4, "y": Y4, "X_val": np.zeros((2, 3)), "y_val": Y4[:2]},
+        "X_val has 3 columns, X has 2",
+    ),
+    "strings": ({"X": np.array([["a", "b"]] * 4), "y": Y4}, "X must hold real numbers"),
+    "complex": ({"X": X4, "y": Y4 + 1j}, "y must hold real numbers"),
+    "not an array": ({"X": X4, "y": b"not a .npy member"}, "member 'y' is not a .npy array"),
+    "0-d target": ({"X": X4, "y": np.array(1)}, "y must hold one target per row"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_NPZ)
+def test_malformed_data_archives_exit_2(case: str, tmp_path: Path) -> None:
+    members, message = BAD_NPZ[case]
+    npz(tmp_path / "data.npz", members)
+    result = cli(["train", str(config_for(tmp_path, "data.npz")), "--out", str(tmp_path / "o")])
+    assert_one_line(result, 2, message)
+    assert "data.npz" in result.output and not (tmp_path / "o").exists()
+
+
+def tamper(source: Path, target: Path, **changes: object) -> Path:
+    with np.load(source) as archive:
+        arrays: dict[str, object] = {k: archive[k] for k in archive.files}
+    arrays.update(changes)
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    npz(target, arrays)
+    return target
+
+
+BAD_CHECKPOINTS = {
+    "0-d weight": ({"layers.0.W": np.array(1.0)}, "layers.0.W must be an array of floats"),
+    "1-d weight": ({"layers.0.W": np.ones(3)}, "layers.0.W must be 2-D"),
+    "negative epoch": ({"epoch": np.array(-3)}, "epoch must be a whole number ≥ 0"),
+    "string weights": ({"layers.0.b": np.array(["a"] * 16)}, "layers.0.b must be an array"),
+    "not an array": ({"monitor_state": b"raw bytes"}, "member 'monitor_state' is not a .npy"),
+    "non-finite weights": ({"layers.1.b": np.array([np.nan])}, "layers.1.b holds NaN or Inf"),
+    "zero std": ({"preprocess.std": np.array([1.0, 0.0])}, "preprocess.std must be positive"),
+    "std width": (
+        {"preprocess.std": np.ones(3), "preprocess.mean": np.zeros(3)},
+        "standardization of 3 features",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CHECKPOINTS)
+@pytest.mark.parametrize("use", ["evaluate", "resume"])
+def test_malformed_checkpoints_exit_2(case: str, use: str, run: Path, tmp_path: Path) -> None:
+    changes, message = BAD_CHECKPOINTS[case]
+    bad = tamper(run / "checkpoints/last.npz", tmp_path / "bad.npz", **changes)
+    if use == "evaluate":
+        result = cli(["evaluate", str(bad)])
+    else:
+        out = tmp_path / "o"
+        result = cli(["train", str(TOY), "--resume", str(bad), "--out", str(out), *QUICK,
+                      "--set", "training.epochs=3"])  # fmt: skip
+    assert_one_line(result, 2, message)
+    assert str(bad) in result.output
+
+
+# ---------------------------------------------------------------------- sizes
+def test_a_network_too_large_for_the_machine_is_refused_but_summarized(tmp_path: Path) -> None:
+    config = tmp_path / "big.yaml"
+    text = TOY.read_text().replace("units: 16", "units: 1000000000000")
+    assert "units: 1000000000000" in text
+    config.write_text(text)
+    result = cli(["train", str(config), "--out", str(tmp_path / "o")])
+    assert_one_line(result, 2, "model.layers: a network of 4,000,000,000,001 parameters")
+    assert "TiB" in result.output and not (tmp_path / "o").exists()
+    summary = cli(["summary", str(config)])  # counts the parameters without allocating them
+    assert summary.exit_code == 0, summary.output
+    assert "total parameters: 4,000,000,000,001" in summary.output
+
+
+SIZES = {
+    "samples": (["train", str(TOY), "--set", "data.options.n_samples=100000000000"],
+                "data.options.n_samples: 100,000,000,000 samples needs"),
+    "random": (["sweep", str(TOY), "--random", "1000000000", "--space",
+                "optimizer.lr=loguniform:1e-4:1"], "1,000,000,000 trials; a sweep runs at most"),
+    "grid": (["sweep", str(TOY), *[a for k in ("optimizer.lr", "seed", "model.layers.0.units")
+             for a in ("--grid", f"{k}=" + ",".join(str(v) for v in range(1, 1001)))]],
+             "make 1,000,000,000 trials"),
+    "int bound": (["sweep", str(TOY), "--random", "2", "--space", "seed=int:1:1e30"],
+                  "needs whole-number bounds"),
+    "infinite bound": (["sweep", str(TOY), "--random", "2", "--space",
+                        "optimizer.lr=uniform:0:inf"], "needs finite bounds"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", SIZES)
+def test_sizes_are_checked_before_anything_is_allocated(case: str, tmp_path: Path) -> None:
+    args, message = SIZES[case]
+    result = cli([*args, "--out", str(tmp_path / "o")])
+    assert_one_line(result, 2, message)
+    assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------- files that aren't files
+def special_files(tmp_path: Path) -> dict[str, Path]:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    return {"fifo": fifo, "device": Path("/dev/zero"), "folder": tmp_path}
+
+
+@pytest.mark.parametrize("role", ["config", "data", "checkpoint", "predict input"])
+def test_pipes_devices_and_folders_are_refused_before_reading(
+    role: str, run: Path, tmp_path: Path
+) -> None:
+    """In child processes with a timeout: reading one of these would block or never end."""
+
+    def attempt(special: Path) -> subprocess.CompletedProcess[str]:
+        args = {
+            "config": ["train", str(special)],
+            "data": ["train", str(config_for(tmp_path, str(special), special.name))],
+            "checkpoint": ["train", str(TOY), "--resume", str(special), "--out",
+                           str(tmp_path / "o")],
+            "predict input": ["predict", str(run), str(special)],
+        }[role]  # fmt: skip
+        command = [sys.executable, "-m", "backprop_cli", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    specials = special_files(tmp_path)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = dict(zip(specials, pool.map(attempt, specials.values()), strict=True))
+    for kind, result in results.items():
+        assert result.returncode == 2, (kind, result.stderr)
+        expected = "is a folder" if kind == "folder" else "not a regular file"
+        assert expected in result.stderr and "Traceback" not in result.stderr, (kind, result)
+
+
+def test_a_gzip_bomb_stops_as_it_unpacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reading, "unpacked_limit", lambda: 8 * 2**20)
+    with gzip.open(tmp_path / "bomb.csv.gz", "wb", compresslevel=9) as fh:
+        fh.write(b"a,b,y\n")
+        for _ in range(64):
+            fh.write(b"0,0,1\n" * 200_000)  # 76 MB unpacked, 80 kB packed
+    assert (tmp_path / "bomb.csv.gz").stat().st_size < 1_000_000
+    result = cli(["train", str(config_for(tmp_path, "bomb.csv.gz"))])
+    assert_one_line(result, 2, "bomb.csv.gz: unpacks to more than 8.0 MiB")
+
+
+def test_a_zip_bomb_in_an_npz_is_refused_before_unpacking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reading, "unpacked_limit", lambda: 8 * 2**20)
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros((2_000_000, 2)))
+        archive.writestr("X.npy", buffer.getvalue())
+        archive.writestr("y.npy", buffer.getvalue())
+    result = cli(["train", str(config_for(tmp_path, "bomb.npz"))])
+    assert_one_line(result, 2, "bomb.npz: unpacks to 61.0 MiB, more than 8.0 MiB")
+
+
+# ------------------------------------------------------------------- messages
+def test_a_yaml_alias_bomb_is_refused_in_a_short_message(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    config = tmp_path / "bomb.yaml"
+    config.write_text("\n".join([*lines, "name: *a9", ""]))
+    result = cli(["train", str(config)])
+    assert_one_line(result, 2, "bomb.yaml: expands to more than 1,000,000 values")
+    assert len(result.output) < 500
+
+
+def test_messages_quoting_the_input_are_bounded(tmp_path: Path) -> None:
+    config = tmp_path / "long.yaml"
+    raw = "name: " + "x" * 100_000 + " y\ndata: {dataset: moons, options: {noise: [" + (
+        ", ".join(["[1, 2, 3]"] * 5000)
+    ) + "]}}\n"  # fmt: skip
+    config.write_text(raw)
+    result = cli(["config", str(config)])
+    assert result.exit_code == 2
+    assert len(result.output) < 3000, len(result.output)
+    many = tmp_path / "many.yaml"
+    many.write_text("name: m\n" + "".join(f"k{i}: 1\n" for i in range(500)))
+    flooded = cli(["config", str(many)])
+    assert flooded.exit_code == 2 and "… and " in flooded.output and "more lines" in flooded.output
+    assert len(flooded.output.splitlines()) <= 41
+
+
+def test_duplicate_keys_are_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "dup.yaml"
+    config.write_text(TOY.read_text() + "\nseed: 3\nseed: 4\n")
+    assert_one_line(cli(["config", str(config)]), 2, "duplicate key 'seed'")
+
+
+def test_the_c_yaml_loader_is_used_where_present() -> None:
+    import yaml
+
+    from backprop_cli.config.loading import _Loader
+
+    if getattr(yaml, "__with_libyaml__", False):
+        assert issubclass(_Loader, yaml.CSafeLoader)
+    assert issubclass(_Loader, yaml.SafeLoader) or issubclass(_Loader, yaml.CSafeLoader)
+
+
+# ------------------------------------------------------------------- strictness
+LOOSE = {
+    "epochs: yes": ("training.epochs=yes", "training.epochs: Input should be a valid integer"),
+    "lr: true": ("optimizer.lr=true", "optimizer.lr: Input should be a valid number"),
+    'units: "3"': ('model.layers.0.units="3"', "model.layers.0.units: Input should be a valid "
+                   "integer"),
+    "lr: .inf": ("optimizer.lr=.inf", "optimizer.lr: Input should be a finite number"),
+    "eps: .nan": ("optimizer={type: adam, eps: .nan}", "optimizer.eps: Input should be a finite"),
+    "std: .inf": ("model.layers.0={units: 16, init: normal, std: .inf}",
+                  "model.layers.0.std: Input should be a finite"),
+    "bias: -.inf": ("model.layers.0.bias=-.inf", "model.layers.0.bias: Input should be a finite"),
+    "max_norm: .inf": ("training.clip={type: norm, max_norm: .inf}",
+                       "training.clip.max_norm: Input should be a finite"),
+    "min_delta: .nan": ("training.early_stopping={min_delta: .nan}",
+                        "training.early_stopping.min_delta: Input should be a finite"),
+    "noise: .nan": ("data.options.noise=.nan", "data.options.noise: expected a finite number"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", LOOSE)
+def test_loose_types_and_non_finite_numbers_are_refused_at_validation(case: str) -> None:
+    override, message = LOOSE[case]
+    result = cli(["config", str(TOY), "--set", override])
+    assert_one_line(result, 2, f"{TOY}: {message}")
+
+
+def test_scientific_notation_reads_as_numbers() -> None:
+    result = cli(["config", str(TOY), "--set", "optimizer.lr=1e-3", "--set", "seed=7"])
+    assert result.exit_code == 0, result.output
+    assert "lr: 0.001" in result.output
+
+
+def test_a_sweep_metric_that_is_not_a_column(tmp_path: Path) -> None:
+    args = ["sweep", str(TOY), "--grid", "optimizer.lr=0.1", "--out", str(tmp_path / "s")]
+    result = cli([*args, "--metric", "val_los"])
+    assert_one_line(result, 2, "--metric: 'val_los' is not a column of the history; did you mean "
+                    "'val_loss'?")  # fmt: skip
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    rows = "".join(f"{i / 10},{(i * 7) % 10 / 10},{i % 2}\n" for i in range(40))
+    (tmp_path / "bom.csv").write_bytes(("\ufeffa,b,label\n" + rows).encode("utf-8"))
+    config = tmp_path / "bom.yaml"
+    config.write_bytes(
+        ("\ufeffname: bom\ndata: {path: bom.csv, target: label}\n" + BINARY).encode("utf-8")
+    )
+    result = cli(["train", str(config), "--out", str(tmp_path / "o"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["stop_reason"] == "completed"
