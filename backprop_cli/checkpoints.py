@@ -10,6 +10,8 @@ Keys:
     rng_state                         JSON of the shuffling generator's state
     noise_rng_state                   JSON of the dropout generator's state (with dropout)
     monitor_state                     JSON of the best-epoch / early-stopping tracker
+    data.shape, data.digest           the sizes of the splits and the features, and a digest of
+                                      their values (a resumed run must train on the same data)
     preprocess.mean, preprocess.std   standardization fitted on the training split (if any)
     config                            the resolved config as JSON text
 """
@@ -65,11 +67,13 @@ def capture(
     std: NDArray[Any] | None = None,
     params: NDArray[Any] | None = None,
     params_epoch: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Copies of everything a checkpoint holds, as of now (to be written later if need be).
 
     ``params`` (a flat buffer) replaces the live weights, which are then those of the best epoch
-    unless ``params_epoch`` says otherwise."""
+    unless ``params_epoch`` says otherwise; ``extra`` adds entries that hold for the whole run
+    (the data's signature)."""
     arrays: dict[str, Any] = dict(trainer.net.state_dict(params))
     if params_epoch is None:
         params_epoch = trainer.monitor.best_epoch if params is not None else trainer.epoch
@@ -85,6 +89,7 @@ def capture(
     arrays["config"] = np.array(json.dumps(config))
     if mean is not None and std is not None:
         arrays["preprocess.mean"], arrays["preprocess.std"] = mean, std
+    arrays.update(extra or {})
     return arrays
 
 
@@ -122,7 +127,7 @@ def load(path: Path) -> Checkpoint:
 
 #: Scalar counters and the JSON texts a checkpoint may hold.
 COUNTERS = ("epoch", "step", "params_epoch", "optimizer.step_count")
-TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "config")
+TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "config", "data.digest")
 
 
 def _problems(arrays: dict[str, Any]) -> list[str]:
@@ -137,6 +142,9 @@ def _problems(arrays: dict[str, Any]) -> list[str]:
         elif key in TEXTS:
             if value.ndim != 0 or value.dtype.kind != "U":
                 problems.append(f"{key} must be a text; received {_show(value)}")
+        elif key == "data.shape":
+            if value.shape != (4,) or value.dtype.kind not in "iu" or np.any(value < 0):
+                problems.append(f"data.shape must be 4 whole numbers ≥ 0; received {_show(value)}")
         elif key.startswith(("layers.", "optimizer.", "preprocess.")):
             if value.dtype.kind != "f" or value.ndim == 0:
                 problems.append(f"{key} must be an array of floats; received {_show(value)}")

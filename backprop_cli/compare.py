@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,7 +63,7 @@ class Result:
     optimizer: str
     type: str
     hyperparameters: dict[str, float]
-    status: str  # ok | early-stopped | diverged | error
+    status: str  # ok | early-stopped | diverged | interrupted | cancelled | error
     stop_epoch: int | None = None  # epoch of divergence or early stop
     epochs_run: int = 0
     final_train_loss: float | None = None
@@ -129,14 +130,29 @@ def contestants(
     return out
 
 
-def run_contestant(contestant: Contestant, run_dir: Path, target_loss: float | None) -> Result:
-    """Train one contestant into ``run_dir`` and summarize it (a joblib worker's whole job)."""
+def run_contestant(
+    contestant: Contestant,
+    run_dir: Path,
+    target_loss: float | None,
+    stop: Callable[[], bool] | None = None,
+) -> Result:
+    """Train one contestant into ``run_dir`` and summarize it (a joblib worker's whole job); never
+    raises. Once ``stop`` says so it stops after its current step, or does not start."""
+    if stop is not None and stop():
+        return cancelled(contestant, run_dir)
     result: Result | None = None
-    for event in _contestant_events(contestant, run_dir, target_loss, 1, 1):
+    for event in _contestant_events(contestant, run_dir, target_loss, 1, 1, stop):
         if isinstance(event, ContestantDone):
             result = event.result
     assert result is not None
     return result
+
+
+def cancelled(contestant: Contestant, run_dir: Path) -> Result:
+    return Result(
+        contestant.name, contestant.type, contestant.hyperparameters, "cancelled",
+        run_dir=run_dir.name, detail="not started: the comparison was stopped",
+    )  # fmt: skip
 
 
 def _contestant_events(
@@ -157,10 +173,15 @@ def _contestant_events(
             elif isinstance(event, RunFinished):
                 finished = event
             yield event
-    except BpropError as exc:
+    except Exception as exc:  # any failure is this contestant's result; the others go on
+        detail = (
+            str(exc)
+            if isinstance(exc, BpropError)
+            else (traceback.format_exception_only(exc)[-1].strip())
+        )
         result = Result(
             contestant.name, contestant.type, contestant.hyperparameters, "error",
-            run_dir=run_dir.name, detail=str(exc), history=history,
+            run_dir=run_dir.name, detail=detail, history=history,
         )  # fmt: skip
     else:
         assert finished is not None
@@ -224,9 +245,10 @@ def race(
     total = len(lineup)
     if dask is None and (jobs <= 1 or total == 1):
         for index, contestant in enumerate(lineup, start=1):
-            if stop is not None and stop():
-                return
             run_dir = out_dir / contestant.name
+            if stop is not None and stop():
+                yield ContestantDone(index, total, cancelled(contestant, run_dir))
+                continue
             run_dir.mkdir()
             yield from _contestant_events(contestant, run_dir, target_loss, index, total, stop)
         return
@@ -234,6 +256,6 @@ def race(
     for index, contestant in enumerate(lineup, start=1):
         (out_dir / contestant.name).mkdir()
         yield ContestantStarted(index, total, contestant)
-    tasks = [(c, out_dir / c.name, target_loss) for c in lineup]
+    tasks = [(c, out_dir / c.name, target_loss, stop) for c in lineup]
     for index, result in run_all(run_contestant, tasks, n_jobs=jobs, dask=dask):
         yield ContestantDone(index + 1, total, result)

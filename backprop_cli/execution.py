@@ -7,8 +7,15 @@ Jobs are seeded by their own configs, so where they run never changes what they 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import BpropError
@@ -69,6 +76,7 @@ def run_all(
             stack.enter_context(parallel_config(backend="dask"))
             workers = -1
         else:
+            stack.callback(shutdown_workers)
             workers = min(n_jobs, len(jobs))
         tasks = (delayed(_indexed)(fn, index, args) for index, args in enumerate(jobs))
         parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
@@ -76,4 +84,68 @@ def run_all(
 
 
 def _indexed(fn: Callable[..., R], index: int, args: tuple[Any, ...]) -> tuple[int, R]:
+    """A job in a worker: Ctrl-C, which a terminal sends to every process of the command, is
+    left to the parent, which stops the jobs through their `StopRequest`."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return index, fn(*args)
+
+
+def shutdown_workers() -> None:
+    """End joblib's local worker processes now rather than after their idle timeout, so that no
+    worker outlives the command."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from joblib.externals.loky import reusable_executor
+
+        executor = reusable_executor._executor
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+
+class StopRequest:
+    """ "Stop after the current step", for jobs wherever they run: `request` creates a file in the
+    output directory, which local processes and Dask workers share, and calling the object asks
+    whether it exists (at most every CHECK_SECONDS, so the per-step question costs nothing).
+
+    The file's name is new for each command, so a file left by a killed one stops nothing.
+    """
+
+    PREFIX = ".bprop-stop-"
+    CHECK_SECONDS = 0.05
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / f"{self.PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        self._requested = False
+        self._next_check = 0.0
+
+    def request(self) -> None:
+        self._requested = True
+        with contextlib.suppress(OSError):
+            self.path.touch()
+
+    def __call__(self) -> bool:
+        if self._requested:
+            return True
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + self.CHECK_SECONDS
+            self._requested = self.path.exists()
+        return self._requested
+
+    def clear(self) -> None:
+        """Remove the file (once every job has ended)."""
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    @classmethod
+    def remove_stale(cls, directory: Path) -> None:
+        """Remove the files of earlier commands that were killed before they could."""
+        for path in Path(directory).glob(f"{cls.PREFIX}*"):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path, self._requested, self._next_check = state["path"], False, 0.0

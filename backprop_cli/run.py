@@ -36,6 +36,7 @@ from .data import Splits
 from .errors import ConfigError
 from .history import columns
 from .network import Network
+from .resumption import check_same_config, check_same_data, data_signature
 from .rundirs import RUN_FILES, is_checkpoint_name, read_history, run_of_checkpoint
 from .training import EpochEnded, Event, Stopped, TrainData, Trainer, evaluate, train
 from .types import Array
@@ -83,6 +84,7 @@ class Prepared:
     data: TrainData
     trainer: Trainer
     resume: checkpoints.Checkpoint | None = None
+    signature: dict[str, Any] = field(default_factory=dict)  # identifies the data (checkpoints)
     seconds: float = 0.0  # spent loading data and building
 
     @property
@@ -107,16 +109,20 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
     Raises ConfigError, DataError or CheckpointError before anything touches the disk.
     """
     started = time.perf_counter()
+    checkpoint = None
+    if resume is not None:
+        checkpoint = checkpoints.load(resume)
+        check_same_config(checkpoint, cfg)
     data_rng, init_rng, shuffle_rng, noise_rng = rngs(cfg.seed)
     splits = build_splits(cfg, data_rng)
+    signature = data_signature(splits)
     batching = cfg.training.batching
     rows = len(splits.X_train) if batching.type == "full" else getattr(batching, "size", 1)
     net = build_network(cfg, splits.n_features, init_rng, noise_rng=noise_rng, batch_rows=rows)
     data = build_train_data(cfg, net, splits)
     trainer = build_trainer(cfg, net, shuffle_rng, data.X_val is not None)
-    checkpoint = None
-    if resume is not None:
-        checkpoint = checkpoints.load(resume)
+    if checkpoint is not None:
+        check_same_data(checkpoint, signature)
         checkpoints.restore(checkpoint, trainer)
         if trainer.epoch > cfg.training.epochs:
             raise ConfigError(
@@ -127,7 +133,7 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
     elif cfg.model.init_from:
         init = checkpoints.load(Path(cfg.model.init_from))
         net.load_state_dict(init.params(), source=cfg.model.init_from)
-    prepared = Prepared(cfg, splits, net, data, trainer, checkpoint)
+    prepared = Prepared(cfg, splits, net, data, trainer, checkpoint, signature)
     prepared.seconds = time.perf_counter() - started
     return prepared
 

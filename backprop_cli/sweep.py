@@ -13,17 +13,14 @@ import itertools
 import json
 import math
 import re
-import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .config import ExperimentConfig, apply_overrides, flow_yaml, parse_value, validate
-from .errors import BpropError, ConfigError
-from .rundirs import read_history
+from .errors import ConfigError
 
 KINDS = ("uniform", "loguniform", "int", "choice")
 #: int:a:b bounds stay below this (int64 draws).
@@ -244,44 +241,6 @@ def score_of(history: list[dict[str, Any]], metric: str, mode: str) -> float | N
     if not values:
         return None
     return min(values) if mode == "min" else max(values)
-
-
-def summarize(trial: Trial, run_dir: Path, metric: str, mode: str) -> TrialResult:
-    """A finished trial's row from its run directory."""
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    history = read_history(run_dir)
-    final = history[-1] if history else {}
-    val = [r["val_loss"] for r in history if r.get("val_loss") is not None]
-    return TrialResult(
-        trial.id, trial.name, trial.params,
-        STATUS.get(metrics["stop_reason"], metrics["stop_reason"]),
-        score_of(history, metric, mode),
-        final.get("train_loss"), final.get("val_loss"), min(val) if val else None,
-        metrics["epochs_run"], metrics["total_seconds"], metrics.get("stop_detail", ""),
-    )  # fmt: skip
-
-
-def run_trial(trial: Trial, run_dir: Path, metric: str, mode: str) -> TrialResult:
-    """Train one trial into ``run_dir`` (a worker's whole job); never raises: a failure is the
-    trial's status and detail."""
-    from .run import execute, prepare
-
-    try:
-        assert trial.config is not None
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for _ in execute(prepare(trial.config), run_dir, plot=False):
-            pass
-        return summarize(trial, run_dir, metric, mode)
-    except BpropError as exc:
-        return TrialResult(trial.id, trial.name, trial.params, "error", detail=str(exc))
-    except Exception as exc:
-        where = traceback.format_exception_only(exc)[-1].strip()
-        return TrialResult(trial.id, trial.name, trial.params, "error", detail=where)
-
-
-def is_finished(run_dir: Path) -> bool:
-    """True when ``run_dir`` holds a run that ended (it wrote metrics.json)."""
-    return (run_dir / "metrics.json").is_file()
 
 
 def ranked(results: list[TrialResult], mode: str) -> list[TrialResult]:

@@ -63,10 +63,10 @@ def compare_optimizers(
 
     Example:  bprop compare-optimizers configs/compare-digits.yaml --jobs 2
     """
-    from ..compare import contestants, race
+    from ..compare import cancelled, contestants, race
     from ..config import load_config
     from ..errors import BpropError
-    from ..execution import check_dask
+    from ..execution import StopRequest, check_dask
     from ..run import prepare
     from ..rundirs import accept_new, claim, new_run_dir
 
@@ -99,19 +99,25 @@ def compare_optimizers(
             )
         results: list[Result] = []
         labels = {c.name: c.label for c in lineup}
+        StopRequest.remove_stale(out_dir)
+        stop = StopRequest(out_dir)
+        what = "every running optimizer after its current step, cancelling the rest"
         try:
-            with graceful_stop() as stop:
+            with graceful_stop(what, stop.request):
                 _render(race(lineup, out_dir, target_loss, jobs, stop, dask), quiet, results)
-        except KeyboardInterrupt:
-            stop = _always
-        except BpropError as exc:
-            fail(str(exc))
-        if stop():
-            if results:  # the comparison of the optimizers that finished
-                _finish(results, labels, out_dir, target_loss, cfg.name)
-            console.print(f"interrupted; the runs so far are in {out_dir}")
-            raise typer.Exit(exit_codes.INTERRUPTED)
+        except KeyboardInterrupt:  # a second Ctrl-C: the optimizers not done are cancelled
+            stop.request()
+            done = {r.optimizer for r in results}
+            results += [cancelled(c, out_dir / c.name) for c in lineup if c.name not in done]
+        finally:
+            stop.clear()
         _finish(results, labels, out_dir, target_loss, cfg.name)
+        if stop():
+            console.print(
+                f"interrupted; the comparison so far is in {out_dir} (comparison.csv)",
+                soft_wrap=True,
+            )
+            raise typer.Exit(exit_codes.INTERRUPTED)
         if not any(r.status in ("ok", "early-stopped") for r in results):
             code = exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
             raise typer.Exit(code)
@@ -121,10 +127,6 @@ def _where(jobs: int, dask: str | None) -> str:
     if dask is not None:
         return f"on the Dask cluster at {dask}"
     return "serially" if jobs == 1 else f"{jobs} processes"
-
-
-def _always() -> bool:
-    return True
 
 
 def _render(events: Any, quiet: bool, results: list[Result]) -> None:

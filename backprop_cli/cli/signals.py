@@ -15,20 +15,24 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def graceful_stop() -> Iterator[Callable[[], bool]]:
-    """Within the block, SIGINT and SIGTERM set a flag instead of killing the process; yields the
-    question the training loop asks after every step ("has a stop been requested?")."""
+def graceful_stop(
+    what: str = "after this step and saving the run",
+    on_request: Callable[[], None] | None = None,
+) -> Iterator[Callable[[], bool]]:
+    """Within the block, SIGINT and SIGTERM set a flag (and call ``on_request``) instead of
+    killing the process; yields the question the training loop asks after every step ("has a stop
+    been requested?")."""
     requested = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if requested.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now
         requested.set()
+        if on_request is not None:
+            on_request()
         name = signal.Signals(signum).name
         err_console.print(
-            f"{name}: stopping after this step and saving the run "
-            "(press Ctrl-C again to stop at once)",
-            soft_wrap=True,
+            f"{name}: stopping {what} (press Ctrl-C again to stop at once)", soft_wrap=True
         )
 
     if threading.current_thread() is not threading.main_thread():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,7 +15,9 @@ from .console import console, fail, fmt, progress_bar
 from .options import ConfigArg, Overrides
 
 if TYPE_CHECKING:
+    from ..execution import StopRequest
     from ..sweep import Space, Trial, TrialResult
+    from ..trials import ResumePlan
 
 
 def sweep(
@@ -67,7 +70,7 @@ def sweep(
     """
     from ..config import load_config
     from ..errors import BpropError, ConfigError
-    from ..execution import check_dask
+    from ..execution import StopRequest, check_dask
     from ..run import prepare
     from ..rundirs import accept_new, claim, new_run_dir
     from ..sweep import Space, make_trials
@@ -125,13 +128,30 @@ def sweep(
                 )
                 for line in trial.problem.splitlines():
                     console.print(f"  {line}", soft_wrap=True, markup=False)
-        results = _run(valid, out_dir, metric, mode, jobs, dask, resume, quiet)
+        StopRequest.remove_stale(out_dir)
+        stop = StopRequest(out_dir)
+        results, interrupted = _run(valid, out_dir, metric, mode, jobs, dask, resume, quiet, stop)
         results += [_invalid(t) for t in trials if t.config is None]
         _finish(results, search, metric, mode, out_dir, cfg.name)
-        if not any(r.status in ("ok", "early-stopped") for r in results):
-            raise typer.Exit(
-                exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
-            )
+    if interrupted:
+        again = ["bprop", "sweep", str(config), "--out", str(out_dir), "--resume"]
+        again += [a for item in grid or [] for a in ("--grid", item)]
+        again += [a for item in space or [] for a in ("--space", item)]
+        again += ["--random", str(random)] if random is not None else []
+        again += ["--metric", option_metric] if option_metric else []
+        again += [a for item in set_ or [] for a in ("--set", item)]
+        again += ["--jobs", str(jobs)] if jobs > 1 else []
+        again += ["--dask", dask] if dask else []
+        done = sum(r.status not in ("interrupted", "cancelled") for r in results)
+        console.print(
+            f"interrupted with {done} of {len(results)} trials done; continue with: "
+            f"{shlex.join(again)}",
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(exit_codes.INTERRUPTED)
+    if not any(r.status in ("ok", "early-stopped") for r in results):
+        raise typer.Exit(exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2)
 
 
 def _accept_sweep(directory: Path) -> None:
@@ -149,19 +169,19 @@ def _invalid(trial: Trial) -> TrialResult:
 
 def _run(
     valid: list[Trial], out_dir: Path, metric: str, mode: str, jobs: int, dask: str | None,
-    resume: bool, quiet: bool,
-) -> list[TrialResult]:  # fmt: skip
-    from ..execution import run_all
-    from ..sweep import TrialResult, is_finished, run_trial, summarize
+    resume: bool, quiet: bool, stop: StopRequest,
+) -> tuple[list[TrialResult], bool]:  # fmt: skip
+    """Run the trials to do; the results, and whether a signal stopped the sweep."""
+    from ..trials import plan_resume, run_trials, summarize
+    from .signals import graceful_stop
 
     results: list[TrialResult] = []
-    todo = []
-    for trial in valid:
-        run_dir = out_dir / trial.name
-        if resume and is_finished(run_dir):
-            results.append(summarize(trial, run_dir, metric, mode))
-        else:
-            todo.append(trial)
+    todo = valid
+    if resume:
+        plan = plan_resume(valid, out_dir)
+        results = [summarize(t, out_dir / t.name, metric, mode) for t in plan.finished]
+        todo = plan.todo
+        _report_changes(plan)
     if not quiet:
         where = (
             f"the Dask cluster at {dask}"
@@ -170,36 +190,53 @@ def _run(
         )
         done = f"; {len(results)} already finished" if results else ""
         console.print(f"{len(todo)} trials on {where} → {out_dir}{done}", soft_wrap=True)
-    tasks = [(t, out_dir / t.name, metric, mode) for t in todo]
     progress = progress_bar(console.is_terminal and not quiet)
     finished: set[int] = set()
+    what = "every running trial after its current step, cancelling the queued ones"
     try:
-        with progress:
-            bar = progress.add_task("trials", total=len(tasks), info="")
-            for index, result in run_all(run_trial, tasks, n_jobs=jobs, dask=dask):
-                finished.add(index)
+        with graceful_stop(what, stop.request), progress:
+            bar = progress.add_task("trials", total=len(todo), info="")
+            for result in run_trials(todo, out_dir, metric, mode, stop, jobs, dask):
+                finished.add(result.id)
                 results.append(result)
                 progress.update(bar, advance=1, info=result.name)
                 if not quiet:
                     console.print(_line(result, metric), soft_wrap=True, markup=False)
-    except KeyboardInterrupt:
-        _finish_partial(results, out_dir)
-        raise typer.Exit(exit_codes.INTERRUPTED) from None
+    except KeyboardInterrupt:  # a second Ctrl-C: whatever had not finished is cancelled
+        stop.request()
+        results += [_unfinished(t, "cancelled", "stopped at once") for t in todo
+                    if t.id not in finished]  # fmt: skip
     except Exception as exc:  # a lost worker ends joblib's run: record who did not finish
         reason = f"worker lost ({type(exc).__name__}: {exc}); rerun with --resume"
-        for k, trial in enumerate(todo):
-            if k not in finished:
-                results.append(
-                    TrialResult(trial.id, trial.name, trial.params, "error", detail=reason)
-                )
-    return results
+        results += [_unfinished(t, "error", reason) for t in todo if t.id not in finished]
+    finally:
+        stop.clear()
+    return results, stop()
 
 
-def _finish_partial(results: list[TrialResult], out_dir: Path) -> None:
-    console.print(
-        f"interrupted after {len(results)} trials; continue with --out {out_dir} --resume",
-        soft_wrap=True,
-    )
+def _unfinished(trial: Trial, status: str, detail: str) -> TrialResult:
+    from ..sweep import TrialResult
+
+    return TrialResult(trial.id, trial.name, trial.params, status, detail=detail)
+
+
+def _report_changes(plan: ResumePlan) -> None:
+    if plan.changed:
+        console.print(
+            f"the config or the space changed since this sweep ran: rerunning "
+            f"{len(plan.changed)} trials (their earlier runs moved to superseded/):",
+            soft_wrap=True,
+        )
+        for name, keys in plan.changed.items():
+            shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+            console.print(f"  {name}: {shown} differ", soft_wrap=True, markup=False)
+    if plan.dropped:
+        console.print(
+            f"{len(plan.dropped)} earlier trials are not in this space; left on disk, out of "
+            f"sweep.csv: {', '.join(plan.dropped[:10])}" + (" …" if len(plan.dropped) > 10 else ""),
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 def _line(result: TrialResult, metric: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import testhooks
 from ..errors import DataError
 from .files import SHIPPED, RawData, load_file, load_shipped
 from .generators import GENERATORS, generate, generator_options
@@ -59,6 +60,7 @@ def load_data(
     dtype: np.dtype,
 ) -> Splits:
     """Everything a run needs from its ``data:`` section, in the run's dtype."""
+    testhooks.reached("load")
     raw, source = load_raw(dataset, path, target, options, rng)
     _check_finite(source, {"X": raw.X, "y": raw.y, **raw.given})
     if raw.y.ndim not in (1, 2):

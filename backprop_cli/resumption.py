@@ -1,0 +1,147 @@
+"""What a resumed run must share with the run that wrote its checkpoint.
+
+Resuming continues a computation, so everything that shapes it must be as it was: the network,
+the loss, the optimizer and its hyperparameters, the schedule, batching, the data (its splits and
+values) and the dtype. Only the length of training may change: ``training.epochs``, and the
+early-stopping ``patience``. Settings that never change a number (where files go, how often
+checkpoints are written, the run's name) may change too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .checkpoints import Checkpoint
+from .config import ExperimentConfig
+from .data import Splits
+from .errors import CheckpointError
+
+#: Keys that may differ between the checkpoint's config and the resumed one.
+MAY_CHANGE = ("training.epochs", "training.early_stopping.patience", "name", "output.",
+              "compare", "sweep", "model.init_from", "data.path")  # fmt: skip
+#: At most this many differences are listed.
+SHOWN = 8
+
+
+def data_signature(splits: Splits) -> dict[str, Any]:
+    """Checkpoint entries that identify the data a run trains on: the size of each split and the
+    number of features (``data.shape``), and a digest of every split's values (``data.digest``)."""
+    parts = (splits.X_train, splits.y_train, splits.X_val, splits.y_val, splits.X_test,
+             splits.y_test)  # fmt: skip
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if part is not None:
+            digest.update(str((part.dtype.str, part.shape)).encode())
+            digest.update(np.ascontiguousarray(part).view(np.uint8).data)
+    shape = [len(p) if p is not None else 0 for p in parts[::2]] + [splits.n_features]
+    return {
+        "data.shape": np.array(shape, dtype=np.int64),
+        "data.digest": np.array(digest.hexdigest()),
+    }
+
+
+def check_same_config(checkpoint: Checkpoint, cfg: ExperimentConfig) -> None:
+    """Raise CheckpointError listing what differs between the checkpoint's config and ``cfg``,
+    beyond what `MAY_CHANGE`."""
+    if "config" not in checkpoint.arrays:
+        raise CheckpointError(
+            f"{checkpoint.path}: holds no config, so what it resumes cannot be checked; it was not "
+            "written by bprop train"
+        )
+    try:
+        saved = json.loads(str(checkpoint.arrays["config"]))
+    except ValueError as exc:
+        raise CheckpointError(f"{checkpoint.path}: its config is not valid JSON ({exc})") from None
+    changed = differences(saved, cfg.resolved(), _may_change)
+    then, now = _flat(saved), _flat(cfg.resolved())
+    if changed:
+        lines = [
+            f"  {key}: {_show(then.get(key, _ABSENT))} in the checkpoint, "
+            f"{_show(now.get(key, _ABSENT))} now"
+            for key in changed[:SHOWN]
+        ]
+        if len(changed) > SHOWN:
+            lines.append(f"  … and {len(changed) - SHOWN} more")
+        raise CheckpointError(
+            f"{checkpoint.path}: cannot resume with a different config:\n"
+            + "\n".join(lines)
+            + "\nonly training.epochs and training.early_stopping.patience may change when "
+            "resuming; train a new run for the rest"
+        )
+
+
+def check_same_data(checkpoint: Checkpoint, signature: dict[str, Any]) -> None:
+    """Raise CheckpointError when the data differs from what the checkpoint was trained on
+    (checkpoints written before ``data.shape`` existed are not checked)."""
+    a = checkpoint.arrays
+    if "data.shape" not in a or "data.digest" not in a:
+        return
+    then, now = a["data.shape"].tolist(), signature["data.shape"].tolist()
+    if then != now:
+        words = "train, validation, test samples and features"
+        raise CheckpointError(
+            f"{checkpoint.path}: cannot resume on different data: {words} {then} in the "
+            f"checkpoint, {now} now (the data file or its splits changed)"
+        )
+    if str(a["data.digest"]) != str(signature["data.digest"]):
+        raise CheckpointError(
+            f"{checkpoint.path}: cannot resume on different data: the values differ from those "
+            "the checkpoint was trained on (the data file changed)"
+        )
+
+
+_ABSENT = object()
+
+
+def differences(
+    then: dict[str, Any],
+    now: dict[str, Any],
+    allowed: Callable[[str, dict[str, Any], dict[str, Any]], bool] | None = None,
+) -> list[str]:
+    """The key paths whose values differ between two resolved configs (in config order), but
+    those ``allowed`` to."""
+    a, b = _flat(then), _flat(now)
+    return [
+        key
+        for key in sorted(a.keys() | b.keys(), key=_order(b, a))
+        if a.get(key, _ABSENT) != b.get(key, _ABSENT)
+        and not (allowed is not None and allowed(key, a, b))
+    ]
+
+
+def _may_change(key: str, then: dict[str, Any], now: dict[str, Any]) -> bool:
+    if key == "training.early_stopping.patience":
+        return (
+            "training.early_stopping.monitor" in then and "training.early_stopping.monitor" in now
+        )
+    return any(key == m or key.startswith(m if m.endswith(".") else f"{m}.") for m in MAY_CHANGE)
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{key.path: value} of nested mappings and lists (lists by index)."""
+    if isinstance(data, dict) and data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out |= _flat(value, f"{prefix}{key}.")
+        return out
+    if isinstance(data, list) and data:
+        out = {}
+        for index, value in enumerate(data):
+            out |= _flat(value, f"{prefix}{index}.")
+        return out
+    return {prefix.removesuffix("."): data}
+
+
+def _order(*configs: dict[str, Any]) -> Any:
+    """Keys in the order the configs list them."""
+    position = {k: i for config in reversed(configs) for i, k in enumerate(config)}
+    return lambda key: position.get(key, len(position))
+
+
+def _show(value: Any) -> str:
+    return "(absent)" if value is _ABSENT else json.dumps(value)

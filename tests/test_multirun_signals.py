@@ -1,0 +1,236 @@
+"""SIGTERM or Ctrl-C to `bprop sweep` and `bprop compare-optimizers`, serial, in local processes
+or on Dask: every running run stops after its current step, queued ones are cancelled, the
+partial results are written, the command exits 130 and leaves no process behind."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from backprop_cli.config import load_config
+
+from helpers import CONFIG_DIR, cli
+
+TOY = CONFIG_DIR / "moons.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+#: Runs that go on until they are stopped.
+ENDLESS = ["training.epochs=100000", "data.options.n_samples=120", "output.checkpoint_every=0",
+           "training.batching={type: minibatch, size: 8}"]  # fmt: skip
+LRS = ["--grid", "optimizer.lr=0.01,0.02,0.03"]
+
+
+def sets(overrides: list[str]) -> list[str]:
+    return [a for item in overrides for a in ("--set", item)]
+
+
+def start(args: list[str]) -> subprocess.Popen[str]:
+    """`bprop ARGS` as the leader of a new session (as a terminal would run it)."""
+    command = [sys.executable, "-m", "backprop_cli", *args]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+
+
+def wait_until_training(runs: list[Path], process: subprocess.Popen[str]) -> None:
+    """Until each run has finished an epoch (a condition, not a guess at a duration)."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.communicate())
+        done = 0
+        for run in runs:
+            with contextlib.suppress(OSError, ValueError):
+                done += len(json.loads((run / "history.json").read_text())) > 0
+        if done == len(runs):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{runs} did not start training")
+
+
+def session_members(sid: int) -> list[str]:
+    """Live processes (not zombies) of session ``sid``: pid and command line."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[3]) == sid and fields[0] != "Z":  # the session id; the state
+                found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()!r}")
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def assert_no_process_left(sid: int) -> None:
+    """The workers are ended before the command exits; the resource trackers of Python's
+    multiprocessing and of joblib end when they read the end of their pipe from it."""
+    deadline = time.monotonic() + 60
+    while session_members(sid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not session_members(sid), session_members(sid)
+    workers = [p for p in session_members(sid) if b"loky" in p.encode()]
+    assert not workers
+
+
+def stop_and_finish(process: subprocess.Popen[str], how: str) -> tuple[str, str]:
+    if how == "SIGTERM":
+        process.send_signal(signal.SIGTERM)
+    else:  # Ctrl-C in a terminal: SIGINT to every process of the foreground group
+        os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    assert_no_process_left(process.pid)
+    return out, err
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def trial_dirs(out: Path) -> list[Path]:
+    return [out / f"t{k:03d}_lr={lr}" for k, lr in enumerate([0.01, 0.02, 0.03], 1)]
+
+
+@pytest.mark.parametrize(("jobs", "how"), [(2, "SIGTERM"), (1, "Ctrl-C"), (2, "Ctrl-C")])
+def test_a_sweep_stops_every_trial_writes_the_partial_results_and_exits_130(
+    jobs: int, how: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "sweep"
+    args = ["sweep", str(TOY), "--out", str(out), *LRS, *sets(ENDLESS), "--jobs", str(jobs)]
+    process = start(args)
+    running = trial_dirs(out)[:jobs]
+    wait_until_training(running, process)
+    stdout, _ = stop_and_finish(process, how)
+    table = {r["name"]: r["status"] for r in rows(out / "sweep.csv")}
+    names = [p.name for p in trial_dirs(out)]
+    assert [table[n] for n in names] == ["interrupted"] * jobs + ["cancelled"] * (3 - jobs)
+    for run in running:
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["stop_reason"] == "interrupted" and metrics["epochs_run"] >= 1
+    for name in names[jobs:]:
+        assert not (out / name).exists()
+    assert json.loads((out / "sweep.json").read_text())["trials"]
+    command = shlex.split(stdout.split("continue with: ", 1)[1].strip())
+    assert command[:2] == ["bprop", "sweep"] and "--resume" in command
+    assert command[command.index("--out") + 1] == str(out)
+    assert not list(out.glob(".bprop-*"))  # the lock and the stop request are gone
+
+
+@pytest.mark.parametrize(("jobs", "how"), [(2, "SIGTERM"), (1, "Ctrl-C")])
+def test_a_comparison_stops_every_optimizer_writes_the_partial_results_and_exits_130(
+    jobs: int, how: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "cmp"
+    args = ["compare-optimizers", str(TOY), "--out", str(out), "--optimizers", "sgd,adam,rmsprop",
+            *sets(ENDLESS), "--jobs", str(jobs)]  # fmt: skip
+    process = start(args)
+    running = [out / name for name in ("sgd", "adam", "rmsprop")[:jobs]]
+    wait_until_training(running, process)
+    stop_and_finish(process, how)
+    table = {r["optimizer"]: r["status"] for r in rows(out / "comparison.csv")}
+    expected = {"sgd": "interrupted", "adam": "interrupted" if jobs > 1 else "cancelled",
+                "rmsprop": "cancelled"}  # fmt: skip
+    assert table == expected
+    for run in running:
+        assert json.loads((run / "metrics.json").read_text())["stop_reason"] == "interrupted"
+    assert not list(out.glob(".bprop-*"))
+
+
+def test_a_sweep_on_dask_stops_too(tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    out = tmp_path / "sweep"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:  # fmt: skip
+        args = ["sweep", str(TOY), "--out", str(out), *LRS, *sets(ENDLESS), "--dask",
+                cluster.scheduler_address]  # fmt: skip
+        process = start(args)
+        wait_until_training(trial_dirs(out)[:2], process)
+        stop_and_finish(process, "SIGTERM")
+    statuses = sorted(r["status"] for r in rows(out / "sweep.csv"))
+    assert statuses == ["cancelled", "interrupted", "interrupted"]
+
+
+def test_sigterm_while_loading_data_exits_130(tmp_path: Path) -> None:
+    env = os.environ | {"BPROP_TEST_SIGNAL": "SIGTERM@load#1"}
+    for args in (["train", str(TOY), "--out", str(tmp_path / "run")],
+                 ["sweep", str(TOY), *LRS, "--out", str(tmp_path / "sweep")]):  # fmt: skip
+        command = [sys.executable, "-m", "backprop_cli", *args]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert done.returncode == 130, done.stderr
+        assert "interrupted" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
+
+
+# ------------------------------------------------------------ failures and resume
+def test_a_contestant_failing_with_any_error_is_recorded_and_the_others_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backprop_cli.compare as compare_module
+
+    real_prepare = compare_module.prepare
+
+    def fragile(cfg: object) -> object:
+        if cfg.optimizer.type == "adam":  # type: ignore[attr-defined]
+            raise RuntimeError("adam fell over")
+        return real_prepare(cfg)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compare_module, "prepare", fragile)
+    out = tmp_path / "cmp"
+    result = cli(["compare-optimizers", str(TOY), "--out", str(out), "--optimizers",
+                  "sgd,adam,rmsprop", "--quiet", "--set", "training.epochs=2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = {r["optimizer"]: r["status"] for r in rows(out / "comparison.csv")}
+    assert table == {"sgd": "ok", "adam": "error", "rmsprop": "ok"}
+    detail = json.loads((out / "comparison.json").read_text())["results"]
+    assert any("adam fell over" in r["detail"] for r in detail)
+    # The worker's entry point too (what --jobs and --dask run).
+    lineup = compare_module.contestants(load_config(TOY), ["adam"], str(TOY))
+    (tmp_path / "w").mkdir()
+    assert compare_module.run_contestant(lineup[0], tmp_path / "w", None).status == "error"
+
+
+QUICK = ["data.options.n_samples=120", "training.batching={type: minibatch, size: 32}"]
+
+
+def test_sweep_resume_reruns_interrupted_trials_and_says_what_changed(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    base = ["sweep", str(TOY), "--out", str(out)]
+    first = cli([*base, *LRS, *sets([*QUICK, "training.epochs=2"])])
+    assert first.exit_code == 0, first.output
+    # An interrupted trial is rerun, not taken as finished.
+    t2 = out / "t002_lr=0.02"
+    metrics = json.loads((t2 / "metrics.json").read_text())
+    (t2 / "metrics.json").write_text(json.dumps(metrics | {"stop_reason": "interrupted"}))
+    again = cli([*base, *LRS, *sets([*QUICK, "training.epochs=2"]), "--resume"])
+    assert again.exit_code == 0, again.output
+    assert "1 trials on this process" in again.output and "2 already finished" in again.output
+    # A changed base config reruns every trial, the earlier runs kept apart.
+    changed = cli([*base, *LRS, *sets([*QUICK, "training.epochs=3"]), "--resume"])
+    assert changed.exit_code == 0, changed.output
+    assert "the config or the space changed" in changed.output
+    assert "t001_lr=0.01: training.epochs differ" in changed.output
+    assert {r["epochs"] for r in rows(out / "sweep.csv")} == {"3"}
+    assert sorted(p.name for p in (out / "superseded").iterdir()) == [
+        "t001_lr=0.01", "t002_lr=0.02", "t003_lr=0.03"]  # fmt: skip
+    # A changed space: the trial that stayed is kept, the new one runs, the dropped one is named.
+    space = cli([*base, "--grid", "optimizer.lr=0.01,0.05", *sets([*QUICK, "training.epochs=3"]),
+                 "--resume"])  # fmt: skip
+    assert space.exit_code == 0, space.output
+    assert "1 trials on this process" in space.output and "1 already finished" in space.output
+    assert "not in this space" in space.output and "t003_lr=0.03" in space.output
+    assert sorted(r["name"] for r in rows(out / "sweep.csv")) == ["t001_lr=0.01", "t002_lr=0.05"]
