@@ -12,6 +12,9 @@ Keys:
     monitor_state                     JSON of the best-epoch / early-stopping tracker
     data.shape, data.digest           the sizes of the splits and the features, and a digest of
                                       their values (a resumed run must train on the same data)
+    data.columns                      JSON {"features": [names], "target": name} of a data file
+                                      with a header (null names otherwise): inputs to predict and
+                                      evaluate are matched to the features by name
     preprocess.mean, preprocess.std   standardization fitted on the training split (if any)
     config                            the resolved config as JSON text
 """
@@ -127,7 +130,7 @@ def load(path: Path) -> Checkpoint:
 
 #: Scalar counters and the JSON texts a checkpoint may hold.
 COUNTERS = ("epoch", "step", "params_epoch", "optimizer.step_count")
-TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "config", "data.digest")
+TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "config", "data.digest", "data.columns")
 
 
 def _problems(arrays: dict[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from . import checkpoints
 from .build import build_network, rngs
+from .columns import labels_or_targets, match_columns
 from .config import ExperimentConfig, validate
 from .data import Splits, load_data
 from .data.files import load_file, read_csv_table, read_npz
@@ -37,6 +38,9 @@ class Model:
     mean: NDArray[np.float64] | None
     std: NDArray[np.float64] | None
     source: Path
+    #: The training file's feature and target column names (None without a header).
+    feature_names: list[str] | None = None
+    target_name: str | None = None
 
     @property
     def n_features(self) -> int:
@@ -97,7 +101,27 @@ def load_model(path: Path) -> Model:
     checkpoints.check_preprocess(ckpt, net.input_dim)
     mean = ckpt.arrays.get("preprocess.mean")
     std = ckpt.arrays.get("preprocess.std")
-    return Model(cfg, net, mean, std, path)
+    features, target = _columns(ckpt, net.input_dim)
+    return Model(cfg, net, mean, std, path, features, target)
+
+
+def _columns(ckpt: checkpoints.Checkpoint, width: int) -> tuple[list[str] | None, str | None]:
+    """The feature and target names the checkpoint records (None, None when it has none)."""
+    if "data.columns" not in ckpt.arrays:
+        return None, None
+    try:
+        columns = json.loads(str(ckpt.arrays["data.columns"]))
+        features, target = columns["features"], columns["target"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{ckpt.path}: data.columns is not readable ({exc})") from None
+    if features is None:
+        return None, None
+    plain = isinstance(features, list) and all(isinstance(f, str) for f in features)
+    if not plain or len(features) != width or not isinstance(target, str | None):
+        raise CheckpointError(
+            f"{ckpt.path}: data.columns must name the network's {width} features and its target"
+        )
+    return features, target
 
 
 def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[Any]]:
@@ -120,9 +144,16 @@ def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[A
 
 
 def file_data(model: Model, path: Path) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Every row of a .csv/.csv.gz/.npz file, its target column named as at training time."""
-    raw = load_file(path, model.cfg.data.target if path.suffix != ".npz" else None)
-    return raw.X, raw.y
+    """Every row of a .csv/.csv.gz/.npz file with its targets: columns matched to the features by
+    name when the model knows them, else the target named as at training time (or the last)."""
+    path = Path(path)
+    if model.feature_names is None or path.suffix.lower() == ".npz":
+        raw = load_file(path, model.cfg.data.target if path.suffix.lower() != ".npz" else None)
+        return raw.X, raw.y
+    header, values = read_csv_table(path)
+    X, y = match_columns(header, values, model.feature_names, model.target_name, True, str(path))
+    assert y is not None
+    return X, labels_or_targets(y, model.classification, str(path))
 
 
 @dataclass
@@ -193,14 +224,18 @@ def predicted_classes(outputs: Array) -> NDArray[np.int64]:
     return outputs.argmax(axis=1).astype(np.int64)
 
 
-def read_inputs(path: Path) -> NDArray[np.float64]:
-    """Features to predict from: a .csv/.csv.gz with a header row (every column a feature) or
-    an .npz with an array X."""
+def read_inputs(model: Model, path: Path) -> NDArray[np.float64]:
+    """Features to predict from: a .csv/.csv.gz with a header row, its columns matched to the
+    model's features by name (a target column ignored) when the model knows their names, else
+    every column in order; or an .npz with an array X."""
     path = Path(path)
     if path.suffix.lower() == ".npz":
         return _npz_inputs(path)
-    _, values = read_csv_table(path)
-    return values
+    header, values = read_csv_table(path)
+    if model.feature_names is None:
+        return values
+    X, _ = match_columns(header, values, model.feature_names, model.target_name, False, str(path))
+    return X
 
 
 def _npz_inputs(path: Path) -> NDArray[np.float64]:

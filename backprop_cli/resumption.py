@@ -30,18 +30,22 @@ SHOWN = 8
 
 def data_signature(splits: Splits) -> dict[str, Any]:
     """Checkpoint entries that identify the data a run trains on: the size of each split and the
-    number of features (``data.shape``), and a digest of every split's values (``data.digest``)."""
+    number of features (``data.shape``), and a digest of every split's values and of the
+    standardization statistics (``data.digest``)."""
     parts = (splits.X_train, splits.y_train, splits.X_val, splits.y_val, splits.X_test,
-             splits.y_test)  # fmt: skip
+             splits.y_test, splits.mean, splits.std)  # fmt: skip
     digest = hashlib.blake2b(digest_size=16)
     for part in parts:
         if part is not None:
             digest.update(str((part.dtype.str, part.shape)).encode())
             digest.update(np.ascontiguousarray(part).view(np.uint8).data)
-    shape = [len(p) if p is not None else 0 for p in parts[::2]] + [splits.n_features]
+    shape = [len(p) if p is not None else 0 for p in parts[0:6:2]] + [splits.n_features]
+    columns = {"features": splits.feature_names, "target": splits.target_name}
+    digest.update(json.dumps(columns).encode())
     return {
         "data.shape": np.array(shape, dtype=np.int64),
         "data.digest": np.array(digest.hexdigest()),
+        "data.columns": np.array(json.dumps(columns)),
     }
 
 

@@ -188,7 +188,9 @@ def execute(
     write_text(run_dir / "config.yaml", to_yaml(resolved))
 
     def capture(params: Array | None = None, params_epoch: int | None = None) -> dict[str, Any]:
-        return checkpoints.capture(trainer, resolved, splits.mean, splits.std, params, params_epoch)
+        return checkpoints.capture(
+            trainer, resolved, splits.mean, splits.std, params, params_epoch, prepared.signature
+        )
 
     # The full state at the end of the last completed epoch (at the start, before any).
     epoch_end = capture()

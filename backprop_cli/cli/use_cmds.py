@@ -179,7 +179,7 @@ def predict(
         loaded = load_model(model)
         if out is not None:
             check_output(out, overwrite)
-        X = loaded.inputs(read_inputs(inputs), str(inputs))
+        X = loaded.inputs(read_inputs(loaded, inputs), str(inputs))
     except BpropError as exc:
         fail(str(exc))
     outputs = loaded.net.predict(X)

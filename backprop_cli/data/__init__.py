@@ -87,4 +87,6 @@ def load_data(
         cast(splits.y_test),
         splits.mean,
         splits.std,
+        raw.feature_names,
+        raw.target_name,
     )

@@ -25,6 +25,9 @@ class RawData:
     y: NDArray[Any]
     given: dict[str, NDArray[Any]] = field(default_factory=dict)  # X_val, y_val, X_test, y_test
     class_names: list[str] | None = None
+    #: The names of X's columns and of the target, when the file names them (a CSV header).
+    feature_names: list[str] | None = None
+    target_name: str | None = None
 
 
 def datasets_dir() -> Path:
@@ -147,6 +150,9 @@ def read_csv_table(path: Path) -> tuple[list[str], NDArray[np.float64]]:
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
     for r, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -182,6 +188,7 @@ def _load_csv(path: Path, target: str | None) -> RawData:
         column = header.index(target)
     y = values[:, column]
     X = np.delete(values, column, axis=1)
+    names = {"feature_names": header[:column] + header[column + 1 :], "target_name": header[column]}
     if np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        return RawData(X, y.astype(np.int64))
-    return RawData(X, y)
+        return RawData(X, y.astype(np.int64), **names)  # type: ignore[arg-type]
+    return RawData(X, y, **names)  # type: ignore[arg-type]

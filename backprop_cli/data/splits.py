@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,9 @@ class Splits:
     y_test: NDArray[Any] | None
     mean: NDArray[np.float64] | None = None
     std: NDArray[np.float64] | None = None
+    #: The names of the feature columns and of the target, when the data file names them.
+    feature_names: list[str] | None = None
+    target_name: str | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -117,7 +121,4 @@ def standardize(splits: Splits) -> Splits:
     std = np.where(std > 1e-12, std, 1.0)
     for X in parts:
         X /= std
-    return Splits(
-        X_train, splits.y_train, splits.X_val, splits.y_val, splits.X_test, splits.y_test,
-        mean, std,
-    )  # fmt: skip
+    return dataclasses.replace(splits, mean=mean, std=std)
