@@ -84,6 +84,8 @@ def test_a_path_under_a_file_and_a_name_too_long(tmp_path: Path) -> None:
     assert blocker.read_text() == "mine"
     long = cli(["train", str(TOY), "--out", str(tmp_path / ("x" * 300)), *QUICK])
     assert_one_line(long, 2, "the file name is too long")
+    missing = cli(["schema", "--out", str(tmp_path / "no" / "such" / "schema.json")])
+    assert_one_line(missing, 2, "does not exist")
 
 
 @pytest.mark.parametrize(

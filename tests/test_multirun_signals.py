@@ -149,19 +149,24 @@ def test_a_comparison_stops_every_optimizer_writes_the_partial_results_and_exits
     assert not list(out.glob(".bprop-*"))
 
 
-def test_a_sweep_on_dask_stops_too(tmp_path: Path) -> None:
+def test_a_sweep_and_a_comparison_on_dask_stop_too(tmp_path: Path) -> None:
     from dask.distributed import LocalCluster
 
-    out = tmp_path / "sweep"
+    out, cmp = tmp_path / "sweep", tmp_path / "cmp"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:  # fmt: skip
-        args = ["sweep", str(TOY), "--out", str(out), *LRS, *sets(ENDLESS), "--dask",
-                cluster.scheduler_address]  # fmt: skip
-        process = start(args)
+        dask = ["--dask", cluster.scheduler_address]
+        process = start(["sweep", str(TOY), "--out", str(out), *LRS, *sets(ENDLESS), *dask])
         wait_until_training(trial_dirs(out)[:2], process)
+        stop_and_finish(process, "SIGTERM")
+        process = start(["compare-optimizers", str(TOY), "--out", str(cmp), "--optimizers",
+                         "sgd,adam,rmsprop", *sets(ENDLESS), *dask])  # fmt: skip
+        wait_until_training([cmp / "sgd", cmp / "adam"], process)
         stop_and_finish(process, "SIGTERM")
     statuses = sorted(r["status"] for r in rows(out / "sweep.csv"))
     assert statuses == ["cancelled", "interrupted", "interrupted"]
+    table = {r["optimizer"]: r["status"] for r in rows(cmp / "comparison.csv")}
+    assert table == {"sgd": "interrupted", "adam": "interrupted", "rmsprop": "cancelled"}
 
 
 def test_sigterm_while_loading_data_exits_130(tmp_path: Path) -> None:

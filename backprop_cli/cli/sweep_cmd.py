@@ -73,7 +73,8 @@ def sweep(
     from ..execution import StopRequest, check_dask
     from ..run import prepare
     from ..rundirs import accept_new, claim, new_run_dir
-    from ..sweep import Space, make_trials
+    from ..atomic import remove_stale_temporaries
+    from ..sweep import SWEEP_FILES, Space, make_trials
 
     stack = contextlib.ExitStack()
     try:
@@ -129,6 +130,7 @@ def sweep(
                 for line in trial.problem.splitlines():
                     console.print(f"  {line}", soft_wrap=True, markup=False)
         StopRequest.remove_stale(out_dir)
+        remove_stale_temporaries(out_dir, SWEEP_FILES)
         stop = StopRequest(out_dir)
         results, interrupted = _run(valid, out_dir, metric, mode, jobs, dask, resume, quiet, stop)
         results += [_invalid(t) for t in trials if t.config is None]
