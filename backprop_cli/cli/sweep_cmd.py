@@ -68,12 +68,12 @@ def sweep(
 
     Example:  bprop sweep configs/spirals.yaml --grid optimizer.lr=0.1,0.01,0.001 --jobs 2
     """
+    from ..atomic import remove_stale_temporaries
     from ..config import load_config
     from ..errors import BpropError, ConfigError
     from ..execution import StopRequest, check_dask
     from ..run import prepare
     from ..rundirs import accept_new, claim, new_run_dir
-    from ..atomic import remove_stale_temporaries
     from ..sweep import SWEEP_FILES, Space, make_trials
 
     stack = contextlib.ExitStack()
