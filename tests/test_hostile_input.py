@@ -406,3 +406,6 @@ def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["stop_reason"] == "completed"
+    with np.load(tmp_path / "o" / "checkpoints" / "last.npz") as checkpoint:
+        columns = json.loads(str(checkpoint["data.columns"]))
+    assert columns == {"features": ["a", "b"], "target": "label"}  # no "\ufeffa"
