@@ -53,7 +53,7 @@ class Model:
     def inputs(self, X: NDArray[Any], source: str) -> Array:
         """Raw features, checked for width, standardized with the training statistics."""
         X = np.asarray(X, dtype=np.float64)
-        if len(X) == 0:
+        if X.ndim == 2 and len(X) == 0:
             raise DataError(f"{source}: no rows to use")
         if X.ndim != 2 or X.shape[1] != self.n_features:
             width = X.shape[1] if X.ndim == 2 else X.shape

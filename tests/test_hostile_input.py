@@ -218,6 +218,13 @@ def test_malformed_checkpoints_exit_2(case: str, use: str, run: Path, tmp_path: 
     assert str(bad) in result.output
 
 
+def test_a_predict_input_of_the_wrong_shape_exits_2(run: Path, tmp_path: Path) -> None:
+    for name, X in (("scalar", np.array(1.0)), ("empty", np.zeros((0, 2))), ("1d", np.ones(2))):
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, X=X)
+        assert_one_line(cli(["predict", str(run), str(path)]), 2, f"{name}.npz")
+
+
 # ---------------------------------------------------------------------- sizes
 def test_a_network_too_large_for_the_machine_is_refused_but_summarized(tmp_path: Path) -> None:
     config = tmp_path / "big.yaml"
@@ -235,6 +242,8 @@ def test_a_network_too_large_for_the_machine_is_refused_but_summarized(tmp_path:
 SIZES = {
     "samples": (["train", str(TOY), "--set", "data.options.n_samples=100000000000"],
                 "data.options.n_samples: 100,000,000,000 samples needs"),
+    "samples as 1e11": (["train", str(TOY), "--set", "data.options.n_samples=1e11"],
+                        "data.options.n_samples: 100,000,000,000 samples needs"),
     "random": (["sweep", str(TOY), "--random", "1000000000", "--space",
                 "optimizer.lr=loguniform:1e-4:1"], "1,000,000,000 trials; a sweep runs at most"),
     "grid": (["sweep", str(TOY), *[a for k in ("optimizer.lr", "seed", "model.layers.0.units")

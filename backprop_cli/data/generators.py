@@ -129,6 +129,12 @@ def generator_options(name: str) -> dict[str, Any]:
 def generate(name: str, rng: np.random.Generator, options: dict[str, Any]) -> Arrays:
     """Run generator ``name`` with ``options`` checked against its signature."""
     allowed = generator_options(name)
+    # A whole number written as 1e4 or 3.0 counts as one.
+    options = {
+        k: int(v) if isinstance(v, float) and v.is_integer() and isinstance(allowed.get(k), int)
+        else v
+        for k, v in options.items()
+    }  # fmt: skip
     for key, value in options.items():
         if key not in allowed:
             raise ConfigError(
