@@ -139,6 +139,20 @@ def test_a_directory_in_use_is_refused_at_once(command: str, held: Path) -> None
     assert sorted(p.name for p in held.iterdir()) == [LOCK_FILE]
 
 
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_directory_in_use_is_refused_before_the_data_is_loaded(
+    command: str, held: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backprop_cli.data
+
+    loads: list[object] = []
+    real = backprop_cli.data.load_raw
+    monkeypatch.setattr(backprop_cli.data, "load_raw", lambda *a: loads.append(a) or real(*a))
+    result = cli([*COMMANDS[command], "--out", str(held)])
+    assert result.exit_code == 2 and "in use by another run" in result.output
+    assert loads == []
+
+
 def test_a_second_run_is_refused_while_the_first_runs_and_a_killed_runs_lock_is_taken_over(
     tmp_path: Path,
 ) -> None:

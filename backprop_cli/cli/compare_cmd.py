@@ -67,6 +67,7 @@ def compare_optimizers(
     from ..config import load_config
     from ..errors import BpropError
     from ..execution import StopRequest, check_dask
+    from ..locking import check_free
     from ..run import prepare
     from ..rundirs import accept_new, claim, new_run_dir
 
@@ -77,6 +78,8 @@ def compare_optimizers(
             raise BpropError("--optimizers: give at least one optimizer name")
         if target_loss is not None and not target_loss > 0:
             raise BpropError(f"--target-loss: must be a positive loss (received: {target_loss})")
+        if out is not None:
+            check_free(out)  # before the data is loaded
         cfg = load_config(config, list(set_ or []))
         lineup = contestants(cfg, names, str(config))
         prepare(lineup[0].config)  # data, network and labels checked before any file is written

@@ -72,12 +72,15 @@ def sweep(
     from ..config import load_config
     from ..errors import BpropError, ConfigError
     from ..execution import StopRequest, check_dask
+    from ..locking import check_free
     from ..run import prepare
     from ..rundirs import accept_new, claim, new_run_dir
     from ..sweep import SWEEP_FILES, Space, make_trials
 
     stack = contextlib.ExitStack()
     try:
+        if out is not None:
+            check_free(out)  # before the data is loaded
         cfg = load_config(config, list(set_ or []))
         search = Space.build(cfg, grid or [], space or [], random)
         section = cfg.sweep

@@ -50,13 +50,17 @@ def train(
     """
     from ..config import load_config
     from ..errors import BpropError
+    from ..locking import check_free
     from ..run import execute, prepare
-    from ..rundirs import claim_run_dir
+    from ..rundirs import claim_run_dir, run_of_checkpoint
 
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
     overrides += ["training.diagnostics=true"] if diagnostics else []
     with contextlib.ExitStack() as stack:
         try:
+            busy = out or (run_of_checkpoint(resume) if resume is not None else None)
+            if busy is not None:
+                check_free(busy)  # before the data is loaded
             cfg = load_config(config, overrides)
             prepared = prepare(cfg, resume)
             claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
