@@ -61,8 +61,8 @@ def check_same_config(checkpoint: Checkpoint, cfg: ExperimentConfig) -> None:
         saved = json.loads(str(checkpoint.arrays["config"]))
     except ValueError as exc:
         raise CheckpointError(f"{checkpoint.path}: its config is not valid JSON ({exc})") from None
-    changed = differences(saved, cfg.resolved(), _may_change)
     then, now = _flat(saved), _flat(cfg.resolved())
+    changed = _changed(then, now, _may_change)
     if changed:
         lines = [
             f"  {key}: {_show(then.get(key, _ABSENT))} in the checkpoint, "
@@ -109,7 +109,15 @@ def differences(
 ) -> list[str]:
     """The key paths whose values differ between two resolved configs (in config order), but
     those ``allowed`` to."""
-    a, b = _flat(then), _flat(now)
+    return _changed(_flat(then), _flat(now), allowed)
+
+
+def _changed(
+    a: dict[str, Any],
+    b: dict[str, Any],
+    allowed: Callable[[str, dict[str, Any], dict[str, Any]], bool] | None,
+) -> list[str]:
+    """`differences` of two flattened configs."""
     return [
         key
         for key in sorted(a.keys() | b.keys(), key=_order(b, a))

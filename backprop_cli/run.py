@@ -140,9 +140,9 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
 
 def _best_params(checkpoint: checkpoints.Checkpoint, trainer: Trainer) -> Array | None:
     """The weights of the best epoch so far (``trainer.monitor.best_epoch``, restored from the
-    checkpoint), from whichever file of its run holds exactly that epoch's weights: best.npz (its
-    tracker names the epoch of its weights), the checkpoint itself, or that epoch's periodic
-    checkpoint. None when none does (or nothing improved yet)."""
+    checkpoint), from whichever file of its run holds exactly that epoch's weights (its
+    ``params_epoch``): the checkpoint itself, best.npz, or that epoch's periodic checkpoint.
+    None when none does (or nothing improved yet)."""
     wanted = trainer.monitor.best_epoch
     if wanted < 1:
         return None
@@ -194,25 +194,26 @@ def execute(
 
     # The full state at the end of the last completed epoch (at the start, before any).
     epoch_end = capture()
-    written: dict[str, Any] = {"rows": -1, "last": None}  # what the files on disk hold
+    rows_written, last_written = -1, None  # what the history files and last.npz hold
 
     def flush(last: bool = True) -> None:
         """Bring history.csv, history.json and (with ``last``) last.npz up to date, in that
         order: a crash between them leaves each complete, the CSV at most a row ahead of the
         JSON, and both at least as far as last.npz."""
-        if written["rows"] != len(history):
+        nonlocal rows_written, last_written
+        if rows_written != len(history):
             cols = columns(prepared.data.classification)
             cols += [k for k in (history[0] if history else {}) if k not in cols]  # diagnostics
             csv_text, json_text = _history_text(history, cols)
             write_text(run_dir / "history.csv", csv_text)
             write_text(run_dir / "history.json", json_text)
-            written["rows"] = len(history)
+            rows_written = len(history)
         finite = all(
             np.all(np.isfinite(v)) for k, v in epoch_end.items() if k.startswith("layers.")
         )
-        if last and written["last"] is not epoch_end and finite:
+        if last and last_written is not epoch_end and finite:
             checkpoints.write(ckpt_dir / "last.npz", epoch_end)  # never a non-finite last.npz
-            written["last"] = epoch_end
+            last_written = epoch_end
 
     flush(last=False)  # the history so far: empty, or the resumed run's up to the checkpoint
     if prepared.resume is None:

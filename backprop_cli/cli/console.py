@@ -61,6 +61,20 @@ def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+def repeated(option: str, values: list[str] | None) -> list[str]:
+    """``--set a --set b`` for values ``[a, b]``: command-line words for a repeatable option."""
+    return [word for value in values or [] for word in (option, value)]
+
+
+def exit_interrupted(message: str, command: list[str]) -> NoReturn:
+    """Print ``message`` followed by the shell-quoted ``command`` that continues the work, and
+    exit with the interrupted code."""
+    import shlex
+
+    console.print(f"{message}{shlex.join(command)}", soft_wrap=True, markup=False)
+    raise typer.Exit(exit_codes.INTERRUPTED)
+
+
 def fmt(value: Any, digits: int = 4) -> str:
     """A table cell: 4 decimals, scientific for tiny and huge values, – for missing ones."""
     if value is None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import exit_codes
-from .console import console, fail, fmt, progress_bar
+from .console import console, exit_interrupted, fail, fmt, progress_bar, repeated
 from .options import ConfigArg, Overrides
 
 if TYPE_CHECKING:
@@ -140,21 +139,16 @@ def sweep(
         _finish(results, search, metric, mode, out_dir, cfg.name)
     if interrupted:
         again = ["bprop", "sweep", str(config), "--out", str(out_dir), "--resume"]
-        again += [a for item in grid or [] for a in ("--grid", item)]
-        again += [a for item in space or [] for a in ("--space", item)]
+        again += repeated("--grid", grid) + repeated("--space", space)
         again += ["--random", str(random)] if random is not None else []
         again += ["--metric", option_metric] if option_metric else []
-        again += [a for item in set_ or [] for a in ("--set", item)]
+        again += repeated("--set", set_)
         again += ["--jobs", str(jobs)] if jobs > 1 else []
         again += ["--dask", dask] if dask else []
         done = sum(r.status not in ("interrupted", "cancelled") for r in results)
-        console.print(
-            f"interrupted with {done} of {len(results)} trials done; continue with: "
-            f"{shlex.join(again)}",
-            soft_wrap=True,
-            markup=False,
+        exit_interrupted(
+            f"interrupted with {done} of {len(results)} trials done; continue with: ", again
         )
-        raise typer.Exit(exit_codes.INTERRUPTED)
     if not any(r.status in ("ok", "early-stopped") for r in results):
         raise typer.Exit(exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2)
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from . import exit_codes
-from .console import console, fail, fmt, progress_bar
+from .console import console, exit_interrupted, fail, fmt, progress_bar, repeated
 from .options import ConfigArg, Overrides
 from .signals import graceful_stop
 
@@ -79,14 +78,11 @@ def train(
         fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
     if finished is not None and finished.status == "interrupted":
         again = ["bprop", "train", str(config), "--resume", str(run_dir / "checkpoints/last.npz")]
-        again += [a for item in overrides for a in ("--set", item)]
-        console.print(
+        exit_interrupted(
             f"interrupted ({finished.metrics.get('stop_detail', '')}); saved the run as of epoch "
-            f"{finished.metrics['epochs_run']}. Continue with: {shlex.join(again)}",
-            soft_wrap=True,
-            markup=False,
+            f"{finished.metrics['epochs_run']}. Continue with: ",
+            again + repeated("--set", overrides),
         )
-        raise typer.Exit(exit_codes.INTERRUPTED)
 
 
 #: At most about this many per-epoch lines are printed; longer runs print every k-th epoch.

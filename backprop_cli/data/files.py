@@ -57,7 +57,6 @@ def load_file(path: Path, target: str | None) -> RawData:
     """A .csv/.csv.gz with a header row, or an .npz with arrays X and y."""
     if not path.exists():
         raise DataError(f"{path}: no such data file; check data.path (relative to the config)")
-    check_regular(path, DataError, "data file")
     suffixes = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() == ".npz":
         if target is not None:
@@ -188,7 +187,7 @@ def _load_csv(path: Path, target: str | None) -> RawData:
         column = header.index(target)
     y = values[:, column]
     X = np.delete(values, column, axis=1)
-    names = {"feature_names": header[:column] + header[column + 1 :], "target_name": header[column]}
     if np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-        return RawData(X, y.astype(np.int64), **names)  # type: ignore[arg-type]
-    return RawData(X, y, **names)  # type: ignore[arg-type]
+        y = y.astype(np.int64)
+    features = header[:column] + header[column + 1 :]
+    return RawData(X, y, feature_names=features, target_name=header[column])
