@@ -57,6 +57,7 @@ def load_file(path: Path, target: str | None) -> RawData:
     """A .csv/.csv.gz with a header row, or an .npz with arrays X and y."""
     if not path.exists():
         raise DataError(f"{path}: no such data file; check data.path (relative to the config)")
+    check_regular(path, DataError, "data file")  # before the suffix: a pipe may have any name
     suffixes = "".join(path.suffixes[-2:]).lower()
     if path.suffix.lower() == ".npz":
         if target is not None:
