@@ -33,18 +33,12 @@ def rngs(seed: int) -> tuple[np.random.Generator, ...]:
 
 
 def build_splits(cfg: ExperimentConfig, rng: np.random.Generator) -> Splits:
-    d = cfg.data
-    return load_data(
-        d.dataset,
-        d.path,
-        d.target,
-        dict(d.options),
-        d.validation_split,
-        d.test_split,
-        d.standardize,
-        rng,
-        np.dtype(cfg.dtype),
-    )
+    return load_data(cfg.data, task_of(cfg), rng, cfg.data.standardize, np.dtype(cfg.dtype))
+
+
+def task_of(cfg: ExperimentConfig) -> str:
+    """The loss decides the task: mse is regression, the cross-entropies classification."""
+    return "regression" if cfg.loss == "mse" else "classification"
 
 
 def build_network(
@@ -179,6 +173,42 @@ def build_trainer(
     )
 
 
+def _class_list(splits: Splits, n_classes: int, shown: int = 10) -> str:
+    names = splits.classes or [str(c) for c in range(n_classes)]
+    more = f", … ({len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def class_weights(
+    setting: str | dict[str, float] | None, names: list[str], labels: NDArray[Any]
+) -> NDArray[np.float64] | None:
+    """One weight per class: ``balanced`` gives w_c = n / (K·n_c) from the training split's
+    labels (scikit-learn's rule), a mapping names classes (the others weigh 1)."""
+    if setting is None:
+        return None
+    k = len(names)
+    if setting == "balanced":
+        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=k)
+        empty = [names[c] for c in np.flatnonzero(counts == 0)]
+        if empty:
+            raise ConfigError(
+                f"training.class_weight: balanced needs every class in the training split; "
+                f"{', '.join(empty)} has no sample there"
+            )
+        return len(labels) / (k * counts.astype(np.float64))
+    assert isinstance(setting, dict)
+    unknown = [name for name in setting if name not in names]
+    if unknown:
+        raise ConfigError(
+            f"training.class_weight: no class {', '.join(map(repr, unknown))}; the classes are "
+            f"{', '.join(names)}"
+        )
+    weights = np.ones(k)
+    for name, weight in setting.items():
+        weights[names.index(name)] = weight
+    return weights
+
+
 def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> TrainData:
     """Targets in the loss's form; label/output mismatches become config errors naming the key."""
     n_train = len(splits.X_train)
@@ -192,16 +222,19 @@ def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> Tra
     classify = splits.is_classification
     if classify:
         n_classes = int(splits.labels().max()) + 1
+        if splits.classes is not None:
+            n_classes = max(n_classes, len(splits.classes))
+        found = _class_list(splits, n_classes)
         binary = net.output_dim == 1
         if binary and n_classes > 2:
             raise ConfigError(
-                f"{last}.units: 1 output unit cannot separate {n_classes} classes; "
+                f"{last}.units: 1 output unit cannot separate {n_classes} classes ({found}); "
                 f"set units to {n_classes} (with softmax and cross_entropy)"
             )
         if not binary and net.output_dim != n_classes:
             raise ConfigError(
-                f"{last}.units: the data has {n_classes} classes but the output layer has "
-                f"{net.output_dim} units; set units to {n_classes}"
+                f"{last}.units: the data has {n_classes} classes ({found}) but the output layer "
+                f"has {net.output_dim} units; set units to {n_classes}"
             )
         if cfg.loss == "cross_entropy" and binary:
             raise ConfigError(f"{last}.units: a softmax over 1 unit is constant; use {n_classes}")
@@ -217,6 +250,13 @@ def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> Tra
                 f"{last}.units: the targets have {width} column(s) but the output layer has "
                 f"{net.output_dim} units; set units to {width}"
             )
+
+    if classify:
+        names = splits.classes or [str(c) for c in range(max(n_classes, 2))]
+        weights = class_weights(cfg.training.class_weight, names, splits.y_train)
+        net.loss.set_class_weights(weights)
+    elif cfg.training.class_weight is not None:
+        raise ConfigError("training.class_weight: the targets are not classes; remove it")
 
     def prep(y: NDArray[Any] | None) -> NDArray[Any] | None:
         return None if y is None else net.prepare_targets(y)

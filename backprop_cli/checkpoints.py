@@ -12,9 +12,12 @@ Keys:
     monitor_state                     JSON of the best-epoch / early-stopping tracker
     data.shape, data.digest           the sizes of the splits and the features, and a digest of
                                       their values (a resumed run must train on the same data)
-    data.columns                      JSON {"features": [names], "target": name} of a data file
-                                      with a header (null names otherwise): inputs to predict and
-                                      evaluate are matched to the features by name
+    data.columns                      JSON {"features": [names], "target": name, "classes":
+                                      [names]} (nulls where the data names none): inputs to
+                                      predict and evaluate are matched to the features by name
+    data.encoding                     JSON of a table's fitted encoding (`data.encoding`):
+                                      feature kinds, categories, fill values, task and classes
+    loss.class_weights                one weight per class (training.class_weight)
     preprocess.mean, preprocess.std   standardization fitted on the training split (if any)
     config                            the resolved config as JSON text
 """
@@ -130,7 +133,8 @@ def load(path: Path) -> Checkpoint:
 
 #: Scalar counters and the JSON texts a checkpoint may hold.
 COUNTERS = ("epoch", "step", "params_epoch", "optimizer.step_count")
-TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "config", "data.digest", "data.columns")
+TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "config", "data.digest", "data.columns",
+         "data.encoding")  # fmt: skip
 
 
 def _problems(arrays: dict[str, Any]) -> list[str]:
@@ -148,6 +152,11 @@ def _problems(arrays: dict[str, Any]) -> list[str]:
         elif key == "data.shape":
             if value.shape != (4,) or value.dtype.kind not in "iu" or np.any(value < 0):
                 problems.append(f"data.shape must be 4 whole numbers ≥ 0; received {_show(value)}")
+        elif key == "loss.class_weights":
+            if value.dtype.kind != "f" or value.ndim != 1 or not np.all(np.isfinite(value)):
+                problems.append(f"{key} must be a vector of finite floats; received {_show(value)}")
+            elif np.any(value < 0) or not np.any(value > 0):
+                problems.append(f"{key} must be ≥ 0 with one positive; received {value.tolist()}")
         elif key.startswith(("layers.", "optimizer.", "preprocess.")):
             if value.dtype.kind != "f" or value.ndim == 0:
                 problems.append(f"{key} must be an array of floats; received {_show(value)}")

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import GENERATORS, generator_options, load_raw
-from .data.files import SHIPPED
+from .data.files import SHIPPED, SHIPPED_TABLES, shipped_path
+from .data.table import Request, read_table
+from .data.tabular import Settings, targets
 
 SOURCES = {
     "xor": "the four XOR points",
@@ -20,6 +22,7 @@ SOURCES = {
     "digits": "UCI 8×8 digits, CC BY 4.0",
     "iris": "Fisher's iris, CC BY 4.0",
     "mnist5k": "MNIST 28×28, CC BY-SA 3.0",
+    "penguins": "Palmer penguins (text, gaps), CC0",
 }
 
 
@@ -50,4 +53,11 @@ def describe_datasets() -> list[DatasetRow]:
                 SOURCES.get(name, ""),
             )
         )
+    for name, (_, target) in SHIPPED_TABLES.items():
+        table = read_table(shipped_path(name), Request(target), np.dtype(np.float64))
+        classes = targets(table, "classification", Settings())[1] or []
+        rows.append(
+            DatasetRow(name, f"{len(classes)} classes", table.n_rows, len(table.kinds), "–",
+                       SOURCES.get(name, ""))
+        )  # fmt: skip
     return rows

@@ -274,6 +274,26 @@ def battery_cases() -> Iterator[tuple[str, list[int], list[str], str, bool]]:
     )
 
 
+def weighted_cases() -> Iterator[tuple[str, list[int], list[str], str, bool]]:
+    """The classification losses with class weights (training.class_weight)."""
+    yield (
+        "2 layers tanh → softmax / cross_entropy, class weights",
+        [4, 5, 3], ["tanh", "softmax"], "cross_entropy", False,
+    )  # fmt: skip
+    yield (
+        "1 layer softmax / cross_entropy (soft labels), class weights",
+        [4, 3], ["softmax"], "cross_entropy", True,
+    )  # fmt: skip
+    yield (
+        "2 layers tanh → sigmoid (1 unit) / binary_cross_entropy, class weights",
+        [3, 4, 1], ["tanh", "sigmoid"], "binary_cross_entropy", False,
+    )  # fmt: skip
+    yield (
+        "1 layer sigmoid (3 units) / binary_cross_entropy, class weights",
+        [4, 3], ["sigmoid"], "binary_cross_entropy", False,
+    )  # fmt: skip
+
+
 def layered_cases() -> Iterator[tuple[str, int, Callable[[], list[Layer]], str]]:
     """(case name, input width, layers, loss) for the layers beyond dense: batchnorm, dropout
     and residual blocks, alone and combined."""
@@ -330,6 +350,13 @@ def run_battery(
         yield check_activation(act, z, eps=eps, tol=tol, rng=rng)
     for case, widths, acts, loss, soft in battery_cases():
         net = _battery_network(widths, acts, loss, rng)
+        X = rng.standard_normal((n_samples, widths[0]))
+        y = net.prepare_targets(_targets(loss, n_samples, widths[-1], rng, soft))
+        yield from check_network(net, X, y, case, eps=eps, tol=tol, samples=samples, rng=rng)
+    for case, widths, acts, loss, soft in weighted_cases():
+        net = _battery_network(widths, acts, loss, rng)
+        n_classes = max(widths[-1], 2)
+        net.loss.set_class_weights(rng.uniform(0.2, 3.0, size=n_classes))
         X = rng.standard_normal((n_samples, widths[0]))
         y = net.prepare_targets(_targets(loss, n_samples, widths[-1], rng, soft))
         yield from check_network(net, X, y, case, eps=eps, tol=tol, samples=samples, rng=rng)

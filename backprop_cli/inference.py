@@ -15,11 +15,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import checkpoints
-from .build import build_network, rngs
-from .columns import labels_or_targets, match_columns
+from .build import build_network, rngs, task_of
 from .config import ExperimentConfig, validate
 from .data import Splits, load_data
+from .data.encoding import Encoding
 from .data.files import load_file, read_csv_table, read_npz
+from .data.table import Request, read_table, table_format
+from .data.tabular import Settings, targets
 from .errors import CheckpointError, DataError
 from .network import Network
 from .training import evaluate
@@ -41,6 +43,29 @@ class Model:
     #: The training file's feature and target column names (None without a header).
     feature_names: list[str] | None = None
     target_name: str | None = None
+    #: Class names in label order (None: the labels' numbers).
+    classes: list[str] | None = None
+    #: A table's fitted encoding: how a file's columns become the inputs.
+    encoding: Encoding | None = None
+
+    def class_names(self) -> list[str]:
+        """The name of each output class: the data's names, or 0, 1, ..."""
+        if self.classes is not None:
+            return self.classes
+        return [str(c) for c in range(max(self.net.output_dim, 2))]
+
+    def table_encoding(self) -> Encoding | None:
+        """How a table's columns become this model's inputs: its own encoding, or numeric
+        columns by name for a model trained on named numeric columns; None when the model
+        knows no names (columns are taken in order)."""
+        if self.encoding is not None:
+            return self.encoding
+        if self.feature_names is None:
+            return None
+        task = "classification" if self.classification else "regression"
+        encoding = Encoding.plain(self.feature_names, self.target_name, task, 0)
+        encoding.classes = self.classes
+        return encoding
 
     @property
     def n_features(self) -> int:
@@ -99,40 +124,67 @@ def load_model(path: Path) -> Model:
     net = build_network(cfg, int(first.shape[1]), np.random.default_rng(0), noise_rng=noise)
     net.load_state_dict(params, source=str(path))
     checkpoints.check_preprocess(ckpt, net.input_dim)
+    weights = ckpt.arrays.get("loss.class_weights")
+    if weights is not None:
+        if cfg.loss == "mse" or len(weights) != max(net.output_dim, 2):
+            raise CheckpointError(
+                f"{path}: loss.class_weights holds {len(weights)} weights for a network of "
+                f"{net.output_dim} outputs and loss {cfg.loss}"
+            )
+        net.loss.set_class_weights(weights)
     mean = ckpt.arrays.get("preprocess.mean")
     std = ckpt.arrays.get("preprocess.std")
-    features, target = _columns(ckpt, net.input_dim)
-    return Model(cfg, net, mean, std, path, features, target)
+    features, target, classes = _columns(ckpt, net.input_dim)
+    encoding = None
+    if "data.encoding" in ckpt.arrays:
+        try:
+            encoding = Encoding.from_json(str(ckpt.arrays["data.encoding"]), str(path))
+        except ValueError as exc:
+            raise CheckpointError(str(exc)) from None
+        if encoding.width != net.input_dim:
+            raise CheckpointError(
+                f"{path}: data.encoding makes {encoding.width} inputs, but the network takes "
+                f"{net.input_dim}"
+            )
+        classes = encoding.classes
+    if classes is not None and len(classes) != max(net.output_dim, 2):
+        raise CheckpointError(
+            f"{path}: names {len(classes)} classes for a network of {net.output_dim} outputs"
+        )
+    return Model(cfg, net, mean, std, path, features, target, classes, encoding)
 
 
-def _columns(ckpt: checkpoints.Checkpoint, width: int) -> tuple[list[str] | None, str | None]:
-    """The feature and target names the checkpoint records (None, None when it has none)."""
+def _columns(
+    ckpt: checkpoints.Checkpoint, width: int
+) -> tuple[list[str] | None, str | None, list[str] | None]:
+    """The feature, target and class names the checkpoint records (None where it has none)."""
     if "data.columns" not in ckpt.arrays:
-        return None, None
+        return None, None, None
     try:
         columns = json.loads(str(ckpt.arrays["data.columns"]))
         features, target = columns["features"], columns["target"]
-    except (ValueError, KeyError, TypeError) as exc:
+        classes = columns.get("classes")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{ckpt.path}: data.columns is not readable ({exc})") from None
+    if classes is not None and not (
+        isinstance(classes, list) and all(isinstance(c, str) for c in classes)
+    ):
+        raise CheckpointError(f"{ckpt.path}: data.columns: classes must be a list of names")
     if features is None:
-        return None, None
+        return None, None, classes
     plain = isinstance(features, list) and all(isinstance(f, str) for f in features)
     if not plain or len(features) != width or not isinstance(target, str | None):
         raise CheckpointError(
             f"{ckpt.path}: data.columns must name the network's {width} features and its target"
         )
-    return features, target
+    return features, target, classes
 
 
 def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[Any]]:
     """Raw (unstandardized) features and targets of ``split`` of ``cfg``'s data, drawn with its
     seed exactly as at training time."""
     data_rng = rngs(cfg.seed)[0]
-    d = cfg.data
-    splits: Splits = load_data(
-        d.dataset, d.path, d.target, dict(d.options), d.validation_split, d.test_split,
-        False, data_rng, np.dtype(np.float64),
-    )  # fmt: skip
+    splits: Splits = load_data(cfg.data, task_of(cfg), data_rng, False, np.dtype(np.float64))
     X, y = {
         "train": (splits.X_train, splits.y_train),
         "val": (splits.X_val, splits.y_val),
@@ -144,16 +196,36 @@ def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[A
 
 
 def file_data(model: Model, path: Path) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Every row of a .csv/.csv.gz/.npz file with its targets: columns matched to the features by
-    name when the model knows them, else the target named as at training time (or the last)."""
+    """Every row of a data file with its targets: columns matched to the features by name when
+    the model knows them (rows without a target left out), else the target named as at training
+    time (or the last column)."""
     path = Path(path)
-    if model.feature_names is None or path.suffix.lower() == ".npz":
+    encoding = model.table_encoding()
+    if encoding is None or table_format(path) is None:
         raw = load_file(path, model.cfg.data.target if path.suffix.lower() != ".npz" else None)
         return raw.X, raw.y
-    header, values = read_csv_table(path)
-    X, y = match_columns(header, values, model.feature_names, model.target_name, True, str(path))
-    assert y is not None
-    return X, labels_or_targets(y, model.classification, str(path))
+    table = read_table(path, _request(encoding, with_target=True), np.dtype(np.float64))
+    if encoding.classes is not None or model.classification:
+        y, _ = targets(table, "classification", Settings(class_names=model.class_names()))
+        keep = np.flatnonzero(y >= 0)
+    else:
+        y, _ = targets(table, "regression", Settings())
+        keep = np.flatnonzero(~np.isnan(y))
+    if len(keep) == 0:
+        raise DataError(f"{path}: no row has a target value to evaluate against")
+    return encoding.encode(table, keep, np.dtype(np.float64)), y[keep]
+
+
+def _request(encoding: Encoding, with_target: bool) -> Request:
+    """The columns of a table that ``encoding`` reads, the target optional unless wanted."""
+    target_kind = None if encoding.task == "classification" else "numeric"
+    return Request(
+        target=encoding.target,
+        kinds=encoding.kinds,
+        ignored=encoding.ignored,
+        target_optional=not with_target,
+        target_kind=target_kind,
+    )
 
 
 @dataclass
@@ -195,7 +267,8 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
         k = max(net.output_dim, 2, int(labels.max()) + 1)
         confusion = np.zeros((k, k), dtype=np.int64)
         np.add.at(confusion, (labels, predicted), 1)
-        result.classes = [str(c) for c in range(k)]
+        names = model.class_names()
+        result.classes = names + [str(c) for c in range(len(names), k)]
         result.confusion = confusion.tolist()
         for c in range(k):
             tp = int(confusion[c, c])
@@ -225,17 +298,18 @@ def predicted_classes(outputs: Array) -> NDArray[np.int64]:
 
 
 def read_inputs(model: Model, path: Path) -> NDArray[np.float64]:
-    """Features to predict from: a .csv/.csv.gz with a header row, its columns matched to the
-    model's features by name (a target column ignored) when the model knows their names, else
-    every column in order; or an .npz with an array X."""
+    """Features to predict from: a table file with its columns matched to the model's features
+    by name (a target column ignored) when the model knows their names, else every column of a
+    .csv in order; or an .npz with an array X."""
     path = Path(path)
     if path.suffix.lower() == ".npz":
         return _npz_inputs(path)
-    header, values = read_csv_table(path)
-    if model.feature_names is None:
+    encoding = model.table_encoding()
+    if encoding is None or table_format(path) is None:
+        _, values = read_csv_table(path)
         return values
-    X, _ = match_columns(header, values, model.feature_names, model.target_name, False, str(path))
-    return X
+    table = read_table(path, _request(encoding, with_target=False), np.dtype(np.float64))
+    return encoding.encode(table, None, np.dtype(np.float64))
 
 
 def _npz_inputs(path: Path) -> NDArray[np.float64]:

@@ -29,6 +29,18 @@ class Loss:
     name: ClassVar[str] = ""
     #: True when the loss takes the output layer's logits z_L instead of its activations.
     takes_logits: ClassVar[bool] = False
+    #: One weight per class (see `set_class_weights`); None: every sample counts alike.
+    class_weights: NDArray[np.float64] | None = None
+    #: The total weight of the last ``forward``'s batch (its size when unweighted), so that
+    #: chunks of a split combine into its weighted mean.
+    weight_sum: float = 0.0
+
+    def set_class_weights(self, weights: NDArray[np.floating] | None) -> None:
+        """Weight each sample's loss by its class's weight w_c: the batch loss becomes the
+        weighted mean Σ w_i ℓ_i / Σ w_i (PyTorch's ``CrossEntropyLoss(weight=…)``)."""
+        if weights is not None and self.name == "mse":
+            raise ConfigError("class weights apply to classification losses, not mse")
+        self.class_weights = None if weights is None else np.asarray(weights, dtype=np.float64)
 
     def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> NDArray:
         """Checks and converts targets once per data set, not once per step."""
@@ -119,6 +131,7 @@ class MeanSquaredError(Loss):
 
     def forward(self, out: Array, y: NDArray) -> float:
         n, k = out.shape
+        self.weight_sum = float(n)
         diff = self._diff = np.subtract(out, y, out=self._rows.get("diff", n, k, out.dtype))
         squares = np.multiply(diff, diff, out=self._rows.get("grad", n, k, out.dtype))
         return 0.5 * float(squares.sum(dtype=np.float64)) / n
@@ -137,6 +150,9 @@ class SoftmaxCrossEntropy(Loss):
         ŷ = softmax(z),  log ŷ_k = z_k − m − log Σ_j e^(z_j − m),  m = max_j z_j
         L = −(1/N) Σ_n Σ_k y_nk log ŷ_nk
         ∂L/∂z = (ŷ − y) / N
+    With class weights w, sample n weighs ω_n = w_{y_n} (Σ_k y_nk w_k for rows of
+    probabilities), and
+        L = Σ_n ω_n ℓ_n / Σ_n ω_n,   ∂L/∂z_n = ω_n (ŷ_n − y_n) / Σ_m ω_m
     Targets are integer class labels (one-hot y) or rows of class probabilities.
     """
 
@@ -146,6 +162,7 @@ class SoftmaxCrossEntropy(Loss):
     def __init__(self) -> None:
         self._probs: Array | None = None
         self._y: NDArray | None = None
+        self._scale: Array = np.zeros(0)  # ω_i / Σω of the last weighted batch
         self._rows = _Rows()
         #: Per batch shape: (shifted, probs, col, grad, row offsets n·k, the flat index of each
         #: sample's label, the logit picked there, ones of length k).
@@ -194,16 +211,39 @@ class SoftmaxCrossEntropy(Loss):
             np.add(offsets, y, out=flat)
             shifted.reshape(-1).take(flat, out=picked, mode="clip")  # in range by construction
             losses = np.subtract(log_sums[:, 0], picked, out=picked)
+            if self.class_weights is not None:
+                return self._weighted(losses, self.class_weights[y])
+            self.weight_sum = float(n)
             return float(np.add.reduce(losses, dtype=np.float64)) / n
         np.subtract(log_sums, shifted, out=shifted)  # −log ŷ
         shifted *= y
+        if self.class_weights is not None:
+            return self._weighted(shifted.sum(axis=1), y @ self.class_weights)
+        self.weight_sum = float(n)
         return float(np.add.reduce(shifted, axis=None, dtype=np.float64)) / n
+
+    def _weighted(self, losses: Array, omega: NDArray[Any]) -> float:
+        """Σ ω_i ℓ_i / Σ ω_i, keeping ω_i / Σ ω for ``backward`` (0 for a batch of weight 0)."""
+        total = float(np.sum(omega, dtype=np.float64))
+        self.weight_sum = total
+        self._scale = (omega / total if total > 0 else np.zeros_like(omega)).astype(losses.dtype)
+        return float(np.dot(self._scale.astype(np.float64), losses)) if total > 0 else 0.0
 
     def backward(self) -> Array:
         if self._probs is None or self._y is None:
             raise RuntimeError("backward called before forward")
         n = self._probs.shape[0]
         grad, flat = self._views[3], self._views[5]
+        if self.class_weights is not None:
+            # ∂L/∂z_i = (ω_i / Σω)(ŷ_i − y_i)
+            scale = self._scale[:, None]
+            if self._y.ndim == 1:
+                np.multiply(self._probs, scale, out=grad)
+                grad.reshape(-1)[flat] -= self._scale
+            else:
+                np.subtract(self._probs, self._y, out=grad)
+                grad *= scale
+            return grad
         if self._y.ndim == 1:
             np.divide(self._probs, n, out=grad)
             grad.reshape(-1)[flat] -= 1.0 / n  # (ŷ − y)/N, y one-hot at the labels
@@ -224,6 +264,9 @@ class SigmoidBinaryCrossEntropy(Loss):
         L = −(1/N) Σ_n Σ_k [y log ŷ + (1 − y) log(1 − ŷ)]
           = (1/N) Σ_n Σ_k [max(z, 0) − y·z + log(1 + e^(−|z|))]   (stable form)
         ∂L/∂z = (ŷ − y) / N
+    With class weights w (one unit: the weights of class 0 and class 1; several: one-hot rows),
+    ω_n = w_0 + (w_1 − w_0) y_n (or Σ_k y_nk w_k) and
+        L = Σ_n ω_n ℓ_n / Σ_n ω_n,   ∂L/∂z_n = ω_n (ŷ_n − y_n) / Σ_m ω_m
     Targets are 0/1 (or probabilities) of shape (N, k), or (N,) for one output unit.
     """
 
@@ -233,6 +276,7 @@ class SigmoidBinaryCrossEntropy(Loss):
     def __init__(self) -> None:
         self._probs: Array | None = None
         self._y: Array | None = None
+        self._scale: Array = np.zeros(0)  # ω_i / Σω of the last weighted batch
 
     def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> Array:
         targets = _as_matrix_targets(y, n_outputs, dtype, "binary_cross_entropy")
@@ -247,11 +291,23 @@ class SigmoidBinaryCrossEntropy(Loss):
         self._probs = Sigmoid().forward(out)
         self._y = y
         per_entry = np.maximum(out, 0) - y * out + np.log1p(np.exp(-np.abs(out)))
+        w = self.class_weights
+        if w is not None:
+            # One unit: class 1 where y = 1 (ω = w_0 + (w_1 − w_0) y); several: one-hot rows.
+            omega = w[0] + (w[1] - w[0]) * y[:, 0] if y.shape[1] == 1 else y @ w[: y.shape[1]]
+            total = float(np.sum(omega, dtype=np.float64))
+            self.weight_sum = total
+            scale = omega / total if total > 0 else np.zeros_like(omega)
+            self._scale = scale.astype(out.dtype)[:, None]
+            return float(np.sum(per_entry * self._scale, dtype=np.float64))
+        self.weight_sum = float(out.shape[0])
         return float(np.sum(per_entry, dtype=np.float64)) / out.shape[0]
 
     def backward(self) -> Array:
         if self._probs is None or self._y is None:
             raise RuntimeError("backward called before forward")
+        if self.class_weights is not None:
+            return (self._probs - self._y) * self._scale
         return (self._probs - self._y) / self._probs.shape[0]
 
     def predict(self, out: Array) -> Array:

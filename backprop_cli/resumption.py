@@ -42,11 +42,17 @@ def data_signature(splits: Splits) -> dict[str, Any]:
     shape = [len(p) if p is not None else 0 for p in parts[0:6:2]] + [splits.n_features]
     columns = {"features": splits.feature_names, "target": splits.target_name}
     digest.update(json.dumps(columns).encode())
-    return {
+    columns["classes"] = splits.classes  # named by the data set itself
+    signature = {
         "data.shape": np.array(shape, dtype=np.int64),
-        "data.digest": np.array(digest.hexdigest()),
         "data.columns": np.array(json.dumps(columns)),
     }
+    if splits.encoding is not None:
+        encoding = splits.encoding.to_json()
+        digest.update(encoding.encode())
+        signature["data.encoding"] = np.array(encoding)
+    signature["data.digest"] = np.array(digest.hexdigest())
+    return signature
 
 
 def check_same_config(checkpoint: Checkpoint, cfg: ExperimentConfig) -> None:

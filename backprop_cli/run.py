@@ -120,6 +120,8 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
     rows = len(splits.X_train) if batching.type == "full" else getattr(batching, "size", 1)
     net = build_network(cfg, splits.n_features, init_rng, noise_rng=noise_rng, batch_rows=rows)
     data = build_train_data(cfg, net, splits)
+    if net.loss.class_weights is not None:
+        signature["loss.class_weights"] = net.loss.class_weights.copy()
     trainer = build_trainer(cfg, net, shuffle_rng, data.X_val is not None)
     if checkpoint is not None:
         check_same_data(checkpoint, signature)

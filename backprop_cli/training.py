@@ -121,15 +121,16 @@ def evaluate(
     net: Network, X: Array, y: NDArray[Any], labels: NDArray[np.int64] | None
 ) -> tuple[float, float | None]:
     """Mean loss and accuracy (None for regression) of the whole split, in evaluation mode."""
-    total, correct = 0.0, 0
+    total, weight, correct = 0.0, 0.0, 0
     for start in range(0, len(X), EVAL_CHUNK):
         stop = start + EVAL_CHUNK
         out = net.forward(X[start:stop], training=False)
-        total += net.loss.forward(out, y[start:stop]) * len(out)
+        total += net.loss.forward(out, y[start:stop]) * net.loss.weight_sum  # weighted sums
+        weight += net.loss.weight_sum
         if labels is not None:
             correct += correct_count(net, out, labels[start:stop])
     n = len(X)
-    return total / n, (correct / n if labels is not None else None)
+    return total / weight if weight > 0 else 0.0, (correct / n if labels is not None else None)
 
 
 def first_non_finite(net: Network) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from backprop_cli.config.models import DataConfig
 from backprop_cli.data import load_data
 from backprop_cli.data.files import load_file, load_shipped
 from backprop_cli.data.generators import GENERATORS, generate
@@ -16,20 +18,10 @@ from backprop_cli.errors import ConfigError, DataError
 F64 = np.dtype("float64")
 
 
-def load(**kw: object) -> object:
-    args: dict = {
-        "dataset": None,
-        "path": None,
-        "target": None,
-        "options": {},
-        "validation_split": 0.0,
-        "test_split": 0.0,
-        "scale": False,
-        "rng": np.random.default_rng(0),
-        "dtype": F64,
-    }
-    args.update(kw)
-    return load_data(**args)
+def load(scale: bool = False, task: str = "classification", **data: object) -> Any:
+    """The splits of a ``data:`` section (no validation or test split unless given)."""
+    section = DataConfig.model_validate({"validation_split": 0.0, "test_split": 0.0, **data})
+    return load_data(section, task, np.random.default_rng(0), scale, F64)
 
 
 def test_csv_target_defaults_to_the_last_column(tmp_path: Path) -> None:
@@ -71,9 +63,12 @@ def test_bad_csv_files_say_where(tmp_path: Path, text: str, message: str) -> Non
 
 def test_nan_in_features_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "nan.csv"
+    path.write_text("a,b,y\n1,2,0\n3,nan,1\n5,inf,1\n")
+    # Rows are counted as in the file, the header being row 1; nan is a missing cell.
+    with pytest.raises(DataError, match=r"row 4, column 'b': inf is not a finite number"):
+        load(path=str(path))
     path.write_text("a,b,y\n1,2,0\n3,nan,1\n")
-    # Rows are counted as in the file, the header being row 1.
-    with pytest.raises(DataError, match=r"row 3, column 'b': 'nan' is not a finite number"):
+    with pytest.raises(DataError, match=r"1 rows miss a feature value \(the first: row 3, column 'b'\)"):
         load(path=str(path))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from backprop_cli.build import rngs
+from backprop_cli.build import rngs, task_of
 from backprop_cli.config import load_config
 from backprop_cli.config.models import BUILTIN_DATASETS
 from backprop_cli.config.reference import json_schema, reference_markdown
@@ -53,9 +53,7 @@ def evaluated(*args: str) -> dict:
 def raw_split(config: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The unstandardized rows of a split, drawn as training drew them."""
     cfg = load_config(config)
-    d = cfg.data
-    splits = load_data(d.dataset, d.path, d.target, dict(d.options), d.validation_split,
-                       d.test_split, False, rngs(cfg.seed)[0], np.dtype(np.float64))  # fmt: skip
+    splits = load_data(cfg.data, task_of(cfg), rngs(cfg.seed)[0], False, np.dtype(np.float64))
     return getattr(splits, f"X_{split}"), getattr(splits, f"y_{split}")
 
 
@@ -109,10 +107,13 @@ def test_predict_with_the_training_preprocessing(iris: Path, tmp_path: Path) -> 
     result = cli(["predict", str(iris), str(features), "--out", str(out), "--proba"])
     assert result.exit_code == 0, result.output
     lines = out.read_text().splitlines()
-    assert lines[0] == "prediction,p_0,p_1,p_2" and len(lines) == len(X) + 1
-    rows = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
-    np.testing.assert_allclose(rows[:, 1:].sum(axis=1), 1.0, atol=1e-5)
-    accuracy = float(np.mean(rows[:, 0] == y))
+    names = ["setosa", "versicolor", "virginica"]  # iris's class names, in label order
+    assert lines[0] == "prediction,p_setosa,p_versicolor,p_virginica"
+    assert len(lines) == len(X) + 1
+    cells = [line.split(",") for line in lines[1:]]
+    probabilities = np.array([[float(v) for v in row[1:]] for row in cells])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    accuracy = float(np.mean([names.index(row[0]) == label for row, label in zip(cells, y)]))
     assert accuracy == json.loads((iris / "metrics.json").read_text())["test"]["accuracy"]
     npz = tmp_path / "new.npz"
     np.savez(npz, X=X)

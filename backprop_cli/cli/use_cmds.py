@@ -32,8 +32,9 @@ def evaluate(
         Path | None,
         typer.Option(
             "--data",
-            help="A config (.yaml: its data, split as at training) or a data file (.csv, .csv.gz, "
-            ".npz: every row). Default: the config the model was trained with.",
+            help="A config (.yaml: its data, split as at training) or a data file (.csv, .tsv, "
+            ".parquet, .feather, .npz: every row). Default: the config the model was trained "
+            "with.",
         ),
     ] = None,
     split: Annotated[
@@ -148,7 +149,8 @@ def predict(
     inputs: Annotated[
         Path,
         typer.Argument(
-            help="Features: .csv/.csv.gz with a header row (feature columns only) or .npz with X.",
+            help="Features: a table (.csv, .tsv, .parquet, .feather; columns by name) or .npz "
+            "with X.",
             metavar="INPUT",
         ),
     ],
@@ -164,9 +166,10 @@ def predict(
 ) -> None:
     """Predict new data with a trained network and its training-time preprocessing.
 
-    Writes CSV: a `prediction` column (the class, or the value for regression; prediction_0, ...
-    for several outputs), and with --proba a `p_<class>` column per class. Without --out it prints
-    the CSV.
+    Writes CSV: a `prediction` column (the class, by the name it has in the training data, or
+    the value for regression; prediction_0, ... for several outputs), and with --proba a
+    `p_<class name>` column per class. Without --out it prints the CSV. Input columns are matched
+    to the training columns by name, in any order; a target column is ignored.
 
     Example:  bprop predict runs/iris new-flowers.csv --out predictions.csv --proba
     """
@@ -187,11 +190,13 @@ def predict(
     if loaded.classification:
         classes = predicted_classes(outputs)
         probs = outputs if outputs.shape[1] > 1 else _binary(outputs)
-        header = ["prediction"] + ([f"p_{c}" for c in range(probs.shape[1])] if proba else [])
+        names = loaded.class_names()
+        cells = [_cell(name) for name in names]
+        header = ["prediction"] + ([_cell(f"p_{name}") for name in names] if proba else [])
         lines.append(",".join(header))
         for k, c in enumerate(classes):
-            cells = [str(int(c))] + ([f"{p:.6g}" for p in probs[k]] if proba else [])
-            lines.append(",".join(cells))
+            row = [cells[c]] + ([f"{p:.6g}" for p in probs[k]] if proba else [])
+            lines.append(",".join(row))
     else:
         width = outputs.shape[1]
         lines.append(
@@ -204,6 +209,13 @@ def predict(
         return
     write_text(out, text, exclusive=not overwrite)
     console.print(f"wrote {len(outputs)} predictions to {out}", soft_wrap=True)
+
+
+def _cell(text: str) -> str:
+    """A CSV cell: quoted when it holds a comma, a quote or a line break."""
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _binary(outputs: Array) -> Array:

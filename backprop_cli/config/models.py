@@ -32,7 +32,12 @@ BUILTIN_DATASETS = (
     "digits",
     "iris",
     "mnist5k",
+    "penguins",
 )
+#: Built-in data sets read as tables (text columns, missing cells): the table keys apply to them.
+TABLE_DATASETS = ("penguins",)
+#: The ``data:`` keys that shape a table's columns.
+TABLE_KEYS = ("target", "features", "drop", "categorical", "missing", "class_names", "unknown")
 
 
 class Strict(BaseModel):
@@ -50,9 +55,27 @@ class DataConfig(Strict):
         None, description="A built-in data set (one of `dataset` or `path`)."
     )
     path: str | None = Field(
-        None, description=".csv, .csv.gz or .npz file, relative to the config."
+        None,
+        description=".csv, .csv.gz, .tsv, .parquet, .feather/.arrow or .npz, relative to the "
+        "config.",
     )
-    target: str | None = Field(None, description="CSV label column (default: the last).")
+    target: str | None = Field(None, description="The target column (default: the last).")
+    features: list[str] | None = Field(
+        None, min_length=1, description="Feature columns to use (default: every other column)."
+    )
+    drop: list[str] = Field(default_factory=list, description="Columns to leave out.")
+    categorical: list[str] | None = Field(
+        None, description="One-hot columns (default: every text or boolean column)."
+    )
+    missing: Literal["error", "drop", "mean", "median", "most_frequent"] = Field(
+        "error", description="Missing cells: an error, drop the rows, or fill (training split)."
+    )
+    class_names: list[str] | None = Field(
+        None, min_length=1, description="The order of the classes (default: sorted)."
+    )
+    unknown: Literal["error", "ignore"] = Field(
+        "error", description="A category unseen in training, at predict time: error or zeros."
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="Options of a generated data set (n_samples, noise, ...)."
     )
@@ -78,8 +101,24 @@ class DataConfig(Strict):
             raise ValueError("give exactly one of `dataset` (a built-in) or `path` (a file)")
         if self.validation_split + self.test_split >= 1:
             raise ValueError("validation_split + test_split must leave data to train on (< 1)")
-        if self.target is not None and self.path is None:
-            raise ValueError("`target` applies to a CSV `path`, not a built-in data set")
+        table = self.dataset in TABLE_DATASETS or (
+            self.path is not None and not self.path.lower().endswith(".npz")
+        )
+        if not table:
+            fields = type(self).model_fields
+            given = [k for k in TABLE_KEYS if getattr(self, k) != fields[k].get_default(
+                call_default_factory=True)]  # fmt: skip
+            if given:
+                raise ValueError(
+                    f"`{given[0]}` applies to a table (a CSV, Parquet or Feather `path`, or the "
+                    f"built-in {', '.join(TABLE_DATASETS)}), not to "
+                    f"{self.dataset or 'an .npz file'}"
+                )
+        for key in ("features", "drop", "categorical", "class_names"):
+            names = getattr(self, key) or []
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"`{key}` lists {', '.join(map(repr, repeated))} twice")
         return self
 
 
@@ -272,6 +311,32 @@ class TrainingConfig(Strict):
     diagnostics: bool = Field(
         False, description="Per-layer gradient norms, update ratios and dead ReLUs in the history."
     )
+    class_weight: Literal["balanced"] | dict[str, float] | None = Field(
+        None,
+        description="balanced (n / (K·n_c)) or {class name: weight}; the loss becomes the "
+        "weighted mean.",
+    )
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_names_as_text(cls, value: Any) -> Any:
+        """YAML reads a class named 1 or true as a number or a boolean: name it as bprop does."""
+        if not isinstance(value, dict):
+            return value
+        named = {}
+        for key, weight in value.items():
+            if isinstance(key, bool):
+                key = str(key)
+            elif isinstance(key, int | float):
+                key = str(int(key)) if float(key).is_integer() else repr(float(key))
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise ValueError(f"class_weight.{key}: expected a number, received {weight!r}")
+            if not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"class_weight.{key}: expected a finite weight ≥ 0, got {weight}")
+            named[key] = float(weight)
+        if named and not any(named.values()):
+            raise ValueError("class_weight: at least one weight must be positive")
+        return named
 
 
 class OutputConfig(Strict):
@@ -358,6 +423,16 @@ class ExperimentConfig(Strict):
             raise ValueError(
                 "training.early_stopping.monitor: val_loss needs validation data, but "
                 "data.validation_split is 0; set a validation_split or monitor train_loss"
+            )
+        if self.loss == "mse" and self.training.class_weight is not None:
+            raise ValueError(
+                "training.class_weight: weights classes, but loss mse is regression; use "
+                "cross_entropy or binary_cross_entropy, or remove class_weight"
+            )
+        if self.loss == "mse" and self.data.class_names is not None:
+            raise ValueError(
+                "data.class_names: names classes, but loss mse is regression; use "
+                "cross_entropy or binary_cross_entropy, or remove class_names"
             )
         return self
 

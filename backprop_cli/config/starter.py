@@ -6,7 +6,7 @@ from .models import BUILTIN_DATASETS
 
 #: Classes of the classification data sets (generated ones at their default options).
 CLASSES = {"xor": 2, "spirals": 3, "moons": 2, "circles": 2, "blobs": 3, "digits": 10,
-           "iris": 3, "mnist5k": 10}  # fmt: skip
+           "iris": 3, "mnist5k": 10, "penguins": 3}  # fmt: skip
 REGRESSION = ("sine", "ravine")
 
 
@@ -30,6 +30,11 @@ def starter_config(dataset: str = "moons") -> str:
         if dataset == "xor"
         else ""
     )
+    if dataset == "penguins":  # a table: text columns are one-hot, cells may be missing
+        options = (
+            "\n  missing: median              # fill missing numbers (or error, drop, mean, "
+            "most_frequent)"
+        )
     return f"""\
 # A bprop experiment: train it with `bprop train {dataset}.yaml`.
 # Every key is optional unless marked required; `bprop config FILE` prints all the defaults.

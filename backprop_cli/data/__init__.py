@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .. import testhooks
 from ..errors import DataError
-from .files import SHIPPED, RawData, load_file, load_shipped
+from .files import SHIPPED, SHIPPED_TABLES, RawData, load_file, load_shipped, shipped_path
 from .generators import GENERATORS, generate, generator_options
+from .inspection import report
 from .splits import Splits, make_splits, standardize
+from .table import Request, read_table, table_format
+from .tabular import Settings, prepare_table
 
-__all__ = ["GENERATORS", "SHIPPED", "Splits", "generator_options", "load_data", "load_raw"]
+if TYPE_CHECKING:
+    from ..config.models import DataConfig
+
+__all__ = [
+    "GENERATORS",
+    "SHIPPED",
+    "SHIPPED_TABLES",
+    "Splits",
+    "generator_options",
+    "load_data",
+    "load_raw",
+    "table_source",
+]
 
 
 def load_raw(
@@ -49,25 +65,27 @@ def _check_finite(source: str, arrays: dict[str, NDArray[Any]]) -> None:
 
 
 def load_data(
-    dataset: str | None,
-    path: str | None,
-    target: str | None,
-    options: dict[str, Any],
-    validation_split: float,
-    test_split: float,
-    scale: bool,
+    data: DataConfig,
+    task: str,
     rng: np.random.Generator,
+    scale: bool,
     dtype: np.dtype,
 ) -> Splits:
-    """Everything a run needs from its ``data:`` section, in the run's dtype."""
+    """Everything a run needs from its ``data:`` section, in the run's dtype. ``task``
+    ("classification" or "regression", from the loss) decides what a table's target becomes."""
     testhooks.reached("load")
-    raw, source = load_raw(dataset, path, target, options, rng)
+    table_path = table_source(data)
+    if table_path is not None:
+        return load_table_splits(table_path, data, task, rng, scale, dtype)
+    raw, source = load_raw(data.dataset, data.path, data.target, dict(data.options), rng)
     _check_finite(source, {"X": raw.X, "y": raw.y, **raw.given})
     if raw.y.ndim not in (1, 2):
         raise DataError(f"{source}: y must be 1-D labels or 2-D targets; shape {raw.y.shape}")
     if len(raw.X) == 0:
         raise DataError(f"{source}: the data set is empty")
-    splits = make_splits(raw.X, raw.y, validation_split, test_split, rng, raw.given, source)
+    splits = make_splits(
+        raw.X, raw.y, data.validation_split, data.test_split, rng, raw.given, source
+    )
     if scale:
         splits = standardize(splits)
 
@@ -89,4 +107,56 @@ def load_data(
         splits.std,
         raw.feature_names,
         raw.target_name,
+        classes=raw.class_names,
     )
+
+
+def table_source(data: DataConfig) -> Path | None:
+    """The table file ``data`` reads (a shipped table or a .csv/.tsv/.parquet/.feather path),
+    or None for generated data, the numeric shipped sets and .npz files."""
+    if data.dataset in SHIPPED_TABLES:
+        return shipped_path(data.dataset)
+    if data.path is None:
+        return None
+    path = Path(data.path)
+    return path if table_format(path) is not None else None
+
+
+def load_table_splits(
+    path: Path,
+    data: DataConfig,
+    task: str,
+    rng: np.random.Generator,
+    scale: bool,
+    dtype: np.dtype,
+) -> Splits:
+    """Read a table, fit its encoding on the training split and encode every split."""
+    started = time.perf_counter()
+    if not path.exists():
+        raise DataError(f"{path}: no such data file; check data.path (relative to the config)")
+    target = data.target
+    if target is None and data.dataset in SHIPPED_TABLES:
+        target = SHIPPED_TABLES[data.dataset][1]
+    request = Request(target, data.features, list(data.drop), data.categorical)
+    table = read_table(path, request, dtype)
+    settings = Settings(data.missing, data.class_names, data.unknown)
+    prepared = prepare_table(
+        table, task, settings, data.validation_split, data.test_split, rng, dtype
+    )
+    encoding = prepared.encoding
+    splits = Splits(
+        prepared.X["train"],  # type: ignore[arg-type]
+        prepared.y["train"],  # type: ignore[arg-type]
+        prepared.X["val"],
+        prepared.y["val"],
+        prepared.X["test"],
+        prepared.y["test"],
+        feature_names=encoding.columns,
+        target_name=table.target,
+        classes=encoding.classes,
+        encoding=encoding,
+    )
+    if scale:
+        splits = standardize(splits, encoding.numeric_mask())
+    splits.report = report(table, prepared, splits, time.perf_counter() - started)
+    return splits

@@ -37,13 +37,22 @@ def datasets_dir() -> Path:
 
 
 SHIPPED = {"digits": "digits.csv.gz", "iris": "iris.csv", "mnist5k": "mnist_5k.csv.gz"}
+#: Shipped tables (a header, text columns, missing cells): their file and target column.
+SHIPPED_TABLES = {"penguins": ("penguins.csv", "species")}
+
+
+def shipped_path(name: str) -> Path:
+    """The file of a shipped data set, which must be there."""
+    filename = SHIPPED[name] if name in SHIPPED else SHIPPED_TABLES[name][0]
+    path = datasets_dir() / filename
+    if not path.exists():
+        raise DataError(f"{path}: the shipped data set {name!r} is missing; set BPROP_DATASETS")
+    return path
 
 
 def load_shipped(name: str) -> RawData:
     """Load ``digits``, ``iris`` or ``mnist5k`` (no header; features then the label)."""
-    path = datasets_dir() / SHIPPED[name]
-    if not path.exists():
-        raise DataError(f"{path}: the shipped data set {name!r} is missing; set BPROP_DATASETS")
+    path = shipped_path(name)
     skip, class_names = 0, None
     if name == "iris":
         with path.open(encoding="utf-8") as fh:
@@ -65,7 +74,10 @@ def load_file(path: Path, target: str | None) -> RawData:
         return _load_npz(path)
     if suffixes.endswith(".csv") or suffixes.endswith(".csv.gz"):
         return _load_csv(path, target)
-    raise DataError(f"{path}: unsupported data file; use .csv, .csv.gz or .npz")
+    raise DataError(
+        f"{path}: unsupported data file; use .csv, .csv.gz, .tsv, .parquet, .feather, .arrow "
+        "or .npz"
+    )
 
 
 def _load_npz(path: Path) -> RawData:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    from .encoding import Encoding
 
 
 @dataclass
@@ -27,6 +30,12 @@ class Splits:
     #: The names of the feature columns and of the target, when the data file names them.
     feature_names: list[str] | None = None
     target_name: str | None = None
+    #: Class names in label order, when the data names its classes.
+    classes: list[str] | None = None
+    #: A table's fitted encoding (columns, categories, fills, classes).
+    encoding: Encoding | None = None
+    #: What `bprop inspect` shows of a table (see `inspection.report`).
+    report: dict[str, Any] | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -100,10 +109,11 @@ def make_splits(
     return Splits(X[tr], y[tr], X_val, y_val, X_test, y_test)
 
 
-def standardize(splits: Splits) -> Splits:
+def standardize(splits: Splits, numeric: NDArray[np.bool_] | None = None) -> Splits:
     """Scale features to zero mean and unit variance, fitted on the training split only.
 
-    Works in place on the split arrays (which `make_splits` always returns as new arrays), so
+    Only the columns ``numeric`` marks (default: all) are scaled: one-hot columns stay 0/1,
+    with mean 0 and std 1 recorded. Works in place on the split arrays (which `make_splits` always returns as new arrays), so
     standardizing needs no second copy of the data. Constant features (std 0) are centred and
     left unscaled.
 
@@ -113,12 +123,16 @@ def standardize(splits: Splits) -> Splits:
     """
     X_train = splits.X_train
     mean = X_train.mean(axis=0)
+    if numeric is not None:
+        mean[~numeric] = 0
     parts = [X for X in (X_train, splits.X_val, splits.X_test) if X is not None]
     for X in parts:
         X -= mean
     # Σ (x − μ)² per feature without a temporary the size of the data.
     std = np.sqrt(np.einsum("ij,ij->j", X_train, X_train) / len(X_train))
     std = np.where(std > 1e-12, std, 1.0)
+    if numeric is not None:
+        std[~numeric] = 1
     for X in parts:
         X /= std
     return dataclasses.replace(splits, mean=mean, std=std)

@@ -1,0 +1,90 @@
+"""What a table will be trained as, in plain data (`bprop inspect` prints it; `--json` gives it
+as is): its columns and their kinds, missing cells and what is done with them, the task and its
+classes, the splits, and the size of the feature matrix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .encoding import MISSING
+
+if TYPE_CHECKING:
+    from .splits import Splits
+    from .table import Table
+    from .tabular import Prepared
+
+FILLS = {"mean": "filled with the mean", "median": "filled with the median",
+         "most_frequent": "filled with the most frequent value"}  # fmt: skip
+
+
+def columns(table: Table, missing: str) -> list[dict[str, Any]]:
+    """One entry per column used: name, kind, categories (categorical), missing cells, action."""
+    rows = []
+    for name, kind in table.kinds.items():
+        entry: dict[str, Any] = {"name": name, "kind": kind, "missing": table.missing[name]}
+        if kind == "categorical":
+            entry["categories"] = len(table.categorical[name].categories)
+        entry["action"] = _action(kind, table.missing[name], missing)
+        rows.append(entry)
+    if table.target is not None and table.y is not None:
+        y = table.y
+        gaps = int((y.codes < 0).sum()) if hasattr(y, "codes") else int((y != y).sum())
+        action = "rows dropped" if gaps else ""
+        rows.append({"name": table.target, "kind": "target", "missing": gaps, "action": action})
+    return rows
+
+
+def _action(kind: str, gaps: int, missing: str) -> str:
+    if not gaps:
+        return ""
+    if missing == "drop":
+        return "rows dropped"
+    if kind == "categorical":
+        return f"category {MISSING}" if missing != "error" else "error (set data.missing)"
+    return FILLS.get(missing, "error (set data.missing)")
+
+
+def report(table: Table, prepared: Prepared, splits: Splits, seconds: float) -> dict[str, Any]:
+    """Everything `bprop inspect` shows of a table that prepared without error."""
+    parts = [splits.X_train, splits.X_val, splits.X_test]
+    encoding = prepared.encoding
+    return {
+        "source": str(table.source),
+        "rows": table.n_rows,
+        "columns_in_file": table.columns_in_file,
+        "columns": columns(table, encoding.missing),
+        "task": encoding.task,
+        "target": table.target,
+        "classes": prepared.class_counts or None,
+        "dropped_rows": {
+            "missing_target": prepared.dropped_target,
+            "missing_features": prepared.dropped_missing,
+        },
+        "splits": {
+            name: 0 if X is None else len(X)
+            for name, X in zip(("train", "val", "test"), parts, strict=True)
+        },
+        "input_width": encoding.width,
+        "feature_bytes": sum(0 if X is None else X.nbytes for X in parts),
+        "load_seconds": seconds,
+    }
+
+
+def one_line(info: dict[str, Any]) -> str:
+    """The report in one line, as `bprop train` prints it at the start."""
+    kinds = [c["kind"] for c in info["columns"]]
+    categorical = kinds.count("categorical")
+    task = info["task"]
+    if info["classes"]:
+        task += f", {len(info['classes'])} classes"
+    dropped = sum(info["dropped_rows"].values())
+    splits = info["splits"]
+    text = (
+        f"{info['source']}: {info['rows']:,} rows, {kinds.count('numeric')} numeric"
+        + (f" + {categorical} categorical" if categorical else "")
+        + f" features → {info['input_width']} inputs; {task}; "
+        + f"train/val/test {splits['train']:,}/{splits['val']:,}/{splits['test']:,}"
+    )
+    if dropped:
+        text += f"; {dropped:,} rows dropped for missing values"
+    return text

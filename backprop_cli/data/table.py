@@ -1,0 +1,531 @@
+"""Reading a data file's columns with Apache Arrow: CSV and TSV (plain or .gz), Parquet, and
+Feather / Arrow IPC.
+
+Numeric feature columns stream, one record batch at a time, into a single matrix of the training
+dtype (a missing cell is NaN): no per-cell Python object and no float64 copy of the table is
+made. Text, boolean and date columns are categorical: each becomes integer codes into its sorted
+categories (−1 for a missing cell). The target is kept as numbers or as categories.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DataError
+from .. import reading
+from ..reading import check_regular
+from ..resources import check_fits, size_text
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: File endings bprop reads as tables, and their format.
+FORMATS = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".tsv": "tsv",
+    ".tsv.gz": "tsv",
+    ".parquet": "parquet",
+    ".feather": "ipc",
+    ".arrow": "ipc",
+}
+#: CSV bytes parsed per record batch (Arrow parses each block on several threads).
+BLOCK_BYTES = 16 << 20
+#: Rows per record batch of Parquet files.
+PARQUET_ROWS = 65_536
+
+
+def table_format(path: Path) -> str | None:
+    """"csv", "tsv", "parquet" or "ipc" from the file's ending; None for another file."""
+    name = path.name.lower()
+    for ending in sorted(FORMATS, key=len, reverse=True):
+        if name.endswith(ending):
+            return FORMATS[ending]
+    return None
+
+
+@dataclass
+class Categorical:
+    """A column of categories: ``codes`` index ``categories`` (sorted), −1 marks a missing cell."""
+
+    codes: NDArray[np.int32]
+    categories: list[str]
+
+
+@dataclass
+class Table:
+    """The columns of a data file that a run uses, in file order."""
+
+    source: Path
+    #: Feature columns in file order, and the kind of each ("numeric" or "categorical").
+    kinds: dict[str, str]
+    #: The numeric features, one column each in ``kinds`` order; NaN marks a missing cell.
+    values: NDArray[Any]
+    categorical: dict[str, Categorical]
+    target: str | None
+    #: The target column: numbers (NaN missing) or categories; None when the file has none.
+    y: NDArray[np.float64] | Categorical | None
+    #: The number the file gives its first data row in messages (2 below a header row).
+    first_row: int
+    #: Missing cells per feature column, and which rows miss any feature.
+    missing: dict[str, int] = field(default_factory=dict)
+    missing_rows: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    columns_in_file: int = 0
+    #: The file's other columns (dropped, or not among the features).
+    unused: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.values)
+
+    @property
+    def numeric(self) -> list[str]:
+        return [name for name, kind in self.kinds.items() if kind == "numeric"]
+
+    def first_missing(self) -> tuple[int, str] | None:
+        """The (file row, column) of the first missing feature cell."""
+        rows = np.flatnonzero(self.missing_rows)
+        if len(rows) == 0:
+            return None
+        r = int(rows[0])
+        numeric = self.numeric
+        for name in self.kinds:
+            if name in self.categorical:
+                if self.categorical[name].codes[r] < 0:
+                    return r + self.first_row, name
+            elif math.isnan(float(self.values[r, numeric.index(name)])):
+                return r + self.first_row, name
+        raise AssertionError("a missing row with no missing cell")
+
+
+@dataclass
+class Request:
+    """Which columns to read, and as what.
+
+    For training, ``target`` None means the last column, ``features`` None every other column
+    but ``drop``, and ``categorical`` None every text, boolean or date column. For a trained
+    model, ``kinds`` fixes the features and their kinds, and ``target_optional`` lets the file
+    carry the target column or not.
+    """
+
+    target: str | None = None
+    features: list[str] | None = None
+    drop: list[str] = field(default_factory=list)
+    categorical: list[str] | None = None
+    kinds: dict[str, str] | None = None
+    #: Columns a file given to a trained model may carry besides the features and the target.
+    ignored: list[str] = field(default_factory=list)
+    target_optional: bool = False
+    #: The kind of the target when it is known beforehand (a trained model's).
+    target_kind: str | None = None
+
+
+def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
+    """The columns ``request`` asks for, read from ``path`` (see `Request`)."""
+    fmt = table_format(path)
+    if fmt is None:
+        raise DataError(f"{path}: not a table file; use one of {', '.join(FORMATS)}")
+    check_regular(path, DataError, "data file")
+    schema = _schema(path, fmt)
+    try:
+        names = list(schema.names)
+    except UnicodeDecodeError as exc:
+        raise _read_error(path, fmt, exc) from None
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
+    inferred = {name: _kind(schema.field(name).type) for name in names}
+    target, kinds = _choose(path, names, inferred, request)
+    target_kind = None
+    if target is not None:
+        target_kind = request.target_kind or inferred[target]
+    types = _arrow_types(kinds, target, target_kind, dtype)
+    table = _stream(path, fmt, types, kinds, target, dtype)
+    table.columns_in_file = len(names)
+    table.unused = [n for n in names if n not in kinds and n != target]
+    return table
+
+
+def _kind(arrow_type: pa.DataType) -> str:
+    import pyarrow as pa
+
+    numeric = pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+    if numeric or pa.types.is_null(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "numeric"
+    return "categorical"
+
+
+def _choose(
+    path: Path, names: list[str], inferred: dict[str, str], request: Request
+) -> tuple[str | None, dict[str, str]]:
+    """The target column and the feature columns with their kinds."""
+    listing = ", ".join(names)
+
+    def check(key: str, wanted: list[str]) -> None:
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            verb = "is not a column" if len(unknown) == 1 else "are not columns"
+            raise DataError(
+                f"{path}: {key} {', '.join(map(repr, unknown))} {verb} (columns: {listing})"
+            )
+
+    if request.kinds is not None:  # a trained model's features, in any order
+        features = list(request.kinds)
+        missing = [name for name in features if name not in names]
+        takes = ", ".join(features) + (
+            f" (and the target {request.target!r})" if request.target else ""
+        )
+        if missing:
+            raise DataError(
+                f"{path}: no column {', '.join(map(repr, missing))}; the model takes the columns "
+                f"{takes}, in any order"
+            )
+        known = {*request.kinds, request.target, *request.ignored}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise DataError(
+                f"{path}: unknown column {', '.join(map(repr, unknown))}; the model takes the "
+                f"columns {takes}"
+            )
+        target = request.target if request.target in names else None
+        if target is None and not request.target_optional:
+            raise DataError(
+                f"{path}: no target column {request.target!r} to evaluate against; add it to the "
+                "file"
+            )
+        return target, dict(request.kinds)
+
+    if request.target is not None:
+        check("data.target", [request.target])
+    target = request.target if request.target is not None else names[-1]
+    check("data.drop", request.drop)
+    if target in request.drop:
+        raise DataError(f"{path}: data.drop lists the target {target!r}; leave it out of drop")
+    if request.features is not None:
+        check("data.features", request.features)
+        if target in request.features:
+            raise DataError(
+                f"{path}: data.features lists the target {target!r}; the target is not a feature"
+            )
+        features = [n for n in names if n in request.features and n not in request.drop]
+    else:
+        features = [n for n in names if n != target and n not in request.drop]
+    if not features:
+        raise DataError(f"{path}: no feature columns are left besides the target {target!r}")
+    kinds = {name: inferred[name] for name in features}
+    if request.categorical is not None:
+        check("data.categorical", request.categorical)
+        outside = [n for n in request.categorical if n not in features]
+        if outside:
+            raise DataError(
+                f"{path}: data.categorical names {', '.join(map(repr, outside))}, which is not a "
+                "feature (the target, or a dropped column)"
+            )
+        for name in features:
+            if name in request.categorical:
+                kinds[name] = "categorical"
+            elif kinds[name] != "numeric":
+                raise DataError(
+                    f"{path}: column {name!r} holds text, but data.categorical does not list it; "
+                    "add it to data.categorical or data.drop"
+                )
+    return target, kinds
+
+
+def _arrow_types(
+    kinds: dict[str, str], target: str | None, target_kind: str | None, dtype: np.dtype
+) -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    number = pa.float32() if dtype == np.float32 else pa.float64()
+    types = {name: (number if kind == "numeric" else pa.string()) for name, kind in kinds.items()}
+    if target is not None:
+        types[target] = pa.float64() if target_kind == "numeric" else pa.string()
+    return types
+
+
+class _Bounded(io.RawIOBase):
+    """The unpacked bytes of a .gz file, refused past `unpacked_limit` as they unpack (a gzip
+    bomb stops early; the text itself is never held whole)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.total, self.limit = path, 0, reading.unpacked_limit()
+        self._fh = gzip.open(path, "rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._fh.readinto(buffer)
+        self.total += n
+        if self.total > self.limit:
+            raise DataError(
+                f"{self.path}: unpacks to more than {size_text(self.limit)} (the limit on this "
+                "machine: an eighth of its memory); unpack it yourself if it is meant"
+            )
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def _csv_source(path: Path) -> Any:
+    return _Bounded(path) if path.name.lower().endswith(".gz") else path
+
+
+def _csv_options(fmt: str, types: dict[str, pa.DataType] | None = None) -> dict[str, Any]:
+    import pyarrow.csv as pacsv
+
+    convert = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True)
+    if types is not None:
+        convert = pacsv.ConvertOptions(
+            column_types=types,
+            include_columns=list(types),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        )
+    return {
+        "read_options": pacsv.ReadOptions(block_size=BLOCK_BYTES),
+        "parse_options": pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ","),
+        "convert_options": convert,
+    }
+
+
+def _schema(path: Path, fmt: str) -> pa.Schema:
+    """Column names and the types Arrow infers (for CSV: from the first block)."""
+    import pyarrow as pa
+
+    try:
+        if fmt in ("csv", "tsv"):
+            import pyarrow.csv as pacsv
+
+            reader = pacsv.open_csv(_csv_source(path), **_csv_options(fmt))
+            schema = reader.schema
+            reader.close()
+            return schema
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).schema_arrow
+        return _ipc_reader(path).schema
+    except (pa.ArrowException, OSError, EOFError, ValueError, zlib.error) as exc:
+        # UnicodeDecodeError is a ValueError: a header that is not UTF-8 text.
+        raise _read_error(path, fmt, exc) from None
+
+
+def _ipc_reader(path: Path) -> Any:
+    import pyarrow as pa
+
+    source = pa.memory_map(str(path))
+    try:
+        return pa.ipc.open_file(source)
+    except pa.ArrowInvalid:
+        return pa.ipc.open_stream(pa.memory_map(str(path)))
+
+
+def _read_error(path: Path, fmt: str, exc: BaseException) -> DataError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    ragged = re.search(r"Expected (\d+) columns, got (\d+)", text)
+    if fmt in ("csv", "tsv") and ragged:
+        row = _ragged_row(path, fmt)
+        where = f"row {row} has" if row else "a row has"
+        return DataError(
+            f"{path}: {where} {ragged[2]} cells, the header has {ragged[1]}; every row needs one "
+            "value per column"
+        )
+    if "Empty CSV file" in text:
+        return DataError(f"{path}: needs a header row and at least one data row")
+    kind = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "ipc": "Feather/Arrow"}[fmt]
+    return DataError(f"{path}: cannot read it as a {kind} file ({text})")
+
+
+def _text_lines(path: Path) -> io.TextIOBase:
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _ragged_row(path: Path, fmt: str) -> int | None:
+    """The number of the first row whose cell count differs from the header's (a slow scan, on
+    the error path only)."""
+    try:
+        with _text_lines(path) as fh:
+            reader = csv.reader(fh, delimiter="\t" if fmt == "tsv" else ",")
+            width = len(next(reader))
+            for row in reader:
+                if row and len(row) != width:
+                    return reader.line_num
+    except (OSError, UnicodeDecodeError, csv.Error, StopIteration, EOFError):
+        return None
+    return None
+
+
+def _batches(path: Path, fmt: str, types: dict[str, pa.DataType]) -> Any:
+    """Record batches of the columns in ``types``, converted to those types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if fmt in ("csv", "tsv"):
+        import pyarrow.csv as pacsv
+
+        yield from pacsv.open_csv(_csv_source(path), **_csv_options(fmt, types))
+        return
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        batches = pq.ParquetFile(path).iter_batches(batch_size=PARQUET_ROWS, columns=list(types))
+    else:
+        reader = _ipc_reader(path)
+        batches = (
+            reader.get_batch(i) for i in range(reader.num_record_batches)
+        ) if hasattr(reader, "num_record_batches") else iter(reader)  # fmt: skip
+    for batch in batches:
+        arrays = [pc.cast(batch.column(name), kind, safe=False) for name, kind in types.items()]
+        yield pa.RecordBatch.from_arrays(arrays, names=list(types))
+
+
+def _stream(
+    path: Path,
+    fmt: str,
+    types: dict[str, pa.DataType],
+    kinds: dict[str, str],
+    target: str | None,
+    dtype: np.dtype,
+) -> Table:
+    import pyarrow as pa
+
+    numeric = [name for name, kind in kinds.items() if kind == "numeric"]
+    texts: dict[str, list[Any]] = {name: [] for name in types if types[name] == pa.string()}
+    target_parts: list[NDArray[np.float64]] = []
+    missing_counts = np.zeros(len(numeric), dtype=np.int64)
+    missing_parts: list[NDArray[np.bool_]] = []
+    matrix = np.empty((0, len(numeric)), dtype=dtype)
+    rows = 0
+    first_row = 1 if fmt in ("parquet", "ipc") else 2
+    try:
+        for batch in _batches(path, fmt, types):
+            n = batch.num_rows
+            if rows + n > len(matrix):
+                matrix = _grow(path, matrix, rows + n, rows, fmt)
+            block = matrix[rows : rows + n]
+            for j, name in enumerate(numeric):
+                block[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
+            gaps = np.isnan(block)
+            if np.isinf(block).any():
+                r, j = np.argwhere(np.isinf(block))[0]
+                raise DataError(
+                    f"{path}: row {rows + r + first_row}, column {numeric[j]!r}: "
+                    f"{block[r, j]} is not a finite number; fix or drop that row"
+                )
+            missing_counts += gaps.sum(axis=0)
+            missing_parts.append(gaps.any(axis=1))
+            for name, parts in texts.items():
+                parts.append(batch.column(name))
+            if target is not None and target not in texts:
+                target_parts.append(batch.column(target).to_numpy(zero_copy_only=False))
+            rows += n
+    except pa.ArrowInvalid as exc:
+        raise _conversion_error(path, fmt, exc, numeric) from None
+    except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+        raise _read_error(path, fmt, exc) from None
+    if rows == 0:
+        raise DataError(f"{path}: needs a header row and at least one data row")
+    matrix.resize((rows, len(numeric)), refcheck=False)  # give back what the estimate overshot
+    categorical = {name: _categories(texts[name]) for name in kinds if name in texts}
+    missing = {name: int(c) for name, c in zip(numeric, missing_counts, strict=True)}
+    missing_rows = np.concatenate(missing_parts)
+    for name, column in categorical.items():
+        gaps = column.codes < 0
+        missing[name] = int(gaps.sum())
+        missing_rows |= gaps
+    y: NDArray[np.float64] | Categorical | None = None
+    if target is not None:
+        y = _categories(texts[target]) if target in texts else np.concatenate(target_parts)
+        if isinstance(y, np.ndarray) and np.isinf(y).any():
+            r = int(np.flatnonzero(np.isinf(y))[0])
+            raise DataError(
+                f"{path}: row {r + first_row}, column {target!r}: {y[r]} is not a finite number"
+            )
+    return Table(path, dict(kinds), matrix, categorical, target, y, first_row,
+                 {name: missing[name] for name in kinds}, missing_rows)  # fmt: skip
+
+
+def _grow(path: Path, matrix: NDArray[Any], needed: int, rows: int, fmt: str) -> NDArray[Any]:
+    """``matrix`` with room for at least ``needed`` rows: at first an estimate of the whole file
+    from the first batch's share of its bytes, later half again as many. ``ndarray.resize``
+    reallocates in place where it can, so growing does not hold two copies."""
+    if rows == 0 and fmt in ("csv", "tsv") and not path.name.lower().endswith(".gz"):
+        size = path.stat().st_size
+        estimate = int(needed * max(1.0, size / BLOCK_BYTES) * 1.02) + 1
+    else:
+        estimate = int(len(matrix) * 1.5)
+    capacity = max(needed, estimate)
+    width = matrix.shape[1]
+    check_fits("data.path", f"{path} ({capacity:,} rows × {width:,} columns)",
+               capacity * max(width, 1) * matrix.itemsize, DataError)  # fmt: skip
+    if rows == 0:
+        return np.empty((capacity, width), dtype=matrix.dtype)
+    matrix.resize((capacity, width), refcheck=False)
+    return matrix
+
+
+def _categories(parts: list[Any]) -> Categorical:
+    """Codes into the sorted distinct values of a text column (−1 where a cell is missing)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pa.chunked_array(parts, type=pa.string())
+    categories = sorted(v for v in pc.unique(column).to_pylist() if v is not None)
+    codes = pc.index_in(column, value_set=pa.array(categories, type=pa.string()))
+    filled = pc.fill_null(codes, -1).to_numpy(zero_copy_only=False) if len(column) else []
+    return Categorical(np.asarray(filled, dtype=np.int32), categories)
+
+
+def _conversion_error(path: Path, fmt: str, exc: BaseException, numeric: list[str]) -> DataError:
+    """A cell that is not a number in a numeric column: find its row and column to name them."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not re.search(r"conversion error to (float|double)", text):
+        return _read_error(path, fmt, exc)
+    found = _first_text_cell(path, fmt, numeric)
+    if found is None:
+        return DataError(f"{path}: {text}")
+    row, name, value = found
+    return DataError(
+        f"{path}: row {row}, column {name!r}: {value!r} is not a number; fix the cell, leave it "
+        "empty (missing), or list the column in data.categorical"
+    )
+
+
+def _first_text_cell(path: Path, fmt: str, numeric: list[str]) -> tuple[int, str, str] | None:
+    """The first (row, column, value) of a numeric column that does not parse as a number."""
+    import pyarrow as pa
+
+    types = {name: pa.string() for name in numeric}
+    rows = 0
+    try:
+        for batch in _batches(path, fmt, types):
+            for name in numeric:
+                values = batch.column(name).to_pylist()
+                for r, value in enumerate(values):
+                    if value is None:
+                        continue
+                    try:
+                        float(value)
+                    except ValueError:
+                        return rows + r + 2, name, value
+            rows += batch.num_rows
+    except pa.ArrowException:
+        return None
+    return None

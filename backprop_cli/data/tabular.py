@@ -1,0 +1,200 @@
+"""From a table's columns to a run's splits: the task and classes, missing values, the split,
+and the encoding fitted on the training split.
+
+The loss decides the task: classification turns any target values into classes (sorted, or in
+``class_names`` order); regression needs a numeric target and keeps it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DataError
+from .encoding import MISSING, Encoding, Feature
+from .table import Categorical, Table
+
+MISSING_STRATEGIES = ("error", "drop", "mean", "median", "most_frequent")
+
+
+@dataclass
+class Settings:
+    """The ``data:`` keys that shape a table into inputs and targets."""
+
+    missing: str = "error"
+    class_names: list[str] | None = None
+    unknown: str = "error"
+
+
+@dataclass
+class Prepared:
+    """A table's rows as the run sees them: encoded splits, the fitted encoding and what was
+    done on the way (for `bprop inspect`)."""
+
+    encoding: Encoding
+    X: dict[str, NDArray[Any] | None]
+    y: dict[str, NDArray[Any] | None]
+    #: Class name → rows of it (classification).
+    class_counts: dict[str, int] = field(default_factory=dict)
+    dropped_target: int = 0
+    dropped_missing: int = 0
+
+
+def class_label(value: float) -> str:
+    """The name of a numeric class: 1.0 → "1", -1 → "-1", 0.5 → "0.5"."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def targets(table: Table, task: str, settings: Settings) -> tuple[NDArray[Any], list[str] | None]:
+    """Class indices (−1 where the target is missing) and the class names, or the numeric target
+    (NaN where missing) for regression."""
+    y, name, source = table.y, table.target, table.source
+    if y is None:
+        raise DataError(f"{source}: no target column")
+    if task == "regression":
+        if isinstance(y, Categorical):
+            example = y.categories[0] if y.categories else ""
+            raise DataError(
+                f"{source}: the target {name!r} holds text (such as {example!r}), but loss mse is "
+                "regression and needs numbers; for classes use loss cross_entropy (softmax "
+                "output) or binary_cross_entropy (sigmoid)"
+            )
+        return y, None
+    if isinstance(y, Categorical):
+        codes, found = y.codes.astype(np.int64), y.categories
+    else:
+        present = ~np.isnan(y)
+        values = np.unique(y[present])
+        found = [class_label(v) for v in values]
+        codes = np.full(len(y), -1, dtype=np.int64)
+        codes[present] = np.searchsorted(values, y[present])
+    if settings.class_names is None:
+        return codes, found
+    order = settings.class_names
+    unlisted = [c for c in found if c not in order]
+    if unlisted:
+        raise DataError(
+            f"{source}: data.class_names does not list {', '.join(map(repr, unlisted))}, found in "
+            f"the target {name!r} (classes found: {', '.join(found)})"
+        )
+    remap = np.array([order.index(c) for c in found] + [-1], dtype=np.int64)
+    return remap[codes], list(order)
+
+
+def prepare_table(
+    table: Table,
+    task: str,
+    settings: Settings,
+    val_fraction: float,
+    test_fraction: float,
+    rng: np.random.Generator,
+    dtype: np.dtype,
+) -> Prepared:
+    """Drop rows without a target (and, with ``missing: drop``, rows missing a feature), split,
+    fit the encoding on the training split and encode every split."""
+    from .splits import split_indices
+
+    source = table.source
+    y, classes = targets(table, task, settings)
+    keep = y >= 0 if classes is not None else ~np.isnan(y)
+    dropped_target = int(len(y) - keep.sum())
+    dropped_missing = 0
+    gaps = table.missing_rows & keep
+    if gaps.any() and settings.missing == "error":
+        row, column = _first_gap(table, gaps)
+        raise DataError(
+            f"{source}: {int(gaps.sum())} rows miss a feature value (the first: row {row}, "
+            f"column {column!r}); set data.missing to drop, mean, median or most_frequent"
+        )
+    if settings.missing == "drop":
+        dropped_missing = int(gaps.sum())
+        keep &= ~table.missing_rows
+    rows = np.flatnonzero(keep)
+    if len(rows) == 0:
+        raise DataError(f"{source}: no rows are left once rows with missing values are dropped")
+    kept_y = y[rows]
+    classify = classes is not None
+    tr, va, te = split_indices(
+        len(rows), val_fraction, test_fraction, rng, kept_y if classify else None
+    )
+    if len(tr) < 1 or (val_fraction > 0 and len(va) < 1) or (test_fraction > 0 and len(te) < 1):
+        raise DataError(
+            f"{source}: {len(rows)} samples are too few for validation_split={val_fraction} and "
+            f"test_split={test_fraction}; lower the splits or use more data"
+        )
+    train_rows = rows[tr]
+    encoding = Encoding(
+        _fit_features(table, train_rows, settings.missing),
+        table.target, task, classes, settings.missing, settings.unknown, table.unused,
+    )  # fmt: skip
+    X: dict[str, NDArray[Any] | None] = {}
+    Y: dict[str, NDArray[Any] | None] = {}
+    for split, index, fraction in (("train", tr, 1.0), ("val", va, val_fraction),
+                                   ("test", te, test_fraction)):  # fmt: skip
+        if fraction == 0:
+            X[split] = Y[split] = None
+            continue
+        X[split] = encoding.encode(table, rows[index], dtype, ignore_unknown=split != "train")
+        Y[split] = kept_y[index]
+    counts: dict[str, int] = {}
+    if classes is not None:
+        tally = np.bincount(kept_y, minlength=len(classes))
+        counts = {name: int(c) for name, c in zip(classes, tally, strict=True)}
+    return Prepared(encoding, X, Y, counts, dropped_target, dropped_missing)
+
+
+def _first_gap(table: Table, gaps: NDArray[np.bool_]) -> tuple[int, str]:
+    saved = table.missing_rows
+    table.missing_rows = gaps
+    try:
+        found = table.first_missing()
+    finally:
+        table.missing_rows = saved
+    assert found is not None
+    return found
+
+
+def _fit_features(table: Table, train_rows: NDArray[np.intp], missing: str) -> list[Feature]:
+    """Fill values and categories, learned from the training split's rows."""
+    features = []
+    numeric = table.numeric
+    for name, kind in table.kinds.items():
+        if kind == "numeric":
+            fill = None
+            if missing in ("mean", "median", "most_frequent"):
+                column = table.values[train_rows, numeric.index(name)]
+                fill = _fill_value(column.astype(np.float64), missing)
+                if fill is None:
+                    raise DataError(
+                        f"{table.source}: column {name!r} has no values in the training split to "
+                        f"compute its {missing} from; drop the column (data.drop)"
+                    )
+            features.append(Feature(name, "numeric", fill))
+            continue
+        column_codes = table.categorical[name].codes[train_rows]
+        present = np.unique(column_codes)
+        categories = [table.categorical[name].categories[c] for c in present if c >= 0]
+        if present.size and present[0] < 0:
+            categories.append(MISSING)
+        features.append(Feature(name, "categorical", categories=categories))
+    return features
+
+
+def _fill_value(column: NDArray[np.float64], strategy: str) -> float | None:
+    """The mean, median or most frequent value of the column's present cells (the smallest of
+    equally frequent ones, as scikit-learn's SimpleImputer)."""
+    present = column[~np.isnan(column)]
+    if present.size == 0:
+        return None
+    if strategy == "mean":
+        value = float(np.mean(present))
+    elif strategy == "median":
+        value = float(np.median(present))
+    else:
+        values, counts = np.unique(present, return_counts=True)
+        value = float(values[np.argmax(counts)])
+    return value if math.isfinite(value) else None
