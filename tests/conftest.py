@@ -5,7 +5,8 @@
 - An environment without the variables that change bprop's output or Hypothesis' behaviour
   (colour forcing, terminal size, CI markers, bprop's own test hooks); subprocesses inherit it.
 - Each test runs in its own empty working directory, so no test depends on the directory pytest
-  was started from or writes into the project.
+  was started from or writes into the project; and with its own empty cache of prepared tables
+  (``BPROP_CACHE_DIR``), so no test reads another's entries or writes into the user's cache.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ settings.load_profile("bprop")
 SCRUBBED = (
     "FORCE_COLOR", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
     "COLUMNS", "LINES", "TERM", "CI", "GITHUB_ACTIONS", "JUPYTER_COLUMNS", "JUPYTER_LINES",
-    "BPROP_TEST_SIGNAL", "BPROP_DATASETS", "HYPOTHESIS_PROFILE",
+    "BPROP_TEST_SIGNAL", "BPROP_DATASETS", "BPROP_CACHE_MAX_BYTES", "XDG_CACHE_HOME",
+    "HYPOTHESIS_PROFILE",
 )  # fmt: skip
 for _name in SCRUBBED:
     os.environ.pop(_name, None)
@@ -39,11 +41,17 @@ for _name in SCRUBBED:
 
 @pytest.fixture(autouse=True)
 def _own_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Run the test in a fresh empty directory."""
+    """Run the test in a fresh empty directory, with its own empty cache of prepared tables."""
     folder = tmp_path_factory.mktemp("cwd")
     previous = Path.cwd()
+    previous_cache = os.environ.get("BPROP_CACHE_DIR")
     os.chdir(folder)
+    os.environ["BPROP_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     try:
         yield folder
     finally:
         os.chdir(previous)
+        if previous_cache is None:
+            os.environ.pop("BPROP_CACHE_DIR", None)
+        else:
+            os.environ["BPROP_CACHE_DIR"] = previous_cache

@@ -68,7 +68,9 @@ def test_nan_in_features_is_reported(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"row 4, column 'b': inf is not a finite number"):
         load(path=str(path))
     path.write_text("a,b,y\n1,2,0\n3,nan,1\n")
-    with pytest.raises(DataError, match=r"1 rows miss a feature value \(the first: row 3, column 'b'\)"):
+    with pytest.raises(
+        DataError, match=r"1 rows miss a feature value \(the first: row 3, column 'b'\)"
+    ):
         load(path=str(path))
 
 

@@ -417,4 +417,8 @@ def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
     assert metrics["stop_reason"] == "completed"
     with np.load(tmp_path / "o" / "checkpoints" / "last.npz") as checkpoint:
         columns = json.loads(str(checkpoint["data.columns"]))
-    assert columns == {"features": ["a", "b"], "target": "label", "classes": ["0", "1"]}  # no "\ufeffa"
+    assert columns == {
+        "features": ["a", "b"],
+        "target": "label",
+        "classes": ["0", "1"],
+    }  # no "\ufeffa"

@@ -127,7 +127,8 @@ def test_failing_and_diverging_trials_are_recorded_while_the_rest_finish(tmp_pat
     assert sorted(statuses.values()) == ["diverged", "error", "error", "ok"]
     errors = [r for r in by.values() if r["status"] == "error"]
     assert all(
-        "the data has 3 classes (0, 1, 2) but the output layer has 5 units" in r["detail"] for r in errors
+        "the data has 3 classes (0, 1, 2) but the output layer has 5 units" in r["detail"]
+        for r in errors
     )
     assert rows(out)[0]["status"] == "ok"  # the finished trial ranks first
 

@@ -73,6 +73,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "config_cmds", "datasets",
         "List the built-in data sets: task, size, classes, options and source.",
     ),
+    "inspect": (
+        "inspect_cmd", "inspect",
+        "Show what a config's data will be trained as, before training: columns, missing "
+        "values, task, classes and splits.",
+    ),
 }  # fmt: skip
 
 

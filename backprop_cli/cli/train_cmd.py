@@ -62,6 +62,10 @@ def train(
                 check_free(busy)  # before the data is loaded
             cfg = load_config(config, overrides)
             prepared = prepare(cfg, resume)
+            if prepared.splits.report is not None and not quiet:
+                from ..data.inspection import one_line
+
+                console.print(one_line(prepared.splits.report), soft_wrap=True, highlight=False)
             claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
             run_dir = stack.enter_context(claimed)
         except BpropError as exc:

@@ -98,7 +98,9 @@ class Encoding:
                     raise ValueError(f"feature {name!r} of kind {kind!r}")
                 if kind == "numeric":
                     fill = item.get("fill")
-                    if fill is not None and not (isinstance(fill, int | float) and np.isfinite(fill)):
+                    if fill is not None and not (
+                        isinstance(fill, int | float) and np.isfinite(fill)
+                    ):
                         raise ValueError(f"feature {name!r}: fill {fill!r}")
                     features.append(Feature(name, kind, None if fill is None else float(fill)))
                 else:
@@ -188,7 +190,7 @@ class Encoding:
     ) -> None:
         column: Categorical = table.categorical[feature.name]
         codes = column.codes if rows is None else column.codes[rows]
-        names = column.categories + [MISSING]  # code −1 picks the last
+        names = [*column.categories, MISSING]  # code −1 picks the last
         lookup = np.array(
             [feature.categories.index(c) if c in feature.categories else -1 for c in names]
         )

@@ -31,6 +31,8 @@ def columns(table: Table, missing: str) -> list[dict[str, Any]]:
         gaps = int((y.codes < 0).sum()) if hasattr(y, "codes") else int((y != y).sum())
         action = "rows dropped" if gaps else ""
         rows.append({"name": table.target, "kind": "target", "missing": gaps, "action": action})
+    for name in table.unused:
+        rows.append({"name": name, "kind": "unused", "missing": None, "action": "left out"})
     return rows
 
 
@@ -67,6 +69,18 @@ def report(table: Table, prepared: Prepared, splits: Splits, seconds: float) -> 
         "input_width": encoding.width,
         "feature_bytes": sum(0 if X is None else X.nbytes for X in parts),
         "load_seconds": seconds,
+    }
+
+
+def partial(table: Table, missing: str, task: str) -> dict[str, Any]:
+    """What is known of a table whose rows cannot be prepared (the error comes beside it)."""
+    return {
+        "source": str(table.source),
+        "rows": table.n_rows,
+        "columns_in_file": table.columns_in_file,
+        "columns": columns(table, missing),
+        "task": task,
+        "target": table.target,
     }
 
 

@@ -113,9 +113,9 @@ def standardize(splits: Splits, numeric: NDArray[np.bool_] | None = None) -> Spl
     """Scale features to zero mean and unit variance, fitted on the training split only.
 
     Only the columns ``numeric`` marks (default: all) are scaled: one-hot columns stay 0/1,
-    with mean 0 and std 1 recorded. Works in place on the split arrays (which `make_splits` always returns as new arrays), so
-    standardizing needs no second copy of the data. Constant features (std 0) are centred and
-    left unscaled.
+    with mean 0 and std 1 recorded. Works in place on the split arrays (always new arrays, never
+    views of the data as read), so standardizing needs no second copy of the data. Constant
+    features (std 0) are centred and left unscaled.
 
     Math:
         μ = mean of X_train,  σ = √(mean of (X_train − μ)²)  (per feature)

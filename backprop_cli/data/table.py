@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
 from .. import reading
+from ..errors import DataError
 from ..reading import check_regular
 from ..resources import check_fits, size_text
 
@@ -47,7 +47,7 @@ PARQUET_ROWS = 65_536
 
 
 def table_format(path: Path) -> str | None:
-    """"csv", "tsv", "parquet" or "ipc" from the file's ending; None for another file."""
+    """ "csv", "tsv", "parquet" or "ipc" from the file's ending; None for another file."""
     name = path.name.lower()
     for ending in sorted(FORMATS, key=len, reverse=True):
         if name.endswith(ending):
@@ -261,7 +261,7 @@ class _Bounded(io.RawIOBase):
 
     def __init__(self, path: Path) -> None:
         self.path, self.total, self.limit = path, 0, reading.unpacked_limit()
-        self._fh = gzip.open(path, "rb")
+        self._fh = gzip.open(path, "rb")  # noqa: SIM115 (closed by close())
 
     def readable(self) -> bool:
         return True
@@ -430,7 +430,7 @@ def _stream(
                     f"{block[r, j]} is not a finite number; fix or drop that row"
                 )
             missing_counts += gaps.sum(axis=0)
-            missing_parts.append(gaps.any(axis=1))
+            missing_parts.append(np.asarray(gaps.any(axis=1), dtype=bool))
             for name, parts in texts.items():
                 parts.append(batch.column(name))
             if target is not None and target not in texts:
