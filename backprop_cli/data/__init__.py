@@ -148,6 +148,11 @@ def load_table_splits(
     if not path.exists():
         raise DataError(f"{path}: no such data file; check data.path (relative to the config)")
     check_regular(path, DataError, "data file")  # before its bytes are read for the cache key
+    if not cache.enabled():
+        splits = _prepare_table_splits(path, data, task, rng, scale, dtype)
+        assert splits.report is not None
+        splits.report |= {"load_seconds": time.perf_counter() - started, "cache": "off"}
+        return splits
     settings = {
         "data": data.model_dump(mode="json", exclude={"path"}),
         "target": table_request(data).target,
@@ -160,12 +165,12 @@ def load_table_splits(
     hit = cache.load(name)
     if hit is not None:
         arrays, meta = hit
-        rng.bit_generator.state = meta["rng_after"]
-        splits = _cached_splits(arrays, meta, str(path))
-        if splits is not None:
-            assert splits.report is not None
-            splits.report |= {"load_seconds": time.perf_counter() - started, "cache": "hit"}
-            return splits
+        cached = _cached_splits(arrays, meta, str(path))
+        if cached is not None:
+            assert cached.report is not None
+            rng.bit_generator.state = meta["rng_after"]  # as if the splits were drawn here
+            cached.report |= {"load_seconds": time.perf_counter() - started, "cache": "hit"}
+            return cached
     splits = _prepare_table_splits(path, data, task, rng, scale, dtype)
     assert splits.report is not None and splits.encoding is not None
     splits.report["load_seconds"] = time.perf_counter() - started
@@ -187,6 +192,7 @@ def _cached_splits(
     try:
         encoding = Encoding.from_json(meta["encoding"], source)
         report = dict(meta["report"])
+        np.random.default_rng().bit_generator.state = meta["rng_after"]  # a valid state
     except (KeyError, TypeError, ValueError):
         return None
     X = arrays["X_train"]
@@ -222,7 +228,7 @@ def _prepare_table_splits(
     table = read_table(path, table_request(data), dtype)
     settings = Settings(data.missing, data.class_names, data.unknown)
     prepared = prepare_table(
-        table, task, settings, data.validation_split, data.test_split, rng, dtype
+        table, task, settings, data.validation_split, data.test_split, rng, dtype, in_place=True
     )
     encoding = prepared.encoding
     splits = Splits(

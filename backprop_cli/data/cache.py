@@ -9,8 +9,9 @@ An entry's key is a digest of the file's bytes, every ``data:`` setting, the tas
 the generator that draws the splits, standardization and the dtype: a changed file or setting
 can never be served a stale entry. Entries live in ``$BPROP_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/bprop`` or ``~/.cache/bprop``), under ``tables/``; the least recently used
-are removed once they hold more than ``BPROP_CACHE_MAX_BYTES`` (default 10 GiB). A cache that
-cannot be written (a read-only home, a full disk) is skipped: the run goes on without it.
+are removed once they hold more than ``BPROP_CACHE_MAX_BYTES`` (default 10 GiB).
+``BPROP_NO_CACHE=1`` turns the cache off. A cache that cannot be written (a read-only home, a
+full disk) is skipped: the run goes on without it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ from numpy.typing import NDArray
 VERSION = 1
 ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "mean", "std")
 DEFAULT_MAX_BYTES = 10 << 30
+
+
+def enabled() -> bool:
+    """False when ``BPROP_NO_CACHE`` is set (to anything but 0 or nothing)."""
+    return os.environ.get("BPROP_NO_CACHE", "") in ("", "0")
 
 
 def cache_dir() -> Path:

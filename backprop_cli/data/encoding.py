@@ -141,12 +141,8 @@ class Encoding:
         the training file, where chance decides which categories the training split sees)."""
         n = table.n_rows if rows is None else len(rows)
         numeric = table.numeric
-        only_numeric = all(f.kind == "numeric" for f in self.features)
-        if only_numeric and [f.name for f in self.features] == numeric:
-            X = table.values if rows is None else table.values[rows]
-            X = np.asarray(X, dtype=dtype)
-            if X is table.values:
-                X = X.copy()
+        if self.as_read(table, dtype):
+            X = np.array(table.values if rows is None else table.values[rows], dtype=dtype)
             for j, feature in enumerate(self.features):
                 self._fill(X[:, j], feature, table, rows)
             return X
@@ -164,9 +160,34 @@ class Encoding:
             j += len(feature.categories)
         return X
 
+    def as_read(self, table: Table, dtype: np.dtype) -> bool:
+        """True when the inputs are the table's numeric columns as they are (no one-hot)."""
+        names = [f.name for f in self.features]
+        return names == table.numeric and table.values.dtype == dtype
+
+    def encode_in_place(self, table: Table, rows: NDArray[np.intp]) -> NDArray[Any]:
+        """`encode` of ``rows`` (ascending) when `as_read`, made in the table's own matrix: the
+        rows move up in place and the matrix shrinks to them, so no second copy of the data is
+        made. The table's matrix is used up."""
+        X = table.values
+        step = max(1, (8 << 20) // max(1, X.shape[1] * X.itemsize))  # rows per 8 MiB chunk
+        for start in range(0, len(rows), step):
+            # rows[j] ≥ j: each chunk reads rows at or after those it writes, and rows later
+            # chunks read lie past everything written so far.
+            index = rows[start : start + step]
+            X[start : start + len(index)] = X[index]
+        table.values = np.empty((0, X.shape[1]), dtype=X.dtype)
+        X.resize((len(rows), X.shape[1]), refcheck=False)  # no other view of it is left
+        for j, feature in enumerate(self.features):
+            self._fill(X[:, j], feature, table, None)
+        return X
+
+    @staticmethod
     def _fill(
-        self, column: NDArray[Any], feature: Feature, table: Table, rows: NDArray[np.intp] | None
+        column: NDArray[Any], feature: Feature, table: Table, rows: NDArray[np.intp] | None
     ) -> None:
+        if not table.missing.get(feature.name, 1):
+            return  # the file has no missing cell in this column
         gaps = np.isnan(column)
         if not gaps.any():
             return

@@ -40,8 +40,9 @@ FORMATS = {
     ".feather": "ipc",
     ".arrow": "ipc",
 }
-#: CSV bytes parsed per record batch (Arrow parses each block on several threads).
-BLOCK_BYTES = 16 << 20
+#: CSV bytes parsed per record batch. Arrow parses blocks on several threads and keeps a few
+#: dozen in flight: 1 MiB blocks keep that near 40 MiB and every core busy.
+BLOCK_BYTES = 1 << 20
 #: Rows per record batch of Parquet files.
 PARQUET_ROWS = 65_536
 
@@ -78,7 +79,7 @@ class Table:
     y: NDArray[np.float64] | Categorical | None
     #: The number the file gives its first data row in messages (2 below a header row).
     first_row: int
-    #: Missing cells per feature column, and which rows miss any feature.
+    #: Missing cells per feature column, and which rows miss any feature (one entry per row).
     missing: dict[str, int] = field(default_factory=dict)
     missing_rows: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     columns_in_file: int = 0
@@ -87,7 +88,7 @@ class Table:
 
     @property
     def n_rows(self) -> int:
-        return len(self.values)
+        return len(self.missing_rows)  # the matrix may have been used up by then
 
     @property
     def numeric(self) -> list[str]:
@@ -420,8 +421,10 @@ def _stream(
             if rows + n > len(matrix):
                 matrix = _grow(path, matrix, rows + n, rows, fmt)
             block = matrix[rows : rows + n]
-            for j, name in enumerate(numeric):
-                block[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
+            if numeric:  # one copy in Arrow's C++, row-major, a missing cell NaN
+                columns = batch.select(numeric).to_tensor(null_to_nan=True, row_major=True)
+                block[...] = np.asarray(columns)
+                del columns
             gaps = np.isnan(block)
             if np.isinf(block).any():
                 r, j = np.argwhere(np.isinf(block))[0]
@@ -442,6 +445,7 @@ def _stream(
         raise _read_error(path, fmt, exc) from None
     if rows == 0:
         raise DataError(f"{path}: needs a header row and at least one data row")
+    del block
     matrix.resize((rows, len(numeric)), refcheck=False)  # give back what the estimate overshot
     categorical = {name: _categories(texts[name]) for name in kinds if name in texts}
     missing = {name: int(c) for name, c in zip(numeric, missing_counts, strict=True)}

@@ -93,9 +93,11 @@ def prepare_table(
     test_fraction: float,
     rng: np.random.Generator,
     dtype: np.dtype,
+    in_place: bool = False,
 ) -> Prepared:
     """Drop rows without a target (and, with ``missing: drop``, rows missing a feature), split,
-    fit the encoding on the training split and encode every split."""
+    fit the encoding on the training split and encode every split. With ``in_place`` the
+    training split may be made in the table's own matrix, which is then used up."""
     from .splits import split_indices
 
     source = table.source
@@ -133,13 +135,16 @@ def prepare_table(
     )  # fmt: skip
     X: dict[str, NDArray[Any] | None] = {}
     Y: dict[str, NDArray[Any] | None] = {}
-    for split, index, fraction in (("train", tr, 1.0), ("val", va, val_fraction),
-                                   ("test", te, test_fraction)):  # fmt: skip
-        if fraction == 0:
-            X[split] = Y[split] = None
-            continue
-        X[split] = encoding.encode(table, rows[index], dtype, ignore_unknown=split != "train")
-        Y[split] = kept_y[index]
+    for split, index, fraction in (("val", va, val_fraction), ("test", te, test_fraction)):
+        X[split] = Y[split] = None
+        if fraction > 0:
+            X[split] = encoding.encode(table, rows[index], dtype, ignore_unknown=True)
+            Y[split] = kept_y[index]
+    if in_place and encoding.as_read(table, dtype):
+        X["train"] = encoding.encode_in_place(table, rows[tr])  # the table's matrix, reused
+    else:
+        X["train"] = encoding.encode(table, rows[tr], dtype)
+    Y["train"] = kept_y[tr]
     counts: dict[str, int] = {}
     if classes is not None:
         tally = np.bincount(kept_y, minlength=len(classes))
