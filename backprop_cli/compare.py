@@ -20,7 +20,7 @@ from .config import ExperimentConfig, with_optimizer
 from .errors import BpropError, ConfigError
 from .execution import run_all
 from .optim import OPTIMIZERS
-from .run import RunFinished, RunStarted, execute, prepare
+from .run import RunFinished, RunStarted, execute, prepare, warm_data_cache
 from .training import EpochEnded, Event
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
@@ -253,6 +253,7 @@ def race(
             yield from _contestant_events(contestant, run_dir, target_loss, index, total, stop)
         return
 
+    warm_data_cache(c.config for c in lineup)  # the workers share one parse of a table
     for index, contestant in enumerate(lineup, start=1):
         (out_dir / contestant.name).mkdir()
         yield ContestantStarted(index, total, contestant)

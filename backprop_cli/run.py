@@ -10,12 +10,13 @@ Run directory:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ from .build import (
     rngs,
 )
 from .config import ExperimentConfig, to_yaml
-from .data import Splits
-from .errors import ConfigError
+from .data import Splits, cache, table_source
+from .errors import BpropError, ConfigError
 from .history import columns
 from .network import Network
 from .resumption import check_same_config, check_same_data, data_signature
@@ -138,6 +139,21 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
     prepared = Prepared(cfg, splits, net, data, trainer, checkpoint, signature)
     prepared.seconds = time.perf_counter() - started
     return prepared
+
+
+def warm_data_cache(configs: Iterable[ExperimentConfig]) -> None:
+    """Prepare each distinct table among ``configs`` once, in this process, so that the worker
+    processes that train them read it from the cache instead of each parsing the file (and
+    share one memory-mapped copy). Errors are left for each run to report."""
+    seen = set()
+    for cfg in configs:
+        if table_source(cfg.data) is None or not cache.enabled():
+            continue
+        key = json.dumps([cfg.data.model_dump(mode="json"), cfg.seed, cfg.dtype, cfg.loss])
+        if key not in seen:
+            seen.add(key)
+            with contextlib.suppress(BpropError):
+                build_splits(cfg, rngs(cfg.seed)[0])
 
 
 def _best_params(checkpoint: checkpoints.Checkpoint, trainer: Trainer) -> Array | None:

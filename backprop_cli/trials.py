@@ -68,6 +68,11 @@ def run_trials(
     """Each trial's result as it finishes. After ``stop.request()`` the running trials stop after
     their current step and the queued ones return "cancelled" at once, so this ends soon."""
     tasks = [(t, out_dir / t.name, metric, mode, stop) for t in todo]
+    if dask is not None or (jobs > 1 and len(todo) > 1):
+        from .run import warm_data_cache
+
+        configs = [t.config for t in todo if t.config is not None]
+        warm_data_cache(configs)  # the workers share one parse of a table
     for _, result in run_all(run_trial, tasks, n_jobs=jobs, dask=dask):
         yield result
 
