@@ -237,6 +237,9 @@ def summary(
     """A table of the network's layers (type, output shape, activation, initializer,
     parameters) with the totals, like Keras' summary().
 
+    For a table's data it adds the input columns (and which features are one-hot) and the
+    classes, as training fitted them.
+
     Example:  bprop summary configs/mnist5k.yaml
     """
     import numpy as np
@@ -252,12 +255,14 @@ def summary(
     try:
         if source.suffix.lower() in (".yaml", ".yml"):
             cfg = load_config(source)
-            n_features = build_splits(cfg, rngs(cfg.seed)[0]).n_features
+            splits = build_splits(cfg, rngs(cfg.seed)[0])
+            n_features, encoding, classes = splits.n_features, splits.encoding, splits.classes
             layers = build_layers(cfg, n_features)  # shapes only: nothing of their size allocated
             slots, dtype = layout(layers), np.dtype(cfg.dtype)
         else:
             loaded = load_model(source)
             cfg, n_features = loaded.cfg, loaded.net.input_dim
+            encoding, classes = loaded.encoding, loaded.classes
             layers, slots, dtype = loaded.net.layers, loaded.net.slots, loaded.net.dtype
     except BpropError as exc:
         fail(str(exc))
@@ -279,3 +284,13 @@ def summary(
         f"non-trainable {fixed:,}); {(trainable + fixed) * dtype.itemsize:,} bytes "
         f"in {dtype}"
     )
+    if encoding is not None:
+        one_hot = [f"{f.name} ({len(f.categories)})" for f in encoding.features if f.categories]
+        console.print(
+            f"inputs: {encoding.width} columns from {len(encoding.features)} features"
+            + (f"; one-hot: {', '.join(one_hot)}" if one_hot else ""),
+            soft_wrap=True,
+            highlight=False,
+        )
+    if classes is not None:
+        console.print(f"classes: {', '.join(classes)}", soft_wrap=True, highlight=False)
