@@ -155,6 +155,18 @@ def test_declared_categorical_columns_and_text_columns_left_undeclared(tmp_path:
         load(path=str(path), categorical=["year"])
 
 
+def test_one_hot_columns_too_wide_for_memory_are_refused_naming_the_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backprop_cli.data import tabular
+
+    monkeypatch.setattr(tabular, "memory_bytes", lambda: 10_000)
+    rows = "".join(f"{i},id-{i},{i % 2}\n" for i in range(60))  # an id column: 60 categories
+    path = write(tmp_path / "t.csv", "x,id,y\n" + rows)
+    with pytest.raises(DataError, match=r"column 'id' alone has 60 categories: leave it out"):
+        load(path=str(path))
+
+
 def test_unknown_column_names_in_the_data_keys_are_named(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "a,b,y\n1,2,0\n3,4,1\n")
     with pytest.raises(DataError, match=r"data.drop 'c' is not a column \(columns: a, b, y\)"):
@@ -512,3 +524,40 @@ def test_a_training_run_from_the_cache_equals_one_from_the_file(tmp_path: Path) 
     from helpers import assert_same_arrays
 
     assert_same_arrays(tmp_path / "a/checkpoints/last.npz", tmp_path / "b/checkpoints/last.npz")
+
+
+# ------------------------------------------------------------ odd files
+def test_spaces_around_header_names_are_dropped(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.csv", "a, b , y\n1, 2, 0\n3, 4, 1\n")
+    splits = load(path=str(path), target="y")
+    assert splits.feature_names == ["a", "b"] and splits.X_train.tolist() == [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin.csv", "a,town,y\n1,Zürich,0\n".encode("latin-1"), "is not UTF-8 text"),
+        ("bad.parquet", b"PAR1 not really", "cannot read it as a Parquet file"),
+        ("bad.feather", b"garbage", "cannot read it as a Feather/Arrow file"),
+        ("dup.csv", b"a,a,y\n1,2,0\n", "the header names 'a' more than once"),
+        ("late-text.csv", None, "row 200002, column 'a': 'oops' is not a number"),
+    ],
+)
+def test_files_arrow_cannot_read_exit_cleanly_naming_the_file(
+    name: str, content: bytes | None, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    if content is None:  # text far below the first blocks Arrow infers the types from
+        rows = "".join(f"{i},{i % 2}\n" for i in range(200_000))  # 1.6 MB
+        path.write_text("a,y\n" + rows + "oops,1\n")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as raised:
+        load(path=str(path))
+    assert str(path) in str(raised.value)
+
+
+def test_a_nested_column_is_refused_naming_the_cast(tmp_path: Path) -> None:
+    feather.write_feather(pa.table({"a": [[1, 2], [3]], "y": [0, 1]}), tmp_path / "n.feather")
+    with pytest.raises(DataError, match="Unsupported cast from list"):
+        load(path=str(tmp_path / "n.feather"))

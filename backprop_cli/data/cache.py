@@ -6,17 +6,18 @@ the same data settings reads them instead of parsing the file again, and process
 machine share one copy of the data in memory.
 
 An entry's key is a digest of the file's bytes, every ``data:`` setting, the task, the state of
-the generator that draws the splits, standardization and the dtype: a changed file or setting
-can never be served a stale entry. Entries live in ``$BPROP_CACHE_DIR`` (default
-``$XDG_CACHE_HOME/bprop`` or ``~/.cache/bprop``), under ``tables/``; the least recently used
-are removed once they hold more than ``BPROP_CACHE_MAX_BYTES`` (default 10 GiB).
-``BPROP_NO_CACHE=1`` turns the cache off. A cache that cannot be written (a read-only home, a
-full disk) is skipped: the run goes on without it.
+the generator that draws the splits, standardization, the dtype and the code that prepares
+tables: a changed file, setting or version of bprop can never be served a stale entry. Entries
+live in ``$BPROP_CACHE_DIR`` (default ``$XDG_CACHE_HOME/bprop`` or ``~/.cache/bprop``), under
+``tables/``; the least recently used are removed once they hold more than
+``BPROP_CACHE_MAX_BYTES`` (default 10 GiB). ``BPROP_NO_CACHE=1`` turns the cache off. A cache
+that cannot be written (a read-only home, a full disk) is skipped: the run goes on without it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -54,9 +55,24 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(fh, "blake2b").hexdigest()
 
 
+@functools.cache
+def code_digest() -> str:
+    """A digest of the code that prepares tables (this package's modules): another version of
+    bprop never reads entries this one wrote, nor the other way round."""
+    digest = hashlib.blake2b(digest_size=16)
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.name.encode() + module.read_bytes())
+    return digest.hexdigest()
+
+
 def key(path: Path, settings: dict[str, Any]) -> str:
     """The entry name for the file ``path`` prepared with ``settings`` (plain data)."""
-    document = {"version": VERSION, "content": file_digest(path), "settings": settings}
+    document = {
+        "version": VERSION,
+        "code": code_digest(),
+        "content": file_digest(path),
+        "settings": settings,
+    }
     text = json.dumps(document, sort_keys=True, default=str)
     return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -14,7 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from ..reading import check_regular, check_zip_size, read_gzip
+from ..reading import check_regular, check_zip_size
+from .table import read_numbers
 
 
 @dataclass
@@ -58,7 +57,7 @@ def load_shipped(name: str) -> RawData:
         with path.open(encoding="utf-8") as fh:
             class_names = fh.readline().strip().split(",")[2:]
         skip = 1
-    table = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2)
+    _, table = read_numbers(path, header=False, skip_rows=skip)
     return RawData(table[:, :-1], table[:, -1].astype(np.int64), class_names=class_names)
 
 
@@ -142,51 +141,10 @@ def _check_pair(
         raise DataError(f"{path}: y{suffix} has shape {y.shape}, unlike y's {y0.shape}")
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    """The text of a CSV file (a byte-order mark skipped), unpacked if it ends in .gz."""
-    if path.suffix.lower() == ".gz":
-        return io.StringIO(read_gzip(path, DataError).decode("utf-8-sig"), newline="")
-    return path.open(encoding="utf-8-sig", newline="")
-
-
 def read_csv_table(path: Path) -> tuple[list[str], NDArray[np.float64]]:
-    """The header and the values of a .csv/.csv.gz file with a header row, every cell a finite
+    """The header and the values of a table of numbers with a header row, every cell a finite
     number; errors name the file, and the row (the header being row 1) and column."""
-    check_regular(path, DataError, "data")
-    try:
-        with _open_text(path) as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-    rows = [r for r in rows if r and any(cell.strip() for cell in r)]
-    if len(rows) < 2:
-        raise DataError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0]]
-    repeated = sorted({h for h in header if header.count(h) > 1})
-    if repeated:
-        raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
-    values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
-    for r, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DataError(
-                f"{path}: row {r} has {len(row)} cells, the header has {len(header)}; "
-                "every row needs one value per column"
-            )
-        for c, cell in enumerate(row):
-            try:
-                values[r - 2, c] = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{path}: row {r}, column {header[c]!r}: {cell!r} is not a number"
-                ) from None
-    bad = np.argwhere(~np.isfinite(values))
-    if len(bad):
-        r, c = bad[0]
-        raise DataError(
-            f"{path}: row {r + 2}, column {header[c]!r}: {rows[r + 1][c].strip()!r} is not a "
-            "finite number; clean or drop that row"
-        )
-    return header, values
+    return read_numbers(path)
 
 
 def _load_csv(path: Path, target: str | None) -> RawData:

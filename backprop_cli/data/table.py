@@ -130,19 +130,31 @@ class Request:
     target_optional: bool = False
     #: The kind of the target when it is known beforehand (a trained model's).
     target_kind: str | None = None
+    #: Every column a numeric feature, in file order (no target): a matrix of numbers.
+    all_numeric: bool = False
+    #: False for a CSV without a header row (columns named f0, f1, ...); ``skip_rows`` lines
+    #: before the data are skipped.
+    header: bool = True
+    skip_rows: int = 0
 
 
 def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
     """The columns ``request`` asks for, read from ``path`` (see `Request`)."""
+    check_regular(path, DataError, "data file")  # before the name: a pipe may have any name
     fmt = table_format(path)
     if fmt is None:
         raise DataError(f"{path}: not a table file; use one of {', '.join(FORMATS)}")
-    check_regular(path, DataError, "data file")
-    schema = _schema(path, fmt)
+    layout: Layout = (request.header, request.skip_rows, None)
+    schema = _schema(path, fmt, layout)
     try:
         names = list(schema.names)
     except UnicodeDecodeError as exc:
         raise _read_error(path, fmt, exc) from None
+    if fmt in ("csv", "tsv") and any(n != n.strip() for n in names):
+        # "a, b, y": the names without the spaces around them, given to Arrow in their place
+        names = [n.strip() for n in names]
+        layout = (request.header, request.skip_rows, tuple(names))
+        schema = _schema(path, fmt, layout)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
@@ -152,7 +164,7 @@ def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
     if target is not None:
         target_kind = request.target_kind or inferred[target]
     types = _arrow_types(kinds, target, target_kind, dtype)
-    table = _stream(path, fmt, types, kinds, target, dtype)
+    table = _stream(path, fmt, types, kinds, target, dtype, layout)
     table.columns_in_file = len(names)
     table.unused = [n for n in names if n not in kinds and n != target]
     return table
@@ -172,6 +184,8 @@ def _choose(
 ) -> tuple[str | None, dict[str, str]]:
     """The target column and the feature columns with their kinds."""
     listing = ", ".join(names)
+    if request.all_numeric:
+        return None, dict.fromkeys(names, "numeric")
 
     def check(key: str, wanted: list[str]) -> None:
         unknown = [name for name in wanted if name not in names]
@@ -286,8 +300,16 @@ def _csv_source(path: Path) -> Any:
     return _Bounded(path) if path.name.lower().endswith(".gz") else path
 
 
-def _csv_options(fmt: str, types: dict[str, pa.DataType] | None = None) -> dict[str, Any]:
+#: (a header row, lines skipped before it, the column names to use instead of the header's).
+Layout = tuple[bool, int, tuple[str, ...] | None]
+
+
+def _csv_options(
+    fmt: str, layout: Layout, types: dict[str, pa.DataType] | None = None
+) -> dict[str, Any]:
     import pyarrow.csv as pacsv
+
+    header, skip, names = layout
 
     convert = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True)
     if types is not None:
@@ -298,13 +320,18 @@ def _csv_options(fmt: str, types: dict[str, pa.DataType] | None = None) -> dict[
             quoted_strings_can_be_null=True,
         )
     return {
-        "read_options": pacsv.ReadOptions(block_size=BLOCK_BYTES),
+        "read_options": pacsv.ReadOptions(
+            block_size=BLOCK_BYTES,
+            skip_rows=skip + (1 if header and names else 0),  # the header, named anew
+            autogenerate_column_names=not header and not names,
+            column_names=list(names) if names else None,
+        ),
         "parse_options": pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ","),
         "convert_options": convert,
     }
 
 
-def _schema(path: Path, fmt: str) -> pa.Schema:
+def _schema(path: Path, fmt: str, layout: Layout) -> pa.Schema:
     """Column names and the types Arrow infers (for CSV: from the first block)."""
     import pyarrow as pa
 
@@ -312,7 +339,7 @@ def _schema(path: Path, fmt: str) -> pa.Schema:
         if fmt in ("csv", "tsv"):
             import pyarrow.csv as pacsv
 
-            reader = pacsv.open_csv(_csv_source(path), **_csv_options(fmt))
+            reader = pacsv.open_csv(_csv_source(path), **_csv_options(fmt, layout))
             schema = reader.schema
             reader.close()
             return schema
@@ -348,6 +375,8 @@ def _read_error(path: Path, fmt: str, exc: BaseException) -> DataError:
         )
     if "Empty CSV file" in text:
         return DataError(f"{path}: needs a header row and at least one data row")
+    if "invalid UTF8" in text:
+        return DataError(f"{path}: is not UTF-8 text ({text}); save it as UTF-8 and try again")
     kind = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "ipc": "Feather/Arrow"}[fmt]
     return DataError(f"{path}: cannot read it as a {kind} file ({text})")
 
@@ -373,7 +402,7 @@ def _ragged_row(path: Path, fmt: str) -> int | None:
     return None
 
 
-def _batches(path: Path, fmt: str, types: dict[str, pa.DataType]) -> Any:
+def _batches(path: Path, fmt: str, types: dict[str, pa.DataType], layout: Layout) -> Any:
     """Record batches of the columns in ``types``, converted to those types."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -381,7 +410,7 @@ def _batches(path: Path, fmt: str, types: dict[str, pa.DataType]) -> Any:
     if fmt in ("csv", "tsv"):
         import pyarrow.csv as pacsv
 
-        yield from pacsv.open_csv(_csv_source(path), **_csv_options(fmt, types))
+        yield from pacsv.open_csv(_csv_source(path), **_csv_options(fmt, layout, types))
         return
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -404,6 +433,7 @@ def _stream(
     kinds: dict[str, str],
     target: str | None,
     dtype: np.dtype,
+    layout: Layout,
 ) -> Table:
     import pyarrow as pa
 
@@ -414,9 +444,9 @@ def _stream(
     missing_parts: list[NDArray[np.bool_]] = []
     matrix = np.empty((0, len(numeric)), dtype=dtype)
     rows = 0
-    first_row = 1 if fmt in ("parquet", "ipc") else 2
+    first_row = 1 if fmt in ("parquet", "ipc") else 1 + layout[1] + layout[0]
     try:
-        for batch in _batches(path, fmt, types):
+        for batch in _batches(path, fmt, types, layout):
             n = batch.num_rows
             if rows + n > len(matrix):
                 matrix = _grow(path, matrix, rows + n, rows, fmt)
@@ -440,7 +470,7 @@ def _stream(
                 target_parts.append(batch.column(target).to_numpy(zero_copy_only=False))
             rows += n
     except pa.ArrowInvalid as exc:
-        raise _conversion_error(path, fmt, exc, numeric) from None
+        raise _conversion_error(path, fmt, exc, numeric, layout, first_row) from None
     except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
         raise _read_error(path, fmt, exc) from None
     if rows == 0:
@@ -497,12 +527,19 @@ def _categories(parts: list[Any]) -> Categorical:
     return Categorical(np.asarray(filled, dtype=np.int32), categories)
 
 
-def _conversion_error(path: Path, fmt: str, exc: BaseException, numeric: list[str]) -> DataError:
+def _conversion_error(
+    path: Path,
+    fmt: str,
+    exc: BaseException,
+    numeric: list[str],
+    layout: Layout,
+    first_row: int,
+) -> DataError:
     """A cell that is not a number in a numeric column: find its row and column to name them."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if not re.search(r"conversion error to (float|double)", text):
         return _read_error(path, fmt, exc)
-    found = _first_text_cell(path, fmt, numeric)
+    found = _first_text_cell(path, fmt, numeric, layout, first_row)
     if found is None:
         return DataError(f"{path}: {text}")
     row, name, value = found
@@ -512,14 +549,16 @@ def _conversion_error(path: Path, fmt: str, exc: BaseException, numeric: list[st
     )
 
 
-def _first_text_cell(path: Path, fmt: str, numeric: list[str]) -> tuple[int, str, str] | None:
+def _first_text_cell(
+    path: Path, fmt: str, numeric: list[str], layout: Layout, first_row: int
+) -> tuple[int, str, str] | None:
     """The first (row, column, value) of a numeric column that does not parse as a number."""
     import pyarrow as pa
 
     types = {name: pa.string() for name in numeric}
     rows = 0
     try:
-        for batch in _batches(path, fmt, types):
+        for batch in _batches(path, fmt, types, layout):
             for name in numeric:
                 values = batch.column(name).to_pylist()
                 for r, value in enumerate(values):
@@ -528,8 +567,24 @@ def _first_text_cell(path: Path, fmt: str, numeric: list[str]) -> tuple[int, str
                     try:
                         float(value)
                     except ValueError:
-                        return rows + r + 2, name, value
+                        return rows + r + first_row, name, value
             rows += batch.num_rows
     except pa.ArrowException:
         return None
     return None
+
+
+def read_numbers(path: Path, header: bool = True, skip_rows: int = 0) -> tuple[list[str], Any]:
+    """The column names and the float64 matrix of a table of numbers only; a missing cell or
+    text is an error naming the file, the row and the column."""
+    table = read_table(
+        path, Request(all_numeric=True, header=header, skip_rows=skip_rows), np.dtype(np.float64)
+    )
+    found = table.first_missing()
+    if found is not None:
+        row, name = found
+        raise DataError(
+            f"{path}: row {row}, column {name!r} is empty or not a number (NA, NaN); every cell "
+            "needs a finite number"
+        )
+    return list(table.kinds), table.values

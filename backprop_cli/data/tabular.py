@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
+from ..resources import memory_bytes, size_text
 from .encoding import MISSING, Encoding, Feature
 from .table import Categorical, Table
 
@@ -133,6 +134,7 @@ def prepare_table(
         _fit_features(table, train_rows, settings.missing),
         table.target, task, classes, settings.missing, settings.unknown, table.unused,
     )  # fmt: skip
+    _check_width(table, encoding, len(rows), dtype)
     X: dict[str, NDArray[Any] | None] = {}
     Y: dict[str, NDArray[Any] | None] = {}
     for split, index, fraction in (("val", va, val_fraction), ("test", te, test_fraction)):
@@ -150,6 +152,22 @@ def prepare_table(
         tally = np.bincount(kept_y, minlength=len(classes))
         counts = {name: int(c) for name, c in zip(classes, tally, strict=True)}
     return Prepared(encoding, X, Y, counts, dropped_target, dropped_missing)
+
+
+def _check_width(table: Table, encoding: Encoding, n_rows: int, dtype: np.dtype) -> None:
+    """One-hot columns must fit in memory (a text column of ids has as many categories as rows)."""
+    categorical = [f for f in encoding.features if f.kind == "categorical"]
+    if not categorical:
+        return
+    need = n_rows * encoding.width * np.dtype(dtype).itemsize
+    if need > memory_bytes():
+        widest = max(categorical, key=lambda f: len(f.categories))
+        raise DataError(
+            f"{table.source}: the one-hot inputs ({encoding.width:,} columns × {n_rows:,} rows) "
+            f"need {size_text(need)}, more than this machine's {size_text(memory_bytes())}; "
+            f"column {widest.name!r} alone has {len(widest.categories):,} categories: leave it "
+            "out (data.drop)"
+        )
 
 
 def _first_gap(table: Table, gaps: NDArray[np.bool_]) -> tuple[int, str]:
