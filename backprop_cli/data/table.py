@@ -1,5 +1,6 @@
-"""Reading a data file's columns with Apache Arrow: CSV and TSV (plain or .gz), Parquet, and
-Feather / Arrow IPC.
+"""A data file's columns as a run uses them: which columns (the target, the features and their
+kinds), read with Apache Arrow (`arrowio`: CSV and TSV, plain or .gz, Parquet, Feather / Arrow
+IPC).
 
 Numeric feature columns stream, one record batch at a time, into a single matrix of the training
 dtype (a missing cell is NaN): no per-cell Python object and no float64 copy of the table is
@@ -9,11 +10,7 @@ categories (−1 for a missing cell). The target is kept as numbers or as catego
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import math
-import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,38 +19,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import reading
 from ..errors import DataError
 from ..reading import check_regular
-from ..resources import check_fits, size_text
+from ..resources import check_fits
+from .arrowio import (
+    BLOCK_BYTES,
+    FORMATS,
+    Layout,
+    batches,
+    conversion_error,
+    read_error,
+    schema_of,
+    table_format,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-#: File endings bprop reads as tables, and their format.
-FORMATS = {
-    ".csv": "csv",
-    ".csv.gz": "csv",
-    ".tsv": "tsv",
-    ".tsv.gz": "tsv",
-    ".parquet": "parquet",
-    ".feather": "ipc",
-    ".arrow": "ipc",
-}
-#: CSV bytes parsed per record batch. Arrow parses blocks on several threads and keeps a few
-#: dozen in flight: 1 MiB blocks keep that near 40 MiB and every core busy.
-BLOCK_BYTES = 1 << 20
-#: Rows per record batch of Parquet files.
-PARQUET_ROWS = 65_536
-
-
-def table_format(path: Path) -> str | None:
-    """ "csv", "tsv", "parquet" or "ipc" from the file's ending; None for another file."""
-    name = path.name.lower()
-    for ending in sorted(FORMATS, key=len, reverse=True):
-        if name.endswith(ending):
-            return FORMATS[ending]
-    return None
 
 
 @dataclass
@@ -145,16 +126,16 @@ def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
     if fmt is None:
         raise DataError(f"{path}: not a table file; use one of {', '.join(FORMATS)}")
     layout: Layout = (request.header, request.skip_rows, None)
-    schema = _schema(path, fmt, layout)
+    schema = schema_of(path, fmt, layout)
     try:
         names = list(schema.names)
     except UnicodeDecodeError as exc:
-        raise _read_error(path, fmt, exc) from None
+        raise read_error(path, fmt, exc) from None
     if fmt in ("csv", "tsv") and any(n != n.strip() for n in names):
         # "a, b, y": the names without the spaces around them, given to Arrow in their place
         names = [n.strip() for n in names]
         layout = (request.header, request.skip_rows, tuple(names))
-        schema = _schema(path, fmt, layout)
+        schema = schema_of(path, fmt, layout)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
@@ -270,162 +251,6 @@ def _arrow_types(
     return types
 
 
-class _Bounded(io.RawIOBase):
-    """The unpacked bytes of a .gz file, refused past `unpacked_limit` as they unpack (a gzip
-    bomb stops early; the text itself is never held whole)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.total, self.limit = path, 0, reading.unpacked_limit()
-        self._fh = gzip.open(path, "rb")  # noqa: SIM115 (closed by close())
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self._fh.readinto(buffer)
-        self.total += n
-        if self.total > self.limit:
-            raise DataError(
-                f"{self.path}: unpacks to more than {size_text(self.limit)} (the limit on this "
-                "machine: an eighth of its memory); unpack it yourself if it is meant"
-            )
-        return n
-
-    def close(self) -> None:
-        self._fh.close()
-        super().close()
-
-
-def _csv_source(path: Path) -> Any:
-    return _Bounded(path) if path.name.lower().endswith(".gz") else path
-
-
-#: (a header row, lines skipped before it, the column names to use instead of the header's).
-Layout = tuple[bool, int, tuple[str, ...] | None]
-
-
-def _csv_options(
-    fmt: str, layout: Layout, types: dict[str, pa.DataType] | None = None
-) -> dict[str, Any]:
-    import pyarrow.csv as pacsv
-
-    header, skip, names = layout
-
-    convert = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True)
-    if types is not None:
-        convert = pacsv.ConvertOptions(
-            column_types=types,
-            include_columns=list(types),
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        )
-    return {
-        "read_options": pacsv.ReadOptions(
-            block_size=BLOCK_BYTES,
-            skip_rows=skip + (1 if header and names else 0),  # the header, named anew
-            autogenerate_column_names=not header and not names,
-            column_names=list(names) if names else None,
-        ),
-        "parse_options": pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ","),
-        "convert_options": convert,
-    }
-
-
-def _schema(path: Path, fmt: str, layout: Layout) -> pa.Schema:
-    """Column names and the types Arrow infers (for CSV: from the first block)."""
-    import pyarrow as pa
-
-    try:
-        if fmt in ("csv", "tsv"):
-            import pyarrow.csv as pacsv
-
-            reader = pacsv.open_csv(_csv_source(path), **_csv_options(fmt, layout))
-            schema = reader.schema
-            reader.close()
-            return schema
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return pq.ParquetFile(path).schema_arrow
-        return _ipc_reader(path).schema
-    except (pa.ArrowException, OSError, EOFError, ValueError, zlib.error) as exc:
-        # UnicodeDecodeError is a ValueError: a header that is not UTF-8 text.
-        raise _read_error(path, fmt, exc) from None
-
-
-def _ipc_reader(path: Path) -> Any:
-    import pyarrow as pa
-
-    source = pa.memory_map(str(path))
-    try:
-        return pa.ipc.open_file(source)
-    except pa.ArrowInvalid:
-        return pa.ipc.open_stream(pa.memory_map(str(path)))
-
-
-def _read_error(path: Path, fmt: str, exc: BaseException) -> DataError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    ragged = re.search(r"Expected (\d+) columns, got (\d+)", text)
-    if fmt in ("csv", "tsv") and ragged:
-        row = _ragged_row(path, fmt)
-        where = f"row {row} has" if row else "a row has"
-        return DataError(
-            f"{path}: {where} {ragged[2]} cells, the header has {ragged[1]}; every row needs one "
-            "value per column"
-        )
-    if "Empty CSV file" in text:
-        return DataError(f"{path}: needs a header row and at least one data row")
-    if "invalid UTF8" in text:
-        return DataError(f"{path}: is not UTF-8 text ({text}); save it as UTF-8 and try again")
-    kind = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet", "ipc": "Feather/Arrow"}[fmt]
-    return DataError(f"{path}: cannot read it as a {kind} file ({text})")
-
-
-def _text_lines(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
-
-
-def _ragged_row(path: Path, fmt: str) -> int | None:
-    """The number of the first row whose cell count differs from the header's (a slow scan, on
-    the error path only)."""
-    try:
-        with _text_lines(path) as fh:
-            reader = csv.reader(fh, delimiter="\t" if fmt == "tsv" else ",")
-            width = len(next(reader))
-            for row in reader:
-                if row and len(row) != width:
-                    return reader.line_num
-    except (OSError, UnicodeDecodeError, csv.Error, StopIteration, EOFError):
-        return None
-    return None
-
-
-def _batches(path: Path, fmt: str, types: dict[str, pa.DataType], layout: Layout) -> Any:
-    """Record batches of the columns in ``types``, converted to those types."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if fmt in ("csv", "tsv"):
-        import pyarrow.csv as pacsv
-
-        yield from pacsv.open_csv(_csv_source(path), **_csv_options(fmt, layout, types))
-        return
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        batches = pq.ParquetFile(path).iter_batches(batch_size=PARQUET_ROWS, columns=list(types))
-    else:
-        reader = _ipc_reader(path)
-        batches = (
-            reader.get_batch(i) for i in range(reader.num_record_batches)
-        ) if hasattr(reader, "num_record_batches") else iter(reader)  # fmt: skip
-    for batch in batches:
-        arrays = [pc.cast(batch.column(name), kind, safe=False) for name, kind in types.items()]
-        yield pa.RecordBatch.from_arrays(arrays, names=list(types))
-
-
 def _stream(
     path: Path,
     fmt: str,
@@ -446,7 +271,7 @@ def _stream(
     rows = 0
     first_row = 1 if fmt in ("parquet", "ipc") else 1 + layout[1] + layout[0]
     try:
-        for batch in _batches(path, fmt, types, layout):
+        for batch in batches(path, fmt, types, layout):
             n = batch.num_rows
             if rows + n > len(matrix):
                 matrix = _grow(path, matrix, rows + n, rows, fmt)
@@ -470,9 +295,9 @@ def _stream(
                 target_parts.append(batch.column(target).to_numpy(zero_copy_only=False))
             rows += n
     except pa.ArrowInvalid as exc:
-        raise _conversion_error(path, fmt, exc, numeric, layout, first_row) from None
+        raise conversion_error(path, fmt, exc, numeric, layout, first_row) from None
     except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
-        raise _read_error(path, fmt, exc) from None
+        raise read_error(path, fmt, exc) from None
     if rows == 0:
         raise DataError(f"{path}: needs a header row and at least one data row")
     del block
@@ -525,53 +350,6 @@ def _categories(parts: list[Any]) -> Categorical:
     codes = pc.index_in(column, value_set=pa.array(categories, type=pa.string()))
     filled = pc.fill_null(codes, -1).to_numpy(zero_copy_only=False) if len(column) else []
     return Categorical(np.asarray(filled, dtype=np.int32), categories)
-
-
-def _conversion_error(
-    path: Path,
-    fmt: str,
-    exc: BaseException,
-    numeric: list[str],
-    layout: Layout,
-    first_row: int,
-) -> DataError:
-    """A cell that is not a number in a numeric column: find its row and column to name them."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if not re.search(r"conversion error to (float|double)", text):
-        return _read_error(path, fmt, exc)
-    found = _first_text_cell(path, fmt, numeric, layout, first_row)
-    if found is None:
-        return DataError(f"{path}: {text}")
-    row, name, value = found
-    return DataError(
-        f"{path}: row {row}, column {name!r}: {value!r} is not a number; fix the cell, leave it "
-        "empty (missing), or list the column in data.categorical"
-    )
-
-
-def _first_text_cell(
-    path: Path, fmt: str, numeric: list[str], layout: Layout, first_row: int
-) -> tuple[int, str, str] | None:
-    """The first (row, column, value) of a numeric column that does not parse as a number."""
-    import pyarrow as pa
-
-    types = {name: pa.string() for name in numeric}
-    rows = 0
-    try:
-        for batch in _batches(path, fmt, types, layout):
-            for name in numeric:
-                values = batch.column(name).to_pylist()
-                for r, value in enumerate(values):
-                    if value is None:
-                        continue
-                    try:
-                        float(value)
-                    except ValueError:
-                        return rows + r + first_row, name, value
-            rows += batch.num_rows
-    except pa.ArrowException:
-        return None
-    return None
 
 
 def read_numbers(path: Path, header: bool = True, skip_rows: int = 0) -> tuple[list[str], Any]:

@@ -1,0 +1,158 @@
+"""A table's splits for a run: read and prepared (`tabular`), or served by the cache of prepared
+tables (`cache`) when the same file was prepared with the same settings before."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DataError
+from ..reading import check_regular
+from . import cache
+from .encoding import Encoding
+from .files import SHIPPED_TABLES, shipped_path
+from .inspection import report
+from .splits import Splits, standardize
+from .table import Request, read_table, table_format
+from .tabular import Settings, prepare_table
+
+if TYPE_CHECKING:
+    from ..config.models import DataConfig
+
+
+def table_source(data: DataConfig) -> Path | None:
+    """The table file ``data`` reads (a shipped table or a .csv/.tsv/.parquet/.feather path),
+    or None for generated data, the numeric shipped sets and .npz files."""
+    if data.dataset in SHIPPED_TABLES:
+        return shipped_path(data.dataset)
+    if data.path is None:
+        return None
+    path = Path(data.path)
+    return path if table_format(path) is not None else None
+
+
+def table_request(data: DataConfig) -> Request:
+    """The columns a table's ``data:`` section asks for."""
+    target = data.target
+    if target is None and data.dataset in SHIPPED_TABLES:
+        target = SHIPPED_TABLES[data.dataset][1]
+    return Request(target, data.features, list(data.drop), data.categorical)
+
+
+def load_table_splits(
+    path: Path,
+    data: DataConfig,
+    task: str,
+    rng: np.random.Generator,
+    scale: bool,
+    dtype: np.dtype,
+) -> Splits:
+    """Read a table, fit its encoding on the training split and encode every split; or read
+    all that from the cache when this file was prepared so before (see `cache`)."""
+    started = time.perf_counter()
+    if not path.exists():
+        raise DataError(f"{path}: no such data file; check data.path (relative to the config)")
+    check_regular(path, DataError, "data file")  # before its bytes are read for the cache key
+    if not cache.enabled():
+        splits = _prepare_table_splits(path, data, task, rng, scale, dtype)
+        assert splits.report is not None
+        splits.report |= {"load_seconds": time.perf_counter() - started, "cache": "off"}
+        return splits
+    settings = {
+        "data": data.model_dump(mode="json", exclude={"path"}),
+        "target": table_request(data).target,
+        "task": task,
+        "rng": rng.bit_generator.state,
+        "scale": scale,
+        "dtype": np.dtype(dtype).str,
+    }
+    name = cache.key(path, settings)
+    hit = cache.load(name)
+    if hit is not None:
+        arrays, meta = hit
+        cached = _cached_splits(arrays, meta, str(path))
+        if cached is not None:
+            assert cached.report is not None
+            rng.bit_generator.state = meta["rng_after"]  # as if the splits were drawn here
+            cached.report |= {"load_seconds": time.perf_counter() - started, "cache": "hit"}
+            return cached
+    splits = _prepare_table_splits(path, data, task, rng, scale, dtype)
+    assert splits.report is not None and splits.encoding is not None
+    splits.report["load_seconds"] = time.perf_counter() - started
+    meta = {
+        "rng_after": rng.bit_generator.state,
+        "encoding": splits.encoding.to_json(),
+        "report": splits.report,
+    }
+    arrays = {name: getattr(splits, name) for name in cache.ARRAYS}
+    stored = cache.store(name, arrays, meta)
+    splits.report["cache"] = "stored" if stored else "off"
+    return splits
+
+
+def _cached_splits(
+    arrays: dict[str, NDArray[Any] | None], meta: dict[str, Any], source: str
+) -> Splits | None:
+    """Splits from a cache entry's arrays and metadata; None if they do not fit together."""
+    try:
+        encoding = Encoding.from_json(meta["encoding"], source)
+        report = dict(meta["report"])
+        np.random.default_rng().bit_generator.state = meta["rng_after"]  # a valid state
+    except (KeyError, TypeError, ValueError):
+        return None
+    X = arrays["X_train"]
+    if X is None or X.ndim != 2 or X.shape[1] != encoding.width:
+        return None
+    return Splits(
+        X,
+        arrays["y_train"],  # type: ignore[arg-type]
+        arrays["X_val"],
+        arrays["y_val"],
+        arrays["X_test"],
+        arrays["y_test"],
+        arrays["mean"],
+        arrays["std"],
+        feature_names=encoding.columns,
+        target_name=encoding.target,
+        classes=encoding.classes,
+        encoding=encoding,
+        report=report,
+    )
+
+
+def _prepare_table_splits(
+    path: Path,
+    data: DataConfig,
+    task: str,
+    rng: np.random.Generator,
+    scale: bool,
+    dtype: np.dtype,
+) -> Splits:
+    """Read a table, fit its encoding on the training split and encode every split."""
+    started = time.perf_counter()
+    table = read_table(path, table_request(data), dtype)
+    settings = Settings(data.missing, data.class_names, data.unknown)
+    prepared = prepare_table(
+        table, task, settings, data.validation_split, data.test_split, rng, dtype, in_place=True
+    )
+    encoding = prepared.encoding
+    splits = Splits(
+        prepared.X["train"],  # type: ignore[arg-type]
+        prepared.y["train"],  # type: ignore[arg-type]
+        prepared.X["val"],
+        prepared.y["val"],
+        prepared.X["test"],
+        prepared.y["test"],
+        feature_names=encoding.columns,
+        target_name=table.target,
+        classes=encoding.classes,
+        encoding=encoding,
+    )
+    if scale:
+        splits = standardize(splits, encoding.numeric_mask())
+    splits.report = report(table, prepared, splits, time.perf_counter() - started)
+    return splits
