@@ -561,3 +561,24 @@ def test_a_nested_column_is_refused_naming_the_cast(tmp_path: Path) -> None:
     feather.write_feather(pa.table({"a": [[1, 2], [3]], "y": [0, 1]}), tmp_path / "n.feather")
     with pytest.raises(DataError, match="Unsupported cast from list"):
         load(path=str(tmp_path / "n.feather"))
+
+
+def test_a_comparison_prepares_the_table_once_before_its_worker_processes(tmp_path: Path) -> None:
+    from backprop_cli.build import build_splits, rngs
+    from backprop_cli.config import load_config
+    from backprop_cli.run import warm_data_cache
+
+    penguin_like(tmp_path)
+    experiment = config(
+        tmp_path, "{path: birds.csv, target: species, missing: median, test_split: 0.2}",
+        softmax_layers(3), "cross_entropy",
+    )  # fmt: skip
+    cfg = load_config(experiment)
+    warm_data_cache([cfg, cfg])  # what compare-optimizers and sweep do before their workers
+    root = Path(os.environ["BPROP_CACHE_DIR"]) / "tables"
+    assert len([p for p in root.iterdir() if p.is_dir()]) == 1
+    assert build_splits(cfg, rngs(cfg.seed)[0]).report["cache"] == "hit"
+    result = cli(["compare-optimizers", str(experiment), "--optimizers", "sgd,adam", "--jobs",
+                  "2", "--out", str(tmp_path / "race"), "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len([p for p in root.iterdir() if p.is_dir()]) == 1  # no second entry, no new parse
