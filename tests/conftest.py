@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,10 @@ SCRUBBED = (
 )  # fmt: skip
 for _name in SCRUBBED:
     os.environ.pop(_name, None)
+# Fixtures wider than a test (a module's trained run) prepare tables too: their cache is this
+# session's own, never the user's.
+_SESSION_CACHE = tempfile.TemporaryDirectory(prefix="bprop-test-cache-")
+os.environ["BPROP_CACHE_DIR"] = _SESSION_CACHE.name
 
 
 @pytest.fixture(autouse=True)
@@ -44,14 +49,10 @@ def _own_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """Run the test in a fresh empty directory, with its own empty cache of prepared tables."""
     folder = tmp_path_factory.mktemp("cwd")
     previous = Path.cwd()
-    previous_cache = os.environ.get("BPROP_CACHE_DIR")
     os.chdir(folder)
     os.environ["BPROP_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     try:
         yield folder
     finally:
         os.chdir(previous)
-        if previous_cache is None:
-            os.environ.pop("BPROP_CACHE_DIR", None)
-        else:
-            os.environ["BPROP_CACHE_DIR"] = previous_cache
+        os.environ["BPROP_CACHE_DIR"] = _SESSION_CACHE.name
