@@ -206,7 +206,14 @@ def file_data(model: Model, path: Path) -> tuple[NDArray[Any], NDArray[Any]]:
         return raw.X, raw.y
     table = read_table(path, _request(encoding, with_target=True), np.dtype(np.float64))
     if encoding.classes is not None or model.classification:
-        y, _ = targets(table, "classification", Settings(class_names=model.class_names()))
+        known = model.class_names()
+        try:
+            y, _ = targets(table, "classification", Settings(class_names=known))
+        except DataError:
+            raise DataError(
+                f"{path}: the target column {encoding.target!r} holds classes the model does not "
+                f"know; it knows {', '.join(known)}"
+            ) from None
         keep = np.flatnonzero(y >= 0)
     else:
         y, _ = targets(table, "regression", Settings())

@@ -105,7 +105,7 @@ def test_mse_is_regression_even_on_whole_numbers(tmp_path: Path) -> None:
 
 def test_a_text_target_with_mse_is_refused_naming_what_it_holds(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,kind\n1,b\n2,a\n")
-    with pytest.raises(DataError, match=r"the target 'kind' holds text \(such as 'a'\)"):
+    with pytest.raises(DataError, match=r"the target 'kind' holds text \(2 classes: a, b\)"):
         load("regression", path=str(path))
 
 
@@ -406,6 +406,22 @@ def test_an_unseen_category_at_predict_time_exits_2_unless_ignored(tmp_path: Pat
     ignoring = trained(again, ", unknown: ignore")
     result = cli(["predict", str(ignoring), str(tmp_path / "new.csv")])
     assert result.exit_code == 0, result.output
+
+
+def test_evaluate_on_a_file_with_an_unknown_class_names_the_known_ones(tmp_path: Path) -> None:
+    run = trained(tmp_path)
+    write(tmp_path / "new.csv", "species,island,bill,mass,sex\nEmperor,Dream,40,3600,male\n")
+    result = cli(["evaluate", str(run), "--data", str(tmp_path / "new.csv")])
+    assert result.exit_code == 2
+    assert "holds classes the model does not know; it knows Adelie, Chinstrap, Gentoo" in (
+        result.output
+    )
+
+
+def test_options_belong_to_generated_data_only(tmp_path: Path) -> None:
+    path = penguin_like(tmp_path)
+    with pytest.raises(DataError, match=r"data\.options: only generated data sets take options"):
+        load(path=str(path), options={"noise": 0.1})
 
 
 def test_predict_fills_missing_values_as_training_did(tmp_path: Path) -> None:

@@ -73,6 +73,10 @@ def load_data(
     ("classification" or "regression", from the loss) decides what a table's target becomes."""
     testhooks.reached("load")
     table_path = table_source(data)
+    if table_path is not None and data.options:
+        raise DataError(
+            f"data.options: only generated data sets take options, not {data.dataset or data.path}"
+        )
     if table_path is not None:
         return load_table_splits(table_path, data, task, rng, scale, dtype)
     raw, source = load_raw(data.dataset, data.path, data.target, dict(data.options), rng)

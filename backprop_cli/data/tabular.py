@@ -58,11 +58,11 @@ def targets(table: Table, task: str, settings: Settings) -> tuple[NDArray[Any], 
         raise DataError(f"{source}: no target column")
     if task == "regression":
         if isinstance(y, Categorical):
-            example = y.categories[0] if y.categories else ""
+            shown = ", ".join(y.categories[:10]) + (" …" if len(y.categories) > 10 else "")
             raise DataError(
-                f"{source}: the target {name!r} holds text (such as {example!r}), but loss mse is "
-                "regression and needs numbers; for classes use loss cross_entropy (softmax "
-                "output) or binary_cross_entropy (sigmoid)"
+                f"{source}: the target {name!r} holds text ({len(y.categories)} classes: "
+                f"{shown}), but loss mse is regression and needs numbers; for classes use loss "
+                "cross_entropy (softmax output) or binary_cross_entropy (sigmoid)"
             )
         return y, None
     if isinstance(y, Categorical):
