@@ -236,8 +236,6 @@ def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> Tra
                 f"{last}.units: the data has {n_classes} classes ({found}) but the output layer "
                 f"has {net.output_dim} units; set units to {n_classes}"
             )
-        if cfg.loss == "cross_entropy" and binary:
-            raise ConfigError(f"{last}.units: a softmax over 1 unit is constant; use {n_classes}")
     else:
         if cfg.loss == "cross_entropy":
             raise ConfigError(

@@ -194,8 +194,6 @@ def test_label_and_output_mismatches_are_config_errors(
     args = ["train", str(CONFIG_DIR / "iris.yaml"), "--out", str(out), "--set", override]
     if "wobble" in override:
         args = ["train", str(CONFIG_DIR / "spirals.yaml"), "--out", str(out), "--set", override]
-    if override.startswith("data.dataset"):
-        args += ["--set", "model.layers.1.units=1"]
     result = cli(args)
     assert result.exit_code == 2, result.output
     assert message in result.output

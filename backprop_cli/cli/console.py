@@ -61,6 +61,18 @@ def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+def in_config(config: Any, exc: Exception) -> str:
+    """The message of ``exc``, naming the config file first when it is a config problem found
+    after validation (one that needs the data: a batch larger than the training split, an
+    output layer unlike the classes) and does not name the file yet."""
+    from ..errors import ConfigError
+
+    text = str(exc)
+    if isinstance(exc, ConfigError) and not text.startswith(str(config)):
+        return "\n".join(f"{config}: {line}" for line in text.splitlines())
+    return text
+
+
 def repeated(option: str, values: list[str] | None) -> list[str]:
     """``--set a --set b`` for values ``[a, b]``: command-line words for a repeatable option."""
     return [word for value in values or [] for word in (option, value)]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import exit_codes
-from .console import console, exit_interrupted, fail, fmt, progress_bar, repeated
+from .console import console, exit_interrupted, fail, fmt, in_config, progress_bar, repeated
 from .options import ConfigArg, Overrides
 from .signals import graceful_stop
 
@@ -48,7 +48,7 @@ def train(
     Example:  bprop train configs/mnist5k.yaml --set optimizer.lr=0.003
     """
     from ..config import load_config
-    from ..errors import BpropError
+    from ..errors import BpropError, ConfigError
     from ..locking import check_free
     from ..run import execute, prepare
     from ..rundirs import claim_run_dir, run_of_checkpoint
@@ -61,7 +61,10 @@ def train(
             if busy is not None:
                 check_free(busy)  # before the data is loaded
             cfg = load_config(config, overrides)
-            prepared = prepare(cfg, resume)
+            try:
+                prepared = prepare(cfg, resume)
+            except ConfigError as exc:  # found with the data: name the config it is about
+                raise ConfigError(in_config(config, exc)) from None
             if prepared.splits.report is not None and not quiet:
                 from ..data.inspection import one_line
 

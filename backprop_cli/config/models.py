@@ -418,12 +418,19 @@ class ExperimentConfig(Strict):
                 f"model.layers.{index}.activation: loss {self.loss} needs a {required} output "
                 f"layer, received {last}; set it to {required}, or use loss mse"
             )
+        if self.loss == "cross_entropy" and output.units == 1:
+            index = len(self.model.layers) - 1
+            raise ValueError(
+                f"model.layers.{index}.units: a softmax over 1 unit is constant (always 1); give "
+                "it one unit per class, or use one sigmoid unit with binary_cross_entropy"
+            )
         stop = self.training.early_stopping
         if stop and stop.monitor == "val_loss" and not self._has_validation():
             raise ValueError(
                 "training.early_stopping.monitor: val_loss needs validation data, but "
                 "data.validation_split is 0; set a validation_split or monitor train_loss"
             )
+        self._check_schedule()
         if self.loss == "mse" and self.training.class_weight is not None:
             raise ValueError(
                 "training.class_weight: weights classes, but loss mse is regression; use "
@@ -435,6 +442,19 @@ class ExperimentConfig(Strict):
                 "cross_entropy or binary_cross_entropy, or remove class_names"
             )
         return self
+
+    def _check_schedule(self) -> None:
+        """The schedule's rules that involve other sections (cosine's min_lr against the
+        optimizer's lr) are the engine's own: build it, and report what it refuses here."""
+        from ..errors import ConfigError
+        from ..schedules import build_schedule
+
+        params = self.schedule.model_dump()
+        name, warmup = params.pop("type"), params.pop("warmup_epochs")
+        try:
+            build_schedule(name, self.optimizer.lr, self.training.epochs, warmup, **params)
+        except ConfigError as exc:
+            raise ValueError(f"schedule: {exc}") from None
 
     def _has_validation(self) -> bool:
         return self.data.validation_split > 0 or bool(
