@@ -23,8 +23,6 @@ class Activation:
     """Base class: ``forward`` computes a = σ(z); ``backward`` computes ∂L/∂z from ∂L/∂a."""
 
     name: ClassVar[str] = ""
-    #: True when a_i depends on z_i alone, so that σ′ is a diagonal Jacobian.
-    elementwise: ClassVar[bool] = True
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         raise NotImplementedError
@@ -179,7 +177,6 @@ class Softmax(Activation):
     """
 
     name = "softmax"
-    elementwise = False
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         shifted = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)

@@ -119,7 +119,10 @@ def _width_after(specs: list[Any], width: int) -> int:
 
 
 def build_optimizer_from(cfg: ExperimentConfig) -> Optimizer:
+    """The optimizer of ``cfg`` with its hyperparameters; its lr reaches each step through the
+    schedule, not the optimizer."""
     params = cfg.optimizer.model_dump()
+    del params["lr"]
     return build_optimizer(params.pop("type"), **params)
 
 

@@ -48,19 +48,6 @@ class Checkpoint:
         return {k: v for k, v in self.arrays.items() if k.startswith("layers.")}
 
 
-def save(
-    path: Path,
-    trainer: Trainer,
-    config: dict[str, Any],
-    mean: NDArray[Any] | None = None,
-    std: NDArray[Any] | None = None,
-    params: NDArray[Any] | None = None,
-) -> None:
-    """Write ``trainer``'s full state atomically to ``path``; with ``params`` (a flat buffer), those
-    weights instead of the live ones (``best.npz``)."""
-    write(path, capture(trainer, config, mean, std, params))
-
-
 def write(path: Path, arrays: dict[str, Any]) -> None:
     """Write arrays from `capture` atomically to ``path``."""
     write_with(path, lambda fh: np.savez(fh, **arrays))

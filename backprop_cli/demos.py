@@ -42,7 +42,7 @@ def descent(x0: float = 3.0, lr: float = 0.1, steps: int = 10, big_lr: float = 1
 
     def run(rate: float) -> Table:
         x = np.array([x0])
-        opt = SGD(lr=rate)
+        opt = SGD()
         opt.init(1, 1, x.dtype)
         rows: list[list[object]] = [[0, x0, 2 * x0, x0**2]]
         for i in range(1, steps + 1):
@@ -168,7 +168,7 @@ def backprop(lr: float = 0.1) -> Demo:
         ["∂L/∂W₁ = δ₁ xᵀ", vec(net.grad("layers.0.W"))],
         ["∂L/∂b₁ = δ₁", vec(net.grad("layers.0.b"))],
     ]
-    opt = SGD(lr=lr)
+    opt = SGD()
     opt.init(net.n_params, net.n_decay, net.dtype)
     opt.step(net.params, net.grads, lr)
     updated: list[list[object]] = [
@@ -198,10 +198,10 @@ def optimizers(steps: int = 3) -> Demo:
     w0 = np.array([1.0, -2.0, 0.5])
     grads = [np.array([0.3, -0.1, 2.0]), np.array([0.3, -0.1, 2.0]), np.array([0.2, 0.1, 1.5])]
     makers: list[tuple[str, Callable[[], Optimizer]]] = [
-        ("sgd (lr 0.1)", lambda: SGD(lr=0.1)),
-        ("momentum (lr 0.1, μ 0.9)", lambda: Momentum(lr=0.1)),
-        ("rmsprop (lr 0.1, ρ 0.9)", lambda: RMSprop(lr=0.1)),
-        ("adam (lr 0.1, β 0.9, 0.999)", lambda: Adam(lr=0.1)),
+        ("sgd (lr 0.1)", lambda: SGD()),
+        ("momentum (lr 0.1, μ 0.9)", lambda: Momentum()),
+        ("rmsprop (lr 0.1, ρ 0.9)", lambda: RMSprop()),
+        ("adam (lr 0.1, β 0.9, 0.999)", lambda: Adam()),
     ]
     rows: list[list[object]] = []
     for label, make in makers:

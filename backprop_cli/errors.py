@@ -18,7 +18,3 @@ class DataError(BpropError):
 
 class CheckpointError(BpropError):
     """A checkpoint that cannot be loaded (missing, corrupt, mismatched)."""
-
-
-class DivergenceError(BpropError):
-    """Training produced a non-finite loss or gradient."""

@@ -67,7 +67,7 @@ def check_same_config(checkpoint: Checkpoint, cfg: ExperimentConfig) -> None:
         saved = json.loads(str(checkpoint.arrays["config"]))
     except ValueError as exc:
         raise CheckpointError(f"{checkpoint.path}: its config is not valid JSON ({exc})") from None
-    then, now = _flat(saved), _flat(cfg.resolved())
+    then, now = _flat(_with_defaults(saved)), _flat(cfg.resolved())
     changed = _changed(then, now, _may_change)
     if changed:
         lines = [
@@ -83,6 +83,18 @@ def check_same_config(checkpoint: Checkpoint, cfg: ExperimentConfig) -> None:
             + "\nonly training.epochs and training.early_stopping.patience may change when "
             "resuming; train a new run for the rest"
         )
+
+
+def _with_defaults(saved: Any) -> Any:
+    """A checkpoint's config with every default filled in as this version of bprop fills it, so
+    that keys added since it was written (at their defaults) are no difference."""
+    from .config import validate
+    from .errors import ConfigError
+
+    try:
+        return validate(saved, "checkpoint").resolved()
+    except ConfigError:
+        return saved  # compared as it is: its differences are reported key by key
 
 
 def check_same_data(checkpoint: Checkpoint, signature: dict[str, Any]) -> None:

@@ -69,7 +69,7 @@ def _trainer(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0
     rng = np.random.default_rng(seed)
     layers = [Dense(u, ReLU()) for u in sizes[1:-1]] + [Dense(sizes[-1], Softmax())]
     net = Network(layers, sizes[0], "cross_entropy", rng, "float32")
-    opt = build_optimizer(optimizer, lr=1e-3)
+    opt = build_optimizer(optimizer)
     opt.init(net.n_params, net.n_decay, net.dtype)
     X = rng.standard_normal((n, sizes[0])).astype(np.float32)
     labels = rng.integers(0, sizes[-1], n)

@@ -25,7 +25,7 @@ def make_trainer(
     rng = np.random.default_rng(0)
     layers = [Dense(16, ReLU()), Dense(8, Tanh()), Dense(3, Softmax())]
     net = Network(layers, 5, "cross_entropy", rng, dtype)
-    opt = build_optimizer(optimizer, lr=1e-2)
+    opt = build_optimizer(optimizer)
     opt.init(net.n_params, net.n_decay, net.dtype)
     X = rng.standard_normal((n, 5)).astype(dtype)
     labels = rng.integers(0, 3, n)

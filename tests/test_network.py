@@ -47,7 +47,7 @@ def test_views_stay_in_sync_after_updates_and_loading() -> None:
     net = make_net()
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((10, 4)), net.prepare_targets(rng.integers(0, 3, 10))
-    opt = build_optimizer("adam", lr=0.01)
+    opt = build_optimizer("adam")
     opt.init(net.n_params, net.n_decay, net.dtype)
     for _ in range(3):
         net.loss_and_grad(X, y)
@@ -74,7 +74,7 @@ def test_float32_step_stays_float32() -> None:
     rng = np.random.default_rng(0)
     X = rng.standard_normal((16, 4)).astype(np.float32)
     y = net.prepare_targets(rng.integers(0, 3, 16))
-    opt = build_optimizer("adam", lr=1e-3)
+    opt = build_optimizer("adam")
     opt.init(net.n_params, net.n_decay, net.dtype)
     net.loss_and_grad(X, y)
     clip_by_norm(net.grads, 1.0)
@@ -126,7 +126,7 @@ def test_training_reduces_the_loss() -> None:
     X = rng.standard_normal((64, 4))
     labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
     y = net.prepare_targets(labels)
-    opt = build_optimizer("momentum", lr=0.1)
+    opt = build_optimizer("momentum")
     opt.init(net.n_params, net.n_decay, net.dtype)
     start = net.loss_value(X, y)
     for _ in range(200):

@@ -109,7 +109,7 @@ CASES = {
 
 
 def run_two_steps(name: str, weight_decay: float, dtype: str = "float64") -> list[np.ndarray]:
-    opt = build_optimizer(name, lr=LR, weight_decay=weight_decay)
+    opt = build_optimizer(name, weight_decay=weight_decay)
     params = np.array(THETA0, dtype=dtype)
     opt.init(params.size, n_decay=2, dtype=params.dtype)
     out = []
@@ -152,13 +152,55 @@ def test_state_round_trip_continues_exactly() -> None:
     second step, bit for bit."""
     for name in ("momentum", "nesterov", "rmsprop", "adam", "adamw"):
         reference = run_two_steps(name, 0.1)[1]
-        opt = build_optimizer(name, lr=LR, weight_decay=0.1)
+        opt = build_optimizer(name, weight_decay=0.1)
         params = np.array(THETA0)
         opt.init(3, n_decay=2, dtype=params.dtype)
         opt.step(params, np.array(GRADS[0]), LR)
         saved = opt.state_dict()
-        fresh = build_optimizer(name, lr=LR, weight_decay=0.1)
+        fresh = build_optimizer(name, weight_decay=0.1)
         fresh.init(3, n_decay=2, dtype=params.dtype)
         fresh.load_state_dict(saved)
         fresh.step(params, np.array(GRADS[1]), LR)
         np.testing.assert_array_equal(params, reference)
+
+
+def test_amsgrad_keeps_the_largest_second_moment() -> None:
+    """AMSGrad (PyTorch's form) on one bias, lr = 0.1, β₁ = 0.9, β₂ = 0.999, ε = 1e-8; the
+    gradient falls from 1 to 0.01, so v falls and v_max keeps its earlier value.
+
+    t = 1, g = 1:    m = 0.1, v = 0.001, v_max = 0.001; m̂ = 0.1/0.1 = 1, v̂ = 0.001/0.001 = 1
+                     w = 1 − 0.1·1/(1 + ε)
+    t = 2, g = 0.01: m = 0.9·0.1 + 0.1·0.01 = 0.091;  v = 0.999·0.001 + 0.001·0.0001 = 0.0009991
+                     v_max = max(0.001, 0.0009991) = 0.001
+                     m̂ = 0.091/(1 − 0.9²) = 0.091/0.19;  v̂ = 0.001/(1 − 0.999²) = 0.001/0.001999
+                     w −= 0.1·m̂/(√v̂ + ε)
+    Plain Adam takes v̂ = 0.0009991/0.001999 instead, a step larger by about 3e-5.
+    """
+    import math
+
+    first = 1 - 0.1 * 1 / (1 + 1e-8)
+    m_hat = 0.091 / 0.19
+    amsgrad = first - 0.1 * m_hat / (math.sqrt(0.001 / 0.001999) + 1e-8)
+    adam = first - 0.1 * m_hat / (math.sqrt(0.0009991 / 0.001999) + 1e-8)
+    assert adam < amsgrad - 1e-5  # the two really differ here
+    for flag, expected in ((True, amsgrad), (False, adam)):
+        opt = build_optimizer("adam", amsgrad=flag)
+        params = np.array([1.0])
+        opt.init(1, 0, params.dtype)
+        for g in (1.0, 0.01):
+            opt.step(params, np.array([g]), 0.1)
+        assert params[0] == pytest.approx(expected, rel=1e-13, abs=0)
+    assert opt.state_names == ("m", "v")
+    kept = build_optimizer("adam", amsgrad=True)
+    kept.init(1, 0, np.dtype(np.float64))
+    kept.step(np.array([1.0]), np.array([1.0]), 0.1)
+    kept.step(np.array([1.0]), np.array([0.01]), 0.1)
+    assert kept.state_dict()["v_max"].tolist() == [pytest.approx(0.001, rel=1e-15)]
+
+
+def test_amsgrad_is_a_config_key_of_adam_and_adamw() -> None:
+    from backprop_cli.config.models import OPTIMIZER_CONFIGS
+
+    assert OPTIMIZER_CONFIGS["adam"].model_validate({"type": "adam"}).amsgrad is False
+    assert OPTIMIZER_CONFIGS["adamw"].model_validate({"type": "adamw", "amsgrad": True}).amsgrad
+    assert "amsgrad" not in OPTIMIZER_CONFIGS["sgd"].model_fields

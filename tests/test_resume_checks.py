@@ -96,3 +96,24 @@ def test_resuming_on_different_data_is_refused(
                   "--set", "training.epochs=3"])  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "cannot resume on different data" in result.output and message in result.output
+
+
+def test_a_checkpoint_from_before_keys_were_added_resumes(run: Path) -> None:
+    """Keys a later bprop added at their defaults (data.missing, optimizer.amsgrad, ...) are no
+    difference: the checkpoint's config is read with today's defaults filled in."""
+    import json
+
+    import numpy as np
+
+    last = run / "checkpoints" / "last.npz"
+    with np.load(last) as checkpoint:
+        arrays = {k: checkpoint[k] for k in checkpoint.files}
+    config = json.loads(str(arrays["config"]))
+    for key in ("missing", "class_names", "unknown", "drop", "features", "categorical"):
+        del config["data"][key]
+    del config["optimizer"]["amsgrad"], config["training"]["class_weight"]
+    arrays["config"] = np.array(json.dumps(config))
+    np.savez(last, **arrays)
+    result = resume(run)
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert [row["epoch"] for row in history_of(run)] == [1, 2, 3, 4]  # continued in place

@@ -84,7 +84,7 @@ def test_worked_example_forward_backward_and_update() -> None:
     )
 
     # One SGD step with lr 0.1: every parameter moves by −0.1·gradient.
-    sgd = SGD(lr=0.1)
+    sgd = SGD()
     sgd.init(net.n_params, net.n_decay, net.dtype)
     sgd.step(net.params, net.grads, 0.1)
     # W2 = [0.7 + 0.0005101658962078007, 0.8 + 0.0006209282005450528, 0.9 + 0.0006959625830815525]
@@ -116,7 +116,7 @@ def test_worked_example_forward_backward_and_update() -> None:
 def test_one_dimensional_descent_on_x_squared() -> None:
     """f(x) = x², f′(x) = 2x, x₀ = 3, lr 0.1: x ← x − 0.1·2x = 0.8x, so x_k = 3·0.8ᵏ."""
     x = np.array([3.0])
-    sgd = SGD(lr=0.1)
+    sgd = SGD()
     sgd.init(1, 0, x.dtype)
     for k in range(1, 11):
         sgd.step(x, 2 * x, 0.1)

@@ -320,7 +320,7 @@ def test_optimizer_refuses_to_step_before_init() -> None:
     from backprop_cli.optim import build_optimizer
 
     with pytest.raises(RuntimeError, match="init"):
-        build_optimizer("adam", lr=0.1).step(np.zeros(3), np.ones(3), 0.1)
+        build_optimizer("adam").step(np.zeros(3), np.ones(3), 0.1)
 
 
 def test_plain_output_without_a_terminal(tmp_path: Path) -> None:

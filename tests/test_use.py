@@ -207,7 +207,8 @@ def test_config_prints_every_default_and_reads_back(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     resolved = yaml.safe_load(result.output)
     assert resolved["optimizer"] == {"lr": 0.003, "weight_decay": 0.0, "type": "adam",
-                                     "beta1": 0.9, "beta2": 0.999, "eps": 1e-08}  # fmt: skip
+                                     "beta1": 0.9, "beta2": 0.999, "eps": 1e-08,
+                                     "amsgrad": False}  # fmt: skip
     assert resolved["training"]["diagnostics"] is False  # a default, filled in
     path = tmp_path / "resolved.yaml"
     path.write_text(result.output)

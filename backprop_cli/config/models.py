@@ -6,7 +6,7 @@ These models only describe and validate; `backprop_cli.build` turns them into en
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -14,9 +14,13 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    create_model,
     field_validator,
     model_validator,
 )
+
+from ..optim import OPTIMIZERS, Optimizer
+from ..optim.base import Hyper
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "linear"]
 InitName = Literal["xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "normal", "zeros"]
@@ -188,48 +192,49 @@ class ModelConfig(Strict):
 
 
 # -------------------------------------------------------------- optimizers
-class _Opt(Strict):
-    lr: float = Field(0.01, gt=0, description="Learning rate lr₀.")
-    weight_decay: float = Field(0.0, ge=0, lt=1, description="L2 decay on weights (not biases).")
+def _optimizer_config(cls: type[Optimizer]) -> type[Strict]:
+    """The config model of an optimizer, derived from its declaration: ``lr`` (its default the
+    optimizer's ``default_lr``), then its hyperparameters with their ranges and descriptions."""
+    fields: dict[str, Any] = {
+        "lr": (float, Field(cls.default_lr, gt=0, description="Learning rate lr₀.")),
+    }
+    hyper = cls.hyperparameters()
+
+    def field(spec: Hyper) -> tuple[type, Any]:
+        kind = bool if isinstance(spec.default, bool) else float
+        bounds: dict[str, Any] = spec.bounds()
+        return kind, Field(spec.default, description=spec.description, **bounds)
+
+    if "weight_decay" in hyper:  # kept next to lr, as the config reference has always listed it
+        fields["weight_decay"] = field(hyper["weight_decay"])
+    fields["type"] = (Literal[cls.name], ...)
+    fields.update({key: field(spec) for key, spec in hyper.items() if key != "weight_decay"})
+    model: type[Strict] = create_model(f"{cls.__name__}Config", __base__=Strict, **fields)
+    return model
 
 
-class SGDConfig(_Opt):
-    type: Literal["sgd"]
+#: One config model per registered optimizer, in the registry's order.
+OPTIMIZER_CONFIGS: dict[str, type[Strict]] = {
+    name: _optimizer_config(cls) for name, cls in OPTIMIZERS.items()
+}
 
 
-class MomentumConfig(_Opt):
-    type: Literal["momentum"]
-    momentum: float = Field(0.9, ge=0, lt=1, description="μ in v ← μv − lr·g.")
+class OptimizerFields(Strict):
+    """For type checkers: the keys every optimizer's config has (the models themselves are made
+    from the registry above, each with its own defaults and hyperparameters)."""
+
+    type: str
+    lr: float
+    weight_decay: float
 
 
-class NesterovConfig(MomentumConfig):
-    type: Literal["nesterov"]  # type: ignore[assignment]
-
-
-class RMSpropConfig(_Opt):
-    type: Literal["rmsprop"]
-    lr: float = Field(0.001, gt=0)
-    rho: float = Field(0.9, gt=0, lt=1, description="Decay of the squared-gradient cache.")
-    eps: float = Field(1e-8, gt=0, description="Added to √cache.")
-
-
-class AdamConfig(_Opt):
-    type: Literal["adam"]
-    lr: float = Field(0.001, gt=0)
-    beta1: float = Field(0.9, ge=0, lt=1, description="Decay of the first moment m.")
-    beta2: float = Field(0.999, ge=0, lt=1, description="Decay of the second moment v.")
-    eps: float = Field(1e-8, gt=0, description="Added to √v̂.")
-
-
-class AdamWConfig(AdamConfig):
-    type: Literal["adamw"]  # type: ignore[assignment]
-    weight_decay: float = Field(0.01, ge=0, lt=1, description="Decoupled decay λ.")
-
-
-OptimizerConfig = Annotated[
-    SGDConfig | MomentumConfig | NesterovConfig | RMSpropConfig | AdamConfig | AdamWConfig,
-    Field(discriminator="type"),
-]
+if TYPE_CHECKING:
+    OptimizerConfig = OptimizerFields
+else:
+    OptimizerConfig = Annotated[
+        Union[tuple(OPTIMIZER_CONFIGS.values())],  # noqa: UP007 (a union built at run time)
+        Field(discriminator="type"),
+    ]
 
 
 # --------------------------------------------------------------- schedules
@@ -389,8 +394,8 @@ class ExperimentConfig(Strict):
     data: DataConfig
     model: ModelConfig
     loss: LossName = Field(description="cross_entropy needs softmax, binary_cross_entropy sigmoid.")
-    optimizer: OptimizerConfig = Field(
-        default_factory=lambda: AdamConfig.model_validate({"type": "adam"})
+    optimizer: OptimizerConfig = Field(  # type: ignore[assignment]
+        default_factory=lambda: OPTIMIZER_CONFIGS["adam"].model_validate({"type": "adam"})
     )
     schedule: ScheduleConfig = Field(
         default_factory=lambda: ConstantConfig.model_validate({"type": "constant"})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..types import Array
-from .base import Optimizer, check_positive, check_range
+from .base import Hyper, Optimizer
 
 
 class Adam(Optimizer):
@@ -19,38 +20,43 @@ class Adam(Optimizer):
         m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
         w ← w − lr·m̂ / (√v̂ + ε)
     Defaults β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+
+    AMSGrad (``amsgrad: true``, PyTorch's form) keeps the largest v so far and corrects that:
+        v_max ← max(v_max, v),  v̂ = v_max / (1 − β₂ᵗ)
+    so the step size of a parameter never grows back when its gradients shrink.
+
+    The update is computed in the rewritten form
+        lr·m̂ / (√v̂ + ε) = m / (√v·c + ε/lr_t),  lr_t = lr / (1 − β₁ᵗ),  c = 1 / (lr_t·√(1 − β₂ᵗ))
+    (divide numerator and denominator by lr_t), and the moments as
+        m ← (1 − β₁)·(β₁/(1 − β₁)·m + g),   v ← v + (1 − β₂)·(g² − v)
+    which equal the forms above and round like them (no cancellation, no overflow short of g²
+    itself); twelve in-place passes, the gradient buffer ending as the step's denominator.
     """
 
     name = "adam"
-    state_names = ("m", "v")
+    rank = 4
+    state_names: tuple[str, ...] = ("m", "v")
 
-    def __init__(
-        self,
-        lr: float,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(lr, weight_decay)
-        self.beta1 = check_range("beta1", beta1, 0.0, 1.0, high_open=True)
-        self.beta2 = check_range("beta2", beta2, 0.0, 1.0, high_open=True)
-        self.eps = check_positive("eps", eps)
+    default_lr = 0.001
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "beta1": Hyper(0.9, "Decay of the first moment m.", 0.0, 1.0, high_open=True),
+        "beta2": Hyper(0.999, "Decay of the second moment v.", 0.0, 1.0, high_open=True),
+        "eps": Hyper(1e-8, "Added to √v̂.", 0.0, low_open=True),
+        "amsgrad": Hyper(False, "AMSGrad: the running max of v in v̂ (as PyTorch)."),
+    }
+    beta1: float
+    beta2: float
+    eps: float
+    amsgrad: bool
 
-    def hyperparams(self) -> dict[str, float]:
-        return {
-            **super().hyperparams(),
-            "beta1": self.beta1,
-            "beta2": self.beta2,
-            "eps": self.eps,
-        }
+    def __init__(self, **hyperparams: Any) -> None:
+        super().__init__(**hyperparams)
+        if self.amsgrad:
+            self.state_names = ("m", "v", "v_max")
 
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
     ) -> None:
-        # Twelve in-place passes and no scratch: the gradient buffer is consumed (it ends up
-        # holding the step). m ← (1 − β₁)·(β₁/(1 − β₁)·m + g) and v ← v + (1 − β₂)·(g² − v) round
-        # like the textbook forms (no cancellation, no overflow short of g² itself overflowing).
         m, v = state["m"], state["v"]
         t = self.step_count
         b1, b2 = self.beta1, self.beta2
@@ -61,7 +67,8 @@ class Adam(Optimizer):
         change -= v
         change *= 1.0 - b2
         v += change
-        # lr·m̂ / (√v̂ + ε) = m / (√v·c + ε/lr_t) with lr_t = lr/(1 − β₁ᵗ), c = 1/(lr_t·√(1 − β₂ᵗ))
+        if self.amsgrad:
+            v = np.maximum(state["v_max"], v, out=state["v_max"])
         lr_t = lr / (1.0 - b1**t)
         c = 1.0 / (lr_t * math.sqrt(1.0 - b2**t))
         denom = np.sqrt(v, out=grads)
@@ -80,16 +87,11 @@ class AdamW(Adam):
     """
 
     name = "adamw"
+    rank = 5
 
-    def __init__(
-        self,
-        lr: float,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        weight_decay: float = 0.01,
-    ) -> None:
-        super().__init__(lr, beta1, beta2, eps, weight_decay)
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "weight_decay": Hyper(0.01, "Decoupled decay λ.", 0.0, 1.0, high_open=True)
+    }
 
     def decays_into_gradient(self) -> bool:
         return False

@@ -7,7 +7,8 @@ Scheduling and clipping happen outside, in the training loop, in the order clip 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,43 +17,114 @@ from ..errors import CheckpointError, ConfigError
 from ..types import Array
 
 
-def check_range(name: str, value: float, low: float, high: float, *, high_open: bool) -> float:
-    """Validate ``low ≤ value < high`` (or ≤ high) and return it as a Python float."""
-    ok = low <= value < high if high_open else low <= value <= high
-    if not ok:
-        bracket = ")" if high_open else "]"
-        raise ConfigError(f"{name} must lie in [{low}, {high}{bracket}. Received: {name}={value}")
-    return float(value)
+@dataclass(frozen=True)
+class Hyper:
+    """A hyperparameter of an optimizer, declared once: its default, its range and what it is.
+    The config models, the JSON schema, the config reference and the optimizer's own checks all
+    derive from it.
+
+    The range is ``low ≤ value ≤ high``, an end left out when None, made strict by
+    ``low_open`` / ``high_open``. A boolean default makes a flag (no range).
+    """
+
+    default: float | bool
+    description: str = ""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def check(self, name: str, value: Any) -> float | bool:
+        """``value`` as a Python float (or bool), or a `ConfigError` naming ``name``."""
+        if isinstance(self.default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name} must be true or false. Received: {name}={value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name} must be a number. Received: {name}={value!r}")
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and (
+            value >= self.high if self.high_open else value > self.high
+        )
+        if below or above or value != value:  # NaN lies in no range
+            raise ConfigError(f"{name} must lie in {self.interval()}. Received: {name}={value}")
+        return float(value)
+
+    def interval(self) -> str:
+        low = "−∞" if self.low is None else f"{self.low:g}"
+        high = "∞" if self.high is None else f"{self.high:g}"
+        opening = "(" if self.low_open or self.low is None else "["
+        closing = ")" if self.high_open or self.high is None else "]"
+        return f"{opening}{low}, {high}{closing}"
+
+    def bounds(self) -> dict[str, float]:
+        """The range as Pydantic's ``Field`` arguments (ge, gt, le, lt)."""
+        out: dict[str, float] = {}
+        if self.low is not None:
+            out["gt" if self.low_open else "ge"] = _plain(self.low)
+        if self.high is not None:
+            out["lt" if self.high_open else "le"] = _plain(self.high)
+        return out
 
 
-def check_positive(name: str, value: float) -> float:
-    if not value > 0:
-        raise ConfigError(f"{name} must be > 0. Received: {name}={value}")
-    return float(value)
+def _plain(bound: float) -> float:
+    """0 rather than 0.0, as a schema or a reader writes a whole number."""
+    return int(bound) if float(bound).is_integer() else bound
 
 
 class Optimizer:
-    """Base class: hyperparameters, state buffers, and L2 weight decay on the weights.
+    """Base class: hyperparameters, explicit state, and L2 weight decay on the weights.
+
+    The contract every optimizer keeps:
+    - ``hyper`` declares its hyperparameters (merged with its bases'); the constructor takes
+      exactly those, checked against their ranges. ``default_lr`` is the config's default lr.
+    - The learning rate is not a hyperparameter: ``step`` receives the current epoch's lr (after
+      the schedule), and that is the only lr an update uses.
+    - ``state_names`` lists the state arrays, zeroed by ``init`` and saved in checkpoints.
+    - ``update`` works in place and may use both ``grads`` and ``tmp`` as scratch: the gradient
+      buffer is not read after the step.
 
     Math (L2 weight decay λ, every optimizer but AdamW):
         g ← g + λ·w   for the weight tensors W only, never the biases
     """
 
     name: ClassVar[str] = ""
+    #: Where the optimizer is listed among the others (config reference, schema, help).
+    rank: ClassVar[int] = 100
+    default_lr: ClassVar[float] = 0.01
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "weight_decay": Hyper(0.0, "L2 decay on weights (not biases).", 0.0, 1.0, high_open=True)
+    }
     #: Names of the flat state arrays, saved and restored by checkpoints.
-    state_names: ClassVar[tuple[str, ...]] = ()
+    state_names: tuple[str, ...] = ()
 
-    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
-        self.lr = check_positive("lr", lr)
-        self.weight_decay = check_range("weight_decay", weight_decay, 0.0, 1.0, high_open=True)
+    def __init__(self, **hyperparams: Any) -> None:
+        specs = self.hyperparameters()
+        unknown = sorted(set(hyperparams) - set(specs))
+        if unknown:
+            raise ConfigError(
+                f"optimizer {self.name} takes no parameter {', '.join(unknown)} (it takes "
+                f"{', '.join(specs)})"
+            )
+        for key, spec in specs.items():
+            setattr(self, key, spec.check(key, hyperparams.get(key, spec.default)))
+        self.weight_decay: float
         self.n_decay = 0
         self.step_count = 0
         self.state: dict[str, Array] = {}
         self._scratch: Array = np.empty(0)
 
-    def hyperparams(self) -> dict[str, float]:
+    @classmethod
+    def hyperparameters(cls) -> dict[str, Hyper]:
+        """Every hyperparameter of this optimizer, its bases' first."""
+        merged: dict[str, Hyper] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(getattr(klass, "hyper", {}))
+        return merged
+
+    def hyperparams(self) -> dict[str, float | bool]:
         """The resolved hyperparameters, e.g. for a comparison table."""
-        return {"lr": self.lr, "weight_decay": self.weight_decay}
+        return {key: getattr(self, key) for key in self.hyperparameters()}
 
     def init(self, n_params: int, n_decay: int, dtype: np.dtype) -> None:
         """Allocate zeroed state for a flat buffer of ``n_params`` whose first ``n_decay``
@@ -63,8 +135,8 @@ class Optimizer:
         self._scratch = np.empty(n_params, dtype=dtype)
 
     def step(self, params: Array, grads: Array, lr: float) -> None:
-        """Update ``params`` in place. ``grads`` is scratch: L2 decay is added to it, and an
-        update rule may overwrite it (Adam leaves its step there)."""
+        """Update ``params`` in place with learning rate ``lr``. ``grads`` is scratch: L2 decay
+        is added to it, and the update rule may overwrite it."""
         if self._scratch.shape != params.shape or self._scratch.dtype != params.dtype:
             raise RuntimeError(
                 f"{type(self).__name__}.init(n_params, n_decay, dtype) must match the buffer "
@@ -90,8 +162,8 @@ class Optimizer:
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
     ) -> None:
-        """The update rule, in place, on the parameters, the gradient (which it may overwrite),
-        each state buffer and a scratch buffer ``tmp`` of the same size."""
+        """The update rule, in place, on the parameters and each state buffer; ``grads`` and
+        ``tmp`` (a buffer of the same size) are scratch."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ state

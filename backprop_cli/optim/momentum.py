@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ..types import Array
-from .base import Optimizer, check_range
+from .base import Hyper, Optimizer
 
 
 class Momentum(Optimizer):
@@ -18,14 +20,13 @@ class Momentum(Optimizer):
     """
 
     name = "momentum"
+    rank = 1
     state_names = ("velocity",)
 
-    def __init__(self, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
-        super().__init__(lr, weight_decay)
-        self.momentum = check_range("momentum", momentum, 0.0, 1.0, high_open=True)
-
-    def hyperparams(self) -> dict[str, float]:
-        return {**super().hyperparams(), "momentum": self.momentum}
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "momentum": Hyper(0.9, "μ in v ← μv − lr·g.", 0.0, 1.0, high_open=True)
+    }
+    momentum: float
 
     def _velocity_step(self, grads: Array, velocity: Array, tmp: Array, lr: float) -> None:
         """v ← μ·v − lr·g, leaving lr·g in ``tmp``."""
@@ -48,6 +49,7 @@ class Nesterov(Momentum):
     """
 
     name = "nesterov"
+    rank = 2
 
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float

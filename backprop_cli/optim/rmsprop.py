@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ..types import Array
-from .base import Optimizer, check_positive, check_range
+from .base import Hyper, Optimizer
 
 
 class RMSprop(Optimizer):
@@ -18,17 +20,16 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
+    rank = 3
     state_names = ("cache",)
 
-    def __init__(
-        self, lr: float, rho: float = 0.9, eps: float = 1e-8, weight_decay: float = 0.0
-    ) -> None:
-        super().__init__(lr, weight_decay)
-        self.rho = check_range("rho", rho, 0.0, 1.0, high_open=True)
-        self.eps = check_positive("eps", eps)
-
-    def hyperparams(self) -> dict[str, float]:
-        return {**super().hyperparams(), "rho": self.rho, "eps": self.eps}
+    default_lr = 0.001
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "rho": Hyper(0.9, "Decay of the squared-gradient cache.", 0.0, 1.0, True, True),
+        "eps": Hyper(1e-8, "Added to √cache.", 0.0, low_open=True),
+    }
+    rho: float
+    eps: float
 
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float

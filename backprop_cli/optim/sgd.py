@@ -16,6 +16,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    rank = 0
 
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
