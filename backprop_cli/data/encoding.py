@@ -142,7 +142,9 @@ class Encoding:
         n = table.n_rows if rows is None else len(rows)
         numeric = table.numeric
         if self.as_read(table, dtype):
-            X = np.array(table.values if rows is None else table.values[rows], dtype=dtype)
+            # a fancy index already copies: only the whole matrix needs an explicit copy
+            picked = table.values.copy() if rows is None else table.values[rows]
+            X = picked.astype(dtype, copy=False)
             for j, feature in enumerate(self.features):
                 self._fill(X[:, j], feature, table, rows)
             return X

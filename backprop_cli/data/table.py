@@ -75,9 +75,10 @@ class Table:
     def numeric(self) -> list[str]:
         return [name for name, kind in self.kinds.items() if kind == "numeric"]
 
-    def first_missing(self) -> tuple[int, str] | None:
-        """The (file row, column) of the first missing feature cell."""
-        rows = np.flatnonzero(self.missing_rows)
+    def first_missing(self, among: NDArray[np.bool_] | None = None) -> tuple[int, str] | None:
+        """The (file row, column) of the first missing feature cell (in the rows ``among``
+        marks, default all)."""
+        rows = np.flatnonzero(self.missing_rows if among is None else self.missing_rows & among)
         if len(rows) == 0:
             return None
         r = int(rows[0])

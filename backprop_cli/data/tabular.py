@@ -108,7 +108,9 @@ def prepare_table(
     dropped_missing = 0
     gaps = table.missing_rows & keep
     if gaps.any() and settings.missing == "error":
-        row, column = _first_gap(table, gaps)
+        found = table.first_missing(among=keep)
+        assert found is not None
+        row, column = found
         raise DataError(
             f"{source}: {int(gaps.sum())} rows miss a feature value (the first: row {row}, "
             f"column {column!r}); set data.missing to drop, mean, median or most_frequent"
@@ -168,17 +170,6 @@ def _check_width(table: Table, encoding: Encoding, n_rows: int, dtype: np.dtype)
             f"column {widest.name!r} alone has {len(widest.categories):,} categories: leave it "
             "out (data.drop)"
         )
-
-
-def _first_gap(table: Table, gaps: NDArray[np.bool_]) -> tuple[int, str]:
-    saved = table.missing_rows
-    table.missing_rows = gaps
-    try:
-        found = table.first_missing()
-    finally:
-        table.missing_rows = saved
-    assert found is not None
-    return found
 
 
 def _fit_features(table: Table, train_rows: NDArray[np.intp], missing: str) -> list[Feature]:
