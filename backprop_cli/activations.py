@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from .errors import ConfigError
+from .hyper import Hyper, check_all
 from .types import Array
 
 
@@ -23,6 +24,13 @@ class Activation:
     """Base class: ``forward`` computes a = σ(z); ``backward`` computes ∂L/∂z from ∂L/∂a."""
 
     name: ClassVar[str] = ""
+    #: The activation's hyperparameters (config keys of the layer that uses it).
+    hyper: ClassVar[dict[str, Hyper]] = {}
+    #: True when each output depends on every unit of its row (softmax): there is no
+    #: element-wise derivative, and ``backward`` applies the full Jacobian.
+    couples_units: ClassVar[bool] = False
+    #: True for the ReLU family: He initialization by default, and units that can die.
+    relu_family: ClassVar[bool] = False
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         raise NotImplementedError
@@ -38,7 +46,7 @@ class Activation:
 
     def params(self) -> dict[str, float]:
         """Hyperparameters, for display and for rebuilding the activation."""
-        return {}
+        return {key: getattr(self, key) for key in self.hyper}
 
     def __repr__(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.params().items())
@@ -95,6 +103,7 @@ class ReLU(Activation):
     """
 
     name = "relu"
+    relu_family = True
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         return np.maximum(z, 0, out=out)
@@ -114,11 +123,13 @@ class LeakyReLU(Activation):
     """
 
     name = "leaky_relu"
+    relu_family = True
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "alpha": Hyper(0.01, "Slope for z < 0.", 0, 1, high_open=True)
+    }
 
     def __init__(self, alpha: float = 0.01) -> None:
-        if not 0 <= alpha < 1:
-            raise ConfigError(f"leaky_relu alpha must be in [0, 1). Received: alpha={alpha}")
-        self.alpha = float(alpha)
+        self.alpha: float = self.hyper["alpha"].check("leaky_relu alpha", alpha)
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         if out is None:
@@ -132,9 +143,6 @@ class LeakyReLU(Activation):
             out = np.empty_like(z)
         np.greater(z, 0, out=out, casting="unsafe")
         return np.maximum(out, self.alpha, out=out)  # 1 where z > 0, α elsewhere (α < 1)
-
-    def params(self) -> dict[str, float]:
-        return {"alpha": self.alpha}
 
 
 class Linear(Activation):
@@ -177,6 +185,7 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    couples_units = True
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         shifted = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
@@ -199,7 +208,7 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 }
 
 #: Activations whose default initializer is He (the ReLU family); every other one gets Xavier.
-RELU_FAMILY = frozenset({"relu", "leaky_relu"})
+RELU_FAMILY = frozenset(name for name, cls in ACTIVATIONS.items() if cls.relu_family)
 
 
 def get_activation(name: str, **params: float) -> Activation:
@@ -209,7 +218,4 @@ def get_activation(name: str, **params: float) -> Activation:
     except KeyError:
         known = ", ".join(sorted(ACTIVATIONS))
         raise ConfigError(f"unknown activation {name!r}; choose one of: {known}") from None
-    try:
-        return cls(**params)
-    except TypeError:
-        raise ConfigError(f"activation {name!r} takes no parameters {sorted(params)}") from None
+    return cls(**check_all(f"activation {name}", cls.hyper, params))

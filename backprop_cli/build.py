@@ -16,8 +16,9 @@ from .config.models import BatchNormConfig, DenseConfig, DropoutConfig
 from .data import Splits, load_data
 from .diagnostics import Diagnostics
 from .errors import ConfigError
-from .history import EarlyStopping
+from .history import EarlyStopping, monitor_problem
 from .layers import BatchNorm, Dense, Dropout, Layer, Residual
+from .losses import is_classification
 from .network import Network, layout, walk
 from .optim import Optimizer, build_optimizer
 from .resources import check_fits
@@ -38,7 +39,7 @@ def build_splits(cfg: ExperimentConfig, rng: np.random.Generator) -> Splits:
 
 def task_of(cfg: ExperimentConfig) -> str:
     """The loss decides the task: mse is regression, the cross-entropies classification."""
-    return "regression" if cfg.loss == "mse" else "classification"
+    return "classification" if is_classification(cfg.loss) else "regression"
 
 
 def build_network(
@@ -90,10 +91,8 @@ def _build_layers(specs: list[Any], width: int, where: str) -> list[Layer]:
     for k, spec in enumerate(specs):
         key = f"{where}.{k}"
         if isinstance(spec, DenseConfig):
-            act_params = {"alpha": spec.alpha} if spec.alpha is not None else {}
-            init_params = {"std": spec.std} if spec.std is not None else {}
-            activation = get_activation(spec.activation, **act_params)
-            layers.append(Dense(spec.units, activation, spec.init, init_params, spec.bias))
+            activation = get_activation(spec.activation, **spec.activation_params())
+            layers.append(Dense(spec.units, activation, spec.init, spec.init_params(), spec.bias))
             width = spec.units
         elif isinstance(spec, BatchNormConfig):
             layers.append(BatchNorm(spec.momentum, spec.eps, get_activation(spec.activation)))
@@ -152,11 +151,9 @@ def build_trainer(
     optimizer = build_optimizer_from(cfg)
     optimizer.init(net.n_params, net.n_decay, net.dtype)
     stop = cfg.training.early_stopping
-    if stop is not None and stop.monitor == "val_loss" and not has_validation:
-        raise ConfigError(
-            "training.early_stopping.monitor: val_loss needs validation data, and this data set "
-            "has none; set data.validation_split or monitor train_loss"
-        )
+    problem = monitor_problem(stop.monitor, has_validation) if stop else None
+    if problem:
+        raise ConfigError(f"training.early_stopping.monitor: {problem}")
     monitor = (
         EarlyStopping(stop.monitor, stop.patience, stop.min_delta, stop.restore_best)
         if stop

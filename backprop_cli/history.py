@@ -17,6 +17,16 @@ def columns(classification: bool) -> list[str]:
     return cols
 
 
+def monitor_problem(monitor: str, has_validation: bool) -> str | None:
+    """Why early stopping cannot watch ``monitor`` (val_loss without validation data), or None."""
+    if monitor == "val_loss" and not has_validation:
+        return (
+            "val_loss needs validation data, and the data set has none (data.validation_split "
+            "is 0); set a validation_split or monitor train_loss"
+        )
+    return None
+
+
 @dataclass
 class EarlyStopping:
     """Track the best ``monitor`` value; stop when it has not improved by more than

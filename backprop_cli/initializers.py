@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .activations import RELU_FAMILY
 from .errors import ConfigError
+from .hyper import Hyper, check_all
 from .types import Array
 
-Initializer = Callable[..., Array]
+
+@dataclass(frozen=True)
+class Initializer:
+    """A named way to draw a (fan_out, fan_in) weight matrix, with its hyperparameters."""
+
+    draw: Callable[..., Array]
+    hyper: dict[str, Hyper] = field(default_factory=dict)
 
 
 def xavier_uniform(rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype) -> Array:
@@ -66,8 +74,6 @@ def normal(
     Math:
         W ~ N(0, std²)
     """
-    if std <= 0:
-        raise ConfigError(f"normal init needs std > 0. Received: std={std}")
     return (rng.standard_normal(size=(fan_out, fan_in)) * std).astype(dtype)
 
 
@@ -77,12 +83,14 @@ def zeros(rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype) 
 
 
 INITIALIZERS: dict[str, Initializer] = {
-    "xavier_uniform": xavier_uniform,
-    "xavier_normal": xavier_normal,
-    "he_uniform": he_uniform,
-    "he_normal": he_normal,
-    "normal": normal,
-    "zeros": zeros,
+    "xavier_uniform": Initializer(xavier_uniform),
+    "xavier_normal": Initializer(xavier_normal),
+    "he_uniform": Initializer(he_uniform),
+    "he_normal": Initializer(he_normal),
+    "normal": Initializer(
+        normal, {"std": Hyper(0.01, "Standard deviation of the weights.", 0, low_open=True)}
+    ),
+    "zeros": Initializer(zeros),
 }
 
 
@@ -105,7 +113,5 @@ def initialize(
     except KeyError:
         known = ", ".join(sorted(INITIALIZERS))
         raise ConfigError(f"unknown initializer {name!r}; choose one of: {known}") from None
-    try:
-        return init(rng, fan_in, fan_out, dtype, **params)
-    except TypeError:
-        raise ConfigError(f"initializer {name!r} takes no parameters {sorted(params)}") from None
+    checked = check_all(f"initializer {name}", init.hyper, params)
+    return init.draw(rng, fan_in, fan_out, dtype, **checked)

@@ -29,6 +29,11 @@ class Loss:
     name: ClassVar[str] = ""
     #: True when the loss takes the output layer's logits z_L instead of its activations.
     takes_logits: ClassVar[bool] = False
+    #: The output activation the loss is fused with (None: any output).
+    output_activation: ClassVar[str | None] = None
+    #: The loss decides the task: True for classification (targets are classes), False for
+    #: regression (targets are numbers).
+    classification: ClassVar[bool] = True
     #: One weight per class (see `set_class_weights`); None: every sample counts alike.
     class_weights: NDArray[np.float64] | None = None
     #: The total weight of the last ``forward``'s batch (its size when unweighted), so that
@@ -38,7 +43,7 @@ class Loss:
     def set_class_weights(self, weights: NDArray[np.floating] | None) -> None:
         """Weight each sample's loss by its class's weight w_c: the batch loss becomes the
         weighted mean Σ w_i ℓ_i / Σ w_i (PyTorch's ``CrossEntropyLoss(weight=…)``)."""
-        if weights is not None and self.name == "mse":
+        if weights is not None and not self.classification:
             raise ConfigError("class weights apply to classification losses, not mse")
         self.class_weights = None if weights is None else np.asarray(weights, dtype=np.float64)
 
@@ -121,6 +126,7 @@ class MeanSquaredError(Loss):
     """
 
     name = "mse"
+    classification = False
 
     def __init__(self) -> None:
         self._diff: Array | None = None
@@ -158,6 +164,7 @@ class SoftmaxCrossEntropy(Loss):
 
     name = "cross_entropy"
     takes_logits = True
+    output_activation = "softmax"
 
     def __init__(self) -> None:
         self._probs: Array | None = None
@@ -272,6 +279,7 @@ class SigmoidBinaryCrossEntropy(Loss):
 
     name = "binary_cross_entropy"
     takes_logits = True
+    output_activation = "sigmoid"
 
     def __init__(self) -> None:
         self._probs: Array | None = None
@@ -319,7 +327,25 @@ LOSSES: dict[str, type[Loss]] = {
 }
 
 #: The output activation each fused loss requires.
-REQUIRED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+REQUIRED_OUTPUT = {
+    name: cls.output_activation for name, cls in LOSSES.items() if cls.output_activation
+}
+
+
+def is_classification(loss: str) -> bool:
+    """The one answer to "is this classification?": the loss decides."""
+    return LOSSES[loss].classification
+
+
+def pairing_error(loss: str, activation: str) -> str | None:
+    """Why the loss ``loss`` cannot follow an output layer with ``activation``, or None."""
+    required = REQUIRED_OUTPUT.get(loss)
+    if required is None or activation == required:
+        return None
+    return (
+        f"loss {loss} needs a {required} output layer, received {activation}; set it to "
+        f"{required}, or use loss mse"
+    )
 
 
 def build_loss(name: str, output_activation: Activation) -> Loss:
@@ -331,11 +357,7 @@ def build_loss(name: str, output_activation: Activation) -> Loss:
     if name not in LOSSES:
         known = ", ".join(sorted(LOSSES))
         raise ConfigError(f"unknown loss {name!r}; choose one of: {known}")
-    required = REQUIRED_OUTPUT.get(name)
-    if required is not None and output_activation.name != required:
-        raise ConfigError(
-            f"loss {name!r} needs a {required} output layer; the last layer uses "
-            f"{output_activation.name!r}. Set the last layer's activation to {required!r}, "
-            "or use loss 'mse'."
-        )
+    problem = pairing_error(name, output_activation.name)
+    if problem is not None:
+        raise ConfigError(f"the last layer's activation: {problem}")
     return LOSSES[name]()

@@ -16,49 +16,81 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .hyper import Hyper, check_all
 
 BaseSchedule = Callable[[int], float]
 
 
-def constant(lr0: float) -> BaseSchedule:
+def constant(lr0: float, epochs: int) -> BaseSchedule:
     """Math: lr(e) = lr₀"""
     return lambda e: lr0
 
 
-def step_decay(lr0: float, decay_rate: float = 0.5, step_size: int = 10) -> BaseSchedule:
+def step_decay(lr0: float, epochs: int, decay_rate: float, step_size: int) -> BaseSchedule:
     """Math: lr(e) = lr₀ · decay_rate ^ ⌊e / step_size⌋"""
-    if not 0 < decay_rate <= 1:
-        raise ConfigError(f"step decay_rate must lie in (0, 1]. Received: decay_rate={decay_rate}")
-    if step_size < 1:
-        raise ConfigError(f"step step_size must be ≥ 1. Received: step_size={step_size}")
     return lambda e: lr0 * decay_rate ** (e // step_size)
 
 
-def exponential_decay(lr0: float, decay_rate: float = 0.05) -> BaseSchedule:
+def exponential_decay(lr0: float, epochs: int, decay_rate: float) -> BaseSchedule:
     """Math: lr(e) = lr₀ · exp(−decay_rate · e)"""
-    if decay_rate < 0:
-        raise ConfigError(f"exponential decay_rate must be ≥ 0. Received: decay_rate={decay_rate}")
     return lambda e: lr0 * math.exp(-decay_rate * e)
 
 
-def cosine(lr0: float, total_epochs: int, min_lr: float = 0.0) -> BaseSchedule:
-    """Math:
-    lr(e) = min_lr + ½(lr₀ − min_lr)(1 + cos(π·e / T))   for e < T,  T = total_epochs
+def cosine(lr0: float, epochs: int, min_lr: float, total_epochs: int | None) -> BaseSchedule:
+    """Math (T = total_epochs, by default the run's epochs):
+    lr(e) = min_lr + ½(lr₀ − min_lr)(1 + cos(π·e / T))   for e < T
     lr(e) = min_lr                                       for e ≥ T
+    The one rule across sections: min_lr ≤ lr₀ (the optimizer's lr).
     """
-    if total_epochs < 1:
-        raise ConfigError(f"cosine total_epochs must be ≥ 1. Received: {total_epochs}")
-    if not 0 <= min_lr <= lr0:
+    total = epochs if total_epochs is None else total_epochs
+    if min_lr > lr0:
         raise ConfigError(
             f"cosine min_lr must lie in [0, lr]. Received: min_lr={min_lr} with lr={lr0}"
         )
 
     def schedule(e: int) -> float:
-        if e >= total_epochs:
+        if e >= total:
             return min_lr
-        return min_lr + 0.5 * (lr0 - min_lr) * (1 + math.cos(math.pi * e / total_epochs))
+        return min_lr + 0.5 * (lr0 - min_lr) * (1 + math.cos(math.pi * e / total))
 
     return schedule
+
+
+@dataclass(frozen=True)
+class ScheduleKind:
+    """A schedule's closed form ``make(lr0, epochs, **hyperparameters)`` and its
+    hyperparameters."""
+
+    make: Callable[..., BaseSchedule]
+    hyper: dict[str, Hyper] = field(default_factory=dict)
+
+
+#: Every schedule's hyperparameters also include this one.
+WARMUP = Hyper(0, "Linear warm-up: lr·(e + 1)/(W + 1) for e < W.", 0, integer=True)
+
+#: The schedules by config ``type``: the config models, the schema and the reference derive
+#: from these declarations.
+SCHEDULE_KINDS: dict[str, ScheduleKind] = {
+    "constant": ScheduleKind(constant),
+    "step": ScheduleKind(
+        step_decay,
+        {
+            "decay_rate": Hyper(0.5, "lr₀·decay_rate^⌊e/step_size⌋.", 0, 1, low_open=True),
+            "step_size": Hyper(10, "Epochs between decays.", 1, integer=True),
+        },
+    ),
+    "exponential": ScheduleKind(
+        exponential_decay, {"decay_rate": Hyper(0.05, "k in lr₀·e^(−k·e).", 0)}
+    ),
+    "cosine": ScheduleKind(
+        cosine,
+        {
+            "min_lr": Hyper(0.0, "The lr at the end of the cosine.", 0),
+            "total_epochs": Hyper(None, "Default: training.epochs.", 1, integer=True),
+        },
+    ),
+}
+SCHEDULES = tuple(SCHEDULE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -78,9 +110,6 @@ class Schedule:
         return float(lr)
 
 
-SCHEDULES = ("constant", "step", "exponential", "cosine")
-
-
 def build_schedule(
     name: str,
     lr0: float,
@@ -88,25 +117,14 @@ def build_schedule(
     warmup_epochs: int = 0,
     **params: float,
 ) -> Schedule:
-    """The schedule ``name`` for a run of ``epochs`` epochs starting from ``lr0``.
-
-    ``cosine`` takes ``total_epochs`` (default: ``epochs``) and ``min_lr``; ``step`` takes
-    ``decay_rate`` and ``step_size``; ``exponential`` takes ``decay_rate``.
-    """
-    if warmup_epochs < 0:
-        raise ConfigError(f"warmup_epochs must be ≥ 0. Received: warmup_epochs={warmup_epochs}")
+    """The schedule ``name`` for a run of ``epochs`` epochs starting from ``lr0``, its
+    hyperparameters ``params`` checked against their declarations in `SCHEDULE_KINDS`."""
+    warmup = WARMUP.check("warmup_epochs", warmup_epochs)
     try:
-        if name == "constant":
-            base = constant(lr0, **params)
-        elif name == "step":
-            base = step_decay(lr0, **params)  # type: ignore[arg-type]
-        elif name == "exponential":
-            base = exponential_decay(lr0, **params)
-        elif name == "cosine":
-            total = int(params.pop("total_epochs", epochs) or epochs)
-            base = cosine(lr0, total, **params)
-        else:
-            raise ConfigError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
-    except TypeError:
-        raise ConfigError(f"schedule {name!r} takes no parameters {sorted(params)}") from None
-    return Schedule(name, base, warmup_epochs)
+        kind = SCHEDULE_KINDS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}"
+        ) from None
+    base = kind.make(lr0, epochs, **check_all(f"schedule {name}", kind.hyper, params))
+    return Schedule(name, base, warmup)

@@ -14,17 +14,32 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    create_model,
     field_validator,
     model_validator,
 )
 
+from ..activations import ACTIVATIONS, RELU_FAMILY
+from ..history import monitor_problem
+from ..initializers import INITIALIZERS, default_initializer
+from ..layers import BatchNorm, Dense, Dropout
+from ..losses import LOSSES, is_classification, pairing_error
 from ..optim import OPTIMIZERS, Optimizer
-from ..optim.base import Hyper
+from ..schedules import SCHEDULE_KINDS, WARMUP
+from .derive import field_of, fields_of, make_model, misplaced, shared_params, type_field
 
-ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "softmax", "linear"]
-InitName = Literal["xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "normal", "zeros"]
-LossName = Literal["mse", "cross_entropy", "binary_cross_entropy"]
+if TYPE_CHECKING:
+    ActivationName = str
+    InitName = str
+    LossName = str
+else:  # the names each registry holds, in its order
+    ActivationName = Literal[tuple(ACTIVATIONS)]
+    InitName = Literal[tuple(INITIALIZERS)]
+    LossName = Literal[tuple(LOSSES)]
+_RELU_NAMES = "/".join(name for name in ACTIVATIONS if name in RELU_FAMILY)
+_INIT_DEFAULT = f"Default: {default_initializer('relu')} for {_RELU_NAMES}."
+#: The hyperparameters of each activation and initializer, by name.
+ACTIVATION_PARAMS = {name: cls.hyper for name, cls in ACTIVATIONS.items()}
+INIT_PARAMS = {name: init.hyper for name, init in INITIALIZERS.items()}
 BUILTIN_DATASETS = (
     "xor",
     "spirals",
@@ -127,45 +142,100 @@ class DataConfig(Strict):
 
 
 # ------------------------------------------------------------------ model
-class DenseConfig(Strict):
-    type: Literal["dense"] = "dense"
-    units: int = Field(ge=1, description="Output width.")
-    activation: ActivationName = "relu"
-    init: InitName | None = Field(None, description="Default: he_normal for relu/leaky_relu.")
-    alpha: float | None = Field(None, ge=0, lt=1, description="leaky_relu slope (0.01).")
-    std: float | None = Field(None, gt=0, description="Standard deviation of `normal` init.")
-    bias: float = Field(0.0, description="Initial value of every bias.")
+class DenseFields(Strict):
+    """A dense layer's config: its shape and activation here, its hyperparameters (and those of
+    its activation and initializer) from their declarations."""
+
+    if TYPE_CHECKING:
+        type: str
+        units: int
+        activation: str
+        init: str | None
+        bias: float
+
+    def activation_params(self) -> dict[str, Any]:
+        return _given(self, ACTIVATION_PARAMS[self.activation])
+
+    def init_params(self) -> dict[str, Any]:
+        return _given(self, INIT_PARAMS[self.init]) if self.init else {}
 
     @model_validator(mode="after")
-    def _params_fit(self) -> DenseConfig:
-        if self.alpha is not None and self.activation != "leaky_relu":
-            raise ValueError("`alpha` applies only to activation leaky_relu")
-        if self.std is not None and self.init != "normal":
-            raise ValueError("`std` applies only to init normal")
+    def _params_fit(self) -> DenseFields:
+        shared = self.model_dump(include=set(shared_params(ACTIVATION_PARAMS)))
+        problem = misplaced(shared, ACTIVATION_PARAMS, self.activation, "activation")
+        init_given = self.model_dump(include=set(shared_params(INIT_PARAMS)))
+        problem = problem or misplaced(init_given, INIT_PARAMS, self.init or "", "init")
+        if problem:
+            raise ValueError(problem)
         return self
 
 
-class BatchNormConfig(Strict):
-    type: Literal["batchnorm"]
-    momentum: float = Field(0.9, ge=0, lt=1, description="Share of the running averages kept.")
-    eps: float = Field(1e-5, gt=0, description="Added to the variance.")
-    activation: ActivationName = Field("linear", description="Applied after scale and shift.")
+def _given(config: BaseModel, hyper: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of ``hyper`` that ``config`` sets (None: the declared default)."""
+    return {key: getattr(config, key) for key in hyper if getattr(config, key) is not None}
+
+
+class BatchNormFields(Strict):
+    """A batchnorm layer's config: its hyperparameters come from `layers.BatchNorm`."""
+
+    if TYPE_CHECKING:
+        type: str
+        momentum: float
+        eps: float
+        activation: str
 
     @model_validator(mode="after")
-    def _elementwise(self) -> BatchNormConfig:
-        if self.activation == "softmax":
-            raise ValueError("a batchnorm activation must act element-wise, not softmax")
+    def _elementwise(self) -> BatchNormFields:
+        if ACTIVATIONS[self.activation].couples_units:
+            raise ValueError(f"a batchnorm activation must act element-wise, not {self.activation}")
         return self
 
 
-class DropoutConfig(Strict):
-    type: Literal["dropout"]
-    rate: float = Field(0.5, ge=0, lt=1, description="Probability of zeroing each input.")
+class DropoutFields(Strict):
+    if TYPE_CHECKING:
+        type: str
+        rate: float
 
 
 class ResidualConfig(Strict):
     type: Literal["residual"]
     layers: list[LayerConfig] = Field(min_length=1, description="The block; output = x + block(x).")
+
+
+if TYPE_CHECKING:
+    DenseConfig = DenseFields
+    BatchNormConfig = BatchNormFields
+    DropoutConfig = DropoutFields
+else:
+    DenseConfig = make_model(
+        "DenseConfig",
+        DenseFields,
+        type=type_field("dense", optional=True),
+        units=(int, Field(ge=1, description="Output width.")),
+        activation=(ActivationName, "relu"),
+        init=(InitName | None, Field(None, description=_INIT_DEFAULT)),
+        **shared_params(ACTIVATION_PARAMS),
+        **shared_params(INIT_PARAMS),
+        **fields_of(Dense.hyper),
+    )
+    BatchNormConfig = make_model(
+        "BatchNormConfig",
+        BatchNormFields,
+        type=type_field("batchnorm"),
+        **fields_of(BatchNorm.hyper),
+        activation=(ActivationName, Field("linear", description="Applied after scale and shift.")),
+    )
+    DropoutConfig = make_model(
+        "DropoutConfig", DropoutFields, type=type_field("dropout"), **fields_of(Dropout.hyper)
+    )
+
+#: One config model per layer type of `layers.LAYER_TYPES` (a test holds the two lists equal).
+LAYER_CONFIGS: dict[str, type[Strict]] = {
+    "dense": DenseConfig,
+    "batchnorm": BatchNormConfig,
+    "dropout": DropoutConfig,
+    "residual": ResidualConfig,
+}
 
 
 def _layer_type(value: Any) -> str | None:
@@ -175,14 +245,13 @@ def _layer_type(value: Any) -> str | None:
     return getattr(value, "type", None)
 
 
-#: The layer types; ``type`` may be left out for dense.
-LayerConfig = Annotated[
-    Annotated[DenseConfig, Tag("dense")]
-    | Annotated[BatchNormConfig, Tag("batchnorm")]
-    | Annotated[DropoutConfig, Tag("dropout")]
-    | Annotated[ResidualConfig, Tag("residual")],
-    Discriminator(_layer_type),
-]
+if TYPE_CHECKING:
+    LayerConfig = DenseFields | BatchNormFields | DropoutFields | ResidualConfig
+else:  # the layer types; ``type`` may be left out for dense
+    LayerConfig = Annotated[
+        Union[tuple(Annotated[model, Tag(name)] for name, model in LAYER_CONFIGS.items())],  # noqa: UP007
+        Discriminator(_layer_type),
+    ]
 ResidualConfig.model_rebuild()
 
 
@@ -195,22 +264,17 @@ class ModelConfig(Strict):
 def _optimizer_config(cls: type[Optimizer]) -> type[Strict]:
     """The config model of an optimizer, derived from its declaration: ``lr`` (its default the
     optimizer's ``default_lr``), then its hyperparameters with their ranges and descriptions."""
-    fields: dict[str, Any] = {
-        "lr": (float, Field(cls.default_lr, gt=0, description="Learning rate lr₀.")),
-    }
-    hyper = cls.hyperparameters()
-
-    def field(spec: Hyper) -> tuple[type, Any]:
-        kind = bool if isinstance(spec.default, bool) else float
-        bounds: dict[str, Any] = spec.bounds()
-        return kind, Field(spec.default, description=spec.description, **bounds)
-
-    if "weight_decay" in hyper:  # kept next to lr, as the config reference has always listed it
-        fields["weight_decay"] = field(hyper["weight_decay"])
-    fields["type"] = (Literal[cls.name], ...)
-    fields.update({key: field(spec) for key, spec in hyper.items() if key != "weight_decay"})
-    model: type[Strict] = create_model(f"{cls.__name__}Config", __base__=Strict, **fields)
-    return model
+    hyper = dict(cls.hyperparameters())
+    lr = (float, Field(cls.default_lr, gt=0, description="Learning rate lr₀."))
+    first = {"weight_decay": field_of(hyper.pop("weight_decay"))}  # listed next to lr, as always
+    return make_model(
+        f"{cls.__name__}Config",
+        Strict,
+        lr=lr,
+        **first,
+        type=type_field(cls.name),
+        **fields_of(hyper),
+    )
 
 
 #: One config model per registered optimizer, in the registry's order.
@@ -238,34 +302,31 @@ else:
 
 
 # --------------------------------------------------------------- schedules
-class _Sched(Strict):
-    warmup_epochs: int = Field(0, ge=0, description="Linear warm-up: lr·(e + 1)/(W + 1) for e < W.")
+class ScheduleFields(Strict):
+    if TYPE_CHECKING:
+        type: str
+        warmup_epochs: int
 
 
-class ConstantConfig(_Sched):
-    type: Literal["constant"]
+#: One config model per schedule of `schedules.SCHEDULE_KINDS`, with its hyperparameters.
+SCHEDULE_CONFIGS: dict[str, type[Strict]] = {
+    name: make_model(
+        f"{name.capitalize()}Config",
+        ScheduleFields,
+        warmup_epochs=field_of(WARMUP),
+        type=type_field(name),
+        **fields_of(kind.hyper),
+    )
+    for name, kind in SCHEDULE_KINDS.items()
+}
 
-
-class StepConfig(_Sched):
-    type: Literal["step"]
-    decay_rate: float = Field(0.5, gt=0, le=1, description="lr₀·decay_rate^⌊e/step_size⌋.")
-    step_size: int = Field(10, ge=1, description="Epochs between decays.")
-
-
-class ExponentialConfig(_Sched):
-    type: Literal["exponential"]
-    decay_rate: float = Field(0.05, ge=0, description="k in lr₀·e^(−k·e).")
-
-
-class CosineConfig(_Sched):
-    type: Literal["cosine"]
-    min_lr: float = Field(0.0, ge=0, description="The lr at the end of the cosine.")
-    total_epochs: int | None = Field(None, ge=1, description="Default: training.epochs.")
-
-
-ScheduleConfig = Annotated[
-    ConstantConfig | StepConfig | ExponentialConfig | CosineConfig, Field(discriminator="type")
-]
+if TYPE_CHECKING:
+    ScheduleConfig = ScheduleFields
+else:
+    ScheduleConfig = Annotated[
+        Union[tuple(SCHEDULE_CONFIGS.values())],  # noqa: UP007 (a union built at run time)
+        Field(discriminator="type"),
+    ]
 
 
 # ---------------------------------------------------------------- training
@@ -397,8 +458,8 @@ class ExperimentConfig(Strict):
     optimizer: OptimizerConfig = Field(  # type: ignore[assignment]
         default_factory=lambda: OPTIMIZER_CONFIGS["adam"].model_validate({"type": "adam"})
     )
-    schedule: ScheduleConfig = Field(
-        default_factory=lambda: ConstantConfig.model_validate({"type": "constant"})
+    schedule: ScheduleConfig = Field(  # type: ignore[assignment]
+        default_factory=lambda: SCHEDULE_CONFIGS["constant"].model_validate({"type": "constant"})
     )
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig.model_validate({}))
     output: OutputConfig = Field(default_factory=lambda: OutputConfig.model_validate({}))
@@ -415,14 +476,9 @@ class ExperimentConfig(Strict):
                 f"model.layers.{len(self.model.layers) - 1}.type: the last layer must be dense "
                 f"(it gives the outputs), received {output.type}"
             )
-        last = output.activation
-        required = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}.get(self.loss)
-        if required and last != required:
-            index = len(self.model.layers) - 1
-            raise ValueError(
-                f"model.layers.{index}.activation: loss {self.loss} needs a {required} output "
-                f"layer, received {last}; set it to {required}, or use loss mse"
-            )
+        problem = pairing_error(self.loss, output.activation)
+        if problem:
+            raise ValueError(f"model.layers.{len(self.model.layers) - 1}.activation: {problem}")
         if self.loss == "cross_entropy" and output.units == 1:
             index = len(self.model.layers) - 1
             raise ValueError(
@@ -430,22 +486,21 @@ class ExperimentConfig(Strict):
                 "it one unit per class, or use one sigmoid unit with binary_cross_entropy"
             )
         stop = self.training.early_stopping
-        if stop and stop.monitor == "val_loss" and not self._has_validation():
-            raise ValueError(
-                "training.early_stopping.monitor: val_loss needs validation data, but "
-                "data.validation_split is 0; set a validation_split or monitor train_loss"
-            )
+        problem = monitor_problem(stop.monitor, self._has_validation()) if stop else None
+        if problem:
+            raise ValueError(f"training.early_stopping.monitor: {problem}")
         self._check_schedule()
-        if self.loss == "mse" and self.training.class_weight is not None:
-            raise ValueError(
-                "training.class_weight: weights classes, but loss mse is regression; use "
-                "cross_entropy or binary_cross_entropy, or remove class_weight"
-            )
-        if self.loss == "mse" and self.data.class_names is not None:
-            raise ValueError(
-                "data.class_names: names classes, but loss mse is regression; use "
-                "cross_entropy or binary_cross_entropy, or remove class_names"
-            )
+        if not is_classification(self.loss):
+            classifiers = " or ".join(name for name in LOSSES if is_classification(name))
+            for key, value, does in (
+                ("training.class_weight", self.training.class_weight, "weights classes"),
+                ("data.class_names", self.data.class_names, "names classes"),
+            ):
+                if value is not None:
+                    raise ValueError(
+                        f"{key}: {does}, but loss {self.loss} is regression; use {classifiers}, "
+                        f"or remove {key.split('.')[-1]}"
+                    )
         return self
 
     def _check_schedule(self) -> None:

@@ -34,15 +34,12 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("top level", models.ExperimentConfig),
     ("data", models.DataConfig),
     ("model", models.ModelConfig),
-    ("model.layers[]: type dense (the default)", models.DenseConfig),
-    ("model.layers[]: type batchnorm", models.BatchNormConfig),
-    ("model.layers[]: type dropout", models.DropoutConfig),
-    ("model.layers[]: type residual", models.ResidualConfig),
+    *(
+        (f"model.layers[]: type {name}{' (the default)' if name == 'dense' else ''}", model)
+        for name, model in models.LAYER_CONFIGS.items()
+    ),
     *((f"optimizer: type {name}", model) for name, model in models.OPTIMIZER_CONFIGS.items()),
-    ("schedule: type constant", models.ConstantConfig),
-    ("schedule: type step", models.StepConfig),
-    ("schedule: type exponential", models.ExponentialConfig),
-    ("schedule: type cosine", models.CosineConfig),
+    *((f"schedule: type {name}", model) for name, model in models.SCHEDULE_CONFIGS.items()),
     ("training", models.TrainingConfig),
     ("training.batching: type full", models.FullBatch),
     ("training.batching: type sgd", models.SGDBatch),

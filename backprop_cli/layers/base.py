@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from ..hyper import Hyper
 from ..types import Array
 
 
@@ -26,6 +28,12 @@ class ParamSpec:
 
 class Layer:
     """Base class of the network's layers."""
+
+    #: The layer's ``type`` in a config.
+    name: ClassVar[str] = ""
+    #: Its hyperparameters, as config keys (what describes its shape, like units, is the
+    #: config's own).
+    hyper: ClassVar[dict[str, Hyper]] = {}
 
     #: Set by the network: False on the first layer while training, so dX is not computed.
     needs_input_grad: bool = True

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ..activations import RELU_FAMILY, Activation, Linear
+from ..hyper import Hyper
 from ..types import Array
 from .base import Layer, ParamSpec
 
@@ -25,12 +28,18 @@ class BatchNorm(Layer):
     buffer as non-trainable entries, so checkpoints and best weights carry them.
     """
 
+    name = "batchnorm"
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "momentum": Hyper(0.9, "Share of the running averages kept.", 0, 1, high_open=True),
+        "eps": Hyper(1e-5, "Added to the variance.", 0, low_open=True),
+    }
+
     def __init__(
         self, momentum: float = 0.9, eps: float = 1e-5, activation: Activation | None = None
     ) -> None:
-        if not 0 <= momentum < 1:
-            raise ValueError(f"batchnorm momentum must lie in [0, 1). Received: {momentum}")
-        self.momentum = float(momentum)
+        self.momentum: float = self.hyper["momentum"].check("batchnorm momentum", momentum)
+        # A config's eps is > 0 (its declaration); the engine also takes 0, so tests can compare
+        # with the textbook formula.
         self.eps = float(eps)
         self.activation = activation or Linear()
         self.width = 0

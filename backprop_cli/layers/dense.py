@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ..activations import RELU_FAMILY, Activation
+from ..hyper import Hyper
 from ..initializers import default_initializer, initialize
 from ..types import Array
 from .base import Layer, ParamSpec
@@ -25,6 +28,9 @@ class Dense(Layer):
     returns z and ``backward`` receives δ itself.
     """
 
+    name = "dense"
+    hyper: ClassVar[dict[str, Hyper]] = {"bias": Hyper(0.0, "Initial value of every bias.")}
+
     def __init__(
         self,
         units: int,
@@ -39,7 +45,7 @@ class Dense(Layer):
         self.activation = activation
         self.init = init or default_initializer(activation.name)
         self.init_params = dict(init_params or {})
-        self.initial_bias = float(bias)
+        self.initial_bias: float = self.hyper["bias"].check("dense bias", bias)
         self.fan_in = 0
         self.fused_output = False
         self.W: Array = np.empty((0, 0))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
+from ..hyper import Hyper
 from ..types import Array
 from .base import Layer
 
@@ -17,10 +20,13 @@ class Dropout(Layer):
     state checkpoints save, so a resumed run draws the same masks.
     """
 
+    name = "dropout"
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "rate": Hyper(0.5, "Probability of zeroing each input.", 0, 1, high_open=True)
+    }
+
     def __init__(self, rate: float = 0.5) -> None:
-        if not 0 <= rate < 1:
-            raise ValueError(f"dropout rate must lie in [0, 1). Received: rate={rate}")
-        self.rate = float(rate)
+        self.rate: float = self.hyper["rate"].check("dropout rate", rate)
         self.noise: np.random.Generator | None = None
         #: Reuse the last mask instead of drawing a new one (gradient checks need a fixed f).
         self.frozen = False

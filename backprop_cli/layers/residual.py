@@ -20,6 +20,8 @@ class Residual(Layer):
     Parameters are named ``layers.{j}.<name>`` after the block's layer j.
     """
 
+    name = "residual"
+
     def __init__(self, layers: Sequence[Layer]) -> None:
         if not layers:
             raise ValueError("a residual block needs at least one layer")

@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..hyper import Hyper
 from ..types import Array
-from .base import Hyper, Optimizer
+from .base import Optimizer
 
 
 class Adam(Optimizer):

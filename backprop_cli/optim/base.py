@@ -7,69 +7,14 @@ Scheduling and clipping happen outside, in the training loop, in the order clip 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError
+from ..hyper import Hyper, check_all
 from ..types import Array
-
-
-@dataclass(frozen=True)
-class Hyper:
-    """A hyperparameter of an optimizer, declared once: its default, its range and what it is.
-    The config models, the JSON schema, the config reference and the optimizer's own checks all
-    derive from it.
-
-    The range is ``low ≤ value ≤ high``, an end left out when None, made strict by
-    ``low_open`` / ``high_open``. A boolean default makes a flag (no range).
-    """
-
-    default: float | bool
-    description: str = ""
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def check(self, name: str, value: Any) -> float | bool:
-        """``value`` as a Python float (or bool), or a `ConfigError` naming ``name``."""
-        if isinstance(self.default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{name} must be true or false. Received: {name}={value!r}")
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{name} must be a number. Received: {name}={value!r}")
-        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
-        above = self.high is not None and (
-            value >= self.high if self.high_open else value > self.high
-        )
-        if below or above or value != value:  # NaN lies in no range
-            raise ConfigError(f"{name} must lie in {self.interval()}. Received: {name}={value}")
-        return float(value)
-
-    def interval(self) -> str:
-        low = "−∞" if self.low is None else f"{self.low:g}"
-        high = "∞" if self.high is None else f"{self.high:g}"
-        opening = "(" if self.low_open or self.low is None else "["
-        closing = ")" if self.high_open or self.high is None else "]"
-        return f"{opening}{low}, {high}{closing}"
-
-    def bounds(self) -> dict[str, float]:
-        """The range as Pydantic's ``Field`` arguments (ge, gt, le, lt)."""
-        out: dict[str, float] = {}
-        if self.low is not None:
-            out["gt" if self.low_open else "ge"] = _plain(self.low)
-        if self.high is not None:
-            out["lt" if self.high_open else "le"] = _plain(self.high)
-        return out
-
-
-def _plain(bound: float) -> float:
-    """0 rather than 0.0, as a schema or a reader writes a whole number."""
-    return int(bound) if float(bound).is_integer() else bound
 
 
 class Optimizer:
@@ -99,15 +44,9 @@ class Optimizer:
     state_names: tuple[str, ...] = ()
 
     def __init__(self, **hyperparams: Any) -> None:
-        specs = self.hyperparameters()
-        unknown = sorted(set(hyperparams) - set(specs))
-        if unknown:
-            raise ConfigError(
-                f"optimizer {self.name} takes no parameter {', '.join(unknown)} (it takes "
-                f"{', '.join(specs)})"
-            )
-        for key, spec in specs.items():
-            setattr(self, key, spec.check(key, hyperparams.get(key, spec.default)))
+        checked = check_all(f"optimizer {self.name}", self.hyperparameters(), hyperparams)
+        for key, value in checked.items():
+            setattr(self, key, value)
         self.weight_decay: float
         self.n_decay = 0
         self.step_count = 0

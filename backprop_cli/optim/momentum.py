@@ -6,8 +6,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..hyper import Hyper
 from ..types import Array
-from .base import Hyper, Optimizer
+from .base import Optimizer
 
 
 class Momentum(Optimizer):

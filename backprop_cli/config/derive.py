@@ -1,0 +1,78 @@
+"""Config fields made from the engine's `Hyper` declarations: a range, a default or a description
+is written once, beside the code that uses it, and every config model takes it from there."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, create_model
+
+from ..hyper import Hyper
+
+FieldSpec = tuple[Any, Any]
+
+
+def field_of(spec: Hyper, optional: str | None = None) -> FieldSpec:
+    """A Pydantic field for ``spec``: its type, default, range and description. With
+    ``optional`` the field defaults to None, meaning the declared default, and ``optional`` says
+    where it applies (e.g. "leaky_relu")."""
+    kind: Any = spec.kind
+    if spec.default is None or optional is not None:
+        kind = kind | None
+    description = spec.description
+    if optional is not None:
+        description = f"{description} Only for {optional} (default {spec.default}).".strip()
+    default: Any = None if optional is not None else spec.default
+    bounds: dict[str, Any] = spec.bounds()
+    return kind, Field(default, description=description, **bounds)
+
+
+def fields_of(hyper: Mapping[str, Hyper]) -> dict[str, FieldSpec]:
+    """One field per hyperparameter of ``hyper``, in its order."""
+    return {key: field_of(spec) for key, spec in hyper.items()}
+
+
+def type_field(name: str, optional: bool = False) -> FieldSpec:
+    """The ``type`` tag of a choice; ``optional`` lets a config leave it out."""
+    return Literal[name], name if optional else ...
+
+
+def make_model(class_name: str, base: type[BaseModel], **fields: FieldSpec) -> Any:
+    """A config model with ``fields`` in their order, on ``base`` (its checks and methods).
+
+    The model is published under ``class_name`` in the module of ``base``, so that pickle finds
+    it there by name: a config sent to a worker process arrives as the same class."""
+    module = sys.modules[base.__module__]
+    model = create_model(class_name, __base__=base, __module__=module.__name__, **fields)  # type: ignore[call-overload]
+    if getattr(module, class_name, model) is not model:
+        raise RuntimeError(f"{module.__name__}.{class_name} is taken")
+    setattr(module, class_name, model)
+    return model
+
+
+def shared_params(owners: Mapping[str, Mapping[str, Hyper]]) -> dict[str, FieldSpec]:
+    """One optional field per hyperparameter any of ``owners`` declares (e.g. ``alpha`` of
+    leaky_relu among the activations), naming the owners it applies to."""
+    users: dict[str, list[str]] = {}
+    specs: dict[str, Hyper] = {}
+    for owner, hyper in owners.items():
+        for key, spec in hyper.items():
+            users.setdefault(key, []).append(owner)
+            specs.setdefault(key, spec)
+    return {key: field_of(specs[key], " and ".join(users[key])) for key in specs}
+
+
+def misplaced(
+    given: Mapping[str, Any], owners: Mapping[str, Mapping[str, Hyper]], chosen: str, what: str
+) -> str | None:
+    """The error for a hyperparameter set in ``given`` that the ``what`` ``chosen`` does not
+    take (e.g. ``alpha`` with activation tanh), or None."""
+    for key, value in given.items():
+        if value is None or key in owners.get(chosen, {}):
+            continue
+        users = [owner for owner, hyper in owners.items() if key in hyper]
+        if users:
+            return f"`{key}` applies only to {what} {' and '.join(users)}"
+    return None
