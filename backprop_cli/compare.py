@@ -19,11 +19,10 @@ from typing import Any
 from .config import ExperimentConfig, with_optimizer
 from .errors import BpropError, ConfigError
 from .execution import run_all
-from .optim import OPTIMIZERS
+from .optim import DEFAULT_RACE, OPTIMIZERS
 from .run import RunFinished, RunStarted, execute, prepare, warm_data_cache
 from .training import EpochEnded, Event
 
-DEFAULT_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 #: A run's stop reason, as the comparison names it.
 STATUS = {
     "completed": "ok",
@@ -106,7 +105,7 @@ def contestants(
     cfg: ExperimentConfig, names: Sequence[str] | None, source: str
 ) -> list[Contestant]:
     """The contestants: ``names`` (each with its defaults and the base config's lr), else the
-    config's ``compare.optimizers``, else sgd, momentum, rmsprop and adam at the base lr."""
+    config's ``compare.optimizers``, else `DEFAULT_RACE` at the base lr."""
     if names:
         for name in names:
             if name not in OPTIMIZERS:
@@ -120,7 +119,7 @@ def contestants(
     elif cfg.compare is not None and cfg.compare.optimizers:
         specs = [opt.model_dump() for opt in cfg.compare.optimizers]
     else:
-        specs = [{"type": name, "lr": cfg.optimizer.lr} for name in DEFAULT_OPTIMIZERS]
+        specs = [{"type": name, "lr": cfg.optimizer.lr} for name in DEFAULT_RACE]
     out: list[Contestant] = []
     for spec in specs:
         config = with_optimizer(cfg, spec, source)

@@ -23,6 +23,7 @@ from .data.files import load_file, read_csv_table, read_npz
 from .data.table import Request, read_table, table_format
 from .data.tabular import Settings, targets
 from .errors import CheckpointError, DataError
+from .losses import is_classification
 from .network import Network
 from .training import evaluate
 from .types import Array
@@ -73,7 +74,7 @@ class Model:
 
     @property
     def classification(self) -> bool:
-        return self.cfg.loss != "mse"
+        return is_classification(self.cfg.loss)
 
     def inputs(self, X: NDArray[Any], source: str) -> Array:
         """Raw features, checked for width, standardized with the training statistics."""
@@ -126,7 +127,7 @@ def load_model(path: Path) -> Model:
     checkpoints.check_preprocess(ckpt, net.input_dim)
     weights = ckpt.arrays.get("loss.class_weights")
     if weights is not None:
-        if cfg.loss == "mse" or len(weights) != max(net.output_dim, 2):
+        if not is_classification(cfg.loss) or len(weights) != max(net.output_dim, 2):
             raise CheckpointError(
                 f"{path}: loss.class_weights holds {len(weights)} weights for a network of "
                 f"{net.output_dim} outputs and loss {cfg.loss}"

@@ -14,6 +14,7 @@ from .data import table_request, table_source
 from .data.inspection import partial
 from .data.table import read_table
 from .errors import DataError
+from .losses import is_classification
 
 
 def inspect_data(cfg: ExperimentConfig) -> tuple[dict[str, Any], str | None]:
@@ -44,7 +45,9 @@ def inspect_data(cfg: ExperimentConfig) -> tuple[dict[str, Any], str | None]:
         "source": cfg.data.path or f"dataset {cfg.data.dataset}",
         "rows": sum(len(X) for X in parts if X is not None),
         "columns": [],
-        "task": task_of(cfg) if splits.is_classification or cfg.loss == "mse" else "regression",
+        "task": task_of(cfg)
+        if splits.is_classification or not is_classification(cfg.loss)
+        else "regression",
         "target": splits.target_name,
         "classes": classes,
         "dropped_rows": {"missing_target": 0, "missing_features": 0},

@@ -23,9 +23,9 @@ def compare_optimizers(
         str | None,
         typer.Option(
             "--optimizers",
-            help="Comma-separated names, each with its defaults and the config's lr "
-            "(sgd, momentum, nesterov, rmsprop, adam, adamw). Default: the config's "
-            "compare.optimizers, else sgd,momentum,rmsprop,adam.",
+            help="Comma-separated optimizer types (any optimizer.type of the config "
+            "reference), each with its defaults and the config's lr. Default: the config's "
+            "compare.optimizers, else the seed's four (see compare.optimizers in the reference).",
         ),
     ] = None,
     out: Annotated[

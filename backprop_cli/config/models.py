@@ -23,7 +23,7 @@ from ..history import monitor_problem
 from ..initializers import INITIALIZERS, default_initializer
 from ..layers import BatchNorm, Dense, Dropout
 from ..losses import LOSSES, is_classification, pairing_error
-from ..optim import OPTIMIZERS, Optimizer
+from ..optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
 from ..schedules import SCHEDULE_KINDS, WARMUP
 from .derive import field_of, fields_of, make_model, misplaced, shared_params, type_field
 
@@ -415,7 +415,9 @@ class CompareConfig(Strict):
     """Which optimizers `bprop compare-optimizers` races (each with its own hyperparameters)."""
 
     optimizers: list[OptimizerConfig] | None = Field(
-        None, min_length=1, description="Default: sgd, momentum, rmsprop, adam at optimizer.lr."
+        None,
+        min_length=1,
+        description=f"Default: {', '.join(DEFAULT_RACE)} at optimizer.lr.",
     )
     target_loss: float | None = Field(
         None, gt=0, description="Report the first epoch whose train loss reaches this value."

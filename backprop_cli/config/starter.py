@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from .models import BUILTIN_DATASETS
+from collections.abc import Iterable
+from typing import get_args
+
+from ..layers import LAYER_TYPES
+from ..optim import OPTIMIZERS
+from ..schedules import SCHEDULES
+from .models import BUILTIN_DATASETS, DataConfig
 
 #: Classes of the classification data sets (generated ones at their default options).
 CLASSES = {"xor": 2, "spirals": 3, "moons": 2, "circles": 2, "blobs": 3, "digits": 10,
@@ -31,10 +37,13 @@ def starter_config(dataset: str = "moons") -> str:
         else ""
     )
     if dataset == "penguins":  # a table: text columns are one-hot, cells may be missing
+        others = [way for way in get_args(DataConfig.model_fields["missing"].annotation)]
+        others.remove("median")
         options = (
-            "\n  missing: median              # fill missing numbers (or error, drop, mean, "
-            "most_frequent)"
+            f"\n  missing: median              # fill missing numbers (or {', '.join(others)})"
         )
+    optimizers, schedules = _either(OPTIMIZERS), _either(SCHEDULES)
+    layer_types = _either(LAYER_TYPES)
     return f"""\
 # A bprop experiment: train it with `bprop train {dataset}.yaml`.
 # Every key is optional unless marked required; `bprop config FILE` prints all the defaults.
@@ -49,15 +58,15 @@ data:
   standardize: {standardize}    # zero mean, unit variance, fitted on the training split
 
 model:
-  layers:                       # required: dense, batchnorm, dropout or residual layers
+  layers:                       # required: {layer_types} layers
     - {{type: dense, units: {hidden[0]}, activation: relu}}    # He initialization by default
     - {{type: dense, units: {hidden[1]}, activation: relu}}
 {output}
 
 loss: {loss}
 
-optimizer: {{type: adam, lr: 0.001}}    # sgd, momentum, nesterov, rmsprop, adam or adamw
-schedule: {{type: cosine}}             # constant, step, exponential or cosine decay of the lr
+optimizer: {{type: adam, lr: 0.001}}    # {optimizers}
+schedule: {{type: cosine}}             # {schedules} decay of the lr
 
 training:
   epochs: {epochs}
@@ -70,3 +79,9 @@ output:
   dir: runs                     # where run directories go
   checkpoint_every: 10          # also keep a checkpoint every N epochs (0: initial/best/last)
 """
+
+
+def _either(names: Iterable[str]) -> str:
+    """``a, b or c``."""
+    *rest, last = names
+    return f"{', '.join(rest)} or {last}" if rest else last

@@ -33,6 +33,8 @@ def _registry() -> dict[str, type[Optimizer]]:
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = _registry()
+#: The optimizers `bprop compare-optimizers` races when none are named: the seed's four.
+DEFAULT_RACE = ("sgd", "momentum", "rmsprop", "adam")
 
 
 def build_optimizer(name: str, **hyperparams: Any) -> Optimizer:
@@ -47,6 +49,7 @@ def build_optimizer(name: str, **hyperparams: Any) -> Optimizer:
 
 
 __all__ = [
+    "DEFAULT_RACE",
     "OPTIMIZERS",
     "SGD",
     "Adam",
