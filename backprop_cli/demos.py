@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .activations import get_activation
-from .gradcheck import numerical_gradient
-from .layers import Dense
-from .network import Network
-from .optim import SGD, Adam, Momentum, Optimizer, RMSprop
-from .schedules import SCHEDULES, build_schedule
+from .core.activations import get_activation
+from .core.gradcheck import numerical_gradient
+from .core.layers import Dense
+from .core.network import Network
+from .core.optim import SGD, Adam, Momentum, Optimizer, RMSprop
+from .core.schedules import SCHEDULES, build_schedule
 
 
 @dataclass

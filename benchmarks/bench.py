@@ -54,17 +54,17 @@ def median_time(fn: Callable[[], object], repeats: int, inner: int = 1) -> float
 
 
 # ------------------------------------------------------------------ training
-def _trainer(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0) -> Any:
+def _training(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0) -> Any:
     import numpy as np
 
-    from backprop_cli.activations import ReLU, Softmax
-    from backprop_cli.batching import Batching
-    from backprop_cli.history import EarlyStopping
-    from backprop_cli.layers import Dense
-    from backprop_cli.network import Network
-    from backprop_cli.optim import build_optimizer
-    from backprop_cli.schedules import build_schedule
-    from backprop_cli.training import TrainData, Trainer
+    from backprop_cli.core.activations import ReLU, Softmax
+    from backprop_cli.core.batching import Batching
+    from backprop_cli.core.history import EarlyStopping
+    from backprop_cli.core.layers import Dense
+    from backprop_cli.core.network import Network
+    from backprop_cli.core.optim import build_optimizer
+    from backprop_cli.core.schedules import build_schedule
+    from backprop_cli.core.training import TrainData, TrainingState
 
     rng = np.random.default_rng(seed)
     layers = [Dense(u, ReLU()) for u in sizes[1:-1]] + [Dense(sizes[-1], Softmax())]
@@ -75,11 +75,11 @@ def _trainer(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0
     labels = rng.integers(0, sizes[-1], n)
     data = TrainData(X, net.prepare_targets(labels), labels.astype(np.int64))
     strategy = "sgd" if batch == 1 else "minibatch"
-    trainer = Trainer(
+    training = TrainingState(
         net, opt, build_schedule("constant", 1e-3, 10**6), Batching(strategy, batch), 10**6,
         True, np.random.default_rng(seed + 1), None, EarlyStopping("train_loss"),
     )  # fmt: skip
-    return trainer, data
+    return training, data
 
 
 def loop_seconds_per_step(
@@ -88,15 +88,15 @@ def loop_seconds_per_step(
     """Median wall seconds per step of whole epochs of the real training loop, and the median
     ratio ideal / actual, with the ideal step timed right after each epoch (so both see the
     machine in the same state)."""
-    from backprop_cli.training import EpochEnded, EpochStarted, train
+    from backprop_cli.core.training import EpochEnded, EpochStarted, train
 
-    trainer, data = _trainer(sizes, batch, optimizer, n)
-    steps = trainer.batching.steps_per_epoch(n)
+    training, data = _training(sizes, batch, optimizer, n)
+    steps = training.batching.steps_per_epoch(n)
     products = _products(sizes, batch) if batch > 1 else None
     per_epoch: list[float] = []
     ratios: list[float] = []
     start = 0.0
-    for event in train(trainer, data):
+    for event in train(training, data):
         if isinstance(event, EpochStarted):
             start = time.perf_counter()
         elif isinstance(event, EpochEnded):
@@ -144,10 +144,10 @@ def step_profile(
     ``steps`` steps of random batches, and the step's products timed alone after each step."""
     import numpy as np
 
-    from backprop_cli.clipping import global_norm
+    from backprop_cli.core.clipping import global_norm
 
-    trainer, data = _trainer(sizes, batch, optimizer, n)
-    net, opt = trainer.net, trainer.optimizer
+    training, data = _training(sizes, batch, optimizer, n)
+    net, opt = training.net, training.optimizer
     X, y = data.X_train, data.y_train
     x_buf = np.empty((batch, X.shape[1]), dtype=X.dtype)
     y_buf = np.empty((batch, *y.shape[1:]), dtype=y.dtype)
@@ -229,7 +229,7 @@ def train_memory() -> dict[str, float]:
         train_peak = peak_rss_mib(run, args)
     bare = (
         "import numpy, matplotlib, matplotlib.pyplot, rich.progress, pydantic, yaml\n"
-        "import backprop_cli.run, backprop_cli.cli.app\n"
+        "import backprop_cli.runs.run, backprop_cli.cli.app\n"
     )
     bare_peak = peak_rss_mib(bare, [])
     # The file as float64 rows (kept while the splits are made), the float32 splits, parameters

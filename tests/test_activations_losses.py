@@ -10,15 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from backprop_cli.activations import ACTIVATIONS, get_activation
-from backprop_cli.errors import ConfigError, DataError
-from backprop_cli.initializers import INITIALIZERS, default_initializer, initialize
-from backprop_cli.losses import (
+from backprop_cli.core.activations import ACTIVATIONS, get_activation
+from backprop_cli.core.initializers import INITIALIZERS, default_initializer, initialize
+from backprop_cli.core.losses import (
     MeanSquaredError,
     SigmoidBinaryCrossEntropy,
     SoftmaxCrossEntropy,
     build_loss,
 )
+from backprop_cli.errors import ConfigError, DataError
 
 logits = arrays(
     np.float64,

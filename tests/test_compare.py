@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from typer.testing import Result
 
-from backprop_cli.batching import Batching
-from backprop_cli.compare import Result as Row
-from backprop_cli.comparison import ranked, verdict
 from backprop_cli.config import ExperimentConfig, load_config
-from backprop_cli.run import Prepared
+from backprop_cli.core.batching import Batching
+from backprop_cli.runs.comparison import ranked, verdict
+from backprop_cli.runs.race import Result as Row
+from backprop_cli.runs.run import Prepared
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
@@ -298,10 +298,10 @@ def test_example_comparisons_run(config: Path, tmp_path: Path) -> None:
 def test_interrupting_keeps_the_finished_comparison(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_cli.compare as compare_module
+    import backprop_cli.runs.race as race_module
 
     calls = []
-    real_prepare = compare_module.prepare
+    real_prepare = race_module.prepare
 
     def prepare_then_interrupt(cfg: ExperimentConfig) -> Prepared:
         calls.append(cfg.optimizer.type)
@@ -309,7 +309,7 @@ def test_interrupting_keeps_the_finished_comparison(
             raise KeyboardInterrupt
         return real_prepare(cfg)
 
-    monkeypatch.setattr(compare_module, "prepare", prepare_then_interrupt)
+    monkeypatch.setattr(race_module, "prepare", prepare_then_interrupt)
     out = tmp_path / "cmp"
     result = compare(out, "--optimizers", "sgd,adam,rmsprop")
     assert result.exit_code == 130
@@ -320,7 +320,7 @@ def test_interrupting_keeps_the_finished_comparison(
 
 
 def test_a_stop_request_ends_the_race_after_saving_the_current_run(tmp_path: Path) -> None:
-    from backprop_cli.compare import ContestantDone, contestants, race
+    from backprop_cli.runs.race import ContestantDone, contestants, race
 
     cfg = load_config(SPIRALS, ["training.epochs=3", "data.options.n_samples=120"])
     lineup = contestants(cfg, ["sgd", "adam", "rmsprop"], str(SPIRALS))

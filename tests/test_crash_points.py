@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 import yaml
 
-from backprop_cli import checkpoints, testhooks
-from backprop_cli.atomic import TEMPORARY
+from backprop_cli.runs import checkpoints
+from backprop_cli.system import testhooks
+from backprop_cli.system.atomic import TEMPORARY
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 

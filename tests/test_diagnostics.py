@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_cli.activations import get_activation
 from backprop_cli.config import load_config
-from backprop_cli.diagnostics import Diagnostics
-from backprop_cli.layers import Dense
-from backprop_cli.network import Network
-from backprop_cli.run import execute, prepare
+from backprop_cli.core.activations import get_activation
+from backprop_cli.core.diagnostics import Diagnostics
+from backprop_cli.core.layers import Dense
+from backprop_cli.core.network import Network
+from backprop_cli.runs.run import execute, prepare
 
 from helpers import CONFIG_DIR, cli, history_of
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_cli.history import EarlyStopping
+from backprop_cli.core.history import EarlyStopping
 
 from helpers import CONFIG_DIR, cli
 

@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from backprop_cli.activations import ACTIVATIONS, Tanh
 from backprop_cli.cli.app import app
-from backprop_cli.gradcheck import (
+from backprop_cli.core.activations import ACTIVATIONS, Tanh
+from backprop_cli.core.gradcheck import (
     battery_cases,
     check_activation,
     check_network,
     relative_error,
     run_battery,
 )
-from backprop_cli.layers import Dense
-from backprop_cli.losses import LOSSES, REQUIRED_OUTPUT
-from backprop_cli.network import Network
+from backprop_cli.core.layers import Dense
+from backprop_cli.core.losses import LOSSES, REQUIRED_OUTPUT
+from backprop_cli.core.network import Network
 
 runner = CliRunner()
 
@@ -74,7 +74,7 @@ def test_a_wrong_derivative_makes_the_command_exit_1(monkeypatch: pytest.MonkeyP
 
 def test_a_dropped_batch_mean_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """A classic bug: forgetting the 1/N in the fused cross-entropy gradient."""
-    from backprop_cli.losses import SoftmaxCrossEntropy
+    from backprop_cli.core.losses import SoftmaxCrossEntropy
 
     original = SoftmaxCrossEntropy.backward
     monkeypatch.setattr(
@@ -105,7 +105,7 @@ def test_tolerance_zero_fails_and_bad_options_are_usage_errors() -> None:
 def test_kinks_are_skipped_not_failed() -> None:
     """A ReLU unit sitting exactly on its kink (z = 0) has no derivative: the entries whose
     perturbation crosses it are skipped, and the rest still pass."""
-    from backprop_cli.activations import get_activation
+    from backprop_cli.core.activations import get_activation
 
     net = Network(
         [Dense(2, get_activation("relu")), Dense(2, get_activation("softmax"))],

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_cli import atomic, reading, testhooks
+from backprop_cli.system import atomic, reading, testhooks
 
 from helpers import CONFIG_DIR, cli
 
@@ -58,7 +58,7 @@ def test_an_unexpected_error_is_a_bug_report_with_its_traceback_only_under_debug
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("division by zero somewhere deep")
 
-    monkeypatch.setattr("backprop_cli.run.train", broken)
+    monkeypatch.setattr("backprop_cli.runs.run.train", broken)
     result = cli(["train", str(TOY), "--out", str(tmp_path / "a"), *QUICK])
     assert_one_line(result, 1, "this is a bug in bprop: please report it (ZeroDivisionError")
     assert "bprop --debug" in result.output
@@ -71,7 +71,7 @@ def test_a_bug_in_gradcheck_never_exits_as_a_failed_check(monkeypatch: pytest.Mo
     def broken(**kwargs: object) -> None:
         raise KeyError("oops")
 
-    monkeypatch.setattr("backprop_cli.gradcheck.run_battery", broken)
+    monkeypatch.setattr("backprop_cli.core.gradcheck.run_battery", broken)
     assert_one_line(cli(["gradcheck"]), 70, "this is a bug in bprop")
 
 
@@ -128,7 +128,7 @@ def test_a_run_directory_removed_mid_run(tmp_path: Path, monkeypatch: pytest.Mon
 def test_running_out_of_memory_names_the_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backprop_cli import run as run_module
+    from backprop_cli.runs import run as run_module
 
     def huge(*args: object, **kwargs: object) -> None:
         np.empty((10**9, 10**9))  # 8 EB: no machine allocates it

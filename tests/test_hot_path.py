@@ -9,19 +9,19 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from backprop_cli.activations import ReLU, Sigmoid, Softmax, Tanh
-from backprop_cli.batching import Batching
-from backprop_cli.history import EarlyStopping
-from backprop_cli.layers import Dense
-from backprop_cli.network import Network
-from backprop_cli.optim import build_optimizer
-from backprop_cli.schedules import build_schedule
-from backprop_cli.training import EpochEnded, StepDone, TrainData, Trainer, train
+from backprop_cli.core.activations import ReLU, Sigmoid, Softmax, Tanh
+from backprop_cli.core.batching import Batching
+from backprop_cli.core.history import EarlyStopping
+from backprop_cli.core.layers import Dense
+from backprop_cli.core.network import Network
+from backprop_cli.core.optim import build_optimizer
+from backprop_cli.core.schedules import build_schedule
+from backprop_cli.core.training import EpochEnded, StepDone, TrainData, TrainingState, train
 
 
-def make_trainer(
+def make_training(
     n: int = 100, batch: int = 32, dtype: str = "float32", optimizer: str = "adam"
-) -> tuple[Trainer, TrainData]:
+) -> tuple[TrainingState, TrainData]:
     rng = np.random.default_rng(0)
     layers = [Dense(16, ReLU()), Dense(8, Tanh()), Dense(3, Softmax())]
     net = Network(layers, 5, "cross_entropy", rng, dtype)
@@ -30,16 +30,16 @@ def make_trainer(
     X = rng.standard_normal((n, 5)).astype(dtype)
     labels = rng.integers(0, 3, n)
     data = TrainData(X, net.prepare_targets(labels), labels.astype(np.int64))
-    trainer = Trainer(
+    training = TrainingState(
         net, opt, build_schedule("constant", 1e-2, 50), Batching("minibatch", batch), 50, True,
         np.random.default_rng(1), None, EarlyStopping("train_loss"),
     )  # fmt: skip
-    return trainer, data
+    return training, data
 
 
-def buffer_addresses(trainer: Trainer) -> dict[str, int]:
+def buffer_addresses(training: TrainingState) -> dict[str, int]:
     """Where every per-step array lives (address of its first element)."""
-    net = trainer.net
+    net = training.net
     found = {"params": net.params.ctypes.data, "grads": net.grads.ctypes.data}
     for i, layer in enumerate(net.layers):
         assert isinstance(layer, Dense)
@@ -48,25 +48,25 @@ def buffer_addresses(trainer: Trainer) -> dict[str, int]:
             if array is not None:
                 found[f"{i}.{name}"] = array.ctypes.data
     found["loss.grad"] = net.loss.backward().ctypes.data
-    for name, array in trainer.optimizer.state.items():
+    for name, array in training.optimizer.state.items():
         found[f"optimizer.{name}"] = array.ctypes.data
     return found
 
 
-def steps(trainer: Trainer, data: TrainData) -> Iterator[StepDone | EpochEnded]:
-    for event in train(trainer, data):
+def steps(training: TrainingState, data: TrainData) -> Iterator[StepDone | EpochEnded]:
+    for event in train(training, data):
         if isinstance(event, StepDone | EpochEnded):
             yield event
 
 
 def test_every_step_reuses_the_same_buffers() -> None:
     # 100 samples in batches of 32: three full batches and a last one of 4 rows per epoch.
-    trainer, data = make_trainer()
+    training, data = make_training()
     seen: list[dict[str, int]] = []
-    for event in steps(trainer, data):
+    for event in steps(training, data):
         if isinstance(event, StepDone):
-            seen.append(buffer_addresses(trainer))
-        if trainer.epoch == 2:
+            seen.append(buffer_addresses(training))
+        if training.epoch == 2:
             break
     assert len(seen) == 8
     assert all(addresses == seen[0] for addresses in seen[1:])
@@ -78,8 +78,8 @@ def step_peaks(batch: int) -> tuple[int, int]:
     """Train 16384 samples in batches of ``batch``; return the peak memory allocated during the
     steps after the first of an epoch (the largest over epochs 3 to 5), and how much the memory
     in use grew from the end of epoch 2 to the end of epoch 5."""
-    trainer, data = make_trainer(n=16384, batch=batch)
-    events = steps(trainer, data)
+    training, data = make_training(n=16384, batch=batch)
+    events = steps(training, data)
 
     def one_epoch() -> int:
         peak, base = 0, 0

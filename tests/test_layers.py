@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from backprop_cli.activations import get_activation
 from backprop_cli.config import load_config
-from backprop_cli.layers import BatchNorm, Dense, Dropout, Residual
-from backprop_cli.network import Network
-from backprop_cli.run import RunFinished, execute, prepare
+from backprop_cli.core.activations import get_activation
+from backprop_cli.core.layers import BatchNorm, Dense, Dropout, Residual
+from backprop_cli.core.network import Network
+from backprop_cli.runs.run import RunFinished, execute, prepare
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 

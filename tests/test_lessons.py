@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from backprop_cli.config import load_config
-from backprop_cli.run import RunFinished, execute, prepare
-from backprop_cli.training import Warned
+from backprop_cli.core.training import Warned
+from backprop_cli.runs.run import RunFinished, execute, prepare
 
 LESSONS = Path(__file__).resolve().parents[1] / "configs" / "lessons"
 

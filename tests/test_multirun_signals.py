@@ -185,16 +185,16 @@ def test_sigterm_while_loading_data_exits_130(tmp_path: Path) -> None:
 def test_a_contestant_failing_with_any_error_is_recorded_and_the_others_go_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_cli.compare as compare_module
+    import backprop_cli.runs.race as race_module
 
-    real_prepare = compare_module.prepare
+    real_prepare = race_module.prepare
 
     def fragile(cfg: object) -> object:
         if cfg.optimizer.type == "adam":  # type: ignore[attr-defined]
             raise RuntimeError("adam fell over")
         return real_prepare(cfg)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(compare_module, "prepare", fragile)
+    monkeypatch.setattr(race_module, "prepare", fragile)
     out = tmp_path / "cmp"
     result = cli(["compare-optimizers", str(TOY), "--out", str(out), "--optimizers",
                   "sgd,adam,rmsprop", "--quiet", "--set", "training.epochs=2"])  # fmt: skip
@@ -204,9 +204,9 @@ def test_a_contestant_failing_with_any_error_is_recorded_and_the_others_go_on(
     detail = json.loads((out / "comparison.json").read_text())["results"]
     assert any("adam fell over" in r["detail"] for r in detail)
     # The worker's entry point too (what --jobs and --dask run).
-    lineup = compare_module.contestants(load_config(TOY), ["adam"], str(TOY))
+    lineup = race_module.contestants(load_config(TOY), ["adam"], str(TOY))
     (tmp_path / "w").mkdir()
-    assert compare_module.run_contestant(lineup[0], tmp_path / "w", None).status == "error"
+    assert race_module.run_contestant(lineup[0], tmp_path / "w", None).status == "error"
 
 
 QUICK = ["data.options.n_samples=120", "training.batching={type: minibatch, size: 32}"]

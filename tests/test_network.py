@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backprop_cli.activations import get_activation
-from backprop_cli.clipping import clip_by_norm
+from backprop_cli.core.activations import get_activation
+from backprop_cli.core.clipping import clip_by_norm
+from backprop_cli.core.layers import Dense
+from backprop_cli.core.network import Network
+from backprop_cli.core.optim import build_optimizer
 from backprop_cli.errors import CheckpointError, ConfigError
-from backprop_cli.layers import Dense
-from backprop_cli.network import Network
-from backprop_cli.optim import build_optimizer
 
 
 def make_net(dtype: str = "float64", seed: int = 0, loss: str = "cross_entropy") -> Network:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backprop_cli.optim import build_optimizer
+from backprop_cli.core.optim import build_optimizer
 
 THETA0 = [1.0, -2.0, 0.5]
 GRADS = [[0.5, -1.0, 0.25], [-0.25, 0.5, 1.0]]
@@ -135,7 +135,7 @@ def test_float32_updates_stay_float32_and_agree(name: str, weight_decay: float) 
 
 
 def test_every_optimizer_is_covered() -> None:
-    from backprop_cli.optim import OPTIMIZERS
+    from backprop_cli.core.optim import OPTIMIZERS
 
     assert {name for name, _ in CASES} == set(OPTIMIZERS)
     assert {name for name, decay in CASES if decay} == set(OPTIMIZERS)

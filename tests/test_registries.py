@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from backprop_cli.activations import ACTIVATIONS, get_activation
 from backprop_cli.config import models, validate
+from backprop_cli.core.activations import ACTIVATIONS, get_activation
+from backprop_cli.core.hyper import Hyper
+from backprop_cli.core.initializers import INITIALIZERS
+from backprop_cli.core.layers import LAYER_TYPES, BatchNorm, Dense, Dropout
+from backprop_cli.core.losses import LOSSES, is_classification, pairing_error
+from backprop_cli.core.schedules import SCHEDULE_KINDS, build_schedule
 from backprop_cli.errors import ConfigError
-from backprop_cli.hyper import Hyper
-from backprop_cli.initializers import INITIALIZERS
-from backprop_cli.layers import LAYER_TYPES, BatchNorm, Dense, Dropout
-from backprop_cli.losses import LOSSES, is_classification, pairing_error
-from backprop_cli.schedules import SCHEDULE_KINDS, build_schedule
 
 BASE: dict[str, Any] = {
     "name": "t",

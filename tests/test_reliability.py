@@ -16,12 +16,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backprop_cli import checkpoints
-from backprop_cli.build import build_optimizer_from, build_schedule_from
 from backprop_cli.config import load_config, validate
 from backprop_cli.errors import ConfigError
-from backprop_cli.run import RunFinished, execute, prepare
-from backprop_cli.rundirs import new_run_dir
+from backprop_cli.runs import checkpoints
+from backprop_cli.runs.build import build_optimizer_from, build_schedule_from
+from backprop_cli.runs.run import RunFinished, execute, prepare
+from backprop_cli.runs.rundirs import new_run_dir
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 

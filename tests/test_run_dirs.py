@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop_cli.locking import LOCK_FILE, hold
+from backprop_cli.system.locking import LOCK_FILE, hold
 
 from helpers import CONFIG_DIR, cli, history_of
 

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from backprop_cli.clipping import clip_by_norm, clip_by_value, global_norm
+from backprop_cli.core.clipping import clip_by_norm, clip_by_value, global_norm
+from backprop_cli.core.schedules import SCHEDULES, build_schedule
 from backprop_cli.errors import ConfigError
-from backprop_cli.schedules import SCHEDULES, build_schedule
 
 GOLDEN = [
     # constant: lr(e) = lr₀ = 0.1 at every epoch

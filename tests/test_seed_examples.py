@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop_cli.activations import get_activation
-from backprop_cli.layers import Dense
-from backprop_cli.network import Network
-from backprop_cli.optim import SGD
+from backprop_cli.core.activations import get_activation
+from backprop_cli.core.layers import Dense
+from backprop_cli.core.network import Network
+from backprop_cli.core.optim import SGD
 
 
 def seed_network() -> Network:

@@ -229,7 +229,7 @@ def test_fill_values_come_from_the_training_split_only(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------ class weights
 def test_balanced_class_weights_follow_scikit_learn(tmp_path: Path) -> None:
-    from backprop_cli.build import class_weights
+    from backprop_cli.runs.build import class_weights
 
     labels = np.array([0, 0, 0, 1])  # n = 4, K = 2, n_0 = 3, n_1 = 1
     np.testing.assert_allclose(class_weights("balanced", ["a", "b"], labels), [4 / 6, 4 / 2])
@@ -247,7 +247,7 @@ def test_weighted_cross_entropy_golden_values() -> None:
     L = (ln 2 + 3 ln 4/3) / 4
     ∂L/∂z_1 = ¼ (½ − 1, ½) = (−⅛, ⅛);  ∂L/∂z_2 = ¾ (¼, ¾ − 1) = (3/16, −3/16)
     """
-    from backprop_cli.losses import SoftmaxCrossEntropy
+    from backprop_cli.core.losses import SoftmaxCrossEntropy
 
     loss = SoftmaxCrossEntropy()
     loss.set_class_weights(np.array([1.0, 3.0]))
@@ -261,7 +261,7 @@ def test_weighted_cross_entropy_golden_values() -> None:
 def test_weighted_binary_cross_entropy_golden_values() -> None:
     """One unit, z = (0, 0), y = (0, 1), w = (1, 4): ℓ_i = ln 2 each, ω = (1, 4),
     L = (ln 2 + 4 ln 2) / 5 = ln 2; ∂L/∂z_i = ω_i/5 (½ − y_i) = (0.1, −0.4)."""
-    from backprop_cli.losses import SigmoidBinaryCrossEntropy
+    from backprop_cli.core.losses import SigmoidBinaryCrossEntropy
 
     loss = SigmoidBinaryCrossEntropy()
     loss.set_class_weights(np.array([1.0, 4.0]))
@@ -271,7 +271,7 @@ def test_weighted_binary_cross_entropy_golden_values() -> None:
 
 
 def test_the_gradient_check_battery_covers_the_weighted_losses() -> None:
-    from backprop_cli.gradcheck import run_battery
+    from backprop_cli.core.gradcheck import run_battery
 
     checks = [c for c in run_battery() if "class weights" in c.case]
     cases = {c.case for c in checks}
@@ -281,10 +281,10 @@ def test_the_gradient_check_battery_covers_the_weighted_losses() -> None:
 def test_a_weighted_split_loss_is_the_weighted_mean_over_all_its_chunks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from backprop_cli import training
-    from backprop_cli.activations import get_activation
-    from backprop_cli.layers import Dense
-    from backprop_cli.network import Network
+    from backprop_cli.core import training
+    from backprop_cli.core.activations import get_activation
+    from backprop_cli.core.layers import Dense
+    from backprop_cli.core.network import Network
 
     rng = np.random.default_rng(3)
     net = Network([Dense(3, get_activation("softmax"))], 4, "cross_entropy", rng, dtype="float64")
@@ -580,9 +580,9 @@ def test_a_nested_column_is_refused_naming_the_cast(tmp_path: Path) -> None:
 
 
 def test_a_comparison_prepares_the_table_once_before_its_worker_processes(tmp_path: Path) -> None:
-    from backprop_cli.build import build_splits, rngs
     from backprop_cli.config import load_config
-    from backprop_cli.run import warm_data_cache
+    from backprop_cli.runs.build import build_splits, generators
+    from backprop_cli.runs.run import warm_data_cache
 
     penguin_like(tmp_path)
     experiment = config(
@@ -593,7 +593,7 @@ def test_a_comparison_prepares_the_table_once_before_its_worker_processes(tmp_pa
     warm_data_cache([cfg, cfg])  # what compare-optimizers and sweep do before their workers
     root = Path(os.environ["BPROP_CACHE_DIR"]) / "tables"
     assert len([p for p in root.iterdir() if p.is_dir()]) == 1
-    assert build_splits(cfg, rngs(cfg.seed)[0]).report["cache"] == "hit"
+    assert build_splits(cfg, generators(cfg.seed).data).report["cache"] == "hit"
     result = cli(["compare-optimizers", str(experiment), "--optimizers", "sgd,adam", "--jobs",
                   "2", "--out", str(tmp_path / "race"), "--quiet"])  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backprop_cli.batching import Batching
 from backprop_cli.config import load_config
-from backprop_cli.run import RunFinished, execute, prepare
-from backprop_cli.training import StepDone, correct_count
+from backprop_cli.core.batching import Batching
+from backprop_cli.core.training import StepDone, correct_count
+from backprop_cli.runs.run import RunFinished, execute, prepare
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
@@ -317,7 +317,7 @@ def test_the_default_example_reaches_90_percent(tmp_path: Path) -> None:
 
 
 def test_optimizer_refuses_to_step_before_init() -> None:
-    from backprop_cli.optim import build_optimizer
+    from backprop_cli.core.optim import build_optimizer
 
     with pytest.raises(RuntimeError, match="init"):
         build_optimizer("adam").step(np.zeros(3), np.ones(3), 0.1)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import yaml
 
-from backprop_cli.build import rngs, task_of
 from backprop_cli.config import load_config
 from backprop_cli.config.models import BUILTIN_DATASETS
 from backprop_cli.config.reference import json_schema, reference_markdown
 from backprop_cli.data import load_data
+from backprop_cli.runs.build import generators, task_of
 
 from helpers import CONFIG_DIR, cli, history_of
 
@@ -53,7 +53,9 @@ def evaluated(*args: str) -> dict:
 def raw_split(config: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The unstandardized rows of a split, drawn as training drew them."""
     cfg = load_config(config)
-    splits = load_data(cfg.data, task_of(cfg), rngs(cfg.seed)[0], False, np.dtype(np.float64))
+    splits = load_data(
+        cfg.data, task_of(cfg), generators(cfg.seed).data, False, np.dtype(np.float64)
+    )
     return getattr(splits, f"X_{split}"), getattr(splits, f"y_{split}")
 
 

@@ -14,7 +14,7 @@ from .options import ConfigArg, Overrides
 from .signals import graceful_stop
 
 if TYPE_CHECKING:
-    from ..compare import Result
+    from ..runs.race import Result
 
 
 def compare_optimizers(
@@ -63,13 +63,13 @@ def compare_optimizers(
 
     Example:  bprop compare-optimizers configs/compare-digits.yaml --jobs 2
     """
-    from ..compare import cancelled, contestants, race
     from ..config import load_config
     from ..errors import BpropError
-    from ..execution import StopRequest, check_dask
-    from ..locking import check_free
-    from ..run import prepare
-    from ..rundirs import accept_new, claim, new_run_dir
+    from ..runs.execution import StopRequest, check_dask
+    from ..runs.race import cancelled, contestants, race
+    from ..runs.run import prepare
+    from ..runs.rundirs import accept_new, claim, new_run_dir
+    from ..system.locking import check_free
 
     names = [n.strip() for n in optimizers.split(",") if n.strip()] if optimizers else None
     stack = contextlib.ExitStack()
@@ -134,8 +134,8 @@ def _where(jobs: int, dask: str | None) -> str:
 
 def _render(events: Any, quiet: bool, results: list[Result]) -> None:
     """Show progress, appending each finished optimizer's result to ``results``."""
-    from ..compare import ContestantDone, ContestantStarted
-    from ..training import EpochEnded, EpochStarted
+    from ..core.training import EpochEnded, EpochStarted
+    from ..runs.race import ContestantDone, ContestantStarted
 
     live = console.is_terminal and not quiet
     progress = progress_bar(live)
@@ -184,9 +184,9 @@ def _finish(
     target_loss: float | None,
     name: str,
 ) -> None:
-    from ..atomic import write_text
-    from ..comparison import comparison_files, ranked, verdict
-    from ..plotting import plot_runs
+    from ..runs.comparison import comparison_files, ranked, verdict
+    from ..runs.plotting import plot_runs
+    from ..system.atomic import write_text
 
     ranking, metric = ranked(results)
     csv_text, json_text = comparison_files(ranking, metric, target_loss, name)
@@ -215,7 +215,7 @@ def _table(ranking: list[Result], metric: str, target_loss: float | None, name: 
     from rich import box
     from rich.table import Table
 
-    from ..compare import FINISHED
+    from ..runs.race import FINISHED
 
     def has(key: str) -> bool:
         return any(getattr(r, key) is not None for r in ranking)

@@ -36,9 +36,9 @@ def init(
 
     Example:  bprop init --dataset digits --out digits.yaml
     """
-    from ..atomic import write_text
     from ..config.models import BUILTIN_DATASETS
     from ..config.starter import starter_config
+    from ..system.atomic import write_text
 
     if dataset not in BUILTIN_DATASETS:
         fail(
@@ -64,8 +64,8 @@ def schema(
 
     Example:  bprop schema --out bprop.schema.json
     """
-    from ..atomic import write_text
     from ..config.reference import json_schema_text
+    from ..system.atomic import write_text
 
     _claim(out, overwrite)
     write_text(out, json_schema_text(), exclusive=not overwrite)
@@ -97,7 +97,7 @@ def datasets() -> None:
     """
     from rich.table import Table
 
-    from ..datasets_info import describe_datasets
+    from ..data.catalog import describe_datasets
 
     table = Table(title="built-in data sets: data: {dataset: NAME, options: {...}}")
     for column in ("name", "task", "size", "what", "options (defaults)"):

@@ -67,7 +67,7 @@ def demo(
     if path is not None:
         if not shown.series:
             fail(f"--plot: the {topic} demo has nothing to draw; try: bprop demo schedules --plot")
-        from ..plotting import plot_runs
+        from ..runs.plotting import plot_runs
 
         plot_runs(shown.series, [shown.metric], path, log=False, title=shown.title,
                   exclusive=not overwrite)  # fmt: skip

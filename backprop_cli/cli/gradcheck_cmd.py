@@ -11,7 +11,7 @@ from . import exit_codes
 from .console import console, fail
 
 if TYPE_CHECKING:
-    from ..gradcheck import TensorCheck
+    from ..core.gradcheck import TensorCheck
 
 
 def gradcheck(
@@ -49,7 +49,7 @@ def gradcheck(
 
     Example:  bprop gradcheck configs/digits.yaml --samples 20
     """
-    from ..gradcheck import run_battery
+    from ..core.gradcheck import run_battery
 
     if config is not None:
         results = _check_config(config, eps, tol, seed, samples, batch)
@@ -65,14 +65,15 @@ def _check_config(
 ) -> list[TensorCheck]:
     import numpy as np
 
-    from ..build import build_network, build_splits, rngs
     from ..config import load_config
+    from ..core.gradcheck import check_network
     from ..errors import BpropError
-    from ..gradcheck import check_network
+    from ..runs.build import build_network, build_splits, generators
 
     try:
         cfg = load_config(path)
-        data_rng, init_rng, _, noise_rng = rngs(cfg.seed)
+        streams = generators(cfg.seed)
+        data_rng, init_rng, noise_rng = streams.data, streams.weights, streams.noise
         splits = build_splits(cfg, data_rng)
         net = build_network(cfg, splits.n_features, init_rng, "float64", noise_rng)
         rng = np.random.default_rng(seed)

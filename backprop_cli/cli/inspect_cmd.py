@@ -33,7 +33,7 @@ def inspect(
     """
     from ..config import load_config
     from ..errors import BpropError
-    from ..inspecting import inspect_data
+    from ..runs.inspecting import inspect_data
 
     try:
         cfg = load_config(config, list(set_ or []))
@@ -51,7 +51,7 @@ def inspect(
 def _show(info: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from ..resources import size_text
+    from ..system.resources import size_text
 
     console.print(
         f"{info['source']}: {info['rows']:,} rows"

@@ -58,8 +58,8 @@ def plot(
     Example:  bprop plot runs/spirals runs/spirals-2 --metric train_loss,val_accuracy --log
     """
     from ..errors import BpropError
-    from ..plotting import diagnostic_series, plot_runs
-    from ..rundirs import expand_runs, read_history
+    from ..runs.plotting import diagnostic_series, plot_runs
+    from ..runs.rundirs import expand_runs, read_history
     from .outputs import check_output, free_picture_name
 
     wanted = [m.strip() for m in metric.split(",") if m.strip()]

@@ -14,9 +14,9 @@ from .console import console, exit_interrupted, fail, fmt, progress_bar, repeate
 from .options import ConfigArg, Overrides
 
 if TYPE_CHECKING:
-    from ..execution import StopRequest
-    from ..sweep import Space, Trial, TrialResult
-    from ..trials import ResumePlan
+    from ..runs.execution import StopRequest
+    from ..runs.sweep import Space, Trial, TrialResult
+    from ..runs.trials import ResumePlan
 
 
 def sweep(
@@ -67,14 +67,14 @@ def sweep(
 
     Example:  bprop sweep configs/spirals.yaml --grid optimizer.lr=0.1,0.01,0.001 --jobs 2
     """
-    from ..atomic import remove_stale_temporaries
     from ..config import load_config
     from ..errors import BpropError, ConfigError
-    from ..execution import StopRequest, check_dask
-    from ..locking import check_free
-    from ..run import prepare
-    from ..rundirs import accept_new, claim, new_run_dir
-    from ..sweep import SWEEP_FILES, Space, make_trials
+    from ..runs.execution import StopRequest, check_dask
+    from ..runs.run import prepare
+    from ..runs.rundirs import accept_new, claim, new_run_dir
+    from ..runs.sweep import SWEEP_FILES, Space, make_trials
+    from ..system.atomic import remove_stale_temporaries
+    from ..system.locking import check_free
 
     stack = contextlib.ExitStack()
     try:
@@ -161,7 +161,7 @@ def _accept_sweep(directory: Path) -> None:
 
 
 def _invalid(trial: Trial) -> TrialResult:
-    from ..sweep import TrialResult
+    from ..runs.sweep import TrialResult
 
     return TrialResult(trial.id, trial.name, trial.params, "invalid", detail=trial.problem)
 
@@ -171,7 +171,7 @@ def _run(
     resume: bool, quiet: bool, stop: StopRequest,
 ) -> tuple[list[TrialResult], bool]:  # fmt: skip
     """Run the trials to do; the results, and whether a signal stopped the sweep."""
-    from ..trials import plan_resume, run_trials, summarize
+    from ..runs.trials import plan_resume, run_trials, summarize
     from .signals import graceful_stop
 
     results: list[TrialResult] = []
@@ -214,7 +214,7 @@ def _run(
 
 
 def _unfinished(trial: Trial, status: str, detail: str) -> TrialResult:
-    from ..sweep import TrialResult
+    from ..runs.sweep import TrialResult
 
     return TrialResult(trial.id, trial.name, trial.params, status, detail=detail)
 
@@ -249,10 +249,10 @@ def _finish(
 ) -> None:
     from rich.table import Table
 
-    from ..atomic import write_text
     from ..config import to_yaml
-    from ..plotting import plot_sweep
-    from ..sweep import FINISHED, ranked, sweep_files
+    from ..runs.plotting import plot_sweep
+    from ..runs.sweep import FINISHED, ranked, sweep_files
+    from ..system.atomic import write_text
 
     ranking = ranked(results, mode)
     keys = search.keys

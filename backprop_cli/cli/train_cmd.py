@@ -14,7 +14,7 @@ from .options import ConfigArg, Overrides
 from .signals import graceful_stop
 
 if TYPE_CHECKING:
-    from ..run import RunFinished
+    from ..runs.run import RunFinished
 
 
 def train(
@@ -49,9 +49,9 @@ def train(
     """
     from ..config import load_config
     from ..errors import BpropError, ConfigError
-    from ..locking import check_free
-    from ..run import execute, prepare
-    from ..rundirs import claim_run_dir, run_of_checkpoint
+    from ..runs.run import execute, prepare
+    from ..runs.rundirs import claim_run_dir, run_of_checkpoint
+    from ..system.locking import check_free
 
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
     overrides += ["training.diagnostics=true"] if diagnostics else []
@@ -110,8 +110,8 @@ def _epoch_line(row: dict[str, float], epochs: int) -> str:
 
 
 def _render(events: Any, quiet: bool) -> RunFinished | None:
-    from ..run import RunFinished, RunStarted
-    from ..training import EpochEnded, EpochStarted, StepDone, Stopped, Warned
+    from ..core.training import EpochEnded, EpochStarted, StepDone, Stopped, Warned
+    from ..runs.run import RunFinished, RunStarted
 
     live = console.is_terminal and not quiet
     progress = progress_bar(live)

@@ -14,8 +14,8 @@ from .console import console, fail, fmt
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ..inference import Evaluation, Model
-    from ..types import Array
+    from ..core.types import Array
+    from ..runs.inference import Evaluation, Model
 
 MODEL_HELP = "A checkpoint (.npz) or a run directory (its checkpoints/last.npz)."
 
@@ -63,7 +63,7 @@ def evaluate(
     """
     from ..config import load_config
     from ..errors import BpropError
-    from ..inference import evaluate_model, file_data, load_model, split_of
+    from ..runs.inference import evaluate_model, file_data, load_model, split_of
     from .outputs import check_output
 
     try:
@@ -134,7 +134,7 @@ def _plot(
     path: Path,
     overwrite: bool,
 ) -> None:
-    from ..plotting import plot_confusion, plot_predictions
+    from ..runs.plotting import plot_confusion, plot_predictions
 
     if result.accuracy is not None:
         plot_confusion(result.confusion, result.classes, path, exclusive=not overwrite)
@@ -173,9 +173,9 @@ def predict(
 
     Example:  bprop predict runs/iris new-flowers.csv --out predictions.csv --proba
     """
-    from ..atomic import write_text
     from ..errors import BpropError
-    from ..inference import load_model, predicted_classes, read_inputs
+    from ..runs.inference import load_model, predicted_classes, read_inputs
+    from ..system.atomic import write_text
     from .outputs import check_output
 
     try:
@@ -245,17 +245,17 @@ def summary(
     import numpy as np
     from rich.table import Table
 
-    from ..build import build_layers, build_splits, rngs
     from ..config import load_config
+    from ..core.network import layout
+    from ..core.summary import describe
     from ..errors import BpropError
-    from ..inference import load_model
-    from ..network import layout
-    from ..summary import describe
+    from ..runs.build import build_layers, build_splits, generators
+    from ..runs.inference import load_model
 
     try:
         if source.suffix.lower() in (".yaml", ".yml"):
             cfg = load_config(source)
-            splits = build_splits(cfg, rngs(cfg.seed)[0])
+            splits = build_splits(cfg, generators(cfg.seed).data)
             n_features, encoding, classes = splits.n_features, splits.encoding, splits.classes
             layers = build_layers(cfg, n_features)  # shapes only: nothing of their size allocated
             slots, dtype = layout(layers), np.dtype(cfg.dtype)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from ..hyper import Hyper
+from ..core.hyper import Hyper
 
 FieldSpec = tuple[Any, Any]
 

@@ -17,8 +17,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
-from ..reading import check_regular
-from ..resources import size_text
+from ..system.reading import check_regular
+from ..system.resources import size_text
 from .models import ExperimentConfig
 
 #: Keys whose values are file paths, resolved against the config file's folder.

@@ -1,6 +1,6 @@
 """The experiment config as Pydantic v2 models: unknown keys rejected, choices tagged by ``type``.
 
-These models only describe and validate; `backprop_cli.build` turns them into engine objects.
+These models only describe and validate; `backprop_cli.runs.build` turns them into engine objects.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from pydantic import (
     model_validator,
 )
 
-from ..activations import ACTIVATIONS, RELU_FAMILY
-from ..history import monitor_problem
-from ..initializers import INITIALIZERS, default_initializer
-from ..layers import BatchNorm, Dense, Dropout
-from ..losses import LOSSES, is_classification, pairing_error
-from ..optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
-from ..schedules import SCHEDULE_KINDS, WARMUP
+from ..core.activations import ACTIVATIONS, RELU_FAMILY
+from ..core.history import monitor_problem
+from ..core.initializers import INITIALIZERS, default_initializer
+from ..core.layers import BatchNorm, Dense, Dropout
+from ..core.losses import LOSSES, is_classification, pairing_error
+from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
+from ..core.schedules import SCHEDULE_KINDS, WARMUP
 from .derive import field_of, fields_of, make_model, misplaced, shared_params, type_field
 
 if TYPE_CHECKING:
@@ -508,8 +508,8 @@ class ExperimentConfig(Strict):
     def _check_schedule(self) -> None:
         """The schedule's rules that involve other sections (cosine's min_lr against the
         optimizer's lr) are the engine's own: build it, and report what it refuses here."""
+        from ..core.schedules import build_schedule
         from ..errors import ConfigError
-        from ..schedules import build_schedule
 
         params = self.schedule.model_dump()
         name, warmup = params.pop("type"), params.pop("warmup_epochs")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import get_args
 
-from ..layers import LAYER_TYPES
-from ..optim import OPTIMIZERS
-from ..schedules import SCHEDULES
+from ..core.layers import LAYER_TYPES
+from ..core.optim import OPTIMIZERS
+from ..core.schedules import SCHEDULES
 from .models import BUILTIN_DATASETS, DataConfig
 
 #: Classes of the classification data sets (generated ones at their default options).

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import testhooks
 from ..errors import DataError
+from ..system import testhooks
 from .files import SHIPPED, SHIPPED_TABLES, RawData, load_file, load_shipped
 from .generators import GENERATORS, generate, generator_options
 from .splits import Splits, make_splits, standardize

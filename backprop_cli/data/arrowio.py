@@ -16,9 +16,9 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import reading
 from ..errors import DataError
-from ..resources import size_text
+from ..system import reading
+from ..system.resources import size_text
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from ..reading import check_regular, check_zip_size
+from ..system.reading import check_regular, check_zip_size
 from .table import read_numbers
 
 

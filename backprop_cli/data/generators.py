@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from ..resources import check_fits
+from ..system.resources import check_fits
 
 Arrays = tuple[NDArray[np.float64], NDArray[Any]]
 

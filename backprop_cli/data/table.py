@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from ..reading import check_regular
-from ..resources import check_fits
+from ..system.reading import check_regular
+from ..system.resources import check_fits
 from .arrowio import (
     BLOCK_BYTES,
     FORMATS,

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from ..reading import check_regular
+from ..system.reading import check_regular
 from . import cache
 from .encoding import Encoding
 from .files import SHIPPED_TABLES, shipped_path

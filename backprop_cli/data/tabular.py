@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from ..resources import memory_bytes, size_text
+from ..system.resources import memory_bytes, size_text
 from .encoding import MISSING, Encoding, Feature
 from .table import Categorical, Table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_with
+from ..system.atomic import write_with
 
 
 def _save(plt: Any, fig: Any, path: Path, exclusive: bool) -> None:

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import ConfigError, DataError
 from .activations import Activation, Sigmoid, Softmax
-from .errors import ConfigError, DataError
 from .types import Array
 
 

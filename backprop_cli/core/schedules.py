@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .hyper import Hyper, check_all
 
 BaseSchedule = Callable[[int], float]

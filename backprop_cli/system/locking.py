@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import BpropError
+from ..errors import BpropError
 
 LOCK_FILE = ".bprop.lock"
 

@@ -6,7 +6,7 @@ import functools
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 @functools.cache

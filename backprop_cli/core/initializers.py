@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ConfigError
 from .activations import RELU_FAMILY
-from .errors import ConfigError
 from .hyper import Hyper, check_all
 from .types import Array
 

@@ -8,7 +8,7 @@ import json
 import math
 from typing import Any
 
-from .compare import FINISHED, Result
+from .race import FINISHED, Result
 
 
 def ranked(results: list[Result]) -> tuple[list[Result], str]:

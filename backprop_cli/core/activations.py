@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .hyper import Hyper, check_all
 from .types import Array
 

@@ -24,23 +24,23 @@ from typing import Any
 import numpy as np
 
 from . import checkpoints
-from .atomic import remove_stale_temporaries, write_text
+from ..system.atomic import remove_stale_temporaries, write_text
 from .build import (
     build_network,
     build_splits,
     build_train_data,
-    build_trainer,
-    rngs,
+    build_training_state,
+    generators,
 )
-from .config import ExperimentConfig, to_yaml
-from .data import Splits, cache, table_source
-from .errors import BpropError, ConfigError
-from .history import columns
-from .network import Network
+from ..config import ExperimentConfig, to_yaml
+from ..data import Splits, cache, table_source
+from ..errors import BpropError, ConfigError
+from ..core.history import columns
+from ..core.network import Network
 from .resumption import check_same_config, check_same_data, data_signature
 from .rundirs import RUN_FILES, is_checkpoint_name, read_history, run_of_checkpoint
-from .training import EpochEnded, Event, Stopped, TrainData, Trainer, evaluate, train
-from .types import Array
+from ..core.training import EpochEnded, Event, Stopped, TrainData, TrainingState, evaluate, train
+from ..core.types import Array
 
 #: History, last.npz and best.npz are written at most this often (and always at checkpoint
 #: epochs and at the end), so runs of many tiny epochs are not bound by fsync.
@@ -83,7 +83,7 @@ class Prepared:
     splits: Splits
     net: Network
     data: TrainData
-    trainer: Trainer
+    training: TrainingState
     resume: checkpoints.Checkpoint | None = None
     signature: dict[str, Any] = field(default_factory=dict)  # identifies the data (checkpoints)
     seconds: float = 0.0  # spent loading data and building
@@ -94,7 +94,7 @@ class Prepared:
         cols = columns(self.data.classification)
         if self.data.X_val is None:
             cols = [c for c in cols if not c.startswith("val_")]
-        diagnostics = self.trainer.diagnostics
+        diagnostics = self.training.diagnostics
         return cols + (diagnostics.columns() if diagnostics is not None else [])
 
     @property
@@ -105,7 +105,7 @@ class Prepared:
 
 
 def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
-    """Load the data, build the network and trainer, and restore a checkpoint to resume from.
+    """Load the data, build the network and training, and restore a checkpoint to resume from.
 
     Raises ConfigError, DataError or CheckpointError before anything touches the disk.
     """
@@ -114,29 +114,31 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
     if resume is not None:
         checkpoint = checkpoints.load(resume)
         check_same_config(checkpoint, cfg)
-    data_rng, init_rng, shuffle_rng, noise_rng = rngs(cfg.seed)
-    splits = build_splits(cfg, data_rng)
+    streams = generators(cfg.seed)
+    splits = build_splits(cfg, streams.data)
     signature = data_signature(splits)
     batching = cfg.training.batching
     rows = len(splits.X_train) if batching.type == "full" else getattr(batching, "size", 1)
-    net = build_network(cfg, splits.n_features, init_rng, noise_rng=noise_rng, batch_rows=rows)
+    net = build_network(
+        cfg, splits.n_features, streams.weights, noise_rng=streams.noise, batch_rows=rows
+    )
     data = build_train_data(cfg, net, splits)
     if net.loss.class_weights is not None:
         signature["loss.class_weights"] = net.loss.class_weights.copy()
-    trainer = build_trainer(cfg, net, shuffle_rng, data.X_val is not None)
+    training = build_training_state(cfg, net, streams.shuffle, data.X_val is not None)
     if checkpoint is not None:
         check_same_data(checkpoint, signature)
-        checkpoints.restore(checkpoint, trainer)
-        if trainer.epoch > cfg.training.epochs:
+        checkpoints.restore(checkpoint, training)
+        if training.epoch > cfg.training.epochs:
             raise ConfigError(
-                f"training.epochs: the checkpoint is at epoch {trainer.epoch}, past the "
+                f"training.epochs: the checkpoint is at epoch {training.epoch}, past the "
                 f"{cfg.training.epochs} epochs configured; raise training.epochs to continue"
             )
-        trainer.best_params = _best_params(checkpoint, trainer)
+        training.best_params = _best_params(checkpoint, training)
     elif cfg.model.init_from:
         init = checkpoints.load(Path(cfg.model.init_from))
         net.load_state_dict(init.params(), source=cfg.model.init_from)
-    prepared = Prepared(cfg, splits, net, data, trainer, checkpoint, signature)
+    prepared = Prepared(cfg, splits, net, data, training, checkpoint, signature)
     prepared.seconds = time.perf_counter() - started
     return prepared
 
@@ -153,19 +155,19 @@ def warm_data_cache(configs: Iterable[ExperimentConfig]) -> None:
         if key not in seen:
             seen.add(key)
             with contextlib.suppress(BpropError):
-                build_splits(cfg, rngs(cfg.seed)[0])
+                build_splits(cfg, generators(cfg.seed).data)
 
 
-def _best_params(checkpoint: checkpoints.Checkpoint, trainer: Trainer) -> Array | None:
-    """The weights of the best epoch so far (``trainer.monitor.best_epoch``, restored from the
+def _best_params(checkpoint: checkpoints.Checkpoint, training: TrainingState) -> Array | None:
+    """The weights of the best epoch so far (``training.monitor.best_epoch``, restored from the
     checkpoint), from whichever file of its run holds exactly that epoch's weights (its
     ``params_epoch``): the checkpoint itself, best.npz, or that epoch's periodic checkpoint.
     None when none does (or nothing improved yet)."""
-    wanted = trainer.monitor.best_epoch
+    wanted = training.monitor.best_epoch
     if wanted < 1:
         return None
     if checkpoints.weights_epoch(checkpoint) == wanted:
-        return trainer.net.params.copy()
+        return training.net.params.copy()
     run = run_of_checkpoint(checkpoint.path)
     if run is None:
         return None
@@ -175,7 +177,7 @@ def _best_params(checkpoint: checkpoints.Checkpoint, trainer: Trainer) -> Array 
             continue
         candidate = checkpoints.load(path)
         if checkpoints.weights_epoch(candidate) == wanted:
-            return trainer.net.pack(candidate.params(), source=str(path))
+            return training.net.pack(candidate.params(), source=str(path))
     return None
 
 
@@ -192,13 +194,13 @@ def execute(
     redoes an unfinished epoch exactly as an uninterrupted run would have done it.
     """
     started = time.perf_counter() - prepared.seconds
-    cfg, splits, net, trainer = prepared.cfg, prepared.splits, prepared.net, prepared.trainer
+    cfg, splits, net, training = prepared.cfg, prepared.splits, prepared.net, prepared.training
     resolved = cfg.resolved()
     ckpt_dir = run_dir / "checkpoints"
     history: list[dict[str, float]] = []
     if prepared.source_dir is not None:
         # Continue the history of the run that wrote the checkpoint, up to its epoch.
-        history = [r for r in read_history(prepared.source_dir) if r["epoch"] <= trainer.epoch]
+        history = [r for r in read_history(prepared.source_dir) if r["epoch"] <= training.epoch]
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     # Temporaries of writes that a killed run left unfinished (their targets are complete).
     remove_stale_temporaries(run_dir, RUN_FILES)
@@ -207,7 +209,7 @@ def execute(
 
     def capture(params: Array | None = None, params_epoch: int | None = None) -> dict[str, Any]:
         return checkpoints.capture(
-            trainer, resolved, splits.mean, splits.std, params, params_epoch, prepared.signature
+            training, resolved, splits.mean, splits.std, params, params_epoch, prepared.signature
         )
 
     # The full state at the end of the last completed epoch (at the start, before any).
@@ -239,13 +241,13 @@ def execute(
     n_val = 0 if splits.X_val is None else len(splits.X_val)
     n_test = 0 if splits.X_test is None else len(splits.X_test)
     yield RunStarted(
-        run_dir, len(splits.X_train), n_val, n_test, net.n_params, trainer.epoch, trainer.epochs
+        run_dir, len(splits.X_train), n_val, n_test, net.n_params, training.epoch, training.epochs
     )
 
-    stopped = Stopped("completed", trainer.epoch)
+    stopped = Stopped("completed", training.epoch)
     last_flush = time.monotonic()
     best_pending = False
-    for event in train(trainer, prepared.data, stop):
+    for event in train(training, prepared.data, stop):
         if isinstance(event, EpochEnded):
             history.append(event.row)
             epoch_end = capture()
@@ -256,7 +258,7 @@ def execute(
                 checkpoints.write(ckpt_dir / f"epoch-{event.epoch:04d}.npz", epoch_end)
             if periodic or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 if best_pending:
-                    checkpoints.write(ckpt_dir / "best.npz", capture(trainer.best_params))
+                    checkpoints.write(ckpt_dir / "best.npz", capture(training.best_params))
                     best_pending = False
                 flush()
                 last_flush = time.monotonic()
@@ -265,12 +267,12 @@ def execute(
         yield event
 
     if best_pending:
-        checkpoints.write(ckpt_dir / "best.npz", capture(trainer.best_params))
-    monitor = trainer.monitor
+        checkpoints.write(ckpt_dir / "best.npz", capture(training.best_params))
+    monitor = training.monitor
     if (
         stopped.reason == "early_stopping"
         and monitor.restore_best
-        and trainer.best_params is not None
+        and training.best_params is not None
     ):
         epoch_end = capture(params_epoch=monitor.best_epoch)  # the restored best weights
     # After divergence or an interruption the live weights are mid-epoch (or non-finite), and
@@ -297,18 +299,18 @@ def _metrics(
     started: float,
     steps: int,
 ) -> dict[str, Any]:
-    trainer, splits, net = prepared.trainer, prepared.splits, prepared.net
+    training, splits, net = prepared.training, prepared.splits, prepared.net
     metrics: dict[str, Any] = {
         "stop_reason": stopped.reason,
         "stop_detail": stopped.detail,
         "stop_epoch": stopped.epoch,
-        "epochs_run": trainer.epoch,
+        "epochs_run": training.epoch,
         "steps": steps,  # as of the last completed epoch (what last.npz holds)
         "total_seconds": time.perf_counter() - started,
         "train_seconds": sum(r["train_seconds"] for r in history),
         "final": history[-1] if history else {},
     }
-    monitor = trainer.monitor
+    monitor = training.monitor
     best = next((r for r in history if r["epoch"] == monitor.best_epoch), None)
     if best is not None:
         metrics["best"] = {"monitor": monitor.monitor, **best}

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import BpropError
+from ..errors import BpropError
 
 R = TypeVar("R")
 

@@ -1,7 +1,7 @@
 """The training loop: a generator of events that the CLI renders and tests consume directly.
 
 Per step, in this order: forward, loss, backward, clip, update with the epoch's scheduled rate.
-The loop itself does no I/O; `backprop_cli.run` writes checkpoints and files from its events.
+The loop itself does no I/O; `backprop_cli.runs.run` writes checkpoints and files from its events.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class TrainData:
 
 
 @dataclass
-class Trainer:
+class TrainingState:
     """Everything that changes during training, so a checkpoint can capture it exactly."""
 
     net: Network
@@ -142,37 +142,37 @@ def first_non_finite(net: Network) -> str:
 
 
 def train(
-    trainer: Trainer, data: TrainData, stop: Callable[[], bool] | None = None
+    training: TrainingState, data: TrainData, stop: Callable[[], bool] | None = None
 ) -> Iterator[Event]:
-    """Run the remaining epochs of ``trainer``, yielding an event per epoch start, step and end.
+    """Run the remaining epochs of ``training``, yielding an event per epoch start, step and end.
 
     ``stop`` is asked after every step: when it answers True, training ends there with
-    ``Stopped("interrupted")``; the epoch in progress is left unfinished (``trainer.epoch`` still
+    ``Stopped("interrupted")``; the epoch in progress is left unfinished (``training.epoch`` still
     counts only completed epochs).
     """
-    net, opt = trainer.net, trainer.optimizer
+    net, opt = training.net, training.optimizer
     X, y, labels = data.X_train, data.y_train, data.labels_train
     n = len(X)
-    steps = trainer.batching.steps_per_epoch(n)
-    stopper = trainer.monitor
+    steps = training.batching.steps_per_epoch(n)
+    stopper = training.monitor
     # Shuffled batches are gathered into these buffers (no allocation per step). With several
     # output units, each step's predicted classes go into `predicted` and its sample indices into
     # `order`; they are compared with the labels once per epoch.
-    size = trainer.batching.batch_size(n)
+    size = training.batching.batch_size(n)
     X_batch = np.empty((size, *X.shape[1:]), dtype=X.dtype)
     y_batch = np.empty((size, *y.shape[1:]), dtype=y.dtype)
     argmax = labels is not None and net.output_dim > 1
     predicted = np.empty(n if argmax else 0, dtype=np.intp)
     order = np.empty(n if argmax else 0, dtype=np.intp)
-    while trainer.epoch < trainer.epochs:
-        epoch = trainer.epoch + 1
-        lr = trainer.schedule(trainer.epoch)
+    while training.epoch < training.epochs:
+        epoch = training.epoch + 1
+        lr = training.schedule(training.epoch)
         yield EpochStarted(epoch, lr, steps)
-        diagnostics = trainer.diagnostics
+        diagnostics = training.diagnostics
         if diagnostics is not None:
             diagnostics.start_epoch()
         loss_sum, norm_sum, correct, seconds, seen = 0.0, 0.0, 0, 0.0, 0
-        for k, idx in enumerate(trainer.batching.epoch(n, trainer.shuffle, trainer.shuffle_rng)):
+        for k, idx in enumerate(training.batching.epoch(n, training.shuffle, training.shuffle_rng)):
             if isinstance(idx, slice):
                 Xb, yb = X[idx], y[idx]
             else:
@@ -189,7 +189,7 @@ def train(
                 if diagnostics is not None:
                     diagnostics.after_forward()
                     diagnostics.after_backward()
-                norm = trainer.clip(net.grads) if trainer.clip else global_norm(net.grads)
+                norm = training.clip(net.grads) if training.clip else global_norm(net.grads)
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 what = "loss" if not math.isfinite(loss) else "gradient"
                 detail = (
@@ -205,7 +205,7 @@ def train(
             else:
                 opt.step(net.params, net.grads, lr)
             seconds += time.perf_counter() - start
-            trainer.step += 1
+            training.step += 1
             size = len(out)
             loss_sum += loss * size
             norm_sum += norm
@@ -242,23 +242,23 @@ def train(
         if not np.all(np.isfinite(net.params)):
             yield Stopped("diverged", epoch, f"non-finite weights after epoch {epoch}; " + _HINT)
             return
-        trainer.epoch = epoch
+        training.epoch = epoch
         monitored = row.get(stopper.monitor, row["train_loss"])
         if not math.isfinite(monitored):
             yield Stopped("diverged", epoch, f"non-finite {stopper.monitor} at epoch {epoch}")
             return
         improved = stopper.update(epoch, monitored)
         if improved:
-            if trainer.best_params is None:
-                trainer.best_params = net.params.copy()
+            if training.best_params is None:
+                training.best_params = net.params.copy()
             else:
-                trainer.best_params[...] = net.params
+                training.best_params[...] = net.params
         yield EpochEnded(epoch, row, improved)
         for message in diagnostics.warnings(row) if diagnostics is not None else ():
             yield Warned(epoch, message)
         if stopper.should_stop:
-            if stopper.restore_best and trainer.best_params is not None:
-                net.params[...] = trainer.best_params
+            if stopper.restore_best and training.best_params is not None:
+                net.params[...] = training.best_params
             yield Stopped("early_stopping", epoch, f"no improvement for {stopper.patience} epochs")
             return
-    yield Stopped("completed", trainer.epoch)
+    yield Stopped("completed", training.epoch)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError
 from .layers import Dense, Dropout, Layer
 from .losses import Loss, build_loss
 from .types import FLOAT_DTYPES, Array

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import ExperimentConfig, apply_overrides, flow_yaml, parse_value, validate
-from .errors import ConfigError
+from ..config import ExperimentConfig, apply_overrides, flow_yaml, parse_value, validate
+from ..errors import ConfigError
 
 KINDS = ("uniform", "loguniform", "int", "choice")
 #: int:a:b bounds stay below this (int64 draws).

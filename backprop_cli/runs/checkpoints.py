@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .atomic import write_with
-from .errors import CheckpointError
-from .reading import check_regular, check_zip_size
-from .training import Trainer
+from ..system.atomic import write_with
+from ..errors import CheckpointError
+from ..system.reading import check_regular, check_zip_size
+from ..core.training import TrainingState
 
 
 @dataclass
@@ -54,7 +54,7 @@ def write(path: Path, arrays: dict[str, Any]) -> None:
 
 
 def capture(
-    trainer: Trainer,
+    training: TrainingState,
     config: dict[str, Any],
     mean: NDArray[Any] | None = None,
     std: NDArray[Any] | None = None,
@@ -67,18 +67,18 @@ def capture(
     ``params`` (a flat buffer) replaces the live weights, which are then those of the best epoch
     unless ``params_epoch`` says otherwise; ``extra`` adds entries that hold for the whole run
     (the data's signature)."""
-    arrays: dict[str, Any] = dict(trainer.net.state_dict(params))
+    arrays: dict[str, Any] = dict(training.net.state_dict(params))
     if params_epoch is None:
-        params_epoch = trainer.monitor.best_epoch if params is not None else trainer.epoch
-    for key, value in trainer.optimizer.state_dict().items():
+        params_epoch = training.monitor.best_epoch if params is not None else training.epoch
+    for key, value in training.optimizer.state_dict().items():
         arrays[f"optimizer.{key}"] = value
-    arrays["epoch"] = np.array(trainer.epoch, dtype=np.int64)
-    arrays["step"] = np.array(trainer.step, dtype=np.int64)
+    arrays["epoch"] = np.array(training.epoch, dtype=np.int64)
+    arrays["step"] = np.array(training.step, dtype=np.int64)
     arrays["params_epoch"] = np.array(params_epoch, dtype=np.int64)
-    arrays["rng_state"] = np.array(json.dumps(trainer.shuffle_rng.bit_generator.state))
-    if trainer.net.noise_rng is not None and trainer.net.has_noise:
-        arrays["noise_rng_state"] = np.array(json.dumps(trainer.net.noise_rng.bit_generator.state))
-    arrays["monitor_state"] = np.array(json.dumps(trainer.monitor.state()))
+    arrays["rng_state"] = np.array(json.dumps(training.shuffle_rng.bit_generator.state))
+    if training.net.noise_rng is not None and training.net.has_noise:
+        arrays["noise_rng_state"] = np.array(json.dumps(training.net.noise_rng.bit_generator.state))
+    arrays["monitor_state"] = np.array(json.dumps(training.monitor.state()))
     arrays["config"] = np.array(json.dumps(config))
     if mean is not None and std is not None:
         arrays["preprocess.mean"], arrays["preprocess.std"] = mean, std
@@ -191,25 +191,25 @@ def weights_epoch(checkpoint: Checkpoint) -> int:
     return int(a["epoch"])
 
 
-def restore(checkpoint: Checkpoint, trainer: Trainer) -> None:
+def restore(checkpoint: Checkpoint, training: TrainingState) -> None:
     """Put the network, optimizer, counters, shuffling generator and tracker back exactly."""
     source = str(checkpoint.path)
     a = checkpoint.arrays
-    trainer.net.load_state_dict(checkpoint.params(), source=source)
-    check_preprocess(checkpoint, trainer.net.input_dim)
+    training.net.load_state_dict(checkpoint.params(), source=source)
+    check_preprocess(checkpoint, training.net.input_dim)
     missing = [k for k in ("epoch", "step", "rng_state", "monitor_state") if k not in a]
     if missing:
         raise CheckpointError(f"{source}: cannot resume, missing {', '.join(missing)}")
     opt_state = {
         k.removeprefix("optimizer."): v for k, v in a.items() if k.startswith("optimizer.")
     }
-    trainer.optimizer.load_state_dict(opt_state, source=source)
-    trainer.epoch, trainer.step = int(a["epoch"]), int(a["step"])
+    training.optimizer.load_state_dict(opt_state, source=source)
+    training.epoch, training.step = int(a["epoch"]), int(a["step"])
     try:
-        trainer.shuffle_rng.bit_generator.state = json.loads(str(a["rng_state"]))
-        noise = trainer.net.noise_rng
+        training.shuffle_rng.bit_generator.state = json.loads(str(a["rng_state"]))
+        noise = training.net.noise_rng
         if "noise_rng_state" in a and noise is not None:
             noise.bit_generator.state = json.loads(str(a["noise_rng_state"]))
-        trainer.monitor.load(json.loads(str(a["monitor_state"])))
+        training.monitor.load(json.loads(str(a["monitor_state"])))
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{source}: corrupt resume state ({exc})") from None

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import read_yaml
-from .errors import BpropError
+from ..config import read_yaml
+from ..errors import BpropError
 from .execution import StopRequest, run_all
 from .resumption import differences
 from .rundirs import read_history

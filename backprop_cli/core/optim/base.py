@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import CheckpointError
+from ...errors import CheckpointError
 from ..hyper import Hyper, check_all
 from ..types import Array
 

@@ -15,18 +15,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import checkpoints
-from .build import build_network, rngs, task_of
-from .config import ExperimentConfig, validate
-from .data import Splits, load_data
-from .data.encoding import Encoding
-from .data.files import load_file, read_csv_table, read_npz
-from .data.table import Request, read_table, table_format
-from .data.tabular import Settings, targets
-from .errors import CheckpointError, DataError
-from .losses import is_classification
-from .network import Network
-from .training import evaluate
-from .types import Array
+from .build import build_network, generators, task_of
+from ..config import ExperimentConfig, validate
+from ..data import Splits, load_data
+from ..data.encoding import Encoding
+from ..data.files import load_file, read_csv_table, read_npz
+from ..data.table import Request, read_table, table_format
+from ..data.tabular import Settings, targets
+from ..errors import CheckpointError, DataError
+from ..core.losses import is_classification
+from ..core.network import Network
+from ..core.training import evaluate
+from ..core.types import Array
 
 #: A run directory stands for this checkpoint (the weights its metrics.json was computed with).
 RUN_CHECKPOINT = Path("checkpoints") / "last.npz"
@@ -121,7 +121,7 @@ def load_model(path: Path) -> Model:
     first = params.get("layers.0.W")
     if first is None:
         first = next(v for k, v in params.items() if k.endswith(".W"))
-    _, _, _, noise = rngs(cfg.seed)
+    noise = generators(cfg.seed).noise
     net = build_network(cfg, int(first.shape[1]), np.random.default_rng(0), noise_rng=noise)
     net.load_state_dict(params, source=str(path))
     checkpoints.check_preprocess(ckpt, net.input_dim)
@@ -184,7 +184,7 @@ def _columns(
 def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[Any]]:
     """Raw (unstandardized) features and targets of ``split`` of ``cfg``'s data, drawn with its
     seed exactly as at training time."""
-    data_rng = rngs(cfg.seed)[0]
+    data_rng = generators(cfg.seed).data
     splits: Splits = load_data(cfg.data, task_of(cfg), data_rng, False, np.dtype(np.float64))
     X, y = {
         "train": (splits.X_train, splits.y_train),

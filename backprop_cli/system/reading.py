@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from .errors import BpropError
+from ..errors import BpropError
 from .resources import memory_bytes, size_text
 
 CHUNK = 1 << 20

@@ -2,35 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .activations import get_activation
-from .batching import Batching
-from .clipping import clip_by_norm, clip_by_value
-from .config import ExperimentConfig
-from .config.models import BatchNormConfig, DenseConfig, DropoutConfig
-from .data import Splits, load_data
-from .diagnostics import Diagnostics
-from .errors import ConfigError
-from .history import EarlyStopping, monitor_problem
-from .layers import BatchNorm, Dense, Dropout, Layer, Residual
-from .losses import is_classification
-from .network import Network, layout, walk
-from .optim import Optimizer, build_optimizer
-from .resources import check_fits
-from .schedules import Schedule, build_schedule
-from .training import TrainData, Trainer
-from .types import Array
+from ..core.activations import get_activation
+from ..core.batching import Batching
+from ..core.clipping import clip_by_norm, clip_by_value
+from ..config import ExperimentConfig
+from ..config.models import BatchNormConfig, DenseConfig, DropoutConfig
+from ..data import Splits, load_data
+from ..core.diagnostics import Diagnostics
+from ..errors import ConfigError
+from ..core.history import EarlyStopping, monitor_problem
+from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
+from ..core.losses import is_classification
+from ..core.network import Network, layout, walk
+from ..core.optim import Optimizer, build_optimizer
+from ..system.resources import check_fits
+from ..core.schedules import Schedule, build_schedule
+from ..core.training import TrainData, TrainingState
+from ..core.types import Array
 
 
-def rngs(seed: int) -> tuple[np.random.Generator, ...]:
-    """Independent generators for the data, the initial weights, the shuffling and the noise of
-    dropout (children of one SeedSequence: adding the fourth left the first three unchanged)."""
-    return tuple(np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(4))
+@dataclass(frozen=True)
+class Generators:
+    """The run's independent random streams, each a child of one SeedSequence of the config's
+    seed (in this order: adding ``noise`` after the first three left them unchanged)."""
+
+    data: np.random.Generator  # the split of the data, and generated data sets
+    weights: np.random.Generator  # the initial weights
+    shuffle: np.random.Generator  # the order of the samples in each epoch
+    noise: np.random.Generator  # dropout's masks
+
+
+def generators(seed: int) -> Generators:
+    """The random streams of a run with ``seed``."""
+    children = np.random.SeedSequence(seed).spawn(4)
+    return Generators(*(np.random.default_rng(child) for child in children))
 
 
 def build_splits(cfg: ExperimentConfig, rng: np.random.Generator) -> Splits:
@@ -136,10 +148,10 @@ def build_batching(cfg: ExperimentConfig) -> Batching:
     return Batching(b.type, getattr(b, "size", 1))
 
 
-def build_trainer(
+def build_training_state(
     cfg: ExperimentConfig, net: Network, shuffle_rng: np.random.Generator, has_validation: bool
-) -> Trainer:
-    """The trainer; ``has_validation`` says whether the data has a validation split."""
+) -> TrainingState:
+    """The training; ``has_validation`` says whether the data has a validation split."""
     clip = cfg.training.clip
     clip_fn = None
     if clip is not None:
@@ -159,7 +171,7 @@ def build_trainer(
         if stop
         else EarlyStopping("val_loss" if has_validation else "train_loss")
     )
-    return Trainer(
+    return TrainingState(
         net,
         optimizer,
         build_schedule_from(cfg),

@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .atomic import TEMPORARY
-from .errors import ConfigError, DataError
-from .locking import LOCK_FILE, hold
+from ..system.atomic import TEMPORARY
+from ..errors import ConfigError, DataError
+from ..system.locking import LOCK_FILE, hold
 
 #: A directory holding any of these is a run directory (`bprop train` wrote it).
 RUN_MARKERS = ("config.yaml", "history.csv", "checkpoints")

@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from .build import build_splits, rngs, task_of
-from .config import ExperimentConfig
-from .data import table_request, table_source
-from .data.inspection import partial
-from .data.table import read_table
-from .errors import DataError
-from .losses import is_classification
+from .build import build_splits, generators, task_of
+from ..config import ExperimentConfig
+from ..data import table_request, table_source
+from ..data.inspection import partial
+from ..data.table import read_table
+from ..errors import DataError
+from ..core.losses import is_classification
 
 
 def inspect_data(cfg: ExperimentConfig) -> tuple[dict[str, Any], str | None]:
@@ -22,7 +22,7 @@ def inspect_data(cfg: ExperimentConfig) -> tuple[dict[str, Any], str | None]:
     for a table whose rows cannot be prepared, what is known of its columns and the error."""
     started = time.perf_counter()
     try:
-        splits = build_splits(cfg, rngs(cfg.seed)[0])
+        splits = build_splits(cfg, generators(cfg.seed).data)
     except DataError as exc:
         path = table_source(cfg.data)
         if path is None or not path.is_file():

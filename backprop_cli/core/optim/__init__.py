@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 from typing import Any
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .adam import Adam, AdamW
 from .base import Optimizer
 from .momentum import Momentum, Nesterov

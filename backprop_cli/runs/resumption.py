@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from .checkpoints import Checkpoint
-from .config import ExperimentConfig
-from .data import Splits
-from .errors import CheckpointError
+from ..config import ExperimentConfig
+from ..data import Splits
+from ..errors import CheckpointError
 
 #: Keys that may differ between the checkpoint's config and the resumed one.
 MAY_CHANGE = ("training.epochs", "training.early_stopping.patience", "name", "output.",
@@ -88,8 +88,8 @@ def check_same_config(checkpoint: Checkpoint, cfg: ExperimentConfig) -> None:
 def _with_defaults(saved: Any) -> Any:
     """A checkpoint's config with every default filled in as this version of bprop fills it, so
     that keys added since it was written (at their defaults) are no difference."""
-    from .config import validate
-    from .errors import ConfigError
+    from ..config import validate
+    from ..errors import ConfigError
 
     try:
         return validate(saved, "checkpoint").resolved()

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import GENERATORS, generator_options, load_raw
-from .data.files import SHIPPED, SHIPPED_TABLES, shipped_path
-from .data.table import Request, read_table
-from .data.tabular import Settings, targets
+from . import GENERATORS, generator_options, load_raw
+from .files import SHIPPED, SHIPPED_TABLES, shipped_path
+from .table import Request, read_table
+from .tabular import Settings, targets
 
 SOURCES = {
     "xor": "the four XOR points",

@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ExperimentConfig, with_optimizer
-from .errors import BpropError, ConfigError
+from ..config import ExperimentConfig, with_optimizer
+from ..errors import BpropError, ConfigError
 from .execution import run_all
-from .optim import DEFAULT_RACE, OPTIMIZERS
+from ..core.optim import DEFAULT_RACE, OPTIMIZERS
 from .run import RunFinished, RunStarted, execute, prepare, warm_data_cache
-from .training import EpochEnded, Event
+from ..core.training import EpochEnded, Event
 
 #: A run's stop reason, as the comparison names it.
 STATUS = {

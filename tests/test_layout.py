@@ -1,0 +1,114 @@
+"""The package's layers: each subpackage imports only those below it, so the tree shows the
+architecture. From the bottom: errors; system; core (NumPy only); data; config; runs; cli.
+Imports for annotations only (under ``if TYPE_CHECKING:``) are not counted: the data layer names
+the config's `DataConfig` type without importing the config."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "backprop_cli"
+
+#: What each part may import from bprop (besides itself).
+ALLOWED = {
+    "errors": set(),
+    "system": {"errors"},
+    "core": {"errors"},
+    "data": {"errors", "system", "core"},
+    "config": {"errors", "system", "core", "data"},
+    "runs": {"errors", "system", "core", "data", "config"},
+    "demos": {"errors", "core", "config"},
+    "cli": {"errors", "system", "core", "data", "config", "runs", "demos", "__init__"},
+}
+#: The only modules of the numerical core's world outside the standard library.
+CORE_THIRD_PARTY = {"numpy"}
+
+
+def part_of(module: str) -> str:
+    top = module.split(".")[0]
+    return "__init__" if not top or top.startswith("__") else top
+
+
+def type_only(tree: ast.Module) -> set[ast.AST]:
+    """The imports inside ``if TYPE_CHECKING:`` blocks (annotations only, never run)."""
+    skipped: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for child in node.body:
+                skipped.update(ast.walk(child))
+    return skipped
+
+
+def bprop_imports(path: Path) -> list[tuple[str, int]]:
+    """(the imported bprop module relative to the package, line) for every import in ``path``."""
+    here = path.relative_to(PACKAGE).with_suffix("").parts
+    package = list(here if path.name == "__init__.py" else here[:-1])
+    if package and package[-1] == "__init__":
+        package = package[:-1]
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = type_only(tree)
+    for node in ast.walk(tree):
+        if node in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+                names = (
+                    [target]
+                    if node.module
+                    else [f"{target}.{a.name}".strip(".") for a in node.names]
+                )
+                found += [(name, node.lineno) for name in names]
+            elif node.module and node.module.startswith("backprop_cli"):
+                found.append((node.module.removeprefix("backprop_cli").lstrip("."), node.lineno))
+        elif isinstance(node, ast.Import):
+            found += [
+                (a.name.removeprefix("backprop_cli").lstrip("."), node.lineno)
+                for a in node.names
+                if a.name.startswith("backprop_cli")
+            ]
+    return found
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__main__.py")
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_each_part_imports_only_the_parts_below_it(path: Path) -> None:
+    own = part_of(".".join(path.relative_to(PACKAGE).with_suffix("").parts))
+    if own == "__init__":
+        return
+    for module, line in bprop_imports(path):
+        other = part_of(module)
+        assert other == own or other in ALLOWED[own], f"{path.name}:{line} imports {module}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "core").rglob("*.py")), ids=lambda p: p.name)
+def test_the_core_imports_numpy_and_the_standard_library_only(path: Path) -> None:
+    import sys
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            assert top in sys.stdlib_module_names or top in CORE_THIRD_PARTY, (
+                f"{path.name} imports {name}"
+            )
+            assert top not in {"builtins", "io", "os", "shutil", "pathlib"}, (
+                f"{path.name} imports {name}: the core does no I/O"
+            )
+
+
+def test_the_rule_above_can_fail() -> None:
+    """The import finder sees relative and absolute imports (so the rules bind)."""
+    found = {m for m, _ in bprop_imports(PACKAGE / "runs" / "run.py")}
+    assert "core.training" in found and "config" in found
