@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from .batching import Batching
 from .clipping import global_norm
+from .epoch import AccuracyTally, BatchGatherer, correct_count
 from .history import EarlyStopping
 from .network import Network
 from .optim import Optimizer
@@ -109,14 +110,6 @@ class TrainingState:
     diagnostics: Diagnostics | None = None
 
 
-def correct_count(net: Network, out: Array, labels: NDArray[np.int64]) -> int:
-    """How many samples the outputs classify right (argmax, or a 0.5 threshold for one unit)."""
-    if out.shape[1] == 1:
-        threshold = 0.0 if net.loss.takes_logits else 0.5
-        return int(np.count_nonzero((out[:, 0] > threshold) == labels))
-    return int(np.count_nonzero(out.argmax(axis=1) == labels))
-
-
 def evaluate(
     net: Network, X: Array, y: NDArray[Any], labels: NDArray[np.int64] | None
 ) -> tuple[float, float | None]:
@@ -150,91 +143,42 @@ def train(
     ``Stopped("interrupted")``; the epoch in progress is left unfinished (``training.epoch`` still
     counts only completed epochs).
     """
-    net, opt = training.net, training.optimizer
-    X, y, labels = data.X_train, data.y_train, data.labels_train
-    n = len(X)
+    net, n = training.net, len(data.X_train)
     steps = training.batching.steps_per_epoch(n)
-    stopper = training.monitor
-    # Shuffled batches are gathered into these buffers (no allocation per step). With several
-    # output units, each step's predicted classes go into `predicted` and its sample indices into
-    # `order`; they are compared with the labels once per epoch.
-    size = training.batching.batch_size(n)
-    X_batch = np.empty((size, *X.shape[1:]), dtype=X.dtype)
-    y_batch = np.empty((size, *y.shape[1:]), dtype=y.dtype)
-    argmax = labels is not None and net.output_dim > 1
-    predicted = np.empty(n if argmax else 0, dtype=np.intp)
-    order = np.empty(n if argmax else 0, dtype=np.intp)
+    batches = BatchGatherer(data.X_train, data.y_train, training.batching.batch_size(n))
+    accuracy = AccuracyTally(net, data.labels_train, n)
+    diagnostics = training.diagnostics
     while training.epoch < training.epochs:
         epoch = training.epoch + 1
         lr = training.schedule(training.epoch)
         yield EpochStarted(epoch, lr, steps)
-        diagnostics = training.diagnostics
         if diagnostics is not None:
             diagnostics.start_epoch()
-        loss_sum, norm_sum, correct, seconds, seen = 0.0, 0.0, 0, 0.0, 0
-        for k, idx in enumerate(training.batching.epoch(n, training.shuffle, training.shuffle_rng)):
-            if isinstance(idx, slice):
-                Xb, yb = X[idx], y[idx]
-            else:
-                # mode="clip" (the indices are in range) lets take write straight into the
-                # buffer; the default mode="raise" copies through a temporary.
-                Xb = X.take(idx, axis=0, out=X_batch[: len(idx)], mode="clip")
-                yb = y.take(idx, axis=0, out=y_batch[: len(idx)], mode="clip")
+        accuracy.start()
+        loss_sum, norm_sum, seconds = 0.0, 0.0, 0.0
+        order = training.batching.epoch(n, training.shuffle, training.shuffle_rng)
+        for k, idx in enumerate(order):
+            Xb, yb = batches.gather(idx)
             start = time.perf_counter()
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                # Overflow is detected below and reported as divergence, not as warnings.
-                out = net.forward(Xb)
-                loss = net.loss.forward(out, yb)
-                net.backward()
-                if diagnostics is not None:
-                    diagnostics.after_forward()
-                    diagnostics.after_backward()
-                norm = training.clip(net.grads) if training.clip else global_norm(net.grads)
+            out, loss, norm = _forward_backward(training, Xb, yb)
             if not (math.isfinite(loss) and math.isfinite(norm)):
-                what = "loss" if not math.isfinite(loss) else "gradient"
-                detail = (
-                    f"non-finite {what} at epoch {epoch}, step {k + 1} (first non-finite "
-                    f"gradient: {first_non_finite(net)}); {_HINT}"
-                )
-                yield Stopped("diverged", epoch, detail)
+                yield Stopped("diverged", epoch, _diverged_at(net, loss, epoch, k + 1))
                 return
-            if diagnostics is not None:
-                diagnostics.before_update()
-                opt.step(net.params, net.grads, lr)
-                diagnostics.after_update()
-            else:
-                opt.step(net.params, net.grads, lr)
+            _update(training, lr)
             seconds += time.perf_counter() - start
             training.step += 1
-            size = len(out)
-            loss_sum += loss * size
+            loss_sum += loss * len(out)
             norm_sum += norm
-            if argmax:
-                out.argmax(axis=1, out=predicted[seen : seen + size])
-                if not isinstance(idx, slice):
-                    order[seen : seen + size] = idx
-                elif size == 1:
-                    order[seen] = idx.start
-                else:
-                    order[seen : seen + size] = np.arange(idx.start, idx.stop)
-            elif labels is not None:
-                correct += correct_count(net, out, labels[idx])
-            seen += size
+            accuracy.add(out, idx)
             yield StepDone(epoch, k + 1, steps, loss)
             if stop is not None and stop():
                 detail = f"stopped during epoch {epoch} after step {k + 1} of {steps}"
                 yield Stopped("interrupted", epoch, detail)
                 return
-        if argmax:
-            assert labels is not None
-            correct = int(np.count_nonzero(predicted == labels[order]))
         row: dict[str, float] = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / n}
         if data.classification:
-            row["train_accuracy"] = correct / n
-        if data.X_val is not None and data.y_val is not None:
-            row["val_loss"], val_acc = evaluate(net, data.X_val, data.y_val, data.labels_val)
-            if val_acc is not None:
-                row["val_accuracy"] = val_acc
+            row["train_accuracy"] = accuracy.correct() / n
+        row.update(_validation(net, data))
         row["grad_norm"] = norm_sum / steps
         row["train_seconds"] = seconds
         if diagnostics is not None:
@@ -243,16 +187,14 @@ def train(
             yield Stopped("diverged", epoch, f"non-finite weights after epoch {epoch}; " + _HINT)
             return
         training.epoch = epoch
+        stopper = training.monitor
         monitored = row.get(stopper.monitor, row["train_loss"])
         if not math.isfinite(monitored):
             yield Stopped("diverged", epoch, f"non-finite {stopper.monitor} at epoch {epoch}")
             return
         improved = stopper.update(epoch, monitored)
         if improved:
-            if training.best_params is None:
-                training.best_params = net.params.copy()
-            else:
-                training.best_params[...] = net.params
+            _keep_best(training)
         yield EpochEnded(epoch, row, improved)
         for message in diagnostics.warnings(row) if diagnostics is not None else ():
             yield Warned(epoch, message)
@@ -262,3 +204,53 @@ def train(
             yield Stopped("early_stopping", epoch, f"no improvement for {stopper.patience} epochs")
             return
     yield Stopped("completed", training.epoch)
+
+
+def _forward_backward(training: TrainingState, X: Array, y: NDArray) -> tuple[Array, float, float]:
+    """One step's outputs, mean loss and gradient norm (before clipping); the gradient, clipped,
+    is left in ``net.grads``."""
+    net, diagnostics = training.net, training.diagnostics
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # Overflow is detected by the caller and reported as divergence, not as warnings.
+        out = net.forward(X)
+        loss = net.loss.forward(out, y)
+        net.backward()
+        if diagnostics is not None:
+            diagnostics.after_forward()
+            diagnostics.after_backward()
+        norm = training.clip(net.grads) if training.clip else global_norm(net.grads)
+    return out, loss, norm
+
+
+def _update(training: TrainingState, lr: float) -> None:
+    """The optimizer's step with the epoch's rate: the one place the parameters change."""
+    diagnostics = training.diagnostics
+    if diagnostics is not None:
+        diagnostics.before_update()
+    training.optimizer.step(training.net.params, training.net.grads, lr)
+    if diagnostics is not None:
+        diagnostics.after_update()
+
+
+def _diverged_at(net: Network, loss: float, epoch: int, step: int) -> str:
+    what = "loss" if not math.isfinite(loss) else "gradient"
+    return (
+        f"non-finite {what} at epoch {epoch}, step {step} (first non-finite gradient: "
+        f"{first_non_finite(net)}); {_HINT}"
+    )
+
+
+def _validation(net: Network, data: TrainData) -> dict[str, float]:
+    """The validation split's loss (and accuracy), when there is one."""
+    if data.X_val is None or data.y_val is None:
+        return {}
+    loss, accuracy = evaluate(net, data.X_val, data.y_val, data.labels_val)
+    return {"val_loss": loss} if accuracy is None else {"val_loss": loss, "val_accuracy": accuracy}
+
+
+def _keep_best(training: TrainingState) -> None:
+    """Copy the weights of a new best epoch (into the same buffer after the first)."""
+    if training.best_params is None:
+        training.best_params = training.net.params.copy()
+    else:
+        training.best_params[...] = training.net.params
