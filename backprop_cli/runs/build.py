@@ -9,23 +9,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..config import ExperimentConfig
+from ..config.models import BatchNormConfig, DenseConfig, DropoutConfig
 from ..core.activations import get_activation
 from ..core.batching import Batching
 from ..core.clipping import clip_by_norm, clip_by_value
-from ..config import ExperimentConfig
-from ..config.models import BatchNormConfig, DenseConfig, DropoutConfig
-from ..data import Splits, load_data
 from ..core.diagnostics import Diagnostics
-from ..errors import ConfigError
 from ..core.history import EarlyStopping, monitor_problem
 from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
 from ..core.losses import is_classification
 from ..core.network import Network, layout, walk
 from ..core.optim import Optimizer, build_optimizer
-from ..system.resources import check_fits
 from ..core.schedules import Schedule, build_schedule
 from ..core.training import TrainData, TrainingState
 from ..core.types import Array
+from ..data import Splits, load_data
+from ..errors import ConfigError
+from ..system.resources import check_fits
 
 
 @dataclass(frozen=True)

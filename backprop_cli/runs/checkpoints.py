@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..system.atomic import write_with
-from ..errors import CheckpointError
-from ..system.reading import check_regular, check_zip_size
 from ..core.training import TrainingState
+from ..errors import CheckpointError
+from ..system.atomic import write_with
+from ..system.reading import check_regular, check_zip_size
 
 
 @dataclass

@@ -14,19 +14,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import checkpoints
-from .build import build_network, generators, task_of
 from ..config import ExperimentConfig, validate
+from ..core.losses import is_classification
+from ..core.network import Network
+from ..core.training import evaluate
+from ..core.types import Array
 from ..data import Splits, load_data
 from ..data.encoding import Encoding
 from ..data.files import load_file, read_csv_table, read_npz
 from ..data.table import Request, read_table, table_format
 from ..data.tabular import Settings, targets
 from ..errors import CheckpointError, DataError
-from ..core.losses import is_classification
-from ..core.network import Network
-from ..core.training import evaluate
-from ..core.types import Array
+from . import checkpoints
+from .build import build_network, generators, task_of
 
 #: A run directory stands for this checkpoint (the weights its metrics.json was computed with).
 RUN_CHECKPOINT = Path("checkpoints") / "last.npz"

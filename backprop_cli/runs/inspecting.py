@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from .build import build_splits, generators, task_of
 from ..config import ExperimentConfig
+from ..core.losses import is_classification
 from ..data import table_request, table_source
 from ..data.inspection import partial
 from ..data.table import read_table
 from ..errors import DataError
-from ..core.losses import is_classification
+from .build import build_splits, generators, task_of
 
 
 def inspect_data(cfg: ExperimentConfig) -> tuple[dict[str, Any], str | None]:

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ExperimentConfig, with_optimizer
+from ..core.optim import DEFAULT_RACE, OPTIMIZERS
+from ..core.training import EpochEnded, Event
 from ..errors import BpropError, ConfigError
 from .execution import run_all
-from ..core.optim import DEFAULT_RACE, OPTIMIZERS
 from .run import RunFinished, RunStarted, execute, prepare, warm_data_cache
-from ..core.training import EpochEnded, Event
 
 #: A run's stop reason, as the comparison names it.
 STATUS = {

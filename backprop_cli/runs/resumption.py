@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoints import Checkpoint
 from ..config import ExperimentConfig
 from ..data import Splits
 from ..errors import CheckpointError
+from .checkpoints import Checkpoint
 
 #: Keys that may differ between the checkpoint's config and the resumed one.
 MAY_CHANGE = ("training.epochs", "training.early_stopping.patience", "name", "output.",

@@ -11,8 +11,6 @@ Run directory:
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import math
 import time
@@ -23,8 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from ..config import ExperimentConfig, to_yaml
+from ..core.history import columns
+from ..core.network import Network
+from ..core.training import EpochEnded, Event, Stopped, TrainData, TrainingState, evaluate, train
+from ..core.types import Array
+from ..data import Splits, cache, table_source
+from ..errors import BpropError, ConfigError
+from ..system.atomic import write_text
 from . import checkpoints
-from ..system.atomic import remove_stale_temporaries, write_text
 from .build import (
     build_network,
     build_splits,
@@ -32,15 +37,9 @@ from .build import (
     build_training_state,
     generators,
 )
-from ..config import ExperimentConfig, to_yaml
-from ..data import Splits, cache, table_source
-from ..errors import BpropError, ConfigError
-from ..core.history import columns
-from ..core.network import Network
 from .resumption import check_same_config, check_same_data, data_signature
-from .rundirs import RUN_FILES, is_checkpoint_name, read_history, run_of_checkpoint
-from ..core.training import EpochEnded, Event, Stopped, TrainData, TrainingState, evaluate, train
-from ..core.types import Array
+from .run_files import RunFiles
+from .rundirs import run_of_checkpoint
 
 #: History, last.npz and best.npz are written at most this often (and always at checkpoint
 #: epochs and at the end), so runs of many tiny epochs are not bound by fsync.
@@ -64,15 +63,6 @@ class RunFinished:
     metrics: dict[str, Any]
     status: str  # "completed" | "early_stopping" | "diverged" | "interrupted"
     files: list[str] = field(default_factory=list)
-
-
-def _history_text(rows: list[dict[str, float]], cols: list[str]) -> tuple[str, str]:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in cols})
-    return buf.getvalue(), json.dumps(rows, indent=2)
 
 
 @dataclass
@@ -195,49 +185,9 @@ def execute(
     """
     started = time.perf_counter() - prepared.seconds
     cfg, splits, net, training = prepared.cfg, prepared.splits, prepared.net, prepared.training
-    resolved = cfg.resolved()
-    ckpt_dir = run_dir / "checkpoints"
-    history: list[dict[str, float]] = []
-    if prepared.source_dir is not None:
-        # Continue the history of the run that wrote the checkpoint, up to its epoch.
-        history = [r for r in read_history(prepared.source_dir) if r["epoch"] <= training.epoch]
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    # Temporaries of writes that a killed run left unfinished (their targets are complete).
-    remove_stale_temporaries(run_dir, RUN_FILES)
-    remove_stale_temporaries(ckpt_dir, is_checkpoint_name)
-    write_text(run_dir / "config.yaml", to_yaml(resolved))
-
-    def capture(params: Array | None = None, params_epoch: int | None = None) -> dict[str, Any]:
-        return checkpoints.capture(
-            training, resolved, splits.mean, splits.std, params, params_epoch, prepared.signature
-        )
-
-    # The full state at the end of the last completed epoch (at the start, before any).
-    epoch_end = capture()
-    rows_written, last_written = -1, None  # what the history files and last.npz hold
-
-    def flush(last: bool = True) -> None:
-        """Bring history.csv, history.json and (with ``last``) last.npz up to date, in that
-        order: a crash between them leaves each complete, the CSV at most a row ahead of the
-        JSON, and both at least as far as last.npz."""
-        nonlocal rows_written, last_written
-        if rows_written != len(history):
-            cols = columns(prepared.data.classification)
-            cols += [k for k in (history[0] if history else {}) if k not in cols]  # diagnostics
-            csv_text, json_text = _history_text(history, cols)
-            write_text(run_dir / "history.csv", csv_text)
-            write_text(run_dir / "history.json", json_text)
-            rows_written = len(history)
-        finite = all(
-            np.all(np.isfinite(v)) for k, v in epoch_end.items() if k.startswith("layers.")
-        )
-        if last and last_written is not epoch_end and finite:
-            checkpoints.write(ckpt_dir / "last.npz", epoch_end)  # never a non-finite last.npz
-            last_written = epoch_end
-
-    flush(last=False)  # the history so far: empty, or the resumed run's up to the checkpoint
+    files = RunFiles(prepared, run_dir)
     if prepared.resume is None:
-        checkpoints.write(ckpt_dir / "initial.npz", epoch_end)
+        files.write_checkpoint("initial.npz", files.epoch_end)
     n_val = 0 if splits.X_val is None else len(splits.X_val)
     n_test = 0 if splits.X_test is None else len(splits.X_test)
     yield RunStarted(
@@ -249,47 +199,47 @@ def execute(
     best_pending = False
     for event in train(training, prepared.data, stop):
         if isinstance(event, EpochEnded):
-            history.append(event.row)
-            epoch_end = capture()
+            files.end_epoch(event.row)
             best_pending = best_pending or event.improved
             every = cfg.output.checkpoint_every
             periodic = bool(every) and event.epoch % every == 0
             if periodic:
-                checkpoints.write(ckpt_dir / f"epoch-{event.epoch:04d}.npz", epoch_end)
+                files.write_checkpoint(f"epoch-{event.epoch:04d}.npz", files.epoch_end)
             if periodic or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 if best_pending:
-                    checkpoints.write(ckpt_dir / "best.npz", capture(training.best_params))
+                    files.write_checkpoint("best.npz", files.capture(training.best_params))
                     best_pending = False
-                flush()
+                files.flush()
                 last_flush = time.monotonic()
         elif isinstance(event, Stopped):
             stopped = event
         yield event
 
     if best_pending:
-        checkpoints.write(ckpt_dir / "best.npz", capture(training.best_params))
+        files.write_checkpoint("best.npz", files.capture(training.best_params))
     monitor = training.monitor
     if (
         stopped.reason == "early_stopping"
         and monitor.restore_best
         and training.best_params is not None
-    ):
-        epoch_end = capture(params_epoch=monitor.best_epoch)  # the restored best weights
+    ):  # the run ends with the restored best weights
+        files.epoch_end = files.capture(params_epoch=monitor.best_epoch)
     # After divergence or an interruption the live weights are mid-epoch (or non-finite), and
     # last.npz keeps the last completed epoch.
-    flush()
-    metrics = _metrics(prepared, history, stopped, started, int(epoch_end["step"]))
+    files.flush()
+    history = files.history
+    metrics = _metrics(prepared, history, stopped, started, int(files.epoch_end["step"]))
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     if plot and history:
         from .plotting import plot_history
 
         plot_history(history, run_dir / "loss.png", title=cfg.name)
-    files = sorted(
+    written = sorted(
         str(p.relative_to(run_dir))
         for p in run_dir.rglob("*")
         if p.is_file() and not p.name.startswith(".")
     )
-    yield RunFinished(run_dir, metrics, stopped.reason, files)
+    yield RunFinished(run_dir, metrics, stopped.reason, written)
 
 
 def _metrics(

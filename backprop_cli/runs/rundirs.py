@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..system.atomic import TEMPORARY
 from ..errors import ConfigError, DataError
+from ..system.atomic import TEMPORARY
 from ..system.locking import LOCK_FILE, hold
 
 #: A directory holding any of these is a run directory (`bprop train` wrote it).
