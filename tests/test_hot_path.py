@@ -43,10 +43,9 @@ def buffer_addresses(training: TrainingState) -> dict[str, int]:
     found = {"params": net.params.ctypes.data, "grads": net.grads.ctypes.data}
     for i, layer in enumerate(net.layers):
         assert isinstance(layer, Dense)
-        for name in ("_z", "_a", "_x"):
-            array = getattr(layer, name)
-            if array is not None:
-                found[f"{i}.{name}"] = array.ctypes.data
+        found[f"{i}.z"] = layer.pre_activation.ctypes.data
+        found[f"{i}.a"] = layer.output.ctypes.data
+        found[f"{i}._x"] = layer._x.ctypes.data  # type: ignore[union-attr]
     found["loss.grad"] = net.loss.backward().ctypes.data
     for name, array in training.optimizer.state.items():
         found[f"optimizer.{name}"] = array.ctypes.data

@@ -13,6 +13,7 @@ wrong gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 
 from ..errors import ConfigError, DataError
 from .activations import Activation, Sigmoid, Softmax
+from .scratch import Buffer, Scratch, forward_first
 from .types import Array
 
 
@@ -63,25 +65,22 @@ class Loss:
         return out
 
 
-class _Rows:
-    """Reusable scratch arrays with a fixed width, grown to the largest batch seen; a batch of n
-    rows gets views of their first n rows, so a step allocates nothing of the batch's size."""
+class _ScratchFor:
+    """A loss's `Scratch`, made by ``make(k)`` for outputs of k columns (known at the first
+    forward pass, and the same for every batch of a network)."""
 
-    def __init__(self) -> None:
-        self._arrays: dict[str, Array] = {}
-        self._views: dict[tuple[str, int, int, np.dtype], Array] = {}
+    def __init__(self, make: Callable[[int], Scratch]) -> None:
+        self.make = make
+        self.k = -1
+        self.scratch: Scratch | None = None
 
-    def get(self, name: str, n: int, width: int, dtype: np.dtype) -> Array:
-        view = self._views.get((name, n, width, dtype))
-        if view is not None:
-            return view
-        array = self._arrays.get(name)
-        if array is None or len(array) < n or array.shape[1] != width or array.dtype != dtype:
-            rows = max(n, 0 if array is None else len(array))
-            array = self._arrays[name] = np.empty((rows, width), dtype=dtype)
-            self._views = {k: v for k, v in self._views.items() if k[0] != name}
-        view = self._views[(name, n, width, dtype)] = array[:n]
-        return view
+    def __call__(self, k: int) -> Scratch:
+        if k != self.k or self.scratch is None:
+            self.k, self.scratch = k, self.make(k)
+        return self.scratch
+
+    def backward(self, who: str) -> Any:
+        return forward_first(self.scratch, who).backward(who)
 
 
 def _row_max(x: Array, out: Array) -> Array:
@@ -129,24 +128,22 @@ class MeanSquaredError(Loss):
     classification = False
 
     def __init__(self) -> None:
-        self._diff: Array | None = None
-        self._rows = _Rows()
+        self._scratch = _ScratchFor(lambda k: Scratch(diff=Buffer((k,)), grad=Buffer((k,))))
 
     def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> Array:
         return _as_matrix_targets(y, n_outputs, dtype, "mse")
 
     def forward(self, out: Array, y: NDArray) -> float:
         n, k = out.shape
+        v = self._scratch(k).forward(n, out.dtype)
         self.weight_sum = float(n)
-        diff = self._diff = np.subtract(out, y, out=self._rows.get("diff", n, k, out.dtype))
-        squares = np.multiply(diff, diff, out=self._rows.get("grad", n, k, out.dtype))
+        diff = np.subtract(out, y, out=v.diff)
+        squares = np.multiply(diff, diff, out=v.grad)
         return 0.5 * float(squares.sum(dtype=np.float64)) / n
 
     def backward(self) -> Array:
-        if self._diff is None:
-            raise RuntimeError("backward called before forward")
-        n, k = self._diff.shape
-        return np.divide(self._diff, n, out=self._rows.get("grad", n, k, self._diff.dtype))
+        v = self._scratch.backward("mse")
+        return np.divide(v.diff, len(v.diff), out=v.grad)
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -167,14 +164,21 @@ class SoftmaxCrossEntropy(Loss):
     output_activation = "softmax"
 
     def __init__(self) -> None:
-        self._probs: Array | None = None
-        self._y: NDArray | None = None
+        self._y: NDArray = np.empty(0)  # the targets of the last forward pass
         self._scale: Array = np.zeros(0)  # ω_i / Σω of the last weighted batch
-        self._rows = _Rows()
-        #: Per batch shape: (shifted, probs, col, grad, row offsets n·k, the flat index of each
-        #: sample's label, the logit picked there, ones of length k).
-        self._buffers: dict[tuple[int, int, np.dtype], tuple[NDArray[Any], ...]] = {}
-        self._views: tuple[NDArray[Any], ...] = ()
+        self._scratch = _ScratchFor(self._buffers)
+
+    @staticmethod
+    def _buffers(k: int) -> Scratch:
+        """The buffers of a batch of rows of k logits."""
+        row = Buffer((k,))
+        return Scratch(
+            shifted=row, probs=row, col=Buffer((1,)), grad=row,
+            offsets=Buffer(make=lambda n, dtype: np.arange(0, n * k, k, dtype=np.intp)),
+            flat=Buffer(dtype="intp"),  # the flat index of each sample's label
+            picked=Buffer(),  # the logit picked there
+            ones=Buffer(make=lambda n, dtype: np.ones(k, dtype=dtype)),  # row sums by BLAS
+        )  # fmt: skip
 
     def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> NDArray:
         y = np.asarray(y)
@@ -189,33 +193,20 @@ class SoftmaxCrossEntropy(Loss):
             return np.ascontiguousarray(y, dtype=np.intp)
         return _as_matrix_targets(y, n_outputs, dtype, "cross_entropy")
 
-    def _views_for(self, n: int, k: int, dtype: np.dtype) -> tuple[NDArray[Any], ...]:
-        """The buffers for a batch of n rows of k logits (made once per batch shape)."""
-        views = self._buffers.get((n, k, dtype))
-        if views is None:
-            rows = self._rows
-            views = self._buffers[(n, k, dtype)] = (
-                rows.get("shifted", n, k, dtype), rows.get("probs", n, k, dtype),
-                rows.get("col", n, 1, dtype), rows.get("grad", n, k, dtype),
-                np.arange(0, n * k, k, dtype=np.intp), np.empty(n, dtype=np.intp),
-                np.empty(n, dtype=dtype), np.ones(k, dtype=dtype),
-            )  # fmt: skip
-        return views
-
     def forward(self, out: Array, y: NDArray) -> float:
         n, k = out.shape
-        views = self._views = self._views_for(n, k, out.dtype)
-        shifted, probs, col, _, offsets, flat, picked, ones = views
+        v = self._scratch(k).forward(n, out.dtype)
+        shifted, probs, col, flat, picked = v.shifted, v.probs, v.col, v.flat, v.picked
         np.subtract(out, _row_max(out, col), out=shifted)  # z − m ≤ 0
         np.exp(shifted, out=probs)
-        np.dot(probs, ones, out=col[:, 0])  # row sums through BLAS
+        np.dot(probs, v.ones, out=col[:, 0])  # row sums through BLAS
         probs /= col
         log_sums = np.log(col, out=col)
-        self._probs, self._y = probs, y
+        self._y = y
         if y.ndim == 1:
             # −log ŷ_y = log Σ e^(z − m) − (z_y − m): both terms ≥ 0. z_y is picked from the
             # flattened batch at n·k + y_n.
-            np.add(offsets, y, out=flat)
+            np.add(v.offsets, y, out=flat)
             shifted.reshape(-1).take(flat, out=picked, mode="clip")  # in range by construction
             losses = np.subtract(log_sums[:, 0], picked, out=picked)
             if self.class_weights is not None:
@@ -237,25 +228,24 @@ class SoftmaxCrossEntropy(Loss):
         return float(np.dot(self._scale.astype(np.float64), losses)) if total > 0 else 0.0
 
     def backward(self) -> Array:
-        if self._probs is None or self._y is None:
-            raise RuntimeError("backward called before forward")
-        n = self._probs.shape[0]
-        grad, flat = self._views[3], self._views[5]
+        v = self._scratch.backward("cross_entropy")
+        probs, y, grad, flat = v.probs, self._y, v.grad, v.flat
+        n = len(probs)
         if self.class_weights is not None:
             # ∂L/∂z_i = (ω_i / Σω)(ŷ_i − y_i)
             scale = self._scale[:, None]
-            if self._y.ndim == 1:
-                np.multiply(self._probs, scale, out=grad)
+            if y.ndim == 1:
+                np.multiply(probs, scale, out=grad)
                 grad.reshape(-1)[flat] -= self._scale
             else:
-                np.subtract(self._probs, self._y, out=grad)
+                np.subtract(probs, y, out=grad)
                 grad *= scale
             return grad
-        if self._y.ndim == 1:
-            np.divide(self._probs, n, out=grad)
+        if y.ndim == 1:
+            np.divide(probs, n, out=grad)
             grad.reshape(-1)[flat] -= 1.0 / n  # (ŷ − y)/N, y one-hot at the labels
         else:
-            np.subtract(self._probs, self._y, out=grad)
+            np.subtract(probs, y, out=grad)
             grad /= n
         return grad
 
@@ -283,7 +273,7 @@ class SigmoidBinaryCrossEntropy(Loss):
 
     def __init__(self) -> None:
         self._probs: Array | None = None
-        self._y: Array | None = None
+        self._y: Array = np.empty((0, 0))
         self._scale: Array = np.zeros(0)  # ω_i / Σω of the last weighted batch
 
     def prepare_targets(self, y: NDArray[np.generic], n_outputs: int, dtype: np.dtype) -> Array:
@@ -312,11 +302,10 @@ class SigmoidBinaryCrossEntropy(Loss):
         return float(np.sum(per_entry, dtype=np.float64)) / out.shape[0]
 
     def backward(self) -> Array:
-        if self._probs is None or self._y is None:
-            raise RuntimeError("backward called before forward")
+        probs = forward_first(self._probs, "binary_cross_entropy")
         if self.class_weights is not None:
-            return (self._probs - self._y) * self._scale
-        return (self._probs - self._y) / self._probs.shape[0]
+            return (probs - self._y) * self._scale
+        return (probs - self._y) / probs.shape[0]
 
     def predict(self, out: Array) -> Array:
         return Sigmoid().forward(out)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..activations import RELU_FAMILY, Activation, Linear
 from ..hyper import Hyper
+from ..scratch import Buffer, Scratch
 from ..types import Array
 from .base import Layer, ParamSpec
 
@@ -46,18 +47,14 @@ class BatchNorm(Layer):
         empty: Array = np.empty(0)
         self.gamma, self.beta, self.running_mean, self.running_var = empty, empty, empty, empty
         self.dgamma, self.dbeta = empty, empty
-        self._rows = 0
-        self._xhat: Array = np.empty((0, 0))
-        self._z: Array = np.empty((0, 0))
-        self._a: Array = np.empty((0, 0))
-        self._dz: Array = np.empty((0, 0))
-        self._dx: Array = np.empty((0, 0))
+        self._scratch = Scratch()
         self._inv: Array = np.empty(0)
-        self._n = 0
         self._training = True
 
     def build(self, fan_in: int) -> int:
         self.width = fan_in
+        row = Buffer((fan_in,))
+        self._scratch = Scratch(xhat=row, z=row, a=row, dz=row, dx=row)
         return fan_in
 
     def param_specs(self) -> list[ParamSpec]:
@@ -83,20 +80,11 @@ class BatchNorm(Layer):
         self.running_mean, self.running_var = params["running_mean"], params["running_var"]
         self.dgamma, self.dbeta = grads["gamma"], grads["beta"]
 
-    def _reserve(self, n: int, dtype: np.dtype) -> None:
-        if n <= self._rows and self._z.dtype == dtype:
-            return
-        self._rows = max(n, self._rows)
-        shape = (self._rows, self.width)
-        self._xhat, self._z, self._a, self._dz, self._dx = (
-            np.empty(shape, dtype=dtype) for _ in range(5)
-        )
-
     def forward(self, x: Array, training: bool = True) -> Array:
         n = x.shape[0]
-        self._reserve(n, self.gamma.dtype)
-        self._n, self._training = n, training
-        xhat = self._xhat[:n]
+        v = self._scratch.forward(n, self.gamma.dtype)
+        self._training = training
+        xhat = v.xhat
         if training:
             mean = x.mean(axis=0)
             np.subtract(x, mean, out=xhat)
@@ -111,21 +99,19 @@ class BatchNorm(Layer):
             var = self.running_var
         self._inv = 1.0 / np.sqrt(var + self.eps)
         xhat *= self._inv
-        z = np.multiply(xhat, self.gamma, out=self._z[:n])
+        z = np.multiply(xhat, self.gamma, out=v.z)
         z += self.beta
-        return self.activation.forward(z, out=self._a[:n])
+        return self.activation.forward(z, out=v.a)
 
     def backward(self, dout: Array) -> Array | None:
-        n = self._n
-        if n == 0:
-            raise RuntimeError("backward called before forward")
-        xhat, z, a = self._xhat[:n], self._z[:n], self._a[:n]
-        dz = self.activation.backward(dout, z, a, out=self._dz[:n])
+        v = self._scratch.backward("batchnorm")
+        n, xhat = len(v.xhat), v.xhat
+        dz = self.activation.backward(dout, v.z, v.a, out=v.dz)
         np.einsum("ij,ij->j", dz, xhat, out=self.dgamma)
         np.sum(dz, axis=0, out=self.dbeta)
         if not self.needs_input_grad:
             return None
-        dxhat = np.multiply(dz, self.gamma, out=self._dx[:n])
+        dxhat = np.multiply(dz, self.gamma, out=v.dx)
         if self._training:  # the batch statistics depend on x too
             mean_dxhat = dxhat.mean(axis=0)
             mean_dxhat_xhat = np.einsum("ij,ij->j", dxhat, xhat) / n
@@ -135,4 +121,5 @@ class BatchNorm(Layer):
         return dxhat
 
     def kinks(self) -> list[Array]:
-        return [self._z[: self._n]] if self.activation.name in RELU_FAMILY and self._n else []
+        last = self._scratch.last
+        return [last.z] if self.activation.name in RELU_FAMILY and last is not None else []

@@ -9,6 +9,7 @@ import numpy as np
 from ..activations import RELU_FAMILY, Activation
 from ..hyper import Hyper
 from ..initializers import default_initializer, initialize
+from ..scratch import Buffer, Scratch, forward_first
 from ..types import Array
 from .base import Layer, ParamSpec
 
@@ -52,22 +53,18 @@ class Dense(Layer):
         self.b: Array = np.empty(0)
         self.dW: Array = np.empty((0, 0))
         self.db: Array = np.empty(0)
-        # Buffers sized for the largest batch seen; a batch of n rows uses their first n rows, so
-        # no step allocates (the last, smaller batch of an epoch included).
-        self._zbuf: Array = np.empty((0, units))
-        self._abuf: Array = np.empty((0, units))
-        self._dzbuf: Array = np.empty((0, units))
-        self._dxbuf: Array = np.empty((0, 0))
-        self._ones: Array = np.empty(0)
-        self._n = -1  # the batch size the views in _batch are for
-        self._batch: tuple[Array, Array, Array, Array, Array] = (self._ones,) * 5
+        # Buffers sized for the largest batch seen (declared in build, once the widths are known).
+        self._scratch = Scratch()
         self._x: Array | None = None
-        self._z: Array | None = None
-        self._a: Array | None = None
         self._delta: Array | None = None
 
     def build(self, fan_in: int) -> int:
         self.fan_in = fan_in
+        units = (self.units,)
+        self._scratch = Scratch(
+            z=Buffer(units), a=Buffer(units), dz=Buffer(units), dx=Buffer((fan_in,)),
+            ones=Buffer(fill=1.0),  # Σ_n δ_n as a product with ones
+        )  # fmt: skip
         return self.units
 
     @property
@@ -78,23 +75,21 @@ class Dense(Layer):
     @property
     def pre_activation(self) -> Array:
         """z of the last forward pass."""
-        if self._z is None:
-            raise RuntimeError("no forward pass yet")
-        return self._z
+        z: Array = self._scratch.backward("dense").z
+        return z
 
     @property
     def delta(self) -> Array:
         """δ = ∂L/∂z of the last backward pass (what the loss passed in, under a fused loss)."""
         if self._delta is None:
-            raise RuntimeError("no backward pass yet")
+            raise RuntimeError("dense: no backward pass yet")
         return self._delta
 
     @property
     def output(self) -> Array:
         """a = σ(z) of the last forward pass (z itself under a fused loss)."""
-        out = self._z if self.fused_output else self._a
-        if out is None:
-            raise RuntimeError("no forward pass yet")
+        views = self._scratch.backward("dense")
+        out: Array = views.z if self.fused_output else views.a
         return out
 
     def param_specs(self) -> list[ParamSpec]:
@@ -104,7 +99,7 @@ class Dense(Layer):
         ]
 
     def kinks(self) -> list[Array]:
-        return [self.pre_activation] if self.has_kink and self._z is not None else []
+        return [self.pre_activation] if self.has_kink and self._x is not None else []
 
     def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
         W = initialize(self.init, rng, self.fan_in, self.units, dtype, **self.init_params)
@@ -114,44 +109,23 @@ class Dense(Layer):
         self.W, self.b = params["W"], params["b"]
         self.dW, self.db = grads["W"], grads["b"]
 
-    def _views(self, n: int) -> tuple[Array, Array, Array, Array, Array]:
-        """(z, a, δ, dx, ones) views of the first ``n`` rows of the buffers, grown to hold ``n``
-        when needed; the views are kept while the batch size stays the same."""
-        if n == self._n:
-            return self._batch
-        dtype = self.W.dtype
-        if n > len(self._zbuf) or self._zbuf.dtype != dtype:
-            rows = max(n, len(self._zbuf))
-            self._zbuf = np.empty((rows, self.units), dtype=dtype)
-            self._abuf = np.empty_like(self._zbuf)
-            self._dzbuf = np.empty_like(self._zbuf)
-            self._dxbuf = np.empty((rows, self.fan_in), dtype=dtype)
-            self._ones = np.ones(rows, dtype=dtype)
-        self._n = n
-        self._batch = (
-            self._zbuf[:n], self._abuf[:n], self._dzbuf[:n], self._dxbuf[:n], self._ones[:n]
-        )  # fmt: skip
-        return self._batch
-
     def forward(self, x: Array, training: bool = True) -> Array:
-        z, a, _, _, _ = self._views(x.shape[0])
-        np.dot(x, self.W.T, out=z)
+        v = self._scratch.forward(x.shape[0], self.W.dtype)
+        z = np.dot(x, self.W.T, out=v.z)
         z += self.b
-        self._x, self._z = x, z
+        self._x = x
         if self.fused_output:
             return z
-        self._a = a
-        return self.activation.forward(z, out=a)
+        return self.activation.forward(z, out=v.a)
 
     def backward(self, dout: Array) -> Array | None:
-        if self._x is None or self._z is None:
-            raise RuntimeError("backward called before forward")
-        z, a, dz, dx, ones = self._batch
+        v = self._scratch.backward("dense")
+        x = forward_first(self._x, "dense")
         if not self.fused_output:
-            dout = self.activation.backward(dout, z, a, out=dz)
+            dout = self.activation.backward(dout, v.z, v.a, out=v.dz)
         self._delta = dout
-        np.dot(dout.T, self._x, out=self.dW)
-        np.dot(ones, dout, out=self.db)  # Σ_n δ_n as one BLAS product
+        np.dot(dout.T, x, out=self.dW)
+        np.dot(v.ones, dout, out=self.db)  # Σ_n δ_n as one BLAS product
         if not self.needs_input_grad:
             return None
-        return np.dot(dout, self.W, out=dx)
+        return np.dot(dout, self.W, out=v.dx)

@@ -7,6 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..hyper import Hyper
+from ..scratch import Buffer, Scratch, forward_first
 from ..types import Array
 from .base import Layer
 
@@ -31,39 +32,36 @@ class Dropout(Layer):
         #: Reuse the last mask instead of drawing a new one (gradient checks need a fixed f).
         self.frozen = False
         self.width = 0
-        self._rows = 0
-        self._mask: Array = np.empty((0, 0))
-        self._out: Array = np.empty((0, 0))
-        self._dx: Array = np.empty((0, 0))
-        self._n = 0
-        self._training = False
+        self._scratch = Scratch()
+        self._training: bool | None = None  # None: no forward pass yet
 
     def build(self, fan_in: int) -> int:
         self.width = fan_in
+        row = Buffer((fan_in,))
+        self._scratch = Scratch(mask=row, out=row, dx=row)
         return fan_in
 
     def forward(self, x: Array, training: bool = True) -> Array:
-        n = x.shape[0]
-        self._n, self._training = n, training and self.rate > 0
+        self._training = training and self.rate > 0
         if not self._training:
             return x
-        if n > self._rows or self._mask.dtype != x.dtype:
-            self._rows = max(n, self._rows)
-            shape = (self._rows, self.width)
-            self._mask, self._out, self._dx = (np.empty(shape, dtype=x.dtype) for _ in range(3))
+        made = self._scratch.allocations
+        v = self._scratch.forward(x.shape[0], x.dtype)
+        if self._scratch.allocations != made:
             self.frozen = False  # no mask of this size to reuse yet
-        mask = self._mask[:n]
+        mask = v.mask
         if not self.frozen:
             if self.noise is None:
                 raise RuntimeError("dropout needs the network's noise generator")
             self.noise.random(out=mask, dtype=mask.dtype)  # uniform in [0, 1)
             np.greater_equal(mask, self.rate, out=mask, casting="unsafe")  # 1 keeps, 0 drops
             mask *= 1.0 / (1.0 - self.rate)
-        return np.multiply(x, mask, out=self._out[:n])
+        return np.multiply(x, mask, out=v.out)
 
     def backward(self, dout: Array) -> Array | None:
+        if not forward_first(self._training, "dropout"):
+            return dout if self.needs_input_grad else None
+        v = self._scratch.backward("dropout")
         if not self.needs_input_grad:
             return None
-        if not self._training:
-            return dout
-        return np.multiply(dout, self._mask[: self._n], out=self._dx[: self._n])
+        return np.multiply(dout, v.mask, out=v.dx)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..scratch import Buffer, Scratch
 from ..types import Array
 from .base import Layer, ParamSpec
 
@@ -27,9 +28,7 @@ class Residual(Layer):
             raise ValueError("a residual block needs at least one layer")
         self.layers = list(layers)
         self.width = 0
-        self._rows = 0
-        self._out: Array = np.empty((0, 0))
-        self._dx: Array = np.empty((0, 0))
+        self._scratch = Scratch()
         self._needs_input_grad = True
 
     @property
@@ -52,6 +51,8 @@ class Residual(Layer):
             raise ValueError(
                 f"a residual block must end at its input's width {fan_in}; it ends at {width}"
             )
+        row = Buffer((fan_in,))
+        self._scratch = Scratch(out=row, dx=row)
         return fan_in
 
     def param_specs(self) -> list[ParamSpec]:
@@ -76,21 +77,15 @@ class Residual(Layer):
                 {k.removeprefix(prefix): v for k, v in grads.items() if k.startswith(prefix)},
             )
 
-    def _reserve(self, n: int, dtype: np.dtype) -> None:
-        if n > self._rows or self._out.dtype != dtype:
-            self._rows = max(n, self._rows)
-            self._out = np.empty((self._rows, self.width), dtype=dtype)
-            self._dx = np.empty_like(self._out)
-
     def forward(self, x: Array, training: bool = True) -> Array:
-        n = x.shape[0]
-        self._reserve(n, x.dtype)
+        v = self._scratch.forward(x.shape[0], x.dtype)
         h = x
         for layer in self.layers:
             h = layer.forward(h, training)
-        return np.add(x, h, out=self._out[:n])
+        return np.add(x, h, out=v.out)
 
     def backward(self, dout: Array) -> Array | None:
+        v = self._scratch.backward("residual")
         g: Array | None = dout
         for layer in reversed(self.layers):
             assert g is not None
@@ -98,7 +93,7 @@ class Residual(Layer):
         if not self.needs_input_grad:
             return None
         assert g is not None
-        return np.add(dout, g, out=self._dx[: dout.shape[0]])
+        return np.add(dout, g, out=v.dx)
 
     def kinks(self) -> list[Array]:
         return [z for layer in self.layers for z in layer.kinks()]
