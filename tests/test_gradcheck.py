@@ -77,9 +77,7 @@ def test_a_dropped_batch_mean_is_caught(monkeypatch: pytest.MonkeyPatch) -> None
     from backprop_cli.core.losses import SoftmaxCrossEntropy
 
     original = SoftmaxCrossEntropy.backward
-    monkeypatch.setattr(
-        SoftmaxCrossEntropy, "backward", lambda self: original(self) * len(self._y)
-    )
+    monkeypatch.setattr(SoftmaxCrossEntropy, "backward", lambda self: original(self) * len(self._y))
     assert not all(r.passed for r in run_battery())
 
 

@@ -165,8 +165,25 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+#: The library's arguments as the commands' options spell them, for error messages.
+OPTION_SPELLINGS = {
+    "overrides": "--set",
+    "optimizers": "--optimizers",
+    "split": "--split",
+    "dask": "--dask",
+    "out": "--out",
+    "resume": "--resume",
+    "grid": "--grid",
+    "space": "--space",
+    "random": "--random",
+    "metric": "--metric",
+    "mode": "--mode",
+}
+
+
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -179,6 +196,9 @@ def root(
     ] = False,
 ) -> None:
     """Train neural networks with backpropagation you can read."""
+    from ..errors import spelled
+
+    ctx.with_resource(spelled(OPTION_SPELLINGS))  # for as long as the command runs
 
 
 def main() -> None:

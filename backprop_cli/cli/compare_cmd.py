@@ -66,6 +66,7 @@ def compare_optimizers(
     from ..config import load_config
     from ..errors import BpropError
     from ..runs.execution import StopRequest, check_dask
+    from ..runs.outcomes import outcome
     from ..runs.race import cancelled, contestants, race
     from ..runs.run import prepare
     from ..runs.rundirs import accept_new, claim, new_run_dir
@@ -121,9 +122,7 @@ def compare_optimizers(
                 soft_wrap=True,
             )
             raise typer.Exit(exit_codes.INTERRUPTED)
-        if not any(r.status in ("ok", "early-stopped") for r in results):
-            code = exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2
-            raise typer.Exit(code)
+        raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
 
 
 def _where(jobs: int, dask: str | None) -> str:
@@ -184,30 +183,12 @@ def _finish(
     target_loss: float | None,
     name: str,
 ) -> None:
-    from ..runs.comparison import comparison_files, ranked, verdict
-    from ..runs.plotting import plot_runs
-    from ..system.atomic import write_text
+    from ..runs.comparison import write_comparison
 
-    ranking, metric = ranked(results)
-    csv_text, json_text = comparison_files(ranking, metric, target_loss, name)
-    write_text(out_dir / "comparison.csv", csv_text)
-    write_text(out_dir / "comparison.json", json_text)
-    series = [(labels[r.optimizer], r.history) for r in ranking if r.history]
-    files = ["comparison.csv", "comparison.json"]
-    if series:
-        has_val = any(row.get("val_loss") is not None for _, h in series for row in h)
-        losses = ["train_loss", "val_loss"] if has_val else ["train_loss"]
-        plot_runs(series, losses, out_dir / "loss_curves.png", title=f"{name}: loss")
-        files.append("loss_curves.png")
-        if any("train_accuracy" in row for _, h in series for row in h):
-            accs = ["train_accuracy", "val_accuracy"] if has_val else ["train_accuracy"]
-            plot_runs(series, accs, out_dir / "accuracy_curves.png", log=False,
-                      title=f"{name}: accuracy")  # fmt: skip
-            files.append("accuracy_curves.png")
-
-    console.print(_table(ranking, metric, target_loss, name))
-    console.print(verdict(ranking, metric, target_loss), soft_wrap=True)
-    console.print(f"wrote {', '.join(files)} in {out_dir}", soft_wrap=True)
+    written = write_comparison(results, labels, out_dir, target_loss, name)
+    console.print(_table(written.ranking, written.metric, target_loss, name))
+    console.print(written.verdict, soft_wrap=True)
+    console.print(f"wrote {', '.join(written.files)} in {out_dir}", soft_wrap=True)
 
 
 def _table(ranking: list[Result], metric: str, target_loss: float | None, name: str) -> Any:
@@ -215,7 +196,7 @@ def _table(ranking: list[Result], metric: str, target_loss: float | None, name: 
     from rich import box
     from rich.table import Table
 
-    from ..runs.race import FINISHED
+    from ..runs.outcomes import FINISHED
 
     def has(key: str) -> bool:
         return any(getattr(r, key) is not None for r in ranking)

@@ -10,6 +10,17 @@ BAD_INPUT = 2
 DIVERGED = 3
 INTERRUPTED = 130
 
+
+def of_outcome(outcome: str) -> int:
+    """The exit code of a race or a sweep from its `runs.outcomes.outcome`: success when a run
+    finished, DIVERGED when none did and one diverged, BAD_INPUT when every run failed."""
+    from ..runs import outcomes
+
+    if outcome == outcomes.SUCCEEDED:
+        return OK
+    return DIVERGED if outcome == outcomes.DIVERGED else BAD_INPUT
+
+
 HELP = (
     "Exit codes: 0 success · 1 a check failed (gradcheck), or a bug in bprop · 2 bad input "
     "(usage, config, data, checkpoint, files and folders) · 3 training diverged · 70 a bug in "

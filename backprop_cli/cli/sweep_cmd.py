@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +14,8 @@ from .options import ConfigArg, Overrides
 
 if TYPE_CHECKING:
     from ..runs.execution import StopRequest
-    from ..runs.sweep import Space, Trial, TrialResult
+    from ..runs.sweep import Space, Trial
+    from ..runs.sweep_results import TrialResult
     from ..runs.trials import ResumePlan
 
 
@@ -70,9 +70,11 @@ def sweep(
     from ..config import load_config
     from ..errors import BpropError, ConfigError
     from ..runs.execution import StopRequest, check_dask
+    from ..runs.outcomes import outcome
     from ..runs.run import prepare
     from ..runs.rundirs import accept_new, claim, new_run_dir
     from ..runs.sweep import SWEEP_FILES, Space, make_trials
+    from ..runs.sweep_results import sweep_metric, sweep_mode
     from ..system.atomic import remove_stale_temporaries
     from ..system.locking import check_free
 
@@ -82,34 +84,15 @@ def sweep(
             check_free(out)  # before the data is loaded
         cfg = load_config(config, list(set_ or []))
         search = Space.build(cfg, grid or [], space or [], random)
-        section = cfg.sweep
-        mode = mode or (section.mode if section else "min")
-        if mode not in ("min", "max"):
-            raise ConfigError(f"--mode: {mode!r}; use min or max")
-        has_val = cfg.data.validation_split > 0 or bool(
-            cfg.data.path and cfg.data.path.endswith(".npz")
-        )
-        option_metric = metric
-        metric = (
-            metric
-            or (section.metric if section else None)
-            or ("val_loss" if has_val else "train_loss")
-        )
+        mode = sweep_mode(cfg, mode)
         trials = make_trials(cfg, search, str(config))
         valid = [t for t in trials if t.config is not None]
         if not valid:
             raise ConfigError("no valid trial:\n" + "\n".join(t.problem for t in trials))
         assert valid[0].config is not None
         # The data and network, checked before any file is written; the metric, a column.
-        available = prepare(valid[0].config).history_columns
-        if metric not in available:
-            where = "--metric" if metric == option_metric else "sweep.metric"
-            close = difflib.get_close_matches(metric, available, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(
-                f"{where}: {metric!r} is not a column of the history; {hint}"
-                f"(columns: {', '.join(available)})"
-            )
+        option_metric = metric
+        metric = sweep_metric(cfg, metric, prepare(valid[0].config).history_columns)
         if dask is not None:
             check_dask(dask)
         if resume:
@@ -149,8 +132,7 @@ def sweep(
         exit_interrupted(
             f"interrupted with {done} of {len(results)} trials done; continue with: ", again
         )
-    if not any(r.status in ("ok", "early-stopped") for r in results):
-        raise typer.Exit(exit_codes.DIVERGED if any(r.status == "diverged" for r in results) else 2)
+    raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
 
 
 def _accept_sweep(directory: Path) -> None:
@@ -161,7 +143,7 @@ def _accept_sweep(directory: Path) -> None:
 
 
 def _invalid(trial: Trial) -> TrialResult:
-    from ..runs.sweep import TrialResult
+    from ..runs.sweep_results import TrialResult
 
     return TrialResult(trial.id, trial.name, trial.params, "invalid", detail=trial.problem)
 
@@ -214,7 +196,7 @@ def _run(
 
 
 def _unfinished(trial: Trial, status: str, detail: str) -> TrialResult:
-    from ..runs.sweep import TrialResult
+    from ..runs.sweep_results import TrialResult
 
     return TrialResult(trial.id, trial.name, trial.params, status, detail=detail)
 
@@ -240,7 +222,9 @@ def _report_changes(plan: ResumePlan) -> None:
 
 def _line(result: TrialResult, metric: str) -> str:
     score = f"{metric} {fmt(result.score)}" if result.score is not None else ""
-    detail = f"  {result.detail}" if result.status not in ("ok", "early-stopped") else ""
+    from ..runs.outcomes import FINISHED
+
+    detail = f"  {result.detail}" if result.status not in FINISHED else ""
     return f"trial {result.id} {result.name}: {result.status}  {score}{detail}"
 
 
@@ -249,40 +233,18 @@ def _finish(
 ) -> None:
     from rich.table import Table
 
-    from ..config import to_yaml
-    from ..runs.plotting import plot_sweep
-    from ..runs.sweep import FINISHED, ranked, sweep_files
-    from ..system.atomic import write_text
+    from ..runs.outcomes import FINISHED
+    from ..runs.sweep_results import write_sweep
 
-    ranking = ranked(results, mode)
-    keys = search.keys
-    csv_text, json_text = sweep_files(ranking, keys, metric, mode)
-    write_text(out_dir / "sweep.csv", csv_text)
-    write_text(out_dir / "sweep.json", json_text)
-    files = ["sweep.csv", "sweep.json"]
-    winner = next((r for r in ranking if r.status in FINISHED and r.score is not None), None)
-    if winner is not None:
-        from ..config import read_yaml
-
-        resolved = read_yaml(out_dir / winner.name / "config.yaml")
-        write_text(
-            out_dir / "best.yaml",
-            f"# {name}: best trial {winner.name} by {metric} ({mode})\n" + to_yaml(resolved),
-        )
-        files.append("best.yaml")
-    if any(r.score is not None for r in results):
-        logarithmic = {k for k, d in search.space.items() if d.logarithmic}
-        points = [(r.params, r.score, r.status) for r in results]
-        plot_sweep(points, keys, logarithmic, metric, out_dir / "sweep.png")
-        files.append("sweep.png")
-
+    summary = write_sweep(results, search, metric, mode, out_dir, name)
+    winner, keys = summary.winner, search.keys
     table = Table(title=f"{name}: {len(results)} trials ranked by {metric} ({mode})")
     table.add_column("#", justify="right")
     for key in keys:
         table.add_column(key.split(".")[-1], justify="right")
     for column in ("status", metric, "epochs", "seconds"):
         table.add_column(column, justify="left" if column == "status" else "right")
-    for rank, r in enumerate(ranking[:15], start=1):
+    for rank, r in enumerate(summary.ranking[:15], start=1):
         style = "bold green" if r is winner else (None if r.status in FINISHED else "red")
         table.add_row(
             "★" if r is winner else str(rank), *[_cell(r.params.get(k)) for k in keys],
@@ -291,7 +253,7 @@ def _finish(
     console.print(table)
     if winner is not None:
         console.print(f"best: {winner.name} ({metric} {fmt(winner.score)})", soft_wrap=True)
-    console.print(f"wrote {', '.join(files)} in {out_dir}", soft_wrap=True)
+    console.print(f"wrote {', '.join(summary.files)} in {out_dir}", soft_wrap=True)
 
 
 def _cell(value: object) -> str:

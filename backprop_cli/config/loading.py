@@ -1,4 +1,5 @@
-"""Reading experiment configs: YAML (safe_load only), ``--set`` overrides, and error rendering.
+"""Reading experiment configs: YAML (safe_load only), ``key.path=value`` overrides, and error
+rendering.
 
 Every problem becomes one line ``file: key.path: message`` inside a single `ConfigError`.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, argument
 from ..system.reading import check_regular
 from ..system.resources import size_text
 from .models import ExperimentConfig
@@ -145,9 +146,11 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str) 
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"{source}: --set {item!r}: expected key.path=value")
+            raise ConfigError(
+                f"{source}: {argument('overrides')} {item!r}: expected key.path=value"
+            )
         value = parse_value(text) if text.strip() else None
-        check_expansion(value, f"{source}: --set {key}")
+        check_expansion(value, f"{source}: {argument('overrides')} {key}")
         parts = key.strip().split(".")
         node: Any = raw
         for depth, part in enumerate(parts[:-1]):
@@ -157,7 +160,9 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str) 
             else:
                 node = node.setdefault(part, {})
             if not isinstance(node, dict | list):
-                raise ConfigError(f"{source}: --set {key}: {here} is not a section")
+                raise ConfigError(
+                    f"{source}: {argument('overrides')} {key}: {here} is not a section"
+                )
         last = parts[-1]
         if isinstance(node, list):
             index = int(_list_index(node, last, key, source))
@@ -171,7 +176,9 @@ def _list_index(node: list[Any], part: str, where: str, source: str) -> int:
         index = int(part)
         node[index]
     except (ValueError, IndexError):
-        raise ConfigError(f"{source}: --set {where}: no list item {part!r}") from None
+        raise ConfigError(
+            f"{source}: {argument('overrides')} {where}: no list item {part!r}"
+        ) from None
     return index
 
 

@@ -488,7 +488,7 @@ class ExperimentConfig(Strict):
                 "it one unit per class, or use one sigmoid unit with binary_cross_entropy"
             )
         stop = self.training.early_stopping
-        problem = monitor_problem(stop.monitor, self._has_validation()) if stop else None
+        problem = monitor_problem(stop.monitor, self.has_validation()) if stop else None
         if problem:
             raise ValueError(f"training.early_stopping.monitor: {problem}")
         self._check_schedule()
@@ -518,7 +518,8 @@ class ExperimentConfig(Strict):
         except ConfigError as exc:
             raise ValueError(f"schedule: {exc}") from None
 
-    def _has_validation(self) -> bool:
+    def has_validation(self) -> bool:
+        """Whether the data has a validation split (an .npz file decides itself: assumed so)."""
         return self.data.validation_split > 0 or bool(
             self.data.path and self.data.path.endswith(".npz")
         )

@@ -1,4 +1,5 @@
-"""The outcome of an optimizer race: the ranking, the one-line verdict, comparison.csv/json."""
+"""The outcome of an optimizer race: the ranking, the one-line verdict, and its files
+(comparison.csv, comparison.json and the learning curves), written here for every caller."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import csv
 import io
 import json
 import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from .race import FINISHED, Result
+from ..system.atomic import write_text
+from .outcomes import FINISHED
+from .race import Result
 
 
 def ranked(results: list[Result]) -> tuple[list[Result], str]:
@@ -96,6 +101,47 @@ def comparison_files(
         "results": rows,
     }
     return buf.getvalue(), json.dumps(document, indent=2)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A race's results ranked (best first, by ``metric``), and the files written for it."""
+
+    ranking: list[Result]
+    metric: str
+    verdict: str
+    files: list[str]
+
+
+def write_comparison(
+    results: list[Result],
+    labels: dict[str, str],
+    out_dir: Path,
+    target_loss: float | None,
+    config_name: str,
+) -> Comparison:
+    """Rank ``results`` and write comparison.csv, comparison.json, loss_curves.png and (for
+    classification) accuracy_curves.png in ``out_dir``; ``labels`` names each optimizer's curve."""
+    from .plotting import plot_runs
+
+    ranking, metric = ranked(results)
+    csv_text, json_text = comparison_files(ranking, metric, target_loss, config_name)
+    write_text(out_dir / "comparison.csv", csv_text)
+    write_text(out_dir / "comparison.json", json_text)
+    files = ["comparison.csv", "comparison.json"]
+    series = [(labels[r.optimizer], r.history) for r in ranking if r.history]
+    if series:
+        has_val = any(row.get("val_loss") is not None for _, h in series for row in h)
+        losses = ["train_loss", "val_loss"] if has_val else ["train_loss"]
+        title = f"{config_name}: loss"
+        plot_runs(series, losses, out_dir / "loss_curves.png", title=title)
+        files.append("loss_curves.png")
+        if any("train_accuracy" in row for _, h in series for row in h):
+            accs = ["train_accuracy", "val_accuracy"] if has_val else ["train_accuracy"]
+            title = f"{config_name}: accuracy"
+            plot_runs(series, accs, out_dir / "accuracy_curves.png", log=False, title=title)
+            files.append("accuracy_curves.png")
+    return Comparison(ranking, metric, verdict(ranking, metric, target_loss), files)
 
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:

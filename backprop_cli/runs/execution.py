@@ -18,14 +18,15 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import BpropError
+from ..errors import BpropError, argument
 
 R = TypeVar("R")
 
-DASK_HINT = (
-    "--dask needs Dask's distributed scheduler client: pip install 'bprop[dask]' "
-    "(or pip install 'dask[distributed]')"
-)
+def dask_hint() -> str:
+    return (
+        f"{argument('dask')} needs Dask's distributed scheduler client: pip install "
+        "'bprop[dask]' (or pip install 'dask[distributed]')"
+    )
 
 
 class ExecutionError(BpropError):
@@ -37,12 +38,12 @@ def connect(address: str) -> Any:
     try:
         from dask.distributed import Client
     except ImportError:
-        raise ExecutionError(DASK_HINT) from None
+        raise ExecutionError(dask_hint()) from None
     try:
         return Client(address, timeout=10)
     except (OSError, TimeoutError) as exc:
         raise ExecutionError(
-            f"--dask: cannot reach a Dask scheduler at {address} ({exc}); start one with "
+            f"{argument('dask')}: cannot reach a Dask scheduler at {address} ({exc}); start one with "
             "`dask scheduler` and workers with `dask worker ADDRESS`"
         ) from None
 

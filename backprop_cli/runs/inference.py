@@ -24,7 +24,7 @@ from ..data.encoding import Encoding
 from ..data.files import load_file, read_csv_table, read_npz
 from ..data.table import Request, read_table, table_format
 from ..data.tabular import Settings, targets
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, DataError, argument
 from . import checkpoints
 from .build import build_network, generators, task_of
 
@@ -192,7 +192,9 @@ def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[A
         "test": (splits.X_test, splits.y_test),
     }[split]
     if X is None or y is None:
-        raise DataError(f"--split {split}: this data has no {split} split; choose another split")
+        raise DataError(
+            f"{argument('split')} {split}: this data has no {split} split; choose another split"
+        )
     return X, y
 
 

@@ -19,18 +19,11 @@ from typing import Any
 from ..config import ExperimentConfig, with_optimizer
 from ..core.optim import DEFAULT_RACE, OPTIMIZERS
 from ..core.training import EpochEnded, Event
-from ..errors import BpropError, ConfigError
+from ..errors import BpropError, ConfigError, argument
 from .execution import run_all
+from .outcomes import FINISHED, STATUS
 from .run import RunFinished, RunStarted, execute, prepare, warm_data_cache
 
-#: A run's stop reason, as the comparison names it.
-STATUS = {
-    "completed": "ok",
-    "early_stopping": "early-stopped",
-    "diverged": "diverged",
-    "interrupted": "interrupted",
-}
-FINISHED = ("ok", "early-stopped")
 
 
 @dataclass(frozen=True)
@@ -112,7 +105,7 @@ def contestants(
                 close = difflib.get_close_matches(name, list(OPTIMIZERS), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(
-                    f"--optimizers: unknown optimizer {name!r}{hint} "
+                    f"{argument('optimizers')}: unknown optimizer {name!r}{hint} "
                     f"(choose from: {', '.join(OPTIMIZERS)})"
                 )
         specs = [{"type": name, "lr": cfg.optimizer.lr} for name in names]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, argument
 from ..system.atomic import TEMPORARY
 from ..system.locking import LOCK_FILE, hold
 
@@ -72,7 +72,7 @@ def new_run_dir(base: Path, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def claim(directory: Path, accept: Callable[[Path], None], option: str = "--out") -> Iterator[Path]:
+def claim(directory: Path, accept: Callable[[Path], None], option: str = "out") -> Iterator[Path]:
     """Create ``directory`` if need be and hold its lock within the block, once ``accept`` (which
     raises `ConfigError` to refuse) has approved what it holds, under the lock."""
     _make(directory, option, parents=True)
@@ -83,12 +83,12 @@ def claim(directory: Path, accept: Callable[[Path], None], option: str = "--out"
 
 def _make(directory: Path, option: str, parents: bool) -> None:
     if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"{option}: {directory} exists and is not a directory")
+        raise ConfigError(f"{argument(option)}: {directory} exists and is not a directory")
     directory.mkdir(parents=parents, exist_ok=True)
 
 
-def accept_new(option: str = "--out", resumable: bool = False) -> Callable[[Path], None]:
-    """Accept only an empty directory (``resumable``: mention --resume when it holds bprop's
+def accept_new(option: str = "out", resumable: bool = False) -> Callable[[Path], None]:
+    """Accept only an empty directory (``resumable``: mention resuming when it holds bprop's
     output)."""
 
     def accept(directory: Path) -> None:
@@ -101,12 +101,14 @@ def accept_new(option: str = "--out", resumable: bool = False) -> Callable[[Path
             else None
         )  # fmt: skip
         if kind is not None:
-            resume = " or pass --resume" if resumable else ""
+            resume = f" or pass {argument('resume')}" if resumable else ""
             raise ConfigError(
-                f"{option}: {directory} already holds {kind}; choose another directory{resume}"
+                f"{argument(option)}: {directory} already holds {kind}; choose another "
+                f"directory{resume}"
             )
         raise ConfigError(
-            f"{option}: {directory} is not empty; choose a new or empty directory (bprop does "
+            f"{argument(option)}: {directory} is not empty; choose a new or empty directory (bprop "
+            "does "
             "not write among files it did not write)"
         )
 
@@ -132,9 +134,9 @@ def claim_run_dir(
     if out is None:
         if source is None:
             raise ConfigError(
-                f"--resume: {checkpoint} is not in the checkpoints/ folder of a bprop run (with "
-                "its config.yaml and history.json); pass --out DIR to continue it in a new "
-                "directory"
+                f"{argument('resume')}: {checkpoint} is not in the checkpoints/ folder of a bprop "
+                f"run (with its config.yaml and history.json); pass {argument('out')} DIR to "
+                "continue it in a new directory"
             )
         out = source
 
@@ -143,9 +145,9 @@ def claim_run_dir(
             return
         if is_run_dir(directory) or not is_empty(directory):
             raise ConfigError(
-                f"--out: {directory} holds another run (or other files), not the run "
+                f"{argument('out')}: {directory} holds another run (or other files), not the run "
                 f"{checkpoint} belongs to; continue in "
-                + (f"{source} (leave out --out) or " if source else "")
+                + (f"{source} (leave out {argument('out')}) or " if source else "")
                 + "a new or empty directory"
             )
 
@@ -177,7 +179,9 @@ def expand_runs(paths: list[Path]) -> list[tuple[str, Path]]:
     found: list[Path] = []
     for path in paths:
         if not path.is_dir():
-            raise DataError(f"{path}: no such directory; give a run directory (bprop train --out)")
+            raise DataError(
+                f"{path}: no such directory; give a run directory (where bprop train wrote a run)"
+            )
         if is_comparison_dir(path):
             found.extend(sorted(p for p in path.iterdir() if is_run_dir(p)))
         elif is_run_dir(path):

@@ -8,19 +8,31 @@ on a Dask cluster through `execution`), so their results never depend on where t
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import itertools
 import json
 import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..config import ExperimentConfig, apply_overrides, flow_yaml, parse_value, validate
-from ..errors import ConfigError
+from ..config import (
+    ExperimentConfig,
+    apply_overrides,
+    flow_yaml,
+    parse_value,
+    read_yaml,
+    to_yaml,
+    validate,
+)
+from ..errors import ConfigError, argument
+from ..system.atomic import write_text
+from .outcomes import FINISHED
 
 KINDS = ("uniform", "loguniform", "int", "choice")
 #: int:a:b bounds stay below this (int64 draws).
@@ -29,13 +41,6 @@ INT_BOUND = 2.0**62
 SWEEP_FILES = frozenset({"sweep.csv", "sweep.json", "best.yaml", "sweep.png"})
 #: The most trials a sweep may have (each one is a training run).
 MAX_TRIALS = 100_000
-FINISHED = ("ok", "early-stopped")
-STATUS = {
-    "completed": "ok",
-    "early_stopping": "early-stopped",
-    "diverged": "diverged",
-    "interrupted": "interrupted",
-}
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,10 @@ def _values(text: str) -> list[Any]:
     return values
 
 
-def parse_distribution(key: str, spec: str, where: str = "--space") -> Distribution:
+def parse_distribution(key: str, spec: str, where: str | None = None) -> Distribution:
+    """The distribution ``spec`` of ``key``; errors name ``where`` (default: the ``space``
+    argument)."""
+    where = where or argument("space")
     kind, _, rest = spec.partition(":")
     if kind not in KINDS or not rest:
         raise ConfigError(
@@ -99,10 +107,11 @@ def parse_distribution(key: str, spec: str, where: str = "--space") -> Distribut
     return Distribution(kind, low, high)
 
 
-def parse_assignment(item: str, option: str) -> tuple[str, str]:
+def parse_assignment(item: str, name: str) -> tuple[str, str]:
+    """``key.path=value`` of the argument ``name``, split."""
     key, sep, value = item.partition("=")
     if not sep or not key.strip() or not value.strip():
-        raise ConfigError(f"{option} {item!r}: expected key.path=...")
+        raise ConfigError(f"{argument(name)} {item!r}: expected key.path=...")
     return key.strip(), value.strip()
 
 
@@ -123,7 +132,7 @@ class Space:
         random: int | None = None,
     ) -> Space:
         """The config's ``sweep:`` section, extended (and overridden key by key) by
-        ``--grid key=v1,v2``, ``--space key=kind:...`` and ``--random N``."""
+        ``grid`` (key=v1,v2), ``space`` (key=kind:...) and ``random`` (N draws)."""
         section = cfg.sweep
         out = cls(
             dict(section.grid) if section else {},
@@ -134,20 +143,23 @@ class Space:
             section.random if section else None,
         )
         for item in grid:
-            key, values = parse_assignment(item, "--grid")
+            key, values = parse_assignment(item, "grid")
             out.grid[key] = _values(values)
         for item in space:
-            key, spec = parse_assignment(item, "--space")
+            key, spec = parse_assignment(item, "space")
             out.space[key] = parse_distribution(key, spec)
         if random is not None:
             out.random = random
+        grid_, space_, random_ = argument("grid"), argument("space"), argument("random")
         if out.space and out.random is None:
-            raise ConfigError("--space: distributions are sampled by --random N trials; add it")
+            raise ConfigError(
+                f"{space_}: distributions are sampled by {random_} N trials; add it"
+            )
         if out.random is not None and not out.space:
-            raise ConfigError("--random: give the distributions to draw from with --space")
+            raise ConfigError(f"{random_}: give the distributions to draw from with {space_}")
         if not out.grid and not out.space:
             raise ConfigError(
-                "nothing to sweep: give --grid key=v1,v2 or --random N with --space, or a "
+                f"nothing to sweep: give {grid_} key=v1,v2 or {random_} N with {space_}, or a "
                 "sweep: section in the config"
             )
         count = math.prod(len(values) for values in out.grid.values()) * (out.random or 1)
@@ -157,15 +169,13 @@ class Space:
                 + ([f"{out.random} random draws"] if out.random else [])
             )
             option = (
-                "--grid/--random"
-                if out.grid and out.random
-                else ("--grid" if out.grid else "--random")
+                f"{grid_}/{random_}" if out.grid and out.random else (grid_ if out.grid else random_)
             )
             raise ConfigError(
                 f"{option}: {sizes} make {count:,} trials; a sweep runs at most {MAX_TRIALS:,}"
             )
         if count == 0:
-            raise ConfigError("--grid: a key with no values makes no trial")
+            raise ConfigError(f"{grid_}: a key with no values makes no trial")
         return out
 
     @property
@@ -218,67 +228,3 @@ def make_trials(cfg: ExperimentConfig, space: Space, source: str) -> list[Trial]
         except ConfigError as exc:
             trials.append(Trial(k, name, params, None, str(exc)))
     return trials
-
-
-@dataclass
-class TrialResult:
-    id: int
-    name: str
-    params: dict[str, Any]
-    status: str  # ok | early-stopped | diverged | interrupted | invalid | error
-    score: float | None = None  # the best value of the metric over the epochs
-    final_train_loss: float | None = None
-    final_val_loss: float | None = None
-    best_val_loss: float | None = None
-    epochs: int = 0
-    seconds: float = 0.0
-    detail: str = ""
-
-    def row(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def score_of(history: list[dict[str, Any]], metric: str, mode: str) -> float | None:
-    values = [v for r in history if (v := r.get(metric)) is not None and math.isfinite(v)]
-    if not values:
-        return None
-    return min(values) if mode == "min" else max(values)
-
-
-def ranked(results: list[TrialResult], mode: str) -> list[TrialResult]:
-    """Best first; trials without a score (diverged early, invalid, failed) last, by id."""
-    sign = 1.0 if mode == "min" else -1.0
-
-    def key(r: TrialResult) -> tuple[int, float, int]:
-        scored = r.score is not None and r.status in (*FINISHED, "diverged")
-        return (0 if scored else 1, sign * (r.score or 0.0) if scored else 0.0, r.id)
-
-    return sorted(results, key=key)
-
-
-CSV_COLUMNS = ("rank", "trial", "name", "status", "score", "final_train_loss", "final_val_loss",
-               "best_val_loss", "epochs", "seconds", "detail")  # fmt: skip
-
-
-def sweep_files(
-    ranking: list[TrialResult], keys: list[str], metric: str, mode: str
-) -> tuple[str, str]:
-    """The text of sweep.csv (one column per swept key) and sweep.json."""
-    buf = io.StringIO()
-    columns = [*CSV_COLUMNS[:3], *keys, *CSV_COLUMNS[3:]]
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for rank, r in enumerate(ranking, start=1):
-        row = r.row()
-        cells = {"rank": rank, "trial": r.id} | {c: row.get(c) for c in CSV_COLUMNS[2:]}
-        cells |= {k: r.params.get(k) for k in keys}
-        writer.writerow({k: "" if v is None else v for k, v in cells.items()})
-    best = ranking[0] if ranking and ranking[0].score is not None else None
-    document = {
-        "metric": metric,
-        "mode": mode,
-        "keys": keys,
-        "best": best.name if best else None,
-        "trials": [{"rank": k} | r.row() for k, r in enumerate(ranking, start=1)],
-    }
-    return buf.getvalue(), json.dumps(document, indent=2, default=str)

@@ -15,7 +15,9 @@ from ..errors import BpropError
 from .execution import StopRequest, run_all
 from .resumption import differences
 from .rundirs import read_history
-from .sweep import STATUS, Trial, TrialResult, score_of
+from .outcomes import STATUS
+from .sweep import Trial
+from .sweep_results import TrialResult, score_of
 
 
 def summarize(trial: Trial, run_dir: Path, metric: str, mode: str) -> TrialResult:
