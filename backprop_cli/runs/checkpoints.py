@@ -1,7 +1,10 @@
 """Checkpoints: one ``.npz`` (loadable with ``allow_pickle=False``) holding everything to resume.
 
 Keys:
-    layers.{i}.W, layers.{i}.b        parameters of the dense layer at index i of model.layers
+    layers.{i}.{name}                 the parameters of layer i of model.layers, as the layer
+                                      names them: W and b (dense); gamma, beta, running_mean and
+                                      running_var (batchnorm); layers.{j}.{name} for layer j of
+                                      a residual block
     optimizer.{name}                  optimizer state arrays (e.g. optimizer.m, optimizer.v)
     optimizer.step_count              updates applied so far
     epoch, step                       epochs completed, updates applied

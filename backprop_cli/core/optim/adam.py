@@ -26,12 +26,17 @@ class Adam(Optimizer):
         v_max ← max(v_max, v),  v̂ = v_max / (1 − β₂ᵗ)
     so the step size of a parameter never grows back when its gradients shrink.
 
-    The update is computed in the rewritten form
-        lr·m̂ / (√v̂ + ε) = m / (√v·c + ε/lr_t),  lr_t = lr / (1 − β₁ᵗ),  c = 1 / (lr_t·√(1 − β₂ᵗ))
-    (divide numerator and denominator by lr_t), and the moments as
-        m ← (1 − β₁)·(β₁/(1 − β₁)·m + g),   v ← v + (1 − β₂)·(g² − v)
-    which equal the forms above and round like them (no cancellation, no overflow short of g²
-    itself); twelve in-place passes, the gradient buffer ending as the step's denominator.
+    The code computes the same quantities in a rewritten form, derived step by step:
+        β₁·m + (1 − β₁)·g = (1 − β₁)·(β₁/(1 − β₁)·m + g)        factor out (1 − β₁)
+        β₂·v + (1 − β₂)·g² = v + (1 − β₂)·(g² − v)              β₂·v = v − (1 − β₂)·v
+        lr·m̂ / (√v̂ + ε)
+          = lr·(m / (1 − β₁ᵗ)) / (√v / √(1 − β₂ᵗ) + ε)          the definitions of m̂ and v̂
+          = lr_t·m / (√v / √(1 − β₂ᵗ) + ε)                      lr_t = lr / (1 − β₁ᵗ)
+          = m / (√v / (lr_t·√(1 − β₂ᵗ)) + ε/lr_t)               numerator and denominator ÷ lr_t
+          = m / (√v·c + ε/lr_t)                                 c = 1 / (lr_t·√(1 − β₂ᵗ))
+    Each line of ``update`` is one of these steps, in place; the gradient buffer is scratch (the
+    optimizer contract) and ends as the step's denominator. The forms round like the textbook
+    ones: no cancellation, and no overflow short of g² itself.
     """
 
     name = "adam"
@@ -61,21 +66,21 @@ class Adam(Optimizer):
         m, v = state["m"], state["v"]
         t = self.step_count
         b1, b2 = self.beta1, self.beta2
-        m *= b1 / (1.0 - b1)
+        m *= b1 / (1.0 - b1)  # m ← (1 − β₁)·(β₁/(1 − β₁)·m + g)
         m += grads
         m *= 1.0 - b1
-        change = np.multiply(grads, grads, out=grads)
+        change = np.multiply(grads, grads, out=grads)  # v ← v + (1 − β₂)·(g² − v)
         change -= v
         change *= 1.0 - b2
         v += change
-        if self.amsgrad:
+        if self.amsgrad:  # v̂ from v_max ← max(v_max, v)
             v = np.maximum(state["v_max"], v, out=state["v_max"])
         lr_t = lr / (1.0 - b1**t)
         c = 1.0 / (lr_t * math.sqrt(1.0 - b2**t))
-        denom = np.sqrt(v, out=grads)
+        denom = np.sqrt(v, out=grads)  # √v·c + ε/lr_t
         denom *= c
         denom += self.eps / lr_t
-        params -= np.divide(m, denom, out=denom)
+        params -= np.divide(m, denom, out=denom)  # w ← w − m / (√v·c + ε/lr_t)
 
 
 class AdamW(Adam):

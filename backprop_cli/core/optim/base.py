@@ -83,9 +83,6 @@ class Optimizer:
             )
         self.step_count += 1
         lr = float(lr)
-        # One single-threaded pass per operation over the whole buffer: in the training loop,
-        # splitting it over a second thread measured slower (OpenBLAS's idle workers still hold
-        # the other core right after the backward pass's products).
         n = self.n_decay  # the weights come first in the buffer
         if self.weight_decay and n:
             if self.decays_into_gradient():  # L2: g ← g + λ·w

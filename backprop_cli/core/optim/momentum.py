@@ -37,8 +37,8 @@ class Momentum(Optimizer):
     def update(
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
     ) -> None:
-        self._velocity_step(grads, state["velocity"], tmp, lr)
-        params += state["velocity"]
+        self._velocity_step(grads, state["velocity"], tmp, lr)  # v ← μ·v − lr·g
+        params += state["velocity"]  # w ← w + v
 
 
 class Nesterov(Momentum):
@@ -56,6 +56,6 @@ class Nesterov(Momentum):
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
     ) -> None:
         velocity = state["velocity"]
-        self._velocity_step(grads, velocity, tmp, lr)
-        params -= tmp  # lr·g
-        params += np.multiply(velocity, self.momentum, out=tmp)
+        self._velocity_step(grads, velocity, tmp, lr)  # v ← μ·v − lr·g
+        params -= tmp  # w ← w − lr·g (tmp holds lr·g) ...
+        params += np.multiply(velocity, self.momentum, out=tmp)  # ... + μ·v

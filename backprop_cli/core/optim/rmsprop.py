@@ -36,11 +36,11 @@ class RMSprop(Optimizer):
         self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
     ) -> None:
         cache = state["cache"]
-        cache *= self.rho
+        cache *= self.rho  # c ← ρ·c + (1 − ρ)·g²
         np.multiply(grads, grads, out=tmp)
         tmp *= 1.0 - self.rho
         cache += tmp
-        np.sqrt(cache, out=tmp)
+        np.sqrt(cache, out=tmp)  # w ← w − lr·g / (√c + ε)
         tmp += self.eps
         np.divide(grads, tmp, out=tmp)
         tmp *= lr
