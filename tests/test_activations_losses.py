@@ -231,3 +231,79 @@ def test_default_initializer_follows_the_activation() -> None:
     assert default_initializer("leaky_relu") == "he_normal"
     for name in ("sigmoid", "tanh", "softmax", "linear"):
         assert default_initializer(name) == "xavier_uniform"
+
+
+def test_weighted_binary_cross_entropy_with_one_unit_golden() -> None:
+    # Class weights w₀ = 1, w₁ = 3; targets y = (1, 0); logits z = (0, ln 3), so ŷ = (½, ¾).
+    # ω = w₀ + (w₁ − w₀)·y = (3, 1), Σω = 4.
+    # ℓ₁ = max(0, 0) − 1·0 + log(1 + e⁰) = ln 2
+    # ℓ₂ = ln 3 − 0 + log(1 + e^(−ln 3)) = ln 3 + ln(4/3) = ln 4 = 2 ln 2
+    # L = (3·ln 2 + 1·2 ln 2) / 4 = 5 ln 2 / 4
+    # ∂L/∂z = ω(ŷ − y)/Σω = (3·(½ − 1)/4, 1·(¾ − 0)/4) = (−0.375, 0.1875)
+    loss = SigmoidBinaryCrossEntropy()
+    loss.set_class_weights(np.array([1.0, 3.0]))
+    z = np.array([[0.0], [math.log(3.0)]])
+    y = loss.prepare_targets(np.array([1, 0]), 1, np.dtype(np.float64))
+    assert loss.forward(z, y) == pytest.approx(5 * math.log(2) / 4, rel=1e-12)
+    assert loss.weight_sum == 4.0
+    np.testing.assert_allclose(loss.backward(), [[-0.375], [0.1875]], rtol=1e-12)
+
+
+def test_weighted_cross_entropy_golden_and_a_batch_of_weight_zero() -> None:
+    # Two classes weighted (1, 3); logits (0, 0) for both samples, so ŷ = (½, ½) and ℓ = ln 2.
+    # Labels (1, 0): ω = (3, 1), Σω = 4, L = ln 2; ∂L/∂z_n = ω_n(ŷ_n − y_n)/4:
+    # sample 1: 3·(½, −½)/4 = (0.375, −0.375); sample 2: 1·(−½, ½)/4 = (−0.125, 0.125).
+    loss = SoftmaxCrossEntropy()
+    loss.set_class_weights(np.array([1.0, 3.0]))
+    z = np.zeros((2, 2))
+    assert loss.forward(z, np.array([1, 0])) == pytest.approx(math.log(2), rel=1e-12)
+    assert loss.weight_sum == 4.0
+    np.testing.assert_allclose(loss.backward(), [[0.375, -0.375], [-0.125, 0.125]], rtol=1e-12)
+    # A batch whose classes all weigh 0 adds nothing: loss 0, gradient 0.
+    loss.set_class_weights(np.array([0.0, 3.0]))
+    assert loss.forward(z, np.array([0, 0])) == 0.0
+    assert loss.weight_sum == 0.0
+    assert not np.any(loss.backward())
+
+
+@given(
+    shape=st.tuples(st.integers(1, 300), st.integers(1, 40)),
+    column=st.integers(0, 39),
+    seed=st.integers(0, 2**16),
+)
+def test_the_row_max_is_numpys_for_every_shape(
+    shape: tuple[int, int], column: int, seed: int
+) -> None:
+    from backprop_cli.core.losses import _row_max
+
+    x = np.random.default_rng(seed).standard_normal(shape)
+    x[:, column % shape[1]] += 100.0  # the maximum in a chosen column, the first one included
+    out = np.empty((shape[0], 1))
+    assert np.array_equal(_row_max(x, out), x.max(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("name", sorted(INITIALIZERS))
+def test_every_initializer_draws_in_the_asked_dtype(name: str) -> None:
+    for dtype in (np.float32, np.float64):
+        w = initialize(name, np.random.default_rng(1), 4, 3, np.dtype(dtype))
+        assert w.dtype == dtype and w.shape == (3, 4)
+
+
+def test_normal_init_defaults_to_a_std_of_one_hundredth() -> None:
+    w = initialize("normal", np.random.default_rng(0), 500, 400, np.dtype("float64"))
+    assert w.std() == pytest.approx(0.01, rel=0.03)
+
+
+def test_hyperparameter_errors_name_the_layer_or_activation() -> None:
+    from backprop_cli.core.layers import BatchNorm, Dropout, Residual
+
+    for build, message in (
+        (lambda: BatchNorm(momentum=1.0), "batchnorm momentum must lie in [0, 1)"),
+        (lambda: Dropout(rate=1.0), "dropout rate must lie in [0, 1)"),
+        (lambda: get_activation("leaky_relu", alpha=1.0), "alpha must lie in [0, 1)"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            build()
+        assert str(caught.value).startswith(message)
+    with pytest.raises(ValueError, match=r"^a residual block needs at least one layer$"):
+        Residual([])

@@ -101,3 +101,15 @@ def test_a_run_resumed_mid_patience_stops_where_the_uninterrupted_one_did(tmp_pa
     whole_best = weights(tmp_path / "whole" / "checkpoints" / "best.npz")
     assert same(weights(tmp_path / "resumed" / "checkpoints" / "last.npz"), whole_best)
     assert same(weights(tmp_path / "part" / "checkpoints" / "best.npz"), whole_best)
+
+
+def test_val_loss_needs_validation_data_and_train_loss_does_not() -> None:
+    from backprop_cli.core.history import monitor_problem
+
+    assert monitor_problem("val_loss", has_validation=True) is None
+    assert monitor_problem("train_loss", has_validation=False) is None
+    problem = monitor_problem("val_loss", has_validation=False)
+    assert problem == (
+        "val_loss needs validation data, and the data set has none (data.validation_split is 0); "
+        "set a validation_split or monitor train_loss"
+    )

@@ -125,3 +125,49 @@ def test_activation_derivatives_write_into_the_given_buffer(activation: object) 
     out = np.empty_like(z)
     result = activation.backward(dout, z, a, out=out)  # type: ignore[attr-defined]
     assert result is out and out.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+def test_an_optimizer_step_allocates_nothing_of_the_buffer_size(name: str) -> None:
+    n = 200_000  # 800 kB of float32 parameters
+    opt = build_optimizer(name, amsgrad=True) if name == "adam" else build_optimizer(name)
+    opt.init(n, n // 2, np.dtype(np.float32))
+    params = np.ones(n, dtype=np.float32)
+    grads = np.full(n, 0.5, dtype=np.float32)
+    opt.step(params, grads, 0.01)  # the first step may set things up
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        grads[...] = 0.5
+        opt.step(params, grads, 0.01)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < n * 4 / 10, f"{name} allocated {peak} bytes in a step"
+
+
+def test_batchnorm_dropout_and_residual_steps_reuse_their_buffers() -> None:
+    from backprop_cli.core.layers import BatchNorm, Dropout, Residual
+
+    rng = np.random.default_rng(0)
+    layers = [Dense(64, ReLU()), BatchNorm(), Dropout(0.2),
+              Residual([Dense(64, Tanh())]), Dense(3, Softmax())]  # fmt: skip
+    net = Network(layers, 8, "cross_entropy", rng, "float32", noise_rng=np.random.default_rng(1))
+    X = rng.standard_normal((4096, 8)).astype(np.float32)
+    y = net.prepare_targets(rng.integers(0, 3, 4096))
+    for _ in range(2):  # buffers sized
+        net.forward(X)
+        net.loss.forward(net.forward(X), y)
+        net.backward()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        net.loss.forward(net.forward(X), y)
+        net.backward()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    # One buffer of the batch is 4096 × 64 × 4 bytes = 1 MiB; a step makes none.
+    assert peak < 4096 * 64 * 4 / 4, f"a step allocated {peak} bytes"

@@ -149,3 +149,56 @@ def test_dropout_and_batchnorm_runs_resume_exactly(tmp_path: Path) -> None:
     with np.load(part / "checkpoints/last.npz") as ckpt:
         assert "noise_rng_state" in ckpt.files and "layers.1.running_var" in ckpt.files
         assert not np.allclose(ckpt["layers.1.running_var"], 1.0)  # it has been updated
+
+
+def test_batchnorm_running_averages_accumulate_over_steps() -> None:
+    # m = 0.9. Step 1: x = (1, 3): μ₁ = 2, σ₁² = 1 (unbiased: 2). Step 2: x = (4, 4, 7): μ₂ = 5,
+    # σ₂² = (1 + 1 + 4)/3 = 2 (unbiased: 3).
+    # running_mean = 0.9·(0.9·0 + 0.1·2) + 0.1·5 = 0.18 + 0.5 = 0.68
+    # running_var  = 0.9·(0.9·1 + 0.1·2) + 0.1·3 = 0.99 + 0.3 = 1.29
+    bn = BatchNorm(momentum=0.9, eps=1e-5)
+    bound(bn, 1)
+    bn.forward(np.array([[1.0], [3.0]]))
+    bn.forward(np.array([[4.0], [4.0], [7.0]]))
+    np.testing.assert_allclose(bn.running_mean, [0.68], rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, [1.29], rtol=1e-12)
+
+
+def test_batchnorm_on_a_batch_of_one_keeps_finite_running_averages() -> None:
+    # One row: σ² = 0 and no unbiased correction (N/(N − 1) would divide by zero).
+    bn = BatchNorm(momentum=0.5)
+    bound(bn, 2)
+    bn.forward(np.array([[3.0, -1.0]]))
+    np.testing.assert_allclose(bn.running_mean, [1.5, -0.5], rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, [0.5, 0.5], rtol=1e-12)
+
+
+def test_batchnorm_parameters_are_never_decayed_and_its_statistics_never_trained() -> None:
+    specs = {s.name: s for s in BatchNorm().param_specs()}
+    assert not any(s.decay for s in specs.values())
+    assert specs["gamma"].trainable and specs["beta"].trainable
+    assert specs["running_mean"].trainable is False and specs["running_var"].trainable is False
+
+
+def test_kinks_are_the_pre_activations_of_relu_layers_only() -> None:
+    relu, tanh = get_activation("relu"), get_activation("tanh")
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    for layer in (BatchNorm(activation=relu), Dense(3, relu)):
+        bound(layer, 2)
+        assert layer.kinks() == []  # no forward pass yet
+        layer.forward(x)
+        (z,) = layer.kinks()
+        assert z.shape == (2, layer.build(2))
+    for layer in (BatchNorm(activation=tanh), Dense(3, tanh)):
+        bound(layer, 2)
+        layer.forward(x)
+        assert layer.kinks() == []
+
+
+def test_batchnorm_starts_at_identity_in_the_asked_dtype() -> None:
+    bn = BatchNorm()
+    bn.build(3)
+    values = bn.initial_values(np.random.default_rng(0), np.dtype(np.float32))
+    assert {k: v.dtype for k, v in values.items()} == dict.fromkeys(values, np.dtype(np.float32))
+    assert np.array_equal(values["gamma"], [1, 1, 1]) and not values["beta"].any()
+    assert not values["running_mean"].any() and np.array_equal(values["running_var"], [1, 1, 1])

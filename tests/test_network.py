@@ -162,3 +162,19 @@ def test_bad_network_descriptions_are_config_errors() -> None:
 def test_wrong_input_width_is_reported() -> None:
     with pytest.raises(ValueError, match=r"\(N, 4\)"):
         make_net().forward(np.zeros((2, 5)))
+
+
+def test_a_state_of_the_wrong_kind_names_every_problem() -> None:
+    layers = [Dense(3, get_activation("tanh")), Dense(2, get_activation("softmax"))]
+    net = Network(layers, 2, "cross_entropy", np.random.default_rng(0))
+    state = dict(net.state_dict())
+    state["layers.0.W"] = np.zeros((3, 2), dtype=np.int64)
+    state["layers.1.W"] = np.zeros((2, 2))
+    del state["layers.1.b"]
+    with pytest.raises(CheckpointError) as caught:
+        net.load_state_dict(state, source="c.npz")
+    assert str(caught.value).splitlines() == [
+        "c.npz: layers.0.W has dtype int64, not a float",
+        "c.npz: layers.1.W has shape (2, 2), the model needs (2, 3)",
+        "c.npz: missing parameter 'layers.1.b' of shape (2,)",
+    ]

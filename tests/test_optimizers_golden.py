@@ -204,3 +204,17 @@ def test_amsgrad_is_a_config_key_of_adam_and_adamw() -> None:
     assert OPTIMIZER_CONFIGS["adam"].model_validate({"type": "adam"}).amsgrad is False
     assert OPTIMIZER_CONFIGS["adamw"].model_validate({"type": "adamw", "amsgrad": True}).amsgrad
     assert "amsgrad" not in OPTIMIZER_CONFIGS["sgd"].model_fields
+
+
+def test_loading_optimizer_state_names_what_is_wrong() -> None:
+    from backprop_cli.errors import CheckpointError
+
+    opt = build_optimizer("adam")
+    opt.init(4, 2, np.dtype(np.float64))
+    with pytest.raises(CheckpointError) as caught:
+        opt.load_state_dict({"m": np.zeros(4), "step_count": np.array(1)}, source="c.npz")
+    assert str(caught.value) == "c.npz: optimizer adam state lacks 'v'"
+    state = {"m": np.zeros(3), "v": np.zeros(4), "step_count": np.array(1)}
+    with pytest.raises(CheckpointError) as caught:
+        opt.load_state_dict(state, source="c.npz")
+    assert str(caught.value) == ("c.npz: optimizer state 'm' has shape (3,), the model needs (4,)")

@@ -144,3 +144,10 @@ def test_a_batchnorm_refuses_an_activation_that_couples_units() -> None:
     layers = [{"type": "batchnorm", "activation": "softmax"}, BASE["model"]["layers"][1]]
     with pytest.raises(ConfigError, match="must act element-wise, not softmax"):
         validate(with_(model={"layers": layers}), "c.yaml")
+
+
+def test_the_optimizer_registry_finds_every_module_in_rank_order() -> None:
+    from backprop_cli.core.optim import OPTIMIZERS
+
+    assert list(OPTIMIZERS) == ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
+    assert all(cls.name == name for name, cls in OPTIMIZERS.items())

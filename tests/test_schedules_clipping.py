@@ -169,3 +169,13 @@ def test_clipped_norm_never_exceeds_max_norm(g: np.ndarray, max_norm: float) -> 
 def test_value_clipping_bounds_every_entry(g: np.ndarray, c: float) -> None:
     clip_by_value(g, c)
     assert np.all(np.abs(g) <= c)
+
+
+def test_cosine_may_end_at_the_starting_rate_but_not_above_it() -> None:
+    flat = build_schedule("cosine", 0.1, epochs=4, min_lr=0.1)
+    assert [flat(e) for e in range(5)] == [0.1] * 5
+    with pytest.raises(ConfigError) as caught:
+        build_schedule("cosine", 0.1, epochs=4, min_lr=0.2)
+    assert (
+        str(caught.value) == "cosine min_lr must lie in [0, lr]. Received: min_lr=0.2 with lr=0.1"
+    )

@@ -388,3 +388,45 @@ def test_train_accuracy_counts_each_sample_against_its_own_label(
     expected = correct_count(net, out, labels) / len(labels)
     assert 0 < expected < 1  # an untrained network is neither always right nor always wrong
     assert history_of(tmp_path / "run")[0]["train_accuracy"] == expected
+
+
+def test_evaluate_golden_over_several_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One linear unit, w = 2, b = 0, under mse: ŷ = 2x. X = (1, 2, 3), y = (2, 5, 5):
+    # residuals (0, −1, 1), per-sample ½r² = (0, ½, ½), mean loss 1/3.
+    # Read in chunks of 2 rows (weighted by their sizes), the mean is the same.
+    from backprop_cli.core import training as training_module
+    from backprop_cli.core.activations import Linear
+    from backprop_cli.core.layers import Dense
+    from backprop_cli.core.network import Network
+
+    net = Network([Dense(1, Linear())], 1, "mse", np.random.default_rng(0), "float64")
+    net.params[...] = 0.0
+    net.layers[0].W[...] = 2.0  # type: ignore[attr-defined]
+    X = np.array([[1.0], [2.0], [3.0]])
+    y = np.array([[2.0], [5.0], [5.0]])
+    monkeypatch.setattr(training_module, "EVAL_CHUNK", 2)
+    loss, accuracy = training_module.evaluate(net, X, y, None)
+    assert loss == pytest.approx(1 / 3, rel=1e-12) and accuracy is None
+    # Classification: labels from a threshold at 0.5 on one sigmoid-free unit's output 2x − 3.
+    net.layers[0].b[...] = -3.0  # type: ignore[attr-defined]
+    labels = np.array([0, 1, 0])  # outputs −1, 1, 3: predicted 0, 1, 1
+    _, accuracy = training_module.evaluate(net, X, y, labels)
+    assert accuracy == pytest.approx(2 / 3)
+
+
+def test_predict_runs_in_evaluation_mode_and_returns_a_new_array() -> None:
+    from backprop_cli.core.activations import Softmax, Tanh
+    from backprop_cli.core.layers import BatchNorm, Dense, Dropout
+    from backprop_cli.core.network import Network
+
+    rng = np.random.default_rng(0)
+    layers = [Dense(8, Tanh()), BatchNorm(), Dropout(0.5), Dense(3, Softmax())]
+    net = Network(layers, 4, "cross_entropy", rng, "float64", noise_rng=np.random.default_rng(1))
+    X = rng.standard_normal((10, 4))
+    before = net.params.copy()
+    first, second = net.predict(X), net.predict(X)
+    assert np.array_equal(first, second)  # no dropout mask, no batch statistics
+    assert np.array_equal(net.params, before)  # running averages untouched
+    np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-12)  # probabilities
+    first[...] = 0
+    assert not np.array_equal(net.predict(X), first)  # a copy, not a view of a buffer

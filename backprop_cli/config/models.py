@@ -23,6 +23,7 @@ from ..core.history import monitor_problem
 from ..core.initializers import INITIALIZERS, default_initializer
 from ..core.layers import BatchNorm, Dense, Dropout
 from ..core.losses import LOSSES, is_classification, pairing_error
+from ..core.network import output_problem
 from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
 from ..core.schedules import SCHEDULE_KINDS, WARMUP
 from .derive import field_of, fields_of, make_model, misplaced, shared_params, type_field
@@ -473,11 +474,9 @@ class ExperimentConfig(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
         output = self.model.layers[-1]
-        if not isinstance(output, DenseConfig):
-            raise ValueError(
-                f"model.layers.{len(self.model.layers) - 1}.type: the last layer must be dense "
-                f"(it gives the outputs), received {output.type}"
-            )
+        problem = output_problem(output.type)
+        if problem or not isinstance(output, DenseConfig):
+            raise ValueError(f"model.layers.{len(self.model.layers) - 1}.type: {problem}")
         problem = pairing_error(self.loss, output.activation)
         if problem:
             raise ValueError(f"model.layers.{len(self.model.layers) - 1}.activation: {problem}")

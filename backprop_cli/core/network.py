@@ -60,6 +60,14 @@ def walk(layers: Sequence[Layer]) -> Iterator[tuple[str, Layer]]:
         yield from layer.walk(f"layers.{i}")
 
 
+def output_problem(layer_type: str) -> str | None:
+    """Why a layer of ``layer_type`` cannot be a network's last layer, or None: the last layer
+    gives the outputs, so it is dense."""
+    if layer_type == "dense":
+        return None
+    return f"the last layer must be dense (it gives the outputs), received {layer_type}"
+
+
 class Network:
     """A stack of layers trained against one loss.
 
@@ -92,8 +100,9 @@ class Network:
             width = layer.build(width)
         self.output_dim = width
         last = self.layers[-1]
-        if not isinstance(last, Dense):
-            raise ConfigError("the last layer must be a dense layer (it carries the output)")
+        problem = output_problem(last.name)
+        if problem or not isinstance(last, Dense):
+            raise ConfigError(problem)
         self.loss: Loss = build_loss(loss, last.activation)
         last.fused_output = self.loss.takes_logits
         self.layers[0].needs_input_grad = False

@@ -17,6 +17,7 @@ from ..core.clipping import clip_by_norm, clip_by_value
 from ..core.diagnostics import Diagnostics
 from ..core.history import EarlyStopping, monitor_problem
 from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
+from ..core.layers.residual import width_problem
 from ..core.losses import is_classification
 from ..core.network import Network, layout, walk
 from ..core.optim import Optimizer, build_optimizer
@@ -112,12 +113,9 @@ def _build_layers(specs: list[Any], width: int, where: str) -> list[Layer]:
             layers.append(Dropout(spec.rate))
         else:
             block = _build_layers(spec.layers, width, f"{key}.layers")
-            end = _width_after(spec.layers, width)
-            if end != width:
-                raise ConfigError(
-                    f"{key}.layers: a residual block must end at its input's width {width} "
-                    f"(output = input + block(input)); it ends at {end}"
-                )
+            problem = width_problem(width, _width_after(spec.layers, width))
+            if problem:
+                raise ConfigError(f"{key}.layers: {problem}")
             layers.append(Residual(block))
     return layers
 

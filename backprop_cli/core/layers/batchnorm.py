@@ -116,7 +116,7 @@ class BatchNorm(Layer):
             mean_dxhat = dxhat.mean(axis=0)
             mean_dxhat_xhat = np.einsum("ij,ij->j", dxhat, xhat) / n
             dxhat -= mean_dxhat
-            dxhat -= xhat * mean_dxhat_xhat
+            dxhat -= np.multiply(xhat, mean_dxhat_xhat, out=dz)  # dz is spent by now
         dxhat *= self._inv
         return dxhat
 

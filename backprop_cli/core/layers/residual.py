@@ -11,6 +11,17 @@ from ..types import Array
 from .base import Layer, ParamSpec
 
 
+def width_problem(fan_in: int, end: int) -> str | None:
+    """Why a residual block from width ``fan_in`` that ends at width ``end`` cannot add its input
+    to its output, or None."""
+    if end == fan_in:
+        return None
+    return (
+        f"a residual block must end at its input's width {fan_in} (output = input + "
+        f"block(input)); it ends at {end}"
+    )
+
+
 class Residual(Layer):
     """out = x + block(x), the block being ``layers`` in order (He et al., 2016).
 
@@ -47,10 +58,9 @@ class Residual(Layer):
         self.width = width = fan_in
         for layer in self.layers:
             width = layer.build(width)
-        if width != fan_in:
-            raise ValueError(
-                f"a residual block must end at its input's width {fan_in}; it ends at {width}"
-            )
+        problem = width_problem(fan_in, width)
+        if problem:
+            raise ValueError(problem)
         row = Buffer((fan_in,))
         self._scratch = Scratch(out=row, dx=row)
         return fan_in

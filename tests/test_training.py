@@ -1,0 +1,204 @@
+"""core/training: the loop's events, its per-epoch bookkeeping and its stops, each checked against
+values computed independently."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from backprop_cli.core.activations import Linear, Softmax, Tanh
+from backprop_cli.core.batching import Batching
+from backprop_cli.core.history import EarlyStopping
+from backprop_cli.core.layers import Dense
+from backprop_cli.core.network import Network
+from backprop_cli.core.optim import build_optimizer
+from backprop_cli.core.schedules import build_schedule
+from backprop_cli.core.training import (
+    EpochEnded,
+    EpochStarted,
+    Event,
+    StepDone,
+    Stopped,
+    TrainData,
+    TrainingState,
+    train,
+)
+
+
+def setup(
+    lr: float = 0.0, batch: int = 4, shuffle: bool = False, epochs: int = 2, n: int = 10
+) -> tuple[TrainingState, TrainData]:
+    """A 3-class softmax network on n samples; with lr 0 its weights never move."""
+    rng = np.random.default_rng(0)
+    net = Network([Dense(5, Tanh()), Dense(3, Softmax())], 2, "cross_entropy", rng, "float64")
+    opt = build_optimizer("sgd")
+    opt.init(net.n_params, net.n_decay, net.dtype)
+    X = rng.standard_normal((n, 2))
+    labels = rng.integers(0, 3, n)
+    X_val, labels_val = rng.standard_normal((4, 2)), rng.integers(0, 3, 4)
+    data = TrainData(
+        X, net.prepare_targets(labels), labels.astype(np.int64),
+        X_val, net.prepare_targets(labels_val), labels_val.astype(np.int64),
+    )  # fmt: skip
+    training = TrainingState(
+        net, opt, build_schedule("constant", lr, epochs), Batching("minibatch", batch), epochs,
+        shuffle, np.random.default_rng(1), None, EarlyStopping("val_loss"),
+    )  # fmt: skip
+    return training, data
+
+
+def events(training: TrainingState, data: TrainData, **kwargs: object) -> list[Event]:
+    return list(train(training, data, **kwargs))  # type: ignore[arg-type]
+
+
+def by_hand(net: Network, X: np.ndarray, labels: np.ndarray) -> tuple[float, float, int]:
+    """Mean loss, gradient norm and right answers of one batch at the current weights."""
+    out = net.forward(X)
+    loss = net.loss.forward(out, labels)
+    net.backward()
+    return loss, float(np.linalg.norm(net.grads)), int(np.sum(out.argmax(axis=1) == labels))
+
+
+def test_the_epoch_row_is_the_mean_of_its_steps() -> None:
+    # With lr 0 every step sees the same weights, so each batch's loss and gradient norm can be
+    # computed alone: batches of 4, 4 and 2 rows in file order.
+    training, data = setup()
+    expected = [by_hand(training.net, data.X_train[s:e], data.labels_train[s:e])
+                for s, e in ((0, 4), (4, 8), (8, 10))]  # fmt: skip
+    got = events(training, data)
+    starts = [e for e in got if isinstance(e, EpochStarted)]
+    steps = [e for e in got if isinstance(e, StepDone)]
+    rows = [e.row for e in got if isinstance(e, EpochEnded)]
+    assert [(s.epoch, s.lr, s.steps) for s in starts] == [(1, 0.0, 3), (2, 0.0, 3)]
+    assert [(s.epoch, s.step, s.steps) for s in steps[:3]] == [(1, 1, 3), (1, 2, 3), (1, 3, 3)]
+    assert [s.loss for s in steps[:3]] == pytest.approx([loss for loss, _, _ in expected])
+    row = rows[0]
+    sizes = (4, 4, 2)
+    mean_loss = sum(loss * size for (loss, _, _), size in zip(expected, sizes, strict=True)) / 10
+    assert row["epoch"] == 1 and row["lr"] == 0.0
+    assert row["train_loss"] == pytest.approx(mean_loss, rel=1e-12)
+    assert row["grad_norm"] == pytest.approx(sum(norm for _, norm, _ in expected) / 3, rel=1e-12)
+    assert row["train_accuracy"] == sum(right for _, _, right in expected) / 10
+    val_loss, _, val_right = by_hand(training.net, data.X_val, data.labels_val)  # type: ignore[arg-type]
+    assert row["val_loss"] == pytest.approx(val_loss, rel=1e-12)
+    assert row["val_accuracy"] == val_right / 4
+    assert row["train_seconds"] >= 0
+    assert rows[1]["train_loss"] == pytest.approx(mean_loss, rel=1e-12)  # nothing carried over
+    assert isinstance(got[-1], Stopped) and (got[-1].reason, got[-1].epoch) == ("completed", 2)
+    assert (training.epoch, training.step) == (2, 6)
+
+
+def test_shuffled_accuracy_matches_the_labels_of_the_gathered_rows() -> None:
+    training, data = setup(shuffle=True, batch=3)
+    _, _, right = by_hand(training.net, data.X_train, data.labels_train)
+    row = next(e.row for e in events(training, data) if isinstance(e, EpochEnded))
+    assert row["train_accuracy"] == right / 10  # the same weights, whatever the order
+
+
+@pytest.mark.parametrize("what", ["gradient", "loss"])
+def test_a_non_finite_step_stops_the_run_as_diverged(what: str) -> None:
+    training, data = setup()
+    if what == "gradient":  # a finite loss with an infinite gradient norm
+        training.clip = lambda grads: math.inf
+    else:
+        forward = training.net.loss.forward
+        training.net.loss.forward = lambda out, y: (forward(out, y), math.nan)[1]  # type: ignore[method-assign]
+    got = events(training, data)
+    stop = got[-1]
+    assert isinstance(stop, Stopped) and (stop.reason, stop.epoch) == ("diverged", 1)
+    assert stop.detail.startswith(f"non-finite {what} at epoch 1, step 1 (first non-finite")
+    assert not any(isinstance(e, StepDone) for e in got)  # the step was not applied
+    assert training.step == 0 and training.epoch == 0
+
+
+def test_non_finite_weights_after_an_epoch_stop_the_run() -> None:
+    training, data = setup(lr=0.1)
+    update = training.optimizer.update
+    calls = []
+
+    def poison(params: np.ndarray, *args: object) -> None:  # NaN at the epoch's last update
+        update(params, *args)  # type: ignore[arg-type]
+        calls.append(1)
+        if len(calls) == 3:
+            params[0] = np.nan
+
+    training.optimizer.update = poison  # type: ignore[method-assign]
+    stop = events(training, data)[-1]
+    assert isinstance(stop, Stopped) and (stop.reason, stop.epoch) == ("diverged", 1)
+    assert stop.detail.startswith("non-finite weights after epoch 1; ")
+    assert training.epoch == 0
+
+
+def test_a_stop_request_ends_the_epoch_after_its_step() -> None:
+    training, data = setup()
+    asked = []
+
+    def stop() -> bool:
+        asked.append(True)
+        return len(asked) == 2
+
+    got = events(training, data, stop=stop)
+    assert isinstance(got[-1], Stopped)
+    assert (got[-1].reason, got[-1].epoch) == ("interrupted", 1)
+    assert got[-1].detail == "stopped during epoch 1 after step 2 of 3"
+    assert training.step == 2 and training.epoch == 0  # the epoch is not counted
+
+
+def test_the_best_weights_are_kept_and_restored_at_an_early_stop() -> None:
+    # Train loss is monitored; a rate so large that the loss rises after the first epoch.
+    training, data = setup(lr=0.0, epochs=6)
+    training.monitor = EarlyStopping("train_loss", patience=2, restore_best=True)
+    rises = iter([1.0, 0.5, 0.7, 0.9, 0.4, 0.3])
+    loss_forward = training.net.loss.forward
+
+    def loss(out: np.ndarray, y: np.ndarray) -> float:
+        loss_forward(out, y)
+        return value
+
+    training.net.loss.forward = loss  # type: ignore[method-assign]
+    marks: list[np.ndarray] = []
+    got: list[Event] = []
+    for event in train(training, data):
+        if isinstance(event, EpochStarted):
+            value = next(rises)
+            training.net.params[0] = float(event.epoch)  # each epoch's weights, marked
+        if isinstance(event, EpochEnded):
+            marks.append(training.net.params.copy())
+        got.append(event)
+    stop = got[-1]
+    assert isinstance(stop, Stopped) and (stop.reason, stop.epoch) == ("early_stopping", 4)
+    assert [e.improved for e in got if isinstance(e, EpochEnded)] == [True, True, False, False]
+    assert training.net.params[0] == 2.0  # the best epoch's weights are back
+    assert np.array_equal(training.best_params, marks[1])  # type: ignore[arg-type]
+
+
+def test_a_regression_row_has_no_accuracy() -> None:
+    rng = np.random.default_rng(0)
+    net = Network([Dense(1, Linear())], 1, "mse", rng, "float64")
+    opt = build_optimizer("sgd")
+    opt.init(net.n_params, net.n_decay, net.dtype)
+    X = rng.standard_normal((6, 1))
+    training = TrainingState(
+        net, opt, build_schedule("constant", 0.01, 1), Batching("full"), 1, False,
+        np.random.default_rng(1), None, EarlyStopping("train_loss"),
+    )  # fmt: skip
+    got = events(training, TrainData(X, net.prepare_targets(2 * X), None))
+    row = next(e.row for e in got if isinstance(e, EpochEnded))
+    assert set(row) == {"epoch", "lr", "train_loss", "grad_norm", "train_seconds"}
+
+
+def test_the_divergence_message_names_the_first_non_finite_gradient() -> None:
+    training, data = setup()
+    backward = training.net.backward
+
+    def poisoned() -> None:
+        backward()
+        training.net.grad("layers.1.b")[0] = np.inf  # after layer 0's tensors in layer order
+        training.net.grad("layers.1.W")[0, 0] = np.nan
+
+    training.net.backward = poisoned  # type: ignore[method-assign]
+    stop = events(training, data)[-1]
+    assert isinstance(stop, Stopped)
+    assert "(first non-finite gradient: layers.1.W)" in stop.detail
