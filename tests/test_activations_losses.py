@@ -307,3 +307,32 @@ def test_hyperparameter_errors_name_the_layer_or_activation() -> None:
         assert str(caught.value).startswith(message)
     with pytest.raises(ValueError, match=r"^a residual block needs at least one layer$"):
         Residual([])
+
+
+def test_targets_take_the_training_dtype_and_errors_name_the_loss() -> None:
+    f32 = np.dtype(np.float32)
+    rows = np.array([[0.2, 0.8], [1.0, 0.0]])
+    for loss in (MeanSquaredError(), SoftmaxCrossEntropy(), SigmoidBinaryCrossEntropy()):
+        assert loss.prepare_targets(rows, 2, f32).dtype == f32
+        with pytest.raises(DataError) as caught:
+            loss.prepare_targets(np.zeros((3, 3)), 2, f32)
+        assert str(caught.value).startswith(f"{loss.name} needs targets of shape (N, 2)")
+    labels = SoftmaxCrossEntropy().prepare_targets(np.array([1, 0]), 2, f32)
+    assert labels.dtype == np.intp and list(labels) == [1, 0]
+
+
+def test_weighted_binary_cross_entropy_with_several_units_golden() -> None:
+    # Two units with one-hot rows: ω_n = Σ_k y_nk w_k. Weights (1, 3); rows (0, 1) and (1, 0):
+    # ω = (3, 1), Σω = 4. Logits 0 everywhere: every entry's loss is ln 2, a row's is 2 ln 2.
+    # L = Σ_n ω_n ℓ_n / Σω = (3 + 1)·2 ln 2 / 4 = 2 ln 2
+    # ∂L/∂z_n = ω_n (ŷ_n − y_n)/Σω: row 1: 3·(½, −½)/4; row 2: 1·(−½, ½)/4.
+    loss = SigmoidBinaryCrossEntropy()
+    loss.set_class_weights(np.array([1.0, 3.0]))
+    y = loss.prepare_targets(np.array([[0.0, 1.0], [1.0, 0.0]]), 2, np.dtype(np.float64))
+    assert loss.forward(np.zeros((2, 2)), y) == pytest.approx(2 * math.log(2), rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), [[0.375, -0.375], [-0.125, 0.125]], rtol=1e-12)
+    # Rows of a class weighing 0 only: nothing to learn from.
+    loss.set_class_weights(np.array([0.0, 3.0]))
+    y0 = loss.prepare_targets(np.array([[1.0, 0.0]]), 2, np.dtype(np.float64))
+    assert loss.forward(np.zeros((1, 2)), y0) == 0.0 and loss.weight_sum == 0.0
+    assert not np.any(loss.backward())

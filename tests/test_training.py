@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from backprop_cli.core.activations import Linear, Softmax, Tanh
+from backprop_cli.core.activations import Linear, Sigmoid, Softmax, Tanh
 from backprop_cli.core.batching import Batching
 from backprop_cli.core.history import EarlyStopping
 from backprop_cli.core.layers import Dense
@@ -202,3 +202,55 @@ def test_the_divergence_message_names_the_first_non_finite_gradient() -> None:
     stop = events(training, data)[-1]
     assert isinstance(stop, Stopped)
     assert "(first non-finite gradient: layers.1.W)" in stop.detail
+
+
+def test_evaluation_is_deterministic_under_dropout_and_batchnorm() -> None:
+    from backprop_cli.core.layers import BatchNorm, Dropout
+    from backprop_cli.core.training import evaluate
+
+    rng = np.random.default_rng(0)
+    layers = [Dense(8, Tanh()), BatchNorm(), Dropout(0.5), Dense(3, Softmax())]
+    net = Network(layers, 2, "cross_entropy", rng, "float64", noise_rng=np.random.default_rng(1))
+    X, labels = rng.standard_normal((12, 2)), rng.integers(0, 3, 12)
+    before = net.params.copy()
+    first = evaluate(net, X, labels, labels)
+    assert evaluate(net, X, labels, labels) == first  # no masks, no batch statistics
+    assert np.array_equal(net.params, before)  # the running averages are left alone
+
+
+def test_right_answers_of_one_unit_use_the_threshold_of_its_output() -> None:
+    from backprop_cli.core.epoch import correct_count
+
+    rng = np.random.default_rng(0)
+    logits = Network([Dense(1, Tanh()), Dense(1, Sigmoid())], 1, "binary_cross_entropy", rng)
+    probabilities = Network([Dense(1, Tanh()), Dense(1, Sigmoid())], 1, "mse", rng)
+    out = np.array([[-0.1], [0.2], [0.7]])
+    labels = np.array([0, 1, 1])
+    assert correct_count(logits, out, labels) == 3  # logits: z > 0 is class 1
+    assert correct_count(probabilities, out, labels) == 2  # probabilities: ŷ > 0.5
+    assert correct_count(probabilities, np.array([[0.5]]), np.array([0])) == 1  # 0.5 is class 0
+
+
+def test_a_regression_row_with_validation_has_no_accuracy_either() -> None:
+    rng = np.random.default_rng(0)
+    net = Network([Dense(1, Linear())], 1, "mse", rng, "float64")
+    opt = build_optimizer("sgd")
+    opt.init(net.n_params, net.n_decay, net.dtype)
+    X, X_val = rng.standard_normal((6, 1)), rng.standard_normal((3, 1))
+    data = TrainData(X, net.prepare_targets(2 * X), None, X_val, net.prepare_targets(2 * X_val))
+    training = TrainingState(
+        net, opt, build_schedule("constant", 0.01, 1), Batching("full"), 1, False,
+        np.random.default_rng(1), None, EarlyStopping("val_loss"),
+    )  # fmt: skip
+    row = next(e.row for e in events(training, data) if isinstance(e, EpochEnded))
+    assert list(row) == ["epoch", "lr", "train_loss", "val_loss", "grad_norm", "train_seconds"]
+
+
+def test_history_columns_in_order() -> None:
+    from backprop_cli.core.history import columns
+
+    assert columns(False) == ["epoch", "lr", "train_loss", "val_loss", "grad_norm", "train_seconds"]
+    assert columns(True) == [
+        "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "grad_norm",
+        "train_seconds",
+    ]  # fmt: skip

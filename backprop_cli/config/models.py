@@ -26,6 +26,8 @@ from ..core.losses import LOSSES, is_classification, pairing_error
 from ..core.network import output_problem
 from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
 from ..core.schedules import SCHEDULE_KINDS, WARMUP
+from ..data import GENERATORS, SHIPPED, SHIPPED_TABLES
+from ..data.tabular import MISSING_STRATEGIES
 from .derive import field_of, fields_of, make_model, misplaced, shared_params, type_field
 
 if TYPE_CHECKING:
@@ -41,21 +43,9 @@ _INIT_DEFAULT = f"Default: {default_initializer('relu')} for {_RELU_NAMES}."
 #: The hyperparameters of each activation and initializer, by name.
 ACTIVATION_PARAMS = {name: cls.hyper for name, cls in ACTIVATIONS.items()}
 INIT_PARAMS = {name: init.hyper for name, init in INITIALIZERS.items()}
-BUILTIN_DATASETS = (
-    "xor",
-    "spirals",
-    "moons",
-    "circles",
-    "blobs",
-    "sine",
-    "ravine",
-    "digits",
-    "iris",
-    "mnist5k",
-    "penguins",
-)
+BUILTIN_DATASETS = (*GENERATORS, *SHIPPED, *SHIPPED_TABLES)
 #: Built-in data sets read as tables (text columns, missing cells): the table keys apply to them.
-TABLE_DATASETS = ("penguins",)
+TABLE_DATASETS = tuple(SHIPPED_TABLES)
 #: The ``data:`` keys that shape a table's columns.
 TABLE_KEYS = ("target", "features", "drop", "categorical", "missing", "class_names", "unknown")
 
@@ -87,7 +77,7 @@ class DataConfig(Strict):
     categorical: list[str] | None = Field(
         None, description="One-hot columns (default: every text or boolean column)."
     )
-    missing: Literal["error", "drop", "mean", "median", "most_frequent"] = Field(
+    missing: Literal[MISSING_STRATEGIES] = Field(  # type: ignore[valid-type]
         "error", description="Missing cells: an error, drop the rows, or fill (training split)."
     )
     class_names: list[str] | None = Field(
