@@ -336,3 +336,51 @@ def test_weighted_binary_cross_entropy_with_several_units_golden() -> None:
     y0 = loss.prepare_targets(np.array([[1.0, 0.0]]), 2, np.dtype(np.float64))
     assert loss.forward(np.zeros((1, 2)), y0) == 0.0 and loss.weight_sum == 0.0
     assert not np.any(loss.backward())
+
+
+def test_activations_describe_themselves() -> None:
+    leaky = get_activation("leaky_relu", alpha=0.2)
+    assert leaky.params() == {"alpha": 0.2} and repr(leaky) == "LeakyReLU(alpha=0.2)"
+    assert get_activation("tanh").params() == {} and repr(get_activation("tanh")) == "Tanh()"
+
+
+def test_the_elementwise_derivatives_that_backward_bypasses() -> None:
+    z = np.array([[-1.0, 0.0, 2.0]])
+    linear = get_activation("linear")
+    assert np.array_equal(linear.derivative(z, z), np.ones_like(z))
+    out = np.empty_like(z)
+    assert linear.derivative(z, z, out=out) is out and np.array_equal(out, np.ones_like(z))
+    with pytest.raises(TypeError, match="softmax has a full Jacobian"):
+        get_activation("softmax").derivative(z, z)
+
+
+def test_bce_predicts_probabilities_from_logits() -> None:
+    probs = SigmoidBinaryCrossEntropy().predict(np.array([[0.0], [math.log(3.0)]]))
+    np.testing.assert_allclose(probs, [[0.5], [0.75]], rtol=1e-12)
+
+
+def test_softmax_of_rows_on_different_scales() -> None:
+    # Each row is shifted by its own maximum: a row far below another stays finite.
+    probs = get_activation("softmax").forward(np.array([[1000.0, 999.0], [-1000.0, -999.0]]))
+    e = math.exp(-1)
+    np.testing.assert_allclose(probs, [[1 / (1 + e), e / (1 + e)], [e / (1 + e), 1 / (1 + e)]])
+
+
+def test_constructor_defaults_are_the_declared_ones() -> None:
+    from backprop_cli.core.activations import LeakyReLU
+    from backprop_cli.core.layers import BatchNorm, Dense, Dropout
+
+    assert LeakyReLU().alpha == LeakyReLU.hyper["alpha"].default == 0.01
+    assert (BatchNorm().momentum, BatchNorm().eps) == (0.9, 1e-5)
+    assert Dropout().rate == 0.5
+    assert Dense(2, get_activation("tanh")).initial_bias == 0.0
+    with pytest.raises(ConfigError, match=r"^leaky_relu alpha must lie in \[0, 1\)"):
+        LeakyReLU(1.0)
+
+
+def test_weighted_cross_entropy_with_weights_summing_below_one() -> None:
+    # Weights (0.25, 0.25): Σω = 0.5 for two samples, and the weighted mean is the plain mean.
+    loss = SoftmaxCrossEntropy()
+    loss.set_class_weights(np.array([0.25, 0.25]))
+    assert loss.forward(np.zeros((2, 2)), np.array([0, 1])) == pytest.approx(math.log(2))
+    assert loss.weight_sum == 0.5

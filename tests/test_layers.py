@@ -202,3 +202,23 @@ def test_batchnorm_starts_at_identity_in_the_asked_dtype() -> None:
     assert {k: v.dtype for k, v in values.items()} == dict.fromkeys(values, np.dtype(np.float32))
     assert np.array_equal(values["gamma"], [1, 1, 1]) and not values["beta"].any()
     assert not values["running_mean"].any() and np.array_equal(values["running_var"], [1, 1, 1])
+
+
+def test_the_layer_interface_must_be_implemented() -> None:
+    from backprop_cli.core.layers import Layer
+
+    layer = Layer()
+    for call in (lambda: layer.build(2), lambda: layer.forward(np.zeros((1, 2))),
+                 lambda: layer.backward(np.zeros((1, 2)))):  # fmt: skip
+        with pytest.raises(NotImplementedError):
+            call()
+    assert layer.param_specs() == [] and layer.children() == [] and layer.kinks() == []
+
+
+def test_dropout_without_a_noise_generator_and_a_residual_of_the_wrong_width() -> None:
+    dropout = Dropout(0.5)
+    dropout.build(2)
+    with pytest.raises(RuntimeError, match=r"^dropout needs the network's noise generator$"):
+        dropout.forward(np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"^a residual block must end at its input's width 4 "):
+        Residual([Dense(3, get_activation("tanh"))]).build(4)

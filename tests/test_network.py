@@ -168,13 +168,21 @@ def test_a_state_of_the_wrong_kind_names_every_problem() -> None:
     layers = [Dense(3, get_activation("tanh")), Dense(2, get_activation("softmax"))]
     net = Network(layers, 2, "cross_entropy", np.random.default_rng(0))
     state = dict(net.state_dict())
-    state["layers.0.W"] = np.zeros((3, 2), dtype=np.int64)
+    del state["layers.0.W"]
     state["layers.1.W"] = np.zeros((2, 2))
-    del state["layers.1.b"]
+    state["layers.1.b"] = np.zeros(2, dtype=np.int64)
     with pytest.raises(CheckpointError) as caught:
         net.load_state_dict(state, source="c.npz")
-    assert str(caught.value).splitlines() == [
-        "c.npz: layers.0.W has dtype int64, not a float",
+    assert sorted(str(caught.value).splitlines()) == [
         "c.npz: layers.1.W has shape (2, 2), the model needs (2, 3)",
-        "c.npz: missing parameter 'layers.1.b' of shape (2,)",
+        "c.npz: layers.1.b has dtype int64, not a float",
+        "c.npz: missing parameter 'layers.0.W' of shape (3, 2)",
     ]
+
+
+def test_predict_returns_a_copy_of_a_regression_output() -> None:
+    net = Network([Dense(2, get_activation("linear"))], 2, "mse", np.random.default_rng(0))
+    X = np.ones((3, 2), dtype=np.float32)
+    first = net.predict(X)
+    first[...] = 7
+    assert not np.array_equal(net.predict(X), first)

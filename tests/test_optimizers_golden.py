@@ -218,3 +218,11 @@ def test_loading_optimizer_state_names_what_is_wrong() -> None:
     with pytest.raises(CheckpointError) as caught:
         opt.load_state_dict(state, source="c.npz")
     assert str(caught.value) == ("c.npz: optimizer state 'm' has shape (3,), the model needs (4,)")
+
+
+def test_resolved_hyperparameters_for_tables() -> None:
+    assert build_optimizer("momentum", momentum=0.8).hyperparams() == {
+        "weight_decay": 0.0,
+        "momentum": 0.8,
+    }
+    assert build_optimizer("adamw").hyperparams()["weight_decay"] == 0.01

@@ -108,7 +108,10 @@ def test_a_non_finite_step_stops_the_run_as_diverged(what: str) -> None:
     got = events(training, data)
     stop = got[-1]
     assert isinstance(stop, Stopped) and (stop.reason, stop.epoch) == ("diverged", 1)
-    assert stop.detail.startswith(f"non-finite {what} at epoch 1, step 1 (first non-finite")
+    first = "none"  # the gradients themselves stay finite
+    assert stop.detail.startswith(
+        f"non-finite {what} at epoch 1, step 1 (first non-finite gradient: {first}); "
+    )
     assert not any(isinstance(e, StepDone) for e in got)  # the step was not applied
     assert training.step == 0 and training.epoch == 0
 
@@ -254,3 +257,26 @@ def test_history_columns_in_order() -> None:
         "epoch", "lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "grad_norm",
         "train_seconds",
     ]  # fmt: skip
+
+
+def test_the_first_non_finite_gradient_follows_the_layer_order_past_ten() -> None:
+    from backprop_cli.core.training import first_non_finite
+
+    layers = [Dense(2, Tanh()) for _ in range(11)] + [Dense(3, Softmax())]
+    net = Network(layers, 2, "cross_entropy", np.random.default_rng(0))
+    net.grads[...] = 0
+    net.grad("layers.10.W")[0, 0] = np.nan
+    net.grad("layers.2.b")[0] = np.inf
+    assert first_non_finite(net) == "layers.2.b"  # layer 2 before layer 10, not "10" < "2"
+    net.grads[...] = 0
+    assert first_non_finite(net) == "none"
+
+
+def test_evaluate_cross_entropy_over_chunks_is_the_mean(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backprop_cli.core import training as training_module
+
+    training, data = setup()
+    whole, _ = training_module.evaluate(training.net, data.X_train, data.labels_train, None)  # type: ignore[arg-type]
+    monkeypatch.setattr(training_module, "EVAL_CHUNK", 3)
+    chunked, _ = training_module.evaluate(training.net, data.X_train, data.labels_train, None)  # type: ignore[arg-type]
+    assert chunked == pytest.approx(whole, rel=1e-12)

@@ -128,8 +128,8 @@ class LeakyReLU(Activation):
         "alpha": Hyper(0.01, "Slope for z < 0.", 0, 1, high_open=True)
     }
 
-    def __init__(self, alpha: float = 0.01) -> None:
-        self.alpha: float = self.hyper["alpha"].check("leaky_relu alpha", alpha)
+    def __init__(self, alpha: float | None = None) -> None:
+        self.alpha: float = self.hyper["alpha"].take("leaky_relu alpha", alpha)
 
     def forward(self, z: Array, out: Array | None = None) -> Array:
         if out is None:

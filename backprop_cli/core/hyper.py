@@ -61,6 +61,11 @@ class Hyper:
             raise ConfigError(f"{name} must lie in {self.interval()}. Received: {name}={value}")
         return int(value) if self.integer else float(value)
 
+    def take(self, name: str, value: Any = None) -> Any:
+        """``value`` checked as `check` does, or the default when ``value`` is None: a
+        constructor's argument, whose default is declared here only."""
+        return self.check(name, self.default if value is None else value)
+
     def interval(self) -> str:
         low = "−∞" if self.low is None else f"{self.low:g}"
         high = "∞" if self.high is None else f"{self.high:g}"

@@ -67,7 +67,7 @@ def he_normal(rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dty
 
 
 def normal(
-    rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype, std: float = 0.01
+    rng: np.random.Generator, fan_in: int, fan_out: int, dtype: np.dtype, std: float
 ) -> Array:
     """Plain normal with a chosen standard deviation.
 

@@ -36,12 +36,15 @@ class BatchNorm(Layer):
     }
 
     def __init__(
-        self, momentum: float = 0.9, eps: float = 1e-5, activation: Activation | None = None
+        self,
+        momentum: float | None = None,
+        eps: float | None = None,
+        activation: Activation | None = None,
     ) -> None:
-        self.momentum: float = self.hyper["momentum"].check("batchnorm momentum", momentum)
+        self.momentum: float = self.hyper["momentum"].take("batchnorm momentum", momentum)
         # A config's eps is > 0 (its declaration); the engine also takes 0, so tests can compare
         # with the textbook formula.
-        self.eps = float(eps)
+        self.eps = float(self.hyper["eps"].default if eps is None else eps)  # type: ignore[arg-type]
         self.activation = activation or Linear()
         self.width = 0
         empty: Array = np.empty(0)

@@ -38,7 +38,7 @@ class Dense(Layer):
         activation: Activation,
         init: str | None = None,
         init_params: dict[str, float] | None = None,
-        bias: float = 0.0,
+        bias: float | None = None,
     ) -> None:
         if units < 1:
             raise ValueError(f"a dense layer needs at least one unit. Received: units={units}")
@@ -46,7 +46,7 @@ class Dense(Layer):
         self.activation = activation
         self.init = init or default_initializer(activation.name)
         self.init_params = dict(init_params or {})
-        self.initial_bias: float = self.hyper["bias"].check("dense bias", bias)
+        self.initial_bias: float = self.hyper["bias"].take("dense bias", bias)
         self.fan_in = 0
         self.fused_output = False
         self.W: Array = np.empty((0, 0))

@@ -26,8 +26,8 @@ class Dropout(Layer):
         "rate": Hyper(0.5, "Probability of zeroing each input.", 0, 1, high_open=True)
     }
 
-    def __init__(self, rate: float = 0.5) -> None:
-        self.rate: float = self.hyper["rate"].check("dropout rate", rate)
+    def __init__(self, rate: float | None = None) -> None:
+        self.rate: float = self.hyper["rate"].take("dropout rate", rate)
         self.noise: np.random.Generator | None = None
         #: Reuse the last mask instead of drawing a new one (gradient checks need a fixed f).
         self.frozen = False
