@@ -22,6 +22,7 @@ from ..errors import BpropError, argument
 
 R = TypeVar("R")
 
+
 def dask_hint() -> str:
     return (
         f"{argument('dask')} needs Dask's distributed scheduler client: pip install "
@@ -43,8 +44,8 @@ def connect(address: str) -> Any:
         return Client(address, timeout=10)
     except (OSError, TimeoutError) as exc:
         raise ExecutionError(
-            f"{argument('dask')}: cannot reach a Dask scheduler at {address} ({exc}); start one with "
-            "`dask scheduler` and workers with `dask worker ADDRESS`"
+            f"{argument('dask')}: cannot reach a Dask scheduler at {address} ({exc}); start one "
+            "with `dask scheduler` and workers with `dask worker ADDRESS`"
         ) from None
 
 

@@ -21,9 +21,8 @@ from ..core.optim import DEFAULT_RACE, OPTIMIZERS
 from ..core.training import EpochEnded, Event
 from ..errors import BpropError, ConfigError, argument
 from .execution import run_all
-from .outcomes import FINISHED, STATUS
+from .outcomes import STATUS
 from .run import RunFinished, RunStarted, execute, prepare, warm_data_cache
-
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ExperimentConfig, to_yaml
+from ..config import ExperimentConfig
 from ..core.history import columns
 from ..core.network import Network
 from ..core.training import EpochEnded, Event, Stopped, TrainData, TrainingState, evaluate, train

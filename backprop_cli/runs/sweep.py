@@ -7,16 +7,12 @@ on a Dask cluster through `execution`), so their results never depend on where t
 
 from __future__ import annotations
 
-import csv
-import difflib
-import io
 import itertools
 import json
 import math
 import re
 from collections.abc import Sequence
-from pathlib import Path
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,13 +22,9 @@ from ..config import (
     apply_overrides,
     flow_yaml,
     parse_value,
-    read_yaml,
-    to_yaml,
     validate,
 )
 from ..errors import ConfigError, argument
-from ..system.atomic import write_text
-from .outcomes import FINISHED
 
 KINDS = ("uniform", "loguniform", "int", "choice")
 #: int:a:b bounds stay below this (int64 draws).
@@ -152,9 +144,7 @@ class Space:
             out.random = random
         grid_, space_, random_ = argument("grid"), argument("space"), argument("random")
         if out.space and out.random is None:
-            raise ConfigError(
-                f"{space_}: distributions are sampled by {random_} N trials; add it"
-            )
+            raise ConfigError(f"{space_}: distributions are sampled by {random_} N trials; add it")
         if out.random is not None and not out.space:
             raise ConfigError(f"{random_}: give the distributions to draw from with {space_}")
         if not out.grid and not out.space:
@@ -169,7 +159,9 @@ class Space:
                 + ([f"{out.random} random draws"] if out.random else [])
             )
             option = (
-                f"{grid_}/{random_}" if out.grid and out.random else (grid_ if out.grid else random_)
+                f"{grid_}/{random_}"
+                if out.grid and out.random
+                else (grid_ if out.grid else random_)
             )
             raise ConfigError(
                 f"{option}: {sizes} make {count:,} trials; a sweep runs at most {MAX_TRIALS:,}"

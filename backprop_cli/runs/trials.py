@@ -13,9 +13,9 @@ from pathlib import Path
 from ..config import read_yaml
 from ..errors import BpropError
 from .execution import StopRequest, run_all
+from .outcomes import STATUS
 from .resumption import differences
 from .rundirs import read_history
-from .outcomes import STATUS
 from .sweep import Trial
 from .sweep_results import TrialResult, score_of
 
