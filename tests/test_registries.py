@@ -151,3 +151,41 @@ def test_the_optimizer_registry_finds_every_module_in_rank_order() -> None:
 
     assert list(OPTIMIZERS) == ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
     assert all(cls.name == name for name, cls in OPTIMIZERS.items())
+
+
+def test_unknown_names_and_parameters_are_refused_with_the_choices() -> None:
+    import numpy as np
+
+    from backprop_cli.core.initializers import initialize
+    from backprop_cli.core.losses import build_loss
+    from backprop_cli.core.optim import build_optimizer
+
+    rng, f64 = np.random.default_rng(0), np.dtype("f8")
+    cases = [
+        (lambda: get_activation("relux"), "unknown activation 'relux'; choose one of: "
+         "leaky_relu, linear, relu, sigmoid, softmax, tanh"),
+        (lambda: get_activation("tanh", alpha=0.1),
+         "activation tanh takes no parameter alpha (it takes none)"),
+        (lambda: build_loss("mae", get_activation("linear")),
+         "unknown loss 'mae'; choose one of: binary_cross_entropy, cross_entropy, mse"),
+        (lambda: initialize("he", rng, 2, 2, f64), "unknown initializer 'he'; choose one of: "
+         "he_normal, he_uniform, normal, xavier_normal, xavier_uniform, zeros"),
+        (lambda: initialize("zeros", rng, 2, 2, f64, std=1.0),
+         "initializer zeros takes no parameter std (it takes none)"),
+        (lambda: build_optimizer("adagrad"), "unknown optimizer 'adagrad'; choose one of: "
+         "sgd, momentum, nesterov, rmsprop, adam, adamw"),
+        (lambda: build_optimizer("sgd", beta=1.0),
+         "optimizer sgd takes no parameter beta (it takes weight_decay)"),
+        (lambda: build_schedule("linear", 0.1, 3),
+         "unknown schedule 'linear'; choose one of: constant, step, exponential, cosine"),
+        (lambda: build_schedule("step", 0.1, 3, gamma=1.0),
+         "schedule step takes no parameter gamma (it takes decay_rate, step_size)"),
+    ]  # fmt: skip
+    for call, message in cases:
+        with pytest.raises(ConfigError) as caught:
+            call()
+        assert str(caught.value) == message
+
+
+def test_a_schedule_keeps_its_name() -> None:
+    assert [build_schedule(name, 0.1, 3).name for name in SCHEDULE_KINDS] == list(SCHEDULE_KINDS)
