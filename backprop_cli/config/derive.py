@@ -4,8 +4,8 @@ is written once, beside the code that uses it, and every config model takes it f
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, create_model
 
@@ -76,3 +76,9 @@ def misplaced(
         if users:
             return f"`{key}` applies only to {what} {' and '.join(users)}"
     return None
+
+
+def tagged_union(models: Iterable[type[BaseModel]]) -> Any:
+    """The choice among ``models``, told apart by their ``type`` tag (built at run time from a
+    registry, so type checkers see a plain base model instead)."""
+    return Annotated[Union[tuple(models)], Field(discriminator="type")]  # noqa: UP007

@@ -28,7 +28,15 @@ from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
 from ..core.schedules import SCHEDULE_KINDS, WARMUP
 from ..data import GENERATORS, SHIPPED, SHIPPED_TABLES
 from ..data.tabular import MISSING_STRATEGIES
-from .derive import field_of, fields_of, make_model, misplaced, shared_params, type_field
+from .derive import (
+    field_of,
+    fields_of,
+    make_model,
+    misplaced,
+    shared_params,
+    tagged_union,
+    type_field,
+)
 
 if TYPE_CHECKING:
     ActivationName = str
@@ -286,10 +294,7 @@ class OptimizerFields(Strict):
 if TYPE_CHECKING:
     OptimizerConfig = OptimizerFields
 else:
-    OptimizerConfig = Annotated[
-        Union[tuple(OPTIMIZER_CONFIGS.values())],  # noqa: UP007 (a union built at run time)
-        Field(discriminator="type"),
-    ]
+    OptimizerConfig = tagged_union(OPTIMIZER_CONFIGS.values())
 
 
 # --------------------------------------------------------------- schedules
@@ -314,10 +319,7 @@ SCHEDULE_CONFIGS: dict[str, type[Strict]] = {
 if TYPE_CHECKING:
     ScheduleConfig = ScheduleFields
 else:
-    ScheduleConfig = Annotated[
-        Union[tuple(SCHEDULE_CONFIGS.values())],  # noqa: UP007 (a union built at run time)
-        Field(discriminator="type"),
-    ]
+    ScheduleConfig = tagged_union(SCHEDULE_CONFIGS.values())
 
 
 # ---------------------------------------------------------------- training
