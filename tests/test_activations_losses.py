@@ -384,3 +384,63 @@ def test_weighted_cross_entropy_with_weights_summing_below_one() -> None:
     loss.set_class_weights(np.array([0.25, 0.25]))
     assert loss.forward(np.zeros((2, 2)), np.array([0, 1])) == pytest.approx(math.log(2))
     assert loss.weight_sum == 0.5
+
+
+@pytest.mark.parametrize("n", [999, 3001])
+def test_float32_losses_are_summed_in_float64(n: int) -> None:
+    """Every sample's loss is the same float32 number v, so a float64 sum is n·v exactly and
+    the mean is v exactly (n·v needs at most 24 + 12 bits); a float32 sum would round."""
+    f32 = np.float32
+    zeros3 = np.zeros((n, 3), dtype=f32)  # softmax of equal logits: ℓ = log 3 for every label
+    labels = np.zeros(n, dtype=np.intp)
+    log3 = float(np.log(f32(3)))
+    assert SoftmaxCrossEntropy().forward(zeros3, labels) == log3
+    one_hot = np.eye(3, dtype=f32)[labels]  # rows of probabilities: the same loss
+    assert SoftmaxCrossEntropy().forward(zeros3, one_hot) == log3
+    # BCE of z = 0: ℓ = max(0, 0) − y·0 + log(1 + e⁰) = log 2 per entry, mean over the rows.
+    bce = SigmoidBinaryCrossEntropy().forward(np.zeros((n, 2), dtype=f32), np.ones((n, 2), f32))
+    assert bce == 2 * float(np.log1p(f32(1)))
+    # MSE of a constant error 0.1: ½·(0.1)², with (0.1)² rounded once in float32.
+    square = float(f32(0.1) * f32(0.1))
+    assert (
+        MeanSquaredError().forward(np.full((n, 1), 0.1, f32), np.zeros((n, 1), f32)) == 0.5 * square
+    )
+
+
+def test_cross_entropy_of_rows_of_probabilities_by_hand() -> None:
+    # z = (0, ln 3): softmax = (1/4, 3/4). y = (1/2, 1/2):
+    # ℓ = −½ ln ¼ − ½ ln ¾ = ½ (ln 4 + ln 4 − ln 3) = ln 4 − ½ ln 3 = 0.8369882167858358
+    loss = SoftmaxCrossEntropy()
+    z = np.array([[0.0, math.log(3)], [0.0, math.log(3)], [0.0, math.log(3)]])
+    y = np.full((3, 2), 0.5)
+    assert loss.forward(z, y) == pytest.approx(math.log(4) - 0.5 * math.log(3), rel=1e-14)
+    assert loss.weight_sum == 3.0
+    # ∂L/∂z = (ŷ − y)/N = (−1/4, 1/4)/3 per row
+    np.testing.assert_allclose(loss.backward(), np.tile([-1 / 12, 1 / 12], (3, 1)), rtol=1e-14)
+
+
+def test_the_weight_of_a_batch_is_its_number_of_rows() -> None:
+    bce = SigmoidBinaryCrossEntropy()
+    bce.forward(np.zeros((5, 2)), np.ones((5, 2)))
+    assert bce.weight_sum == 5.0
+    mse = MeanSquaredError()
+    mse.forward(np.zeros((4, 3)), np.ones((4, 3)))
+    assert mse.weight_sum == 4.0
+    ce = SoftmaxCrossEntropy()
+    ce.forward(np.zeros((6, 3)), np.array([0, 1, 2, 0, 1, 2]))
+    assert ce.weight_sum == 6.0
+
+
+def test_class_weights_on_a_regression_loss_are_refused_with_the_reason() -> None:
+    with pytest.raises(
+        ConfigError, match=r"^class weights apply to classification losses, not mse$"
+    ):
+        MeanSquaredError().set_class_weights(np.ones(2))
+
+
+def test_the_output_dtype_of_one_hot_targets_follows_the_network() -> None:
+    loss = SigmoidBinaryCrossEntropy()
+    for k, labels in [(3, [0, 2, 1]), (2, [1, 0, 1])]:
+        y = loss.prepare_targets(np.array(labels), k, np.dtype("float32"))
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y, np.eye(k)[labels])

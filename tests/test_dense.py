@@ -74,3 +74,11 @@ def test_default_initializer_and_shapes(activation: object, init: str) -> None:
 def test_a_dense_layer_needs_a_unit() -> None:
     with pytest.raises(ValueError, match="at least one unit"):
         Dense(0, Tanh())
+
+
+def test_a_bad_initial_bias_is_refused_by_name() -> None:
+    from backprop_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        Dense(2, Linear(), bias=float("inf"))
+    assert str(caught.value) == "dense bias must lie in (−∞, ∞). Received: dense bias=inf"

@@ -13,6 +13,7 @@ STEPS = Hyper(10, "Epochs.", 1, integer=True)
 FLAG = Hyper(False, "A switch.")
 FREE = Hyper(0.0, "Anything.")
 LATER = Hyper(None, "Decided elsewhere.", 1, integer=True)
+CLOSED = Hyper(0.5, "Both ends included.", 0, 1)
 
 
 def test_intervals_read_as_written() -> None:
@@ -36,7 +37,7 @@ def test_bounds_are_pydantics_arguments() -> None:
     [
         (RATE, 0, 0.0), (RATE, 0.99, 0.99), (POSITIVE, 1e-12, 1e-12), (STEPS, 3, 3),
         (STEPS, 4.0, 4), (FLAG, True, True), (FREE, -7, -7.0), (LATER, None, None),
-        (LATER, 2, 2),
+        (LATER, 2, 2), (CLOSED, 1, 1.0), (CLOSED, 0, 0.0),
     ],
 )  # fmt: skip
 def test_values_in_range_come_back_as_python_numbers(
@@ -55,6 +56,9 @@ def test_values_in_range_come_back_as_python_numbers(
         (STEPS, 0, "k must lie in [1, ∞). Received: k=0"),
         (STEPS, 2.5, "k must be a whole number. Received: k=2.5"),
         (FREE, float("nan"), "k must lie in (−∞, ∞). Received: k=nan"),
+        (FREE, float("inf"), "k must lie in (−∞, ∞). Received: k=inf"),
+        (POSITIVE, float("inf"), "k must lie in (0, ∞). Received: k=inf"),
+        (CLOSED, 1.5, "k must lie in [0, 1]. Received: k=1.5"),
         (FREE, "3", "k must be a number. Received: k='3'"),
         (FREE, True, "k must be a number. Received: k=True"),
         (FLAG, 1, "k must be true or false. Received: k=1"),

@@ -87,6 +87,20 @@ def test_residual_adds_the_block_to_its_input() -> None:
     assert list(net.slots)[:3] == ["layers.0.layers.0.W", "layers.0.layers.1.W", "layers.1.W"]
 
 
+def test_a_residual_block_passes_the_mode_to_its_layers() -> None:
+    rng = np.random.default_rng(0)
+    inner = [Dense(3, get_activation("linear")), Dropout(0.5)]
+    layers = [Residual(inner), Dense(1, get_activation("linear"))]
+    net = Network(layers, 3, "mse", rng, noise_rng=np.random.default_rng(1))
+    x = rng.standard_normal((64, 3))
+    block = net.layers[0]
+    evaluated = block.forward(x, training=False).copy()  # dropout: the identity in evaluation
+    np.testing.assert_allclose(evaluated, x + inner[0].forward(x, training=False), rtol=1e-12)
+    trained = block.forward(x, training=True)
+    dropped = trained - x  # the block's output with dropout: each entry 0 or doubled
+    assert np.any(dropped == 0) and not np.allclose(trained, evaluated)
+
+
 def test_layer_configs_build_and_train(tmp_path: Path) -> None:
     layers = (
         "model.layers=[{units: 16, activation: linear}, {type: batchnorm, activation: relu},"

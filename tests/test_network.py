@@ -186,3 +186,44 @@ def test_predict_returns_a_copy_of_a_regression_output() -> None:
     first = net.predict(X)
     first[...] = 7
     assert not np.array_equal(net.predict(X), first)
+
+
+def test_the_messages_for_an_empty_network_and_an_input_without_features() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ConfigError, match=r"^a network needs at least one layer$"):
+        Network([], 4, "mse", rng)
+    with pytest.raises(ConfigError, match=r"^the input needs at least one feature. Received: 0$"):
+        Network([Dense(1, get_activation("linear"))], 0, "mse", rng)
+    expected = r"^the last layer must be dense \(it gives the outputs\), received dropout$"
+    from backprop_cli.core.layers import Dropout
+
+    with pytest.raises(ConfigError, match=expected):
+        Network([Dense(2, get_activation("linear")), Dropout(0.5)], 1, "mse", rng)
+
+
+def test_the_input_gradient_is_computed_only_when_asked() -> None:
+    net = make_net()
+    X = np.random.default_rng(1).standard_normal((5, 4))
+    net.loss_value(X, np.array([0, 1, 2, 0, 1]))
+    assert net.backward() is None
+    dX = net.backward(input_grad=True)
+    assert dX is not None and dX.shape == (5, 4)
+    assert net.backward() is None  # asking once does not keep it on
+
+
+def test_dropout_masks_follow_the_seed_when_no_noise_generator_is_given() -> None:
+    from backprop_cli.core.layers import Dropout
+
+    def masks(seed: int) -> np.ndarray:
+        layers = [
+            Dense(64, get_activation("linear")),
+            Dropout(0.5),
+            Dense(1, get_activation("linear")),
+        ]
+        net = Network(layers, 1, "mse", np.random.default_rng(seed))
+        net.layers[0].W[...] = 1.0
+        net.layers[0].b[...] = 0.0
+        return net.layers[1].forward(net.layers[0].forward(np.ones((1, 1))), training=True)
+
+    assert np.array_equal(masks(3), masks(3))  # the same seed, the same masks
+    assert not np.array_equal(masks(3), masks(4))  # another seed, other masks

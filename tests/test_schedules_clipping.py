@@ -179,3 +179,8 @@ def test_cosine_may_end_at_the_starting_rate_but_not_above_it() -> None:
     assert (
         str(caught.value) == "cosine min_lr must lie in [0, lr]. Received: min_lr=0.2 with lr=0.1"
     )
+
+
+def test_a_negative_epoch_is_a_programming_error_that_says_so() -> None:
+    with pytest.raises(ValueError, match=r"^epochs count from 0. Received: epoch=-1$"):
+        build_schedule("constant", 0.1, 3)(-1)

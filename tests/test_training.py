@@ -280,3 +280,83 @@ def test_evaluate_cross_entropy_over_chunks_is_the_mean(monkeypatch: pytest.Monk
     monkeypatch.setattr(training_module, "EVAL_CHUNK", 3)
     chunked, _ = training_module.evaluate(training.net, data.X_train, data.labels_train, None)  # type: ignore[arg-type]
     assert chunked == pytest.approx(whole, rel=1e-12)
+
+
+def marked_epochs(training: TrainingState, data: TrainData, values: list[float]) -> list[Event]:
+    """Train with each epoch's loss forced to the next of ``values`` and params[0] set to the
+    epoch's number, so which epoch's weights are in place can be read off."""
+    rises = iter(values)
+    loss_forward = training.net.loss.forward
+
+    def loss(out: np.ndarray, y: np.ndarray) -> float:
+        loss_forward(out, y)
+        return value
+
+    training.net.loss.forward = loss  # type: ignore[method-assign]
+    got: list[Event] = []
+    for event in train(training, data):
+        if isinstance(event, EpochStarted):
+            value = next(rises)
+            training.net.params[0] = float(event.epoch)
+        got.append(event)
+    return got
+
+
+def test_an_early_stop_says_how_long_it_waited_and_keeps_the_last_weights_by_default() -> None:
+    training, data = setup(epochs=6)
+    training.monitor = EarlyStopping("train_loss", patience=2)  # restore_best off
+    training.best_params = None
+    got = marked_epochs(training, data, [1.0, 0.5, 0.7, 0.9, 0.4, 0.3])
+    assert got[-1] == Stopped("early_stopping", 4, "no improvement for 2 epochs")
+    assert training.net.params[0] == 4.0  # the last epoch's weights stay
+
+
+def test_without_validation_a_val_loss_monitor_watches_the_training_loss() -> None:
+    training, data = setup(epochs=6)
+    data.X_val = data.y_val = data.labels_val = None
+    training.monitor = EarlyStopping("val_loss", patience=1)
+    got = marked_epochs(training, data, [1.0, 2.0, 0.1, 0.1, 0.1, 0.1])
+    assert got[-1] == Stopped("early_stopping", 2, "no improvement for 1 epochs")
+    rows = [e.row for e in got if isinstance(e, EpochEnded)]
+    assert [r["train_loss"] for r in rows] == [1.0, 2.0] and "val_loss" not in rows[0]
+
+
+def test_a_non_finite_monitored_metric_stops_the_run_as_diverged() -> None:
+    training, data = setup()
+    data.X_val = np.full_like(data.X_val, np.nan)  # finite weights, NaN validation loss
+    got = events(training, data)
+    assert got[-1] == Stopped("diverged", 1, "non-finite val_loss at epoch 1")
+    assert training.epoch == 1  # the epoch itself completed
+    assert not any(isinstance(e, EpochEnded) for e in got)
+
+
+class Noting:
+    """A stand-in for Diagnostics: one column per epoch and one warning naming the epoch."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, hook: str) -> object:  # start_epoch, after_forward, ...
+        return lambda: self.calls.append(hook)
+
+    def end_epoch(self) -> dict[str, float]:
+        return {"layers.0.grad_norm": 7.0}
+
+    def warnings(self, row: dict[str, float]) -> list[str]:
+        return [f"look at epoch {row['epoch']:g}"]
+
+
+def test_diagnostics_add_their_columns_and_warnings_after_each_epoch() -> None:
+    from backprop_cli.core.training import Warned
+
+    training, data = setup(epochs=2)
+    noting = Noting()
+    training.diagnostics = noting  # type: ignore[assignment]
+    got = events(training, data)
+    rows = [e.row for e in got if isinstance(e, EpochEnded)]
+    assert [r["layers.0.grad_norm"] for r in rows] == [7.0, 7.0]
+    warned = [e for e in got if isinstance(e, Warned)]
+    assert warned == [Warned(1, "look at epoch 1"), Warned(2, "look at epoch 2")]
+    assert got.index(warned[0]) == got.index(next(e for e in got if isinstance(e, EpochEnded))) + 1
+    per_step = ["after_forward", "after_backward", "before_update", "after_update"]
+    assert noting.calls == (["start_epoch"] + per_step * 3) * 2  # 10 samples in batches of 4

@@ -8,6 +8,7 @@ range is written in one place only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ class Hyper:
         above = self.high is not None and (
             value >= self.high if self.high_open else value > self.high
         )
-        if below or above or value != value:  # NaN lies in no range
+        if below or above or not math.isfinite(value):  # NaN and ±∞ lie in no range
             raise ConfigError(f"{name} must lie in {self.interval()}. Received: {name}={value}")
         return int(value) if self.integer else float(value)
 
