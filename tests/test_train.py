@@ -90,6 +90,7 @@ def test_resume_equals_an_uninterrupted_run(optimizer: str, tmp_path: Path) -> N
     assert strip_seconds(history_of(resumed.run_dir)) == strip_seconds(history_of(full.run_dir))
     assert_same_arrays(full.run_dir / "checkpoints/last.npz", part / "checkpoints/last.npz")
     assert resumed.metrics["test"] == full.metrics["test"]
+    assert (part / "steps.csv").read_bytes() == (full.run_dir / "steps.csv").read_bytes()
 
 
 def test_xor_converges_with_the_seed_network(tmp_path: Path) -> None:

@@ -49,13 +49,33 @@ def plot(
             "(runs trained with --diagnostics) instead of --metric.",
         ),
     ] = False,
+    steps: Annotated[
+        bool,
+        typer.Option(
+            "--steps",
+            help="Draw every update's loss from steps.csv (faint) and its moving average, "
+            "instead of the per-epoch history; --metric may then name loss, lr or grad_norm.",
+        ),
+    ] = False,
+    x: Annotated[
+        str,
+        typer.Option(
+            "--x",
+            help="With --steps: the x axis, steps, samples (samples seen) or seconds (training "
+            "time); comma-separated for one panel each.",
+        ),
+    ] = "steps",
 ) -> None:
     """Plot history columns of runs side by side, one line per run, labelled by run name.
 
     With --diagnostics: one line per layer of each run's gradient norm, update/weight ratio and
     dead-ReLU fraction, to see vanishing or exploding gradients and dying ReLUs.
 
+    With --steps: every update's loss, to see how noisy each batch strategy's steps are.
+
     Example:  bprop plot runs/spirals runs/spirals-2 --metric train_loss,val_accuracy --log
+
+    Example:  bprop plot runs/batching-sgd runs/batching-full --steps --x samples,seconds
     """
     from ..errors import BpropError
     from ..runs.plotting import diagnostic_series, plot_runs
@@ -63,6 +83,9 @@ def plot(
     from .outputs import check_output, free_picture_name
 
     wanted = [m.strip() for m in metric.split(",") if m.strip()]
+    if steps:
+        _plot_steps(runs, wanted if metric != DEFAULT_METRICS else ["loss"], x, out, log, overwrite)
+        return
     try:
         if not wanted:
             raise BpropError("--metric: give at least one history column")
@@ -91,4 +114,41 @@ def plot(
     title = "gradient flow" if diagnostics else ""
     plot_runs(series, wanted, path, log=log, title=title, exclusive=not overwrite)
     labels = ", ".join(label for label, _ in series)
+    console.print(f"wrote {path} ({labels})", soft_wrap=True)
+
+
+def _plot_steps(
+    runs: list[Path], wanted: list[str], x: str, out: Path | None, log: bool | None, overwrite: bool
+) -> None:
+    """`bprop plot --steps`: the per-step picture."""
+    from ..errors import BpropError
+    from ..runs.rundirs import expand_runs
+    from ..runs.step_plot import STEP_COLUMNS, X_AXES, plot_steps, read_step_series
+    from .outputs import check_output, free_picture_name
+
+    axes = [a.strip() for a in x.split(",") if a.strip()]
+    try:
+        if not axes or any(a not in X_AXES for a in axes):
+            raise BpropError(f"--x: choose from {', '.join(X_AXES)} (received {x!r})")
+        unknown = [m for m in wanted if m not in STEP_COLUMNS]
+        if not wanted or unknown:
+            raise BpropError(
+                f"--metric: with --steps choose from {', '.join(STEP_COLUMNS)} "
+                f"(received {', '.join(unknown) or 'nothing'})"
+            )
+        series = [read_step_series(label, path) for label, path in expand_runs(runs)]
+        series = [s for s in series if s.rows]
+        if not series:
+            raise BpropError(
+                "--steps: these runs have no steps.csv rows (runs trained before steps.csv "
+                "existed, or not yet past their first update)"
+            )
+        if "samples" in axes:  # every run can say how many samples each step saw
+            for s in series:
+                s.positions("samples")
+        path = check_output(out, overwrite, picture=True) if out else free_picture_name("steps")
+    except BpropError as exc:
+        fail(str(exc))
+    plot_steps(series, wanted, axes, path, log=log, exclusive=not overwrite)
+    labels = ", ".join(f"{s.label} ({len(s.rows)} steps)" for s in series)
     console.print(f"wrote {path} ({labels})", soft_wrap=True)

@@ -41,8 +41,9 @@ def train(
 ) -> None:
     """Train the network a YAML experiment describes and save the run to disk.
 
-    The run directory ({output.dir}/{name}, or --out) receives config.yaml, history.csv and
-    history.json, metrics.json, loss.png and checkpoints/ (initial, every N epochs, best, last).
+    The run directory ({output.dir}/{name}, or --out) receives config.yaml, steps.csv (one row
+    per update), history.csv and history.json, metrics.json, loss.png and checkpoints/ (initial,
+    every N epochs, best, last).
     An existing run is never overwritten.
 
     Example:  bprop train configs/mnist5k.yaml --set optimizer.lr=0.003

@@ -47,7 +47,10 @@ class StepDone:
     epoch: int
     step: int  # 1-based within the epoch
     steps: int
-    loss: float
+    loss: float  # the batch's mean loss, before the update
+    update: int = 0  # 1-based count of updates applied in the whole run, this one included
+    lr: float = 0.0  # the rate the update used
+    grad_norm: float = 0.0  # ‖∂L/∂θ‖ before clipping
 
 
 @dataclass
@@ -170,7 +173,7 @@ def train(
             loss_sum += loss * len(out)
             norm_sum += norm
             accuracy.add(out, idx)
-            yield StepDone(epoch, k + 1, steps, loss)
+            yield StepDone(epoch, k + 1, steps, loss, training.step, lr, norm)
             if stop is not None and stop():
                 detail = f"stopped during epoch {epoch} after step {k + 1} of {steps}"
                 yield Stopped("interrupted", epoch, detail)

@@ -8,7 +8,7 @@ from typing import Any
 from ..system.atomic import write_with
 
 
-def _save(plt: Any, fig: Any, path: Path, exclusive: bool) -> None:
+def save_figure(plt: Any, fig: Any, path: Path, exclusive: bool) -> None:
     """Write ``fig`` atomically as PNG (``exclusive``: never over an existing file) and free it."""
     try:
         write_with(path, lambda fh: fig.savefig(fh, format="png", dpi=100), exclusive)
@@ -52,7 +52,7 @@ def plot_history(history: list[dict[str, float]], path: Path, title: str = "") -
         ax_acc.grid(alpha=0.3)
         ax_acc.legend()
     fig.tight_layout()
-    _save(plt, fig, path, False)
+    save_figure(plt, fig, path, False)
 
 
 def plot_runs(
@@ -127,7 +127,7 @@ def plot_runs(
         fig.set_figheight(fig.get_figheight() + legend_in)
         fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize="small")
         fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1))
-    _save(plt, fig, path, exclusive)
+    save_figure(plt, fig, path, exclusive)
 
 
 DIAGNOSTICS = ("grad_norm", "update_ratio", "dead_fraction")
@@ -180,7 +180,7 @@ def plot_confusion(
     fig.colorbar(image, ax=ax, shrink=0.8)
     ax.set_title("confusion matrix")
     fig.tight_layout()
-    _save(plt, fig, path, exclusive)
+    save_figure(plt, fig, path, exclusive)
 
 
 def plot_predictions(truth: Any, predicted: Any, path: Path, exclusive: bool = False) -> None:
@@ -202,7 +202,7 @@ def plot_predictions(truth: Any, predicted: Any, path: Path, exclusive: bool = F
     ax.set_title("predictions against truth")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    _save(plt, fig, path, exclusive)
+    save_figure(plt, fig, path, exclusive)
 
 
 def plot_sweep(
@@ -249,4 +249,4 @@ def plot_sweep(
         ax.axis("off")
     fig.suptitle(f"{metric} by trial (red: diverged)")
     fig.tight_layout()
-    _save(plt, fig, path, False)
+    save_figure(plt, fig, path, False)

@@ -4,7 +4,7 @@
 (plus `RunStarted` and `RunFinished`) for the CLI to render.
 
 Run directory:
-    config.yaml, history.csv, history.json, metrics.json, loss.png,
+    config.yaml, steps.csv, history.csv, history.json, metrics.json, loss.png,
     checkpoints/initial.npz, checkpoints/epoch-NNNN.npz, checkpoints/best.npz, checkpoints/last.npz
 """
 
@@ -24,7 +24,16 @@ import numpy as np
 from ..config import ExperimentConfig
 from ..core.history import columns
 from ..core.network import Network
-from ..core.training import EpochEnded, Event, Stopped, TrainData, TrainingState, evaluate, train
+from ..core.training import (
+    EpochEnded,
+    Event,
+    StepDone,
+    Stopped,
+    TrainData,
+    TrainingState,
+    evaluate,
+    train,
+)
 from ..core.types import Array
 from ..data import Splits, cache, table_source
 from ..errors import BpropError, ConfigError
@@ -41,9 +50,12 @@ from .resumption import check_same_config, check_same_data, data_signature
 from .run_files import RunFiles
 from .rundirs import run_of_checkpoint
 
-#: History, last.npz and best.npz are written at most this often (and always at checkpoint
-#: epochs and at the end), so runs of many tiny epochs are not bound by fsync.
+#: Steps, history, last.npz and best.npz are written at most this often (and always at
+#: checkpoint epochs and at the end), so runs of many tiny epochs are not bound by fsync...
 FLUSH_SECONDS = 1.0
+#: ...nor by rewriting a long steps.csv: between writes at least this many times the last one's
+#: duration passes, so writing takes at most about 1/FLUSH_SHARE of the run.
+FLUSH_SHARE = 20
 
 
 @dataclass
@@ -195,22 +207,27 @@ def execute(
     )
 
     stopped = Stopped("completed", training.epoch)
-    last_flush = time.monotonic()
+    last_flush, flush_cost = time.monotonic(), 0.0
     best_pending = False
     for event in train(training, prepared.data, stop):
-        if isinstance(event, EpochEnded):
+        if isinstance(event, StepDone):
+            files.steps.add(event.update, event.epoch, event.loss, event.lr, event.grad_norm)
+        elif isinstance(event, EpochEnded):
             files.end_epoch(event.row)
             best_pending = best_pending or event.improved
             every = cfg.output.checkpoint_every
             periodic = bool(every) and event.epoch % every == 0
             if periodic:
                 files.write_checkpoint(f"epoch-{event.epoch:04d}.npz", files.epoch_end)
-            if periodic or time.monotonic() - last_flush >= FLUSH_SECONDS:
+            waited = time.monotonic() - last_flush
+            if periodic or waited >= max(FLUSH_SECONDS, FLUSH_SHARE * flush_cost):
+                flush_started = time.monotonic()
                 if best_pending:
                     files.write_checkpoint("best.npz", files.capture(training.best_params))
                     best_pending = False
                 files.flush()
                 last_flush = time.monotonic()
+                flush_cost = last_flush - flush_started
         elif isinstance(event, Stopped):
             stopped = event
         yield event
@@ -259,6 +276,11 @@ def _metrics(
         "total_seconds": time.perf_counter() - started,
         "train_seconds": sum(r["train_seconds"] for r in history),
         "final": history[-1] if history else {},
+        "samples": {
+            "train": len(splits.X_train),
+            "validation": 0 if splits.X_val is None else len(splits.X_val),
+            "test": 0 if splits.X_test is None else len(splits.X_test),
+        },
     }
     monitor = training.monitor
     best = next((r for r in history if r["epoch"] == monitor.best_epoch), None)

@@ -17,6 +17,7 @@ from ..core.types import Array
 from ..system.atomic import remove_stale_temporaries, write_text
 from . import checkpoints
 from .rundirs import RUN_FILES, is_checkpoint_name, read_history
+from .step_log import StepLog
 
 if TYPE_CHECKING:
     from .run import Prepared
@@ -42,10 +43,12 @@ class RunFiles:
         self.resolved = prepared.cfg.resolved()
         self.ckpt_dir = run_dir / "checkpoints"
         self.history: list[dict[str, float]] = []
+        self.steps = StepLog()
         if prepared.source_dir is not None:
             # Continue the history of the run that wrote the checkpoint, up to its epoch.
             epoch = prepared.training.epoch
             self.history = [r for r in read_history(prepared.source_dir) if r["epoch"] <= epoch]
+            self.steps = StepLog.resumed(prepared.source_dir, epoch)
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         # Temporaries of writes that a killed run left unfinished (their targets are complete).
         remove_stale_temporaries(run_dir, RUN_FILES)
@@ -53,6 +56,7 @@ class RunFiles:
         write_text(run_dir / "config.yaml", to_yaml(self.resolved))
         self.epoch_end = self.capture()
         self._rows_written = -1  # what the history files hold
+        self._steps_written = -1  # what steps.csv holds
         self._last_written: dict[str, Any] | None = None  # what last.npz holds
         self.flush(last=False)  # the history so far: empty, or the resumed run's
 
@@ -74,9 +78,12 @@ class RunFiles:
         checkpoints.write(self.ckpt_dir / name, state)
 
     def flush(self, last: bool = True) -> None:
-        """Bring history.csv, history.json and (with ``last``) last.npz up to date, in that
-        order: a crash between them leaves each complete, the CSV at most a row ahead of the
-        JSON, and both at least as far as last.npz."""
+        """Bring steps.csv, history.csv, history.json and (with ``last``) last.npz up to date,
+        in that order: a crash between them leaves each complete, the CSV at most a row ahead of
+        the JSON, and each at least as far as last.npz."""
+        if self._steps_written != len(self.steps):
+            write_text(self.run_dir / "steps.csv", self.steps.text())
+            self._steps_written = len(self.steps)
         history = self.history
         if self._rows_written != len(history):
             cols = columns(self.prepared.data.classification)

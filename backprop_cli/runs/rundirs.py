@@ -20,7 +20,12 @@ from ..system.locking import LOCK_FILE, hold
 #: A directory holding any of these is a run directory (`bprop train` wrote it).
 RUN_MARKERS = ("config.yaml", "history.csv", "checkpoints")
 #: The files `bprop train` writes in a run directory (beside its checkpoints/ folder).
-RUN_FILES = frozenset({"config.yaml", "history.csv", "history.json", "metrics.json", "loss.png"})
+RUN_FILES = frozenset(
+    {
+        "config.yaml", "steps.csv", "history.csv", "history.json", "metrics.json", "loss.png",
+        "boundary.png", "fit.png", "boundary.gif",
+    }
+)  # fmt: skip
 #: The names of the checkpoints it writes in ``checkpoints/``.
 CHECKPOINT_NAME = re.compile(r"(initial|best|last|epoch-\d{4,})\.npz")
 #: A directory holding this is a comparison (`bprop compare-optimizers` wrote it).
