@@ -240,17 +240,26 @@ def optimizers(steps: int = 3) -> Demo:
 
 
 def schedules(lr0: float = 0.1, epochs: int = 20) -> Demo:
-    """The four schedules over an example run, from bprop's own schedule functions."""
-    params: dict[str, dict[str, float]] = {
+    """The schedules over an example run, from bprop's own schedule functions; plateau reacts to
+    an example monitored loss that falls by 0.1 an epoch to 0.5 and then stalls."""
+    params: dict[str, dict[str, float | str]] = {
         "constant": {}, "step": {"decay_rate": 0.5, "step_size": 5},
         "exponential": {"decay_rate": 0.1}, "cosine": {"min_lr": 0.0},
+        "plateau": {"monitor": "val_loss", "factor": 0.5, "patience": 3},
     }  # fmt: skip
     built = {name: build_schedule(name, lr0, epochs, 0, **params[name]) for name in SCHEDULES}
+    monitored = [round(max(1.0 - 0.1 * e, 0.5), 10) for e in range(epochs)]
+    rates: dict[str, list[float]] = {name: [] for name in SCHEDULES}
+    for e in range(epochs):
+        for name, schedule in built.items():
+            rates[name].append(schedule(e))
+            schedule.end_epoch({"val_loss": monitored[e]})
     rows: list[list[object]] = [
-        [e, *[f"{built[name](e):.5f}" for name in SCHEDULES]] for e in range(epochs)
+        [e, *[f"{rates[name][e]:.5f}" for name in SCHEDULES], f"{monitored[e]:.1f}"]
+        for e in range(epochs)
     ]
     series = [
-        (name, [{"epoch": e, "lr": built[name](e)} for e in range(epochs)]) for name in SCHEDULES
+        (name, [{"epoch": e, "lr": rates[name][e]} for e in range(epochs)]) for name in SCHEDULES
     ]
     return Demo(
         f"Learning-rate schedules from lr₀ = {lr0:g} over {epochs} epochs",
@@ -259,9 +268,15 @@ def schedules(lr0: float = 0.1, epochs: int = 20) -> Demo:
             "step: lr = lr₀·0.5^⌊e/5⌋",
             "exponential: lr = lr₀·e^(−0.1·e)",
             f"cosine: lr = ½·lr₀·(1 + cos(π·e/{epochs}))",
+            "plateau: lr ← lr·0.5 after 3 epochs in which val_loss did not improve by 10⁻⁴ "
+            "(decided at each epoch's end, for the next epoch)",
         ],
-        [Table("lr by epoch (0-based)", ["epoch", *SCHEDULES], rows)],
-        ["Set one with schedule: {type: cosine} (add warmup_epochs: N for a linear warm-up)."],
+        [Table("lr by epoch (0-based)", ["epoch", *SCHEDULES, "val_loss"], rows)],
+        [
+            "Set one with schedule: {type: cosine} (add warmup_epochs: N for a linear warm-up).",
+            "val_loss is the example metric plateau watches: it stops improving after epoch 5, "
+            "so the rate halves for epochs 9, 12, 15 and 18.",
+        ],
         series,
         "lr",
     )
@@ -274,7 +289,7 @@ TOPICS: dict[str, tuple[str, Callable[[], Demo]]] = {
     "graph": ("the computational graph of L = (wx + b)², forward and backward", graph),
     "backprop": ("the notes' 2-3-1 network: every δ, gradient and updated weight", backprop),
     "optimizers": ("SGD, momentum, RMSprop and Adam on the same gradients", optimizers),
-    "schedules": ("the four learning-rate schedules over an example run (--plot)", schedules),
+    "schedules": ("the learning-rate schedules over an example run (--plot)", schedules),
 }
 
 #: Topics computed at a point x of the user's choosing (--x).

@@ -84,6 +84,11 @@ def test_schedules_table_and_plot(tmp_path: Path) -> None:
     # cosine at e = 10 of 20: ½·0.1·(1 + cos(π/2)) = 0.05; step: 0.1·0.5² = 0.025.
     assert row10[table.columns.index("cosine")] == "0.05000"
     assert row10[table.columns.index("step")] == "0.02500"
+    # plateau (factor ½, patience 3) on a val_loss flat from e = 5: epochs 6, 7 and 8 do not
+    # improve, so e = 9 runs at 0.05; then every third epoch halves it again (12, 15, 18).
+    plateau = [row[table.columns.index("plateau")] for row in table.rows]
+    assert plateau[8:10] == ["0.10000", "0.05000"] and plateau[12] == "0.02500"
+    assert plateau[18] == "0.00625"
     out = tmp_path / "s.png"
     result = cli(["demo", "schedules", "--plot", "--out", str(out)])
     assert result.exit_code == 0 and out.stat().st_size > 10_000

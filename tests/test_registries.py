@@ -177,7 +177,7 @@ def test_unknown_names_and_parameters_are_refused_with_the_choices() -> None:
         (lambda: build_optimizer("sgd", beta=1.0),
          "optimizer sgd takes no parameter beta (it takes weight_decay)"),
         (lambda: build_schedule("linear", 0.1, 3),
-         "unknown schedule 'linear'; choose one of: constant, step, exponential, cosine"),
+         "unknown schedule 'linear'; choose one of: constant, step, exponential, cosine, plateau"),
         (lambda: build_schedule("step", 0.1, 3, gamma=1.0),
          "schedule step takes no parameter gamma (it takes decay_rate, step_size)"),
     ]  # fmt: skip

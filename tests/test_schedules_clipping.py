@@ -46,7 +46,8 @@ def test_schedule_golden_values(name: str, params: dict, expected: dict[int, flo
 
 
 def test_every_schedule_has_golden_values() -> None:
-    assert {name for name, _, _ in GOLDEN} == set(SCHEDULES)
+    # plateau's rates depend on the history: its golden sequences are below.
+    assert {name for name, _, _ in GOLDEN} | {"plateau"} == set(SCHEDULES)
 
 
 def test_cosine_total_epochs_defaults_to_the_run() -> None:
@@ -184,3 +185,68 @@ def test_cosine_may_end_at_the_starting_rate_but_not_above_it() -> None:
 def test_a_negative_epoch_is_a_programming_error_that_says_so() -> None:
     with pytest.raises(ValueError, match=r"^epochs count from 0. Received: epoch=-1$"):
         build_schedule("constant", 0.1, 3)(-1)
+
+
+def run_plateau(values: list[float], **params: object) -> tuple[list[float], object]:
+    """The rate of each epoch when the monitored metric takes ``values``."""
+    schedule = build_schedule("plateau", 1.0, len(values), 0, monitor="train_loss", **params)  # type: ignore[arg-type]
+    rates = []
+    for e, value in enumerate(values):
+        rates.append(schedule(e))
+        schedule.end_epoch({"train_loss": value})
+    return rates, schedule
+
+
+def test_plateau_golden_sequence_with_cooldown_and_a_floor() -> None:
+    # lr₀ 1, factor ½, patience 2, cooldown 1, min_delta 0, min_lr 0.2 (Keras's rules):
+    # end of e0: 5 < ∞ best 5 | e1: 4 best 4 | e2: 4 wait 1 | e3: wait 2 → lr ½, cooldown 1
+    # e4: cooldown 1 → 0, wait 0; no improvement and cooldown over → wait 1
+    # e5: wait 2 → lr ¼, cooldown 1 | e6: 3 < 4: cooldown → 0, best 3, wait 0
+    # e7: wait 1 | e8: wait 2 → lr max(⅛, 0.2) = 0.2 | e9: cooldown → 0, wait 1
+    # e10: wait 2, but lr = min_lr: no change | e11: wait 3, no change
+    values = [5, 4, 4, 4, 4, 4, 3, 3, 3, 3, 3, 3]
+    rates, schedule = run_plateau(
+        values, factor=0.5, patience=2, cooldown=1, min_delta=0.0, min_lr=0.2
+    )
+    assert rates == [1, 1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2]
+    assert schedule.state() == {"lr": 0.2, "best": 3, "wait": 3, "cooldown_counter": 0}  # type: ignore[attr-defined]
+
+
+def test_plateau_needs_an_improvement_larger_than_min_delta() -> None:
+    # patience 1, min_delta 0.1: 1.0 → 0.95 is no improvement (0.95 ≮ 1.0 − 0.1) → lr·0.1;
+    # 0.85 < 1.0 − 0.1 is (best 0.85); NaN never is.
+    rates, _ = run_plateau([1.0, 0.95, 0.85, math.nan, 0.1], factor=0.1, patience=1, min_delta=0.1)
+    assert rates == pytest.approx([1, 1, 0.1, 0.1, 0.01], rel=1e-15)
+
+
+def test_plateau_state_round_trips_and_defaults_follow_keras() -> None:
+    _, schedule = run_plateau([3, 2, 2, 2], factor=0.5, patience=1)
+    fresh = build_schedule("plateau", 1.0, 4, 0, monitor="train_loss", factor=0.5, patience=1)
+    fresh.load(schedule.state())  # type: ignore[attr-defined]
+    assert fresh.state() == schedule.state() and fresh(4) == schedule(4) == 0.25  # type: ignore[attr-defined]
+    default = build_schedule("plateau", 0.1, 5)
+    settings = ("monitor", "factor", "patience", "min_delta", "cooldown", "min_lr")
+    assert default.base.state() | {k: getattr(default.base, k) for k in settings} == {  # type: ignore[attr-defined]
+        "lr": 0.1, "best": math.inf, "wait": 0, "cooldown_counter": 0, "monitor": "val_loss",
+        "factor": 0.1, "patience": 10, "min_delta": 1e-4, "cooldown": 0, "min_lr": 0.0,
+    }  # fmt: skip
+    assert default.monitor == "val_loss" and build_schedule("cosine", 0.1, 5).monitor is None
+    assert build_schedule("cosine", 0.1, 5).state() == {}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"factor": 1.0}, "factor must lie in (0, 1). Received: factor=1.0"),
+        (
+            {"monitor": "accuracy"},
+            "monitor must be one of val_loss, train_loss. Received: monitor='accuracy'",
+        ),
+        ({"min_lr": 0.5}, "plateau min_lr must lie in [0, lr]. Received: min_lr=0.5 with lr=0.1"),
+        ({"patience": -1}, "patience must lie in [0, ∞). Received: patience=-1"),
+    ],
+)
+def test_plateau_refuses_bad_settings(params: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_schedule("plateau", 0.1, 5, **params)  # type: ignore[arg-type]
+    assert str(caught.value) == message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -431,3 +432,35 @@ def test_predict_runs_in_evaluation_mode_and_returns_a_new_array() -> None:
     np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-12)  # probabilities
     first[...] = 0
     assert not np.array_equal(net.predict(X), first)  # a copy, not a view of a buffer
+
+
+def test_a_plateau_schedule_resumes_exactly_and_shows_in_the_history(tmp_path: Path) -> None:
+    common = [
+        "schedule={type: plateau, monitor: train_loss, patience: 1, factor: 0.5, min_delta: 0.1}"
+    ]
+    full = finished(run(TOY, tmp_path / "full", ["training.epochs=8", *common]))
+    rates = [r["lr"] for r in history_of(full.run_dir)]
+    assert rates[0] == load_config(TOY).optimizer.lr and len(set(rates)) > 2  # lowered twice+
+    assert all(b in (a, a / 2) for a, b in itertools.pairwise(rates))
+    part = tmp_path / "part"
+    run(TOY, part, ["training.epochs=4", *common])
+    state = json.loads(str(np.load(part / "checkpoints/last.npz")["schedule_state"]))
+    assert state["lr"] == rates[4] == rates[3] / 2  # the next epoch's lowered rate is saved
+    run(TOY, part, ["training.epochs=8", *common], resume=part / "checkpoints/last.npz")
+    assert strip_seconds(history_of(part)) == strip_seconds(history_of(full.run_dir))
+    assert_same_arrays(full.run_dir / "checkpoints/last.npz", part / "checkpoints/last.npz")
+
+
+def test_a_plateau_checkpoint_without_its_schedule_state_is_refused(tmp_path: Path) -> None:
+    sets = ["--set", "schedule={type: plateau, monitor: train_loss}", "--set", "training.epochs=2"]
+    result = cli(["train", TOY, "--out", str(tmp_path / "r"), "--quiet", *sets])
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "r/checkpoints/last.npz") as archive:
+        kept = {k: archive[k] for k in archive.files if k != "schedule_state"}
+    np.savez(tmp_path / "old.npz", **kept)
+    sets[-1] = "training.epochs=3"
+    result = cli(
+        ["train", TOY, "--out", str(tmp_path / "s"), "--resume", str(tmp_path / "old.npz"), *sets]
+    )
+    assert result.exit_code == 2
+    assert "old.npz: cannot resume, missing schedule_state" in result.output

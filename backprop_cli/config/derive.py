@@ -18,7 +18,7 @@ def field_of(spec: Hyper, optional: str | None = None) -> FieldSpec:
     """A Pydantic field for ``spec``: its type, default, range and description. With
     ``optional`` the field defaults to None, meaning the declared default, and ``optional`` says
     where it applies (e.g. "leaky_relu")."""
-    kind: Any = spec.kind
+    kind: Any = Literal[spec.choices] if spec.choices else spec.kind
     if spec.default is None or optional is not None:
         kind = kind | None
     description = spec.description

@@ -478,10 +478,10 @@ class ExperimentConfig(Strict):
                 f"model.layers.{index}.units: a softmax over 1 unit is constant (always 1); give "
                 "it one unit per class, or use one sigmoid unit with binary_cross_entropy"
             )
-        stop = self.training.early_stopping
-        problem = monitor_problem(stop.monitor, self.has_validation()) if stop else None
-        if problem:
-            raise ValueError(f"training.early_stopping.monitor: {problem}")
+        for key, monitor in self.monitors().items():
+            problem = monitor_problem(monitor, self.has_validation())
+            if problem:
+                raise ValueError(f"{key}: {problem}")
         self._check_schedule()
         if not is_classification(self.loss):
             classifiers = " or ".join(name for name in LOSSES if is_classification(name))
@@ -508,6 +508,16 @@ class ExperimentConfig(Strict):
             build_schedule(name, self.optimizer.lr, self.training.epochs, warmup, **params)
         except ConfigError as exc:
             raise ValueError(f"schedule: {exc}") from None
+
+    def monitors(self) -> dict[str, str]:
+        """The history columns something watches, by config key: early stopping's and an
+        adaptive schedule's."""
+        found: dict[str, str] = {}
+        if self.training.early_stopping is not None:
+            found["training.early_stopping.monitor"] = self.training.early_stopping.monitor
+        if getattr(self.schedule, "monitor", None) is not None:
+            found["schedule.monitor"] = self.schedule.monitor  # type: ignore[attr-defined]
+        return found
 
     def has_validation(self) -> bool:
         """Whether the data has a validation split (an .npz file decides itself: assumed so)."""

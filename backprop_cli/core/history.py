@@ -18,7 +18,8 @@ def columns(classification: bool) -> list[str]:
 
 
 def monitor_problem(monitor: str, has_validation: bool) -> str | None:
-    """Why early stopping cannot watch ``monitor`` (val_loss without validation data), or None."""
+    """Why early stopping or an adaptive schedule cannot watch ``monitor`` (val_loss without
+    validation data), or None."""
     if monitor == "val_loss" and not has_validation:
         return (
             "val_loss needs validation data, and the data set has none (data.validation_split "

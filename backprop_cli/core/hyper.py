@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-Value = float | int | bool | None
+Value = float | int | bool | str | None
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,8 @@ class Hyper:
 
     The range is ``low ≤ value ≤ high``, an end left out when None, made strict by
     ``low_open`` / ``high_open``. A boolean default makes a flag (no range); ``integer`` makes a
-    whole number. A default of None means "decided elsewhere" (the description says by what), and
-    None is then accepted as a value.
+    whole number; ``choices`` makes a name, one of them (no range). A default of None means
+    "decided elsewhere" (the description says by what), and None is then accepted as a value.
     """
 
     default: Value
@@ -34,10 +34,13 @@ class Hyper:
     low_open: bool = False
     high_open: bool = False
     integer: bool = False
+    choices: tuple[str, ...] = ()
 
     @property
     def kind(self) -> type:
-        """The Python type of a value: bool, int or float."""
+        """The Python type of a value: bool, int, float or str."""
+        if self.choices:
+            return str
         if isinstance(self.default, bool):
             return bool
         return int if self.integer else float
@@ -46,6 +49,12 @@ class Hyper:
         """``value`` as a Python float, int or bool, or a `ConfigError` naming ``name``."""
         if value is None and self.default is None:
             return None
+        if self.choices:
+            if value not in self.choices:
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(self.choices)}. Received: {name}={value!r}"
+                )
+            return value
         if self.kind is bool:
             if not isinstance(value, bool):
                 raise ConfigError(f"{name} must be true or false. Received: {name}={value!r}")

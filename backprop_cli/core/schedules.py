@@ -1,8 +1,9 @@
-"""Learning-rate schedules: pure closed-form functions of the 0-based epoch e.
+"""Learning-rate schedules: the learning rate used for every step of the 0-based epoch e.
 
-Each schedule maps e to the learning rate used for every step of epoch e; lr₀ is the optimizer's
-``lr``. Nothing here is recursive, so any epoch's rate can be computed directly (a resumed run needs
-no replay).
+lr₀ is the optimizer's ``lr``. All but one are pure closed-form functions of e, so any epoch's rate
+can be computed directly (a resumed run needs no replay). ``plateau`` instead reacts to the
+history: it lowers the rate when a monitored metric stops improving, decided at each epoch's end,
+and its state (the rate, the best value, the counters) is saved with checkpoints.
 
 An optional linear warmup of W epochs scales the first epochs:
     lr(e) = f(e) · (e + 1) / (W + 1)   for e < W,   lr(e) = f(e) otherwise
@@ -12,13 +13,13 @@ so the first epoch already trains (at f(0)/(W + 1)) and the ramp reaches f(e) at
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError
 from .hyper import Hyper, check_all
 
-BaseSchedule = Callable[[int], float]
+BaseSchedule = Callable[[int], float]  # a closed form, or a `Plateau`
 
 
 def constant(lr0: float, epochs: int) -> BaseSchedule:
@@ -56,6 +57,77 @@ def cosine(lr0: float, epochs: int, min_lr: float, total_epochs: int | None) -> 
     return schedule
 
 
+@dataclass
+class Plateau:
+    """Keras's ``ReduceLROnPlateau`` (mode min): lower the rate when ``monitor`` stops improving.
+
+    Math, at the end of each epoch with m the epoch's ``monitor`` value (best = +∞ at first):
+        if cooldown_counter > 0:  cooldown_counter ← cooldown_counter − 1;  wait ← 0
+        if m < best − min_delta:  best ← m;  wait ← 0
+        elif cooldown_counter = 0:
+            wait ← wait + 1
+            if wait ≥ patience and lr > min_lr:
+                lr ← max(lr · factor, min_lr);  cooldown_counter ← cooldown;  wait ← 0
+    The new rate applies from the next epoch; a non-finite m is no improvement.
+    """
+
+    lr: float
+    monitor: str
+    factor: float
+    patience: int
+    min_delta: float
+    cooldown: int
+    min_lr: float
+    best: float = math.inf
+    wait: int = 0
+    cooldown_counter: int = 0
+
+    def __call__(self, e: int) -> float:
+        return self.lr
+
+    def observe(self, row: Mapping[str, float]) -> None:
+        """Take the epoch's history row into account (the rate of the next epoch)."""
+        value = row[self.monitor]
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience and self.lr > self.min_lr:
+                self.lr = max(self.lr * self.factor, self.min_lr)
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+    STATE = ("lr", "best", "wait", "cooldown_counter")
+
+    def state(self) -> dict[str, float]:
+        return {k: v for k, v in asdict(self).items() if k in self.STATE}
+
+    def load(self, state: Mapping[str, float]) -> None:
+        self.lr, self.best = float(state["lr"]), float(state["best"])
+        self.wait, self.cooldown_counter = int(state["wait"]), int(state["cooldown_counter"])
+
+
+def plateau(
+    lr0: float,
+    epochs: int,
+    monitor: str,
+    factor: float,
+    patience: int,
+    min_delta: float,
+    cooldown: int,
+    min_lr: float,
+) -> Plateau:
+    """The rate starts at lr₀ and falls by ``factor`` on each plateau, never below ``min_lr``
+    (which must lie in [0, lr₀])."""
+    if min_lr > lr0:
+        raise ConfigError(
+            f"plateau min_lr must lie in [0, lr]. Received: min_lr={min_lr} with lr={lr0}"
+        )
+    return Plateau(lr0, monitor, factor, patience, min_delta, cooldown, min_lr)
+
+
 @dataclass(frozen=True)
 class ScheduleKind:
     """A schedule's closed form ``make(lr0, epochs, **hyperparameters)`` and its
@@ -89,6 +161,21 @@ SCHEDULE_KINDS: dict[str, ScheduleKind] = {
             "total_epochs": Hyper(None, "Default: training.epochs.", 1, integer=True),
         },
     ),
+    "plateau": ScheduleKind(
+        plateau,
+        {
+            "monitor": Hyper(
+                "val_loss", "The metric that must improve.", choices=("val_loss", "train_loss")
+            ),
+            "factor": Hyper(
+                0.1, "lr ← lr·factor on a plateau.", 0, 1, low_open=True, high_open=True
+            ),
+            "patience": Hyper(10, "Epochs without improvement before lowering.", 0, integer=True),
+            "min_delta": Hyper(1e-4, "The least decrease that counts as improvement.", 0),
+            "cooldown": Hyper(0, "Epochs after a lowering before counting again.", 0, integer=True),
+            "min_lr": Hyper(0.0, "The rate never goes below this.", 0),
+        },
+    ),
 }
 SCHEDULES = tuple(SCHEDULE_KINDS)
 
@@ -109,13 +196,31 @@ class Schedule:
             lr *= (epoch + 1) / (self.warmup_epochs + 1)
         return float(lr)
 
+    @property
+    def monitor(self) -> str | None:
+        """The history column the schedule reacts to (None for a closed form)."""
+        return self.base.monitor if isinstance(self.base, Plateau) else None
+
+    def end_epoch(self, row: Mapping[str, float]) -> None:
+        """Show the schedule the finished epoch's history row (closed forms ignore it)."""
+        if isinstance(self.base, Plateau):
+            self.base.observe(row)
+
+    def state(self) -> dict[str, float]:
+        """What a checkpoint must keep to continue exactly ({} for a closed form)."""
+        return self.base.state() if isinstance(self.base, Plateau) else {}
+
+    def load(self, state: Mapping[str, float]) -> None:
+        if isinstance(self.base, Plateau):
+            self.base.load(state)
+
 
 def build_schedule(
     name: str,
     lr0: float,
     epochs: int,
     warmup_epochs: int = 0,
-    **params: float,
+    **params: float | str,
 ) -> Schedule:
     """The schedule ``name`` for a run of ``epochs`` epochs starting from ``lr0``, its
     hyperparameters ``params`` checked against their declarations in `SCHEDULE_KINDS`."""

@@ -198,6 +198,7 @@ def train(
         improved = stopper.update(epoch, monitored)
         if improved:
             _keep_best(training)
+        training.schedule.end_epoch(row)  # an adaptive schedule picks the next epoch's rate
         yield EpochEnded(epoch, row, improved)
         for message in diagnostics.warnings(row) if diagnostics is not None else ():
             yield Warned(epoch, message)

@@ -160,10 +160,11 @@ def build_training_state(
         )
     optimizer = build_optimizer_from(cfg)
     optimizer.init(net.n_params, net.n_decay, net.dtype)
+    for key, watched in cfg.monitors().items():
+        problem = monitor_problem(watched, has_validation)
+        if problem:
+            raise ConfigError(f"{key}: {problem}")
     stop = cfg.training.early_stopping
-    problem = monitor_problem(stop.monitor, has_validation) if stop else None
-    if problem:
-        raise ConfigError(f"training.early_stopping.monitor: {problem}")
     monitor = (
         EarlyStopping(stop.monitor, stop.patience, stop.min_delta, stop.restore_best)
         if stop

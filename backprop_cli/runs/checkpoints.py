@@ -13,6 +13,8 @@ Keys:
     rng_state                         JSON of the shuffling generator's state
     noise_rng_state                   JSON of the dropout generator's state (with dropout)
     monitor_state                     JSON of the best-epoch / early-stopping tracker
+    schedule_state                    JSON of an adaptive schedule's state (plateau: lr, best,
+                                      wait, cooldown_counter); {} for the closed forms
     data.shape, data.digest           the sizes of the splits and the features, and a digest of
                                       their values (a resumed run must train on the same data)
     data.columns                      JSON {"features": [names], "target": name, "classes":
@@ -82,6 +84,7 @@ def capture(
     if training.net.noise_rng is not None and training.net.has_noise:
         arrays["noise_rng_state"] = np.array(json.dumps(training.net.noise_rng.bit_generator.state))
     arrays["monitor_state"] = np.array(json.dumps(training.monitor.state()))
+    arrays["schedule_state"] = np.array(json.dumps(training.schedule.state()))
     arrays["config"] = np.array(json.dumps(config))
     if mean is not None and std is not None:
         arrays["preprocess.mean"], arrays["preprocess.std"] = mean, std
@@ -123,8 +126,8 @@ def load(path: Path) -> Checkpoint:
 
 #: Scalar counters and the JSON texts a checkpoint may hold.
 COUNTERS = ("epoch", "step", "params_epoch", "optimizer.step_count")
-TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "config", "data.digest", "data.columns",
-         "data.encoding")  # fmt: skip
+TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "schedule_state", "config",
+         "data.digest", "data.columns", "data.encoding")  # fmt: skip
 
 
 def _problems(arrays: dict[str, Any]) -> list[str]:
@@ -214,5 +217,9 @@ def restore(checkpoint: Checkpoint, training: TrainingState) -> None:
         if "noise_rng_state" in a and noise is not None:
             noise.bit_generator.state = json.loads(str(a["noise_rng_state"]))
         training.monitor.load(json.loads(str(a["monitor_state"])))
+        if training.schedule.monitor is not None:  # an adaptive schedule's rate and counters
+            if "schedule_state" not in a:
+                raise CheckpointError(f"{source}: cannot resume, missing schedule_state")
+            training.schedule.load(json.loads(str(a["schedule_state"])))
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{source}: corrupt resume state ({exc})") from None
