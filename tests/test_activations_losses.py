@@ -444,3 +444,44 @@ def test_the_output_dtype_of_one_hot_targets_follows_the_network() -> None:
         y = loss.prepare_targets(np.array(labels), k, np.dtype("float32"))
         assert y.dtype == np.float32
         np.testing.assert_array_equal(y, np.eye(k)[labels])
+
+
+def test_elu_golden_values() -> None:
+    z = np.array([[-2.0, 0.0, 1.0]])
+    # α = 1: elu(−2) = e⁻² − 1 = 0.1353352832366127 − 1 = −0.8646647167633873; elu(0) = e⁰ − 1 = 0
+    # elu′(−2) = α·e⁻² = 0.1353352832366127, elu′(0) = α·e⁰ = 1 (no kink at α = 1), elu′(1) = 1
+    elu = get_activation("elu")
+    a = elu.forward(z)
+    np.testing.assert_allclose(a, [[-0.8646647167633873, 0.0, 1.0]], rtol=1e-15)
+    np.testing.assert_allclose(elu.derivative(z, a), [[0.1353352832366127, 1.0, 1.0]], rtol=1e-15)
+    # α = 0.5: elu(−2) = 0.5·(e⁻² − 1) = −0.43233235838169365
+    #          elu′(−2) = 0.5·e⁻² = 0.06766764161830635
+    half = get_activation("elu", alpha=0.5)
+    a = half.forward(z)
+    assert a[0, 0] == pytest.approx(-0.43233235838169365, rel=1e-15)
+    assert half.derivative(z, a)[0, 0] == pytest.approx(0.06766764161830635, rel=1e-15)
+    assert half.forward(np.array([[-50.0]], dtype=np.float32)).dtype == np.float32  # → −α
+    with pytest.raises(ConfigError, match=r"alpha must lie in \(0, ∞\)"):
+        get_activation("elu", alpha=0.0)
+
+
+def test_prelu_golden_values_and_slope_gradient() -> None:
+    # On its own every slope is 0.25: prelu(−2) = −0.5, prelu(0) = 0, prelu(3) = 3.
+    alone = get_activation("prelu")
+    z = np.array([[-2.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(alone.forward(z), [[-0.5, 0.0, 3.0]])
+    np.testing.assert_array_equal(alone.derivative(z, alone.forward(z)), [[0.25, 0.25, 1.0]])
+    # Bound, one slope per unit α = (0.1, 0.5); z = [[−1, 2], [3, −4]]:
+    #   a = [[−0.1, 2], [3, −2]];  with dout = [[1, 2], [3, 4]]: ∂L/∂z = [[0.1, 2], [3, 2]]
+    #   ∂L/∂α_0 = 1·min(−1, 0) + 3·min(3, 0) = −1;  ∂L/∂α_1 = 2·0 + 4·(−4) = −16
+    prelu = get_activation("prelu")
+    assert prelu.param_shapes(2) == {"alpha": (2,)}
+    np.testing.assert_array_equal(prelu.initial_params(2, np.dtype("f8"))["alpha"], [0.25, 0.25])
+    alpha, dalpha = np.array([0.1, 0.5]), np.full(2, np.nan)
+    prelu.bind({"alpha": alpha}, {"alpha": dalpha})
+    z = np.array([[-1.0, 2.0], [3.0, -4.0]])
+    a = prelu.forward(z)
+    np.testing.assert_allclose(a, [[-0.1, 2.0], [3.0, -2.0]], rtol=1e-15)
+    dz = prelu.backward(np.array([[1.0, 2.0], [3.0, 4.0]]), z, a)
+    np.testing.assert_allclose(dz, [[0.1, 2.0], [3.0, 2.0]], rtol=1e-15)
+    np.testing.assert_array_equal(dalpha, [-1.0, -16.0])  # overwritten, not accumulated

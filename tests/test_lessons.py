@@ -125,3 +125,19 @@ def test_the_three_batch_strategies_from_one_start() -> None:
     assert full < mini / 5 and mini < sgd / 5  # one sample's loss is the noisiest
     final = [trained(n)[0][-1]["train_loss"] for n in names]
     assert final[2] < final[1] < final[0]  # per sample seen, more updates got further
+
+
+def test_elu_and_prelu_also_revive_the_dead_network_from_the_same_start() -> None:
+    names = ["dying-relu", "dying-relu-fix-leaky", "dying-relu-fix-elu", "dying-relu-fix-prelu"]
+    starts = [np.load(run_dir(n)[0] / "checkpoints" / "initial.npz") for n in names]
+    for start in starts[1:]:  # the same weights and biases; prelu adds its slopes (0.25)
+        assert all(np.array_equal(start[f"layers.{i}.{p}"], starts[0][f"layers.{i}.{p}"])
+                   for i in range(3) for p in "Wb")  # fmt: skip
+    accuracy = {n: trained(n)[0][-1]["val_accuracy"] for n in names}
+    assert accuracy["dying-relu-fix-elu"] > accuracy["dying-relu"] + 0.5
+    assert accuracy["dying-relu-fix-prelu"] > accuracy["dying-relu"] + 0.5
+    prelu = trained("dying-relu-fix-prelu")[0]
+    assert prelu[-1]["layers.1.dead_fraction"] < prelu[0]["layers.1.dead_fraction"]
+    assert np.array_equal(starts[3]["layers.1.alpha"], np.full(64, 0.25, dtype=np.float32))
+    learned = np.load(run_dir("dying-relu-fix-prelu")[0] / "checkpoints" / "last.npz")
+    assert not np.allclose(learned["layers.1.alpha"], 0.25)  # the slopes were trained

@@ -162,8 +162,8 @@ def test_unknown_names_and_parameters_are_refused_with_the_choices() -> None:
 
     rng, f64 = np.random.default_rng(0), np.dtype("f8")
     cases = [
-        (lambda: get_activation("relux"), "unknown activation 'relux'; choose one of: "
-         "leaky_relu, linear, relu, sigmoid, softmax, tanh"),
+        (lambda: get_activation("relux"), "unknown activation 'relux'; choose one of: elu, "
+         "leaky_relu, linear, prelu, relu, sigmoid, softmax, tanh"),
         (lambda: get_activation("tanh", alpha=0.1),
          "activation tanh takes no parameter alpha (it takes none)"),
         (lambda: build_loss("mae", get_activation("linear")),

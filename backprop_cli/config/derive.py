@@ -54,14 +54,25 @@ def make_model(class_name: str, base: type[BaseModel], **fields: FieldSpec) -> A
 
 def shared_params(owners: Mapping[str, Mapping[str, Hyper]]) -> dict[str, FieldSpec]:
     """One optional field per hyperparameter any of ``owners`` declares (e.g. ``alpha`` of
-    leaky_relu among the activations), naming the owners it applies to."""
-    users: dict[str, list[str]] = {}
-    specs: dict[str, Hyper] = {}
+    leaky_relu and elu among the activations), naming the owners it applies to. Where owners
+    declare it differently, the field says how for each, and its range is each owner's own to
+    check (``DenseFields`` checks ``alpha`` against the activation chosen)."""
+    declared: dict[str, dict[str, Hyper]] = {}
     for owner, hyper in owners.items():
         for key, spec in hyper.items():
-            users.setdefault(key, []).append(owner)
-            specs.setdefault(key, spec)
-    return {key: field_of(specs[key], " and ".join(users[key])) for key in specs}
+            declared.setdefault(key, {})[owner] = spec
+    fields: dict[str, FieldSpec] = {}
+    for key, by_owner in declared.items():
+        specs = list(by_owner.values())
+        if all(spec == specs[0] for spec in specs):
+            fields[key] = field_of(specs[0], " and ".join(by_owner))
+            continue
+        description = "; ".join(
+            f"{owner}: {spec.description} Default {spec.default}, in {spec.interval()}."
+            for owner, spec in by_owner.items()
+        )
+        fields[key] = (specs[0].kind | None, Field(None, description=description))
+    return fields
 
 
 def misplaced(

@@ -14,6 +14,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -28,6 +29,7 @@ from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
 from ..core.schedules import SCHEDULE_KINDS, WARMUP
 from ..data import GENERATORS, SHIPPED, SHIPPED_TABLES
 from ..data.tabular import MISSING_STRATEGIES
+from ..errors import ConfigError
 from .derive import (
     field_of,
     fields_of,
@@ -157,6 +159,19 @@ class DenseFields(Strict):
 
     def init_params(self) -> dict[str, Any]:
         return _given(self, INIT_PARAMS[self.init]) if self.init else {}
+
+    @field_validator(*shared_params(ACTIVATION_PARAMS), check_fields=False)
+    @classmethod
+    def _in_the_activations_range(cls, value: Any, info: ValidationInfo) -> Any:
+        """A shared key (``alpha``) within the range of the activation chosen (leaky_relu's
+        slope lies in [0, 1), elu's α in (0, ∞))."""
+        spec = ACTIVATION_PARAMS.get(info.data.get("activation", ""), {}).get(info.field_name or "")
+        if spec is not None and value is not None:
+            try:
+                spec.check(info.field_name or "", value)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _params_fit(self) -> DenseFields:

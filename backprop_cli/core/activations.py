@@ -48,6 +48,18 @@ class Activation:
         """Hyperparameters, for display and for rebuilding the activation."""
         return {key: getattr(self, key) for key in self.hyper}
 
+    # An activation may learn tensors of its own (prelu's slopes); its layer stores them with
+    # its parameters (never weight-decayed) and binds views of the flat buffers here.
+    def param_shapes(self, units: int) -> dict[str, tuple[int, ...]]:
+        """The shapes of the activation's trainable tensors in a layer of ``units`` units."""
+        return {}
+
+    def initial_params(self, units: int, dtype: np.dtype) -> dict[str, Array]:
+        return {}
+
+    def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        """Views of the activation's tensors and their gradients (filled by ``backward``)."""
+
     def __repr__(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.params().items())
         return f"{type(self).__name__}({extra})"
@@ -145,6 +157,86 @@ class LeakyReLU(Activation):
         return np.maximum(out, self.alpha, out=out)  # 1 where z > 0, α elsewhere (α < 1)
 
 
+class ELU(Activation):
+    """Exponential linear unit (Clevert et al., 2016): negative outputs that saturate at −α.
+
+    Math:
+        elu(z) = z if z > 0 else α·(e^z − 1)
+        elu′(z) = 1 if z > 0 else α·e^z  (= a + α)
+    Units never die: for z ≤ 0 the derivative is α·e^z > 0.
+    """
+
+    name = "elu"
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "alpha": Hyper(1.0, "The value −α that negative inputs saturate at.", 0, low_open=True)
+    }
+
+    def __init__(self, alpha: float | None = None) -> None:
+        self.alpha: float = self.hyper["alpha"].take("elu alpha", alpha)
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        out = np.minimum(z, 0, out=out)
+        np.expm1(out, out=out)
+        out *= self.alpha
+        np.copyto(out, z, where=z > 0)
+        return out
+
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
+        out = np.add(a, self.alpha, out=out)  # α·e^z = α·(e^z − 1) + α where z ≤ 0
+        np.copyto(out, 1, where=z > 0)
+        return out
+
+
+class PReLU(Activation):
+    """Parametric ReLU (He et al., 2015): leaky ReLU whose slope α_k is learned, one per unit.
+
+    Math (unit k of sample n):
+        prelu(z)_nk = z_nk if z_nk > 0 else α_k·z_nk
+        ∂a/∂z = 1 if z > 0 else α_k
+        ∂L/∂α_k = Σ_n ∂L/∂a_nk · min(z_nk, 0)
+    The slopes start at 0.25 and are saved with the weights as ``layers.{i}.alpha``. Unbound (on
+    its own, outside a layer) every slope is 0.25 and no slope gradient is kept.
+    """
+
+    name = "prelu"
+    relu_family = True
+    INITIAL = 0.25
+
+    def __init__(self) -> None:
+        self.alpha: Array | float = self.INITIAL
+        self.dalpha: Array | None = None
+
+    def param_shapes(self, units: int) -> dict[str, tuple[int, ...]]:
+        return {"alpha": (units,)}
+
+    def initial_params(self, units: int, dtype: np.dtype) -> dict[str, Array]:
+        return {"alpha": np.full(units, self.INITIAL, dtype=dtype)}
+
+    def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        self.alpha, self.dalpha = params["alpha"], grads["alpha"]
+
+    def forward(self, z: Array, out: Array | None = None) -> Array:
+        out = np.multiply(z, self.alpha, out=out)
+        np.copyto(out, z, where=z > 0)
+        return out
+
+    def derivative(self, z: Array, a: Array, out: Array | None = None) -> Array:
+        if out is None:
+            out = np.empty_like(z)
+        out[...] = self.alpha  # each unit's slope, in every row
+        np.copyto(out, 1, where=z > 0)
+        return out
+
+    def backward(self, dout: Array, z: Array, a: Array, out: Array | None = None) -> Array:
+        if out is None:
+            out = np.empty_like(z)
+        if self.dalpha is not None:
+            np.minimum(z, 0, out=out)
+            np.einsum("ij,ij->j", dout, out, out=self.dalpha)  # Σ_n dout ⊙ min(z, 0)
+        d = self.derivative(z, a, out=out)
+        return np.multiply(dout, d, out=d)
+
+
 class Linear(Activation):
     """Identity, for regression outputs.
 
@@ -204,7 +296,7 @@ class Softmax(Activation):
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {
-    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Softmax, Linear)
+    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, PReLU, Softmax, Linear)
 }
 
 #: Activations whose default initializer is He (the ReLU family); every other one gets Xavier.

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..activations import Activation
 from ..hyper import Hyper
 from ..types import Array
 
@@ -24,6 +25,20 @@ class ParamSpec:
     shape: tuple[int, ...]
     decay: bool
     trainable: bool = True
+
+
+def activation_specs(activation: Activation, units: int) -> list[ParamSpec]:
+    """The tensors an activation learns (prelu's slopes), stored with its layer's parameters and
+    never weight-decayed."""
+    return [ParamSpec(k, shape, decay=False) for k, shape in activation.param_shapes(units).items()]
+
+
+def bind_activation(
+    activation: Activation, units: int, params: dict[str, Array], grads: dict[str, Array]
+) -> None:
+    """Give an activation the views of its own tensors among its layer's."""
+    own = activation.param_shapes(units)
+    activation.bind({k: params[k] for k in own}, {k: grads[k] for k in own})
 
 
 class Layer:

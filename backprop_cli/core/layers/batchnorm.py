@@ -10,7 +10,7 @@ from ..activations import RELU_FAMILY, Activation, Linear
 from ..hyper import Hyper
 from ..scratch import Buffer, Scratch
 from ..types import Array
-from .base import Layer, ParamSpec
+from .base import Layer, ParamSpec, activation_specs, bind_activation
 
 
 class BatchNorm(Layer):
@@ -67,6 +67,7 @@ class BatchNorm(Layer):
             ParamSpec("beta", d, decay=False),
             ParamSpec("running_mean", d, decay=False, trainable=False),
             ParamSpec("running_var", d, decay=False, trainable=False),
+            *activation_specs(self.activation, self.width),
         ]
 
     def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
@@ -76,12 +77,16 @@ class BatchNorm(Layer):
         def zeros() -> Array:
             return np.zeros(self.width, dtype=dtype)
 
-        return {"gamma": ones(), "beta": zeros(), "running_mean": zeros(), "running_var": ones()}
+        own = self.activation.initial_params(self.width, dtype)  # prelu's slopes
+        return {
+            "gamma": ones(), "beta": zeros(), "running_mean": zeros(), "running_var": ones(), **own
+        }  # fmt: skip
 
     def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
         self.gamma, self.beta = params["gamma"], params["beta"]
         self.running_mean, self.running_var = params["running_mean"], params["running_var"]
         self.dgamma, self.dbeta = grads["gamma"], grads["beta"]
+        bind_activation(self.activation, self.width, params, grads)
 
     def forward(self, x: Array, training: bool = True) -> Array:
         n = x.shape[0]

@@ -11,7 +11,7 @@ from ..hyper import Hyper
 from ..initializers import default_initializer, initialize
 from ..scratch import Buffer, Scratch, forward_first
 from ..types import Array
-from .base import Layer, ParamSpec
+from .base import Layer, ParamSpec, activation_specs, bind_activation
 
 
 class Dense(Layer):
@@ -96,6 +96,7 @@ class Dense(Layer):
         return [
             ParamSpec("W", (self.units, self.fan_in), decay=True),
             ParamSpec("b", (self.units,), decay=False),
+            *activation_specs(self.activation, self.units),
         ]
 
     def kinks(self) -> list[Array]:
@@ -103,11 +104,13 @@ class Dense(Layer):
 
     def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
         W = initialize(self.init, rng, self.fan_in, self.units, dtype, **self.init_params)
-        return {"W": W, "b": np.full(self.units, self.initial_bias, dtype=dtype)}
+        b = np.full(self.units, self.initial_bias, dtype=dtype)
+        return {"W": W, "b": b, **self.activation.initial_params(self.units, dtype)}
 
     def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
         self.W, self.b = params["W"], params["b"]
         self.dW, self.db = grads["W"], grads["b"]
+        bind_activation(self.activation, self.units, params, grads)
 
     def forward(self, x: Array, training: bool = True) -> Array:
         v = self._scratch.forward(x.shape[0], self.W.dtype)
