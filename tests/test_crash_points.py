@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from backprop_cli.runs import checkpoints
+from backprop_cli.runs.step_log import read_steps
 from backprop_cli.system import testhooks
 from backprop_cli.system.atomic import TEMPORARY
 
@@ -88,9 +89,12 @@ def assert_complete_and_consistent(run: Path) -> None:
             assert float(row[key]) == value if value is not None else row[key] == ""
     for path in (run / "checkpoints").glob("*.npz"):
         checkpoints.load(path)
+    steps = read_steps(run)
+    assert [r["step"] for r in steps] == list(range(1, len(steps) + 1))
     if (run / "checkpoints" / "last.npz").exists():
         last = checkpoints.load(run / "checkpoints" / "last.npz")
         assert int(last.arrays["epoch"]) <= min(len(rows), len(history))
+        assert int(last.arrays["step"]) <= len(steps)  # steps.csv is at least as far
     if (run / "metrics.json").exists():
         assert json.loads((run / "metrics.json").read_text())["stop_reason"] == "completed"
     if (run / "loss.png").exists():
@@ -114,13 +118,14 @@ def test_a_kill_at_every_write_boundary_leaves_a_consistent_run_that_resumes_exa
         start = next((folder / f for f in ("last.npz", "initial.npz") if (folder / f).exists()),
                      None)  # fmt: skip
         if start is None:
-            assert n <= 3, n  # only the config and the empty histories came before initial.npz
+            assert n <= 4, n  # only the config, empty steps and histories came before initial.npz
             continue
         resumed_from[start.name] = resumed_from.get(start.name, 0) + 1
         result = cli(["train", str(TOY), "--resume", str(start), "--quiet", *sets(SHORT)])
         assert result.exit_code == 0, (n, result.output)
         assert strip_seconds(history_of(run)) == strip_seconds(history_of(full)), n
         assert len(csv_rows(run)) == len(history_of(run)) == 3
+        assert (run / "steps.csv").read_bytes() == (full / "steps.csv").read_bytes(), n
         for name in ("last.npz", "best.npz", "epoch-0003.npz"):
             assert_same_arrays(full / "checkpoints" / name, folder / name)
         metrics = json.loads((run / "metrics.json").read_text())
@@ -140,8 +145,8 @@ LONG = ["training.epochs=100000", "training.batching={type: minibatch, size: 8}"
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: str, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    # Four writes start a run and each epoch makes four or five: the 17th lands in epoch 3 or 4.
-    process = signalled(out, LONG, f"{sig}@rename#17")
+    # Five writes start a run and each epoch makes five or six: the 26th lands in epoch 4 or 5.
+    process = signalled(out, LONG, f"{sig}@rename#26")
     assert process.returncode == 130, process.stdout + process.stderr
     assert "Traceback" not in process.stdout + process.stderr
     assert "Continue with: bprop train " in process.stdout
@@ -159,6 +164,7 @@ def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: str, tmp_path
     assert cli(train_args(full, target)).exit_code == 0
     assert strip_seconds(history_of(out)) == strip_seconds(history_of(full))
     assert_same_arrays(full / "checkpoints/last.npz", out / "checkpoints/last.npz")
+    assert (out / "steps.csv").read_bytes() == (full / "steps.csv").read_bytes()
     assert np.isfinite(history_of(out)[-1]["train_loss"])
 
 

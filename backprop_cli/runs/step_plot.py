@@ -59,7 +59,7 @@ class StepSeries:
         n = self.n_train
         if n is None:
             raise DataError(
-                f"{self.label}: --x samples needs the run's metrics.json (the number of "
+                f"{self.label}: samples seen need the run's metrics.json (the number of "
                 "training samples); it is written when the run ends"
             )
         b = n if self.batch == "full" else 1 if self.batch == "sgd" else min(self.size, n)
