@@ -8,14 +8,18 @@ from pathlib import Path
 from ..errors import BpropError
 
 
-def check_output(path: Path, overwrite: bool, option: str = "--out", picture: bool = False) -> Path:
+def check_output(
+    path: Path, overwrite: bool, option: str = "--out", picture: bool = False, suffix: str = ".png"
+) -> Path:
     """``path`` if a command may write it; raises `BpropError` naming ``option`` otherwise.
+    A ``picture`` must end in ``suffix`` (.png, or .gif for an animation).
 
     The write itself must still be exclusive without ``overwrite`` (`atomic.atomic_open`), so a
     file that appears meanwhile is not replaced either.
     """
-    if picture and path.suffix.lower() != ".png":
-        raise BpropError(f"{option}: {path} must end in .png (pictures are written as PNG)")
+    if picture and path.suffix.lower() != suffix:
+        kind = suffix.lstrip(".").upper()
+        raise BpropError(f"{option}: {path} must end in {suffix} (it is written as {kind})")
     if path.is_dir():
         raise BpropError(f"{option}: {path} is a directory; give a file name")
     if path.exists() and not overwrite:

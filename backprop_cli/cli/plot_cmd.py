@@ -65,6 +65,23 @@ def plot(
             "time); comma-separated for one panel each.",
         ),
     ] = "steps",
+    boundary: Annotated[
+        bool,
+        typer.Option(
+            "--boundary",
+            help="Draw what one run or checkpoint learned: the decision boundary of a classifier "
+            "of 2 features over its training and validation points, or the fitted curve of a "
+            "regression of 1 (a run directory stands for its last.npz).",
+        ),
+    ] = False,
+    animate: Annotated[
+        bool,
+        typer.Option(
+            "--animate",
+            help="With --boundary and a run directory: a GIF of the boundary at each saved "
+            "epoch (initial.npz, epoch-NNNN.npz, last.npz), written as RUN/boundary.gif.",
+        ),
+    ] = False,
 ) -> None:
     """Plot history columns of runs side by side, one line per run, labelled by run name.
 
@@ -76,6 +93,11 @@ def plot(
     Example:  bprop plot runs/spirals runs/spirals-2 --metric train_loss,val_accuracy --log
 
     Example:  bprop plot runs/batching-sgd runs/batching-full --steps --x samples,seconds
+
+    With --boundary: the decision boundary (or fitted curve) of one run or checkpoint; with
+    --animate as well, its evolution over the run's saved epochs.
+
+    Example:  bprop plot runs/spirals --boundary --animate
     """
     from ..errors import BpropError
     from ..runs.plotting import diagnostic_series, plot_runs
@@ -83,6 +105,11 @@ def plot(
     from .outputs import check_output, free_picture_name
 
     wanted = [m.strip() for m in metric.split(",") if m.strip()]
+    if boundary or animate:
+        from .picture_cmd import plot_boundary
+
+        plot_boundary(runs, out, overwrite, animate)
+        return
     if steps:
         _plot_steps(runs, wanted if metric != DEFAULT_METRICS else ["loss"], x, out, log, overwrite)
         return

@@ -251,6 +251,10 @@ def execute(
         from .plotting import plot_history
 
         plot_history(history, run_dir / "loss.png", title=cfg.name)
+        if stopped.reason in ("completed", "early_stopping"):  # the final weights' boundary
+            from .pictures import at_the_end
+
+            at_the_end(prepared, run_dir)
     written = sorted(
         str(p.relative_to(run_dir))
         for p in run_dir.rglob("*")

@@ -1,0 +1,125 @@
+"""boundary.png / fit.png of a run as it ends, of any checkpoint, and boundary.gif of a run's
+saved epochs (the drawing is `boundary`'s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..core.network import Network
+from ..errors import DataError
+from . import boundary
+from .inference import Model, checkpoint_path, load_model, split_of
+from .rundirs import is_checkpoint_name
+
+if TYPE_CHECKING:
+    from .run import Prepared
+
+
+def _predictor(
+    net: Network, mean: NDArray[Any] | None, std: NDArray[Any] | None
+) -> boundary.Predict:
+    """Network outputs (probabilities under a fused loss) for raw features."""
+
+    def predict(X: NDArray[np.float64]) -> NDArray[Any]:
+        if mean is not None and std is not None:
+            X = (X - mean) / std
+        return net.predict(np.ascontiguousarray(X, dtype=net.dtype))
+
+    return predict
+
+
+def at_the_end(prepared: Prepared, run_dir: Path) -> Path | None:
+    """Draw the picture of a finished run (when one applies) into ``run_dir``."""
+    splits, net = prepared.splits, prepared.net
+    name = boundary.picture_name(net.input_dim, prepared.data.classification)
+    if name is None:
+        return None
+    mean, std = splits.mean, splits.std
+
+    def raw(X: NDArray[Any] | None) -> NDArray[Any] | None:
+        if X is None or mean is None or std is None:
+            return X
+        return np.asarray(X, dtype=np.float64) * std + mean
+
+    where = boundary.scene(
+        [("train", raw(splits.X_train), splits.y_train), ("val", raw(splits.X_val), splits.y_val)],
+        prepared.data.classification,
+        splits.feature_names,
+        splits.target_name,
+        splits.classes,
+    )
+    path = run_dir / name
+    title = f"{prepared.cfg.name}, epoch {prepared.training.epoch}"
+    boundary.plot_picture(_predictor(net, mean, std), where, path, title)
+    return path
+
+
+def scene_of(model: Model) -> boundary.Scene:
+    """The training and validation points of the data a model was trained on, raw."""
+    splits = []
+    for split in ("train", "val"):
+        try:
+            X, y = split_of(model.cfg, split)
+        except DataError:
+            if split == "train":
+                raise
+            continue
+        splits.append((split, X, y))
+    return boundary.scene(
+        splits, model.classification, model.feature_names, model.target_name, model.classes
+    )
+
+
+def picture_name_of(model: Model, source: Path) -> str:
+    """The picture that applies to ``model``, or a `DataError` saying why none does."""
+    name = boundary.picture_name(model.n_features, model.classification)
+    if name is None:
+        task = "a classifier" if model.classification else "a regression"
+        raise DataError(
+            f"{source}: {task} of {model.n_features} input features; a decision boundary needs "
+            "a classifier of 2 features, a fitted curve a regression of 1"
+        )
+    return name
+
+
+def of_checkpoint(source: Path) -> tuple[boundary.Predict, boundary.Scene, str, int]:
+    """(predict, scene, picture name, epoch) of a checkpoint, or of a run directory's last.npz."""
+    model = load_model(source)
+    name = picture_name_of(model, source)
+    ckpt_epoch = _epoch(model.source)
+    return _predictor(model.net, model.mean, model.std), scene_of(model), name, ckpt_epoch
+
+
+def _epoch(path: Path) -> int:
+    """The epoch whose end a checkpoint's weights are from."""
+    from . import checkpoints
+
+    return checkpoints.weights_epoch(checkpoints.load(path))
+
+
+def frames_of(run_dir: Path) -> tuple[list[tuple[str, boundary.Predict]], boundary.Scene]:
+    """One frame per saved epoch of a run (initial.npz, every epoch-NNNN.npz, then last.npz when
+    it is further), and the run's scene."""
+    folder = checkpoint_path(run_dir).parent
+    names = sorted(p.name for p in folder.iterdir() if is_checkpoint_name(p.name))
+    ordered = [n for n in ("initial.npz",) if n in names]
+    ordered += sorted(n for n in names if n.startswith("epoch-"))
+    ordered += [n for n in ("last.npz",) if n in names]
+    frames: list[tuple[int, str, boundary.Predict]] = []
+    where = None
+    for name in ordered:
+        model = load_model(folder / name)
+        if where is None:
+            picture_name_of(model, run_dir)
+            where = scene_of(model)
+        epoch = _epoch(folder / name)
+        if frames and epoch <= frames[-1][0]:
+            continue  # last.npz at an epoch already shown
+        frames.append((epoch, f"epoch {epoch}", _predictor(model.net, model.mean, model.std)))
+    if where is None:
+        raise DataError(f"{run_dir}: no checkpoints to animate")
+    return [(title, predict) for _, title, predict in frames], where
