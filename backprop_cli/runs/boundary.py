@@ -202,6 +202,7 @@ def animate(
             data = made.read_bytes()
     finally:
         plt.close(fig)
+
     def write(fh: Any) -> None:
         fh.write(data)
 
