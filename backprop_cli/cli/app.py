@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "sweep_cmd", "sweep",
         "Train one run per trial of a search space and rank the trials.",
     ),
+    "lr-find": (
+        "lr_find_cmd", "lr_find",
+        "Find a learning rate: the range test, from the config's initial weights.",
+    ),
     "plot": (
         "plot_cmd", "plot",
         "Plot history columns of runs side by side, one line per run, labelled by run name.",

@@ -163,11 +163,11 @@ def train(
         for k, idx in enumerate(order):
             Xb, yb = batches.gather(idx)
             start = time.perf_counter()
-            out, loss, norm = _forward_backward(training, Xb, yb)
+            out, loss, norm = forward_backward(training, Xb, yb)
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 yield Stopped("diverged", epoch, _diverged_at(net, loss, epoch, k + 1))
                 return
-            _update(training, lr)
+            apply_update(training, lr)
             seconds += time.perf_counter() - start
             training.step += 1
             loss_sum += loss * len(out)
@@ -210,7 +210,7 @@ def train(
     yield Stopped("completed", training.epoch)
 
 
-def _forward_backward(training: TrainingState, X: Array, y: NDArray) -> tuple[Array, float, float]:
+def forward_backward(training: TrainingState, X: Array, y: NDArray) -> tuple[Array, float, float]:
     """One step's outputs, mean loss and gradient norm (before clipping); the gradient, clipped,
     is left in ``net.grads``."""
     net, diagnostics = training.net, training.diagnostics
@@ -226,7 +226,7 @@ def _forward_backward(training: TrainingState, X: Array, y: NDArray) -> tuple[Ar
     return out, loss, norm
 
 
-def _update(training: TrainingState, lr: float) -> None:
+def apply_update(training: TrainingState, lr: float) -> None:
     """The optimizer's step with the epoch's rate: the one place the parameters change."""
     diagnostics = training.diagnostics
     if diagnostics is not None:

@@ -19,7 +19,7 @@ COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm")
 HEADER = ",".join(COLUMNS) + "\n"
 
 
-def _number(value: float) -> str:
+def csv_number(value: float) -> str:
     """A float as the shortest text that reads back to it (empty for NaN and ±∞, as CSV has
     no spelling of its own for them)."""
     return repr(value) if math.isfinite(value) else ""
@@ -59,7 +59,7 @@ class StepLog:
         """The whole file, header included."""
         if self._pending:
             self._lines.extend(
-                f"{s},{e},{_number(loss)},{_number(lr)},{_number(norm)}\n"
+                f"{s},{e},{csv_number(loss)},{csv_number(lr)},{csv_number(norm)}\n"
                 for s, e, loss, lr, norm in self._pending
             )
             self._pending.clear()
