@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .core.activations import get_activation
+from .core.activations import ACTIVATIONS, get_activation
 from .core.gradcheck import numerical_gradient
 from .core.layers import Dense
 from .core.network import Network
@@ -32,9 +32,10 @@ class Demo:
     formulas: list[str]
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: For --plot: series of (label, rows with "epoch" and a metric) and the metric's name.
+    #: For --plot: series of (label, rows with ``x`` and each metric), a panel per metric.
     series: list[tuple[str, list[dict[str, float]]]] = field(default_factory=list)
-    metric: str = ""
+    metrics: list[str] = field(default_factory=list)
+    x: str = "epoch"
 
 
 def descent(x0: float = 3.0, lr: float = 0.1, steps: int = 10, big_lr: float = 1.1) -> Demo:
@@ -64,12 +65,18 @@ def descent(x0: float = 3.0, lr: float = 0.1, steps: int = 10, big_lr: float = 1
     )
 
 
+def _derivative(f: Callable[[float], float], at: float) -> float:
+    """f′(at) by the engine's central differences (ε = 1e-4)."""
+    point = np.array([at], dtype=np.float64)
+    return float(numerical_gradient(lambda: f(float(point[0])), point, np.arange(1), 1e-4)[0])
+
+
 def chain_rule(x: float = 1.0) -> Demo:
-    """y = (3x + 2)²: the chain rule's product, checked against central differences."""
+    """y = (3x + 2)² by the chain rule's product, then z(x(t), y(t)) by its sum over the two
+    paths from t to z; every term checked against central differences."""
     g = 3 * x + 2
     dy_dg, dg_dx = 2 * g, 3.0
-    point = np.array([x])
-    numeric = numerical_gradient(lambda: float((3 * point[0] + 2) ** 2), point, np.arange(1), 1e-4)
+    numeric = _derivative(lambda u: (3 * u + 2) ** 2, x)
     rows: list[list[object]] = [
         ["g = 3x + 2", g],
         ["y = g²", g**2],
@@ -77,15 +84,47 @@ def chain_rule(x: float = 1.0) -> Demo:
         ["dg/dx = 3", dg_dx],
         ["dy/dx = (dy/dg)·(dg/dx)", dy_dg * dg_dx],
         ["6(3x + 2)", 6 * g],
-        ["central difference (ε = 1e-4)", float(numeric[0])],
+        ["central difference (ε = 1e-4)", numeric],
+    ]
+    # Two variables: z = x·y with x = t², y = 3t + 1; t = the same point.
+    t = x
+    xt, yt = t**2, 3 * t + 1
+    terms = [  # (term, formula, value, central difference of its own function)
+        ("∂z/∂x", "y", yt, _derivative(lambda u: u * yt, xt)),
+        ("dx/dt", "2t", 2 * t, _derivative(lambda u: u**2, t)),
+        ("∂z/∂y", "x", xt, _derivative(lambda u: xt * u, yt)),
+        ("dy/dt", "3", 3.0, _derivative(lambda u: 3 * u + 1, t)),
+    ]
+    total = yt * 2 * t + xt * 3
+    direct = _derivative(lambda u: u**2 * (3 * u + 1), t)
+    multi: list[list[object]] = [[name, f, value, check] for name, f, value, check in terms]
+    multi += [
+        ["dz/dt = ∂z/∂x·dx/dt + ∂z/∂y·dy/dt", "2ty + 3x", total, direct],
+        ["d/dt of z = 3t³ + t²", "9t² + 2t", 9 * t**2 + 2 * t, direct],
     ]
     return Demo(
-        "The chain rule on y = (3x + 2)²",
-        ["y = f(g(x)) ⇒ dy/dx = (dy/dg)·(dg/dx)", "g = 3x + 2, y = g² ⇒ dy/dx = 2g·3 = 6(3x + 2)"],
-        [Table(f"at x = {x:g}", ["quantity", "value"], rows)],
+        "The chain rule on y = (3x + 2)², and over two paths for z = x·y",
+        [
+            "y = f(g(x)) ⇒ dy/dx = (dy/dg)·(dg/dx)",
+            "g = 3x + 2, y = g² ⇒ dy/dx = 2g·3 = 6(3x + 2)",
+            "z = f(x, y) with x(t), y(t) ⇒ dz/dt = (∂z/∂x)·(dx/dt) + (∂z/∂y)·(dy/dt)",
+            "z = x·y, x = t², y = 3t + 1 ⇒ dz/dt = y·2t + x·3",
+        ],
+        [
+            Table(f"one variable, at x = {x:g}", ["quantity", "value"], rows),
+            Table(
+                f"two variables, at t = {t:g} (x = {xt:g}, y = {yt:g})",
+                ["term", "formula", "value", "central difference"],
+                multi,
+            ),
+        ],
         [
             f"The product {dy_dg * dg_dx:g} matches 6(3x + 2) = {6 * g:g} and the numerical "
-            f"derivative {float(numeric[0]):.10g}."
+            f"derivative {numeric:.10g}.",
+            f"t reaches z along two paths, through x and through y: their products add up to "
+            f"{total:g}, the derivative of z written out in t (3t³ + t²), and the central "
+            f"difference of z(t) gives {direct:.10g}. Backpropagation sums over paths the same "
+            "way: a unit that feeds several others collects a gradient from each.",
         ],
     )
 
@@ -278,18 +317,116 @@ def schedules(lr0: float = 0.1, epochs: int = 20) -> Demo:
             "so the rate halves for epochs 9, 12, 15 and 18.",
         ],
         series,
-        "lr",
+        ["lr"],
     )
 
+
+def activations(depth: int = 10, width: int = 32) -> Demo:
+    """Each element-wise activation and its derivative at chosen points; the largest slopes of
+    sigmoid and tanh; and 0.25ⁿ beside the gradient that reaches the first layer of sigmoid
+    networks of n layers, measured by the engine."""
+    points = [-3.0, -1.0, 0.0, 1.0, 3.0]
+    z = np.array([points])
+    shown = [name for name, cls in ACTIVATIONS.items() if not cls.couples_units]
+    values: list[list[object]] = []
+    slopes: list[list[object]] = []
+    for name in shown:
+        act = get_activation(name)
+        a = act.forward(z)
+        values.append([name, *a[0].tolist()])
+        slopes.append([name, *act.derivative(z, a)[0].tolist()])
+    grid = np.linspace(-6, 6, 1201)[None, :]  # step 0.01, through 0
+    peaks = []
+    for name in ("sigmoid", "tanh"):
+        act = get_activation(name)
+        d = act.derivative(grid, act.forward(grid))[0]
+        peaks.append([f"{name}′", float(d.max()), float(grid[0, d.argmax()])])
+    depths: list[list[object]] = []
+    for n in range(1, depth + 1):
+        first, weights = _sigmoid_stack_ratios(n, width)
+        depths.append([n, 0.25**n, first, weights])
+    series = []
+    fine = np.linspace(-4, 4, 161)[None, :]
+    for name in shown:
+        act = get_activation(name)
+        a = act.forward(fine)
+        d = act.derivative(fine, a)
+        rows = [{"z": float(u), "value": float(v), "derivative": float(w)}
+                for u, v, w in zip(fine[0], a[0], d[0], strict=True)]  # fmt: skip
+        series.append((name, rows))
+    columns = ["activation", *[f"z = {p:g}" for p in points]]
+    return Demo(
+        "Activations and their derivatives; why deep sigmoid networks stop learning",
+        [
+            "sigmoid σ(z) = 1/(1 + e^(−z)), σ′(z) = σ(z)(1 − σ(z)) ≤ 0.25",
+            "tanh′(z) = 1 − tanh²(z) ≤ 1;  relu′(z) = 1 for z > 0, 0 otherwise",
+            "leaky_relu, prelu: slope α (0.01; learned from 0.25) for z ≤ 0;  "
+            "elu(z) = α(e^z − 1) for z ≤ 0",
+            "backward, layer by layer: δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ σ′(z_l), so n sigmoid layers "
+            "multiply the error by at most 0.25ⁿ (times the weights)",
+        ],
+        [
+            Table("the value a = f(z)", columns, values),
+            Table("the derivative f′(z)", columns, slopes),
+            Table(
+                "the largest slope (z from −6 to 6 in steps of 0.01)",
+                ["derivative", "maximum", "at z"],
+                peaks,
+            ),  # fmt: skip
+            Table(
+                f"n sigmoid layers of {width} units (Xavier initialization, 256 samples)",
+                ["n", "0.25ⁿ", "‖∂L/∂z₁‖ / ‖∂L/∂z_out‖", "‖∂L/∂W₁‖ / ‖∂L/∂W_out‖"],
+                depths,
+            ),
+        ],
+        [
+            "softmax is left out: it couples the units of a row, so it has a Jacobian, not an "
+            "element-wise derivative.",
+            f"The error that reaches the first layer shrinks like 0.25ⁿ: after 10 layers "
+            f"0.25¹⁰ = {0.25**10:.2g} (≈ 10⁻⁶), and the measured ratio is "
+            f"{depths[-1][2]:.2g}. The first layers barely learn: vanishing gradients. "
+            "ReLU (slope 1), batchnorm, residual connections and careful initialization are "
+            "the fixes (configs/lessons/vanishing-*).",
+        ],
+        series,
+        ["value", "derivative"],
+        x="z",
+    )
+
+
+def _sigmoid_stack_ratios(n: int, width: int) -> tuple[float, float]:
+    """For n sigmoid layers and a linear output on random data: the norm of ∂L/∂z (and of
+    ∂L/∂W) at the first layer over that at the output layer."""
+    rng = np.random.default_rng(0)
+    layers = [Dense(width, get_activation("sigmoid")) for _ in range(n)]
+    net = Network([*layers, Dense(1, get_activation("linear"))], 16, "mse", rng, "float64")
+    X, y = rng.standard_normal((256, 16)), rng.standard_normal((256, 1))
+    net.loss_and_grad(X, y)
+    first, out = net.layers[0], net.layers[-1]
+    assert isinstance(first, Dense) and isinstance(out, Dense)
+    deltas = float(np.linalg.norm(first.delta) / np.linalg.norm(out.delta))
+    weights = float(np.linalg.norm(first.dW) / np.linalg.norm(out.dW))
+    return deltas, weights
+
+
+#: The demos that --plot can draw.
+DRAWN = ("schedules", "activations")
 
 #: Topic name → (one-line description, demo function).
 TOPICS: dict[str, tuple[str, Callable[[], Demo]]] = {
     "descent": ("gradient descent on f(x) = x² from x = 3, and a too-large lr", descent),
-    "chain-rule": ("dy/dx of y = (3x + 2)² by the chain rule, checked numerically", chain_rule),
+    "chain-rule": (
+        "the chain rule on y = (3x + 2)² and over two paths for z = x·y, checked numerically",
+        chain_rule,
+    ),
     "graph": ("the computational graph of L = (wx + b)², forward and backward", graph),
     "backprop": ("the notes' 2-3-1 network: every δ, gradient and updated weight", backprop),
     "optimizers": ("SGD, momentum, RMSprop and Adam on the same gradients", optimizers),
     "schedules": ("the learning-rate schedules over an example run (--plot)", schedules),
+    "activations": (
+        "each activation and its derivative, σ′ ≤ 0.25 and 0.25ⁿ in deep sigmoid networks (--plot)",
+        activations,
+    ),
 }
 
 #: Topics computed at a point x of the user's choosing (--x).
@@ -298,4 +435,4 @@ POINTED: dict[str, Callable[[float], Demo]] = {
     "graph": lambda x: graph(x=x),
 }
 
-__all__ = ["POINTED", "TOPICS", "Demo", "Table"]
+__all__ = ["DRAWN", "POINTED", "TOPICS", "Demo", "Table"]

@@ -114,3 +114,42 @@ def test_demo_alone_lists_the_topics_and_a_bad_topic_exits_2() -> None:
     bad = cli(["demo", "nope"])
     assert bad.exit_code == 2 and "choose one of: descent" in bad.output
     assert cli(["demo", "graph", "--plot"]).exit_code == 2
+
+
+def test_the_chain_rule_over_two_paths() -> None:
+    # t = 2: x = t² = 4, y = 3t + 1 = 7; ∂z/∂x = y = 7, dx/dt = 2t = 4, ∂z/∂y = x = 4,
+    # dy/dt = 3: dz/dt = 7·4 + 4·3 = 40 = 9t² + 2t = 36 + 4, the derivative of z = 3t³ + t².
+    table = demos.chain_rule(x=2.0).tables[1]
+    values = {row[0]: (row[2], row[3]) for row in table.rows}
+    assert [values[k][0] for k in ("∂z/∂x", "dx/dt", "∂z/∂y", "dy/dt")] == [7, 4, 4, 3]
+    total = values["dz/dt = ∂z/∂x·dx/dt + ∂z/∂y·dy/dt"]
+    assert total[0] == 40 == values["d/dt of z = 3t³ + t²"][0]
+    for value, difference in values.values():  # every term checked by a central difference
+        assert difference == pytest.approx(value, rel=1e-9)
+
+
+def test_activations_their_slopes_and_the_vanishing_product() -> None:
+    shown = demos.activations()
+    values, slopes, peaks, depths = shown.tables
+    assert values.columns == ["activation", "z = -3", "z = -1", "z = 0", "z = 1", "z = 3"]
+    row = {r[0]: r[1:] for r in slopes.rows}
+    # σ′(0) = ½·½ = 0.25; tanh′(0) = 1; elu′(−1) = e⁻¹; prelu′(−1) = 0.25 (its initial slope)
+    assert row["sigmoid"][2] == 0.25 and row["tanh"][2] == 1.0
+    assert row["elu"][1] == pytest.approx(math.exp(-1), rel=1e-15) and row["prelu"][1] == 0.25
+    assert "softmax" not in row
+    assert peaks.rows == [["sigmoid′", 0.25, 0.0], ["tanh′", 1.0, 0.0]]
+    assert [r[0] for r in depths.rows] == list(range(1, 11))
+    assert [r[1] for r in depths.rows] == [0.25**n for n in range(1, 11)]
+    ratios = [r[2] for r in depths.rows]
+    assert 1e-7 < ratios[-1] < 1e-5  # ≈ 0.25¹⁰ ≈ 10⁻⁶ after ten sigmoid layers
+    assert all(b < a for a, b in zip(ratios, ratios[2:], strict=False))  # falls with depth
+    assert shown.metrics == ["value", "derivative"] and shown.x == "z"
+
+
+def test_activations_plot_and_the_demos_that_draw(tmp_path: Path) -> None:
+    out = tmp_path / "a.png"
+    result = cli(["demo", "activations", "--plot", "--out", str(out)])
+    assert result.exit_code == 0 and out.stat().st_size > 10_000
+    assert [name for name, (_, make) in demos.TOPICS.items() if make().series] == list(demos.DRAWN)
+    result = cli(["demo", "graph", "--plot", "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 2 and "it draws schedules and activations" in result.output

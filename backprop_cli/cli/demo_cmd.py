@@ -17,10 +17,13 @@ if TYPE_CHECKING:
 def demo(
     topic: Annotated[
         str | None,
-        typer.Argument(help="descent, chain-rule, graph, backprop, optimizers, schedules."),
+        typer.Argument(
+            help="descent, chain-rule, graph, backprop, optimizers, schedules, activations."
+        ),
     ] = None,
     plot: Annotated[
-        bool, typer.Option("--plot", help="Also draw the demo as a PNG (schedules).")
+        bool,
+        typer.Option("--plot", help="Also draw the demo as a PNG (schedules, activations)."),
     ] = False,
     out: Annotated[
         Path | None,
@@ -43,7 +46,7 @@ def demo(
 
     Example:  bprop demo chain-rule --x 2
     """
-    from ..demos import POINTED, TOPICS
+    from ..demos import DRAWN, POINTED, TOPICS
 
     if topic is None:
         _list(TOPICS)
@@ -66,11 +69,11 @@ def demo(
     _render(shown)
     if path is not None:
         if not shown.series:
-            fail(f"--plot: the {topic} demo has nothing to draw; try: bprop demo schedules --plot")
+            fail(f"--plot: the {topic} demo has nothing to draw; it draws {' and '.join(DRAWN)}")
         from ..runs.plotting import plot_runs
 
-        plot_runs(shown.series, [shown.metric], path, log=False, title=shown.title,
-                  exclusive=not overwrite)  # fmt: skip
+        plot_runs(shown.series, shown.metrics, path, log=False, title=shown.title,
+                  exclusive=not overwrite, x=shown.x)  # fmt: skip
         console.print(f"wrote {path}")
 
 

@@ -62,8 +62,10 @@ def plot_runs(
     log: bool | None = None,
     title: str = "",
     exclusive: bool = False,
+    x: str = "epoch",
 ) -> None:
-    """One panel per metric, one line per run (the same colour in every panel), side by side.
+    """One panel per metric, one line per run (the same colour in every panel), side by side,
+    against the rows' ``x`` column.
 
     ``log``: True or False forces the y scale; None picks log for a positive metric spanning more
     than 30×. Written atomically as PNG.
@@ -81,7 +83,7 @@ def plot_runs(
     for ax, metric in zip(axes.flat, metrics, strict=False):
         values: list[float] = []
         for k, (label, history) in enumerate(runs):
-            points = [(r["epoch"], v) for r in history if (v := r.get(metric)) is not None]
+            points = [(r[x], v) for r in history if (v := r.get(metric)) is not None]
             if not points:
                 continue
             epochs, ys = zip(*points, strict=True)
@@ -99,7 +101,7 @@ def plot_runs(
         spans[metric] = positive and (
             metric in ("grad_norm", "update_ratio") or max(values) / min(values) > 30
         )
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(x)
         ax.set_ylabel(metric.replace("_", " "))
         ax.set_title(metric.replace("_", " "))
         ax.grid(alpha=0.3)
