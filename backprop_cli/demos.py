@@ -372,7 +372,7 @@ def activations(depth: int = 10, width: int = 32) -> Demo:
                 "the largest slope (z from −6 to 6 in steps of 0.01)",
                 ["derivative", "maximum", "at z"],
                 peaks,
-            ),  # fmt: skip
+            ),
             Table(
                 f"n sigmoid layers of {width} units (Xavier initialization, 256 samples)",
                 ["n", "0.25ⁿ", "‖∂L/∂z₁‖ / ‖∂L/∂z_out‖", "‖∂L/∂W₁‖ / ‖∂L/∂W_out‖"],
