@@ -75,6 +75,18 @@ def test_exploding_gradients_diverge_and_clipping_tames_them() -> None:
     assert fixed["stop_reason"] == "completed"
     assert history[0]["grad_norm"] > 5  # the gradients clipping had to cap
     assert history[-1]["val_accuracy"] > 0.8
+    # What clipping does not fix: near-zero training loss, a validation loss above 3.
+    assert history[-1]["train_loss"] < 1e-3 and history[-1]["val_loss"] > 3
+
+
+@pytest.mark.parametrize("fix", ["init", "batchnorm"])
+def test_careful_initialization_and_batchnorm_remove_the_cause(fix: str) -> None:
+    history, metrics, _ = trained(f"exploding-fix-{fix}")
+    clipped, _, _ = trained("exploding-fix-clipping")
+    assert metrics["stop_reason"] == "completed"
+    assert history[0]["grad_norm"] < clipped[0]["grad_norm"] / 10  # no explosion to cap
+    assert history[-1]["val_loss"] < 0.5 < 3 < clipped[-1]["val_loss"]
+    assert history[-1]["val_accuracy"] > 0.9
 
 
 def test_leaky_relu_revives_units_that_relu_leaves_dead() -> None:
