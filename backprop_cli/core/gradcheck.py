@@ -330,6 +330,14 @@ def layered_cases() -> Iterator[tuple[str, int, Callable[[], list[Layer]], str]]
                  Dense(3, act("softmax"))],
         "cross_entropy",
     )  # fmt: skip
+    yield (
+        # prelu's learned slopes in a dense layer, after batchnorm and inside a residual block.
+        "dense prelu → batchnorm(prelu) → residual [elu, prelu] → softmax / cross_entropy", 3,
+        lambda: [Dense(5, act("prelu")), BatchNorm(activation=act("prelu")),
+                 Residual([Dense(4, act("elu")), Dense(5, act("prelu"))]),
+                 Dense(3, act("softmax"))],
+        "cross_entropy",
+    )  # fmt: skip
 
 
 def run_battery(
