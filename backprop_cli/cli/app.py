@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "use_cmds", "predict",
         "Predict new data with a trained network and its training-time preprocessing.",
     ),
+    "export": (
+        "export_cmd", "export",
+        "Export a trained network for other tools: ONNX, PyTorch or plain weights.",
+    ),
     "summary": (
         "use_cmds", "summary",
         "A table of the network's layers (type, output shape, activation, initializer, "

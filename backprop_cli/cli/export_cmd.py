@@ -1,0 +1,71 @@
+"""`bprop export`: a trained network as ONNX, a PyTorch state_dict or plain weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .console import console, fail
+
+SUFFIXES = {"onnx": ".onnx", "torch": ".safetensors", "npz": ".npz"}
+
+
+def export(
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="A checkpoint (.npz), or a run directory (its checkpoints/last.npz).",
+            metavar="RUN_OR_CHECKPOINT",
+        ),
+    ],
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="onnx (the whole inference path, opset 17; needs bprop[onnx]), torch (a "
+            "safetensors state_dict and the nn.Module code; needs bprop[torch]) or npz "
+            "(weights and preprocessing).",
+        ),
+    ] = "onnx",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The file to write (default: model.onnx, ...)."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
+) -> None:
+    """Export a trained network for other tools: ONNX, PyTorch or plain weights.
+
+    The ONNX model holds the input preprocessing, every layer in evaluation mode and the output
+    activation: feed it the raw feature columns (input `features`) and read `probabilities` or
+    `predictions`. The class names are in its metadata.
+
+    Example:  bprop export runs/iris --format onnx --out iris.onnx
+    """
+    from ..errors import BpropError
+    from ..runs.export import FORMATS
+    from ..runs.export import export as write
+    from ..runs.inference import load_model
+    from .outputs import check_output
+
+    try:
+        if format_ not in FORMATS:
+            raise BpropError(f"--format: choose from {', '.join(FORMATS)} (received {format_!r})")
+        path = out or Path(f"model{SUFFIXES[format_]}")
+        check_output(path, overwrite, "--out" if out else "--format")
+        loaded = load_model(model)
+        notes = write(loaded, format_, path, exclusive=not overwrite)
+    except BpropError as exc:
+        fail(str(exc))
+    console.print(f"wrote {path} ({format_}, from {loaded.source})", soft_wrap=True)
+    if format_ == "torch":
+        console.print("Build and load it in PyTorch with:\n", soft_wrap=True)
+        console.print(notes, soft_wrap=True, highlight=False, markup=False)
+    elif notes:
+        console.print("Before feeding the exported model:", soft_wrap=True)
+        for line in notes.splitlines():
+            console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
