@@ -161,3 +161,20 @@ def test_export_refuses_bad_requests(args: list[str], message: str, tmp_path: Pa
     result = cli(["export", str(run), *[a.format(tmp=tmp_path) for a in args]])
     assert result.exit_code == 2 and message in result.output, result.output
     assert (tmp_path / "exists.onnx").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("fmt", "module", "hint"), [
+    ("onnx", "onnx", "pip install 'bprop[onnx]'"),
+    ("torch", "safetensors.numpy", "pip install 'bprop[torch]'"),
+])  # fmt: skip
+def test_without_the_extra_the_export_exits_2_with_the_install_hint(
+    fmt: str, module: str, hint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    out = tmp_path / "m.out"
+    result = cli(["export", str(trained(CONFIG_DIR / "xor-seed.yaml")), "--format", fmt,
+                  "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 2 and hint in result.output, result.output
+    assert not out.exists()
