@@ -21,7 +21,8 @@ ALLOWED = {
     "config": {"errors", "system", "core", "data"},
     "runs": {"errors", "system", "core", "data", "config"},
     "demos": {"errors", "core", "config"},
-    "cli": {"errors", "system", "core", "data", "config", "runs", "demos", "__init__"},
+    "api": {"errors", "system", "core", "data", "config", "runs"},
+    "cli": {"errors", "system", "core", "data", "config", "runs", "demos", "api", "__init__"},
 }
 #: The only modules of the numerical core's world outside the standard library.
 CORE_THIRD_PARTY = {"numpy"}

@@ -47,7 +47,7 @@ from .build import (
     generators,
 )
 from .resumption import check_same_config, check_same_data, data_signature
-from .run_files import RunFiles
+from .run_files import InMemory, RunFiles
 from .rundirs import run_of_checkpoint
 
 #: Steps, history, last.npz and best.npz are written at most this often (and always at
@@ -60,7 +60,7 @@ FLUSH_SHARE = 20
 
 @dataclass
 class RunStarted:
-    run_dir: Path
+    run_dir: Path | None  # None: a run that writes nothing
     n_train: int
     n_val: int
     n_test: int
@@ -71,10 +71,11 @@ class RunStarted:
 
 @dataclass
 class RunFinished:
-    run_dir: Path
+    run_dir: Path | None
     metrics: dict[str, Any]
     status: str  # "completed" | "early_stopping" | "diverged" | "interrupted"
     files: list[str] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -185,11 +186,12 @@ def _best_params(checkpoint: checkpoints.Checkpoint, training: TrainingState) ->
 
 def execute(
     prepared: Prepared,
-    run_dir: Path,
+    run_dir: Path | None,
     plot: bool = True,
     stop: Callable[[], bool] | None = None,
 ) -> Iterator[Event | RunStarted | RunFinished]:
-    """Train into ``run_dir``, writing files as events arrive, and yield the events on.
+    """Train into ``run_dir``, writing files as events arrive, and yield the events on (with
+    ``run_dir`` None nothing is written: the history and metrics come with the events).
 
     ``stop`` (asked after every step) ends the run early as "interrupted". Whatever ends a run,
     ``last.npz`` holds the state at the end of the last completed epoch, so ``--resume`` from it
@@ -197,7 +199,7 @@ def execute(
     """
     started = time.perf_counter() - prepared.seconds
     cfg, splits, net, training = prepared.cfg, prepared.splits, prepared.net, prepared.training
-    files = RunFiles(prepared, run_dir)
+    files = RunFiles(prepared, run_dir) if run_dir is not None else InMemory(prepared)
     if prepared.resume is None:
         files.write_checkpoint("initial.npz", files.epoch_end)
     n_val = 0 if splits.X_val is None else len(splits.X_val)
@@ -246,6 +248,9 @@ def execute(
     files.flush()
     history = files.history
     metrics = _metrics(prepared, history, stopped, started, int(files.epoch_end["step"]))
+    if run_dir is None:
+        yield RunFinished(run_dir, metrics, stopped.reason, [], history)
+        return
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     if plot and history:
         from .plotting import plot_history
@@ -260,7 +265,7 @@ def execute(
         for p in run_dir.rglob("*")
         if p.is_file() and not p.name.startswith(".")
     )
-    yield RunFinished(run_dir, metrics, stopped.reason, written)
+    yield RunFinished(run_dir, metrics, stopped.reason, written, history)
 
 
 def _metrics(

@@ -97,3 +97,21 @@ class RunFiles:
         if last and self._last_written is not state and finite:
             self.write_checkpoint("last.npz", state)  # never a non-finite last.npz
             self._last_written = state
+
+
+class InMemory(RunFiles):
+    """The same bookkeeping with nothing written: a run of the Python API without a directory
+    keeps its history, steps and final state in memory only."""
+
+    def __init__(self, prepared: Prepared) -> None:  # no directory: RunFiles.__init__ writes
+        self.prepared = prepared
+        self.resolved = prepared.cfg.resolved()
+        self.history = []
+        self.steps = StepLog()
+        self.epoch_end = self.capture()
+
+    def write_checkpoint(self, name: str, state: dict[str, Any]) -> None:
+        """Nothing is written."""
+
+    def flush(self, last: bool = True) -> None:
+        """Nothing is written."""

@@ -1,0 +1,189 @@
+"""bprop as a library, for notebooks and scripts: ``import backprop_cli as bp``.
+
+    cfg = bp.load_config("configs/iris.yaml", overrides=["training.epochs=50"])
+    result = bp.train(cfg)                    # nothing written; bp.train(cfg, out="runs/x") writes
+    result.history[-1]["val_accuracy"], result.metrics["test"]
+    result.model.predict(X)                   # class names (or values), preprocessing applied
+
+    for event in bp.training_events(cfg):     # per-step and per-epoch events, as the CLI sees them
+        ...
+
+    model = bp.load("runs/iris")              # a run directory or any checkpoint
+    model.predict_proba(X), model.evaluate(X, y)
+
+These are the functions the command line itself runs (`bprop train` is `prepare` and `execute`,
+`bprop evaluate` and `predict` are `load_model` and `evaluate_model`): there is no second code
+path. Errors are `BpropError` subclasses (`ConfigError`, `DataError`, `CheckpointError`) with the
+message the CLI would print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .config import ExperimentConfig, validate
+from .config import load_config as _load_file
+from .config.loading import apply_overrides
+from .core.training import Event
+from .errors import BpropError, ConfigError
+from .runs.inference import Model, evaluate_model, load_model, predicted_classes
+from .runs.run import Prepared, RunFinished, RunStarted, execute, prepare
+
+RunEvent = Event | RunStarted | RunFinished
+Callback = Callable[[RunEvent], object]
+
+__all__ = [
+    "Callback", "RunEvent", "TrainResult", "TrainedModel", "load", "load_config", "train",
+    "training_events",
+]  # fmt: skip
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any] | ExperimentConfig, overrides: Sequence[str] = ()
+) -> ExperimentConfig:
+    """A validated config from a YAML file, a dict (as the YAML would parse) or a config, with
+    ``overrides`` (``"key.path=value"``, as ``--set``) applied."""
+    if isinstance(source, ExperimentConfig):
+        source = source.resolved()
+    if isinstance(source, Mapping):
+        import copy
+
+        raw = copy.deepcopy(dict(source))
+        apply_overrides(raw, overrides, "config")
+        return validate(raw, "config")
+    return _load_file(source, list(overrides))
+
+
+def training_events(
+    config: ExperimentConfig | str | Path | Mapping[str, Any],
+    out: str | Path | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> Iterator[RunEvent]:
+    """Train ``config``, yielding `RunStarted`, then ``EpochStarted``, ``StepDone`` (every
+    update), ``EpochEnded`` (with the history row), ``Warned`` and ``Stopped`` from the training
+    loop, then `RunFinished` (metrics and history). With ``out`` the run directory is written
+    there (it must be new or empty); without, nothing is written. ``stop`` is asked after every
+    step and ends the run early when it answers True."""
+    yield from _events(prepare(_config(config)), out, stop)
+
+
+def _config(config: ExperimentConfig | str | Path | Mapping[str, Any]) -> ExperimentConfig:
+    return config if isinstance(config, ExperimentConfig) else load_config(config)
+
+
+def _events(
+    prepared: Prepared, out: str | Path | None, stop: Callable[[], bool] | None = None
+) -> Iterator[RunEvent]:
+    """`execute` into ``out`` (claimed as `bprop train --out` claims it) or into memory."""
+    if out is None:
+        yield from execute(prepared, None, stop=stop)
+        return
+    from .runs.rundirs import accept_new, claim
+
+    with claim(Path(out), accept_new()) as run_dir:
+        yield from execute(prepared, run_dir, stop=stop)
+
+
+@dataclass
+class TrainedModel:
+    """A trained network with its preprocessing: predict, predict_proba and evaluate on raw
+    feature arrays (a table's encoded columns, see `feature_names`)."""
+
+    model: Model = field(repr=False)
+
+    @property
+    def classification(self) -> bool:
+        return self.model.classification
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.model.class_names()
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        encoding = self.model.table_encoding()
+        return encoding.columns if encoding is not None else self.model.feature_names
+
+    def outputs(self, X: Any) -> NDArray[Any]:
+        """The network's outputs for the rows of ``X`` (probabilities under a fused loss)."""
+        return self.model.net.predict(self.model.inputs(np.asarray(X), "X"))
+
+    def predict(self, X: Any) -> NDArray[Any]:
+        """Each row's class, by name when the data named its classes (else its index), or the
+        predicted values of a regression (one column per output)."""
+        out = self.outputs(X)
+        if not self.classification:
+            return out[:, 0] if out.shape[1] == 1 else out
+        classes = predicted_classes(out)
+        if self.model.classes is not None:
+            return np.asarray(self.model.classes, dtype=object)[classes]
+        return classes
+
+    def predict_proba(self, X: Any) -> NDArray[Any]:
+        """Each row's probability of each class (two columns for one sigmoid unit)."""
+        if not self.classification:
+            raise ConfigError("predict_proba: a regression model has no class probabilities")
+        out = self.outputs(X)
+        return np.hstack([1 - out, out]) if out.shape[1] == 1 else out
+
+    def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
+        """Loss and accuracy with per-class figures (classification; ``y`` class indices or
+        names) or MSE, MAE and R² (regression), as `bprop evaluate` reports them."""
+        y = np.asarray(y)
+        if self.classification and y.dtype.kind not in "iu":
+            index = {name: k for k, name in enumerate(self.class_names)}
+            try:
+                y = np.array([index[str(v)] for v in y], dtype=np.int64)
+            except KeyError as exc:
+                raise BpropError(f"evaluate: unknown class {exc.args[0]!r}") from None
+        return evaluate_model(self.model, np.asarray(X), y, "X").as_dict()
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns: the history rows, the metrics, the trained model and how the run
+    ended ("completed", "early_stopping", "diverged" or "interrupted")."""
+
+    history: list[dict[str, float]]
+    metrics: dict[str, Any]
+    model: TrainedModel
+    status: str
+    run_dir: Path | None = None
+
+
+def train(
+    config: ExperimentConfig | str | Path | Mapping[str, Any],
+    out: str | Path | None = None,
+    callbacks: Iterable[Callback] = (),
+) -> TrainResult:
+    """Train ``config`` (writing a run directory only when ``out`` is given), calling each
+    callback with every event of `training_events`."""
+    cfg = _config(config)
+    prepared = prepare(cfg)
+    hooks = list(callbacks)
+    finished: RunFinished | None = None
+    for event in _events(prepared, out):
+        for hook in hooks:
+            hook(event)
+        if isinstance(event, RunFinished):
+            finished = event
+    assert finished is not None
+    splits = prepared.splits
+    model = Model(
+        cfg, prepared.net, splits.mean, splits.std, finished.run_dir or Path(cfg.name),
+        splits.feature_names, splits.target_name, splits.classes, splits.encoding,
+    )  # fmt: skip
+    return TrainResult(
+        finished.history, finished.metrics, TrainedModel(model), finished.status, finished.run_dir
+    )
+
+
+def load(path: str | Path) -> TrainedModel:
+    """The trained model in a checkpoint, or in a run directory's checkpoints/last.npz."""
+    return TrainedModel(load_model(Path(path)))
