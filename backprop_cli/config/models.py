@@ -100,6 +100,14 @@ class DataConfig(Strict):
         default_factory=dict, description="Options of a generated data set (n_samples, noise, ...)."
     )
     validation_split: float = Field(0.1, ge=0, lt=1, description="Share held out for validation.")
+    folds: int | None = Field(
+        None,
+        ge=2,
+        description="Cross-validation (bprop cv sets it): the rows left after the "
+        "test split are cut into this many parts (stratified), one of which is the validation "
+        "split instead of validation_split.",
+    )
+    fold: int = Field(0, ge=0, description="Which part (0-based) is held out, with folds.")
     test_split: float = Field(0.1, ge=0, lt=1, description="Share held out for the test figures.")
     standardize: bool = Field(True, description="Zero mean, unit variance (train-split stats).")
 
@@ -121,6 +129,10 @@ class DataConfig(Strict):
             raise ValueError("give exactly one of `dataset` (a built-in) or `path` (a file)")
         if self.validation_split + self.test_split >= 1:
             raise ValueError("validation_split + test_split must leave data to train on (< 1)")
+        if self.fold != 0 and self.folds is None:
+            raise ValueError("`fold` picks one of `folds` parts; set folds too (bprop cv does)")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"`fold` must lie in [0, {self.folds - 1}] for {self.folds} folds")
         table = self.dataset in TABLE_DATASETS or (
             self.path is not None and not self.path.lower().endswith(".npz")
         )
@@ -536,8 +548,10 @@ class ExperimentConfig(Strict):
 
     def has_validation(self) -> bool:
         """Whether the data has a validation split (an .npz file decides itself: assumed so)."""
-        return self.data.validation_split > 0 or bool(
-            self.data.path and self.data.path.endswith(".npz")
+        return (
+            self.data.validation_split > 0
+            or self.data.folds is not None
+            or bool(self.data.path and self.data.path.endswith(".npz"))
         )
 
     def resolved(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from ..errors import DataError
 from ..system import testhooks
 from .files import SHIPPED, SHIPPED_TABLES, RawData, load_file, load_shipped
 from .generators import GENERATORS, generate, generator_options
-from .splits import Splits, make_splits, standardize
+from .splits import Splits, make_splits, standardize, validation_of
 from .table_splits import load_table_splits, table_request, table_source
 
 if TYPE_CHECKING:
@@ -85,9 +85,7 @@ def load_data(
         raise DataError(f"{source}: y must be 1-D labels or 2-D targets; shape {raw.y.shape}")
     if len(raw.X) == 0:
         raise DataError(f"{source}: the data set is empty")
-    splits = make_splits(
-        raw.X, raw.y, data.validation_split, data.test_split, rng, raw.given, source
-    )
+    splits = make_splits(raw.X, raw.y, validation_of(data), data.test_split, rng, raw.given, source)
     if scale:
         splits = standardize(splits)
 

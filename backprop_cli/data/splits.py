@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from ..errors import DataError
 
 if TYPE_CHECKING:
+    from ..config.models import DataConfig
     from .encoding import Encoding
 
 
@@ -50,15 +51,42 @@ class Splits:
         return np.concatenate(parts).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class Fold:
+    """Cross-validation's validation split: once the test split is drawn, the remaining rows
+    (of each class, for classification) are cut into ``count`` parts of nearly equal size, and
+    part ``index`` (0-based) is held out."""
+
+    index: int
+    count: int
+
+
+Validation = float | Fold  # a share of the rows, or a fold
+
+
+def validation_of(data: DataConfig) -> Validation:
+    """The validation split a ``data:`` section asks for: a fold (``folds``, ``fold``) or a
+    share (``validation_split``)."""
+    if data.folds is not None:
+        return Fold(data.fold, data.folds)
+    return data.validation_split
+
+
+def holds_out(validation: Validation) -> bool:
+    """Whether ``validation`` makes a validation split at all."""
+    return isinstance(validation, Fold) or validation > 0
+
+
 def split_indices(
     n: int,
-    val_fraction: float,
+    validation: Validation,
     test_fraction: float,
     rng: np.random.Generator,
     labels: NDArray[Any] | None,
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
     """Random (stratified when ``labels`` are given) train/val/test indices, each sorted so that
-    the training split keeps file order."""
+    the training split keeps file order. The permutation depends only on ``rng``, so the folds
+    of one seed partition the same rows."""
     groups = (
         [np.flatnonzero(labels == c) for c in np.unique(labels)]
         if labels is not None
@@ -68,17 +96,23 @@ def split_indices(
     for group in groups:
         order = rng.permutation(group)
         n_test = round(test_fraction * len(order))
-        n_val = round(val_fraction * len(order))
         test.append(order[:n_test])
-        val.append(order[n_test : n_test + n_val])
-        train.append(order[n_test + n_val :])
+        rest = order[n_test:]
+        if isinstance(validation, Fold):
+            parts = np.array_split(rest, validation.count)
+            val.append(parts[validation.index])
+            train.append(np.concatenate([p for k, p in enumerate(parts) if k != validation.index]))
+        else:
+            n_val = round(validation * len(order))
+            val.append(rest[:n_val])
+            train.append(rest[n_val:])
     return tuple(np.sort(np.concatenate(part)).astype(np.intp) for part in (train, val, test))  # type: ignore[return-value]
 
 
 def make_splits(
     X: NDArray[np.float64],
     y: NDArray[Any],
-    val_fraction: float,
+    validation: Validation,
     test_fraction: float,
     rng: np.random.Generator,
     given: dict[str, NDArray[Any]] | None = None,
@@ -90,23 +124,36 @@ def make_splits(
     if len(y) != n:
         raise DataError(f"{source}: X has {n} samples but y has {len(y)}")
     classify = bool(np.issubdtype(y.dtype, np.integer))
-    val_f = 0.0 if "X_val" in given else val_fraction
+    if "X_val" in given and isinstance(validation, Fold):
+        raise DataError(
+            f"{source}: the file gives its own validation split (X_val); cross-validation "
+            "needs data without one"
+        )
+    val_f = 0.0 if "X_val" in given else validation
     test_f = 0.0 if "X_test" in given else test_fraction
     tr, va, te = split_indices(n, val_f, test_f, rng, y if classify else None)
-    if len(tr) < 1 or (val_f > 0 and len(va) < 1) or (test_f > 0 and len(te) < 1):
-        raise DataError(
-            f"{source}: {n} samples are too few for validation_split={val_fraction} and "
-            f"test_split={test_fraction}; lower the splits or use more data"
-        )
+    if len(tr) < 1 or (holds_out(val_f) and len(va) < 1) or (test_f > 0 and len(te) < 1):
+        raise DataError(too_few(source, n, validation, test_fraction))
 
-    def pick(idx: NDArray[np.intp], key: str, fraction: float) -> tuple[Any, Any]:
+    def pick(idx: NDArray[np.intp], key: str, held: Validation) -> tuple[Any, Any]:
         if f"X_{key}" in given:
             return given[f"X_{key}"].astype(np.float64), given[f"y_{key}"]
-        return (X[idx], y[idx]) if fraction > 0 else (None, None)
+        return (X[idx], y[idx]) if holds_out(held) else (None, None)
 
     X_val, y_val = pick(va, "val", val_f)
     X_test, y_test = pick(te, "test", test_f)
     return Splits(X[tr], y[tr], X_val, y_val, X_test, y_test)
+
+
+def too_few(source: object, n: int, validation: Validation, test_fraction: float) -> str:
+    held = (
+        f"{validation.count} folds" if isinstance(validation, Fold)
+        else f"validation_split={validation}"
+    )  # fmt: skip
+    return (
+        f"{source}: {n} samples are too few for {held} and test_split={test_fraction}; lower "
+        "the splits or use more data"
+    )
 
 
 def standardize(splits: Splits, numeric: NDArray[np.bool_] | None = None) -> Splits:

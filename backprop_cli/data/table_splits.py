@@ -16,7 +16,7 @@ from . import cache
 from .encoding import Encoding
 from .files import SHIPPED_TABLES, shipped_path
 from .inspection import report
-from .splits import Splits, standardize
+from .splits import Splits, standardize, validation_of
 from .table import Request, read_table, table_format
 from .tabular import Settings, prepare_table
 
@@ -137,7 +137,7 @@ def _prepare_table_splits(
     table = read_table(path, table_request(data), dtype)
     settings = Settings(data.missing, data.class_names, data.unknown)
     prepared = prepare_table(
-        table, task, settings, data.validation_split, data.test_split, rng, dtype, in_place=True
+        table, task, settings, validation_of(data), data.test_split, rng, dtype, in_place=True
     )
     encoding = prepared.encoding
     splits = Splits(

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from ..errors import DataError
 from ..system.resources import memory_bytes, size_text
 from .encoding import MISSING, Encoding, Feature
+from .splits import Validation
 from .table import Categorical, Table
 
 MISSING_STRATEGIES = ("error", "drop", "mean", "median", "most_frequent")
@@ -90,7 +91,7 @@ def prepare_table(
     table: Table,
     task: str,
     settings: Settings,
-    val_fraction: float,
+    validation: Validation,
     test_fraction: float,
     rng: np.random.Generator,
     dtype: np.dtype,
@@ -99,7 +100,7 @@ def prepare_table(
     """Drop rows without a target (and, with ``missing: drop``, rows missing a feature), split,
     fit the encoding on the training split and encode every split. With ``in_place`` the
     training split may be made in the table's own matrix, which is then used up."""
-    from .splits import split_indices
+    from .splits import holds_out, split_indices, too_few
 
     source = table.source
     y, classes = targets(table, task, settings)
@@ -124,13 +125,11 @@ def prepare_table(
     kept_y = y[rows]
     classify = classes is not None
     tr, va, te = split_indices(
-        len(rows), val_fraction, test_fraction, rng, kept_y if classify else None
+        len(rows), validation, test_fraction, rng, kept_y if classify else None
     )
-    if len(tr) < 1 or (val_fraction > 0 and len(va) < 1) or (test_fraction > 0 and len(te) < 1):
-        raise DataError(
-            f"{source}: {len(rows)} samples are too few for validation_split={val_fraction} and "
-            f"test_split={test_fraction}; lower the splits or use more data"
-        )
+    small = len(tr) < 1 or (holds_out(validation) and len(va) < 1)
+    if small or (test_fraction > 0 and len(te) < 1):
+        raise DataError(too_few(source, len(rows), validation, test_fraction))
     train_rows = rows[tr]
     encoding = Encoding(
         _fit_features(table, train_rows, settings.missing),
@@ -139,9 +138,9 @@ def prepare_table(
     _check_width(table, encoding, len(rows), dtype)
     X: dict[str, NDArray[Any] | None] = {}
     Y: dict[str, NDArray[Any] | None] = {}
-    for split, index, fraction in (("val", va, val_fraction), ("test", te, test_fraction)):
+    for split, index, held in (("val", va, holds_out(validation)), ("test", te, test_fraction > 0)):
         X[split] = Y[split] = None
-        if fraction > 0:
+        if held:
             X[split] = encoding.encode(table, rows[index], dtype, ignore_unknown=True)
             Y[split] = kept_y[index]
     if in_place and encoding.as_read(table, dtype):
