@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "lr_find_cmd", "lr_find",
         "Find a learning rate: the range test, from the config's initial weights.",
     ),
+    "cv": (
+        "cv_cmd", "cv",
+        "Cross-validate a config: one run per fold, each holding that fold out for validation.",
+    ),
     "plot": (
         "plot_cmd", "plot",
         "Plot history columns of runs side by side, one line per run, labelled by run name.",

@@ -117,7 +117,9 @@ def sweep(
         StopRequest.remove_stale(out_dir)
         remove_stale_temporaries(out_dir, SWEEP_FILES)
         stop = StopRequest(out_dir)
-        results, interrupted = _run(valid, out_dir, metric, mode, jobs, dask, resume, quiet, stop)
+        results, interrupted = run_shown(
+            valid, out_dir, metric, mode, jobs, dask, resume, quiet, stop
+        )
         results += [_invalid(t) for t in trials if t.config is None]
         _finish(results, search, metric, mode, out_dir, cfg.name)
     if interrupted:
@@ -148,7 +150,7 @@ def _invalid(trial: Trial) -> TrialResult:
     return TrialResult(trial.id, trial.name, trial.params, "invalid", detail=trial.problem)
 
 
-def _run(
+def run_shown(
     valid: list[Trial], out_dir: Path, metric: str, mode: str, jobs: int, dask: str | None,
     resume: bool, quiet: bool, stop: StopRequest,
 ) -> tuple[list[TrialResult], bool]:  # fmt: skip

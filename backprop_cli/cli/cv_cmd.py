@@ -1,0 +1,119 @@
+"""`bprop cv`: K-fold cross-validation of a config, here, in local processes or on Dask."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from . import exit_codes
+from .console import console, exit_interrupted, fail, fmt, repeated
+from .options import ConfigArg, Overrides
+
+if TYPE_CHECKING:
+    from ..runs.sweep_results import TrialResult
+
+
+def cv(
+    config: ConfigArg,
+    folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="The number of folds.")] = 5,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="The cross-validation directory (default: {output.dir}/{name}-cv)."
+        ),
+    ] = None,
+    set_: Overrides = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Local worker processes.")] = 1,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="Run the folds on the Dask scheduler at this address."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the table.")] = False,
+) -> None:
+    """Cross-validate a config: one run per fold, each holding that fold out for validation.
+
+    The rows left after the test split are cut into K folds (stratified for classification, from
+    the config's seed); run k trains on the others and validates on fold k. The table gives the
+    mean ± standard deviation of each fold's final and best figures; the directory gets a run
+    per fold, cv.csv, cv.json and cv.png (the K learning curves).
+
+    Example:  bprop cv configs/iris.yaml --folds 5 --jobs 2
+    """
+    from ..config import load_config
+    from ..errors import BpropError
+    from ..runs.cv import CV_FILES, fold_trials
+    from ..runs.execution import StopRequest, check_dask
+    from ..runs.outcomes import outcome
+    from ..runs.run import prepare
+    from ..runs.rundirs import accept_new, claim, new_run_dir
+    from ..system.atomic import remove_stale_temporaries
+    from ..system.locking import check_free
+    from .sweep_cmd import run_shown
+
+    stack = contextlib.ExitStack()
+    try:
+        if out is not None:
+            check_free(out)
+        cfg = load_config(config, list(set_ or []))
+        trials = fold_trials(cfg, folds, str(config))
+        assert trials[0].config is not None
+        prepare(trials[0].config)  # the data and network, checked before any file is written
+        if dask is not None:
+            check_dask(dask)
+        directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-cv")
+        out_dir = stack.enter_context(claim(directory, accept_new()))
+    except BpropError as exc:
+        stack.close()
+        fail(str(exc))
+    with stack:
+        StopRequest.remove_stale(out_dir)
+        remove_stale_temporaries(out_dir, CV_FILES)
+        stop = StopRequest(out_dir)
+        results, interrupted = run_shown(
+            trials, out_dir, "val_loss", "min", jobs, dask, False, quiet, stop
+        )
+        _finish(results, out_dir, cfg.name, folds)
+    if interrupted:
+        again = ["bprop", "cv", str(config), "--folds", str(folds), *repeated("--set", set_)]
+        again += ["--jobs", str(jobs)] if jobs > 1 else []
+        exit_interrupted("interrupted; the folds that finished are summarized. Run again: ", again)
+    raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
+
+
+def _finish(results: list[TrialResult], out_dir: Path, name: str, folds: int) -> None:
+    from rich.table import Table
+
+    from ..runs.cv import columns_of, fold_result, summary, write_cv
+
+    per_fold = [fold_result(r, out_dir / r.name) for r in results]
+    files = write_cv(per_fold, out_dir, name)
+    stats, cols = summary(per_fold), columns_of(per_fold)
+    table = Table(title=f"{name}: {folds}-fold cross-validation")
+    for column in ("figure", "mean", "std", "per fold"):
+        table.add_column(column, justify="left" if column in ("figure", "per fold") else "right")
+    ordered = sorted(per_fold, key=lambda f: f.fold)
+    for col in cols:
+        values = " ".join(_short(f.figures.get(col)) for f in ordered)
+        table.add_row(col, fmt(stats["mean"].get(col)), fmt(stats["std"].get(col)), values)
+    console.print(table)
+    for f in ordered:
+        if f.status not in ("ok", "early-stopped"):
+            console.print(f"fold {f.fold}: {f.status} {f.detail}", soft_wrap=True, markup=False)
+    headline = next((c for c in ("final_val_accuracy", "final_val_loss") if c in cols), None)
+    if headline is not None and headline in stats["mean"]:
+        console.print(
+            f"{headline.removeprefix('final_').replace('_', ' ')}: "
+            f"{stats['mean'][headline]:.4f} ± {stats['std'][headline]:.4f} over {folds} folds",
+            soft_wrap=True,
+        )
+    console.print(f"wrote {', '.join(files)} in {out_dir}", soft_wrap=True)
+
+
+def _short(value: float | None) -> str:
+    """A fold's figure in a few characters."""
+    if value is None:
+        return "–"
+    return f"{value:g}" if float(value).is_integer() else f"{value:.3g}"

@@ -1,0 +1,135 @@
+"""Cross-validation: K runs of one config, each holding out one fold of the data as its
+validation split (``data.folds``, ``data.fold``), run by the sweep's machinery, then summarized.
+
+Per fold: the final epoch's figures and those of the best epoch (lowest val_loss), and the test
+figures when the data has a test split (the same rows for every fold). Over the folds: the mean
+and the standard deviation (population, ``ddof = 0``, as scikit-learn's ``scores.std()``).
+
+Files in the cross-validation directory: a run directory per fold (``fold-1`` ...), cv.csv (a
+row per fold, then the mean and std rows), cv.json and cv.png (the K learning curves).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import ExperimentConfig, validate
+from ..config.loading import apply_overrides
+from ..system.atomic import write_text
+from .rundirs import read_history
+from .sweep import Trial
+from .sweep_results import TrialResult
+
+CV_FILES = frozenset({"cv.csv", "cv.json", "cv.png"})
+#: The figures of each fold, in the order of cv.csv's columns (those a run has).
+FIGURES = (
+    "final_train_loss", "final_val_loss", "final_train_accuracy", "final_val_accuracy",
+    "best_epoch", "best_val_loss", "best_val_accuracy", "test_loss", "test_accuracy",
+)  # fmt: skip
+
+
+def fold_trials(cfg: ExperimentConfig, folds: int, source: str) -> list[Trial]:
+    """One trial per fold: ``cfg`` with ``data.folds`` and ``data.fold`` set."""
+    base = json.loads(json.dumps(cfg.model_dump(mode="json") | {"sweep": None}))
+    trials = []
+    for k in range(folds):
+        raw = json.loads(json.dumps(base))
+        apply_overrides(raw, [f"data.folds={folds}", f"data.fold={k}"], source)
+        raw["name"] = f"{cfg.name}-fold-{k + 1}"
+        config = validate(raw, f"{source} (fold {k + 1})")
+        trials.append(Trial(k + 1, f"fold-{k + 1}", {"data.fold": k}, config))
+    return trials
+
+
+@dataclass
+class FoldResult:
+    """What one fold's run gave (figures it has no data for are absent)."""
+
+    fold: int
+    status: str
+    figures: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    detail: str = ""
+
+
+def fold_result(result: TrialResult, run_dir: Path) -> FoldResult:
+    """A fold's figures from its run directory (its history and metrics.json)."""
+    try:
+        history = read_history(run_dir)
+        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return FoldResult(result.id, result.status, detail=result.detail)
+    figures: dict[str, float] = {}
+    if history:
+        final = history[-1]
+        for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+            if final.get(key) is not None:
+                figures[f"final_{key}"] = final[key]
+        scored = [r for r in history if r.get("val_loss") is not None]
+        if scored:
+            best = min(scored, key=lambda r: r["val_loss"])
+            figures["best_epoch"] = best["epoch"]
+            figures["best_val_loss"] = best["val_loss"]
+            if best.get("val_accuracy") is not None:
+                figures["best_val_accuracy"] = best["val_accuracy"]
+    for key, value in (metrics.get("test") or {}).items():
+        if isinstance(value, int | float):
+            figures[f"test_{key}"] = value
+    return FoldResult(result.id, result.status, figures, history, result.detail)
+
+
+def summary(folds: list[FoldResult]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation of each figure over the folds that have it."""
+    out: dict[str, dict[str, float]] = {"mean": {}, "std": {}}
+    for key in FIGURES:
+        values = [f.figures[key] for f in folds if key in f.figures]
+        finite = [v for v in values if math.isfinite(v)]
+        if finite:
+            out["mean"][key] = float(np.mean(finite))
+            out["std"][key] = float(np.std(finite))
+    return out
+
+
+def columns_of(folds: list[FoldResult]) -> list[str]:
+    return [key for key in FIGURES if any(key in f.figures for f in folds)]
+
+
+def write_cv(folds: list[FoldResult], out_dir: Path, name: str) -> list[str]:
+    """cv.csv, cv.json and cv.png in ``out_dir``; returns their names."""
+    stats = summary(folds)
+    cols = columns_of(folds)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["fold", "status", *cols])
+    for f in sorted(folds, key=lambda f: f.fold):
+        writer.writerow([f.fold, f.status, *[f.figures.get(c, "") for c in cols]])
+    for row in ("mean", "std"):
+        writer.writerow([row, "", *[stats[row].get(c, "") for c in cols]])
+    write_text(out_dir / "cv.csv", buf.getvalue())
+    document: dict[str, Any] = {
+        "name": name,
+        "folds": [
+            {"fold": f.fold, "status": f.status, **f.figures, "detail": f.detail}
+            for f in sorted(folds, key=lambda f: f.fold)
+        ],
+        **stats,
+    }
+    write_text(out_dir / "cv.json", json.dumps(document, indent=2))
+    written = ["cv.csv", "cv.json"]
+    runs = [(f"fold {f.fold}", f.history) for f in sorted(folds, key=lambda f: f.fold) if f.history]
+    if runs:
+        from .plotting import plot_runs
+
+        metrics = [m for m in ("train_loss", "val_loss", "val_accuracy") if any(
+            m in r for _, rows in runs for r in rows)]  # fmt: skip
+        plot_runs(runs, metrics, out_dir / "cv.png", title=f"{name}: {len(runs)} folds")
+        written.append("cv.png")
+    return written

@@ -1,0 +1,102 @@
+"""Cross-validation: folds that partition the rows left after the test split (stratified, one
+permutation per seed), and bprop cv's runs, table and files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backprop_cli.config import load_config
+from backprop_cli.data.splits import Fold, split_indices
+from backprop_cli.errors import ConfigError
+
+from helpers import CONFIG_DIR, cli
+
+IRIS = CONFIG_DIR / "iris.yaml"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(10, 200), k=st.integers(2, 6), seed=st.integers(0, 2**32 - 1),
+    classes=st.integers(1, 4), test=st.sampled_from([0.0, 0.1, 0.25]),
+)  # fmt: skip
+def test_the_folds_partition_the_rows_left_after_the_test_split(
+    n: int, k: int, seed: int, classes: int, test: float
+) -> None:
+    labels = np.random.default_rng(seed).integers(0, classes, n)
+    splits = [split_indices(n, Fold(i, k), test, np.random.default_rng(seed), labels)
+              for i in range(k)]  # fmt: skip
+    tests = [tuple(te) for _, _, te in splits]
+    assert len(set(tests)) == 1  # one test split for every fold
+    held = [va for _, va, _ in splits]
+    everything = np.concatenate(held)
+    assert len(everything) == len(set(everything.tolist()))  # no row in two folds
+    rest = sorted(set(range(n)) - set(tests[0]))
+    assert sorted(everything.tolist()) == rest  # together the folds are the non-test rows
+    for tr, va, te in splits:
+        assert sorted([*tr, *va, *te]) == list(range(n))
+    for c in range(classes):  # stratified: a class's rows spread over the folds within one
+        per_fold = [int(np.sum(labels[va] == c)) for va in held]
+        assert max(per_fold) - min(per_fold) <= 1
+
+
+def test_fold_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="set folds too"):
+        load_config(IRIS, ["data.fold=1"])
+    with pytest.raises(ConfigError, match=r"`fold` must lie in \[0, 2\] for 3 folds"):
+        load_config(IRIS, ["data.folds=3", "data.fold=3"])
+    with pytest.raises(ConfigError, match=r"data\.folds"):
+        load_config(IRIS, ["data.folds=1"])
+    assert load_config(IRIS, ["data.folds=3", "data.validation_split=0"]).has_validation()
+
+
+def test_a_file_with_its_own_validation_split_cannot_be_cross_validated(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.standard_normal((40, 4)), y=rng.integers(0, 3, 40),
+             X_val=rng.standard_normal((8, 4)), y_val=rng.integers(0, 3, 8))  # fmt: skip
+    result = cli(["cv", str(IRIS), "--folds", "3", "--out", str(tmp_path / "cv"),
+                  "--set", f"data={{path: {tmp_path / 'd.npz'}}}"])  # fmt: skip
+    assert result.exit_code == 2 and "gives its own validation split" in result.output
+    assert not (tmp_path / "cv").exists()
+
+
+def test_cv_trains_a_run_per_fold_and_reports_mean_and_std(tmp_path: Path) -> None:
+    out = tmp_path / "cv"
+    result = cli(["cv", str(IRIS), "--folds", "3", "--out", str(out), "--quiet",
+                  "--set", "training.epochs=15"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with (out / "cv.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["fold"] for r in rows] == ["1", "2", "3", "mean", "std"]
+    accuracy = [float(r["final_val_accuracy"]) for r in rows[:3]]
+    assert float(rows[3]["final_val_accuracy"]) == pytest.approx(np.mean(accuracy), rel=1e-12)
+    assert float(rows[4]["final_val_accuracy"]) == pytest.approx(np.std(accuracy), rel=1e-12)
+    line = next(x for x in result.output.splitlines() if x.startswith("val accuracy: "))
+    assert f"{np.mean(accuracy):.4f} ± {np.std(accuracy):.4f} over 3 folds" in line
+    for k in range(3):
+        saved = yaml.safe_load((out / f"fold-{k + 1}" / "config.yaml").read_text())
+        assert (saved["data"]["folds"], saved["data"]["fold"]) == (3, k)
+        history = json.loads((out / f"fold-{k + 1}" / "history.json").read_text())
+        assert history[-1]["val_accuracy"] == accuracy[k]
+    document = json.loads((out / "cv.json").read_text())
+    assert document["mean"]["final_val_accuracy"] == pytest.approx(np.mean(accuracy))
+    assert (out / "cv.png").read_bytes()[:4] == b"\x89PNG"
+    again = cli(["cv", str(IRIS), "--folds", "3", "--out", str(out)])
+    assert again.exit_code == 2  # never over an earlier cross-validation
+
+
+def test_cv_in_worker_processes_gives_the_same_folds(tmp_path: Path) -> None:
+    common = ["--folds", "2", "--quiet", "--set", "training.epochs=3"]
+    assert cli(["cv", str(IRIS), "--out", str(tmp_path / "a"), *common]).exit_code == 0
+    assert cli(["cv", str(IRIS), "--out", str(tmp_path / "b"), "--jobs", "2", *common]
+               ).exit_code == 0  # fmt: skip
+    a = json.loads((tmp_path / "a" / "cv.json").read_text())
+    b = json.loads((tmp_path / "b" / "cv.json").read_text())
+    assert a["mean"] == b["mean"] and a["std"] == b["std"]
