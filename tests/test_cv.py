@@ -100,3 +100,22 @@ def test_cv_in_worker_processes_gives_the_same_folds(tmp_path: Path) -> None:
     a = json.loads((tmp_path / "a" / "cv.json").read_text())
     b = json.loads((tmp_path / "b" / "cv.json").read_text())
     assert a["mean"] == b["mean"] and a["std"] == b["std"]
+
+
+def test_a_sweep_ranks_trials_by_their_cross_validated_score(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    result = cli(["sweep", str(IRIS), "--grid", "optimizer.lr=0.1,0.001", "--folds", "2",
+                  "--out", str(out), "--quiet", "--set", "training.epochs=8"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "sweep.json").read_text())
+    for row in document["trials"]:
+        folds = [json.loads((out / row["name"] / f"fold-{k}" / "history.json").read_text())
+                 for k in (1, 2)]  # fmt: skip
+        best = [min(r["val_loss"] for r in history) for history in folds]
+        assert row["score"] == pytest.approx(np.mean(best), rel=1e-12)  # the folds' mean
+    best_yaml = yaml.safe_load((out / "best.yaml").read_text())
+    assert best_yaml["data"]["folds"] is None and best_yaml["name"] == "iris"
+    assert load_config(out / "best.yaml").optimizer.lr in (0.1, 0.001)
+    again = cli(["sweep", str(IRIS), "--folds", "2", "--out", str(out), "--resume",
+                 "--grid", "optimizer.lr=0.1"])  # fmt: skip
+    assert again.exit_code == 2 and "cannot be resumed yet" in again.output

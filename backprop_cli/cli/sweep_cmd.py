@@ -57,6 +57,15 @@ def sweep(
         bool, typer.Option("--resume", help="Run only the trials --out does not hold finished.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the table.")] = False,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            min=2,
+            help="Cross-validate every trial over this many folds (as bprop cv) and rank the "
+            "trials by the mean of their folds' scores.",
+        ),
+    ] = None,
 ) -> None:
     """Train one run per trial of a search space and rank the trials.
 
@@ -95,6 +104,8 @@ def sweep(
         metric = sweep_metric(cfg, metric, prepare(valid[0].config).history_columns)
         if dask is not None:
             check_dask(dask)
+        if resume and folds is not None:
+            raise ConfigError("--resume: a cross-validated sweep (--folds) cannot be resumed yet")
         if resume:
             if out is None or not out.is_dir():
                 raise ConfigError("--resume: give --out, the directory of the sweep to continue")
@@ -117,9 +128,14 @@ def sweep(
         StopRequest.remove_stale(out_dir)
         remove_stale_temporaries(out_dir, SWEEP_FILES)
         stop = StopRequest(out_dir)
-        results, interrupted = run_shown(
-            valid, out_dir, metric, mode, jobs, dask, resume, quiet, stop
-        )
+        if folds is None:
+            results, interrupted = run_shown(
+                valid, out_dir, metric, mode, jobs, dask, resume, quiet, stop
+            )
+        else:
+            results, interrupted = _run_folds(
+                valid, folds, str(config), out_dir, metric, mode, jobs, dask, quiet, stop
+            )
         results += [_invalid(t) for t in trials if t.config is None]
         _finish(results, search, metric, mode, out_dir, cfg.name)
     if interrupted:
@@ -135,6 +151,23 @@ def sweep(
             f"interrupted with {done} of {len(results)} trials done; continue with: ", again
         )
     raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
+
+
+def _run_folds(
+    valid: list[Trial], folds: int, source: str, out_dir: Path, metric: str, mode: str,
+    jobs: int, dask: str | None, quiet: bool, stop: StopRequest,
+) -> tuple[list[TrialResult], bool]:  # fmt: skip
+    """Every trial's folds, run together; a row per trial with the folds' mean score."""
+    from ..runs.cv import cross_validated, folds_of_trials
+
+    runs = folds_of_trials(valid, folds, source)
+    done, interrupted = run_shown(runs, out_dir, metric, mode, jobs, dask, False, quiet, stop)
+    by_name = {r.name: r for r in done}
+    results = []
+    for trial in valid:
+        mine = [by_name[f"{trial.name}/fold-{k + 1}"] for k in range(folds)]
+        results.append(cross_validated(trial, mine))
+    return results, interrupted
 
 
 def _accept_sweep(directory: Path) -> None:

@@ -133,3 +133,37 @@ def write_cv(folds: list[FoldResult], out_dir: Path, name: str) -> list[str]:
         plot_runs(runs, metrics, out_dir / "cv.png", title=f"{name}: {len(runs)} folds")
         written.append("cv.png")
     return written
+
+
+def folds_of_trials(trials: list[Trial], folds: int, source: str) -> list[Trial]:
+    """Each valid trial of a sweep as ``folds`` runs (``<trial>/fold-k``), ids in order."""
+    expanded: list[Trial] = []
+    for trial in trials:
+        assert trial.config is not None
+        for fold in fold_trials(trial.config, folds, source):
+            fold.id = len(expanded) + 1
+            fold.name = f"{trial.name}/{fold.name}"
+            fold.params = trial.params
+            expanded.append(fold)
+    return expanded
+
+
+def cross_validated(trial: Trial, results: list[TrialResult]) -> TrialResult:
+    """A sweep trial's row from its folds' rows: the mean of their scores and losses (no score
+    unless every fold has one), its status the first fold's that did not finish (else ok)."""
+    unfinished = [r for r in results if r.status not in ("ok", "early-stopped")]
+    status = unfinished[0].status if unfinished else "ok"
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return float(np.mean(known)) if len(known) == len(values) else None
+
+    return TrialResult(
+        trial.id, trial.name, trial.params, status,
+        mean([r.score for r in results]),
+        mean([r.final_train_loss for r in results]),
+        mean([r.final_val_loss for r in results]),
+        mean([r.best_val_loss for r in results]),
+        sum(r.epochs for r in results), sum(r.seconds for r in results),
+        "; ".join(f"{r.name}: {r.detail}" for r in unfinished if r.detail),
+    )  # fmt: skip

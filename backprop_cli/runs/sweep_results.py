@@ -141,7 +141,11 @@ def write_sweep(
     files = ["sweep.csv", "sweep.json"]
     winner = next((r for r in ranking if r.status in FINISHED and r.score is not None), None)
     if winner is not None:
-        resolved = read_yaml(out_dir / winner.name / "config.yaml")
+        resolved = read_yaml(_config_path(out_dir / winner.name))
+        data = resolved.get("data") if isinstance(resolved, dict) else None
+        if isinstance(data, dict) and data.get("folds") is not None:  # cross-validated: as given
+            data |= {"folds": None, "fold": 0}
+            resolved["name"] = str(resolved["name"]).removesuffix("-fold-1")
         heading = f"# {config_name}: best trial {winner.name} by {metric} ({mode})\n"
         write_text(out_dir / "best.yaml", heading + to_yaml(resolved))
         files.append("best.yaml")
@@ -151,3 +155,9 @@ def write_sweep(
         plot_sweep(points, keys, logarithmic, metric, out_dir / "sweep.png")
         files.append("sweep.png")
     return SweepSummary(ranking, winner, files)
+
+
+def _config_path(trial_dir: Path) -> Path:
+    """A trial's resolved config: its run's, or its first fold's when it was cross-validated."""
+    own = trial_dir / "config.yaml"
+    return own if own.is_file() else trial_dir / "fold-1" / "config.yaml"
