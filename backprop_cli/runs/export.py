@@ -237,7 +237,7 @@ def torch_state(model: Model) -> tuple[dict[str, np.ndarray], list[str]]:
             raise BpropError(f"export: no PyTorch form for a {layer.name} layer")
 
     for layer in model.net.layers:
-        add("", layer, lines, 2)
+        add("", layer, lines, 1)
     last = model.net.layers[-1]
     if isinstance(last, Dense) and last.fused_output:
         lines.append(
