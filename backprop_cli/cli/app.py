@@ -190,6 +190,7 @@ OPTION_SPELLINGS = {
     "random": "--random",
     "metric": "--metric",
     "mode": "--mode",
+    "fmt": "--format",
 }
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
-from ..errors import BpropError
+from ..errors import BpropError, argument
 from ..system.atomic import write_with
 from .inference import Model
 
@@ -49,7 +49,7 @@ def _require(module: str, what: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise BpropError(f"--format {what} needs {INSTALL[what]}") from None
+        raise BpropError(f"{argument('fmt')} {what} needs {INSTALL[what]}") from None
 
 
 def input_columns(model: Model) -> list[str]:
