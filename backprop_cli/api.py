@@ -32,7 +32,13 @@ from .config import load_config as _load_file
 from .config.loading import apply_overrides
 from .core.training import Event
 from .errors import BpropError, ConfigError
-from .runs.inference import Model, evaluate_model, load_model, predicted_classes
+from .runs.inference import (
+    Model,
+    evaluate_model,
+    load_model,
+    model_of_splits,
+    predicted_classes,
+)
 from .runs.run import Prepared, RunFinished, RunStarted, execute, prepare
 
 RunEvent = Event | RunStarted | RunFinished
@@ -174,11 +180,7 @@ def train(
         if isinstance(event, RunFinished):
             finished = event
     assert finished is not None
-    splits = prepared.splits
-    model = Model(
-        cfg, prepared.net, splits.mean, splits.std, finished.run_dir or Path(cfg.name),
-        splits.feature_names, splits.target_name, splits.classes, splits.encoding,
-    )  # fmt: skip
+    model = model_of_splits(cfg, prepared.net, prepared.splits, finished.run_dir or Path(cfg.name))
     return TrainResult(
         finished.history, finished.metrics, TrainedModel(model), finished.status, finished.run_dir
     )

@@ -161,11 +161,8 @@ def onnx_model(model: Model) -> Any:
     for layer in net.layers:
         x = g.layer(x, layer)
     last = net.layers[-1]
-    if isinstance(last, Dense) and last.fused_output:
-        if last.activation.name == "softmax":
-            x = g.op("Softmax", [x], axis=-1)
-        else:
-            x = g.op("Sigmoid", [x])
+    if isinstance(last, Dense) and last.fused_output:  # the loss's output activation
+        x = g.activation(x, last.activation, last)
     out_name = "probabilities" if model.classification else "predictions"
     g.nodes.append(helper.make_node("Identity", [x], [out_name]))
     float32 = onnx.TensorProto.FLOAT
@@ -239,12 +236,8 @@ def torch_state(model: Model) -> tuple[dict[str, np.ndarray], list[str]]:
     for layer in model.net.layers:
         add("", layer, lines, 1)
     last = model.net.layers[-1]
-    if isinstance(last, Dense) and last.fused_output:
-        lines.append(
-            "        nn.Softmax(dim=-1),"
-            if last.activation.name == "softmax"
-            else "        nn.Sigmoid(),"
-        )
+    if isinstance(last, Dense) and last.fused_output:  # the loss's output activation
+        _torch_activation("", last.activation, last.units, lines, state, "    ")
     return {k: np.ascontiguousarray(v) for k, v in state.items()}, lines
 
 

@@ -95,6 +95,14 @@ class Model:
         return np.ascontiguousarray(X, dtype=self.net.dtype)
 
 
+def model_of_splits(cfg: ExperimentConfig, net: Network, splits: Splits, source: Path) -> Model:
+    """The model a run has in memory: its network with the preprocessing of its splits."""
+    return Model(
+        cfg, net, splits.mean, splits.std, source, splits.feature_names, splits.target_name,
+        splits.classes, splits.encoding,
+    )  # fmt: skip
+
+
 def checkpoint_path(path: Path) -> Path:
     """A checkpoint file, or the one a run directory stands for."""
     path = Path(path)

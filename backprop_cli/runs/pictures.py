@@ -9,52 +9,50 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core.network import Network
 from ..errors import DataError
 from . import boundary
-from .inference import Model, checkpoint_path, load_model, split_of
+from .inference import Model, checkpoint_path, load_model, model_of_splits, split_of
 from .rundirs import is_checkpoint_name
 
 if TYPE_CHECKING:
     from .run import Prepared
 
 
-def _predictor(
-    net: Network, mean: NDArray[Any] | None, std: NDArray[Any] | None
-) -> boundary.Predict:
-    """Network outputs (probabilities under a fused loss) for raw features."""
+def _predictor(model: Model) -> boundary.Predict:
+    """Network outputs (probabilities under a fused loss) for raw features, through the model's
+    own preprocessing."""
 
     def predict(X: NDArray[np.float64]) -> NDArray[Any]:
-        if mean is not None and std is not None:
-            X = (X - mean) / std
-        return net.predict(np.ascontiguousarray(X, dtype=net.dtype))
+        return model.net.predict(model.inputs(X, str(model.source)))
 
     return predict
 
 
 def at_the_end(prepared: Prepared, run_dir: Path) -> Path | None:
     """Draw the picture of a finished run (when one applies) into ``run_dir``."""
-    splits, net = prepared.splits, prepared.net
-    name = boundary.picture_name(net.input_dim, prepared.data.classification)
+    splits = prepared.splits
+    model = model_of_splits(prepared.cfg, prepared.net, splits, run_dir)
+    name = boundary.picture_name(model.n_features, model.classification)
     if name is None:
         return None
     mean, std = splits.mean, splits.std
 
     def raw(X: NDArray[Any] | None) -> NDArray[Any] | None:
+        """Features in the data's own units: the standardization undone."""
         if X is None or mean is None or std is None:
             return X
         return np.asarray(X, dtype=np.float64) * std + mean
 
     where = boundary.scene(
         [("train", raw(splits.X_train), splits.y_train), ("val", raw(splits.X_val), splits.y_val)],
-        prepared.data.classification,
+        model.classification,
         splits.feature_names,
         splits.target_name,
         splits.classes,
     )
     path = run_dir / name
     title = f"{prepared.cfg.name}, epoch {prepared.training.epoch}"
-    boundary.plot_picture(_predictor(net, mean, std), where, path, title)
+    boundary.plot_picture(_predictor(model), where, path, title)
     return path
 
 
@@ -91,7 +89,7 @@ def of_checkpoint(source: Path) -> tuple[boundary.Predict, boundary.Scene, str, 
     model = load_model(source)
     name = picture_name_of(model, source)
     ckpt_epoch = _epoch(model.source)
-    return _predictor(model.net, model.mean, model.std), scene_of(model), name, ckpt_epoch
+    return _predictor(model), scene_of(model), name, ckpt_epoch
 
 
 def _epoch(path: Path) -> int:
@@ -119,7 +117,7 @@ def frames_of(run_dir: Path) -> tuple[list[tuple[str, boundary.Predict]], bounda
         epoch = _epoch(folder / name)
         if frames and epoch <= frames[-1][0]:
             continue  # last.npz at an epoch already shown
-        frames.append((epoch, f"epoch {epoch}", _predictor(model.net, model.mean, model.std)))
+        frames.append((epoch, f"epoch {epoch}", _predictor(model)))
     if where is None:
         raise DataError(f"{run_dir}: no checkpoints to animate")
     return [(title, predict) for _, title, predict in frames], where

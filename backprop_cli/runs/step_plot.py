@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config.loading import read_yaml
+from ..core.batching import Batching
 from ..errors import DataError
 from .plotting import save_figure
 from .rundirs import read_history
@@ -62,7 +63,7 @@ class StepSeries:
                 f"{self.label}: samples seen need the run's metrics.json (the number of "
                 "training samples); it is written when the run ends"
             )
-        b = n if self.batch == "full" else 1 if self.batch == "sgd" else min(self.size, n)
+        b = Batching(self.batch, self.size).batch_size(n)
         seen, out = 0, []
         for k in self._within_epoch():
             seen += min(k * b, n) - min((k - 1) * b, n)
