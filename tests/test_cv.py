@@ -119,3 +119,10 @@ def test_a_sweep_ranks_trials_by_their_cross_validated_score(tmp_path: Path) -> 
     again = cli(["sweep", str(IRIS), "--folds", "2", "--out", str(out), "--resume",
                  "--grid", "optimizer.lr=0.1"])  # fmt: skip
     assert again.exit_code == 2 and "cannot be resumed yet" in again.output
+
+
+def test_more_folds_than_rows_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    result = cli(["cv", str(IRIS), "--folds", "500", "--out", str(tmp_path / "cv")])
+    assert result.exit_code == 2
+    assert "150 samples are too few for 500 folds and test_split=0.2" in result.output
+    assert not (tmp_path / "cv").exists()

@@ -46,7 +46,7 @@ def cv(
     from ..errors import BpropError
     from ..runs.cv import CV_FILES, fold_trials
     from ..runs.execution import StopRequest, check_dask
-    from ..runs.outcomes import outcome
+    from ..runs.outcomes import FINISHED, outcome
     from ..runs.run import prepare
     from ..runs.rundirs import accept_new, claim, new_run_dir
     from ..system.atomic import remove_stale_temporaries
@@ -59,8 +59,9 @@ def cv(
             check_free(out)
         cfg = load_config(config, list(set_ or []))
         trials = fold_trials(cfg, folds, str(config))
-        assert trials[0].config is not None
-        prepare(trials[0].config)  # the data and network, checked before any file is written
+        last = trials[-1].config  # the last fold is the smallest: it must hold a row
+        assert last is not None
+        prepare(last)  # the data and network, checked before any file is written
         if dask is not None:
             check_dask(dask)
         directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-cv")
@@ -80,7 +81,9 @@ def cv(
         again = ["bprop", "cv", str(config), "--folds", str(folds), *repeated("--set", set_)]
         again += ["--jobs", str(jobs)] if jobs > 1 else []
         exit_interrupted("interrupted; the folds that finished are summarized. Run again: ", again)
-    raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
+    # Every fold must finish for the estimate to stand: else the code of those that did not.
+    unfinished = [r.status for r in results if r.status not in FINISHED]
+    raise typer.Exit(exit_codes.of_outcome(outcome(unfinished)) if unfinished else 0)
 
 
 def _finish(results: list[TrialResult], out_dir: Path, name: str, folds: int) -> None:
@@ -104,9 +107,11 @@ def _finish(results: list[TrialResult], out_dir: Path, name: str, folds: int) ->
             console.print(f"fold {f.fold}: {f.status} {f.detail}", soft_wrap=True, markup=False)
     headline = next((c for c in ("final_val_accuracy", "final_val_loss") if c in cols), None)
     if headline is not None and headline in stats["mean"]:
+        n = sum(headline in f.figures for f in per_fold)
+        among = f"{n} folds" if n == folds else f"the {n} of {folds} folds that finished"
         console.print(
             f"{headline.removeprefix('final_').replace('_', ' ')}: "
-            f"{stats['mean'][headline]:.4f} ± {stats['std'][headline]:.4f} over {folds} folds",
+            f"{stats['mean'][headline]:.4f} ± {stats['std'][headline]:.4f} over {among}",
             soft_wrap=True,
         )
     console.print(f"wrote {', '.join(files)} in {out_dir}", soft_wrap=True)
