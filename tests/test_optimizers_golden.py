@@ -9,6 +9,8 @@ where the arithmetic is rational; square roots worked to 15 digits).
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -108,8 +110,19 @@ CASES = {
 }
 
 
-def run_two_steps(name: str, weight_decay: float, dtype: str = "float64") -> list[np.ndarray]:
+#: The update paths: the NumPy reference, and the fused kernels when numba is installed.
+PATHS = ["numpy", pytest.param("fused", marks=pytest.mark.skipif(
+    importlib.util.find_spec("numba") is None, reason="the fused path needs numba"))]  # fmt: skip
+
+
+def run_two_steps(
+    name: str, weight_decay: float, dtype: str = "float64", path: str = "numpy"
+) -> list[np.ndarray]:
     opt = build_optimizer(name, weight_decay=weight_decay)
+    if path == "fused":
+        from backprop_cli.kernels import install
+
+        assert install(opt)
     params = np.array(THETA0, dtype=dtype)
     opt.init(params.size, n_decay=2, dtype=params.dtype)
     out = []
@@ -119,17 +132,19 @@ def run_two_steps(name: str, weight_decay: float, dtype: str = "float64") -> lis
     return out
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(("name", "weight_decay"), list(CASES))
-def test_two_steps_match_hand_derivation(name: str, weight_decay: float) -> None:
-    first, second = run_two_steps(name, weight_decay)
+def test_two_steps_match_hand_derivation(name: str, weight_decay: float, path: str) -> None:
+    first, second = run_two_steps(name, weight_decay, path=path)
     want1, want2 = CASES[(name, weight_decay)]
     np.testing.assert_allclose(first, want1, rtol=0, atol=1e-12)
     np.testing.assert_allclose(second, want2, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize(("name", "weight_decay"), list(CASES))
-def test_float32_updates_stay_float32_and_agree(name: str, weight_decay: float) -> None:
-    first, second = run_two_steps(name, weight_decay, dtype="float32")
+def test_float32_updates_stay_float32_and_agree(name: str, weight_decay: float, path: str) -> None:
+    first, second = run_two_steps(name, weight_decay, dtype="float32", path=path)
     assert first.dtype == np.float32 and second.dtype == np.float32
     np.testing.assert_allclose(second, CASES[(name, weight_decay)][1], rtol=0, atol=1e-6)
 

@@ -189,7 +189,11 @@ def _summary(finished: RunFinished) -> None:
                 table.add_row(f"  {key}", fmt(best[key]))
     for key, value in (m.get("test") or {}).items():
         table.add_row(f"test {key}", fmt(value))
-    table.add_row("time", f"{m['total_seconds']:.1f}s total, {m['train_seconds']:.1f}s in steps")
+    table.add_row(
+        "time",
+        f"{m['total_seconds']:.1f}s total, {m['train_seconds']:.1f}s in steps "
+        f"({m.get('kernels', 'numpy')} updates)",
+    )
     table.add_row("files", ", ".join(f for f in finished.files if not f.startswith("checkpoints/")))
     table.add_row(
         "checkpoints",

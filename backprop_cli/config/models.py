@@ -397,6 +397,11 @@ class TrainingConfig(Strict):
     diagnostics: bool = Field(
         False, description="Per-layer gradient norms, update ratios and dead ReLUs in the history."
     )
+    kernels: Literal["auto", "numpy", "fused"] = Field(
+        "auto",
+        description="The update's code: numpy (the reference), fused (one-pass kernels, "
+        "bprop[fast]) or auto (fused when numba is installed and the run is long enough).",
+    )
     class_weight: Literal["balanced"] | dict[str, float] | None = Field(
         None,
         description="balanced (n / (K·n_c)) or {class name: weight}; the loss becomes the "

@@ -111,6 +111,9 @@ class TrainingState:
     best_params: Array | None = field(default=None, repr=False)
     #: Per-layer gradient-flow figures in the history (training.diagnostics).
     diagnostics: Diagnostics | None = None
+    #: The code the optimizer's update runs: "numpy" (the reference) or "fused" (kernels that
+    #: the run installed on the optimizer; see `backprop_cli.kernels`).
+    kernels: str = "numpy"
 
 
 def evaluate(

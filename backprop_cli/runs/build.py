@@ -26,6 +26,7 @@ from ..core.training import TrainData, TrainingState
 from ..core.types import Array
 from ..data import Splits, load_data
 from ..errors import ConfigError
+from ..kernels import choose, install
 from ..system.resources import check_fits
 
 
@@ -147,9 +148,14 @@ def build_batching(cfg: ExperimentConfig) -> Batching:
 
 
 def build_training_state(
-    cfg: ExperimentConfig, net: Network, shuffle_rng: np.random.Generator, has_validation: bool
+    cfg: ExperimentConfig,
+    net: Network,
+    shuffle_rng: np.random.Generator,
+    has_validation: bool,
+    n_train: int = 0,
 ) -> TrainingState:
-    """The training; ``has_validation`` says whether the data has a validation split."""
+    """The training; ``has_validation`` says whether the data has a validation split, and
+    ``n_train`` (its training rows) how long the run is, for ``training.kernels: auto``."""
     clip = cfg.training.clip
     clip_fn = None
     if clip is not None:
@@ -170,17 +176,23 @@ def build_training_state(
         if stop
         else EarlyStopping("val_loss" if has_validation else "train_loss")
     )
+    batching = build_batching(cfg)
+    updates = cfg.training.epochs * batching.steps_per_epoch(max(n_train, 1))
+    kernels = choose(cfg.training.kernels, updates, net.n_params)
+    if kernels == "fused" and not install(optimizer):
+        kernels = "numpy"  # no kernel for this optimizer: the reference runs
     return TrainingState(
         net,
         optimizer,
         build_schedule_from(cfg),
-        build_batching(cfg),
+        batching,
         cfg.training.epochs,
         cfg.training.shuffle,
         shuffle_rng,
         clip_fn,
         monitor,
         diagnostics=Diagnostics(net) if cfg.training.diagnostics else None,
+        kernels=kernels,
     )
 
 

@@ -128,7 +128,9 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
     data = build_train_data(cfg, net, splits)
     if net.loss.class_weights is not None:
         signature["loss.class_weights"] = net.loss.class_weights.copy()
-    training = build_training_state(cfg, net, streams.shuffle, data.X_val is not None)
+    training = build_training_state(
+        cfg, net, streams.shuffle, data.X_val is not None, len(data.X_train)
+    )
     if checkpoint is not None:
         check_same_data(checkpoint, signature)
         checkpoints.restore(checkpoint, training)
@@ -285,6 +287,7 @@ def _metrics(
         "total_seconds": time.perf_counter() - started,
         "train_seconds": sum(r["train_seconds"] for r in history),
         "final": history[-1] if history else {},
+        "kernels": training.kernels,
         "samples": {
             "train": len(splits.X_train),
             "validation": 0 if splits.X_val is None else len(splits.X_val),

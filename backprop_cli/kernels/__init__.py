@@ -1,0 +1,56 @@
+"""Fused kernels: the optional `bprop[fast]` path, compiled with numba.
+
+NumPy makes one pass over memory per operation, so an update rule of twelve operations reads and
+writes the parameter buffer twelve times. A fused kernel does the same arithmetic in one loop,
+one pass. The NumPy code in `backprop_cli.core` stays the reference: every kernel computes the
+same formula in the same order (its docstring shows the NumPy lines it replaces) and is tested
+against it. Without numba installed nothing changes; numba is imported only when a run uses the
+kernels (`training.kernels`).
+
+Which path a run takes (``training.kernels``):
+    numpy   the reference, always available
+    fused   the kernels; an error (with the install hint) when numba is missing
+    auto    fused when numba can be imported and the run is long enough for compiling to pay:
+            updates × parameters ≥ `AUTO_WORK` (compiling costs about a second the first time on
+            a machine, a fraction of that from numba's cache later)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from ..core.optim import Optimizer
+from ..errors import ConfigError
+
+#: updates × parameters from which `auto` picks the kernels.
+AUTO_WORK = 1e9
+INSTALL = "pip install 'bprop[fast]' (the numba package)"
+
+
+def available() -> bool:
+    """Whether numba can be imported (without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def choose(setting: str, updates: int, n_params: int) -> str:
+    """ "fused" or "numpy" for the ``training.kernels`` setting of a run of ``updates`` updates
+    of ``n_params`` parameters."""
+    if setting == "numpy":
+        return "numpy"
+    if setting == "fused":
+        if not available():
+            raise ConfigError(f"training.kernels: fused needs numba: {INSTALL}")
+        return "fused"
+    return "fused" if available() and updates * n_params >= AUTO_WORK else "numpy"
+
+
+def install(optimizer: Optimizer) -> bool:
+    """Give ``optimizer`` its fused update (an instance attribute over the reference method);
+    False when it has none."""
+    from .optim import fused_update
+
+    update = fused_update(optimizer)
+    if update is None:
+        return False
+    optimizer.update = update  # type: ignore[method-assign,assignment]
+    return True

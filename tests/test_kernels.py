@@ -1,0 +1,117 @@
+"""The fused kernels (bprop[fast]) against their NumPy reference: every optimizer, both dtypes,
+100 steps; how a run picks its path; and that commands that do not train never import numba."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backprop_cli import kernels
+from backprop_cli.core.optim import OPTIMIZERS, build_optimizer
+from backprop_cli.errors import ConfigError
+
+from helpers import CONFIG_DIR, cli, history_of, strip_seconds
+
+numba = pytest.importorskip("numba")
+
+VARIANTS = [(name, {}) for name in OPTIMIZERS] + [
+    ("adam", {"amsgrad": True}), ("sgd", {"weight_decay": 0.01}), ("adamw", {"weight_decay": 0.01}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("name", "hyper"), VARIANTS, ids=lambda v: str(v))
+def test_each_kernel_follows_its_numpy_reference_for_100_steps(
+    name: str, hyper: dict, dtype: str
+) -> None:
+    rng = np.random.default_rng(0)
+    n, n_decay = 1000, 700
+    reference, fused = build_optimizer(name, **hyper), build_optimizer(name, **hyper)
+    for opt in (reference, fused):
+        opt.init(n, n_decay, np.dtype(dtype))
+    assert kernels.install(fused)
+    w_ref = rng.standard_normal(n).astype(dtype)
+    w_fused = w_ref.copy()
+    for step in range(100):
+        g = (rng.standard_normal(n) * (1 + step % 7)).astype(dtype)
+        reference.step(w_ref, g.copy(), 0.01 * (1 + step % 3))
+        fused.step(w_fused, g.copy(), 0.01 * (1 + step % 3))
+    tolerance = 1e-6 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(w_fused, w_ref, rtol=tolerance, atol=0)
+    for key, state in reference.state.items():
+        np.testing.assert_allclose(fused.state[key], state, rtol=tolerance, atol=0)
+    assert w_fused.dtype == np.dtype(dtype)
+
+
+def test_amsgrad_keeps_a_nan_as_numpy_maximum_does() -> None:
+    for fused in (False, True):
+        opt = build_optimizer("adam", amsgrad=True)
+        opt.init(2, 0, np.dtype("float64"))
+        if fused:
+            kernels.install(opt)
+        opt.state["v_max"][0] = np.nan
+        w = np.ones(2)
+        opt.step(w, np.array([1.0, np.nan]), 0.1)
+        assert np.isnan(opt.state["v_max"]).tolist() == [True, True], fused
+
+
+def test_how_a_run_picks_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert kernels.choose("numpy", 10**9, 10**9) == "numpy"
+    assert kernels.choose("fused", 1, 1) == "fused"
+    assert kernels.choose("auto", 1000, 10_000) == "numpy"  # 10⁷ < 10⁹: compiling would not pay
+    assert kernels.choose("auto", 10_000, 235_146) == "fused"
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    assert kernels.choose("auto", 10**9, 10**9) == "numpy"
+    with pytest.raises(ConfigError, match=r"pip install 'bprop\[fast\]'"):
+        kernels.choose("fused", 1, 1)
+
+
+def test_a_fused_run_equals_the_reference_and_says_so(tmp_path: Path) -> None:
+    runs = {}
+    for path in ("numpy", "fused"):
+        out = tmp_path / path
+        sets = ["--set", "training.epochs=3", "--set", f"training.kernels={path}"]
+        result = cli(["train", str(CONFIG_DIR / "digits.yaml"), "--out", str(out), *sets])
+        assert result.exit_code == 0, result.output
+        assert f"({path} updates)" in result.output
+        assert json.loads((out / "metrics.json").read_text())["kernels"] == path
+        runs[path] = out
+    # On this machine the kernels round exactly as NumPy does: the same history, bit for bit.
+    assert strip_seconds(history_of(runs["fused"])) == strip_seconds(history_of(runs["numpy"]))
+
+
+def test_a_fused_run_resumes_exactly(tmp_path: Path) -> None:
+    sets = ["--set", "training.kernels=fused", "--set", "output.checkpoint_every=0"]
+    config = str(CONFIG_DIR / "moons.yaml")
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert cli(["train", config, "--out", str(full), "--quiet", *sets,
+                "--set", "training.epochs=6"]).exit_code == 0  # fmt: skip
+    assert cli(["train", config, "--out", str(part), "--quiet", *sets,
+                "--set", "training.epochs=3"]).exit_code == 0  # fmt: skip
+    resumed = cli(["train", config, "--resume", str(part / "checkpoints/last.npz"), "--quiet",
+                   *sets, "--set", "training.epochs=6"])  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    a = np.load(full / "checkpoints/last.npz")
+    b = np.load(part / "checkpoints/last.npz")
+    assert all(
+        np.array_equal(a[k], b[k]) for k in a.files if k.startswith(("layers.", "optimizer."))
+    )
+
+
+def test_commands_that_do_not_train_import_no_numba() -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from backprop_cli.cli.app import app\n"
+        "for args in (['--help'], ['config', sys.argv[1]], ['demo', 'descent']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "print('numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(CONFIG_DIR / "moons.yaml")],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert out.stdout.strip() == "False"
