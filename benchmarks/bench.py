@@ -54,7 +54,9 @@ def median_time(fn: Callable[[], object], repeats: int, inner: int = 1) -> float
 
 
 # ------------------------------------------------------------------ training
-def _training(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0) -> Any:
+def _training(
+    sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0, kernels: str = "numpy"
+) -> Any:
     import numpy as np
 
     from backprop_cli.core.activations import ReLU, Softmax
@@ -71,6 +73,10 @@ def _training(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 
     net = Network(layers, sizes[0], "cross_entropy", rng, "float32")
     opt = build_optimizer(optimizer)
     opt.init(net.n_params, net.n_decay, net.dtype)
+    if kernels == "fused":
+        from backprop_cli.kernels import install
+
+        install(opt)
     X = rng.standard_normal((n, sizes[0])).astype(np.float32)
     labels = rng.integers(0, sizes[-1], n)
     data = TrainData(X, net.prepare_targets(labels), labels.astype(np.int64))
@@ -83,14 +89,14 @@ def _training(sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 
 
 
 def loop_seconds_per_step(
-    sizes: list[int], batch: int, optimizer: str, n: int, epochs: int
+    sizes: list[int], batch: int, optimizer: str, n: int, epochs: int, kernels: str = "numpy"
 ) -> tuple[float, float]:
     """Median wall seconds per step of whole epochs of the real training loop, and the median
     ratio ideal / actual, with the ideal step timed right after each epoch (so both see the
     machine in the same state)."""
     from backprop_cli.core.training import EpochEnded, EpochStarted, train
 
-    training, data = _training(sizes, batch, optimizer, n)
+    training, data = _training(sizes, batch, optimizer, n, kernels=kernels)
     steps = training.batching.steps_per_epoch(n)
     products = _products(sizes, batch) if batch > 1 else None
     per_epoch: list[float] = []
@@ -254,6 +260,49 @@ def train_memory() -> dict[str, float]:
     }
 
 
+def fused_start_seconds() -> dict[str, float]:
+    """What the fused path costs before its first step, each in a fresh process: importing
+    numba, and the first Adam update compiling with an empty cache, then loading from it."""
+    code = (
+        "import time, numpy as np\n"
+        "t = time.perf_counter(); import numba; imported = time.perf_counter() - t\n"
+        "from backprop_cli.core.optim import build_optimizer\n"
+        "from backprop_cli.kernels import install\n"
+        "opt = build_optimizer('adam'); opt.init(1000, 500, np.dtype('float32')); install(opt)\n"
+        "w = np.zeros(1000, np.float32)\n"
+        "t = time.perf_counter(); opt.step(w, np.ones(1000, np.float32), 1e-3)\n"
+        "print(imported, time.perf_counter() - t)\n"
+    )
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        runs = [
+            subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()
+            for _ in range(2)
+        ]  # fmt: skip
+    return {
+        "import_s": float(runs[1][0]),
+        "first_update_compiling_s": float(runs[0][1]),
+        "first_update_cached_s": float(runs[1][1]),
+    }
+
+
+def torch_seconds(big: list[int], small: list[int], reps: int) -> dict[str, float]:
+    """PyTorch's seconds per step of the same work, timed in this run when torch can be
+    imported here ({} otherwise: run benchmarks/torch_baseline.py beside)."""
+    try:
+        import torch_baseline
+    except ImportError:
+        return {}
+    out = {
+        f"adam-{b}": torch_baseline.seconds_per_step(big, b, "adam", 16 * 1024, reps)
+        for b in (128, 1024)
+    }
+    for optimizer in ("sgd", "adam"):
+        out[f"{optimizer}-1"] = torch_baseline.seconds_per_step(small, 1, optimizer, 2000, reps)
+    return out
+
+
 # --------------------------------------------------------------------- main
 def blas_name() -> str:
     import numpy as np
@@ -280,16 +329,30 @@ def run(quick: bool) -> dict[str, Any]:
         "throughput": [],
         "batch1": [],
     }
-    for batch in (128, 1024):
+    from backprop_cli import kernels
+
+    paths = ["numpy", "fused"] if kernels.available() else ["numpy"]
+    results["paths"] = paths
+    if "fused" in paths:
+        results["fused_start"] = fused_start_seconds()
+    torch_times = torch_seconds(big, small, reps)
+    results["torch"] = torch_times
+    for path, batch in itertools.product(paths, (128, 1024)):
         n = 16 * 1024
-        actual, fraction = loop_seconds_per_step(big, batch, "adam", n, epochs=reps)
-        results["throughput"].append({
-            "batch": batch, "samples_per_s": batch / actual, "step_ms": actual * 1e3,
-            "ideal_ms": fraction * actual * 1e3, "fraction_of_ideal": fraction,
-        })  # fmt: skip
-    for optimizer in ("sgd", "adam"):
-        per_step, _ = loop_seconds_per_step(small, 1, optimizer, 2000, epochs=reps)
-        results["batch1"].append({"optimizer": optimizer, "us_per_step": per_step * 1e6})
+        actual, fraction = loop_seconds_per_step(big, batch, "adam", n, reps, path)
+        row = {
+            "path": path, "batch": batch, "samples_per_s": batch / actual,
+            "step_ms": actual * 1e3, "ideal_ms": fraction * actual * 1e3,
+            "fraction_of_ideal": fraction,
+        }  # fmt: skip
+        if torch_times:
+            row["vs_torch"] = torch_times[f"adam-{batch}"] / actual
+        results["throughput"].append(row)
+    for path, optimizer in itertools.product(paths, ("sgd", "adam")):
+        per_step, _ = loop_seconds_per_step(small, 1, optimizer, 2000, reps, path)
+        results["batch1"].append(
+            {"path": path, "optimizer": optimizer, "us_per_step": per_step * 1e6}
+        )
     results["profile"] = [
         {"case": f"{'-'.join(map(str, sizes))} batch {batch} {opt}", **step_profile(
             sizes, batch, opt, n, steps=100 if quick else 300
@@ -317,15 +380,32 @@ def report(r: dict[str, Any]) -> str:
         ),
         "",
         "784-256-128-10 ReLU, float32, Adam: whole steps of the training loop",
-        f"{'batch':>6} {'samples/s':>11} {'step ms':>9} {'ideal ms':>9} {'ideal/actual':>13}",
+        f"{'path':>6} {'batch':>6} {'samples/s':>11} {'step ms':>9} {'ideal ms':>9} "
+        f"{'ideal/actual':>13} {'× PyTorch':>10}",
     ]
     for t in r["throughput"]:
+        vs = f"{t['vs_torch']:>9.2f}×" if "vs_torch" in t else f"{'–':>10}"
         lines.append(
-            f"{t['batch']:>6} {t['samples_per_s']:>11,.0f} {t['step_ms']:>9.3f} "
-            f"{t['ideal_ms']:>9.3f} {t['fraction_of_ideal']:>12.0%}"
+            f"{t['path']:>6} {t['batch']:>6} {t['samples_per_s']:>11,.0f} {t['step_ms']:>9.3f} "
+            f"{t['ideal_ms']:>9.3f} {t['fraction_of_ideal']:>12.0%} {vs}"
         )
+    torch_note = (
+        "PyTorch timed in this run: " + ", ".join(
+            f"{k} {v * 1e3:.3f} ms" for k, v in r["torch"].items())
+        if r["torch"] else "PyTorch not importable here: run benchmarks/torch_baseline.py beside"
+    )  # fmt: skip
+    lines += [torch_note]
     lines += ["", "64-128-64-10 at batch 1 (the sgd batch strategy): µs per whole step"]
-    lines += [f"{b['optimizer']:>6} {b['us_per_step']:>8.1f} µs" for b in r["batch1"]]
+    lines += [
+        f"{b['path']:>6} {b['optimizer']:>6} {b['us_per_step']:>8.1f} µs" for b in r["batch1"]
+    ]
+    if "fused_start" in r:
+        f = r["fused_start"]
+        lines += [
+            f"fused path start: import numba {f['import_s'] * 1e3:.0f} ms; first Adam update "
+            f"{f['first_update_compiling_s']:.2f} s compiling, "
+            f"{f['first_update_cached_s']:.2f} s from the cache"
+        ]
     lines += [
         "",
         "Where a step's time goes: µs per phase, medians, phases timed one by one; 'products' is",
