@@ -115,3 +115,48 @@ def test_commands_that_do_not_train_import_no_numba() -> None:
     out = subprocess.run([sys.executable, "-c", code, str(CONFIG_DIR / "moons.yaml")],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert out.stdout.strip() == "False"
+
+
+def network(activation: str, dtype: str, fused: bool):  # type: ignore[no-untyped-def]
+    from backprop_cli.core.activations import get_activation
+    from backprop_cli.core.layers import BatchNorm, Dense, Residual
+    from backprop_cli.core.network import Network
+
+    act = get_activation
+    layers = [
+        Dense(12, act(activation)), BatchNorm(activation=act("relu")),
+        Residual([Dense(8, act(activation)), Dense(12, act("tanh"))]),
+        Dense(4, act("softmax")),
+    ]  # fmt: skip
+    net = Network(layers, 6, "cross_entropy", np.random.default_rng(0), dtype)
+    if fused:
+        assert kernels.install_network(net) == 2  # tanh and the fused output keep NumPy
+    return net
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "linear"])
+def test_fused_layers_give_numpys_losses_and_gradients(activation: str, dtype: str) -> None:
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((32, 6)).astype(dtype), rng.integers(0, 4, 32)
+    reference, fused = network(activation, dtype, False), network(activation, dtype, True)
+    for _ in range(3):  # a few steps, the weights moving
+        assert fused.loss_and_grad(X, y) == reference.loss_and_grad(X, y)
+        np.testing.assert_array_equal(fused.grads, reference.grads)
+        for net in (reference, fused):
+            net.params -= 0.1 * net.grads
+    np.testing.assert_array_equal(fused.predict(X), reference.predict(X))
+
+
+def test_the_gradient_check_passes_on_the_fused_path() -> None:
+    from backprop_cli.core.gradcheck import check_network
+
+    net = network("leaky_relu", "float64", True)
+    rng = np.random.default_rng(2)
+    for slot in net.slots.values():  # biases, scales and shifts away from their symmetric start
+        if slot.trainable and not slot.decay:
+            net.params[slot.offset : slot.offset + slot.size] += rng.normal(0.0, 0.1, slot.size)
+    X, y = rng.standard_normal((6, 6)), net.prepare_targets(rng.integers(0, 4, 6))
+    results = list(check_network(net, X, y, "fused", rng=rng))
+    trainable = [s for s in net.slots.values() if s.trainable]  # not batchnorm's statistics
+    assert len(results) == len(trainable) + 1 and all(r.passed for r in results)

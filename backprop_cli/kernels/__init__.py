@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from ..core.network import Network
 from ..core.optim import Optimizer
 from ..errors import ConfigError
 
@@ -42,6 +43,13 @@ def choose(setting: str, updates: int, n_params: int) -> str:
             raise ConfigError(f"training.kernels: fused needs numba: {INSTALL}")
         return "fused"
     return "fused" if available() and updates * n_params >= AUTO_WORK else "numpy"
+
+
+def install_network(net: Network) -> int:
+    """Give ``net``'s dense layers their fused element-wise kernels; how many took them."""
+    from .layers import install_layers
+
+    return install_layers(net)
 
 
 def install(optimizer: Optimizer) -> bool:

@@ -26,7 +26,7 @@ from ..core.training import TrainData, TrainingState
 from ..core.types import Array
 from ..data import Splits, load_data
 from ..errors import ConfigError
-from ..kernels import choose, install
+from ..kernels import choose, install, install_network
 from ..system.resources import check_fits
 
 
@@ -179,8 +179,10 @@ def build_training_state(
     batching = build_batching(cfg)
     updates = cfg.training.epochs * batching.steps_per_epoch(max(n_train, 1))
     kernels = choose(cfg.training.kernels, updates, net.n_params)
-    if kernels == "fused" and not install(optimizer):
-        kernels = "numpy"  # no kernel for this optimizer: the reference runs
+    if kernels == "fused":
+        fused_layers = install_network(net)  # the layers without a kernel keep NumPy
+        if not install(optimizer) and not fused_layers:
+            kernels = "numpy"  # nothing to fuse: the reference runs
     return TrainingState(
         net,
         optimizer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -57,6 +58,9 @@ class Dense(Layer):
         self._scratch = Scratch()
         self._x: Array | None = None
         self._delta: Array | None = None
+        #: Optional compiled element-wise work, (forward(z, b, a), backward(dout, z, a, dz)),
+        #: the same arithmetic as the lines it replaces (installed by `backprop_cli.kernels`).
+        self.fused: tuple[Callable[..., None], Callable[..., None]] | None = None
 
     def build(self, fan_in: int) -> int:
         self.fan_in = fan_in
@@ -115,8 +119,11 @@ class Dense(Layer):
     def forward(self, x: Array, training: bool = True) -> Array:
         v = self._scratch.forward(x.shape[0], self.W.dtype)
         z = np.dot(x, self.W.T, out=v.z)
-        z += self.b
         self._x = x
+        if self.fused is not None and not self.fused_output:
+            self.fused[0](z, self.b, v.a)  # z += b; a = σ(z)
+            return v.a
+        z += self.b
         if self.fused_output:
             return z
         return self.activation.forward(z, out=v.a)
@@ -124,7 +131,10 @@ class Dense(Layer):
     def backward(self, dout: Array) -> Array | None:
         v = self._scratch.backward("dense")
         x = forward_first(self._x, "dense")
-        if not self.fused_output:
+        if self.fused is not None and not self.fused_output:
+            self.fused[1](dout, v.z, v.a, v.dz)  # dz = dout ⊙ σ′(z)
+            dout = v.dz
+        elif not self.fused_output:
             dout = self.activation.backward(dout, v.z, v.a, out=v.dz)
         self._delta = dout
         np.dot(dout.T, x, out=self.dW)

@@ -1,0 +1,89 @@
+"""A dense layer's element-wise work as one-pass kernels: bias plus activation forward, and the
+activation's derivative times the upstream gradient backward.
+
+The references are `Dense.forward` (``z += b`` then ``a = σ(z)``) and `Activation.backward`
+(``dz = dout ⊙ σ′(z)``); each loop body below is their arithmetic for one entry, in the buffer's
+dtype. Activations with a kernel: relu, leaky_relu and linear, which round exactly as NumPy does.
+tanh and sigmoid keep the NumPy path: NumPy's own vectorised float32 tanh and exp differ from the
+C library's by a unit in the last place, which a kernel could not follow bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..core.activations import Activation
+from ..core.layers import Dense
+from ..core.network import Network
+from ..core.types import Array
+from .compile import kernel
+
+#: The activations with kernels, by the code the kernels branch on.
+KINDS = {"linear": 0, "relu": 1, "leaky_relu": 2}
+
+
+@kernel
+def bias_activation(z, b, a, kind, alpha, zero, one):  # type: ignore[no-untyped-def]
+    """z += b;  a = σ(z)   (z: rows × units, b: units; ``zero`` and ``one`` in z's dtype)"""
+    rows, units = z.shape
+    for r in range(rows):
+        for u in range(units):
+            x = z[r, u] + b[u]
+            z[r, u] = x
+            if kind == 0:  # linear
+                a[r, u] = x
+            elif kind == 1:  # np.maximum(z, 0): NaN stays NaN
+                a[r, u] = x if (x > zero or x != x) else zero
+            else:  # leaky_relu: np.multiply(z, α); np.copyto(out, z, where=z > 0)
+                a[r, u] = x if x > zero else x * alpha
+
+
+@kernel
+def activation_grad(dout, z, a, dz, kind, alpha, zero, one):  # type: ignore[no-untyped-def]
+    """dz = dout ⊙ σ′(z)"""
+    rows, units = z.shape
+    for r in range(rows):
+        for u in range(units):
+            g = dout[r, u]
+            if kind == 0:  # 1
+                dz[r, u] = g
+            elif kind == 1:  # 1 where z > 0, else 0
+                dz[r, u] = g * (one if z[r, u] > zero else zero)
+            else:  # leaky_relu: 1 where z > 0, else α
+                dz[r, u] = g * (one if z[r, u] > zero else alpha)
+
+
+def _fused(activation: Activation) -> tuple[Callable[..., None], Callable[..., None]] | None:
+    """The forward and backward kernels for ``activation``, bound to its parameters."""
+    kind = KINDS.get(activation.name)
+    if kind is None:
+        return None
+    alpha = float(getattr(activation, "alpha", 0.0))
+
+    def forward(z: Array, b: Array, a: Array) -> None:
+        d = z.dtype.type
+        bias_activation(z, b, a, kind, d(alpha), d(0), d(1))
+
+    def backward(dout: Array, z: Array, a: Array, dz: Array) -> None:
+        d = z.dtype.type
+        activation_grad(dout, z, a, dz, kind, d(alpha), d(0), d(1))
+
+    return forward, backward
+
+
+def install_layers(net: Network) -> int:
+    """Give each dense layer of ``net`` whose activation has kernels its fused element-wise
+    work (`Dense.fused`); returns how many layers took them."""
+    count = 0
+    for _, layer in net.walk():
+        if isinstance(layer, Dense) and not layer.fused_output:
+            pair = _fused(layer.activation)
+            if pair is not None:
+                layer.fused = pair
+                count += 1
+    return count
+
+
+__all__ = ["install_layers", "np"]
