@@ -149,6 +149,27 @@ def test_a_comparison_stops_every_optimizer_writes_the_partial_results_and_exits
     assert not list(out.glob(".bprop-*"))
 
 
+@pytest.mark.parametrize(("jobs", "how"), [(2, "SIGTERM"), (1, "Ctrl-C")])
+def test_a_cross_validation_stops_every_fold_summarizes_and_exits_130(
+    jobs: int, how: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "cv"
+    args = ["cv", str(TOY), "--folds", "3", "--out", str(out), *sets(ENDLESS), "--jobs", str(jobs)]
+    process = start(args)
+    running = [out / f"fold-{k}" for k in range(1, jobs + 1)]
+    wait_until_training(running, process)
+    stdout, _ = stop_and_finish(process, how)
+    table = {r["fold"]: r["status"] for r in rows(out / "cv.csv")}
+    expected = ["interrupted"] * jobs + ["cancelled"] * (3 - jobs)
+    assert [table[str(k)] for k in (1, 2, 3)] == expected
+    for run in running:
+        assert json.loads((run / "metrics.json").read_text())["stop_reason"] == "interrupted"
+    assert not (out / f"fold-{jobs + 1}").exists()
+    command = shlex.split(stdout.split("Run again: ", 1)[1].strip())
+    assert command[:2] == ["bprop", "cv"] and "--out" not in command  # a new directory
+    assert not list(out.glob(".bprop-*"))
+
+
 def test_a_sweep_and_a_comparison_on_dask_stop_too(tmp_path: Path) -> None:
     from dask.distributed import LocalCluster
 
