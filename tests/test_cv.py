@@ -116,9 +116,17 @@ def test_a_sweep_ranks_trials_by_their_cross_validated_score(tmp_path: Path) -> 
     best_yaml = yaml.safe_load((out / "best.yaml").read_text())
     assert best_yaml["data"]["folds"] is None and best_yaml["name"] == "iris"
     assert load_config(out / "best.yaml").optimizer.lr in (0.1, 0.001)
-    again = cli(["sweep", str(IRIS), "--folds", "2", "--out", str(out), "--resume",
-                 "--grid", "optimizer.lr=0.1"])  # fmt: skip
-    assert again.exit_code == 2 and "cannot be resumed yet" in again.output
+    # A fold that did not finish (its metrics.json gone) is all a resume reruns.
+    first = document["trials"][0]["name"]
+    (out / first / "fold-2" / "metrics.json").unlink()
+    before = {r["name"]: r["score"] for r in document["trials"]}
+    again = cli(["sweep", str(IRIS), "--grid", "optimizer.lr=0.1,0.001", "--folds", "2",
+                 "--out", str(out), "--resume", "--set", "training.epochs=8"])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "1 trials on this process" in again.output and "3 already finished" in again.output
+    after = {r["name"]: r["score"] for r in json.loads((out / "sweep.json").read_text())["trials"]}
+    assert after == before  # the rerun fold trains exactly as before
+    assert not (out / "superseded").exists()
 
 
 def test_more_folds_than_rows_are_refused_before_anything_is_written(tmp_path: Path) -> None:
@@ -126,3 +134,19 @@ def test_more_folds_than_rows_are_refused_before_anything_is_written(tmp_path: P
     assert result.exit_code == 2
     assert "150 samples are too few for 500 folds and test_split=0.2" in result.output
     assert not (tmp_path / "cv").exists()
+
+
+def test_a_changed_cross_validated_sweep_moves_each_old_fold_under_its_trial(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "sweep"
+    base = ["sweep", str(IRIS), "--grid", "optimizer.lr=0.1", "--folds", "2", "--out", str(out),
+            "--quiet"]  # fmt: skip
+    assert cli([*base, "--set", "training.epochs=3"]).exit_code == 0
+    again = cli([*base, "--resume", "--set", "training.epochs=4"])
+    assert again.exit_code == 0, again.output
+    trial = "t001_lr=0.1"
+    assert sorted(p.name for p in (out / "superseded" / trial).iterdir()) == ["fold-1", "fold-2"]
+    for k in (1, 2):
+        history = json.loads((out / trial / f"fold-{k}" / "history.json").read_text())
+        assert len(history) == 4

@@ -104,8 +104,6 @@ def sweep(
         metric = sweep_metric(cfg, metric, prepare(valid[0].config).history_columns)
         if dask is not None:
             check_dask(dask)
-        if resume and folds is not None:
-            raise ConfigError("--resume: a cross-validated sweep (--folds) cannot be resumed yet")
         if resume:
             if out is None or not out.is_dir():
                 raise ConfigError("--resume: give --out, the directory of the sweep to continue")
@@ -134,7 +132,7 @@ def sweep(
             )
         else:
             results, interrupted = _run_folds(
-                valid, folds, str(config), out_dir, metric, mode, jobs, dask, quiet, stop
+                valid, folds, str(config), out_dir, metric, mode, jobs, dask, resume, quiet, stop
             )
         results += [_invalid(t) for t in trials if t.config is None]
         _finish(results, search, metric, mode, out_dir, cfg.name)
@@ -146,6 +144,7 @@ def sweep(
         again += repeated("--set", set_)
         again += ["--jobs", str(jobs)] if jobs > 1 else []
         again += ["--dask", dask] if dask else []
+        again += ["--folds", str(folds)] if folds is not None else []
         done = sum(r.status not in ("interrupted", "cancelled") for r in results)
         exit_interrupted(
             f"interrupted with {done} of {len(results)} trials done; continue with: ", again
@@ -155,13 +154,14 @@ def sweep(
 
 def _run_folds(
     valid: list[Trial], folds: int, source: str, out_dir: Path, metric: str, mode: str,
-    jobs: int, dask: str | None, quiet: bool, stop: StopRequest,
+    jobs: int, dask: str | None, resume: bool, quiet: bool, stop: StopRequest,
 ) -> tuple[list[TrialResult], bool]:  # fmt: skip
-    """Every trial's folds, run together; a row per trial with the folds' mean score."""
+    """Every trial's folds, run together (with ``resume``, only those not finished); a row per
+    trial with the folds' mean score."""
     from ..runs.cv import cross_validated, folds_of_trials
 
     runs = folds_of_trials(valid, folds, source)
-    done, interrupted = run_shown(runs, out_dir, metric, mode, jobs, dask, False, quiet, stop)
+    done, interrupted = run_shown(runs, out_dir, metric, mode, jobs, dask, resume, quiet, stop)
     by_name = {r.name: r for r in done}
     results = []
     for trial in valid:

@@ -105,7 +105,7 @@ def plan_resume(trials: list[Trial], out_dir: Path) -> ResumePlan:
     and ended is kept; one whose config changed (the base config or the space) is rerun, its old
     run moved to ``superseded/`` so the two never mix; the rest run."""
     plan = ResumePlan()
-    names = {t.name for t in trials}
+    names = {t.name.split("/")[0] for t in trials}  # a cross-validated trial's folds: TRIAL/fold-k
     for trial in trials:
         assert trial.config is not None
         run_dir = out_dir / trial.name
@@ -140,12 +140,13 @@ def _saved_config(run_dir: Path) -> dict[str, object] | None:
 
 
 def _supersede(run_dir: Path, out_dir: Path) -> Path:
-    """Move a trial's old run to ``out_dir/superseded/`` (a new name there)."""
-    folder = out_dir / "superseded"
-    folder.mkdir(exist_ok=True)
-    target, k = folder / run_dir.name, 1
+    """Move a trial's old run to ``out_dir/superseded/`` under the same relative path (a
+    cross-validated trial's fold keeps its trial folder), with a new name where that is taken."""
+    base = out_dir / "superseded" / run_dir.relative_to(out_dir)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    target, k = base, 1
     while target.exists():
         k += 1
-        target = folder / f"{run_dir.name}-{k}"
+        target = base.with_name(f"{base.name}-{k}")
     run_dir.rename(target)
     return target
