@@ -14,12 +14,15 @@ import pytest
 from backprop_cli import kernels
 from backprop_cli.core.optim import OPTIMIZERS, build_optimizer
 from backprop_cli.errors import ConfigError
+from backprop_cli.kernels.optim import KERNELS
 
 from helpers import CONFIG_DIR, cli, history_of, strip_seconds
 
 numba = pytest.importorskip("numba")
 
-VARIANTS = [(name, {}) for name in OPTIMIZERS] + [
+#: The optimizers whose update has a kernel (a new optimizer may come without one).
+FUSED = [name for name, cls in OPTIMIZERS.items() if cls.update in KERNELS]
+VARIANTS = [(name, {}) for name in FUSED] + [
     ("adam", {"amsgrad": True}), ("sgd", {"weight_decay": 0.01}), ("adamw", {"weight_decay": 0.01}),
 ]  # fmt: skip
 
@@ -46,6 +49,22 @@ def test_each_kernel_follows_its_numpy_reference_for_100_steps(
     for key, state in reference.state.items():
         np.testing.assert_allclose(fused.state[key], state, rtol=tolerance, atol=0)
     assert w_fused.dtype == np.dtype(dtype)
+
+
+def test_every_shipped_optimizer_has_a_kernel_and_a_new_update_gets_none() -> None:
+    assert set(FUSED) == {"sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"}
+    from backprop_cli.core.optim import Momentum
+
+    class Heavier(Momentum):  # its own rule: Momentum's kernel must not stand in for it
+        def update(self, params, grads, state, tmp, lr):  # type: ignore[no-untyped-def]
+            params -= grads
+
+    opt = Heavier()
+    opt.init(3, 0, np.dtype("float64"))
+    assert not kernels.install(opt)
+    w = np.ones(3)
+    opt.step(w, np.full(3, 0.5), 0.1)
+    np.testing.assert_array_equal(w, [0.5, 0.5, 0.5])  # its own update ran
 
 
 def test_amsgrad_keeps_a_nan_as_numpy_maximum_does() -> None:

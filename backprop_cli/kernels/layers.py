@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from ..core.activations import Activation
 from ..core.layers import Dense
 from ..core.network import Network
@@ -84,6 +82,3 @@ def install_layers(net: Network) -> int:
                 layer.fused = pair
                 count += 1
     return count
-
-
-__all__ = ["install_layers", "np"]

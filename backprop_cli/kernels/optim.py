@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
-import numpy as np
+from typing import Any
 
 from ..core.optim import SGD, Adam, Momentum, Nesterov, Optimizer, RMSprop
 from ..core.types import Array
 from .compile import kernel
 
-Update = Callable[[Array, Array, dict[str, Array], Array, float], None]
+State = dict[str, Array]
+Update = Callable[[Array, Array, State, Array, float], None]
 
 
 @kernel
@@ -69,53 +69,49 @@ def adam(w, g, m, v, v_max, k1, q1, q2, c, e, amsgrad):  # type: ignore[no-untyp
         w[i] -= m[i] / (math.sqrt(second) * c + e)
 
 
+# How each reference update becomes its kernel's call: the optimizer's scalars cast to the
+# buffer's dtype ``d``, as NumPy casts a Python float.
+def _sgd(opt: Any, w: Array, g: Array, state: State, tmp: Array, lr: float, d: Any) -> None:
+    sgd(w, g, d(lr))
+
+
+def _momentum(opt: Any, w: Array, g: Array, state: State, tmp: Array, lr: float, d: Any) -> None:
+    momentum(w, g, state["velocity"], d(opt.momentum), d(lr))
+
+
+def _nesterov(opt: Any, w: Array, g: Array, state: State, tmp: Array, lr: float, d: Any) -> None:
+    nesterov(w, g, state["velocity"], d(opt.momentum), d(lr))
+
+
+def _rmsprop(opt: Any, w: Array, g: Array, state: State, tmp: Array, lr: float, d: Any) -> None:
+    rmsprop(w, g, state["cache"], d(opt.rho), d(1.0 - opt.rho), d(opt.eps), d(lr))
+
+
+def _adam(opt: Any, w: Array, g: Array, state: State, tmp: Array, lr: float, d: Any) -> None:
+    b1, b2, t = opt.beta1, opt.beta2, opt.step_count
+    lr_t = lr / (1.0 - b1**t)
+    c = 1.0 / (lr_t * math.sqrt(1.0 - b2**t))
+    adam(w, g, state["m"], state["v"], state.get("v_max", tmp), d(b1 / (1.0 - b1)), d(1.0 - b1),
+         d(1.0 - b2), d(c), d(opt.eps / lr_t), opt.amsgrad)  # fmt: skip
+
+
+#: Each reference ``update`` method and the kernel call that replaces it. An optimizer is matched
+#: by the update method its class runs, so a subclass that writes its own update never gets a
+#: kernel made for another rule (AdamW runs Adam's update, and gets Adam's kernel).
+KERNELS: dict[Callable[..., None], Callable[..., None]] = {
+    SGD.update: _sgd, Momentum.update: _momentum, Nesterov.update: _nesterov,
+    RMSprop.update: _rmsprop, Adam.update: _adam,
+}  # fmt: skip
+
+
 def fused_update(opt: Optimizer) -> Update | None:
-    """The kernel-backed ``update`` of ``opt`` (the reference's signature), or None."""
-    if isinstance(opt, Adam):
-        adam_opt = opt
+    """The kernel-backed ``update`` of ``opt`` (the reference's signature), or None when its
+    update has no kernel."""
+    call = KERNELS.get(type(opt).update)
+    if call is None:
+        return None
 
-        def adam_update(
-            params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
-        ) -> None:
-            d = params.dtype.type
-            b1, b2, t = adam_opt.beta1, adam_opt.beta2, adam_opt.step_count
-            lr_t = lr / (1.0 - b1**t)
-            c = 1.0 / (lr_t * math.sqrt(1.0 - b2**t))
-            v_max = state.get("v_max", tmp)
-            adam(params, grads, state["m"], state["v"], v_max, d(b1 / (1.0 - b1)), d(1.0 - b1),
-                 d(1.0 - b2), d(c), d(adam_opt.eps / lr_t), adam_opt.amsgrad)  # fmt: skip
+    def update(params: Array, grads: Array, state: State, tmp: Array, lr: float) -> None:
+        call(opt, params, grads, state, tmp, lr, params.dtype.type)
 
-        return adam_update
-    if isinstance(opt, RMSprop):
-        rms = opt
-
-        def rmsprop_update(
-            params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
-        ) -> None:
-            d = params.dtype.type
-            rmsprop(params, grads, state["cache"], d(rms.rho), d(1.0 - rms.rho), d(rms.eps), d(lr))
-
-        return rmsprop_update
-    if isinstance(opt, Momentum):
-        rule = nesterov if isinstance(opt, Nesterov) else momentum
-        mom = opt
-
-        def momentum_update(
-            params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
-        ) -> None:
-            d = params.dtype.type
-            rule(params, grads, state["velocity"], d(mom.momentum), d(lr))
-
-        return momentum_update
-    if isinstance(opt, SGD):
-
-        def sgd_update(
-            params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
-        ) -> None:
-            sgd(params, grads, params.dtype.type(lr))
-
-        return sgd_update
-    return None
-
-
-__all__ = ["fused_update", "np"]
+    return update
