@@ -103,3 +103,13 @@ def test_a_multi_run_outcome_and_its_exit_code(
 ) -> None:
     assert outcomes.outcome(statuses) == expected
     assert exit_codes.of_outcome(expected) == code
+
+
+def test_a_cross_validation_succeeds_only_when_every_fold_finished() -> None:
+    assert outcomes.outcome_of_all(["ok", "early-stopped"]) == outcomes.SUCCEEDED
+    assert outcomes.outcome_of_all(["ok", "diverged"]) == outcomes.DIVERGED
+    assert outcomes.outcome_of_all(["ok", "error", "cancelled"]) == outcomes.FAILED
+    assert (
+        exit_codes.of_outcome(outcomes.outcome_of_all(["ok", "interrupted"]))
+        == exit_codes.BAD_INPUT
+    )

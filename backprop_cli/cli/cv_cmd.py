@@ -46,7 +46,7 @@ def cv(
     from ..errors import BpropError
     from ..runs.cv import CV_FILES, fold_trials
     from ..runs.execution import StopRequest, check_dask
-    from ..runs.outcomes import FINISHED, outcome
+    from ..runs.outcomes import outcome_of_all
     from ..runs.run import prepare
     from ..runs.rundirs import accept_new, claim, new_run_dir
     from ..system.atomic import remove_stale_temporaries
@@ -82,8 +82,7 @@ def cv(
         again += ["--jobs", str(jobs)] if jobs > 1 else []
         exit_interrupted("interrupted; the folds that finished are summarized. Run again: ", again)
     # Every fold must finish for the estimate to stand: else the code of those that did not.
-    unfinished = [r.status for r in results if r.status not in FINISHED]
-    raise typer.Exit(exit_codes.of_outcome(outcome(unfinished)) if unfinished else 0)
+    raise typer.Exit(exit_codes.of_outcome(outcome_of_all(r.status for r in results)))
 
 
 def _finish(results: list[TrialResult], out_dir: Path, name: str, folds: int) -> None:

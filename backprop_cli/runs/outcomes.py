@@ -27,3 +27,10 @@ def outcome(statuses: Iterable[str]) -> str:
     if seen & set(FINISHED):
         return SUCCEEDED
     return DIVERGED if "diverged" in seen else FAILED
+
+
+def outcome_of_all(statuses: Iterable[str]) -> str:
+    """`SUCCEEDED` only when every run finished (a cross-validation needs all its folds), else
+    the outcome of the runs that did not."""
+    unfinished = [s for s in statuses if s not in FINISHED]
+    return outcome(unfinished) if unfinished else SUCCEEDED
