@@ -69,7 +69,7 @@ def compare_optimizers(
     from ..runs.outcomes import outcome
     from ..runs.race import cancelled, contestants, race
     from ..runs.run import prepare
-    from ..runs.rundirs import accept_new, claim, new_run_dir
+    from ..runs.rundirs import claim_new_dir
     from ..system.locking import check_free
 
     names = [n.strip() for n in optimizers.split(",") if n.strip()] if optimizers else None
@@ -88,8 +88,8 @@ def compare_optimizers(
             check_dask(dask)
         if target_loss is None and cfg.compare is not None:
             target_loss = cfg.compare.target_loss
-        directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-compare")
-        out_dir = stack.enter_context(claim(directory, accept_new()))
+        new = claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-compare")
+        out_dir = stack.enter_context(new)
     except BpropError as exc:
         stack.close()
         fail(str(exc))

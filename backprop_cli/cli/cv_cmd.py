@@ -48,7 +48,7 @@ def cv(
     from ..runs.execution import StopRequest, check_dask
     from ..runs.outcomes import outcome_of_all
     from ..runs.run import prepare
-    from ..runs.rundirs import accept_new, claim, new_run_dir
+    from ..runs.rundirs import claim_new_dir
     from ..system.atomic import remove_stale_temporaries
     from ..system.locking import check_free
     from .sweep_cmd import run_shown
@@ -64,8 +64,8 @@ def cv(
         prepare(last)  # the data and network, checked before any file is written
         if dask is not None:
             check_dask(dask)
-        directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-cv")
-        out_dir = stack.enter_context(claim(directory, accept_new()))
+        new = claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-cv")
+        out_dir = stack.enter_context(new)
     except BpropError as exc:
         stack.close()
         fail(str(exc))

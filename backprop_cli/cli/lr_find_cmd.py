@@ -41,7 +41,7 @@ def lr_find(
     from ..config import load_config
     from ..errors import BpropError, ConfigError
     from ..runs.lr_finder import run_range_test, write
-    from ..runs.rundirs import accept_new, claim, new_run_dir
+    from ..runs.rundirs import claim_new_dir
 
     try:
         if not 0 < start < float("inf"):
@@ -60,8 +60,7 @@ def lr_find(
         except ConfigError as exc:
             raise ConfigError(in_config(config, exc)) from None
         assert test is not None
-        directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-lr-find")
-        with claim(directory, accept_new()) as claimed:
+        with claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-lr-find") as claimed:
             files = write(test, claimed, f"{cfg.name}: learning-rate range test")
     except BpropError as exc:
         fail(str(exc))

@@ -81,7 +81,7 @@ def sweep(
     from ..runs.execution import StopRequest, check_dask
     from ..runs.outcomes import outcome
     from ..runs.run import prepare
-    from ..runs.rundirs import accept_new, claim, new_run_dir
+    from ..runs.rundirs import claim, claim_new_dir
     from ..runs.sweep import SWEEP_FILES, Space, make_trials
     from ..runs.sweep_results import sweep_metric, sweep_mode
     from ..system.atomic import remove_stale_temporaries
@@ -109,8 +109,8 @@ def sweep(
                 raise ConfigError("--resume: give --out, the directory of the sweep to continue")
             out_dir = stack.enter_context(claim(out, _accept_sweep))
         else:
-            directory = out or new_run_dir(Path(cfg.output.dir), f"{cfg.name}-sweep")
-            out_dir = stack.enter_context(claim(directory, accept_new(resumable=True)))
+            new = claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-sweep", resumable=True)
+            out_dir = stack.enter_context(new)
     except BpropError as exc:
         stack.close()
         fail(str(exc))

@@ -121,6 +121,17 @@ def accept_new(option: str = "out", resumable: bool = False) -> Callable[[Path],
 
 
 @contextlib.contextmanager
+def claim_new_dir(
+    out: Path | None, base: Path, name: str, resumable: bool = False
+) -> Iterator[Path]:
+    """The locked directory of a new run, comparison, sweep, cross-validation or range test:
+    ``out`` when it is new or empty, else a new ``base/name[-k]``."""
+    directory = out if out is not None else new_run_dir(base, name)
+    with claim(directory, accept_new(resumable=resumable)) as claimed:
+        yield claimed
+
+
+@contextlib.contextmanager
 def claim_run_dir(
     out: Path | None, base: Path, name: str, checkpoint: Path | None = None
 ) -> Iterator[Path]:
@@ -131,8 +142,7 @@ def claim_run_dir(
     never mixes with another run.
     """
     if checkpoint is None:
-        directory = out if out is not None else new_run_dir(base, name)
-        with claim(directory, accept_new(resumable=True)) as claimed:
+        with claim_new_dir(out, base, name, resumable=True) as claimed:
             yield claimed
         return
     source = run_of_checkpoint(checkpoint)
