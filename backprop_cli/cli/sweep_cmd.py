@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -135,7 +135,8 @@ def sweep(
                 valid, folds, str(config), out_dir, metric, mode, jobs, dask, resume, quiet, stop
             )
         results += [_invalid(t) for t in trials if t.config is None]
-        _finish(results, search, metric, mode, out_dir, cfg.name)
+        configs = {t.name: t.config.resolved() for t in valid if t.config is not None}
+        _finish(results, search, metric, mode, out_dir, cfg.name, configs)
     if interrupted:
         again = ["bprop", "sweep", str(config), "--out", str(out_dir), "--resume"]
         again += repeated("--grid", grid) + repeated("--space", space)
@@ -264,14 +265,15 @@ def _line(result: TrialResult, metric: str) -> str:
 
 
 def _finish(
-    results: list[TrialResult], search: Space, metric: str, mode: str, out_dir: Path, name: str
-) -> None:
+    results: list[TrialResult], search: Space, metric: str, mode: str, out_dir: Path, name: str,
+    configs: dict[str, dict[str, Any]],
+) -> None:  # fmt: skip
     from rich.table import Table
 
     from ..runs.outcomes import FINISHED
     from ..runs.sweep_results import write_sweep
 
-    summary = write_sweep(results, search, metric, mode, out_dir, name)
+    summary = write_sweep(results, search, metric, mode, out_dir, name, configs)
     winner, keys = summary.winner, search.keys
     table = Table(title=f"{name}: {len(results)} trials ranked by {metric} ({mode})")
     table.add_column("#", justify="right")

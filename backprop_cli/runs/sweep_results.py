@@ -8,11 +8,12 @@ import difflib
 import io
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import ExperimentConfig, read_yaml, to_yaml
+from ..config import ExperimentConfig, to_yaml
 from ..errors import ConfigError, argument
 from ..system.atomic import write_text
 from .outcomes import FINISHED
@@ -128,9 +129,10 @@ def write_sweep(
     mode: str,
     out_dir: Path,
     config_name: str,
+    configs: Mapping[str, dict[str, Any]],
 ) -> SweepSummary:
     """Rank ``results`` and write sweep.csv, sweep.json, best.yaml (the winner's resolved
-    config, ready to train) and sweep.png in ``out_dir``."""
+    config from ``configs``, by trial name, ready to train) and sweep.png in ``out_dir``."""
     from .plotting import plot_sweep
 
     ranking = ranked(results, mode)
@@ -141,11 +143,7 @@ def write_sweep(
     files = ["sweep.csv", "sweep.json"]
     winner = next((r for r in ranking if r.status in FINISHED and r.score is not None), None)
     if winner is not None:
-        resolved = read_yaml(_config_path(out_dir / winner.name))
-        data = resolved.get("data") if isinstance(resolved, dict) else None
-        if isinstance(data, dict) and data.get("folds") is not None:  # cross-validated: as given
-            data |= {"folds": None, "fold": 0}
-            resolved["name"] = str(resolved["name"]).removesuffix("-fold-1")
+        resolved = configs[winner.name]
         heading = f"# {config_name}: best trial {winner.name} by {metric} ({mode})\n"
         write_text(out_dir / "best.yaml", heading + to_yaml(resolved))
         files.append("best.yaml")
@@ -155,9 +153,3 @@ def write_sweep(
         plot_sweep(points, keys, logarithmic, metric, out_dir / "sweep.png")
         files.append("sweep.png")
     return SweepSummary(ranking, winner, files)
-
-
-def _config_path(trial_dir: Path) -> Path:
-    """A trial's resolved config: its run's, or its first fold's when it was cross-validated."""
-    own = trial_dir / "config.yaml"
-    return own if own.is_file() else trial_dir / "fold-1" / "config.yaml"
