@@ -48,6 +48,8 @@ class Model:
     classes: list[str] | None = None
     #: A table's fitted encoding: how a file's columns become the inputs.
     encoding: Encoding | None = None
+    #: The epoch whose end the weights are from (None for a model never saved).
+    epoch: int | None = None
 
     def class_names(self) -> list[str]:
         """The name of each output class: the data's names, or 0, 1, ..."""
@@ -160,7 +162,9 @@ def load_model(path: Path) -> Model:
         raise CheckpointError(
             f"{path}: names {len(classes)} classes for a network of {net.output_dim} outputs"
         )
-    return Model(cfg, net, mean, std, path, features, target, classes, encoding)
+    counted = "params_epoch" in ckpt.arrays or "epoch" in ckpt.arrays
+    epoch = checkpoints.weights_epoch(ckpt) if counted else None
+    return Model(cfg, net, mean, std, path, features, target, classes, encoding, epoch)
 
 
 def _columns(

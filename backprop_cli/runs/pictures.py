@@ -88,15 +88,7 @@ def of_checkpoint(source: Path) -> tuple[boundary.Predict, boundary.Scene, str, 
     """(predict, scene, picture name, epoch) of a checkpoint, or of a run directory's last.npz."""
     model = load_model(source)
     name = picture_name_of(model, source)
-    ckpt_epoch = _epoch(model.source)
-    return _predictor(model), scene_of(model), name, ckpt_epoch
-
-
-def _epoch(path: Path) -> int:
-    """The epoch whose end a checkpoint's weights are from."""
-    from . import checkpoints
-
-    return checkpoints.weights_epoch(checkpoints.load(path))
+    return _predictor(model), scene_of(model), name, model.epoch or 0
 
 
 def frames_of(run_dir: Path) -> tuple[list[tuple[str, boundary.Predict]], boundary.Scene]:
@@ -114,7 +106,7 @@ def frames_of(run_dir: Path) -> tuple[list[tuple[str, boundary.Predict]], bounda
         if where is None:
             picture_name_of(model, run_dir)
             where = scene_of(model)
-        epoch = _epoch(folder / name)
+        epoch = model.epoch or 0
         if frames and epoch <= frames[-1][0]:
             continue  # last.npz at an epoch already shown
         frames.append((epoch, f"epoch {epoch}", _predictor(model)))
