@@ -101,7 +101,8 @@ class RunFiles:
 
 class InMemory(RunFiles):
     """The same bookkeeping with nothing written: a run of the Python API without a directory
-    keeps its history, steps and final state in memory only."""
+    keeps its history and steps in memory. With no checkpoint to write, a captured state is only
+    its step count (what the metrics read), not a copy of every array."""
 
     def __init__(self, prepared: Prepared) -> None:  # no directory: RunFiles.__init__ writes
         self.prepared = prepared
@@ -109,6 +110,11 @@ class InMemory(RunFiles):
         self.history = []
         self.steps = StepLog()
         self.epoch_end = self.capture()
+
+    def capture(
+        self, params: Array | None = None, params_epoch: int | None = None
+    ) -> dict[str, Any]:
+        return {"step": np.array(self.prepared.training.step, dtype=np.int64)}
 
     def write_checkpoint(self, name: str, state: dict[str, Any]) -> None:
         """Nothing is written."""
