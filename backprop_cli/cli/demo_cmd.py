@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 def demo(
     topic: Annotated[
         str | None,
-        typer.Argument(
-            help="descent, chain-rule, graph, backprop, optimizers, schedules, activations."
-        ),
+        typer.Argument(help="The topic; `bprop demo` alone lists them."),
     ] = None,
     plot: Annotated[
         bool,
-        typer.Option("--plot", help="Also draw the demo as a PNG (schedules, activations)."),
+        typer.Option(
+            "--plot", help="Also draw the demo as a PNG (the topics marked --plot in the list)."
+        ),
     ] = False,
     out: Annotated[
         Path | None,
@@ -49,7 +49,7 @@ def demo(
     from ..demos import DRAWN, POINTED, TOPICS
 
     if topic is None:
-        _list(TOPICS)
+        _list(TOPICS, DRAWN)
         return
     if topic not in TOPICS:
         fail(f"unknown topic {topic!r}; choose one of: {', '.join(TOPICS)}")
@@ -77,14 +77,14 @@ def demo(
         console.print(f"wrote {path}")
 
 
-def _list(topics: Mapping[str, tuple[str, object]]) -> None:
+def _list(topics: Mapping[str, tuple[str, object]], drawn: tuple[str, ...]) -> None:
     from rich.table import Table
 
     table = Table(title="bprop demo TOPIC", show_header=True)
     table.add_column("topic")
     table.add_column("what it shows")
     for name, (description, _) in topics.items():
-        table.add_row(name, description)
+        table.add_row(name, description + (" (--plot)" if name in drawn else ""))
     console.print(table)
 
 

@@ -27,9 +27,9 @@ TOPICS: dict[str, tuple[str, Callable[[], Demo]]] = {
     "graph": ("the computational graph of L = (wx + b)², forward and backward", graph),
     "backprop": ("the notes' 2-3-1 network: every δ, gradient and updated weight", backprop),
     "optimizers": ("SGD, momentum, RMSprop and Adam on the same gradients", optimizers),
-    "schedules": ("the learning-rate schedules over an example run (--plot)", schedules),
+    "schedules": ("the learning-rate schedules over an example run", schedules),
     "activations": (
-        "each activation and its derivative, σ′ ≤ 0.25 and 0.25ⁿ in deep sigmoid networks (--plot)",
+        "each activation and its derivative, σ′ ≤ 0.25 and 0.25ⁿ in deep sigmoid networks",
         activations,
     ),
 }
