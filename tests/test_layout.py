@@ -1,5 +1,6 @@
 """The package's layers: each subpackage imports only those below it, so the tree shows the
-architecture. From the bottom: errors; system; core (NumPy only); data; config; runs; cli.
+architecture. From the bottom: errors; system; core (NumPy only); data; kernels (numba, only
+where a run asks for it); config; runs; api and demos; cli.
 Imports for annotations only (under ``if TYPE_CHECKING:``) are not counted: the data layer names
 the config's `DataConfig` type without importing the config."""
 
