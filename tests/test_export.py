@@ -74,6 +74,12 @@ def test_onnx_layers_beyond_dense_and_every_activation(tmp_path: Path) -> None:
     np.testing.assert_allclose(got, model.net.predict(model.inputs(X, "x")), rtol=1e-5, atol=1e-6)
     big = np.repeat(X, 50, axis=0).astype(np.float32)  # any batch size
     assert session.run(None, {"features": big})[0].shape == (len(big), 5)
+    import onnx
+
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    [features] = proto.graph.input
+    assert features.type.tensor_type.shape.dim[0].dim_param == "batch"  # a dynamic batch axis
 
 
 def test_a_table_with_categories_and_gaps_says_what_the_caller_must_do(tmp_path: Path) -> None:

@@ -260,3 +260,18 @@ def test_sweep_resume_reruns_interrupted_trials_and_says_what_changed(tmp_path: 
     assert "1 trials on this process" in space.output and "1 already finished" in space.output
     assert "not in this space" in space.output and "t003_lr=0.03" in space.output
     assert sorted(r["name"] for r in rows(out / "sweep.csv")) == ["t001_lr=0.01", "t002_lr=0.05"]
+
+
+def test_a_cross_validation_on_dask_equals_the_serial_one(tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    common = ["cv", str(TOY), "--folds", "2", "--quiet", "--set", "training.epochs=3"]
+    assert cli([*common, "--out", str(tmp_path / "serial")]).exit_code == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:  # fmt: skip
+        result = cli([*common, "--out", str(tmp_path / "dask"), "--dask",
+                      cluster.scheduler_address])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    serial = json.loads((tmp_path / "serial" / "cv.json").read_text())
+    remote = json.loads((tmp_path / "dask" / "cv.json").read_text())
+    assert remote["mean"] == serial["mean"] and remote["std"] == serial["std"]
