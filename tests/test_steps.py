@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from backprop_cli.config import load_config
+from backprop_cli.core.batching import Batching
 from backprop_cli.core.training import StepDone
 from backprop_cli.runs.run import RunFinished, execute, prepare
 from backprop_cli.runs.step_log import COLUMNS, StepLog, read_steps
@@ -89,7 +90,7 @@ def test_a_resumed_log_keeps_the_rows_up_to_the_checkpoint_epoch(tmp_path: Path)
 def series(batch: str, size: int, epochs: list[int], seconds: list[float]) -> StepSeries:
     rows = [{"step": i + 1.0, "epoch": float(e), "loss": 1.0} for i, e in enumerate(epochs)]
     history = [{"epoch": i + 1, "train_seconds": s} for i, s in enumerate(seconds)]
-    return StepSeries("r", rows, 10, batch, size, history)  # type: ignore[arg-type]
+    return StepSeries("r", rows, 10, Batching(batch, size), history)  # type: ignore[arg-type]
 
 
 def test_samples_seen_count_each_batch_the_last_one_partial() -> None:

@@ -51,7 +51,7 @@ def lr_find(
         cfg = load_config(config, list(set_ or []))
         try:
             test = None
-            progress = progress_bar(not quiet)
+            progress = progress_bar(console.is_terminal and not quiet)
             with progress:
                 task = progress.add_task("range test", total=steps, info="")
                 for test in run_range_test(cfg, start, end, steps):

@@ -103,7 +103,7 @@ class _Graph:
         self.nodes.append(self.helper.make_node(op_type, inputs, [out], **attrs))
         return out
 
-    def activation(self, x: str, act: Any, layer: Any) -> str:
+    def activation(self, x: str, act: Any) -> str:
         name = act.name
         if name == "linear":
             return x
@@ -121,14 +121,14 @@ class _Graph:
             z = self.op("Gemm", [x, W, b], "dense", transB=1)
             if layer.fused_output:
                 return z  # the loss's output activation follows
-            return self.activation(z, layer.activation, layer)
+            return self.activation(z, layer.activation)
         if isinstance(layer, BatchNorm):
             inputs = [x] + [
                 self.constant(k, getattr(layer, k))
                 for k in ("gamma", "beta", "running_mean", "running_var")
             ]
             z = self.op("BatchNormalization", inputs, "batchnorm", epsilon=float(layer.eps))
-            return self.activation(z, layer.activation, layer)
+            return self.activation(z, layer.activation)
         if isinstance(layer, Dropout):
             return x  # the identity in evaluation mode
         if isinstance(layer, Residual):
@@ -162,7 +162,7 @@ def onnx_model(model: Model) -> Any:
         x = g.layer(x, layer)
     last = net.layers[-1]
     if isinstance(last, Dense) and last.fused_output:  # the loss's output activation
-        x = g.activation(x, last.activation, last)
+        x = g.activation(x, last.activation)
     out_name = "probabilities" if model.classification else "predictions"
     g.nodes.append(helper.make_node("Identity", [x], [out_name]))
     float32 = onnx.TensorProto.FLOAT

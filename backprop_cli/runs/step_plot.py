@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import validate
 from ..config.loading import read_yaml
 from ..core.batching import Batching
 from ..errors import DataError
+from .build import build_batching
 from .plotting import save_figure
 from .rundirs import read_history
 from .step_log import read_steps
@@ -34,8 +36,7 @@ class StepSeries:
     label: str
     rows: list[dict[str, float]]
     n_train: int | None  # None when the run has no metrics.json yet
-    batch: str  # "full" | "sgd" | "minibatch"
-    size: int
+    batching: Batching  # the run's own, from its config.yaml
     history: list[dict[str, float]]
 
     def positions(self, axis: str) -> list[float | None]:
@@ -63,7 +64,7 @@ class StepSeries:
                 f"{self.label}: samples seen need the run's metrics.json (the number of "
                 "training samples); it is written when the run ends"
             )
-        b = Batching(self.batch, self.size).batch_size(n)
+        b = self.batching.batch_size(n)
         seen, out = 0, []
         for k in self._within_epoch():
             seen += min(k * b, n) - min((k - 1) * b, n)
@@ -93,8 +94,8 @@ class StepSeries:
 def read_step_series(label: str, run_dir: Path) -> StepSeries:
     """The per-step rows of ``run_dir`` and what the x axes need."""
     rows = read_steps(run_dir)
-    config = read_yaml(run_dir / "config.yaml")
-    batching = config.get("training", {}).get("batching", {}) if isinstance(config, dict) else {}
+    source = run_dir / "config.yaml"
+    batching = build_batching(validate(read_yaml(source), str(source)))
     n_train = None
     metrics_path = run_dir / "metrics.json"
     if metrics_path.is_file():
@@ -103,14 +104,7 @@ def read_step_series(label: str, run_dir: Path) -> StepSeries:
             n_train = int(metrics["samples"]["train"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{metrics_path}: no number of training samples ({exc})") from None
-    return StepSeries(
-        label,
-        rows,
-        n_train,
-        str(batching.get("type", "minibatch")),
-        int(batching.get("size", 32)),
-        read_history(run_dir),
-    )
+    return StepSeries(label, rows, n_train, batching, read_history(run_dir))
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
