@@ -34,6 +34,7 @@ from .core.training import Event
 from .errors import BpropError, ConfigError
 from .runs.inference import (
     Model,
+    class_probabilities,
     evaluate_model,
     load_model,
     model_of_splits,
@@ -135,8 +136,7 @@ class TrainedModel:
         """Each row's probability of each class (two columns for one sigmoid unit)."""
         if not self.classification:
             raise ConfigError("predict_proba: a regression model has no class probabilities")
-        out = self.outputs(X)
-        return np.hstack([1 - out, out]) if out.shape[1] == 1 else out
+        return class_probabilities(self.outputs(X))
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """Loss and accuracy with per-class figures (classification; ``y`` class indices or

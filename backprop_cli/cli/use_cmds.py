@@ -14,7 +14,6 @@ from .console import console, fail, fmt
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ..core.types import Array
     from ..runs.inference import Evaluation, Model
 
 MODEL_HELP = "A checkpoint (.npz) or a run directory (its checkpoints/last.npz)."
@@ -174,7 +173,7 @@ def predict(
     Example:  bprop predict runs/iris new-flowers.csv --out predictions.csv --proba
     """
     from ..errors import BpropError
-    from ..runs.inference import load_model, predicted_classes, read_inputs
+    from ..runs.inference import class_probabilities, load_model, predicted_classes, read_inputs
     from ..system.atomic import write_text
     from .outputs import check_output
 
@@ -189,7 +188,7 @@ def predict(
     lines = []
     if loaded.classification:
         classes = predicted_classes(outputs)
-        probs = outputs if outputs.shape[1] > 1 else _binary(outputs)
+        probs = class_probabilities(outputs)
         names = loaded.class_names()
         cells = [_cell(name) for name in names]
         header = ["prediction"] + ([_cell(f"p_{name}") for name in names] if proba else [])
@@ -216,14 +215,6 @@ def _cell(text: str) -> str:
     if any(ch in text for ch in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
-
-
-def _binary(outputs: Array) -> Array:
-    """P(class 0), P(class 1) from one sigmoid unit."""
-    import numpy as np
-
-    p = outputs[:, :1]
-    return np.concatenate([1 - p, p], axis=1)
 
 
 def summary(

@@ -319,6 +319,15 @@ def predicted_classes(outputs: Array) -> NDArray[np.int64]:
     return outputs.argmax(axis=1).astype(np.int64)
 
 
+def class_probabilities(outputs: Array) -> Array:
+    """One column per class: the outputs of a softmax, or P(class 0), P(class 1) from one
+    sigmoid unit."""
+    if outputs.shape[1] > 1:
+        return outputs
+    p = outputs[:, :1]
+    return np.concatenate([1 - p, p], axis=1)
+
+
 def read_inputs(model: Model, path: Path) -> NDArray[np.float64]:
     """Features to predict from: a table file with its columns matched to the model's features
     by name (a target column ignored) when the model knows their names, else every column of a
