@@ -119,7 +119,7 @@ class TrainedModel:
 
     def outputs(self, X: Any) -> NDArray[Any]:
         """The network's outputs for the rows of ``X`` (probabilities under a fused loss)."""
-        return self.model.net.predict(self.model.inputs(np.asarray(X), "X"))
+        return self.model.outputs(np.asarray(X), "X")
 
     def predict(self, X: Any) -> NDArray[Any]:
         """Each row's class, by name when the data named its classes (else its index), or the

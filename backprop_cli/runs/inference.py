@@ -96,6 +96,10 @@ class Model:
             X = (X - self.mean) / self.std
         return np.ascontiguousarray(X, dtype=self.net.dtype)
 
+    def outputs(self, X: NDArray[Any], source: str) -> Array:
+        """The network's outputs for raw features (probabilities under a fused loss)."""
+        return self.net.predict(self.inputs(X, source))
+
 
 def model_of_splits(cfg: ExperimentConfig, net: Network, splits: Splits, source: Path) -> Model:
     """The model a run has in memory: its network with the preprocessing of its splits."""

@@ -19,13 +19,8 @@ if TYPE_CHECKING:
 
 
 def _predictor(model: Model) -> boundary.Predict:
-    """Network outputs (probabilities under a fused loss) for raw features, through the model's
-    own preprocessing."""
-
-    def predict(X: NDArray[np.float64]) -> NDArray[Any]:
-        return model.net.predict(model.inputs(X, str(model.source)))
-
-    return predict
+    """Network outputs for raw features, through the model's own preprocessing."""
+    return lambda X: model.outputs(X, str(model.source))
 
 
 def at_the_end(prepared: Prepared, run_dir: Path) -> Path | None:
