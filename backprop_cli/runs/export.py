@@ -289,12 +289,10 @@ def torch_snippet(model: Model, path: Path, lines: list[str]) -> str:
 def export(model: Model, fmt: str, out: Path, exclusive: bool) -> str:
     """Write ``model`` to ``out`` in ``fmt``; returns what the user should read (the torch code,
     the input notes), possibly empty."""
-    writers: dict[str, Callable[[], str]] = {
-        "onnx": lambda: _write_onnx(model, out, exclusive),
-        "torch": lambda: _write_torch(model, out, exclusive),
-        "npz": lambda: _write_npz(model, out, exclusive),
-    }
-    return writers[fmt]()
+    writers: dict[str, Callable[[Model, Path, bool], str]] = {
+        "onnx": _write_onnx, "torch": _write_torch, "npz": _write_npz,
+    }  # fmt: skip
+    return writers[fmt](model, out, exclusive)
 
 
 def _write_onnx(model: Model, out: Path, exclusive: bool) -> str:
