@@ -48,9 +48,9 @@ class StepDone:
     step: int  # 1-based within the epoch
     steps: int
     loss: float  # the batch's mean loss, before the update
-    update: int = 0  # 1-based count of updates applied in the whole run, this one included
-    lr: float = 0.0  # the rate the update used
-    grad_norm: float = 0.0  # ‖∂L/∂θ‖ before clipping
+    update: int  # 1-based count of updates applied in the whole run, this one included
+    lr: float  # the rate the update used
+    grad_norm: float  # ‖∂L/∂θ‖ before clipping
 
 
 @dataclass
