@@ -110,8 +110,9 @@ def draw(ax: Any, predict: Predict, where: Scene, title: str = "", cax: Any = No
             ax.contour(gx, gy, p, levels=[0.5], colors="black", linewidths=1.2)
             if cax is not None:
                 cax.clear()
+            named = where.class_names[1] if len(where.class_names) > 1 else "class 1"
             ax.figure.colorbar(filled, ax=None if cax is not None else ax, cax=cax,
-                               label="P(class 1)")  # fmt: skip
+                               label=f"P({named})")  # fmt: skip
         else:
             k = probs.shape[1]
             predicted = _classes(probs).reshape(gx.shape)
