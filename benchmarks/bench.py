@@ -73,10 +73,13 @@ def _training(
     net = Network(layers, sizes[0], "cross_entropy", rng, "float32")
     opt = build_optimizer(optimizer)
     opt.init(net.n_params, net.n_decay, net.dtype)
+    step = None
     if kernels == "fused":
-        from backprop_cli.kernels import install
+        from backprop_cli.kernels import install, install_network, whole_step
 
         install(opt)
+        install_network(net)
+        step = whole_step(net, batch)
     X = rng.standard_normal((n, sizes[0])).astype(np.float32)
     labels = rng.integers(0, sizes[-1], n)
     data = TrainData(X, net.prepare_targets(labels), labels.astype(np.int64))
@@ -84,6 +87,7 @@ def _training(
     training = TrainingState(
         net, opt, build_schedule("constant", 1e-3, 10**6), Batching(strategy, batch), 10**6,
         True, np.random.default_rng(seed + 1), None, EarlyStopping("train_loss"),
+        kernels=kernels, step_kernel=step,
     )  # fmt: skip
     return training, data
 
@@ -144,7 +148,7 @@ PHASES = ("gather", "forward", "loss", "backward", "norm", "update")
 
 
 def step_profile(
-    sizes: list[int], batch: int, optimizer: str, n: int, steps: int
+    sizes: list[int], batch: int, optimizer: str, n: int, steps: int, kernels: str = "numpy"
 ) -> dict[str, float]:
     """Where a step's time goes: median microseconds of each phase, timed phase by phase over
     ``steps`` steps of random batches, and the step's products timed alone after each step."""
@@ -152,7 +156,7 @@ def step_profile(
 
     from backprop_cli.core.clipping import global_norm
 
-    training, data = _training(sizes, batch, optimizer, n)
+    training, data = _training(sizes, batch, optimizer, n, kernels=kernels)
     net, opt = training.net, training.optimizer
     X, y = data.X_train, data.y_train
     x_buf = np.empty((batch, X.shape[1]), dtype=X.dtype)

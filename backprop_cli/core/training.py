@@ -114,6 +114,10 @@ class TrainingState:
     #: The code the optimizer's update runs: "numpy" (the reference) or "fused" (kernels that
     #: the run installed on the optimizer; see `backprop_cli.kernels`).
     kernels: str = "numpy"
+    #: A compiled whole step, (X, y) → (outputs, loss, gradient norm), or None for a batch it
+    #: does not take; when set, it stands in for forward, loss, backward and norm (not while
+    #: diagnostics watch the layers).
+    step_kernel: Callable[[Array, NDArray], tuple[Array, float, float] | None] | None = None
 
 
 def evaluate(
@@ -217,6 +221,13 @@ def forward_backward(training: TrainingState, X: Array, y: NDArray) -> tuple[Arr
     """One step's outputs, mean loss and gradient norm (before clipping); the gradient, clipped,
     is left in ``net.grads``."""
     net, diagnostics = training.net, training.diagnostics
+    if training.step_kernel is not None and diagnostics is None:
+        stepped = training.step_kernel(X, y)
+        if stepped is not None:
+            if training.clip is None:
+                return stepped
+            with np.errstate(over="ignore", invalid="ignore"):
+                return stepped[0], stepped[1], training.clip(net.grads)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         # Overflow is detected by the caller and reported as divergence, not as warnings.
         out = net.forward(X)

@@ -18,9 +18,11 @@ Which path a run takes (``training.kernels``):
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 
 from ..core.network import Network
 from ..core.optim import Optimizer
+from ..core.types import Array
 from ..errors import ConfigError
 
 #: updates × parameters from which `auto` picks the kernels.
@@ -62,3 +64,11 @@ def install(optimizer: Optimizer) -> bool:
         return False
     optimizer.update = update  # type: ignore[method-assign,assignment]
     return True
+
+
+def whole_step(net: Network, batch: int) -> Callable[..., tuple[Array, float, float] | None] | None:
+    """The compiled whole step of ``net`` for batches of up to ``batch`` rows, or None where it
+    does not pay or does not apply (see `backprop_cli.kernels.step`)."""
+    from .step import dense_step_for
+
+    return dense_step_for(net, batch)

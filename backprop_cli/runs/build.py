@@ -26,7 +26,7 @@ from ..core.training import TrainData, TrainingState
 from ..core.types import Array
 from ..data import Splits, load_data
 from ..errors import ConfigError
-from ..kernels import choose, install, install_network
+from ..kernels import choose, install, install_network, whole_step
 from ..system.resources import check_fits
 
 
@@ -179,9 +179,11 @@ def build_training_state(
     batching = build_batching(cfg)
     updates = cfg.training.epochs * batching.steps_per_epoch(max(n_train, 1))
     kernels = choose(cfg.training.kernels, updates, net.n_params)
+    step = None
     if kernels == "fused":
         fused_layers = install_network(net)  # the layers without a kernel keep NumPy
-        if not install(optimizer) and not fused_layers:
+        step = whole_step(net, batching.batch_size(max(n_train, 1)))
+        if not install(optimizer) and not fused_layers and step is None:
             kernels = "numpy"  # nothing to fuse: the reference runs
     return TrainingState(
         net,
@@ -195,6 +197,7 @@ def build_training_state(
         monitor,
         diagnostics=Diagnostics(net) if cfg.training.diagnostics else None,
         kernels=kernels,
+        step_kernel=step,
     )
 
 
