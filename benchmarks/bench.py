@@ -154,8 +154,6 @@ def step_profile(
     ``steps`` steps of random batches, and the step's products timed alone after each step."""
     import numpy as np
 
-    from backprop_cli.core.clipping import global_norm
-
     training, data = _training(sizes, batch, optimizer, n, kernels=kernels)
     net, opt = training.net, training.optimizer
     X, y = data.X_train, data.y_train
@@ -173,16 +171,12 @@ def step_profile(
         else:
             xb = np.take(X, idx, axis=0, out=x_buf, mode="clip")
             yb = np.take(y, idx, axis=0, out=y_buf, mode="clip")
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if training.step_kernel is not None:  # the compiled whole step: one phase
             t1 = clock()
-            out = net.forward(xb)
-            t2 = clock()
-            net.loss.forward(out, yb)
-            t3 = clock()
-            net.backward()
-            t4 = clock()
-            global_norm(net.grads)
-            t5 = clock()
+            training.step_kernel(xb, yb)
+            t2 = t3 = t4 = t5 = clock()
+        else:
+            t1, t2, t3, t4, t5 = _reference_phases(net, xb, yb, clock)
         opt.step(net.params, net.grads, 1e-3)
         t6 = clock()
         products()
@@ -193,7 +187,28 @@ def step_profile(
     skip = steps // 10  # warm-up
     profile = {name: statistics.median(v[skip:]) for name, v in times.items()}
     profile["beyond_products"] = profile["forward"] + profile["backward"] - profile["products"]
+    profile["whole_step"] = training.step_kernel is not None
     return profile
+
+
+def _reference_phases(net: Any, xb: Any, yb: Any, clock: Callable[[], float]) -> list[float]:
+    """Forward, loss, backward and the gradient norm of one batch, and the clock before each
+    and after the last."""
+    import numpy as np
+
+    from backprop_cli.core.clipping import global_norm
+
+    marks = [clock()]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out = net.forward(xb)
+        marks.append(clock())
+        net.loss.forward(out, yb)
+        marks.append(clock())
+        net.backward()
+        marks.append(clock())
+        global_norm(net.grads)
+        marks.append(clock())
+    return marks
 
 
 # ----------------------------------------------------------------- processes
@@ -358,9 +373,10 @@ def run(quick: bool) -> dict[str, Any]:
             {"path": path, "optimizer": optimizer, "us_per_step": per_step * 1e6}
         )
     results["profile"] = [
-        {"case": f"{'-'.join(map(str, sizes))} batch {batch} {opt}", **step_profile(
-            sizes, batch, opt, n, steps=100 if quick else 300
+        {"case": f"{path} {'-'.join(map(str, sizes))} batch {batch} {opt}", **step_profile(
+            sizes, batch, opt, n, steps=100 if quick else 300, kernels=path
         )}
+        for path in paths
         for sizes, batch, opt, n in (
             (big, 128, "adam", 16 * 1024), (big, 1024, "adam", 16 * 1024),
             (small, 1, "sgd", 2000), (small, 1, "adam", 2000),
@@ -414,11 +430,19 @@ def report(r: dict[str, Any]) -> str:
         "",
         "Where a step's time goes: µs per phase, medians, phases timed one by one; 'products' is",
         "the step's matrix products timed alone, 'beyond' what forward + backward take beyond them",
-        f"{'case':>32} " + " ".join(f"{p:>8}" for p in PHASES) + f" {'products':>8} {'beyond':>8}",
+        f"{'case':>38} " + " ".join(f"{p:>8}" for p in PHASES) + f" {'products':>8} {'beyond':>8}",
     ]
     for p in r["profile"]:
         cols = [*PHASES, "products", "beyond_products"]
-        lines.append(f"{p['case']:>32} " + " ".join(f"{p[c]:>8.1f}" for c in cols))
+        shown = [
+            f"{'–':>8}"
+            if p["whole_step"] and c in ("loss", "backward", "norm")
+            else f"{p[c]:>8.1f}"
+            for c in cols
+        ]
+        lines.append(f"{p['case']:>38} " + " ".join(shown))
+    if any(p["whole_step"] for p in r["profile"]):
+        lines.append("(fused at batch 1: 'forward' is the compiled whole step, loss to norm)")
     m = r["memory"]
     lines += [
         "",

@@ -34,3 +34,11 @@ def history_of(run_dir: Path) -> list[dict]:
 
 def strip_seconds(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "train_seconds"} for row in history]
+
+
+def assert_within_scale(got: np.ndarray, ref: np.ndarray, tolerance: float) -> None:
+    """Every entry of ``got`` within ``tolerance`` × the largest |entry| of ``ref``: agreement to
+    rounding for float32 runs whose sums are ordered differently (an entry near zero can then
+    differ by far more than ``tolerance`` of itself)."""
+    scale = float(np.abs(ref).max()) if ref.size else 0.0
+    assert float(np.abs(got - ref).max(initial=0.0)) <= tolerance * scale

@@ -24,7 +24,7 @@ from backprop_cli.core.gradcheck import (
 from backprop_cli.core.layers import BatchNorm, Dense, Dropout
 from backprop_cli.core.network import Network
 
-from helpers import CONFIG_DIR, cli, history_of
+from helpers import CONFIG_DIR, assert_within_scale, cli, history_of
 
 pytest.importorskip("numba")
 from backprop_cli.kernels.step import MAX_WORK, UNITS, dense_step_for
@@ -141,7 +141,7 @@ def test_100_steps_follow_the_reference(loss: str, output: str, dtype: str) -> N
         if dtype == "float64":
             np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
         else:
-            assert np.abs(got - ref).max() <= 1e-6 * np.abs(ref).max(), name
+            assert_within_scale(got, ref, 1e-6)
         assert got.dtype == np.dtype(dtype)
 
 

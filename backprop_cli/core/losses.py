@@ -167,6 +167,10 @@ class SoftmaxCrossEntropy(Loss):
         self._y: NDArray = np.empty(0)  # the targets of the last forward pass
         self._scale: Array = np.zeros(0)  # ω_i / Σω of the last weighted batch
         self._scratch = _ScratchFor(self._buffers)
+        #: Optional compiled loss and gradient in one pass, (z, labels, grad) → Σ losses, for
+        #: unweighted labels (installed by `backprop_cli.kernels`).
+        self.fused: Callable[[Array, NDArray, Array], float] | None = None
+        self._grad_done = False  # the last forward left ∂L/∂z in the grad buffer
 
     @staticmethod
     def _buffers(k: int) -> Scratch:
@@ -197,12 +201,17 @@ class SoftmaxCrossEntropy(Loss):
         n, k = out.shape
         v = self._scratch(k).forward(n, out.dtype)
         shifted, probs, col, flat, picked = v.shifted, v.probs, v.col, v.flat, v.picked
+        self._y = y
+        self._grad_done = self.fused is not None and y.ndim == 1 and self.class_weights is None
+        if self._grad_done:
+            assert self.fused is not None
+            self.weight_sum = float(n)
+            return self.fused(out, y, v.grad) / n
         np.subtract(out, _row_max(out, col), out=shifted)  # z − m ≤ 0
         np.exp(shifted, out=probs)
         np.dot(probs, v.ones, out=col[:, 0])  # row sums through BLAS
         probs /= col
         log_sums = np.log(col, out=col)
-        self._y = y
         if y.ndim == 1:
             # −log ŷ_y = log Σ e^(z − m) − (z_y − m): both terms ≥ 0. z_y is picked from the
             # flattened batch at n·k + y_n.
@@ -230,6 +239,8 @@ class SoftmaxCrossEntropy(Loss):
     def backward(self) -> Array:
         v = self._scratch.backward("cross_entropy")
         probs, y, grad, flat = v.probs, self._y, v.grad, v.flat
+        if self._grad_done:
+            return grad
         n = len(probs)
         if self.class_weights is not None:
             # ∂L/∂z_i = (ω_i / Σω)(ŷ_i − y_i)

@@ -48,10 +48,12 @@ def choose(setting: str, updates: int, n_params: int) -> str:
 
 
 def install_network(net: Network) -> int:
-    """Give ``net``'s dense layers their fused element-wise kernels; how many took them."""
+    """Give ``net``'s dense layers their fused element-wise kernels, and its loss its one-pass
+    kernel (softmax cross-entropy); how many layers and losses took them."""
     from .layers import install_layers
+    from .losses import install_loss
 
-    return install_layers(net)
+    return install_layers(net) + install_loss(net)
 
 
 def install(optimizer: Optimizer) -> bool:
