@@ -8,10 +8,12 @@
 3. Per-step time at batch 1 (the `sgd` batch strategy) on 64-128-64-10, with sgd and with Adam.
    For each of these cases, where the time goes: each phase of the step (gather, forward, loss,
    backward, gradient norm, update) timed on its own, beside the step's products alone.
-4. `bprop --help` wall time, and the peak memory of `bprop train configs/mnist5k.yaml` beside its
+4. With numba installed: `make train` end to end with each ``training.kernels`` (a warm and an
+   empty numba cache), and what the fused path costs before its first step.
+5. `bprop --help` wall time, and the peak memory of `bprop train configs/mnist5k.yaml` beside its
    budget (data, parameters, optimizer state and one batch's activations) over a bare interpreter
    that imports the same libraries.
-5. Loading large CSVs (`data_bench.py`): a 60,000 × 785 integer file and a 2,000,000 × 29 float
+6. Loading large CSVs (`data_bench.py`): a 60,000 × 785 integer file and a 2,000,000 × 29 float
    file; time beside pyarrow's read_csv with the copy to NumPy, peak memory, and the cache.
 
 Every figure is a median over repeats. Run with ``--unset-openblas-env`` to drop
@@ -306,6 +308,37 @@ def fused_start_seconds() -> dict[str, float]:
     }
 
 
+def make_train_seconds(repeats: int) -> dict[str, Any]:
+    """`bprop train configs/mnist5k.yaml` (what `make train` runs) end to end, each in a fresh
+    process, the ways interleaved: ``training.kernels`` auto (what `make train` does, and the
+    path auto took), numpy, fused with numba's cache warm, and fused with an empty cache (a
+    machine's first run, compiling)."""
+    bprop = Path(sys.executable).with_name("bprop")
+    base = [str(bprop)] if bprop.exists() else [sys.executable, "-m", "backprop_cli"]
+    config = str(ROOT / "configs/mnist5k.yaml")
+    times: dict[str, list[float]] = {"auto": [], "numpy": [], "fused": [], "fused_first": []}
+    took = ""
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / "warm")}
+        for rep, way in itertools.product(range(repeats + 1), times):
+            out = Path(tmp) / f"{way}-{rep}"
+            env = warm
+            if way == "fused_first":
+                env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / f"cold-{rep}")}
+            setting = "fused" if way.startswith("fused") else way
+            cmd = [*base, "train", config, "--out", str(out), "--quiet",
+                   "--set", f"training.kernels={setting}"]  # fmt: skip
+            start = time.perf_counter()
+            subprocess.run(cmd, env=env, capture_output=True, check=True)
+            if rep > 0:  # the first round fills the warm cache and the data cache
+                times[way].append(time.perf_counter() - start)
+            if way == "auto":
+                took = json.loads((out / "metrics.json").read_text())["kernels"]
+    result: dict[str, Any] = {way: statistics.median(v) for way, v in times.items()}
+    result["auto_took"] = took
+    return result
+
+
 def torch_seconds(big: list[int], small: list[int], reps: int) -> dict[str, float]:
     """PyTorch's seconds per step of the same work, timed in this run when torch can be
     imported here ({} otherwise: run benchmarks/torch_baseline.py beside)."""
@@ -382,6 +415,8 @@ def run(quick: bool) -> dict[str, Any]:
             (small, 1, "sgd", 2000), (small, 1, "adam", 2000),
         )
     ]  # fmt: skip
+    if "fused" in paths:
+        results["make_train"] = make_train_seconds(3 if quick else 5)
     results["help_ms"] = help_seconds(reps) * 1e3  # a fresh process each time
     results["memory"] = train_memory()
     results["loading"] = data_bench.run(repeats=2 if quick else 3)
@@ -425,6 +460,14 @@ def report(r: dict[str, Any]) -> str:
             f"fused path start: import numba {f['import_s'] * 1e3:.0f} ms; first Adam update "
             f"{f['first_update_compiling_s']:.2f} s compiling, "
             f"{f['first_update_cached_s']:.2f} s from the cache"
+        ]
+    if "make_train" in r:
+        t = r["make_train"]
+        lines += [
+            f"make train (bprop train configs/mnist5k.yaml, fresh processes): kernels auto "
+            f"{t['auto']:.2f} s (took {t['auto_took']}), numpy {t['numpy']:.2f} s, fused "
+            f"{t['fused']:.2f} s with numba's cache warm, {t['fused_first']:.2f} s on a first "
+            f"run (compiling: +{t['fused_first'] - t['fused']:.2f} s)"
         ]
     lines += [
         "",

@@ -90,6 +90,19 @@ def test_how_a_run_picks_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
         kernels.choose("fused", 1, 1)
 
 
+def test_fused_without_numba_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    out = tmp_path / "run"
+    config = str(CONFIG_DIR / "moons.yaml")
+    result = cli(["train", config, "--out", str(out), "--set", "training.kernels=fused"])
+    assert result.exit_code == 2, result.output
+    assert "training.kernels: fused needs numba" in result.output
+    assert "pip install 'bprop[fast]'" in result.output
+    assert not out.exists()
+
+
 def test_a_fused_run_equals_the_reference_and_says_so(tmp_path: Path) -> None:
     runs = {}
     for path in ("numpy", "fused"):
