@@ -39,6 +39,8 @@ format: $(STAMP)
 
 gradcheck: $(STAMP)
 	$(BIN)/bprop gradcheck
+	@if $(BIN)/python -c "import numba" 2>/dev/null; then $(BIN)/bprop gradcheck --kernels fused; \
+	else echo "numba not installed: the fused path's gradient check is skipped"; fi
 
 # The mutants of the numerical core ([tool.mutmut] in pyproject.toml), then the score.
 mutation: $(STAMP)

@@ -103,6 +103,19 @@ def test_fused_without_numba_is_refused_before_anything_is_written(
     assert not out.exists()
 
 
+def test_gradcheck_checks_the_fused_path_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = cli(["gradcheck", "--kernels", "fused", "--failures-only"])
+    assert result.exit_code == 0, result.output
+    assert "passed: all" in result.output
+    config = cli(["gradcheck", str(CONFIG_DIR / "moons.yaml"), "--kernels", "fused"])
+    assert config.exit_code == 0, config.output
+    bogus = cli(["gradcheck", "--kernels", "gpu"])
+    assert bogus.exit_code == 2 and "--kernels: choose numpy or fused" in bogus.output
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    missing = cli(["gradcheck", "--kernels", "fused"])
+    assert missing.exit_code == 2 and "--kernels: fused needs numba" in missing.output
+
+
 def test_a_fused_run_equals_the_reference_and_says_so(tmp_path: Path) -> None:
     runs = {}
     for path in ("numpy", "fused"):

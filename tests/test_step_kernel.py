@@ -243,3 +243,26 @@ def test_a_small_batch_run_uses_it_resumes_exactly_and_diverges_as_the_reference
         diverged[path] = (result.exit_code, metrics["stop_reason"], metrics["stop_detail"])
     assert diverged["fused"] == diverged["numpy"]
     assert diverged["fused"][:2] == (3, "diverged")
+
+
+def test_the_gradient_check_battery_passes_on_the_fused_path() -> None:
+    from backprop_cli import kernels
+    from backprop_cli.core.gradcheck import run_battery
+
+    taken: list[bool] = []
+
+    def fuse(net: Network, batch: int):  # type: ignore[no-untyped-def]
+        step = kernels.fuse_network(net, batch)
+        if step is None:
+            return None
+
+        def counted(X: np.ndarray, y: np.ndarray):  # type: ignore[no-untyped-def]
+            stepped = step(X, y)
+            taken.append(stepped is not None)
+            return stepped
+
+        return counted
+
+    results = list(run_battery(fuse=fuse))
+    assert results and all(r.passed for r in results), [r for r in results if not r.passed]
+    assert sum(taken) >= 15  # the battery's dense networks: the whole step ran (17 of them)

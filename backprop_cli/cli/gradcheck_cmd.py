@@ -11,7 +11,7 @@ from . import exit_codes
 from .console import console, fail
 
 if TYPE_CHECKING:
-    from ..core.gradcheck import TensorCheck
+    from ..core.gradcheck import Fuse, TensorCheck
 
 
 def gradcheck(
@@ -36,6 +36,13 @@ def gradcheck(
     failures_only: Annotated[
         bool, typer.Option("--failures-only", help="List only the tensors that failed.")
     ] = False,
+    kernels: Annotated[
+        str,
+        typer.Option(
+            help="The path checked: numpy (the reference) or fused (bprop[fast]'s kernels and "
+            "whole compiled steps, as a fused training run uses them)."
+        ),
+    ] = "numpy",
 ) -> None:
     """Check every gradient of the engine against central finite differences in float64.
 
@@ -48,20 +55,45 @@ def gradcheck(
     Example:  bprop gradcheck --tol 1e-7 --seed 3
 
     Example:  bprop gradcheck configs/digits.yaml --samples 20
+
+    Example:  bprop gradcheck --kernels fused
     """
     from ..core.gradcheck import run_battery
 
+    fuse = _fuse(kernels)
     if config is not None:
-        results = _check_config(config, eps, tol, seed, samples, batch)
+        results = _check_config(config, eps, tol, seed, samples, batch, fuse)
     else:
-        results = list(run_battery(eps=eps, tol=tol, seed=seed, samples=samples))
+        results = list(run_battery(eps=eps, tol=tol, seed=seed, samples=samples, fuse=fuse))
     _render(results, failures_only)
     if not all(r.passed for r in results):
         raise typer.Exit(exit_codes.CHECK_FAILED)
 
 
+def _fuse(kernels: str) -> Fuse | None:
+    """What puts a network on the ``--kernels`` path (None: the reference)."""
+    if kernels == "numpy":
+        return None
+    if kernels != "fused":
+        fail(f"--kernels: choose numpy or fused (received {kernels!r})")
+    from .. import kernels as fused
+    from ..errors import ConfigError
+
+    try:
+        fused.choose("fused", 1, 1)  # numba is installed
+    except ConfigError as exc:
+        fail(str(exc).replace("training.kernels", "--kernels"))
+    return fused.fuse_network
+
+
 def _check_config(
-    path: Path, eps: float, tol: float, seed: int, samples: int | None, batch: int
+    path: Path,
+    eps: float,
+    tol: float,
+    seed: int,
+    samples: int | None,
+    batch: int,
+    fuse: Fuse | None = None,
 ) -> list[TensorCheck]:
     import numpy as np
 
@@ -82,7 +114,9 @@ def _check_config(
         y = net.prepare_targets(splits.y_train[take])
     except BpropError as exc:
         fail(str(exc))
-    return check_network(net, X, y, f"{cfg.name} ({len(take)} samples)", eps, tol, samples, rng)
+    step = fuse(net, len(X)) if fuse is not None else None
+    case = f"{cfg.name} ({len(take)} samples)"
+    return check_network(net, X, y, case, eps, tol, samples, rng, step)
 
 
 def _render(results: list[TensorCheck], failures_only: bool) -> None:

@@ -24,6 +24,13 @@ from .layers import BatchNorm, Dense, Dropout, Layer, Residual
 from .network import Network
 from .types import Array
 
+#: A compiled whole training step, (X, y) → (outputs, loss, norm), or None for a batch it does
+#: not take; it leaves ∂L/∂θ in the network's gradient buffer.
+Step = Callable[[Array, NDArray], object]
+#: Prepares a network of the battery for the path under check (the fused kernels): installs its
+#: kernels and returns its whole step, if it has one.
+Fuse = Callable[[Network, int], Step | None]
+
 #: Denominator floor of the relative error: where both gradients are below it, the error is
 #: measured in absolute terms (the round-off of a central difference in float64 is ~1e-10).
 TINY = 1e-6
@@ -128,10 +135,13 @@ def check_network(
     tol: float = DEFAULT_TOL,
     samples: int | None = None,
     rng: np.random.Generator | None = None,
+    step: Step | None = None,
 ) -> list[TensorCheck]:
     """Check ∂L/∂θ for every parameter tensor of ``net`` and ∂L/∂X for the input.
 
-    ``net`` must be float64; ``y`` is in the form ``net.prepare_targets`` returns.
+    ``net`` must be float64; ``y`` is in the form ``net.prepare_targets`` returns. With ``step``
+    (a compiled whole step, `backprop_cli.kernels.step`), the parameter gradients checked are
+    the ones it leaves in ``net.grads`` (where it takes the batch).
     """
     if net.dtype != np.float64:
         raise ValueError("gradient checks run in float64; build the network with dtype float64")
@@ -143,6 +153,11 @@ def check_network(
     dX = net.backward(input_grad=True)
     assert dX is not None
     analytic_input = dX.copy()
+    if step is not None:
+        net.grads[...] = np.nan  # every entry must be the step's
+        if step(X, y) is None:  # a batch it does not take: the layers' own backward
+            net.loss_value(X, y)
+            net.backward()
     analytic = net.grads.copy()
 
     def loss() -> float:
@@ -347,11 +362,13 @@ def run_battery(
     seed: int = 0,
     samples: int | None = None,
     n_samples: int = 6,
+    fuse: Fuse | None = None,
 ) -> Iterator[TensorCheck]:
     """The built-in battery: every activation alone, then networks of one to three layers with
     every loss and each output activation it accepts; every parameter tensor and the input.
     Each case draws from its own generator (the seed and the case's name), so adding a case
-    changes no other case's numbers."""
+    changes no other case's numbers. With ``fuse``, every network runs the path it prepares
+    (`backprop_cli.kernels.fuse_network`: the fused kernels and whole compiled steps)."""
     for name in ACTIVATIONS:
         rng = _case_rng(seed, f"activation {name}")
         act = get_activation(name)
@@ -367,7 +384,8 @@ def run_battery(
                 net.loss.set_class_weights(rng.uniform(0.2, 3.0, size=max(widths[-1], 2)))
             X = rng.standard_normal((n_samples, widths[0]))
             y = net.prepare_targets(_targets(loss, n_samples, widths[-1], rng, soft))
-            yield from check_network(net, X, y, case, eps=eps, tol=tol, samples=samples, rng=rng)
+            step = fuse(net, n_samples) if fuse is not None else None
+            yield from check_network(net, X, y, case, eps, tol, samples, rng, step)
     for case, width, layers, loss in layered_cases():
         rng = _case_rng(seed, case)
         net = Network(layers(), width, loss, rng, dtype="float64")
@@ -376,7 +394,8 @@ def run_battery(
             net.params[slot.offset : slot.offset + slot.size] += rng.normal(0.0, 0.1, slot.size)
         X = rng.standard_normal((n_samples, width))
         y = net.prepare_targets(_targets(loss, n_samples, net.output_dim, rng, False))
-        yield from check_network(net, X, y, case, eps=eps, tol=tol, samples=samples, rng=rng)
+        step = fuse(net, n_samples) if fuse is not None else None
+        yield from check_network(net, X, y, case, eps, tol, samples, rng, step)
 
 
 def _case_rng(seed: int, case: str) -> np.random.Generator:

@@ -74,3 +74,13 @@ def whole_step(net: Network, batch: int) -> Callable[..., tuple[Array, float, fl
     from .step import dense_step_for
 
     return dense_step_for(net, batch)
+
+
+def fuse_network(
+    net: Network, batch: int
+) -> Callable[..., tuple[Array, float, float] | None] | None:
+    """Put ``net`` on the fused path for batches of up to ``batch`` rows: its layers' and loss's
+    kernels installed, and its whole compiled step returned where it has one (what a fused run
+    does; the gradient check's ``--kernels fused``)."""
+    install_network(net)
+    return whole_step(net, batch)
