@@ -76,14 +76,13 @@ def _fuse(kernels: str) -> Fuse | None:
         return None
     if kernels != "fused":
         fail(f"--kernels: choose numpy or fused (received {kernels!r})")
-    from .. import kernels as fused
     from ..errors import ConfigError
+    from ..runs.build import fused_path
 
     try:
-        fused.choose("fused", 1, 1)  # numba is installed
+        return fused_path()
     except ConfigError as exc:
         fail(str(exc).replace("training.kernels", "--kernels"))
-    return fused.fuse_network
 
 
 def _check_config(

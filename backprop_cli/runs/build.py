@@ -15,6 +15,7 @@ from ..core.activations import get_activation
 from ..core.batching import Batching
 from ..core.clipping import clip_by_norm, clip_by_value
 from ..core.diagnostics import Diagnostics
+from ..core.gradcheck import Fuse
 from ..core.history import EarlyStopping, monitor_problem
 from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
 from ..core.layers.residual import width_problem
@@ -26,7 +27,7 @@ from ..core.training import TrainData, TrainingState
 from ..core.types import Array
 from ..data import Splits, load_data
 from ..errors import ConfigError
-from ..kernels import choose, install, install_network, whole_step
+from ..kernels import choose, fuse_network, install, install_network, whole_step
 from ..system.resources import check_fits
 
 
@@ -199,6 +200,17 @@ def build_training_state(
         kernels=kernels,
         step_kernel=step,
     )
+
+
+def fused_path() -> Fuse:
+    """What puts a network on the fused path (its kernels installed, its whole step returned),
+    for a gradient check of that path.
+
+    Raises:
+        ConfigError: numba is not installed (with the install hint).
+    """
+    choose("fused", 1, 1)
+    return fuse_network
 
 
 def _class_list(splits: Splits, n_classes: int, shown: int = 10) -> str:
