@@ -137,16 +137,21 @@ def test_a_fused_run_equals_the_reference_and_says_so(tmp_path: Path) -> None:
             assert got[key] == pytest.approx(value, rel=1e-6), key
 
 
-def test_a_fused_run_resumes_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "epochs"),
+    [("moons", 6),  # 2-16-1 in batches of 32: the whole compiled step
+     ("digits", 2)],  # 64-128-64-10 in batches of 64: the layers', loss's and Adam's kernels
+)  # fmt: skip
+def test_a_fused_run_resumes_exactly(tmp_path: Path, name: str, epochs: int) -> None:
     sets = ["--set", "training.kernels=fused", "--set", "output.checkpoint_every=0"]
-    config = str(CONFIG_DIR / "moons.yaml")
+    config = str(CONFIG_DIR / f"{name}.yaml")
     full, part = tmp_path / "full", tmp_path / "part"
     assert cli(["train", config, "--out", str(full), "--quiet", *sets,
-                "--set", "training.epochs=6"]).exit_code == 0  # fmt: skip
+                "--set", f"training.epochs={epochs}"]).exit_code == 0  # fmt: skip
     assert cli(["train", config, "--out", str(part), "--quiet", *sets,
-                "--set", "training.epochs=3"]).exit_code == 0  # fmt: skip
+                "--set", f"training.epochs={epochs // 2}"]).exit_code == 0  # fmt: skip
     resumed = cli(["train", config, "--resume", str(part / "checkpoints/last.npz"), "--quiet",
-                   *sets, "--set", "training.epochs=6"])  # fmt: skip
+                   *sets, "--set", f"training.epochs={epochs}"])  # fmt: skip
     assert resumed.exit_code == 0, resumed.output
     a = np.load(full / "checkpoints/last.npz")
     b = np.load(part / "checkpoints/last.npz")
