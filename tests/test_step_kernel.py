@@ -266,3 +266,24 @@ def test_the_gradient_check_battery_passes_on_the_fused_path() -> None:
     results = list(run_battery(fuse=fuse))
     assert results and all(r.passed for r in results), [r for r in results if not r.passed]
     assert sum(taken) >= 15  # the battery's dense networks: the whole step ran (17 of them)
+
+
+def test_diagnostics_watch_the_layers_so_the_whole_step_stands_aside(tmp_path: Path) -> None:
+    """Diagnostics read each layer's own z, a and δ, which the compiled step does not leave:
+    with them on, a fused run takes the layers' path, and its history (diagnostics columns
+    included) is the NumPy run's to rounding."""
+    config = str(CONFIG_DIR / "moons.yaml")
+    base = ["--quiet", "--set", "training.epochs=3", "--set", "training.diagnostics=true"]
+    histories = {}
+    for path in ("numpy", "fused"):
+        out = tmp_path / path
+        result = cli(["train", config, "--out", str(out), *base,
+                      "--set", f"training.kernels={path}"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        histories[path] = history_of(out)
+    assert any(key.startswith("layers.") for key in histories["fused"][0])
+    for got, ref in zip(histories["fused"], histories["numpy"], strict=True):
+        assert got.keys() == ref.keys()
+        for key, value in ref.items():
+            if key != "train_seconds":
+                assert got[key] == pytest.approx(value, rel=1e-6, abs=1e-12), key
