@@ -399,8 +399,9 @@ class TrainingConfig(Strict):
     )
     kernels: Literal["auto", "numpy", "fused"] = Field(
         "auto",
-        description="The update's code: numpy (the reference), fused (one-pass kernels, "
-        "bprop[fast]) or auto (fused when numba is installed and the run is long enough).",
+        description="How the step runs: numpy (the reference), fused (bprop[fast]'s compiled "
+        "kernels, and at small batches a dense network's whole step in one) or auto (fused "
+        "when numba is installed and the run is long enough).",
     )
     class_weight: Literal["balanced"] | dict[str, float] | None = Field(
         None,
