@@ -287,3 +287,25 @@ def test_diagnostics_watch_the_layers_so_the_whole_step_stands_aside(tmp_path: P
         for key, value in ref.items():
             if key != "train_seconds":
                 assert got[key] == pytest.approx(value, rel=1e-6, abs=1e-12), key
+
+
+@pytest.mark.parametrize("clip", ["{type: norm, max_norm: 0.05}", "{type: value, max_value: 0.01}"])
+def test_clipping_applies_to_the_whole_steps_gradient(tmp_path: Path, clip: str) -> None:
+    """The step leaves ∂L/∂θ in the buffer; clipping then rescales it and reports the norm before
+    clipping, as on the reference path."""
+    config = str(CONFIG_DIR / "moons.yaml")
+    base = ["--quiet", "--set", "training.epochs=4", "--set", f"training.clip={clip}"]
+    histories = {}
+    for path in ("numpy", "fused"):
+        out = tmp_path / path
+        result = cli(["train", config, "--out", str(out), *base,
+                      "--set", f"training.kernels={path}"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        histories[path] = history_of(out)
+    unclipped = tmp_path / "unclipped"
+    assert cli(["train", config, "--out", str(unclipped), "--quiet",
+                "--set", "training.epochs=4"]).exit_code == 0  # fmt: skip
+    assert histories["numpy"][-1]["train_loss"] != history_of(unclipped)[-1]["train_loss"]
+    for got, ref in zip(histories["fused"], histories["numpy"], strict=True):
+        for key in ("train_loss", "val_loss", "grad_norm"):
+            assert got[key] == pytest.approx(ref[key], rel=1e-5), key
