@@ -79,21 +79,44 @@ def test_amsgrad_keeps_a_nan_as_numpy_maximum_does() -> None:
         assert np.isnan(opt.state["v_max"]).tolist() == [True, True], fused
 
 
+def without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if numba were not installed (its import problem looked up afresh, not cached)."""
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    monkeypatch.setattr(kernels, "import_problem", kernels.import_problem.__wrapped__)
+
+
 def test_how_a_run_picks_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kernels.choose("numpy", 10**9, 10**9) == "numpy"
     assert kernels.choose("fused", 1, 1) == "fused"
     assert kernels.choose("auto", 1000, 10_000) == "numpy"  # 10⁷ < 10⁹: compiling would not pay
     assert kernels.choose("auto", 10_000, 235_146) == "fused"
-    monkeypatch.setattr(kernels, "available", lambda: False)
+    without_numba(monkeypatch)
     assert kernels.choose("auto", 10**9, 10**9) == "numpy"
-    with pytest.raises(ConfigError, match=r"pip install 'bprop\[fast\]'"):
+    with pytest.raises(ConfigError, match=r"not installed: pip install 'bprop\[fast\]'"):
+        kernels.choose("fused", 1, 1)
+
+
+def test_a_numba_that_does_not_import_is_named_or_passed_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """numba installed beside a NumPy it does not support fails at import: auto takes NumPy,
+    fused says why."""
+    from backprop_cli.kernels import compile as compiling
+
+    def refuse() -> None:
+        raise ImportError("Numba needs NumPy 2.2 or less")
+
+    monkeypatch.setattr(compiling, "numba", refuse)
+    monkeypatch.setattr(kernels, "import_problem", kernels.import_problem.__wrapped__)
+    assert kernels.choose("auto", 10**9, 10**9) == "numpy"
+    with pytest.raises(ConfigError, match=r"installed but does not import \(ImportError: Numba"):
         kernels.choose("fused", 1, 1)
 
 
 def test_fused_without_numba_is_refused_before_anything_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(kernels, "available", lambda: False)
+    without_numba(monkeypatch)
     out = tmp_path / "run"
     config = str(CONFIG_DIR / "moons.yaml")
     result = cli(["train", config, "--out", str(out), "--set", "training.kernels=fused"])
@@ -111,7 +134,7 @@ def test_gradcheck_checks_the_fused_path_on_request(monkeypatch: pytest.MonkeyPa
     assert config.exit_code == 0, config.output
     bogus = cli(["gradcheck", "--kernels", "gpu"])
     assert bogus.exit_code == 2 and "--kernels: choose numpy or fused" in bogus.output
-    monkeypatch.setattr(kernels, "available", lambda: False)
+    without_numba(monkeypatch)
     missing = cli(["gradcheck", "--kernels", "fused"])
     assert missing.exit_code == 2 and "--kernels: fused needs numba" in missing.output
 

@@ -17,6 +17,7 @@ Which path a run takes (``training.kernels``):
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
 
@@ -31,20 +32,43 @@ INSTALL = "pip install 'bprop[fast]' (the numba package)"
 
 
 def available() -> bool:
-    """Whether numba can be imported (without importing it)."""
+    """Whether numba is installed (found without importing it)."""
     return importlib.util.find_spec("numba") is not None
+
+
+@functools.cache
+def import_problem() -> str | None:
+    """Why numba cannot be used here, or None: not installed, or installed but failing to
+    import (an unsupported NumPy, a broken install). Imports numba when it is installed."""
+    if not available():
+        return f"it is not installed: {INSTALL}"
+    from .compile import numba
+
+    try:
+        numba()
+    except Exception as exc:  # ImportError, or numba refusing this NumPy at import
+        return f"numba is installed but does not import ({type(exc).__name__}: {exc})"
+    return None
 
 
 def choose(setting: str, updates: int, n_params: int) -> str:
     """ "fused" or "numpy" for the ``training.kernels`` setting of a run of ``updates`` updates
-    of ``n_params`` parameters."""
+    of ``n_params`` parameters. ``auto`` looks for numba only when the run is long enough, and
+    takes NumPy where numba does not import.
+
+    Raises:
+        ConfigError: ``fused`` where numba cannot be used, saying why.
+    """
     if setting == "numpy":
         return "numpy"
     if setting == "fused":
-        if not available():
-            raise ConfigError(f"training.kernels: fused needs numba: {INSTALL}")
+        problem = import_problem()
+        if problem is not None:
+            raise ConfigError(f"training.kernels: fused needs numba, and {problem}")
         return "fused"
-    return "fused" if available() and updates * n_params >= AUTO_WORK else "numpy"
+    if updates * n_params < AUTO_WORK or not available():
+        return "numpy"
+    return "fused" if import_problem() is None else "numpy"
 
 
 def install_network(net: Network) -> int:
