@@ -22,8 +22,9 @@ from .compile import kernel
 
 
 @kernel
-def softmax_cross_entropy(z, labels, grad, zero, n_):  # type: ignore[no-untyped-def]
-    """Σ_rows ℓ in float64; ∂L/∂z into ``grad``."""
+def softmax_cross_entropy(z, labels, grad, zero, one, n_):  # type: ignore[no-untyped-def]
+    """Σ_rows ℓ in float64; ∂L/∂z into ``grad`` (``zero``, ``one`` and the batch's rows ``n_``
+    in the logits' dtype)."""
     rows, k = z.shape
     total = 0.0
     for r in range(rows):
@@ -40,13 +41,13 @@ def softmax_cross_entropy(z, labels, grad, zero, n_):  # type: ignore[no-untyped
         total += math.log(s) - (z[r, y] - m)
         for j in range(k):
             grad[r, j] = grad[r, j] / s / n_
-        grad[r, y] -= 1 / n_
+        grad[r, y] -= one / n_
     return total
 
 
 def _fused(z: Array, labels: Array, grad: Array) -> float:
     d = z.dtype.type
-    return float(softmax_cross_entropy(z, labels, grad, d(0), d(len(z))))
+    return float(softmax_cross_entropy(z, labels, grad, d(0), d(1), d(len(z))))
 
 
 def install_loss(net: Network) -> bool:
