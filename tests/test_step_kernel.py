@@ -196,6 +196,7 @@ def test_what_it_takes_and_what_runs_the_reference() -> None:
     soft = rng.dirichlet(np.ones(3), 4)  # rows of class probabilities
     assert step(X, plain.prepare_targets(soft)) is None
     assert step(rng.standard_normal((5, 5)), plain.prepare_targets(np.zeros(5, int))) is None
+    assert step(rng.standard_normal((4, 6)), plain.prepare_targets(np.zeros(4, int))) is None
     plain.loss.set_class_weights(np.array([1.0, 2.0, 3.0]))
     assert step(X, plain.prepare_targets(np.zeros(4, int))) is None
 
