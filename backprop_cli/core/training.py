@@ -111,8 +111,8 @@ class TrainingState:
     best_params: Array | None = field(default=None, repr=False)
     #: Per-layer gradient-flow figures in the history (training.diagnostics).
     diagnostics: Diagnostics | None = None
-    #: The code the optimizer's update runs: "numpy" (the reference) or "fused" (kernels that
-    #: the run installed on the optimizer; see `backprop_cli.kernels`).
+    #: The code the step runs: "numpy" (the reference) or "fused" (compiled kernels that the run
+    #: installed on the optimizer, the layers and the loss; see `backprop_cli.kernels`).
     kernels: str = "numpy"
     #: A compiled whole step, (X, y) → (outputs, loss, gradient norm), or None for a batch it
     #: does not take; when set, it stands in for forward, loss, backward and norm (not while
