@@ -34,7 +34,7 @@ SCRUBBED = (
     "FORCE_COLOR", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
     "COLUMNS", "LINES", "TERM", "CI", "GITHUB_ACTIONS", "JUPYTER_COLUMNS", "JUPYTER_LINES",
     "BPROP_TEST_SIGNAL", "BPROP_DATASETS", "BPROP_CACHE_MAX_BYTES", "XDG_CACHE_HOME",
-    "HYPOTHESIS_PROFILE",
+    "HYPOTHESIS_PROFILE", "NUMBA_CACHE_DIR",  # compiled kernels go to the test's own cache
 )  # fmt: skip
 for _name in SCRUBBED:
     os.environ.pop(_name, None)
