@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from ..core.activations import Activation
 from ..core.layers import Dense
 from ..core.network import Network
@@ -81,4 +83,8 @@ def install_layers(net: Network) -> int:
             if pair is not None:
                 layer.fused = pair
                 count += 1
+                # Compile now, on a batch of no rows, so that compiling is not a training step.
+                rows = np.empty((0, layer.units), dtype=net.dtype)
+                pair[0](rows, layer.b, rows)
+                pair[1](rows, rows, rows, rows)
     return count

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..core.losses import SoftmaxCrossEntropy
 from ..core.network import Network
 from ..core.types import Array
@@ -55,4 +57,7 @@ def install_loss(net: Network) -> bool:
     if type(net.loss) is not SoftmaxCrossEntropy:
         return False
     net.loss.fused = _fused
+    # Compile now, on a batch of no rows, so that compiling is not a training step.
+    rows = np.empty((0, net.output_dim), dtype=net.dtype)
+    _fused(rows, np.empty(0, dtype=np.intp), rows)
     return True

@@ -8,9 +8,12 @@ beside each loop.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from ..core.optim import SGD, Adam, Momentum, Nesterov, Optimizer, RMSprop
 from ..core.types import Array
@@ -114,4 +117,9 @@ def fused_update(opt: Optimizer) -> Update | None:
     def update(params: Array, grads: Array, state: State, tmp: Array, lr: float) -> None:
         call(opt, params, grads, state, tmp, lr, params.dtype.type)
 
+    # Compile now, on buffers of no entries, so that compiling is not timed as a training step.
+    probe = copy.copy(opt)
+    probe.step_count = 1  # Adam's bias corrections divide by 1 − β^t
+    empty = np.empty(0, dtype=opt.dtype)
+    call(probe, empty, empty, dict.fromkeys(opt.state_names, empty), empty, 1e-3, opt.dtype.type)
     return update

@@ -83,18 +83,17 @@ def _slope(z, a, kind, alpha, zero, one):  # type: ignore[no-untyped-def]
 
 @kernel(fastmath={"reassoc"})
 def dense_step(  # type: ignore[no-untyped-def]
-    x, labels, targets, params, grads, z, a, delta, table, alphas, loss_kind, zero, one, n_
+    n, labels, targets, params, grads, z, a, delta, table, alphas, loss_kind, zero, one, n_
 ):
-    """One step; returns (Σ of the rows' losses in float64, Σ (∂L/∂θ)² in float64).
+    """One step on the batch of ``n`` rows already in ``a`` (and ``labels`` or ``targets``);
+    returns (Σ of the rows' losses in float64, Σ (∂L/∂θ)² in float64).
 
     ``a`` holds the input in its first columns and each layer's activations after them, ``z``
     and ``delta`` the same columns for z_l and δ_l; ``table`` a row per layer (fan-in, units,
     where W and b start in ``params``, its input's and its own first column, its unit kind);
     ``zero``, ``one`` and ``n_`` (the batch's rows) are in the buffers' dtype.
     """
-    n, width = x.shape
     layers = table.shape[0]
-    a[:n, :width] = x
     # forward: z = a_in Wᵀ + b;  a = σ(z)
     for layer in range(layers):
         fan_in, units = table[layer, FAN_IN], table[layer, WIDTH]
@@ -203,26 +202,35 @@ class DenseStep:
         last = dense_layers(net)[-1]
         self.out_cols = slice(col - last.units, col)
         self.logits = last.fused_output  # the outputs are z_L (a fused loss) or a_L
-        self.no_labels = np.zeros(batch, dtype=np.intp)
-        self.no_targets = np.zeros((batch, last.units), dtype=net.dtype)
+        # The batch is copied into these (and X into a's first columns): the kernel then
+        # always sees the same array types, whatever the layout or flags of the data's arrays,
+        # and is compiled once, here, on a batch of no rows.
+        self.labels = np.zeros(batch, dtype=np.intp)
+        self.targets = np.zeros((batch, last.units), dtype=net.dtype)
+        self._run(0)
+
+    def _run(self, n: int) -> tuple[float, float]:
+        net, d = self.net, self.net.dtype.type
+        total, squares = dense_step(n, self.labels, self.targets, net.params, net.grads, self.z,
+                                    self.a, self.delta, self.table, self.alphas, self.loss_kind,
+                                    d(0), d(1), d(n))  # fmt: skip
+        return total, squares
 
     def __call__(self, X: Array, y: NDArray) -> tuple[Array, float, float] | None:
         if X.ndim != 2 or len(X) > len(self.z) or X.shape[1] != self.net.input_dim:
             return None  # the reference reports a wrong shape; a larger batch needs it
         if self.net.loss.class_weights is not None:
             return None
+        n = len(X)
         if self.loss_kind == 0:
             if y.ndim != 1:  # rows of class probabilities: the reference
                 return None
-            labels, targets = y, self.no_targets
+            self.labels[:n] = y
         else:
-            labels, targets = self.no_labels, y
-        net, n = self.net, len(X)
-        d = net.dtype.type
-        total, squares = dense_step(X, labels, targets, net.params, net.grads, self.z, self.a,
-                                    self.delta, self.table, self.alphas, self.loss_kind, d(0),
-                                    d(1), d(n))  # fmt: skip
-        net.loss.weight_sum = float(n)
+            self.targets[:n] = y
+        self.a[:n, : X.shape[1]] = X
+        total, squares = self._run(n)
+        self.net.loss.weight_sum = float(n)
         out = (self.z if self.logits else self.a)[:n, self.out_cols]
         return out, total / n, math.sqrt(squares)
 

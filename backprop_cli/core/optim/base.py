@@ -53,6 +53,11 @@ class Optimizer:
         self.state: dict[str, Array] = {}
         self._scratch: Array = np.empty(0)
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the buffers `init` allocated (float64 before it is called)."""
+        return self._scratch.dtype
+
     @classmethod
     def hyperparameters(cls) -> dict[str, Hyper]:
         """Every hyperparameter of this optimizer, its bases' first."""
