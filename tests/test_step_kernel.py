@@ -57,6 +57,18 @@ def reference_step(net: Network, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarr
     return out.copy(), loss, global_norm(net.grads)
 
 
+def histories_on_both_paths(tmp_path: Path, config: str, args: list[str]) -> dict[str, list]:
+    """`bprop train config args` on the numpy and the fused path: each run's history."""
+    histories = {}
+    for path in ("numpy", "fused"):
+        out = tmp_path / path
+        result = cli(["train", config, "--out", str(out), *args,
+                      "--set", f"training.kernels={path}"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        histories[path] = history_of(out)
+    return histories
+
+
 def test_the_seeds_worked_example_by_hand() -> None:
     # The seed's network (tests/test_seed_examples.py derives every number): x = (1, 2),
     # W1 = [[.1, .2], [.3, .4], [.5, .6]], b1 = (.1, .2, .3), W2 = [[.7, .8, .9]], b2 = .4,
@@ -216,12 +228,7 @@ def test_a_small_batch_run_uses_it_resumes_exactly_and_diverges_as_the_reference
 ) -> None:
     config = str(CONFIG_DIR / "moons.yaml")  # 2-16-1, batches of 32: the whole step applies
     base = ["--quiet", "--set", "output.checkpoint_every=0", "--set", "training.epochs=6"]
-    runs = {}
-    for path in ("numpy", "fused"):
-        out = tmp_path / path
-        assert cli(["train", config, "--out", str(out), *base,
-                    "--set", f"training.kernels={path}"]).exit_code == 0  # fmt: skip
-        runs[path] = history_of(out)
+    runs = histories_on_both_paths(tmp_path, config, base)
     for ref, got in zip(runs["numpy"], runs["fused"], strict=True):
         assert got["train_loss"] == pytest.approx(ref["train_loss"], rel=1e-5)
         assert got["val_loss"] == pytest.approx(ref["val_loss"], rel=1e-5)
@@ -275,13 +282,7 @@ def test_diagnostics_watch_the_layers_so_the_whole_step_stands_aside(tmp_path: P
     included) is the NumPy run's to rounding."""
     config = str(CONFIG_DIR / "moons.yaml")
     base = ["--quiet", "--set", "training.epochs=3", "--set", "training.diagnostics=true"]
-    histories = {}
-    for path in ("numpy", "fused"):
-        out = tmp_path / path
-        result = cli(["train", config, "--out", str(out), *base,
-                      "--set", f"training.kernels={path}"])  # fmt: skip
-        assert result.exit_code == 0, result.output
-        histories[path] = history_of(out)
+    histories = histories_on_both_paths(tmp_path, config, base)
     assert any(key.startswith("layers.") for key in histories["fused"][0])
     for got, ref in zip(histories["fused"], histories["numpy"], strict=True):
         assert got.keys() == ref.keys()
@@ -296,13 +297,7 @@ def test_clipping_applies_to_the_whole_steps_gradient(tmp_path: Path, clip: str)
     clipping, as on the reference path."""
     config = str(CONFIG_DIR / "moons.yaml")
     base = ["--quiet", "--set", "training.epochs=4", "--set", f"training.clip={clip}"]
-    histories = {}
-    for path in ("numpy", "fused"):
-        out = tmp_path / path
-        result = cli(["train", config, "--out", str(out), *base,
-                      "--set", f"training.kernels={path}"])  # fmt: skip
-        assert result.exit_code == 0, result.output
-        histories[path] = history_of(out)
+    histories = histories_on_both_paths(tmp_path, config, base)
     unclipped = tmp_path / "unclipped"
     assert cli(["train", config, "--out", str(unclipped), "--quiet",
                 "--set", "training.epochs=4"]).exit_code == 0  # fmt: skip
@@ -310,3 +305,23 @@ def test_clipping_applies_to_the_whole_steps_gradient(tmp_path: Path, clip: str)
     for got, ref in zip(histories["fused"], histories["numpy"], strict=True):
         for key in ("train_loss", "val_loss", "grad_norm"):
             assert got[key] == pytest.approx(ref[key], rel=1e-5), key
+
+
+def test_it_compiles_when_built_and_once_for_data_of_any_layout() -> None:
+    """Compiling happens before the first step, and read-only or strided data (a memory-mapped
+    cache, a column slice) reuses that one compiled signature instead of compiling mid-run."""
+    from backprop_cli.kernels.step import dense_step
+
+    net = build([(8, "relu")], (3, "softmax"), "cross_entropy", dtype="float32")
+    step = dense_step_for(net, 4)
+    assert step is not None
+    compiled = list(dense_step.signatures)
+    assert compiled  # compiled by the constructor
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 10)).astype(np.float32)[:, ::2]  # strided columns
+    X.flags.writeable = False
+    labels = net.prepare_targets(rng.integers(0, 3, 4))
+    labels.flags.writeable = False
+    stepped = step(X, labels)
+    assert stepped is not None and np.isfinite(stepped[1])
+    assert list(dense_step.signatures) == compiled
