@@ -10,7 +10,7 @@ import typer
 
 from . import exit_codes
 from .console import console, fail, fmt, progress_bar
-from .options import ConfigArg, Overrides
+from .options import ConfigArg, Dask, Jobs, Overrides
 from .signals import graceful_stop
 
 if TYPE_CHECKING:
@@ -33,13 +33,8 @@ def compare_optimizers(
         typer.Option("--out", help="The comparison directory, exactly (must be new or empty)."),
     ] = None,
     set_: Overrides = None,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")
-    ] = 1,
-    dask: Annotated[
-        str | None,
-        typer.Option("--dask", help="Run on the Dask scheduler at this address (tcp://host:8786)."),
-    ] = None,
+    jobs: Jobs = 1,
+    dask: Dask = None,
     target_loss: Annotated[
         float | None,
         typer.Option(

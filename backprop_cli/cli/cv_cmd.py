@@ -10,7 +10,7 @@ import typer
 
 from . import exit_codes
 from .console import console, exit_interrupted, fail, fmt, repeated
-from .options import ConfigArg, Overrides
+from .options import ConfigArg, Dask, Jobs, Overrides, TableOnly
 
 if TYPE_CHECKING:
     from ..runs.sweep_results import TrialResult
@@ -26,12 +26,9 @@ def cv(
         ),
     ] = None,
     set_: Overrides = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Local worker processes.")] = 1,
-    dask: Annotated[
-        str | None,
-        typer.Option("--dask", help="Run the folds on the Dask scheduler at this address."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the table.")] = False,
+    jobs: Jobs = 1,
+    dask: Dask = None,
+    quiet: TableOnly = False,
 ) -> None:
     """Cross-validate a config: one run per fold, each holding that fold out for validation.
 

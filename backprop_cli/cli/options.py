@@ -15,3 +15,15 @@ Overrides = Annotated[
 
 #: The experiment config every training command starts from.
 ConfigArg = Annotated[Path, typer.Argument(help="The experiment's YAML config.")]
+
+#: Local worker processes, for the commands that train several runs.
+Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Local worker processes.")]
+
+#: A Dask scheduler to run the runs on instead, for the commands that train several runs.
+Dask = Annotated[
+    str | None,
+    typer.Option("--dask", help="Run on the Dask scheduler at this address (tcp://host:8786)."),
+]
+
+#: --quiet for the commands whose result is a table.
+TableOnly = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the table.")]

@@ -10,7 +10,7 @@ import typer
 
 from . import exit_codes
 from .console import console, exit_interrupted, fail, fmt, progress_bar, repeated
-from .options import ConfigArg, Overrides
+from .options import ConfigArg, Dask, Jobs, Overrides, TableOnly
 
 if TYPE_CHECKING:
     from ..runs.execution import StopRequest
@@ -48,15 +48,12 @@ def sweep(
         Path | None, typer.Option("--out", help="The sweep directory (new, or the one to resume).")
     ] = None,
     set_: Overrides = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Local worker processes.")] = 1,
-    dask: Annotated[
-        str | None,
-        typer.Option("--dask", help="Run the trials on the Dask scheduler at this address."),
-    ] = None,
+    jobs: Jobs = 1,
+    dask: Dask = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Run only the trials --out does not hold finished.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the table.")] = False,
+    quiet: TableOnly = False,
     folds: Annotated[
         int | None,
         typer.Option(
