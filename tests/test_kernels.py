@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -181,6 +182,32 @@ def test_a_fused_run_resumes_exactly(tmp_path: Path, name: str, epochs: int) -> 
     assert all(
         np.array_equal(a[k], b[k]) for k in a.files if k.startswith(("layers.", "optimizer."))
     )
+
+
+def test_compiled_kernels_are_kept_in_bprops_cache_folder_and_only_there(tmp_path: Path) -> None:
+    code = (
+        "import numpy as np\n"
+        "from backprop_cli.core.optim import build_optimizer\n"
+        "from backprop_cli.kernels import install\n"
+        "opt = build_optimizer('adam'); opt.init(4, 2, np.dtype('float32'))\n"
+        "assert install(opt)\n"
+        "w = np.ones(4, np.float32); opt.step(w, np.ones(4, np.float32), 0.1)\n"
+        "assert np.all(w < 1)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "BPROP_NO_CACHE")}
+
+    def run(**extra: str) -> None:
+        subprocess.run([sys.executable, "-c", code], env={**env, **extra}, check=True,
+                       capture_output=True)  # fmt: skip
+
+    run(BPROP_CACHE_DIR=str(tmp_path / "cache"))
+    assert list((tmp_path / "cache" / "numba").rglob("*.nbi"))  # numba's index files
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    run(BPROP_CACHE_DIR=str(blocker / "cache"))  # no folder can be made there: no cache
+    run(BPROP_CACHE_DIR=str(tmp_path / "off"), BPROP_NO_CACHE="1")
+    assert not (tmp_path / "off").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "cache"]
 
 
 def test_commands_that_do_not_train_import_no_numba() -> None:

@@ -6,8 +6,9 @@
   (except the whole step's sums of products, `backprop_cli.kernels.step`, which follow BLAS's
   rounding no more than BLAS follows a loop's).
 - no ``parallel``: numba's threads and OpenBLAS's would spin for the same cores.
-- ``cache=True`` into ``$NUMBA_CACHE_DIR`` (default: bprop's cache folder, ``numba/``), so only
-  the first run on a machine compiles; where no folder is writable, compile without a cache.
+- ``cache=True`` into `cache_folder`, so only the first run on a machine compiles; where that
+  folder cannot be written, or bprop's cache is off (``BPROP_NO_CACHE``), kernels compile in
+  every process and nothing is written.
 """
 
 from __future__ import annotations
@@ -15,21 +16,32 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+
+@functools.cache
+def cache_folder() -> str | None:
+    """Where compiled kernels are kept: ``$NUMBA_CACHE_DIR``, else ``numba/`` in bprop's cache
+    folder; None where it cannot be made or written, or bprop's cache is off."""
+    from ..data.cache import cache_dir, enabled
+
+    if not enabled():
+        return None
+    folder = os.environ.get("NUMBA_CACHE_DIR") or str(cache_dir().parent / "numba")
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
 
 
 @functools.cache
 def numba() -> Any:
     """The numba module, its cache folder set before it is first imported."""
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        from ..data.cache import cache_dir
-
-        folder = cache_dir() / "numba"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            os.environ["NUMBA_CACHE_DIR"] = str(folder)
-        except OSError:
-            pass  # numba's own default, or no cache (see kernel)
+    folder = cache_folder()
+    if folder is not None:
+        os.environ["NUMBA_CACHE_DIR"] = folder
     import numba as nb
 
     return nb
@@ -41,7 +53,8 @@ def kernel(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     if fn is None:
         return functools.partial(kernel, **options)
     nb = numba()
+    cache = cache_folder() is not None
     try:
-        return nb.njit(cache=True, error_model="numpy", nogil=True, **options)(fn)
-    except (OSError, RuntimeError):  # no writable cache folder
+        return nb.njit(cache=cache, error_model="numpy", nogil=True, **options)(fn)
+    except (OSError, RuntimeError):  # the folder went away or turned read-only since
         return nb.njit(cache=False, error_model="numpy", nogil=True, **options)(fn)
