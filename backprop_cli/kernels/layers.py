@@ -19,9 +19,11 @@ from ..core.layers import Dense
 from ..core.network import Network
 from ..core.types import Array
 from .compile import kernel
+from .units import EXACT, UNITS, activate, slope
 
-#: The activations with kernels, by the code the kernels branch on.
-KINDS = {"linear": 0, "relu": 1, "leaky_relu": 2}
+#: The activations with layer kernels, by the code the kernels branch on: those that round
+#: exactly as NumPy does.
+KINDS = {name: UNITS[name] for name in EXACT}
 
 
 @kernel
@@ -32,12 +34,7 @@ def bias_activation(z, b, a, kind, alpha, zero, one):  # type: ignore[no-untyped
         for u in range(units):
             x = z[r, u] + b[u]
             z[r, u] = x
-            if kind == 0:  # linear
-                a[r, u] = x
-            elif kind == 1:  # np.maximum(z, 0): NaN stays NaN
-                a[r, u] = x if (x > zero or x != x) else zero
-            else:  # leaky_relu: np.multiply(z, α); np.copyto(out, z, where=z > 0)
-                a[r, u] = x if x > zero else x * alpha
+            a[r, u] = activate(x, kind, alpha, zero, one)
 
 
 @kernel
@@ -46,13 +43,7 @@ def activation_grad(dout, z, a, dz, kind, alpha, zero, one):  # type: ignore[no-
     rows, units = z.shape
     for r in range(rows):
         for u in range(units):
-            g = dout[r, u]
-            if kind == 0:  # 1
-                dz[r, u] = g
-            elif kind == 1:  # 1 where z > 0, else 0
-                dz[r, u] = g * (one if z[r, u] > zero else zero)
-            else:  # leaky_relu: 1 where z > 0, else α
-                dz[r, u] = g * (one if z[r, u] > zero else alpha)
+            dz[r, u] = dout[r, u] * slope(z[r, u], a[r, u], kind, alpha, zero, one)
 
 
 def _fused(activation: Activation) -> tuple[Callable[..., None], Callable[..., None]] | None:

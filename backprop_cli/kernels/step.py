@@ -38,9 +38,8 @@ from ..core.losses import MeanSquaredError, SigmoidBinaryCrossEntropy, SoftmaxCr
 from ..core.network import Network
 from ..core.types import Array
 from .compile import kernel
+from .units import UNITS, activate, slope
 
-#: The activations the step computes, by the code its loops branch on.
-UNITS = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4}
 #: The losses it computes: softmax cross-entropy on labels, mse, sigmoid binary cross-entropy.
 LOSSES = {SoftmaxCrossEntropy: 0, MeanSquaredError: 1, SigmoidBinaryCrossEntropy: 2}
 #: The largest batch × parameters for which one compiled step beats NumPy's calls; above it the
@@ -50,35 +49,6 @@ MAX_WORK = 2**18
 
 # Columns of a layer's row in the table the kernel reads.
 FAN_IN, WIDTH, W_AT, B_AT, IN_COL, OUT_COL, KIND = range(7)
-
-
-@kernel
-def _activate(z, kind, alpha, zero, one):  # type: ignore[no-untyped-def]
-    """a = σ(z) for one entry, as `backprop_cli.core.activations` computes it."""
-    if kind == 0:
-        return z
-    if kind == 1:  # np.maximum(z, 0): NaN stays NaN
-        return z if (z > zero or z != z) else zero
-    if kind == 2:  # z·α, z where z > 0
-        return z if z > zero else z * alpha
-    if kind == 3:
-        return math.tanh(z)
-    e = math.exp(-abs(z))  # sigmoid, stable: (1 or e^−|z|) / (1 + e^−|z|)
-    return (one if z >= zero else e) / (one + e)
-
-
-@kernel
-def _slope(z, a, kind, alpha, zero, one):  # type: ignore[no-untyped-def]
-    """σ′(z) for one entry (from z, or from a = σ(z) where that is how the reference does it)."""
-    if kind == 0:
-        return one
-    if kind == 1:
-        return one if z > zero else zero
-    if kind == 2:
-        return one if z > zero else alpha
-    if kind == 3:
-        return one - a * a
-    return (one - a) * a
 
 
 @kernel(fastmath={"reassoc"})
@@ -109,7 +79,7 @@ def dense_step(  # type: ignore[no-untyped-def]
                     s += x_r[i] * w_u[i]
                 s = s + params[b_at + u]
                 z[r, dst + u] = s
-                a[r, dst + u] = _activate(s, kind, alpha, zero, one)
+                a[r, dst + u] = activate(s, kind, alpha, zero, one)
     # the loss and δ_L, as `backprop_cli.core.losses` computes them
     last = layers - 1
     k, out = table[last, WIDTH], table[last, OUT_COL]
@@ -135,13 +105,13 @@ def dense_step(  # type: ignore[no-untyped-def]
             for j in range(k):
                 diff = a[r, out + j] - targets[r, j]
                 total += 0.5 * (diff * diff)
-                slope = _slope(z[r, out + j], a[r, out + j], kind, alpha, zero, one)
-                delta[r, out + j] = diff / n_ * slope
+                gain = slope(z[r, out + j], a[r, out + j], kind, alpha, zero, one)
+                delta[r, out + j] = diff / n_ * gain
         else:  # sigmoid cross-entropy: max(z, 0) − y·z + log(1 + e^−|z|);  δ = (σ(z) − y)/N
             for j in range(k):
                 v, t = z[r, out + j], targets[r, j]
                 total += max(v, zero) - t * v + math.log1p(math.exp(-abs(v)))
-                delta[r, out + j] = (_activate(v, 4, zero, zero, one) - t) / n_
+                delta[r, out + j] = (activate(v, 4, zero, zero, one) - t) / n_
     # backward: ∂L/∂W = Σ_r δᵀ a_in;  ∂L/∂b = Σ_r δ;  δ_in = (δ W) ⊙ σ′(z_in)
     for layer in range(layers - 1, -1, -1):
         fan_in, units = table[layer, FAN_IN], table[layer, WIDTH]
@@ -170,7 +140,7 @@ def dense_step(  # type: ignore[no-untyped-def]
                 for i in range(fan_in):
                     d_r[i] += d * w_u[i]
             for i in range(fan_in):
-                d_r[i] = d_r[i] * _slope(z_r[i], a_r[i], below, alpha, zero, one)
+                d_r[i] = d_r[i] * slope(z_r[i], a_r[i], below, alpha, zero, one)
     squares = 0.0
     for i in range(grads.size):
         g = float(grads[i])
