@@ -23,27 +23,32 @@ from ..core.types import Array
 from .compile import kernel
 
 
+@kernel(inline="always")  # its callers' loops see its body
+def softmax_row(z, grad, r, col, k, y, zero, one, n_):  # type: ignore[no-untyped-def]
+    """ℓ of row ``r``'s logits ``z[r, col : col + k]`` with label ``y``; its ∂L/∂z into the same
+    entries of ``grad`` (``zero``, ``one`` and the batch's rows ``n_`` in the logits' dtype)."""
+    m = z[r, col]
+    for j in range(col + 1, col + k):  # np.maximum: a NaN wins
+        if z[r, j] > m or z[r, j] != z[r, j]:
+            m = z[r, j]
+    s = zero
+    for j in range(col, col + k):
+        e = math.exp(z[r, j] - m)
+        grad[r, j] = e
+        s += e
+    for j in range(col, col + k):
+        grad[r, j] = grad[r, j] / s / n_
+    grad[r, col + y] -= one / n_
+    return math.log(s) - (z[r, col + y] - m)
+
+
 @kernel
 def softmax_cross_entropy(z, labels, grad, zero, one, n_):  # type: ignore[no-untyped-def]
-    """Σ_rows ℓ in float64; ∂L/∂z into ``grad`` (``zero``, ``one`` and the batch's rows ``n_``
-    in the logits' dtype)."""
+    """Σ_rows ℓ in float64; ∂L/∂z into ``grad``."""
     rows, k = z.shape
     total = 0.0
     for r in range(rows):
-        m = z[r, 0]
-        for j in range(1, k):  # np.maximum: a NaN wins
-            if z[r, j] > m or z[r, j] != z[r, j]:
-                m = z[r, j]
-        s = zero
-        for j in range(k):
-            e = math.exp(z[r, j] - m)
-            grad[r, j] = e
-            s += e
-        y = labels[r]
-        total += math.log(s) - (z[r, y] - m)
-        for j in range(k):
-            grad[r, j] = grad[r, j] / s / n_
-        grad[r, y] -= one / n_
+        total += softmax_row(z, grad, r, 0, k, labels[r], zero, one, n_)
     return total
 
 

@@ -38,6 +38,7 @@ from ..core.losses import MeanSquaredError, SigmoidBinaryCrossEntropy, SoftmaxCr
 from ..core.network import Network
 from ..core.types import Array
 from .compile import kernel
+from .losses import softmax_row
 from .units import UNITS, activate, slope
 
 #: The losses it computes: softmax cross-entropy on labels, mse, sigmoid binary cross-entropy.
@@ -86,21 +87,8 @@ def dense_step(  # type: ignore[no-untyped-def]
     kind, alpha = table[last, KIND], alphas[last]
     total = 0.0
     for r in range(n):
-        if loss_kind == 0:  # softmax cross-entropy: log Σ e^(z − m) − (z_y − m);  δ = (ŷ − y)/N
-            m = z[r, out]
-            for j in range(1, k):
-                if z[r, out + j] > m or z[r, out + j] != z[r, out + j]:
-                    m = z[r, out + j]
-            s = zero
-            for j in range(k):
-                e = math.exp(z[r, out + j] - m)
-                delta[r, out + j] = e
-                s += e
-            y = labels[r]
-            total += math.log(s) - (z[r, out + y] - m)
-            for j in range(k):
-                delta[r, out + j] = delta[r, out + j] / s / n_
-            delta[r, out + y] -= one / n_
+        if loss_kind == 0:  # softmax cross-entropy, as `kernels.losses` computes it
+            total += softmax_row(z, delta, r, out, k, labels[r], zero, one, n_)
         elif loss_kind == 1:  # mse: ½ Σ (ŷ − y)²;  δ = (ŷ − y)/N ⊙ σ′(z)
             for j in range(k):
                 diff = a[r, out + j] - targets[r, j]
