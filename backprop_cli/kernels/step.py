@@ -144,9 +144,10 @@ class DenseStep:
 
     def __init__(self, net: Network, batch: int, loss_kind: int) -> None:
         self.net, self.loss_kind = net, loss_kind
+        layers = dense_layers(net)
         rows, alphas, col = [], [], net.input_dim
         src = 0
-        for i, layer in enumerate(dense_layers(net)):
+        for i, layer in enumerate(layers):
             w, b = net.slots[f"layers.{i}.W"], net.slots[f"layers.{i}.b"]
             kind = 0 if layer.fused_output else UNITS[layer.activation.name]
             rows.append((layer.fan_in, layer.units, w.offset, b.offset, src, col, kind))
@@ -157,7 +158,7 @@ class DenseStep:
         self.z = np.zeros((batch, col), dtype=net.dtype)
         self.a = np.zeros_like(self.z)
         self.delta = np.zeros_like(self.z)
-        last = dense_layers(net)[-1]
+        last = layers[-1]
         self.out_cols = slice(col - last.units, col)
         self.logits = last.fused_output  # the outputs are z_L (a fused loss) or a_L
         # The batch is copied into these (and X into a's first columns): the kernel then
