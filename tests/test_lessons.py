@@ -1,9 +1,17 @@
 """configs/lessons/: each problem and its fix, trained in full; the lesson must hold in the
-numbers, so the configs cannot silently stop teaching it."""
+numbers, so the configs cannot silently stop teaching it.
+
+Some lessons are chaotic: exploding-fix-clipping, trained with oversized weights and a large rate,
+ends at a training loss of 6e-8 under one OpenBLAS kernel and 0.02 under another, because the
+kernels sum the same products in different orders. Each test asserts what its lesson means, with
+a margin that holds under every kernel (`.ci/run` runs the suite under several), never the digits
+of one machine's run; `benchmarks/lesson_figures.py` prints every figure for comparison.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,12 +26,23 @@ from backprop_cli.runs.run import RunFinished, execute, prepare
 LESSONS = Path(__file__).resolve().parents[1] / "configs" / "lessons"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _runs_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The lessons of this module train once each, into one folder of the session's own."""
+    global _RUNS
+    _RUNS = tmp_path_factory.mktemp("lessons")
+    yield
+    run_dir.cache_clear()
+
+
+_RUNS: Path | None = None
+
+
 @cache
 def run_dir(name: str) -> tuple[Path, tuple[Any, ...]]:
     """The run directory and events of configs/lessons/<name>.yaml trained as written."""
-    import tempfile
-
-    out = Path(tempfile.mkdtemp()) / name
+    assert _RUNS is not None
+    out = _RUNS / name
     events = tuple(execute(prepare(load_config(LESSONS / f"{name}.yaml")), out, plot=False))
     return out, events
 
@@ -75,8 +94,12 @@ def test_exploding_gradients_diverge_and_clipping_tames_them() -> None:
     assert fixed["stop_reason"] == "completed"
     assert history[0]["grad_norm"] > 5  # the gradients clipping had to cap
     assert history[-1]["val_accuracy"] > 0.8
-    # What clipping does not fix: near-zero training loss, a validation loss above 3.
-    assert history[-1]["train_loss"] < 1e-3 and history[-1]["val_loss"] > 3
+    # What clipping does not fix: the oversized weights fit the training set almost exactly
+    # while the validation loss stays high. Measured under five OpenBLAS kernels: training loss
+    # 6.5e-8 to 0.023, validation loss 3.9 to 5.4, their ratio 180 to 7.6e7; asserted with
+    # margins on both.
+    last = history[-1]
+    assert last["val_loss"] > 2 and last["val_loss"] > 50 * last["train_loss"]
 
 
 @pytest.mark.parametrize("fix", ["init", "batchnorm"])
@@ -85,7 +108,8 @@ def test_careful_initialization_and_batchnorm_remove_the_cause(fix: str) -> None
     clipped, _, _ = trained("exploding-fix-clipping")
     assert metrics["stop_reason"] == "completed"
     assert history[0]["grad_norm"] < clipped[0]["grad_norm"] / 10  # no explosion to cap
-    assert history[-1]["val_loss"] < 0.5 < 3 < clipped[-1]["val_loss"]
+    # Validation loss 0.20 (init) and 0.22 (batchnorm) against clipping's 3.9 to 5.4.
+    assert history[-1]["val_loss"] < 0.5 and clipped[-1]["val_loss"] > 5 * history[-1]["val_loss"]
     assert history[-1]["val_accuracy"] > 0.9
 
 
