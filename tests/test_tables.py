@@ -494,6 +494,17 @@ def test_a_second_load_is_served_by_the_cache_with_the_same_arrays(tmp_path: Pat
     assert second.encoding.to_json() == first.encoding.to_json()
 
 
+def test_a_copy_served_by_the_cache_is_reported_under_its_own_name(tmp_path: Path) -> None:
+    path = penguin_like(tmp_path)
+    copy = tmp_path / "elsewhere" / "copy.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())  # the same bytes: the same cache entry
+    first = cached_load(path, target="species", missing="median")
+    second = cached_load(copy, target="species", missing="median")
+    assert second.report["cache"] == "hit"
+    assert (first.report["source"], second.report["source"]) == (str(path), str(copy))
+
+
 def test_a_changed_file_or_setting_is_never_served_stale(tmp_path: Path) -> None:
     path = penguin_like(tmp_path)
     first = cached_load(path, target="species", missing="median")

@@ -154,6 +154,47 @@ def test_predict_never_overwrites_silently(iris: Path, tmp_path: Path) -> None:
     )
 
 
+def test_a_file_without_a_header_row_is_read_with_no_header(iris: Path, tmp_path: Path) -> None:
+    """Built-in iris knows no column names: its columns go in order, and --no-header reads a
+    first row of data as data (the shipped digits files have none)."""
+    X, y = raw_split(CONFIG_DIR / "iris.yaml", "test")
+    rows = [",".join(map(str, x)) for x in X]
+    features = tmp_path / "features.csv"
+    features.write_text("".join(row + "\n" for row in rows))
+    headed = tmp_path / "headed.csv"
+    headed.write_text("a,b,c,d\n" + features.read_text())
+    without = cli(["predict", str(iris), str(features), "--no-header"])
+    assert without.exit_code == 0, without.output
+    assert without.output == cli(["predict", str(iris), str(headed)]).output
+    assert len(without.output.splitlines()) == len(X) + 1  # every row predicted, the first too
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("".join(f"{row},{int(t)}\n" for row, t in zip(rows, y, strict=True)))
+    found = evaluated(str(iris), "--data", str(labelled), "--no-header")
+    assert found["n"] == len(X) and found["accuracy"] == evaluated(str(iris))["accuracy"]
+
+
+def test_no_header_is_refused_where_it_cannot_apply(iris: Path, tmp_path: Path) -> None:
+    npz = tmp_path / "new.npz"
+    np.savez(npz, X=np.zeros((2, 4)))
+    result = cli(["predict", str(iris), str(npz), "--no-header"])
+    assert result.exit_code == 2 and "--no-header applies to text tables" in result.output
+    result = cli(["evaluate", str(iris), "--no-header"])
+    assert result.exit_code == 2 and "--no-header applies to a --data file" in result.output
+    digits = tmp_path / "digits.csv"  # a first row of data read as a header repeats names
+    digits.write_text("1,0,0,1\n5,1,1,0\n")
+    result = cli(["predict", str(iris), str(digits)])
+    assert result.exit_code == 2 and "more than once" in result.output
+    assert "if its first row is data, not column names, give --no-header" in result.output
+
+
+def test_no_header_is_refused_for_a_model_that_matches_columns_by_name(tmp_path: Path) -> None:
+    run = train(CONFIG_DIR / "penguins.yaml", tmp_path / "run", "training.epochs=1")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("Biscoe,48.6,16.0,230,5800,male\n")
+    result = cli(["predict", str(run), str(rows), "--no-header"])
+    assert result.exit_code == 2 and "matches columns by the names it was trained" in result.output
+
+
 def test_a_missing_model_exits_2(tmp_path: Path) -> None:
     result = cli(["evaluate", str(tmp_path)])
     assert result.exit_code == 2 and "checkpoints/last.npz" in result.output

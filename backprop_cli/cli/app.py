@@ -191,6 +191,7 @@ OPTION_SPELLINGS = {
     "metric": "--metric",
     "mode": "--mode",
     "fmt": "--format",
+    "header": "--no-header",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -85,6 +86,17 @@ def exit_interrupted(message: str, command: list[str]) -> NoReturn:
 
     console.print(f"{message}{shlex.join(command)}", soft_wrap=True, markup=False)
     raise typer.Exit(exit_codes.INTERRUPTED)
+
+
+def shown_path(path: str) -> str:
+    """A path as the user would type it: relative to the current folder when below it."""
+    import os
+
+    with contextlib.suppress(ValueError, OSError):
+        relative = os.path.relpath(path)
+        if not relative.startswith(os.pardir):
+            return relative
+    return path
 
 
 def fmt(value: Any, digits: int = 4) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .console import console, fail
+from .console import console, fail, shown_path
 from .options import ConfigArg, Overrides
 
 
@@ -54,7 +54,7 @@ def _show(info: dict[str, Any]) -> None:
     from ..system.resources import size_text
 
     console.print(
-        f"{info['source']}: {info['rows']:,} rows"
+        f"{shown_path(info['source'])}: {info['rows']:,} rows"
         + (f", {info['columns_in_file']} columns" if info.get("columns_in_file") else ""),
         soft_wrap=True,
         highlight=False,

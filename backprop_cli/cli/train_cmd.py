@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import exit_codes
-from .console import console, exit_interrupted, fail, fmt, in_config, progress_bar, repeated
+from .console import (
+    console,
+    exit_interrupted,
+    fail,
+    fmt,
+    in_config,
+    progress_bar,
+    repeated,
+    shown_path,
+)
 from .options import ConfigArg, Overrides
 from .signals import graceful_stop
 
@@ -69,7 +78,9 @@ def train(
             if prepared.splits.report is not None and not quiet:
                 from ..data.inspection import one_line
 
-                console.print(one_line(prepared.splits.report), soft_wrap=True, highlight=False)
+                report = prepared.splits.report
+                report = report | {"source": shown_path(report["source"])}
+                console.print(one_line(report), soft_wrap=True, highlight=False)
             claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
             run_dir = stack.enter_context(claimed)
         except BpropError as exc:

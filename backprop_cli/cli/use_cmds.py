@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from ..runs.inference import Evaluation, Model
 
 MODEL_HELP = "A checkpoint (.npz) or a run directory (its checkpoints/last.npz)."
+NO_HEADER_HELP = (
+    "The file has no header row: its columns are taken in training order (for a model trained "
+    "on data without column names, such as the built-in data sets)."
+)
 
 
 class Split(StrEnum):
@@ -39,6 +43,9 @@ def evaluate(
     split: Annotated[
         Split, typer.Option("--split", help="Which split of a config's data.")
     ] = Split.test,
+    no_header: Annotated[
+        bool, typer.Option("--no-header", help=NO_HEADER_HELP + " The target is the last column.")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the metrics as JSON, for scripts.")
     ] = False,
@@ -61,7 +68,7 @@ def evaluate(
     Example:  bprop evaluate runs/iris --split test --plot iris-confusion.png
     """
     from ..config import load_config
-    from ..errors import BpropError
+    from ..errors import BpropError, DataError
     from ..runs.inference import evaluate_model, file_data, load_model, split_of
     from .outputs import check_output
 
@@ -69,6 +76,8 @@ def evaluate(
         if plot is not None:
             check_output(plot, overwrite, "--plot", picture=True)
         loaded = load_model(model)
+        if no_header and (data is None or data.suffix.lower() in (".yaml", ".yml")):
+            raise DataError("--no-header applies to a --data file of numbers (.csv, .tsv)")
         if data is None:
             X, y = split_of(loaded.cfg, split.value)
             source = f"{loaded.cfg.name} {split.value} split"
@@ -76,7 +85,7 @@ def evaluate(
             X, y = split_of(load_config(data), split.value)
             source = f"{data} {split.value} split"
         else:
-            X, y = file_data(loaded, data)
+            X, y = file_data(loaded, data, header=not no_header)
             source = str(data)
         result = evaluate_model(loaded, X, y, source)
         if plot is not None:
@@ -159,6 +168,7 @@ def predict(
     proba: Annotated[
         bool, typer.Option("--proba", help="Add each class's probability (classification).")
     ] = False,
+    no_header: Annotated[bool, typer.Option("--no-header", help=NO_HEADER_HELP)] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing --out file.")
     ] = False,
@@ -168,7 +178,9 @@ def predict(
     Writes CSV: a `prediction` column (the class, by the name it has in the training data, or
     the value for regression; prediction_0, ... for several outputs), and with --proba a
     `p_<class name>` column per class. Without --out it prints the CSV. Input columns are matched
-    to the training columns by name, in any order; a target column is ignored.
+    to the training columns by name, in any order; a target column is ignored. A model trained
+    without column names (built-in data) takes the columns in order: --no-header reads a file
+    whose first row is data.
 
     Example:  bprop predict runs/iris new-flowers.csv --out predictions.csv --proba
     """
@@ -181,7 +193,7 @@ def predict(
         loaded = load_model(model)
         if out is not None:
             check_output(out, overwrite)
-        X = loaded.inputs(read_inputs(loaded, inputs), str(inputs))
+        X = loaded.inputs(read_inputs(loaded, inputs, header=not no_header), str(inputs))
     except BpropError as exc:
         fail(str(exc))
     outputs = loaded.net.predict(X)

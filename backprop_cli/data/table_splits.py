@@ -78,7 +78,8 @@ def load_table_splits(
         if cached is not None:
             assert cached.report is not None
             rng.bit_generator.state = meta["rng_after"]  # as if the splits were drawn here
-            cached.report |= {"load_seconds": time.perf_counter() - started, "cache": "hit"}
+            seconds = time.perf_counter() - started  # the file read now, wherever it lies
+            cached.report |= {"source": str(path), "load_seconds": seconds, "cache": "hit"}
             return cached
     splits = _prepare_table_splits(path, data, task, rng, scale, dtype)
     assert splits.report is not None and splits.encoding is not None

@@ -22,7 +22,7 @@ from ..core.types import Array
 from ..data import Splits, load_data
 from ..data.encoding import Encoding
 from ..data.files import load_file, read_csv_table, read_npz
-from ..data.table import Request, read_table, table_format
+from ..data.table import Request, read_numbers, read_table, table_format
 from ..data.tabular import Settings, targets
 from ..errors import CheckpointError, DataError, argument
 from . import checkpoints
@@ -214,12 +214,17 @@ def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[A
     return X, y
 
 
-def file_data(model: Model, path: Path) -> tuple[NDArray[Any], NDArray[Any]]:
+def file_data(model: Model, path: Path, header: bool = True) -> tuple[NDArray[Any], NDArray[Any]]:
     """Every row of a data file with its targets: columns matched to the features by name when
     the model knows them (rows without a target left out), else the target named as at training
-    time (or the last column)."""
+    time (or the last column). ``header=False``: a table of numbers without a header row, its
+    columns the features in training order, then the target (models that know no names)."""
     path = Path(path)
     encoding = model.table_encoding()
+    if not header:
+        _headerless(model, path)
+        _, values = read_numbers(path, header=False)
+        return values[:, :-1], _labels(values[:, -1])
     if encoding is None or table_format(path) is None:
         raw = load_file(path, model.cfg.data.target if path.suffix.lower() != ".npz" else None)
         return raw.X, raw.y
@@ -332,19 +337,48 @@ def class_probabilities(outputs: Array) -> Array:
     return np.concatenate([1 - p, p], axis=1)
 
 
-def read_inputs(model: Model, path: Path) -> NDArray[np.float64]:
+def read_inputs(model: Model, path: Path, header: bool = True) -> NDArray[np.float64]:
     """Features to predict from: a table file with its columns matched to the model's features
     by name (a target column ignored) when the model knows their names, else every column of a
-    .csv in order; or an .npz with an array X."""
+    .csv in order; or an .npz with an array X. ``header=False``: a table of numbers without a
+    header row, every column a feature in training order (models that know no names)."""
     path = Path(path)
+    if not header:
+        _headerless(model, path)
+        return read_numbers(path, header=False)[1]
     if path.suffix.lower() == ".npz":
         return _npz_inputs(path)
     encoding = model.table_encoding()
     if encoding is None or table_format(path) is None:
-        _, values = read_csv_table(path)
-        return values
+        try:
+            return read_csv_table(path)[1]
+        except DataError as exc:
+            if encoding is not None or "header" not in str(exc):
+                raise
+            raise DataError(
+                f"{exc}; if its first row is data, not column names, give {argument('header')}"
+            ) from None
     table = read_table(path, _request(encoding, with_target=False), np.dtype(np.float64))
     return encoding.encode(table, None, np.dtype(np.float64))
+
+
+def _headerless(model: Model, path: Path) -> None:
+    """A file without a header row can be read for this model: a text table, for a model that
+    takes its columns in order (it was trained on data without column names)."""
+    if table_format(path) is None or path.suffix.lower() == ".npz":
+        raise DataError(f"{path}: {argument('header')} applies to text tables (.csv, .tsv)")
+    if model.table_encoding() is not None:
+        raise DataError(
+            f"{path}: this model matches columns by the names it was trained with; give the file "
+            f"a header row naming them instead of {argument('header')}"
+        )
+
+
+def _labels(column: NDArray[np.float64]) -> NDArray[Any]:
+    """A target column of numbers: class indices when every value is whole."""
+    if np.all(np.isfinite(column)) and np.all(column == np.round(column)):
+        return column.astype(np.int64)
+    return column
 
 
 def _npz_inputs(path: Path) -> NDArray[np.float64]:
