@@ -14,7 +14,7 @@ INSTALL = $(BIN)/python -m pip install --quiet --constraint $(LOCK)
 # newest three folders per user) never deletes its files; kept, and named, when a test failed.
 define pytest
 	@base=$$(mktemp -d "$${TMPDIR:-/tmp}/bprop-pytest.XXXXXX") && \
-	$(BIN)/python -m pytest --basetemp="$$base/run" $(1); status=$$?; \
+	$(or $(2),$(BIN))/python -m pytest --basetemp="$$base/run" $(1); status=$$?; \
 	if [ $$status -eq 0 ]; then rm -rf "$$base"; else echo "the tests' files are in $$base"; fi; \
 	exit $$status
 endef
@@ -56,7 +56,7 @@ test-slow: $(DEV)
 	$(call pytest,-q -m slow) || [ $$? -eq 5 ]  # 5: no test is marked slow
 
 docs-test: $(DEV)
-	$(call pytest,-q -p tests.readme README.md)
+	$(call pytest,-q -p readme README.md)
 
 lint: $(DEV)
 	$(BIN)/ruff check backprop_cli tests benchmarks
@@ -80,8 +80,8 @@ lock: | $(BIN)/python
 
 test-latest:
 	[ -x .venv-latest/bin/python ] || $(PYTHON) -m venv .venv-latest
-	.venv-latest/bin/python -m pip install --quiet --upgrade -e '.[dev]'
-	$(MAKE) --no-print-directory test BIN=.venv-latest/bin DEV=
+	.venv-latest/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	$(call pytest,-q -m "not slow",.venv-latest/bin)
 
 # The mutants of the numerical core ([tool.mutmut] in pyproject.toml), then the score.
 mutation: $(DEV)

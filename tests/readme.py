@@ -1,4 +1,4 @@
-"""README.md as a test: `make docs-test` runs ``pytest -p tests.readme README.md``.
+"""README.md as a test: `make docs-test` runs ``pytest -p readme README.md``.
 
 Sybil reads the Markdown and hands each block, in order, to the evaluators of this module:
 
@@ -18,7 +18,8 @@ Sybil reads the Markdown and hands each block, in order, to the evaluators of th
 The session starts from this process's environment without the variables that change what
 bprop prints (as the suite's conftest scrubs them), without any virtual environment on its
 PATH (so ``bprop`` is found only where the README puts it), with ``COLUMNS=100`` (the README
-shows a 100-column terminal's output) and a cache folder of its own. Whatever a command leaves
+shows a 100-column terminal's output), a cache folder of its own, and ``PIP_CONSTRAINT`` set to
+the copy's ``constraints.txt``, so what its ``pip install`` lines install is what CI tests. Whatever a command leaves
 running (a Dask scheduler) is stopped at the end of the document.
 """
 
@@ -39,7 +40,7 @@ from sybil.evaluators.python import PythonEvaluator
 from sybil.parsers.markdown import CodeBlockParser, SkipParser
 from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer
 
-from .readme_output import output_matches
+from readme_output import output_matches
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Variables that change what bprop prints or where it writes (tests/conftest.py's, and a venv's).
@@ -70,6 +71,7 @@ class Session:
             p for p in paths if not (Path(p).parent / "pyvenv.cfg").exists()
         )
         env |= {"COLUMNS": "100", "BPROP_CACHE_DIR": str(base / "cache")}
+        env["PIP_CONSTRAINT"] = str(self.cwd / "constraints.txt")  # what pip installs is locked
         self.env = env
         self.groups: list[int] = []
 

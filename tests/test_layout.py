@@ -115,3 +115,23 @@ def test_the_rule_above_can_fail() -> None:
     """The import finder sees relative and absolute imports (so the rules bind)."""
     found = {m for m, _ in bprop_imports(PACKAGE / "runs" / "run.py")}
     assert "core.training" in found and "config" in found
+
+
+def test_the_wheel_lists_every_package_and_ships_the_data_sets() -> None:
+    """pyproject.toml names the packages one by one (the shipped data sets join them as
+    backprop_cli.datasets); a subpackage left off that list would be missing from `pip install .`."""
+    import tomllib
+
+    setup = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {
+        ".".join(init.parent.relative_to(PACKAGE.parent).parts)
+        for init in PACKAGE.rglob("__init__.py")
+    }
+    assert set(setup["packages"]) == found | {"backprop_cli.datasets"}
+    assert setup["package-dir"] == {"backprop_cli.datasets": "datasets"}
+    from backprop_cli.data.files import SHIPPED, SHIPPED_TABLES
+
+    shipped = set(SHIPPED.values()) | {name for name, _ in SHIPPED_TABLES.values()}
+    patterns = setup["package-data"]["backprop_cli.datasets"]
+    folder = PACKAGE.parent / "datasets"
+    assert shipped <= {p.name for pattern in patterns for p in folder.glob(pattern)}

@@ -30,9 +30,14 @@ class RawData:
 
 
 def datasets_dir() -> Path:
-    """The project's ``datasets/`` folder (``BPROP_DATASETS`` overrides it)."""
+    """The shipped data sets: ``backprop_cli/datasets`` of an installed wheel, else the source
+    tree's ``datasets/`` (``BPROP_DATASETS`` overrides both)."""
     env = os.environ.get("BPROP_DATASETS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "datasets"
+    if env:
+        return Path(env)
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "datasets"
+    return installed if installed.is_dir() else package.parent / "datasets"
 
 
 SHIPPED = {"digits": "digits.csv.gz", "iris": "iris.csv", "mnist5k": "mnist_5k.csv.gz"}
