@@ -19,8 +19,8 @@ The session starts from this process's environment without the variables that ch
 bprop prints (as the suite's conftest scrubs them), without any virtual environment on its
 PATH (so ``bprop`` is found only where the README puts it), with ``COLUMNS=100`` (the README
 shows a 100-column terminal's output), a cache folder of its own, and ``PIP_CONSTRAINT`` set to
-the copy's ``constraints.txt``, so what its ``pip install`` lines install is what CI tests. Whatever a command leaves
-running (a Dask scheduler) is stopped at the end of the document.
+the copy's ``constraints.txt``, so what its ``pip install`` lines install is what CI tests.
+Whatever a command leaves running (a Dask scheduler) is stopped at the end of the document.
 """
 
 from __future__ import annotations

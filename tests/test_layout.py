@@ -119,7 +119,7 @@ def test_the_rule_above_can_fail() -> None:
 
 def test_the_wheel_lists_every_package_and_ships_the_data_sets() -> None:
     """pyproject.toml names the packages one by one (the shipped data sets join them as
-    backprop_cli.datasets); a subpackage left off that list would be missing from `pip install .`."""
+    backprop_cli.datasets); a subpackage left off would be missing from `pip install .`."""
     import tomllib
 
     setup = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]

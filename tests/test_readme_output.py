@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from readme_output import line_matches, output_matches
 
 

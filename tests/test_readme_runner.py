@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from readme import README
 from sybil.document import Document
+
+from readme import README
 
 
 def evaluated(tmp_path: Path, factory: pytest.TempPathFactory, text: str) -> list[str | None]:
