@@ -25,8 +25,10 @@ endef
 help:
 	@echo "make train       train the default example (creates .venv: bprop and its runtime dependencies)"
 	@echo "make test        run the test suite (adds the extras and test tools to .venv)"
+	@echo "make test-slow   the tests marked slow (kept out of make test)"
 	@echo "make docs-test   run every block of README.md in a fresh copy of the project"
 	@echo "make lint        ruff check, ruff format --check, mypy"
+	@echo "make format      ruff format and ruff check --fix"
 	@echo "make gradcheck   the finite-difference battery (bprop gradcheck)"
 	@echo "make bench       speed and memory benchmarks (table + benchmarks/latest.json)"
 	@echo "make docs        regenerate docs/config-reference.md from the config models"
@@ -74,7 +76,7 @@ gradcheck: $(RUNTIME)
 
 # uv resolves every extra for every platform and Python bprop supports; pip installs from the pins.
 lock: | $(BIN)/python
-	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/python -m pip install --quiet 'uv==0.13.9'  # the resolver itself pinned too
 	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
 		--upgrade --quiet --output-file $(LOCK)
 

@@ -170,8 +170,8 @@ def test_export_refuses_bad_requests(args: list[str], message: str, tmp_path: Pa
 
 
 @pytest.mark.parametrize(("fmt", "module", "hint"), [
-    ("onnx", "onnx", "pip install 'bprop[onnx]'"),
-    ("torch", "safetensors.numpy", "pip install 'bprop[torch]'"),
+    ("onnx", "onnx", "pip install '.[onnx]' in bprop's folder"),
+    ("torch", "safetensors.numpy", "pip install '.[torch]' in bprop's folder"),
 ])  # fmt: skip
 def test_without_the_extra_the_export_exits_2_with_the_install_hint(
     fmt: str, module: str, hint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

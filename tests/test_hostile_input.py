@@ -422,3 +422,25 @@ def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
         "target": "label",
         "classes": ["0", "1"],
     }  # no "\ufeffa"
+
+
+@pytest.mark.parametrize("case", ["fifo", "not utf-8", "missing"])
+def test_a_broken_folder_of_shipped_data_sets_exits_2(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BPROP_DATASETS naming a folder whose iris.csv is a pipe (never opened, so never waited
+    on), not text, or absent."""
+    iris = tmp_path / "iris.csv"
+    if case == "fifo":
+        os.mkfifo(iris)
+    elif case == "not utf-8":
+        iris.write_bytes(b"\xff\xfe150,4,setosa\n")
+    monkeypatch.setenv("BPROP_DATASETS", str(tmp_path))
+    result = cli(["train", str(CONFIG_DIR / "iris.yaml"), "--out", str(tmp_path / "run")])
+    expected = {
+        "fifo": "not a regular file",
+        "not utf-8": "the shipped iris file is not readable",
+        "missing": "BPROP_DATASETS names a folder without it",
+    }[case]
+    assert result.exit_code == 2 and expected in result.output, result.output
+    assert not (tmp_path / "run").exists()

@@ -93,7 +93,9 @@ def test_how_a_run_picks_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kernels.choose("auto", 10_000, 235_146) == "fused"
     without_numba(monkeypatch)
     assert kernels.choose("auto", 10**9, 10**9) == "numpy"
-    with pytest.raises(ConfigError, match=r"not installed: pip install 'bprop\[fast\]'"):
+    with pytest.raises(
+        ConfigError, match=r"not installed: bprop's fast extra: pip install '\.\[fast\]'"
+    ):
         kernels.choose("fused", 1, 1)
 
 
@@ -123,7 +125,7 @@ def test_fused_without_numba_is_refused_before_anything_is_written(
     result = cli(["train", config, "--out", str(out), "--set", "training.kernels=fused"])
     assert result.exit_code == 2, result.output
     assert "training.kernels: fused needs numba" in result.output
-    assert "pip install 'bprop[fast]'" in result.output
+    assert "pip install '.[fast]' in bprop's folder" in result.output
     assert not out.exists()
 
 

@@ -178,6 +178,13 @@ def test_no_header_is_refused_where_it_cannot_apply(iris: Path, tmp_path: Path) 
     np.savez(npz, X=np.zeros((2, 4)))
     result = cli(["predict", str(iris), str(npz), "--no-header"])
     assert result.exit_code == 2 and "--no-header applies to text tables" in result.output
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "new.parquet"
+    pq.write_table(pa.table({"a": [1.0], "b": [2.0], "c": [3.0], "d": [4.0]}), parquet)
+    result = cli(["predict", str(iris), str(parquet), "--no-header"])
+    assert result.exit_code == 2 and "--no-header applies to text tables" in result.output
     result = cli(["evaluate", str(iris), "--no-header"])
     assert result.exit_code == 2 and "--no-header applies to a --data file" in result.output
     digits = tmp_path / "digits.csv"  # a first row of data read as a header repeats names
@@ -185,6 +192,44 @@ def test_no_header_is_refused_where_it_cannot_apply(iris: Path, tmp_path: Path) 
     result = cli(["predict", str(iris), str(digits)])
     assert result.exit_code == 2 and "more than once" in result.output
     assert "if its first row is data, not column names, give --no-header" in result.output
+
+
+def test_a_first_row_of_numbers_is_data_and_never_lost_as_a_header(
+    iris: Path, tmp_path: Path
+) -> None:
+    """A file without a header, given without --no-header, would lose its first row to the
+    column names: a first row of numbers only is refused, naming the option."""
+    path = tmp_path / "rows.csv"
+    path.write_text("5.1,3.5,1.4,0.2\n6.2,2.9,4.3,1.3\n")
+    for args in (["predict", str(iris), str(path)], ["evaluate", str(iris), "--data", str(path)]):
+        result = cli(args)
+        assert result.exit_code == 2, result.output
+        assert "is numbers, not column names; if it is data, give --no-header" in result.output
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [("-1", "the target -1 is not a class"), ("0.5", "the target 0.5 is not a class"),
+     ("3", "the target 3 is not a class"), ("1e300", "the target 1e+300 is not a class")],
+)  # fmt: skip
+def test_a_classifier_is_evaluated_only_on_its_own_classes(
+    iris: Path, tmp_path: Path, label: str, message: str
+) -> None:
+    path = tmp_path / "labelled.csv"
+    path.write_text(f"5.1,3.5,1.4,0.2,0\n6.2,2.9,4.3,1.3,{label}\n")
+    result = cli(["evaluate", str(iris), "--data", str(path), "--no-header"])
+    assert result.exit_code == 2 and message in result.output
+    assert (
+        "data row 2" in result.output and "0 to 2 (setosa, versicolor, virginica)" in result.output
+    )
+
+
+def test_a_regression_is_evaluated_as_one_whatever_its_targets(sine: Path, tmp_path: Path) -> None:
+    """Whole-number targets in a file do not turn a regression into a classification."""
+    path = tmp_path / "whole.csv"
+    path.write_text("0.5,0\n1.0,1\n2.0,1\n-1.0,-1\n")
+    found = evaluated(str(sine), "--data", str(path), "--no-header")
+    assert "accuracy" not in found and found["n"] == 4 and found["mse"] >= 0
 
 
 def test_no_header_is_refused_for_a_model_that_matches_columns_by_name(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import console, fail
+from .console import console, fail, shown_path
 from .options import Overrides
 
 
@@ -106,4 +106,7 @@ def datasets() -> None:
         size = f"{row.samples}×{row.features}"
         table.add_row(row.name, row.task, size, row.source, row.options)
     console.print(table)
-    console.print("Shipped files and their licences: datasets/README.md", soft_wrap=True)
+    from ..data.files import datasets_dir
+
+    licences = shown_path(str(datasets_dir() / "README.md"))
+    console.print(f"Shipped files and their licences: {licences}", soft_wrap=True)

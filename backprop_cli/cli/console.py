@@ -94,7 +94,7 @@ def shown_path(path: str) -> str:
 
     with contextlib.suppress(ValueError, OSError):
         relative = os.path.relpath(path)
-        if not relative.startswith(os.pardir):
+        if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
             return relative
     return path
 

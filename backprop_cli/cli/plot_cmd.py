@@ -29,7 +29,10 @@ def plot(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="PNG to write (default: plot.png, or plot-2.png... if taken)."
+            "--out",
+            "-o",
+            help="PNG to write (default: plot.png, or steps.png with --steps; plot-2.png... if "
+            "taken).",
         ),
     ] = None,
     log: Annotated[

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from ..runs.trials import ResumePlan
 
 
+#: Trials listed in the terminal's table; sweep.csv and sweep.json hold them all.
+SHOWN_TRIALS = 15
+
+
 def sweep(
     config: ConfigArg,
     grid: Annotated[
@@ -272,13 +276,17 @@ def _finish(
 
     summary = write_sweep(results, search, metric, mode, out_dir, name, configs)
     winner, keys = summary.winner, search.keys
-    table = Table(title=f"{name}: {len(results)} trials ranked by {metric} ({mode})")
+    shown = min(len(results), SHOWN_TRIALS)
+    title = f"{name}: {len(results)} trials ranked by {metric} ({mode})"
+    if shown < len(results):
+        title += f", the best {shown} shown (all in sweep.csv)"
+    table = Table(title=title)
     table.add_column("#", justify="right")
     for key in keys:
         table.add_column(key.split(".")[-1], justify="right")
     for column in ("status", metric, "epochs", "seconds"):
         table.add_column(column, justify="left" if column == "status" else "right")
-    for rank, r in enumerate(summary.ranking[:15], start=1):
+    for rank, r in enumerate(summary.ranking[:SHOWN_TRIALS], start=1):
         style = "bold green" if r is winner else (None if r.status in FINISHED else "red")
         table.add_row(
             "★" if r is winner else str(rank), *[_cell(r.params.get(k)) for k in keys],

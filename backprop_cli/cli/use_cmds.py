@@ -182,7 +182,7 @@ def predict(
     without column names (built-in data) takes the columns in order: --no-header reads a file
     whose first row is data.
 
-    Example:  bprop predict runs/iris new-flowers.csv --out predictions.csv --proba
+    Example:  bprop predict runs/iris examples/flowers.csv --out predictions.csv --proba
     """
     from ..errors import BpropError
     from ..runs.inference import class_probabilities, load_model, predicted_classes, read_inputs

@@ -50,7 +50,13 @@ def shipped_path(name: str) -> Path:
     filename = SHIPPED[name] if name in SHIPPED else SHIPPED_TABLES[name][0]
     path = datasets_dir() / filename
     if not path.exists():
-        raise DataError(f"{path}: the shipped data set {name!r} is missing; set BPROP_DATASETS")
+        where = (
+            "BPROP_DATASETS names a folder without it"
+            if os.environ.get("BPROP_DATASETS")
+            else "set BPROP_DATASETS to a folder that has it"
+        )
+        raise DataError(f"{path}: the shipped data set {name!r} is missing; {where}")
+    check_regular(path, DataError, "data file")
     return path
 
 
@@ -59,8 +65,11 @@ def load_shipped(name: str) -> RawData:
     path = shipped_path(name)
     skip, class_names = 0, None
     if name == "iris":
-        with path.open(encoding="utf-8") as fh:
-            class_names = fh.readline().strip().split(",")[2:]
+        try:
+            with path.open(encoding="utf-8") as fh:
+                class_names = fh.readline(10_000).strip().split(",")[2:]
+        except (UnicodeDecodeError, OSError) as exc:
+            raise DataError(f"{path}: the shipped iris file is not readable ({exc})") from None
         skip = 1
     _, table = read_numbers(path, header=False, skip_rows=skip)
     return RawData(table[:, :-1], table[:, -1].astype(np.int64), class_names=class_names)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,7 +138,7 @@ def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
         names = [n.strip() for n in names]
         layout = (request.header, request.skip_rows, tuple(names))
         schema = schema_of(path, fmt, layout)
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
     inferred = {name: _kind(schema.field(name).type) for name in names}

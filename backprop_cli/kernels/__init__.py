@@ -28,7 +28,7 @@ from ..errors import ConfigError
 
 #: updates × parameters from which `auto` picks the kernels.
 AUTO_WORK = 1e9
-INSTALL = "pip install 'bprop[fast]' (the numba package)"
+INSTALL = "bprop's fast extra: pip install '.[fast]' in bprop's folder (the numba package)"
 
 
 def available() -> bool:

@@ -25,8 +25,8 @@ R = TypeVar("R")
 
 def dask_hint() -> str:
     return (
-        f"{argument('dask')} needs Dask's distributed scheduler client: pip install "
-        "'bprop[dask]' (or pip install 'dask[distributed]')"
+        f"{argument('dask')} needs Dask's distributed scheduler client, bprop's dask extra: "
+        "pip install '.[dask]' in bprop's folder (or pip install 'dask[distributed]')"
     )
 
 

@@ -32,8 +32,10 @@ from .inference import Model
 FORMATS = ("onnx", "torch", "npz")
 OPSET = 17
 INSTALL = {
-    "onnx": "pip install 'bprop[onnx]' (the onnx and onnxruntime packages)",
-    "torch": "pip install 'bprop[torch]' (the safetensors package)",
+    "onnx": "bprop's onnx extra: pip install '.[onnx]' in bprop's folder (the onnx and "
+    "onnxruntime packages)",
+    "torch": "bprop's torch extra: pip install '.[torch]' in bprop's folder (the safetensors "
+    "package)",
 }
 
 #: bprop's activations as ONNX operators (prelu's slopes and the α's are added as needed).

@@ -7,9 +7,10 @@ the checkpoint, never statistics of the new data.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +28,8 @@ from ..data.tabular import Settings, targets
 from ..errors import CheckpointError, DataError, argument
 from . import checkpoints
 from .build import build_network, generators, task_of
+
+T = TypeVar("T")
 
 #: A run directory stands for this checkpoint (the weights its metrics.json was computed with).
 RUN_CHECKPOINT = Path("checkpoints") / "last.npz"
@@ -224,10 +227,16 @@ def file_data(model: Model, path: Path, header: bool = True) -> tuple[NDArray[An
     if not header:
         _headerless(model, path)
         _, values = read_numbers(path, header=False)
-        return values[:, :-1], _labels(values[:, -1])
+        if values.shape[1] < 2:
+            raise DataError(f"{path}: needs the feature columns, then the target column")
+        return values[:, :-1], _file_targets(model, values[:, -1], path)
     if encoding is None or table_format(path) is None:
-        raw = load_file(path, model.cfg.data.target if path.suffix.lower() != ".npz" else None)
-        return raw.X, raw.y
+        npz = path.suffix.lower() == ".npz"
+        raw = _with_header_hint(lambda: load_file(path, None if npz else model.cfg.data.target))
+        if npz or raw.y.ndim != 1:
+            return raw.X, raw.y
+        _data_not_header(path, [*(raw.feature_names or []), raw.target_name or ""])
+        return raw.X, _file_targets(model, raw.y, path)
     table = read_table(path, _request(encoding, with_target=True), np.dtype(np.float64))
     if encoding.classes is not None or model.classification:
         known = model.class_names()
@@ -350,14 +359,9 @@ def read_inputs(model: Model, path: Path, header: bool = True) -> NDArray[np.flo
         return _npz_inputs(path)
     encoding = model.table_encoding()
     if encoding is None or table_format(path) is None:
-        try:
-            return read_csv_table(path)[1]
-        except DataError as exc:
-            if encoding is not None or "header" not in str(exc):
-                raise
-            raise DataError(
-                f"{exc}; if its first row is data, not column names, give {argument('header')}"
-            ) from None
+        names, values = _with_header_hint(lambda: read_csv_table(path))
+        _data_not_header(path, names)
+        return values
     table = read_table(path, _request(encoding, with_target=False), np.dtype(np.float64))
     return encoding.encode(table, None, np.dtype(np.float64))
 
@@ -365,7 +369,7 @@ def read_inputs(model: Model, path: Path, header: bool = True) -> NDArray[np.flo
 def _headerless(model: Model, path: Path) -> None:
     """A file without a header row can be read for this model: a text table, for a model that
     takes its columns in order (it was trained on data without column names)."""
-    if table_format(path) is None or path.suffix.lower() == ".npz":
+    if table_format(path) not in ("csv", "tsv"):
         raise DataError(f"{path}: {argument('header')} applies to text tables (.csv, .tsv)")
     if model.table_encoding() is not None:
         raise DataError(
@@ -374,11 +378,51 @@ def _headerless(model: Model, path: Path) -> None:
         )
 
 
-def _labels(column: NDArray[np.float64]) -> NDArray[Any]:
-    """A target column of numbers: class indices when every value is whole."""
-    if np.all(np.isfinite(column)) and np.all(column == np.round(column)):
-        return column.astype(np.int64)
-    return column
+def _with_header_hint(read: Callable[[], T]) -> T:
+    """``read()``, its header errors naming the option for a file whose first row is data."""
+    try:
+        return read()
+    except DataError as exc:
+        if "header" not in str(exc):
+            raise
+        raise DataError(
+            f"{exc}; if its first row is data, not column names, give {argument('header')}"
+        ) from None
+
+
+def _data_not_header(path: Path, names: list[str]) -> None:
+    """A first row of numbers only is data, not column names: refuse it rather than lose it."""
+    if names and all(_is_number(name) for name in names):
+        raise DataError(
+            f"{path}: its first row ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}) "
+            f"is numbers, not column names; if it is data, give {argument('header')}"
+        )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _file_targets(model: Model, y: NDArray[Any], path: Path) -> NDArray[Any]:
+    """A file's target column as the model's loss reads it: class indices 0 … K−1 for a
+    classifier, numbers for a regression."""
+    if not model.classification:
+        return y.astype(np.float64)
+    k = len(model.class_names())
+    values = y.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        fine = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < k)
+    if not fine.all():
+        bad = int(np.flatnonzero(~fine)[0])
+        raise DataError(
+            f"{path}: data row {bad + 1}: the target {values[bad]:g} is not a class of this model; "
+            f"its classes are 0 to {k - 1} ({', '.join(model.class_names())})"
+        )
+    return values.astype(np.int64)
 
 
 def _npz_inputs(path: Path) -> NDArray[np.float64]:
