@@ -129,8 +129,11 @@ def test_gradients_match_finite_differences(loss: str, output: str, hidden: str)
 @pytest.mark.parametrize(("loss", "output"), LOSSES)
 def test_100_steps_follow_the_reference(loss: str, output: str, dtype: str) -> None:
     """Same start, same batches, SGD by hand: the kernel's run and the reference's stay together.
-    Its sums are ordered unlike BLAS's, so float32 agrees to rounding: within 1e-6 of each
-    tensor's largest weight; float64 within 1e-12 relative, entry by entry."""
+    Its sums are ordered unlike BLAS's, whose order depends on the OpenBLAS kernel, so float32
+    agrees to rounding: within 1e-5 of each tensor's largest weight (about 80 float32 ε; the
+    largest difference measured under the Haswell, SkylakeX, Sandybridge and Prescott kernels
+    was 1.7e-6, in the gradient norm under SkylakeX); float64 within 1e-12 relative, entry by
+    entry."""
     make = lambda: build([(16, "relu"), (8, "tanh")], (3, output), loss, dtype=dtype)  # noqa: E731
     reference, fused = make(), make()
     step = dense_step_for(fused, 4)
@@ -142,7 +145,7 @@ def test_100_steps_follow_the_reference(loss: str, output: str, dtype: str) -> N
         out, loss_ref, norm_ref = reference_step(reference, X, y)
         stepped = step(X, y)
         assert stepped is not None
-        tol = 1e-6 if dtype == "float32" else 1e-12
+        tol = 1e-5 if dtype == "float32" else 1e-12
         assert abs(stepped[1] - loss_ref) <= tol * max(1.0, abs(loss_ref))
         assert abs(stepped[2] - norm_ref) <= tol * max(1.0, norm_ref)
         np.testing.assert_allclose(stepped[0], out, rtol=tol, atol=tol)
@@ -153,7 +156,7 @@ def test_100_steps_follow_the_reference(loss: str, output: str, dtype: str) -> N
         if dtype == "float64":
             np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
         else:
-            assert_within_scale(got, ref, 1e-6)
+            assert_within_scale(got, ref, 1e-5)
         assert got.dtype == np.dtype(dtype)
 
 
