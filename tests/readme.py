@@ -10,7 +10,8 @@ Sybil reads the Markdown and hands each block, in order, to the evaluators of th
   lines every line is a command (a trailing backslash continues it) and only its exit status is
   checked. Every command must exit 0.
 - ``python`` blocks run in one namespace of their own, in the session's current folder.
-- ``yaml`` blocks must parse (``yaml.safe_load``).
+- ``yaml`` blocks must parse (``yaml.safe_load``), and one that is a whole experiment (a
+  ``name`` and a ``model``) must pass the config's validation.
 - ``<!-- output: tolerance T -->`` before a block lets the numbers of its output differ by T
   (see ``readme_output``); ``<!-- skip: next "why" -->`` marks a block that cannot run here,
   and an ``<!-- invisible-code-block: console ... -->`` after it runs its local equivalent.
@@ -196,7 +197,12 @@ class InSession:
 
 
 def parse_yaml(example: Example) -> str | None:
-    yaml.safe_load(example.parsed)
+    """A YAML block parses; one that is a whole experiment (a name and a model) validates."""
+    raw = yaml.safe_load(example.parsed)
+    if isinstance(raw, dict) and {"name", "model"} <= raw.keys():
+        from backprop_cli.config import validate
+
+        validate(raw, f"{example.path} line {example.line}")
     return None
 
 

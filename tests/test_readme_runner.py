@@ -144,3 +144,31 @@ sleep 600 > /dev/null 2>&1 & echo $! > {pid_file}
         time.sleep(0.05)
     else:
         pytest.fail(f"the background job {pid} is still running")
+
+
+def test_a_yaml_block_parses_and_a_whole_experiment_validates(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outcomes = evaluated(
+        tmp_path,
+        tmp_path_factory,
+        """
+```yaml
+compare: {target_loss: 0.2}
+```
+
+```yaml
+name: broken
+model: {layers: [{units: 3, activation: softmax}]}
+loss: cross_entropy
+optimizer: {type: adam, lr: -1}
+```
+
+```yaml
+a: [unclosed
+```
+""",
+    )
+    assert outcomes[0] is None
+    assert outcomes[1] is not None and "optimizer.lr" in outcomes[1]
+    assert outcomes[2] is not None
