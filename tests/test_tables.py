@@ -495,10 +495,10 @@ def test_a_second_load_is_served_by_the_cache_with_the_same_arrays(tmp_path: Pat
 
 
 def test_a_header_of_many_repeated_names_is_refused_at_once(tmp_path: Path) -> None:
-    """Repeated names are counted in one pass (200,000 columns took minutes counted name by
-    name); the message names each repeated one once."""
+    """Repeated names are counted in one pass (counted name by name, 40,000 columns took 30 s
+    before the message); the message names each repeated one once."""
     path = tmp_path / "wide.csv"
-    path.write_text(",".join(["a", "b"] * 100_000) + "\n" + ",".join(["1"] * 200_000) + "\n")
+    path.write_text(",".join(["a", "b"] * 20_000) + "\n" + ",".join(["1"] * 40_000) + "\n")
     with pytest.raises(DataError, match=r"the header names 'a', 'b' more than once"):
         cached_load(path)
 
