@@ -69,7 +69,8 @@ def evaluate(
     """
     from ..config import load_config
     from ..errors import BpropError, DataError
-    from ..runs.inference import evaluate_model, file_data, load_model, split_of
+    from ..runs.inference import evaluate_model, load_model, split_of
+    from ..runs.model_files import file_data
     from .outputs import check_output
 
     try:
@@ -185,7 +186,8 @@ def predict(
     Example:  bprop predict runs/iris examples/flowers.csv --out predictions.csv --proba
     """
     from ..errors import BpropError
-    from ..runs.inference import class_probabilities, load_model, predicted_classes, read_inputs
+    from ..runs.inference import class_probabilities, load_model, predicted_classes
+    from ..runs.model_files import read_inputs
     from ..system.atomic import write_text
     from .outputs import check_output
 

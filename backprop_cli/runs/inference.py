@@ -7,10 +7,9 @@ the checkpoint, never statistics of the new data.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,14 +21,9 @@ from ..core.training import evaluate
 from ..core.types import Array
 from ..data import Splits, load_data
 from ..data.encoding import Encoding
-from ..data.files import load_file, read_csv_table, read_npz
-from ..data.table import Request, read_numbers, read_table, table_format
-from ..data.tabular import Settings, targets
 from ..errors import CheckpointError, DataError, argument
 from . import checkpoints
 from .build import build_network, generators, task_of
-
-T = TypeVar("T")
 
 #: A run directory stands for this checkpoint (the weights its metrics.json was computed with).
 RUN_CHECKPOINT = Path("checkpoints") / "last.npz"
@@ -217,57 +211,6 @@ def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[A
     return X, y
 
 
-def file_data(model: Model, path: Path, header: bool = True) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Every row of a data file with its targets: columns matched to the features by name when
-    the model knows them (rows without a target left out), else the target named as at training
-    time (or the last column). ``header=False``: a table of numbers without a header row, its
-    columns the features in training order, then the target (models that know no names)."""
-    path = Path(path)
-    encoding = model.table_encoding()
-    if not header:
-        _headerless(model, path)
-        _, values = read_numbers(path, header=False)
-        if values.shape[1] < 2:
-            raise DataError(f"{path}: needs the feature columns, then the target column")
-        return values[:, :-1], _file_targets(model, values[:, -1], path)
-    if encoding is None or table_format(path) is None:
-        npz = path.suffix.lower() == ".npz"
-        raw = _with_header_hint(lambda: load_file(path, None if npz else model.cfg.data.target))
-        if npz or raw.y.ndim != 1:
-            return raw.X, raw.y
-        _data_not_header(path, [*(raw.feature_names or []), raw.target_name or ""])
-        return raw.X, _file_targets(model, raw.y, path)
-    table = read_table(path, _request(encoding, with_target=True), np.dtype(np.float64))
-    if encoding.classes is not None or model.classification:
-        known = model.class_names()
-        try:
-            y, _ = targets(table, "classification", Settings(class_names=known))
-        except DataError:
-            raise DataError(
-                f"{path}: the target column {encoding.target!r} holds classes the model does not "
-                f"know; it knows {', '.join(known)}"
-            ) from None
-        keep = np.flatnonzero(y >= 0)
-    else:
-        y, _ = targets(table, "regression", Settings())
-        keep = np.flatnonzero(~np.isnan(y))
-    if len(keep) == 0:
-        raise DataError(f"{path}: no row has a target value to evaluate against")
-    return encoding.encode(table, keep, np.dtype(np.float64)), y[keep]
-
-
-def _request(encoding: Encoding, with_target: bool) -> Request:
-    """The columns of a table that ``encoding`` reads, the target optional unless wanted."""
-    target_kind = None if encoding.task == "classification" else "numeric"
-    return Request(
-        target=encoding.target,
-        kinds=encoding.kinds,
-        ignored=encoding.ignored,
-        target_optional=not with_target,
-        target_kind=target_kind,
-    )
-
-
 @dataclass
 class Evaluation:
     """Metrics of a model on one set of samples."""
@@ -344,92 +287,3 @@ def class_probabilities(outputs: Array) -> Array:
         return outputs
     p = outputs[:, :1]
     return np.concatenate([1 - p, p], axis=1)
-
-
-def read_inputs(model: Model, path: Path, header: bool = True) -> NDArray[np.float64]:
-    """Features to predict from: a table file with its columns matched to the model's features
-    by name (a target column ignored) when the model knows their names, else every column of a
-    .csv in order; or an .npz with an array X. ``header=False``: a table of numbers without a
-    header row, every column a feature in training order (models that know no names)."""
-    path = Path(path)
-    if not header:
-        _headerless(model, path)
-        return read_numbers(path, header=False)[1]
-    if path.suffix.lower() == ".npz":
-        return _npz_inputs(path)
-    encoding = model.table_encoding()
-    if encoding is None or table_format(path) is None:
-        names, values = _with_header_hint(lambda: read_csv_table(path))
-        _data_not_header(path, names)
-        return values
-    table = read_table(path, _request(encoding, with_target=False), np.dtype(np.float64))
-    return encoding.encode(table, None, np.dtype(np.float64))
-
-
-def _headerless(model: Model, path: Path) -> None:
-    """A file without a header row can be read for this model: a text table, for a model that
-    takes its columns in order (it was trained on data without column names)."""
-    if table_format(path) not in ("csv", "tsv"):
-        raise DataError(f"{path}: {argument('header')} applies to text tables (.csv, .tsv)")
-    if model.table_encoding() is not None:
-        raise DataError(
-            f"{path}: this model matches columns by the names it was trained with; give the file "
-            f"a header row naming them instead of {argument('header')}"
-        )
-
-
-def _with_header_hint(read: Callable[[], T]) -> T:
-    """``read()``, its header errors naming the option for a file whose first row is data."""
-    try:
-        return read()
-    except DataError as exc:
-        if "header" not in str(exc):
-            raise
-        raise DataError(
-            f"{exc}; if its first row is data, not column names, give {argument('header')}"
-        ) from None
-
-
-def _data_not_header(path: Path, names: list[str]) -> None:
-    """A first row of numbers only is data, not column names: refuse it rather than lose it."""
-    if names and all(_is_number(name) for name in names):
-        raise DataError(
-            f"{path}: its first row ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}) "
-            f"is numbers, not column names; if it is data, give {argument('header')}"
-        )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _file_targets(model: Model, y: NDArray[Any], path: Path) -> NDArray[Any]:
-    """A file's target column as the model's loss reads it: class indices 0 … K−1 for a
-    classifier, numbers for a regression."""
-    if not model.classification:
-        return y.astype(np.float64)
-    k = len(model.class_names())
-    values = y.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        fine = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < k)
-    if not fine.all():
-        bad = int(np.flatnonzero(~fine)[0])
-        raise DataError(
-            f"{path}: data row {bad + 1}: the target {values[bad]:g} is not a class of this model; "
-            f"its classes are 0 to {k - 1} ({', '.join(model.class_names())})"
-        )
-    return values.astype(np.int64)
-
-
-def _npz_inputs(path: Path) -> NDArray[np.float64]:
-    arrays = read_npz(path)
-    if "X" not in arrays:
-        raise DataError(f"{path}: needs an array X (has: {', '.join(arrays) or 'none'})")
-    X = arrays["X"]
-    if X.dtype.kind not in "biuf":
-        raise DataError(f"{path}: X must hold real numbers; received dtype {X.dtype}")
-    return X.astype(np.float64)
