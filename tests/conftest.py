@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from scrubbed import SCRUBBED
+
 settings.register_profile(
     "bprop",
     deadline=None,
@@ -29,13 +31,6 @@ settings.register_profile(
 )
 settings.load_profile("bprop")
 
-#: Variables that would change what bprop prints or how the tests behave.
-SCRUBBED = (
-    "FORCE_COLOR", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
-    "COLUMNS", "LINES", "TERM", "CI", "GITHUB_ACTIONS", "JUPYTER_COLUMNS", "JUPYTER_LINES",
-    "BPROP_TEST_SIGNAL", "BPROP_DATASETS", "BPROP_CACHE_MAX_BYTES", "XDG_CACHE_HOME",
-    "HYPOTHESIS_PROFILE", "NUMBA_CACHE_DIR",  # compiled kernels go to the test's own cache
-)  # fmt: skip
 for _name in SCRUBBED:
     os.environ.pop(_name, None)
 # Fixtures wider than a test (a module's trained run) prepare tables too: their cache is this

@@ -42,15 +42,11 @@ from sybil.parsers.markdown import CodeBlockParser, SkipParser
 from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer
 
 from readme_output import output_matches
+from scrubbed import SCRUBBED
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Variables that change what bprop prints or where it writes (tests/conftest.py's, and a venv's).
-SCRUBBED = (
-    "FORCE_COLOR", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
-    "COLUMNS", "LINES", "TERM", "CI", "GITHUB_ACTIONS", "JUPYTER_COLUMNS", "JUPYTER_LINES",
-    "BPROP_TEST_SIGNAL", "BPROP_DATASETS", "BPROP_CACHE_MAX_BYTES", "BPROP_NO_CACHE",
-    "XDG_CACHE_HOME", "NUMBA_CACHE_DIR", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME",
-)  # fmt: skip
+#: What the suite scrubs, and what points at a virtual environment or another bprop's files.
+SCRUBBED_HERE = (*SCRUBBED, "BPROP_NO_CACHE", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
 #: The longest a command of the README may take (make train installs bprop first).
 COMMAND_SECONDS = 1200
 #: What a command's shell leaves for the next one: its environment and its folder.
@@ -66,7 +62,7 @@ class Session:
         self.cwd = base / "bprop"
         copy_project(self.cwd)
         (base / "cache").mkdir()
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_HERE}
         paths = env.get("PATH", "").split(os.pathsep)
         env["PATH"] = os.pathsep.join(
             p for p in paths if not (Path(p).parent / "pyvenv.cfg").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,17 @@ from sybil.document import Document
 
 from readme import README
 
+Run = Callable[[str], list[str | None]]
+
+
+@pytest.fixture
+def run(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A function running a document as make docs-test runs README.md, then closing it: each
+    block's outcome (None: passed; else the failure)."""
+    return lambda text: evaluated(tmp_path, tmp_path_factory, text)
+
 
 def evaluated(tmp_path: Path, factory: pytest.TempPathFactory, text: str) -> list[str | None]:
-    """Each block's outcome (None: passed; else the failure), the document run as make docs-test
-    runs README.md, then closed."""
     path = tmp_path / "README.md"
     path.write_text(text)
     document: Document = README.parse(path)
@@ -37,12 +45,8 @@ def evaluated(tmp_path: Path, factory: pytest.TempPathFactory, text: str) -> lis
     return outcomes
 
 
-def test_shown_output_and_exit_status_are_checked(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    outcomes = evaluated(
-        tmp_path,
-        tmp_path_factory,
+def test_shown_output_and_exit_status_are_checked(run: Run) -> None:
+    outcomes = run(
         """
 ```console
 $ printf 'one\\ntwo 0.5\\n'
@@ -79,12 +83,8 @@ $ ls not-a-file
     assert outcomes[4] is not None and "exited with 2" in outcomes[4]
 
 
-def test_the_session_is_a_terminal_in_a_fresh_copy_of_the_project(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    outcomes = evaluated(
-        tmp_path,
-        tmp_path_factory,
+def test_the_session_is_a_terminal_in_a_fresh_copy_of_the_project(run: Run) -> None:
+    outcomes = run(
         """
 ```console
 $ ls pyproject.toml configs/spirals.yaml
@@ -118,14 +118,10 @@ assert Path.cwd().name == "sub" and Path("../pyproject.toml").is_file()
     assert outcomes[1:] == [None, None, None]
 
 
-def test_what_a_block_leaves_running_is_stopped_at_the_end(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_what_a_block_leaves_running_is_stopped_at_the_end(run: Run, tmp_path: Path) -> None:
     """A background job (a Dask scheduler) does not outlive the document, nor hold it up."""
     pid_file = tmp_path / "pid"
-    outcomes = evaluated(
-        tmp_path,
-        tmp_path_factory,
+    outcomes = run(
         f"""
 ```console
 sleep 600 > /dev/null 2>&1 & echo $! > {pid_file}
@@ -146,12 +142,8 @@ sleep 600 > /dev/null 2>&1 & echo $! > {pid_file}
         pytest.fail(f"the background job {pid} is still running")
 
 
-def test_a_yaml_block_parses_and_a_whole_experiment_validates(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    outcomes = evaluated(
-        tmp_path,
-        tmp_path_factory,
+def test_a_yaml_block_parses_and_a_whole_experiment_validates(run: Run) -> None:
+    outcomes = run(
         """
 ```yaml
 compare: {target_loss: 0.2}
