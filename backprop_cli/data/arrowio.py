@@ -40,13 +40,19 @@ BLOCK_BYTES = 1 << 20
 PARQUET_ROWS = 65_536
 
 
-def table_format(path: Path) -> str | None:
-    """ "csv", "tsv", "parquet" or "ipc" from the file's ending; None for another file."""
+def table_ending(path: Path) -> str | None:
+    """The ending of `FORMATS` that ``path``'s name has (in lower case); None for another file."""
     name = path.name.lower()
     for ending in sorted(FORMATS, key=len, reverse=True):
         if name.endswith(ending):
-            return FORMATS[ending]
+            return ending
     return None
+
+
+def table_format(path: Path) -> str | None:
+    """ "csv", "tsv", "parquet" or "ipc" from the file's ending; None for another file."""
+    ending = table_ending(path)
+    return None if ending is None else FORMATS[ending]
 
 
 class Bounded(io.RawIOBase):

@@ -11,8 +11,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
+from ..system import testhooks
 from ..system.reading import check_regular
 from . import cache
+from .arrowio import table_ending
 from .encoding import Encoding
 from .files import SHIPPED_TABLES, shipped_path
 from .inspection import report
@@ -63,6 +65,7 @@ def load_table_splits(
         splits.report |= {"load_seconds": time.perf_counter() - started, "cache": "off"}
         return splits
     settings = {
+        "format": table_ending(path),
         "data": data.model_dump(mode="json", exclude={"path"}),
         "target": table_request(data).target,
         "task": task,
@@ -70,7 +73,9 @@ def load_table_splits(
         "scale": scale,
         "dtype": np.dtype(dtype).str,
     }
-    name = cache.key(path, settings)
+    seen = cache.identity(path)
+    name = cache.key(cache.file_digest(path), settings)
+    testhooks.reached("hashed")
     hit = cache.load(name)
     if hit is not None:
         arrays, meta = hit
@@ -84,6 +89,9 @@ def load_table_splits(
     splits = _prepare_table_splits(path, data, task, rng, scale, dtype)
     assert splits.report is not None and splits.encoding is not None
     splits.report["load_seconds"] = time.perf_counter() - started
+    if cache.identity(path) != seen:  # replaced or written since it was hashed: not the same bytes
+        splits.report["cache"] = "off"
+        return splits
     meta = {
         "rng_after": rng.bit_generator.state,
         "encoding": splits.encoding.to_json(),
