@@ -68,7 +68,7 @@ def _private_cache_class() -> type:
     """numba's function cache, kept under a private folder and never trusted blindly."""
     from numba.core import caching
 
-    class Locator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):  # type: ignore[misc,name-defined]
+    class Locator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
         """The folder for the kernels of one source file: under ``root``, made private."""
 
         def __init__(self, py_func: Callable[..., Any], py_file: str, root: Path) -> None:
@@ -96,7 +96,7 @@ def _private_cache_class() -> type:
                 return False
             return trusted_tree(self.root, path) and all(trusted(f) for f in files)
 
-    class Impl(caching.CompileResultCacheImpl):  # type: ignore[misc,name-defined]
+    class Impl(caching.CompileResultCacheImpl):
         def __init__(self, py_func: Callable[..., Any], root: Path) -> None:
             source = inspect.getfile(py_func)
             self._lineno = py_func.__code__.co_firstlineno
@@ -105,9 +105,9 @@ def _private_cache_class() -> type:
             name = f"{module}.{py_func.__qualname__}"
             self._filename_base = self.get_filename_base(name, getattr(sys, "abiflags", ""))
 
-    class PrivateCache(caching.FunctionCache):  # type: ignore[misc,name-defined]
+    class PrivateCache(caching.FunctionCache):
         def __init__(self, py_func: Callable[..., Any], root: Path) -> None:
-            self._impl_class = functools.partial(Impl, root=root)
+            self._impl_class = functools.partial(Impl, root=root)  # type: ignore[assignment]
             super().__init__(py_func)
 
         def load_overload(self, sig: Any, target_context: Any) -> Any:
