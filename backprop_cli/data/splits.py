@@ -156,30 +156,63 @@ def too_few(source: object, n: int, validation: Validation, test_fraction: float
     )
 
 
+#: Rows at a time for the statistics: float64 blocks of about 8 MiB, never a copy of the data.
+STAT_BLOCK_BYTES = 8 << 20
+
+
 def standardize(splits: Splits, numeric: NDArray[np.bool_] | None = None) -> Splits:
     """Scale features to zero mean and unit variance, fitted on the training split only.
 
     Only the columns ``numeric`` marks (default: all) are scaled: one-hot columns stay 0/1,
     with mean 0 and std 1 recorded. Works in place on the split arrays (always new arrays, never
     views of the data as read), so standardizing needs no second copy of the data. Constant
-    features (std 0) are centred and left unscaled.
+    features (std 0) are centred and left unscaled. The statistics are computed in float64, in
+    two passes over blocks of rows (the mean, then the squares about it), so a float32 column of
+    64-bit ids near 1e19 gets a finite mean and spread instead of an overflowing sum of squares.
 
     Math:
         μ = mean of X_train,  σ = √(mean of (X_train − μ)²)  (per feature)
         X ← (X − μ) / σ  for every split
+
+    Raises:
+        DataError: a feature whose μ or σ cannot be represented in the data's dtype.
     """
     X_train = splits.X_train
-    mean = X_train.mean(axis=0)
+    mean, std = _moments(X_train)
     if numeric is not None:
-        mean[~numeric] = 0
-    parts = [X for X in (X_train, splits.X_val, splits.X_test) if X is not None]
-    for X in parts:
-        X -= mean
-    # Σ (x − μ)² per feature without a temporary the size of the data.
-    std = np.sqrt(np.einsum("ij,ij->j", X_train, X_train) / len(X_train))
-    std = np.where(std > 1e-12, std, 1.0)
-    if numeric is not None:
-        std[~numeric] = 1
-    for X in parts:
-        X /= std
+        mean[~numeric], std[~numeric] = 0.0, 1.0
+    std[std <= 1e-12] = 1.0
+    mean, std = mean.astype(X_train.dtype), std.astype(X_train.dtype)
+    _check_representable(mean, std, splits.feature_names)
+    for X in (X_train, splits.X_val, splits.X_test):
+        if X is not None:
+            X -= mean
+            X /= std
     return dataclasses.replace(splits, mean=mean, std=std)
+
+
+def _moments(X: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each column's mean and population standard deviation, in float64."""
+    n, width = X.shape
+    rows = max(1, STAT_BLOCK_BYTES // (8 * max(width, 1)))
+    total = np.zeros(width)
+    for start in range(0, n, rows):
+        total += X[start : start + rows].sum(axis=0, dtype=np.float64)
+    mean = total / n
+    squares = np.zeros(width)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        for start in range(0, n, rows):
+            block = X[start : start + rows].astype(np.float64) - mean
+            squares += np.einsum("ij,ij->j", block, block)
+    return mean, np.sqrt(squares / n)
+
+
+def _check_representable(mean: NDArray[Any], std: NDArray[Any], names: list[str] | None) -> None:
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+    if bad.size:
+        which = ", ".join(repr(names[j]) if names else f"column {j + 1}" for j in bad[:5])
+        raise DataError(
+            f"feature {which}: its values are too large to standardize in {mean.dtype} (the "
+            "mean or spread overflows); rescale the column, drop it (data.drop), or set "
+            "data.standardize: false"
+        )

@@ -1,0 +1,83 @@
+"""Standardization statistics that hold for any finite feature: computed in float64 about the
+mean, never written when they cannot be represented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backprop_cli.config.models import DataConfig
+from backprop_cli.data import load_data
+from backprop_cli.data.splits import Splits, standardize
+from backprop_cli.errors import DataError
+
+from helpers import cli
+
+
+def ids_table(path: Path, rows: int = 400) -> Path:
+    """A feature that is a 64-bit id (anywhere up to 9.2e18) beside one that is not."""
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 2**63 - 1, rows, dtype=np.int64)
+    lines = ["id,x,y"] + [f"{int(i)},{k % 7},{k % 2}" for k, i in enumerate(ids)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_float32_feature_near_1e19_gets_finite_statistics(tmp_path: Path) -> None:
+    """In float32, (x − μ)² is up to about 2e37 per row and their sum passes float32's 3.4e38
+    within about a hundred rows; in float64 it is finite, and σ (about 2.7e18) fits float32."""
+    section = DataConfig.model_validate(
+        {"path": str(ids_table(tmp_path / "ids.csv")), "target": "y", "test_split": 0.2}
+    )
+    splits = load_data(section, "classification", np.random.default_rng(0), True, np.float32)
+    assert splits.std is not None and splits.mean is not None
+    assert np.all(np.isfinite(splits.std)) and np.all(np.isfinite(splits.mean))
+    assert 1e18 < splits.std[0] < 5e18  # uniform on [0, 9.2e18]: σ ≈ 9.2e18 / √12 ≈ 2.7e18
+    for X in (splits.X_train, splits.X_val, splits.X_test):
+        assert X is not None and np.all(np.abs(X) < 5)  # standardized, not divided to 0
+    assert np.ptp(splits.X_train[:, 0]) > 1  # the id column still varies
+
+
+def test_a_run_on_64_bit_ids_can_be_used_afterwards(tmp_path: Path) -> None:
+    """Train, then predict and evaluate with the model: its checkpoint's statistics are finite."""
+    ids_table(tmp_path / "ids.csv")
+    (tmp_path / "e.yaml").write_text(
+        "name: ids\nseed: 0\ndata: {path: ids.csv, target: y, test_split: 0.2}\n"
+        "model:\n  layers:\n    - {type: dense, units: 4, activation: tanh}\n"
+        "    - {type: dense, units: 2, activation: softmax}\n"
+        "loss: cross_entropy\noptimizer: {type: adam, lr: 0.01}\n"
+        "training: {epochs: 3, batching: {type: full}}\noutput: {checkpoint_every: 0}\n"
+    )
+    run = tmp_path / "run"
+    assert cli(["train", str(tmp_path / "e.yaml"), "--out", str(run), "--quiet"]).exit_code == 0
+    with np.load(run / "checkpoints" / "last.npz") as ckpt:
+        assert np.all(np.isfinite(ckpt["preprocess.std"]))
+    predicted = cli(["predict", str(run), str(tmp_path / "ids.csv")])
+    assert predicted.exit_code == 0, predicted.output
+    assert "nan" not in predicted.output.lower()
+    evaluated = cli(["evaluate", str(run), "--data", str(tmp_path / "ids.csv")])
+    assert evaluated.exit_code == 0, evaluated.output
+
+
+def test_statistics_that_cannot_be_represented_are_refused_naming_the_feature() -> None:
+    """Values of ±1e300: their squares overflow even float64, so σ cannot be had; the feature
+    is named rather than an infinite σ written into the checkpoint."""
+    X = np.array([[1e300, 1.0], [-1e300, 2.0], [1e300, 3.0]])
+    splits = Splits(X, np.zeros(3), None, None, None, None, feature_names=["huge", "fine"])
+    with pytest.raises(DataError, match=r"feature 'huge': its values are too large"):
+        standardize(splits)
+
+
+def test_float64_statistics_match_the_plain_formula_on_ordinary_data() -> None:
+    """Golden: for the column (1, 2, 3, 4), μ = 10/4 = 2.5 and
+    σ = √(((−1.5)² + (−0.5)² + 0.5² + 1.5²)/4) = √(5/4) ≈ 1.1180340; a constant column keeps
+    σ = 1 and is only centred."""
+    X = np.array([[1.0, 7.0], [2.0, 7.0], [3.0, 7.0], [4.0, 7.0]], dtype=np.float32)
+    out = standardize(Splits(X.copy(), np.zeros(4), None, None, None, None))
+    assert out.mean is not None and out.std is not None
+    np.testing.assert_allclose(out.mean, [2.5, 7.0])
+    np.testing.assert_allclose(out.std, [np.sqrt(1.25), 1.0], rtol=1e-7)
+    np.testing.assert_allclose(out.X_train[:, 0], (X[:, 0] - 2.5) / np.sqrt(1.25), rtol=1e-6)
+    assert np.all(out.X_train[:, 1] == 0)
