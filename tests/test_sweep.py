@@ -156,6 +156,34 @@ def test_an_existing_sweep_is_not_overwritten_without_resume(tmp_path: Path) -> 
     assert result.exit_code == 2 and "--resume" in result.output  # type: ignore[attr-defined]
 
 
+def test_resume_refuses_a_folder_of_the_users_files(tmp_path: Path) -> None:
+    """A folder holding ``t1-notes.txt`` (and a ``t2`` folder) is the user's, not a sweep: resuming
+    into it is refused and nothing there is written or replaced."""
+    out = tmp_path / "notes"
+    (out / "t2").mkdir(parents=True)
+    (out / "t1-notes.txt").write_text("mine\n")
+    (out / "best.yaml").write_text("my own best\n")
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    result = sweep(out, *GRID, "--resume")
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert "holds no sweep bprop wrote" in result.output  # type: ignore[attr-defined]
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert (out / "best.yaml").read_text() == "my own best\n"
+
+
+def test_an_interrupted_sweep_is_marked_and_resumable(tmp_path: Path) -> None:
+    """A sweep marks its folder before its first trial: one stopped before sweep.json was
+    written (here: removed) is still resumed."""
+    out = tmp_path / "sweep"
+    assert sweep(out, "--grid", "optimizer.lr=0.1,0.01").exit_code == 0  # type: ignore[attr-defined]
+    assert (out / ".bprop-sweep").is_file()
+    for name in ("sweep.json", "sweep.csv", "best.yaml"):
+        (out / name).unlink()
+    result = sweep(out, "--grid", "optimizer.lr=0.1,0.01", "--resume")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert (out / "sweep.json").is_file()
+
+
 def test_dask_unavailable_or_unreachable_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

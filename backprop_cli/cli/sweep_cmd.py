@@ -82,7 +82,7 @@ def sweep(
     from ..runs.execution import StopRequest, check_dask
     from ..runs.outcomes import outcome
     from ..runs.run import prepare
-    from ..runs.rundirs import claim, claim_new_dir
+    from ..runs.rundirs import claim, claim_new_dir, mark_sweep
     from ..runs.sweep import SWEEP_FILES, Space, make_trials
     from ..runs.sweep_results import sweep_metric, sweep_mode
     from ..system.atomic import remove_stale_temporaries
@@ -126,6 +126,7 @@ def sweep(
                     console.print(f"  {line}", soft_wrap=True, markup=False)
         StopRequest.remove_stale(out_dir)
         remove_stale_temporaries(out_dir, SWEEP_FILES)
+        mark_sweep(out_dir)  # before any trial: only a folder marked so is resumed as a sweep
         stop = StopRequest(out_dir)
         if folds is None:
             results, interrupted = run_shown(
@@ -174,9 +175,13 @@ def _run_folds(
 
 def _accept_sweep(directory: Path) -> None:
     from ..errors import ConfigError
+    from ..runs.rundirs import SWEEP_MARKER, is_sweep_dir
 
-    if not (directory / "sweep.json").is_file() and not any(directory.glob("t[0-9]*")):
-        raise ConfigError(f"--resume: {directory} holds no sweep (no sweep.json or trials)")
+    if not is_sweep_dir(directory):
+        raise ConfigError(
+            f"--resume: {directory} holds no sweep bprop wrote (no {SWEEP_MARKER} or sweep.json); "
+            "give the --out of the sweep to continue"
+        )
 
 
 def _invalid(trial: Trial) -> TrialResult:

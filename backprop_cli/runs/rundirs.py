@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import ConfigError, DataError, argument
-from ..system.atomic import TEMPORARY
+from ..system.atomic import TEMPORARY, write_text
 from ..system.locking import LOCK_FILE, hold
 
 #: A directory holding any of these is a run directory (`bprop train` wrote it).
@@ -30,6 +30,8 @@ RUN_FILES = frozenset(
 CHECKPOINT_NAME = re.compile(r"(initial|best|last|epoch-\d{4,})\.npz")
 #: A directory holding this is a comparison (`bprop compare-optimizers` wrote it).
 COMPARISON_FILE = "comparison.json"
+#: A directory holding this is a sweep (`bprop sweep` writes it before its first trial).
+SWEEP_MARKER = ".bprop-sweep"
 
 
 def is_run_dir(path: Path) -> bool:
@@ -38,6 +40,23 @@ def is_run_dir(path: Path) -> bool:
 
 def is_comparison_dir(path: Path) -> bool:
     return (path / COMPARISON_FILE).is_file()
+
+
+def is_sweep_dir(path: Path) -> bool:
+    """True when ``path`` holds a sweep bprop wrote: its marker, or the sweep.json a finished
+    sweep writes (a table of trials ranked by a metric)."""
+    if (path / SWEEP_MARKER).is_file():
+        return True
+    try:
+        document = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(document, dict) and {"metric", "mode", "trials"} <= document.keys()
+
+
+def mark_sweep(path: Path) -> None:
+    """Mark ``path`` as a sweep's directory (so that only it can be resumed as one)."""
+    write_text(path / SWEEP_MARKER, "written by bprop sweep: this directory holds a sweep\n")
 
 
 def is_checkpoint_name(name: str) -> bool:
@@ -101,7 +120,7 @@ def accept_new(option: str = "out", resumable: bool = False) -> Callable[[Path],
             return
         kind = (
             "a run" if is_run_dir(directory)
-            else "a sweep" if (directory / "sweep.json").is_file()
+            else "a sweep" if is_sweep_dir(directory)
             else "a comparison" if is_comparison_dir(directory)
             else None
         )  # fmt: skip
