@@ -126,7 +126,7 @@ def test_a_sweep_stops_every_trial_writes_the_partial_results_and_exits_130(
     command = shlex.split(stdout.split("continue with: ", 1)[1].strip())
     assert command[:2] == ["bprop", "sweep"] and "--resume" in command
     assert command[command.index("--out") + 1] == str(out)
-    assert not list(out.glob(".bprop-*"))  # the lock and the stop request are gone
+    assert sorted(p.name for p in out.glob(".bprop-*")) == [".bprop-sweep"]  # lock, stop: gone
 
 
 @pytest.mark.parametrize(("jobs", "how"), [(2, "SIGTERM"), (1, "Ctrl-C")])
@@ -275,3 +275,86 @@ def test_a_cross_validation_on_dask_equals_the_serial_one(tmp_path: Path) -> Non
     serial = json.loads((tmp_path / "serial" / "cv.json").read_text())
     remote = json.loads((tmp_path / "dask" / "cv.json").read_text())
     assert remote["mean"] == serial["mean"] and remote["std"] == serial["std"]
+
+
+# ------------------------------------------------------- workers end with their parent
+@pytest.mark.parametrize(
+    "command",
+    [  # all three start their workers through `execution.run_all`: one in the quick suite
+        "sweep",
+        pytest.param("cv", marks=pytest.mark.slow),
+        pytest.param("compare-optimizers", marks=pytest.mark.slow),
+    ],
+)
+def test_local_workers_end_when_the_command_is_killed(command: str, tmp_path: Path) -> None:
+    """``kill -9`` of the command alone (not its process group): its worker processes end at
+    once with it (the kernel's parent-death signal) instead of training on, writing into a
+    directory whose lock died with the command."""
+    out = tmp_path / "out"
+    extra = {
+        "sweep": [*LRS],
+        "cv": ["--folds", "3"],
+        "compare-optimizers": ["--optimizers", "sgd,adam,rmsprop"],
+    }[command]
+    process = start([command, str(TOY), "--out", str(out), *extra, *sets(ENDLESS), "--jobs", "2"])
+    running = {
+        "sweep": trial_dirs(out)[:2],
+        "cv": [out / "fold-1", out / "fold-2"],
+        "compare-optimizers": [out / "sgd", out / "adam"],
+    }[command]
+    wait_until_training(running, process)
+    workers = [p for p in session_members(process.pid) if "LokyProcess" in p]
+    assert len(workers) == 2, session_members(process.pid)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+    try:
+        assert_no_process_left(process.pid)
+    finally:  # whatever the outcome, no worker outlives the test
+        for line in session_members(process.pid):
+            with contextlib.suppress(OSError):
+                os.kill(int(line.split(":")[0]), signal.SIGKILL)
+
+
+HOLDER = """\
+import base64, pickle, sys
+from pathlib import Path
+from backprop_cli.runs.execution import StopRequest
+from backprop_cli.system.locking import hold
+
+with hold(Path(sys.argv[1])):
+    print(base64.b64encode(pickle.dumps(StopRequest(Path(sys.argv[1])))).decode(), flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_job_whose_command_is_gone_stops_without_writing(tmp_path: Path) -> None:
+    """What a Dask worker holds: the command's `StopRequest`, pickled. While the command holds
+    its directory's lock the job goes on; once the command is killed (its lock dies with it),
+    the next question raises, so the job stops between two steps, before any further write."""
+    import base64
+    import pickle
+
+    from backprop_cli.runs.execution import OrphanedJobError, StopRequest
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        stop = pickle.loads(base64.b64decode(holder.stdout.readline()))
+        assert isinstance(stop, StopRequest) and stop.holder == holder.pid
+        assert stop() is False  # the command is alive and holds the directory
+    finally:
+        holder.kill()
+        holder.communicate()
+    stop._next_check = 0.0  # ask again now rather than after CHECK_SECONDS
+    with pytest.raises(OrphanedJobError, match="the command that started this job has ended"):
+        stop()
+    from backprop_cli.runs.sweep import Trial
+    from backprop_cli.runs.trials import run_trial
+
+    config = load_config(TOY, ["training.epochs=5", "data.options.n_samples=60"])
+    trial = Trial(1, "t001", {}, config)
+    stop._next_check = 0.0
+    with pytest.raises(OrphanedJobError):
+        run_trial(trial, tmp_path / "t001", "val_loss", "min", stop)
+    assert not (tmp_path / "t001").exists()

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import BpropError, argument
+from ..system.lifetime import die_with
+from ..system.locking import held_by
 
 R = TypeVar("R")
 
@@ -32,6 +34,11 @@ def dask_hint() -> str:
 
 class ExecutionError(BpropError):
     """The jobs could not be started where they were asked to run (exit code 2)."""
+
+
+class OrphanedJobError(BpropError):
+    """The command that started a job has ended (or another took its directory over): the job
+    stops without writing another file."""
 
 
 def connect(address: str) -> Any:
@@ -80,14 +87,20 @@ def run_all(
         else:
             stack.callback(shutdown_workers)
             workers = min(n_jobs, len(jobs))
-        tasks = (delayed(_indexed)(fn, index, args) for index, args in enumerate(jobs))
+        parent = os.getpid() if dask is None else None  # local workers end with this process
+        tasks = (delayed(_indexed)(fn, index, args, parent) for index, args in enumerate(jobs))
         parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
         yield from parallel(tasks)
 
 
-def _indexed(fn: Callable[..., R], index: int, args: tuple[Any, ...]) -> tuple[int, R]:
+def _indexed(
+    fn: Callable[..., R], index: int, args: tuple[Any, ...], parent: int | None
+) -> tuple[int, R]:
     """A job in a worker: Ctrl-C, which a terminal sends to every process of the command, is
-    left to the parent, which stops the jobs through their `StopRequest`."""
+    left to the parent, which stops the jobs through their `StopRequest`. A local worker
+    (``parent``, its parent process) ends when its parent does, however it ends."""
+    if parent is not None:
+        die_with(parent)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return index, fn(*args)
@@ -110,6 +123,11 @@ class StopRequest:
     whether it exists (at most every CHECK_SECONDS, so the per-step question costs nothing).
 
     The file's name is new for each command, so a file left by a killed one stops nothing.
+
+    When the command holds the directory's lock (`locking.hold`), each question also checks
+    that it still does: once the command has ended (killed, its lock gone with it) or another
+    command has taken the directory over, the question raises `OrphanedJobError`, so a job on a
+    Dask worker stops without another write (a run writes only between steps).
     """
 
     PREFIX = ".bprop-stop-"
@@ -119,6 +137,7 @@ class StopRequest:
         self.path = Path(directory) / f"{self.PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         self._requested = False
         self._next_check = 0.0
+        self.holder = os.getpid() if held_by(directory, os.getpid()) else None
 
     def request(self) -> None:
         self._requested = True
@@ -131,6 +150,11 @@ class StopRequest:
         now = time.monotonic()
         if now >= self._next_check:
             self._next_check = now + self.CHECK_SECONDS
+            if self.holder is not None and not held_by(self.path.parent, self.holder):
+                raise OrphanedJobError(
+                    f"{self.path.parent}: the command that started this job has ended (its lock "
+                    "is gone); stopped without writing more"
+                )
             self._requested = self.path.exists()
         return self._requested
 
@@ -147,7 +171,8 @@ class StopRequest:
                 path.unlink()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path}
+        return {"path": self.path, "holder": self.holder}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path, self._requested, self._next_check = state["path"], False, 0.0
+        self.holder = state["holder"]

@@ -58,6 +58,26 @@ def check_free(directory: Path) -> None:
         os.close(fd)
 
 
+def held_by(directory: Path, pid: int) -> bool:
+    """True while process ``pid`` holds ``directory``'s lock: the lock file names it and the
+    lock is taken. False once that process has ended (its lock died with it) or another process
+    has taken the directory over. Creates nothing."""
+    path = Path(directory) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        if _holder(fd) != str(pid):
+            return False
+        if _try_lock(fd):  # free: its holder is gone
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
 def _in_use(directory: Path, holder: str) -> DirectoryInUseError:
     by = f"process {holder}" if holder else "another process"
     return DirectoryInUseError(
