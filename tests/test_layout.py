@@ -20,7 +20,7 @@ ALLOWED = {
     "core": {"errors"},
     "data": {"errors", "system", "core"},
     "config": {"errors", "system", "core", "data"},
-    "kernels": {"errors", "core", "data"},
+    "kernels": {"errors", "system", "core", "data"},
     "runs": {"errors", "system", "core", "data", "config", "kernels"},
     "demos": {"errors", "core", "config"},
     "api": {"errors", "system", "core", "data", "config", "runs"},
