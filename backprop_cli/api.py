@@ -19,7 +19,8 @@ message the CLI would print.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,14 @@ def training_events(
     config: ExperimentConfig | str | Path | Mapping[str, Any],
     out: str | Path | None = None,
     stop: Callable[[], bool] | None = None,
-) -> Iterator[RunEvent]:
+) -> Generator[RunEvent, None, None]:
     """Train ``config``, yielding `RunStarted`, then ``EpochStarted``, ``StepDone`` (every
     update), ``EpochEnded`` (with the history row), ``Warned`` and ``Stopped`` from the training
     loop, then `RunFinished` (metrics and history). With ``out`` the run directory is written
     there (it must be new or empty); without, nothing is written. ``stop`` is asked after every
-    step and ends the run early when it answers True."""
+    step and ends the run early when it answers True. Leaving the loop early (``break``, then
+    closing the generator or dropping it) ends the run too: its directory keeps the files of the
+    last completed epoch, ``last.npz`` included, and its lock is released."""
     yield from _events(prepare(_config(config)), out, stop)
 
 
@@ -86,7 +89,7 @@ def _config(config: ExperimentConfig | str | Path | Mapping[str, Any]) -> Experi
 
 def _events(
     prepared: Prepared, out: str | Path | None, stop: Callable[[], bool] | None = None
-) -> Iterator[RunEvent]:
+) -> Generator[RunEvent, None, None]:
     """`execute` into ``out`` (claimed as `bprop train --out` claims it) or into memory."""
     if out is None:
         yield from execute(prepared, None, stop=stop)
@@ -169,16 +172,21 @@ def train(
     callbacks: Iterable[Callback] = (),
 ) -> TrainResult:
     """Train ``config`` (writing a run directory only when ``out`` is given), calling each
-    callback with every event of `training_events`."""
+    callback with every event of `training_events`. A callback that raises ends the run: its
+    directory keeps the files (``last.npz`` included) of the last completed epoch, and is free
+    for another run or a resume at once."""
     cfg = _config(config)
     prepared = prepare(cfg)
     hooks = list(callbacks)
     finished: RunFinished | None = None
-    for event in _events(prepared, out):
-        for hook in hooks:
-            hook(event)
-        if isinstance(event, RunFinished):
-            finished = event
+    # closed at once when a callback raises: the run's files and lock are not left to the
+    # garbage collector (the traceback keeps the generator alive)
+    with contextlib.closing(_events(prepared, out)) as events:
+        for event in events:
+            for hook in hooks:
+                hook(event)
+            if isinstance(event, RunFinished):
+                finished = event
     assert finished is not None
     model = model_of_splits(cfg, prepared.net, prepared.splits, finished.run_dir or Path(cfg.name))
     return TrainResult(

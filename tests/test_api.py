@@ -3,6 +3,7 @@ command line gives for the same config."""
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import backprop_cli as bp
 from backprop_cli.core.training import EpochEnded, StepDone
 from backprop_cli.errors import ConfigError
+from backprop_cli.runs import checkpoints
 from backprop_cli.runs.inference import split_of
 from backprop_cli.runs.run import RunFinished, RunStarted
 
@@ -104,3 +106,46 @@ def test_binary_and_regression_models(tmp_path: Path) -> None:
     assert set(sine.evaluate(Xs, ys)) >= {"mse", "mae", "r2"}
     with pytest.raises(ConfigError, match="regression model has no class probabilities"):
         sine.predict_proba(Xs)
+
+
+class CallbackError(Exception):
+    """What the callback of `test_a_run_left_mid_way_keeps_its_last_epoch_and_frees_its_folder`
+    raises."""
+
+
+def leave_after_epoch_two(how: str, cfg: object, run: Path) -> None:
+    """Train ``cfg`` into ``run`` and leave it once epoch 2 has ended: a callback raising, or
+    the events closed, or dropped."""
+    if how == "callback":
+
+        def fail(event: object) -> None:
+            if isinstance(event, EpochEnded) and event.epoch == 2:
+                raise CallbackError
+
+        with pytest.raises(CallbackError):
+            bp.train(cfg, out=run, callbacks=[fail])
+        return
+    events = bp.training_events(cfg, out=run)
+    for event in events:
+        if isinstance(event, EpochEnded) and event.epoch == 2:
+            break
+    if how == "closed":
+        events.close()
+    else:
+        del events  # the last reference: CPython finalizes the generator here
+        gc.collect()
+
+
+@pytest.mark.parametrize("how", ["callback", "closed", "dropped"])
+def test_a_run_left_mid_way_keeps_its_last_epoch_and_frees_its_folder(
+    how: str, tmp_path: Path
+) -> None:
+    cfg = bp.load_config(IRIS, overrides=["training.epochs=4"])
+    run = tmp_path / "run"
+    leave_after_epoch_two(how, cfg, run)
+    last = checkpoints.load(run / "checkpoints" / "last.npz")
+    assert checkpoints.weights_epoch(last) == 2 and len(history_of(run)) == 2
+    resumed = cli(["train", str(IRIS), "--resume", str(run / "checkpoints" / "last.npz"),
+                   "--quiet", "--set", "training.epochs=4"])  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output  # the lock was released
+    assert [row["epoch"] for row in history_of(run)] == [1, 2, 3, 4]
