@@ -32,7 +32,7 @@ from .config import ExperimentConfig, validate
 from .config import load_config as _load_file
 from .config.loading import apply_overrides
 from .core.training import Event
-from .errors import BpropError, ConfigError
+from .errors import ConfigError
 from .runs.inference import (
     Model,
     class_probabilities,
@@ -41,6 +41,7 @@ from .runs.inference import (
     model_of_splits,
     predicted_classes,
 )
+from .runs.model_arrays import given_features, given_targets
 from .runs.run import Prepared, RunFinished, RunStarted, execute, prepare
 
 RunEvent = Event | RunStarted | RunFinished
@@ -102,8 +103,11 @@ def _events(
 
 @dataclass
 class TrainedModel:
-    """A trained network with its preprocessing: predict, predict_proba and evaluate on raw
-    feature arrays (a table's encoded columns, see `feature_names`)."""
+    """A trained network with its preprocessing: predict, predict_proba and evaluate on a
+    pandas DataFrame or pyarrow Table (columns by name, as `bprop predict` reads a file), or on
+    a 2-D array of raw features (a table's encoded columns, see `feature_names`). Inputs that
+    cannot work (text, ragged rows, complex numbers, a wrong width or length) are a
+    `DataError` naming what is wrong."""
 
     model: Model = field(repr=False)
 
@@ -121,8 +125,11 @@ class TrainedModel:
         return encoding.columns if encoding is not None else self.model.feature_names
 
     def outputs(self, X: Any) -> NDArray[Any]:
-        """The network's outputs for the rows of ``X`` (probabilities under a fused loss)."""
-        return self.model.outputs(np.asarray(X), "X")
+        """The network's outputs for the rows of ``X`` (probabilities under a fused loss): a
+        pandas DataFrame or pyarrow Table, its columns matched to the model's by name (as
+        `bprop predict` matches a file's), or a 2-D array of the `feature_names` columns in
+        order."""
+        return self.model.outputs(given_features(self.model, X), "X")
 
     def predict(self, X: Any) -> NDArray[Any]:
         """Each row's class, by name when the data named its classes (else its index), or the
@@ -143,15 +150,11 @@ class TrainedModel:
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """Loss and accuracy with per-class figures (classification; ``y`` class indices or
-        names) or MSE, MAE and R² (regression), as `bprop evaluate` reports them."""
-        y = np.asarray(y)
-        if self.classification and y.dtype.kind not in "iu":
-            index = {name: k for k, name in enumerate(self.class_names)}
-            try:
-                y = np.array([index[str(v)] for v in y], dtype=np.int64)
-            except KeyError as exc:
-                raise BpropError(f"evaluate: unknown class {exc.args[0]!r}") from None
-        return evaluate_model(self.model, np.asarray(X), y, "X").as_dict()
+        names, one per row of ``X``) or MSE, MAE and R² (regression), as `bprop evaluate`
+        reports them."""
+        features = given_features(self.model, X)
+        targets = given_targets(self.model, y, len(features))
+        return evaluate_model(self.model, features, targets, "X").as_dict()
 
 
 @dataclass

@@ -87,7 +87,14 @@ class Model:
         return max(1, min(BLOCK_ROWS, BLOCK_BYTES // (8 * width)))
 
     def inputs(self, X: NDArray[Any], source: str, before: int = 0) -> Array:
-        """Raw features, checked for width, standardized with the training statistics.
+        """Raw features, `checked`, standardized with the training statistics."""
+        X = self.checked(X, source, before)
+        if self.mean is not None and self.std is not None:
+            X = (X - self.mean) / self.std
+        return np.ascontiguousarray(X, dtype=self.net.dtype)
+
+    def checked(self, X: NDArray[Any], source: str, before: int = 0) -> NDArray[np.float64]:
+        """Raw features as float64, checked: rows of the model's width, every value finite.
         ``before``: rows of ``source`` before these (messages number rows as ``source`` does)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 2 and len(X) == 0:
@@ -103,9 +110,7 @@ class Model:
             raise DataError(
                 f"{source}: row {before + bad[0] + 1}, column {bad[1] + 1} is not finite"
             )
-        if self.mean is not None and self.std is not None:
-            X = (X - self.mean) / self.std
-        return np.ascontiguousarray(X, dtype=self.net.dtype)
+        return X
 
     def outputs(self, X: NDArray[Any], source: str, before: int = 0) -> Array:
         """The network's outputs for raw features (probabilities under a fused loss), computed

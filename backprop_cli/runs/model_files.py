@@ -40,15 +40,15 @@ def file_data(model: Model, path: Path, header: bool = True) -> tuple[NDArray[An
         _, values = read_numbers(path, header=False)
         if values.shape[1] < 2:
             raise DataError(f"{path}: needs the feature columns, then the target column")
-        return values[:, :-1], _file_targets(model, values[:, -1], path)
+        return values[:, :-1], targets_of(model, values[:, -1], path)
     if encoding is None or table_format(path) is None:
         npz = path.suffix.lower() == ".npz"
         raw = _with_header_hint(lambda: load_file(path, None if npz else model.cfg.data.target))
         if npz or raw.y.ndim != 1:
             return raw.X, raw.y
         _data_not_header(path, [*(raw.feature_names or []), raw.target_name or ""])
-        return raw.X, _file_targets(model, raw.y, path)
-    table = read_table(path, _request(encoding, with_target=True), np.dtype(np.float64))
+        return raw.X, targets_of(model, raw.y, path)
+    table = read_table(path, model_request(encoding, with_target=True), np.dtype(np.float64))
     if encoding.classes is not None or model.classification:
         known = model.class_names()
         try:
@@ -67,7 +67,7 @@ def file_data(model: Model, path: Path, header: bool = True) -> tuple[NDArray[An
     return encoding.encode(table, keep, np.dtype(np.float64)), y[keep]
 
 
-def _request(encoding: Encoding, with_target: bool) -> Request:
+def model_request(encoding: Encoding, with_target: bool) -> Request:
     """The columns of a table that ``encoding`` reads, the target optional unless wanted."""
     target_kind = None if encoding.task == "classification" else "numeric"
     return Request(
@@ -116,7 +116,7 @@ def _input_parts(
                 _data_not_header(path, list(part.kinds))
             yield numbers_of(part)
     else:
-        for part in read_parts(path, _request(encoding, with_target=False), f64, rows):
+        for part in read_parts(path, model_request(encoding, with_target=False), f64, rows):
             yield encoding.encode(part, None, f64)
 
 
@@ -194,9 +194,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _file_targets(model: Model, y: NDArray[Any], path: Path) -> NDArray[Any]:
-    """A file's target column as the model's loss reads it: class indices 0 … K−1 for a
-    classifier, numbers for a regression."""
+def targets_of(model: Model, y: NDArray[Any], path: Path | str) -> NDArray[Any]:
+    """A file's target column (or the targets given in memory, which messages call ``path``) as
+    the model's loss reads them: class indices 0 … K−1 for a classifier, numbers for a
+    regression."""
     if not model.classification:
         return y.astype(np.float64)
     k = len(model.class_names())
