@@ -141,12 +141,13 @@ class Plan:
         """The number messages give the first data row (2 below a CSV's header row)."""
         return 1 if self.fmt in ("parquet", "ipc") else 1 + self.layout[1] + self.layout[0]
 
-    def read(self, dtype: np.dtype, parts: list[pa.RecordBatch] | None = None, before: int = 0
-             ) -> Table:  # fmt: skip
+    def read(
+        self, dtype: np.dtype, parts: list[pa.RecordBatch] | None = None, before: int = 0
+    ) -> Table:
         """The table of the whole source, or of the record batches ``parts`` (converted to
         `types`) that follow ``before`` rows of it."""
-        table = _stream(self.source, self.fmt, self.types, self.kinds, self.target, dtype,
-                        self.layout, parts, before)  # fmt: skip
+        columns = (self.types, self.kinds, self.target)
+        table = _stream(self.source, self.fmt, *columns, dtype, self.layout, parts, before)
         table.columns_in_file = len(self.names)
         table.unused = [n for n in self.names if n not in self.kinds and n != self.target]
         return table
