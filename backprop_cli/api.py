@@ -19,7 +19,8 @@ message the CLI would print.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from .config import ExperimentConfig, validate
 from .config import load_config as _load_file
 from .config.loading import apply_overrides
 from .core.training import Event
-from .errors import BpropError, ConfigError
+from .errors import ConfigError
 from .runs.inference import (
     Model,
     class_probabilities,
@@ -40,6 +41,7 @@ from .runs.inference import (
     model_of_splits,
     predicted_classes,
 )
+from .runs.model_arrays import given_features, given_targets
 from .runs.run import Prepared, RunFinished, RunStarted, execute, prepare
 
 RunEvent = Event | RunStarted | RunFinished
@@ -71,12 +73,14 @@ def training_events(
     config: ExperimentConfig | str | Path | Mapping[str, Any],
     out: str | Path | None = None,
     stop: Callable[[], bool] | None = None,
-) -> Iterator[RunEvent]:
+) -> Generator[RunEvent, None, None]:
     """Train ``config``, yielding `RunStarted`, then ``EpochStarted``, ``StepDone`` (every
     update), ``EpochEnded`` (with the history row), ``Warned`` and ``Stopped`` from the training
     loop, then `RunFinished` (metrics and history). With ``out`` the run directory is written
     there (it must be new or empty); without, nothing is written. ``stop`` is asked after every
-    step and ends the run early when it answers True."""
+    step and ends the run early when it answers True. Leaving the loop early (``break``, then
+    closing the generator or dropping it) ends the run too: its directory keeps the files of the
+    last completed epoch, ``last.npz`` included, and its lock is released."""
     yield from _events(prepare(_config(config)), out, stop)
 
 
@@ -86,7 +90,7 @@ def _config(config: ExperimentConfig | str | Path | Mapping[str, Any]) -> Experi
 
 def _events(
     prepared: Prepared, out: str | Path | None, stop: Callable[[], bool] | None = None
-) -> Iterator[RunEvent]:
+) -> Generator[RunEvent, None, None]:
     """`execute` into ``out`` (claimed as `bprop train --out` claims it) or into memory."""
     if out is None:
         yield from execute(prepared, None, stop=stop)
@@ -99,8 +103,11 @@ def _events(
 
 @dataclass
 class TrainedModel:
-    """A trained network with its preprocessing: predict, predict_proba and evaluate on raw
-    feature arrays (a table's encoded columns, see `feature_names`)."""
+    """A trained network with its preprocessing: predict, predict_proba and evaluate on a
+    pandas DataFrame or pyarrow Table (columns by name, as `bprop predict` reads a file), or on
+    a 2-D array of raw features (a table's encoded columns, see `feature_names`). Inputs that
+    cannot work (text, ragged rows, complex numbers, a wrong width or length) are a
+    `DataError` naming what is wrong."""
 
     model: Model = field(repr=False)
 
@@ -118,8 +125,11 @@ class TrainedModel:
         return encoding.columns if encoding is not None else self.model.feature_names
 
     def outputs(self, X: Any) -> NDArray[Any]:
-        """The network's outputs for the rows of ``X`` (probabilities under a fused loss)."""
-        return self.model.outputs(np.asarray(X), "X")
+        """The network's outputs for the rows of ``X`` (probabilities under a fused loss): a
+        pandas DataFrame or pyarrow Table, its columns matched to the model's by name (as
+        `bprop predict` matches a file's), or a 2-D array of the `feature_names` columns in
+        order."""
+        return self.model.outputs(given_features(self.model, X), "X")
 
     def predict(self, X: Any) -> NDArray[Any]:
         """Each row's class, by name when the data named its classes (else its index), or the
@@ -140,15 +150,11 @@ class TrainedModel:
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """Loss and accuracy with per-class figures (classification; ``y`` class indices or
-        names) or MSE, MAE and R² (regression), as `bprop evaluate` reports them."""
-        y = np.asarray(y)
-        if self.classification and y.dtype.kind not in "iu":
-            index = {name: k for k, name in enumerate(self.class_names)}
-            try:
-                y = np.array([index[str(v)] for v in y], dtype=np.int64)
-            except KeyError as exc:
-                raise BpropError(f"evaluate: unknown class {exc.args[0]!r}") from None
-        return evaluate_model(self.model, np.asarray(X), y, "X").as_dict()
+        names, one per row of ``X``) or MSE, MAE and R² (regression), as `bprop evaluate`
+        reports them."""
+        features = given_features(self.model, X)
+        targets = given_targets(self.model, y, len(features))
+        return evaluate_model(self.model, features, targets, "X").as_dict()
 
 
 @dataclass
@@ -169,16 +175,21 @@ def train(
     callbacks: Iterable[Callback] = (),
 ) -> TrainResult:
     """Train ``config`` (writing a run directory only when ``out`` is given), calling each
-    callback with every event of `training_events`."""
+    callback with every event of `training_events`. A callback that raises ends the run: its
+    directory keeps the files (``last.npz`` included) of the last completed epoch, and is free
+    for another run or a resume at once."""
     cfg = _config(config)
     prepared = prepare(cfg)
     hooks = list(callbacks)
     finished: RunFinished | None = None
-    for event in _events(prepared, out):
-        for hook in hooks:
-            hook(event)
-        if isinstance(event, RunFinished):
-            finished = event
+    # closed at once when a callback raises: the run's files and lock are not left to the
+    # garbage collector (the traceback keeps the generator alive)
+    with contextlib.closing(_events(prepared, out)) as events:
+        for event in events:
+            for hook in hooks:
+                hook(event)
+            if isinstance(event, RunFinished):
+                finished = event
     assert finished is not None
     model = model_of_splits(cfg, prepared.net, prepared.splits, finished.run_dir or Path(cfg.name))
     return TrainResult(

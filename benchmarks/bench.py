@@ -16,6 +16,8 @@
    that imports the same libraries.
 6. Loading large CSVs (`data_bench.py`): a 60,000 × 785 integer file and a 2,000,000 × 29 float
    file; time beside pyarrow's read_csv with the copy to NumPy, peak memory, and the cache.
+7. The peak memory of `bprop predict` on a 2,000,000 × 3 CSV (`predict_bench.py`), with and
+   without --proba, beside the same command on 10 rows.
 
 Every figure is a median over repeats. Run with ``--unset-openblas-env`` to drop
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this process (it re-executes itself; the output says so).
@@ -41,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import data_bench  # noqa: E402  (beside this file)
+import predict_bench  # noqa: E402
 
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -445,6 +448,7 @@ def run(quick: bool) -> dict[str, Any]:
     results["help_ms"] = help_seconds(reps) * 1e3  # a fresh process each time
     results["memory"] = train_memory()
     results["loading"] = data_bench.run(repeats=2 if quick else 3)
+    results["predicting"] = predict_bench.run(peak_rss_mib)
     return results
 
 
@@ -524,6 +528,8 @@ def report(r: dict[str, Any]) -> str:
         f"parameters, optimizer state and batch buffers: {m['budget_mib']:.0f} MiB)",
         "",
         *data_bench.report(r["loading"]),
+        "",
+        *predict_bench.report(r["predicting"]),
     ]
     return "\n".join(lines)
 

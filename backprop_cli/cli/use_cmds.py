@@ -186,49 +186,23 @@ def predict(
     Example:  bprop predict runs/iris examples/flowers.csv --out predictions.csv --proba
     """
     from ..errors import BpropError
-    from ..runs.inference import class_probabilities, load_model, predicted_classes
-    from ..runs.model_files import read_inputs
-    from ..system.atomic import write_text
+    from ..runs.inference import load_model
+    from ..runs.predictions import prediction_text, write_predictions
     from .outputs import check_output
 
     try:
         loaded = load_model(model)
-        if out is not None:
-            check_output(out, overwrite)
-        X = loaded.inputs(read_inputs(loaded, inputs, header=not no_header), str(inputs))
+        if out is None:  # printed as it is computed
+            for text, _ in prediction_text(loaded, inputs, proba, header=not no_header):
+                typer.echo(text, nl=False)
+            return
+        check_output(out, overwrite)
+        count = write_predictions(
+            loaded, inputs, out, proba, header=not no_header, exclusive=not overwrite
+        )
     except BpropError as exc:
         fail(str(exc))
-    outputs = loaded.net.predict(X)
-    lines = []
-    if loaded.classification:
-        classes = predicted_classes(outputs)
-        probs = class_probabilities(outputs)
-        names = loaded.class_names()
-        cells = [_cell(name) for name in names]
-        header = ["prediction"] + ([_cell(f"p_{name}") for name in names] if proba else [])
-        lines.append(",".join(header))
-        for k, c in enumerate(classes):
-            row = [cells[c]] + ([f"{p:.6g}" for p in probs[k]] if proba else [])
-            lines.append(",".join(row))
-    else:
-        width = outputs.shape[1]
-        lines.append(
-            ",".join(["prediction"] if width == 1 else [f"prediction_{j}" for j in range(width)])
-        )
-        lines += [",".join(f"{v:.6g}" for v in row) for row in outputs]
-    text = "\n".join(lines) + "\n"
-    if out is None:
-        typer.echo(text, nl=False)
-        return
-    write_text(out, text, exclusive=not overwrite)
-    console.print(f"wrote {len(outputs)} predictions to {out}", soft_wrap=True)
-
-
-def _cell(text: str) -> str:
-    """A CSV cell: quoted when it holds a comma, a quote or a line break."""
-    if any(ch in text for ch in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
+    console.print(f"wrote {count} predictions to {out}", soft_wrap=True)
 
 
 def summary(

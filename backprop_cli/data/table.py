@@ -10,9 +10,11 @@ categories (−1 for a missing cell). The target is kept as numbers or as catego
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,8 +123,60 @@ class Request:
     skip_rows: int = 0
 
 
+@dataclass
+class Plan:
+    """What a read takes from a table: the target, the features with their kinds, and the Arrow
+    type each column read is converted to."""
+
+    source: Path
+    fmt: str
+    layout: Layout
+    names: list[str]
+    target: str | None
+    kinds: dict[str, str]
+    types: dict[str, pa.DataType]
+
+    @property
+    def first_row(self) -> int:
+        """The number messages give the first data row (2 below a CSV's header row)."""
+        return 1 if self.fmt in ("parquet", "ipc") else 1 + self.layout[1] + self.layout[0]
+
+    def read(
+        self, dtype: np.dtype, parts: list[pa.RecordBatch] | None = None, before: int = 0
+    ) -> Table:
+        """The table of the whole source, or of the record batches ``parts`` (converted to
+        `types`) that follow ``before`` rows of it."""
+        columns = (self.types, self.kinds, self.target)
+        table = _stream(self.source, self.fmt, *columns, dtype, self.layout, parts, before)
+        table.columns_in_file = len(self.names)
+        table.unused = [n for n in self.names if n not in self.kinds and n != self.target]
+        return table
+
+
 def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
     """The columns ``request`` asks for, read from ``path`` (see `Request`)."""
+    return plan_table(path, request, dtype).read(dtype)
+
+
+def read_parts(path: Path, request: Request, dtype: np.dtype, rows: int) -> Iterator[Table]:
+    """`read_table` in parts of at most ``rows`` rows, each read when the one before has been
+    used: memory bounded by a part, whatever the file's size. A part numbers its rows in
+    messages as the file does."""
+    plan = plan_table(path, request, dtype)
+    numeric = [name for name, kind in plan.kinds.items() if kind == "numeric"]
+    done = 0
+    with _reading(path, plan.fmt, numeric, plan.layout, plan.first_row):
+        for batch in batches(path, plan.fmt, plan.types, plan.layout):
+            for start in range(0, batch.num_rows, rows):
+                piece = batch.slice(start, rows)
+                yield plan.read(dtype, [piece], done)
+                done += piece.num_rows
+    if done == 0:
+        raise _no_rows(path)
+
+
+def plan_table(path: Path, request: Request, dtype: np.dtype) -> Plan:
+    """What `read_table` reads of ``path``: its columns checked against ``request``."""
     check_regular(path, DataError, "data file")  # before the name: a pipe may have any name
     fmt = table_format(path)
     if fmt is None:
@@ -138,6 +192,19 @@ def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
         names = [n.strip() for n in names]
         layout = (request.header, request.skip_rows, tuple(names))
         schema = schema_of(path, fmt, layout)
+    return _plan_columns(path, fmt, layout, schema, request, dtype)
+
+
+def plan_arrow(data: pa.Table, source: str, request: Request, dtype: np.dtype) -> Plan:
+    """What `read_table` would read of a file holding ``data`` (a table in memory, which
+    messages call ``source``)."""
+    return _plan_columns(Path(source), "ipc", (True, 0, None), data.schema, request, dtype)
+
+
+def _plan_columns(
+    path: Path, fmt: str, layout: Layout, schema: pa.Schema, request: Request, dtype: np.dtype
+) -> Plan:
+    names = list(schema.names)
     repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
@@ -147,10 +214,7 @@ def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
     if target is not None:
         target_kind = request.target_kind or inferred[target]
     types = _arrow_types(kinds, target, target_kind, dtype)
-    table = _stream(path, fmt, types, kinds, target, dtype, layout)
-    table.columns_in_file = len(names)
-    table.unused = [n for n in names if n not in kinds and n != target]
-    return table
+    return Plan(path, fmt, layout, names, target, kinds, types)
 
 
 def _kind(arrow_type: pa.DataType) -> str:
@@ -261,7 +325,10 @@ def _stream(
     target: str | None,
     dtype: np.dtype,
     layout: Layout,
+    parts: list[pa.RecordBatch] | None = None,
+    before: int = 0,
 ) -> Table:
+    """The table of the file's record batches (or of ``parts``, which follow ``before`` rows)."""
     import pyarrow as pa
 
     numeric = [name for name, kind in kinds.items() if kind == "numeric"]
@@ -269,11 +336,12 @@ def _stream(
     target_parts: list[NDArray[np.float64]] = []
     missing_counts = np.zeros(len(numeric), dtype=np.int64)
     missing_parts: list[NDArray[np.bool_]] = []
-    matrix = np.empty((0, len(numeric)), dtype=dtype)
+    size = 0 if parts is None else sum(part.num_rows for part in parts)
+    matrix = np.empty((size, len(numeric)), dtype=dtype)
     rows = 0
-    first_row = 1 if fmt in ("parquet", "ipc") else 1 + layout[1] + layout[0]
-    try:
-        for batch in batches(path, fmt, types, layout):
+    first_row = before + (1 if fmt in ("parquet", "ipc") else 1 + layout[1] + layout[0])
+    with _reading(path, fmt, numeric, layout, first_row - before):
+        for batch in batches(path, fmt, types, layout) if parts is None else parts:
             n = batch.num_rows
             if rows + n > len(matrix):
                 matrix = _grow(path, matrix, rows + n, rows, fmt)
@@ -296,12 +364,8 @@ def _stream(
             if target is not None and target not in texts:
                 target_parts.append(batch.column(target).to_numpy(zero_copy_only=False))
             rows += n
-    except pa.ArrowInvalid as exc:
-        raise conversion_error(path, fmt, exc, numeric, layout, first_row) from None
-    except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
-        raise read_error(path, fmt, exc) from None
     if rows == 0:
-        raise DataError(f"{path}: needs a header row and at least one data row")
+        raise _no_rows(path)
     del block
     matrix.resize((rows, len(numeric)), refcheck=False)  # give back what the estimate overshot
     categorical = {name: _categories(texts[name]) for name in kinds if name in texts}
@@ -321,6 +385,25 @@ def _stream(
             )
     return Table(path, dict(kinds), matrix, categorical, target, y, first_row,
                  {name: missing[name] for name in kinds}, missing_rows)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _reading(
+    path: Path, fmt: str, numeric: list[str], layout: Layout, first_row: int
+) -> Iterator[None]:
+    """Arrow's errors while reading ``path``, as errors that name the file, row and column."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except pa.ArrowInvalid as exc:
+        raise conversion_error(path, fmt, exc, numeric, layout, first_row) from None
+    except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+        raise read_error(path, fmt, exc) from None
+
+
+def _no_rows(path: Path) -> DataError:
+    return DataError(f"{path}: needs a header row and at least one data row")
 
 
 def _grow(path: Path, matrix: NDArray[Any], needed: int, rows: int, fmt: str) -> NDArray[Any]:
@@ -360,11 +443,17 @@ def read_numbers(path: Path, header: bool = True, skip_rows: int = 0) -> tuple[l
     table = read_table(
         path, Request(all_numeric=True, header=header, skip_rows=skip_rows), np.dtype(np.float64)
     )
+    return list(table.kinds), numbers_of(table)
+
+
+def numbers_of(table: Table) -> Any:
+    """The matrix of a table read with ``Request(all_numeric=True)``; a missing cell or text is
+    an error naming the file, the row and the column."""
     found = table.first_missing()
     if found is not None:
         row, name = found
         raise DataError(
-            f"{path}: row {row}, column {name!r} is empty or not a number (NA, NaN); every cell "
-            "needs a finite number"
+            f"{table.source}: row {row}, column {name!r} is empty or not a number (NA, NaN); "
+            "every cell needs a finite number"
         )
-    return list(table.kinds), table.values
+    return table.values

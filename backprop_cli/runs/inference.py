@@ -27,6 +27,11 @@ from .build import build_network, generators, task_of
 
 #: A run directory stands for this checkpoint (the weights its metrics.json was computed with).
 RUN_CHECKPOINT = Path("checkpoints") / "last.npz"
+#: Predictions are computed a block of rows at a time, the blocks holding at most this many rows
+#: and about this many bytes of float64 features, whoever asks (`bprop predict` or the Python
+#: API): memory stays bounded, and the same rows give the same numbers, bit for bit.
+BLOCK_ROWS = 65_536
+BLOCK_BYTES = 16 << 20
 
 
 @dataclass
@@ -75,8 +80,22 @@ class Model:
     def classification(self) -> bool:
         return is_classification(self.cfg.loss)
 
-    def inputs(self, X: NDArray[Any], source: str) -> Array:
-        """Raw features, checked for width, standardized with the training statistics."""
+    @property
+    def block_rows(self) -> int:
+        """How many rows `outputs` computes at a time (see `BLOCK_ROWS`)."""
+        width = max(self.n_features, self.net.output_dim)
+        return max(1, min(BLOCK_ROWS, BLOCK_BYTES // (8 * width)))
+
+    def inputs(self, X: NDArray[Any], source: str, before: int = 0) -> Array:
+        """Raw features, `checked`, standardized with the training statistics."""
+        X = self.checked(X, source, before)
+        if self.mean is not None and self.std is not None:
+            X = (X - self.mean) / self.std
+        return np.ascontiguousarray(X, dtype=self.net.dtype)
+
+    def checked(self, X: NDArray[Any], source: str, before: int = 0) -> NDArray[np.float64]:
+        """Raw features as float64, checked: rows of the model's width, every value finite.
+        ``before``: rows of ``source`` before these (messages number rows as ``source`` does)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 2 and len(X) == 0:
             raise DataError(f"{source}: no rows to use")
@@ -88,14 +107,19 @@ class Model:
             )
         if not np.all(np.isfinite(X)):
             bad = np.argwhere(~np.isfinite(X))[0]
-            raise DataError(f"{source}: row {bad[0] + 1}, column {bad[1] + 1} is not finite")
-        if self.mean is not None and self.std is not None:
-            X = (X - self.mean) / self.std
-        return np.ascontiguousarray(X, dtype=self.net.dtype)
+            raise DataError(
+                f"{source}: row {before + bad[0] + 1}, column {bad[1] + 1} is not finite"
+            )
+        return X
 
-    def outputs(self, X: NDArray[Any], source: str) -> Array:
-        """The network's outputs for raw features (probabilities under a fused loss)."""
-        return self.net.predict(self.inputs(X, source))
+    def outputs(self, X: NDArray[Any], source: str, before: int = 0) -> Array:
+        """The network's outputs for raw features (probabilities under a fused loss), computed
+        `block_rows` rows at a time."""
+        inputs, rows = self.inputs(X, source, before), self.block_rows
+        if len(inputs) <= rows:
+            return self.net.predict(inputs)
+        blocks = [self.net.predict(inputs[i : i + rows]) for i in range(0, len(inputs), rows)]
+        return np.concatenate(blocks)
 
 
 def model_of_splits(cfg: ExperimentConfig, net: Network, splits: Splits, source: Path) -> Model:

@@ -4,7 +4,7 @@ name where the model knows them, else in order) and its targets as its loss read
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,8 +12,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..data.encoding import Encoding
-from ..data.files import load_file, read_csv_table, read_npz
-from ..data.table import Request, read_numbers, read_table, table_format
+from ..data.files import load_file, read_npz
+from ..data.table import (
+    Request,
+    numbers_of,
+    read_numbers,
+    read_parts,
+    read_table,
+    table_format,
+)
 from ..data.tabular import Settings, targets
 from ..errors import DataError, argument
 from .inference import Model
@@ -33,15 +40,15 @@ def file_data(model: Model, path: Path, header: bool = True) -> tuple[NDArray[An
         _, values = read_numbers(path, header=False)
         if values.shape[1] < 2:
             raise DataError(f"{path}: needs the feature columns, then the target column")
-        return values[:, :-1], _file_targets(model, values[:, -1], path)
+        return values[:, :-1], targets_of(model, values[:, -1], path)
     if encoding is None or table_format(path) is None:
         npz = path.suffix.lower() == ".npz"
         raw = _with_header_hint(lambda: load_file(path, None if npz else model.cfg.data.target))
         if npz or raw.y.ndim != 1:
             return raw.X, raw.y
         _data_not_header(path, [*(raw.feature_names or []), raw.target_name or ""])
-        return raw.X, _file_targets(model, raw.y, path)
-    table = read_table(path, _request(encoding, with_target=True), np.dtype(np.float64))
+        return raw.X, targets_of(model, raw.y, path)
+    table = read_table(path, model_request(encoding, with_target=True), np.dtype(np.float64))
     if encoding.classes is not None or model.classification:
         known = model.class_names()
         try:
@@ -60,7 +67,7 @@ def file_data(model: Model, path: Path, header: bool = True) -> tuple[NDArray[An
     return encoding.encode(table, keep, np.dtype(np.float64)), y[keep]
 
 
-def _request(encoding: Encoding, with_target: bool) -> Request:
+def model_request(encoding: Encoding, with_target: bool) -> Request:
     """The columns of a table that ``encoding`` reads, the target optional unless wanted."""
     target_kind = None if encoding.task == "classification" else "numeric"
     return Request(
@@ -72,24 +79,63 @@ def _request(encoding: Encoding, with_target: bool) -> Request:
     )
 
 
-def read_inputs(model: Model, path: Path, header: bool = True) -> NDArray[np.float64]:
-    """Features to predict from: a table file with its columns matched to the model's features
-    by name (a target column ignored) when the model knows their names, else every column of a
-    .csv in order; or an .npz with an array X. ``header=False``: a table of numbers without a
-    header row, every column a feature in training order (models that know no names)."""
+def input_blocks(
+    model: Model, path: Path, header: bool = True, rows: int | None = None
+) -> Iterator[NDArray[np.float64]]:
+    """Features to predict from, in blocks of ``rows`` rows (default: the model's
+    `~Model.block_rows`; the last block may be shorter), each read when the one before has been
+    used: a table file with its columns matched to the model's features by name (a target
+    column ignored) when the model knows their names, else every column of a .csv in order; or
+    an .npz with an array X (read whole). ``header=False``: a table of numbers without a header
+    row, every column a feature in training order (models that know no names)."""
     path = Path(path)
+    rows = rows or model.block_rows
+    if path.suffix.lower() == ".npz" and header:
+        X = _npz_inputs(path)
+        if X.ndim != 2:
+            yield X  # the model's width check names its shape
+            return
+        yield from (X[start : start + rows] for start in range(0, max(len(X), 1), rows))
+        return
+    yield from _blocks(_input_parts(model, path, header, rows), rows)
+
+
+def _input_parts(
+    model: Model, path: Path, header: bool, rows: int
+) -> Iterator[NDArray[np.float64]]:
+    """The features of a table file, in parts of at most ``rows`` rows (see `input_blocks`)."""
+    f64 = np.dtype(np.float64)
+    encoding = model.table_encoding()
     if not header:
         _headerless(model, path)
-        return read_numbers(path, header=False)[1]
-    if path.suffix.lower() == ".npz":
-        return _npz_inputs(path)
-    encoding = model.table_encoding()
-    if encoding is None or table_format(path) is None:
-        names, values = _with_header_hint(lambda: read_csv_table(path))
-        _data_not_header(path, names)
-        return values
-    table = read_table(path, _request(encoding, with_target=False), np.dtype(np.float64))
-    return encoding.encode(table, None, np.dtype(np.float64))
+        for part in read_parts(path, Request(all_numeric=True, header=False), f64, rows):
+            yield numbers_of(part)
+    elif encoding is None or table_format(path) is None:
+        for k, part in enumerate(_hinted(read_parts(path, Request(all_numeric=True), f64, rows))):
+            if k == 0:
+                _data_not_header(path, list(part.kinds))
+            yield numbers_of(part)
+    else:
+        for part in read_parts(path, model_request(encoding, with_target=False), f64, rows):
+            yield encoding.encode(part, None, f64)
+
+
+def _blocks(parts: Iterator[NDArray[Any]], rows: int) -> Iterator[NDArray[Any]]:
+    """The rows of ``parts`` regrouped into blocks of exactly ``rows`` rows, the last one
+    shorter: the rows a block holds never depend on where the parts were cut."""
+    held: list[NDArray[Any]] = []
+    count = 0
+    for part in parts:
+        held.append(part)
+        count += len(part)
+        if count < rows:
+            continue
+        joined = np.concatenate(held) if len(held) > 1 else held[0]
+        cut = count - count % rows
+        yield from (joined[start : start + rows] for start in range(0, cut, rows))
+        held, count = ([joined[cut:]], count - cut) if cut < count else ([], 0)
+    if count:
+        yield np.concatenate(held) if len(held) > 1 else held[0]
 
 
 def _headerless(model: Model, path: Path) -> None:
@@ -109,11 +155,26 @@ def _with_header_hint(read: Callable[[], T]) -> T:
     try:
         return read()
     except DataError as exc:
-        if "header" not in str(exc):
-            raise
-        raise DataError(
-            f"{exc}; if its first row is data, not column names, give {argument('header')}"
-        ) from None
+        raise _header_hint(exc) from None
+
+
+def _hinted(parts: Iterator[T]) -> Iterator[T]:
+    """``parts``, their header errors naming the option as `_with_header_hint` does."""
+    while True:
+        try:
+            part = next(parts)
+        except StopIteration:
+            return
+        except DataError as exc:
+            raise _header_hint(exc) from None
+        yield part
+
+
+def _header_hint(exc: DataError) -> DataError:
+    if "header" not in str(exc):
+        return exc
+    hint = f"if its first row is data, not column names, give {argument('header')}"
+    return DataError(f"{exc}; {hint}")
 
 
 def _data_not_header(path: Path, names: list[str]) -> None:
@@ -133,9 +194,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _file_targets(model: Model, y: NDArray[Any], path: Path) -> NDArray[Any]:
-    """A file's target column as the model's loss reads it: class indices 0 … K−1 for a
-    classifier, numbers for a regression."""
+def targets_of(model: Model, y: NDArray[Any], path: Path | str) -> NDArray[Any]:
+    """A file's target column (or the targets given in memory, which messages call ``path``) as
+    the model's loss reads them: class indices 0 … K−1 for a classifier, numbers for a
+    regression."""
     if not model.classification:
         return y.astype(np.float64)
     k = len(model.class_names())

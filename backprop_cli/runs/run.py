@@ -197,7 +197,8 @@ def execute(
 
     ``stop`` (asked after every step) ends the run early as "interrupted". Whatever ends a run,
     ``last.npz`` holds the state at the end of the last completed epoch, so ``--resume`` from it
-    redoes an unfinished epoch exactly as an uninterrupted run would have done it.
+    redoes an unfinished epoch exactly as an uninterrupted run would have done it; that holds
+    too when the caller stops iterating (closes the generator or drops it).
     """
     started = time.perf_counter() - prepared.seconds
     cfg, splits, net, training = prepared.cfg, prepared.splits, prepared.net, prepared.training
@@ -234,7 +235,11 @@ def execute(
                 flush_cost = last_flush - flush_started
         elif isinstance(event, Stopped):
             stopped = event
-        yield event
+        try:
+            yield event
+        except GeneratorExit:  # the caller left mid-run (closed or dropped the events)
+            files.flush()
+            raise
 
     if best_pending:
         files.write_checkpoint("best.npz", files.capture(training.best_params))

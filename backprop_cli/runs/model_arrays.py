@@ -1,0 +1,133 @@
+"""New data for a trained model, from memory: the arrays, pandas DataFrames and pyarrow Tables
+the Python API is given, checked as `bprop predict` and `bprop evaluate` check a file's. A
+table's columns are matched to the model's features by name (in any order, encoded as in
+training) when the model knows their names; anything else is one `DataError` naming what is
+wrong, never NumPy's conversion or broadcasting error."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..data.table import Request, numbers_of, plan_arrow
+from ..errors import DataError
+from .inference import Model
+from .model_files import model_request, targets_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+F64 = np.dtype(np.float64)
+
+
+def given_features(model: Model, X: Any, name: str = "X") -> NDArray[np.float64]:
+    """The model's raw input columns from ``X`` (`Model.checked`): a pandas DataFrame or a
+    pyarrow Table (or RecordBatch) by column name when the model knows its columns' names (else
+    in order), or a 2-D array of real numbers, its columns the model's inputs in order."""
+    table = _arrow_table(X, name)
+    if table is None:
+        wanted = "a 2-D array of numbers (rows × features), a pandas DataFrame or a pyarrow Table"
+        return model.checked(_real(X, name, wanted), name)
+    if table.num_rows == 0:
+        raise DataError(f"{name}: no rows to use")
+    encoding = model.table_encoding()
+    request = Request(all_numeric=True) if encoding is None else model_request(encoding, False)
+    plan = plan_arrow(table, name, request, F64)
+    columns = plan.read(F64, _converted(table, plan.types, name))
+    values = numbers_of(columns) if encoding is None else encoding.encode(columns, None, F64)
+    return model.checked(values, name)
+
+
+def given_targets(model: Model, y: Any, n: int, name: str = "y") -> NDArray[Any]:
+    """The targets of ``n`` rows as the model's loss reads them: class indices or names for a
+    classifier (one per row), real numbers for a regression (one, or a row of the model's
+    outputs, per row)."""
+    y = _real(y, name, "an array of one target per row of X", names=model.classification)
+    if y.ndim not in (1, 2) or len(y) != n:
+        raise DataError(
+            f"{name} must hold one target per row of X ({n} rows); received shape {y.shape}"
+        )
+    if not model.classification:
+        if not np.all(np.isfinite(y)):
+            bad = int(np.argwhere(~np.isfinite(y))[0][0])
+            raise DataError(f"{name}: row {bad + 1} is not a finite number")
+        return y.astype(np.float64)
+    if y.ndim != 1:
+        raise DataError(
+            f"{name} must hold one class (its index or name) per row; received shape {y.shape}"
+        )
+    if y.dtype.kind in "biuf":
+        return targets_of(model, y, name)
+    known = model.class_names()
+    index = {class_name: k for k, class_name in enumerate(known)}
+    texts = [str(value) for value in y]
+    for row, text in enumerate(texts):
+        if text not in index:
+            raise DataError(
+                f"{name}: row {row + 1}: {text!r} is not a class of this model; its classes are "
+                f"{', '.join(known)}"
+            )
+    return np.array([index[text] for text in texts], dtype=np.int64)
+
+
+def _real(values: Any, name: str, wanted: str, names: bool = False) -> NDArray[Any]:
+    """``values`` as an array of real numbers (or, with ``names``, of texts); ``wanted`` says
+    what the caller gives as ``name``."""
+    if values is None or isinstance(values, Mapping | str | bytes):
+        raise DataError(f"{name} must be {wanted}; received {type(values).__name__}")
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError):
+        raise DataError(f"{name}: its rows are not all of the same length; give {wanted}") from None
+    kinds = "biufUSO" if names else "biuf"
+    if array.dtype.kind not in kinds:
+        what = "real numbers or class names" if names else "real numbers"
+        raise DataError(f"{name} must hold {what}; received dtype {array.dtype}")
+    return array
+
+
+def _arrow_table(X: Any, name: str) -> pa.Table | None:
+    """``X`` as a pyarrow Table when it is one, a RecordBatch or a pandas DataFrame (pandas is
+    imported only by whoever made the DataFrame); else None."""
+    import pyarrow as pa
+
+    if isinstance(X, pa.Table):
+        return X
+    if isinstance(X, pa.RecordBatch):
+        return pa.Table.from_batches([X])
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(X, pandas.DataFrame):
+        return None
+    try:
+        return pa.Table.from_pandas(X, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise DataError(
+            f"{name}: this DataFrame cannot be read as a table ({_first_line(exc)}); give each "
+            "column values of one type"
+        ) from None
+
+
+def _converted(table: pa.Table, types: dict[str, pa.DataType], name: str) -> list[pa.RecordBatch]:
+    """The columns of ``table`` that ``types`` names, converted to those types, as batches."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for column, kind in types.items():
+        try:
+            arrays.append(pc.cast(table.column(column), kind, safe=False))
+        except pa.ArrowException as exc:
+            raise DataError(
+                f"{name}: column {column!r} holds values that are not numbers "
+                f"({_first_line(exc)}); the model reads it as numbers"
+            ) from None
+    return pa.Table.from_arrays(arrays, names=list(types)).to_batches()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
