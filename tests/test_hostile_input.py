@@ -167,7 +167,16 @@ BAD_NPZ = {
     "complex": ({"X": X4, "y": Y4 + 1j}, "y must hold real numbers"),
     "not an array": ({"X": X4, "y": b"not a .npy member"}, "member 'y' is not a .npy array"),
     "0-d target": ({"X": X4, "y": np.array(1)}, "y must hold one target per row"),
-}
+    "negative label": ({"X": X4, "y": -Y4 - 2}, "y holds the label -3; integer labels are class "
+                       "indices 0 … K−1"),
+    "negative validation label": (
+        {"X": X4, "y": Y4, "X_val": X4, "y_val": -Y4}, "y_val holds the label -1;"
+    ),
+    # a label of 10¹² once named 10¹² classes, one string each, before any check
+    "huge label": ({"X": np.zeros((40, 2)), "y": np.array([0, 1] * 19 + [0, 10**12])},
+                   "y holds the label "
+                   "1,000,000,000,000, which makes 1,000,000,000,001 classes"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BAD_NPZ)
