@@ -100,7 +100,7 @@ def prepare_table(
     """Drop rows without a target (and, with ``missing: drop``, rows missing a feature), split,
     fit the encoding on the training split and encode every split. With ``in_place`` the
     training split may be made in the table's own matrix, which is then used up."""
-    from .splits import holds_out, split_indices, too_few
+    from .splits import holds_out, split_indices
 
     source = table.source
     y, classes = targets(table, task, settings)
@@ -125,11 +125,8 @@ def prepare_table(
     kept_y = y[rows]
     classify = classes is not None
     tr, va, te = split_indices(
-        len(rows), validation, test_fraction, rng, kept_y if classify else None
+        len(rows), validation, test_fraction, rng, kept_y if classify else None, source
     )
-    small = len(tr) < 1 or (holds_out(validation) and len(va) < 1)
-    if small or (test_fraction > 0 and len(te) < 1):
-        raise DataError(too_few(source, len(rows), validation, test_fraction))
     train_rows = rows[tr]
     encoding = Encoding(
         _fit_features(table, train_rows, settings.missing),
