@@ -262,6 +262,13 @@ SIZES = {
                   "needs whole-number bounds"),
     "infinite bound": (["sweep", str(TOY), "--random", "2", "--space",
                         "optimizer.lr=uniform:0:inf"], "needs finite bounds"),
+    "range test": (["lr-find", str(TOY), "--steps", "1000000000"],
+                   "--steps: 1,000,000,000 updates; a range test makes at most 100,000"),
+    "folds": (["cv", str(TOY), "--folds", "1000000000"], "each of the 1,000,000,000 folds needs "
+              "a row, and 270 are left besides the test split; use at most 270 folds"),
+    "folds of a sweep": (["sweep", str(TOY), "--grid", "optimizer.lr=0.1,0.2", "--folds",
+                          "1000000000"], "--folds: 2 trials × 1,000,000,000 folds make "
+                         "2,000,000,000 runs; a sweep runs at most 100,000"),
 }  # fmt: skip
 
 
@@ -271,6 +278,26 @@ def test_sizes_are_checked_before_anything_is_allocated(case: str, tmp_path: Pat
     result = cli([*args, "--out", str(tmp_path / "o")])
     assert_one_line(result, 2, message)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [("not an address", "'not an address' is not the address of a Dask scheduler"),
+     ("tcp://127.0.0.1:99999", "99999 is not a port number (1 to 65535)"),
+     ("127.0.0.1:0", "0 is not a port number"),
+     ("http://127.0.0.1:8786", "Dask's scheduler does not speak http://")],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["cv", "sweep", "compare-optimizers"])
+def test_a_dask_address_that_cannot_be_one_is_refused_at_once(
+    command: str, address: str, message: str, tmp_path: Path
+) -> None:
+    """Before the config is read (not after the connection's 10 s timeout)."""
+    extra = ["--grid", "optimizer.lr=0.1"] if command == "sweep" else []
+    out = tmp_path / "o"
+    result = cli([command, str(tmp_path / "no-config.yaml"), *extra, "--dask", address,
+                  "--out", str(out)])  # fmt: skip
+    assert_one_line(result, 2, message)
+    assert "Invalid value for '--dask'" in result.output and not out.exists()
 
 
 # ------------------------------------------------------- files that aren't files
