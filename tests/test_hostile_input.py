@@ -188,6 +188,56 @@ def test_malformed_data_archives_exit_2(case: str, tmp_path: Path) -> None:
     assert "data.npz" in result.output and not (tmp_path / "o").exists()
 
 
+def _arrow_table(path: Path, columns: dict[str, list[object]], types: dict[str, str]) -> None:
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    kinds = {k: getattr(pa, types.get(k, "float64"))() for k in columns}
+    table = pa.table({k: pa.array(v, type=kinds[k]) for k, v in columns.items()})
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    else:
+        feather.write_feather(table, path)
+
+
+def _rows_then(last: str) -> str:
+    return "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(200_000)) + last
+
+
+NOT_UTF8 = [b"\xff\xfe" if i == 5 else b"x" for i in range(40)]
+LABELS = [float(i % 2) for i in range(40)]
+BAD_TABLES = {
+    "binary feature, Parquet": ("t.parquet", lambda p: _arrow_table(
+        p, {"c": NOT_UTF8, "y": LABELS}, {"c": "binary"}),
+        "t.parquet: row 6, column 'c': b'\\xff\\xfe' is not UTF-8 text"),
+    "binary feature, Feather": ("t.feather", lambda p: _arrow_table(
+        p, {"a": LABELS, "c": NOT_UTF8, "y": LABELS}, {"c": "binary"}),
+        "t.feather: row 6, column 'c': b'\\xff\\xfe' is not UTF-8 text"),
+    "binary target": ("t.parquet", lambda p: _arrow_table(
+        p, {"a": LABELS, "y": NOT_UTF8}, {"y": "binary"}), "row 6, column 'y': b'\\xff\\xfe'"),
+    "no columns, Parquet": ("t.parquet", lambda p: _arrow_table(p, {}, {}),
+                            "t.parquet: has no columns"),
+    "no columns, Feather": ("t.feather", lambda p: _arrow_table(p, {}, {}),
+                            "t.feather: has no columns"),
+    # past the first block, from which Arrow infers the target's type
+    "text in a numeric target": ("t.csv", lambda p: p.write_text(_rows_then("7,oops\n")),
+                                 "t.csv: row 200002, column 'y': 'oops' is not a number, and "
+                                 "the target's first rows are numbers"),
+    "a 2 MiB cell": ("t.csv", lambda p: p.write_text(f'a,y\n0,1\n1,0\n1,"{"x" * 2**21}"\n'),
+                     "t.csv: row 4 is longer than 1.0 MiB"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_TABLES)
+def test_table_files_that_are_not_what_they_claim_exit_2(case: str, tmp_path: Path) -> None:
+    name, make, message = BAD_TABLES[case]
+    make(tmp_path / name)
+    result = cli(["train", str(config_for(tmp_path, name)), "--out", str(tmp_path / "o")])
+    assert_one_line(result, 2, message)
+    assert not (tmp_path / "o").exists()
+
+
 def tamper(source: Path, target: Path, **changes: object) -> Path:
     with np.load(source) as archive:
         arrays: dict[str, object] = {k: archive[k] for k in archive.files}

@@ -138,6 +138,8 @@ def read_table(path: Path, request: Request, dtype: np.dtype) -> Table:
         names = [n.strip() for n in names]
         layout = (request.header, request.skip_rows, tuple(names))
         schema = schema_of(path, fmt, layout)
+    if not names:
+        raise DataError(f"{path}: has no columns; it needs feature columns and a target column")
     repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
@@ -297,7 +299,8 @@ def _stream(
                 target_parts.append(batch.column(target).to_numpy(zero_copy_only=False))
             rows += n
     except pa.ArrowInvalid as exc:
-        raise conversion_error(path, fmt, exc, numeric, layout, first_row) from None
+        numbers = [name for name, kind in types.items() if kind != pa.string()]  # target too
+        raise conversion_error(path, fmt, exc, numbers, layout, first_row, target) from None
     except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
         raise read_error(path, fmt, exc) from None
     if rows == 0:
