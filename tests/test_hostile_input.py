@@ -284,6 +284,18 @@ def test_a_predict_input_of_the_wrong_shape_exits_2(run: Path, tmp_path: Path) -
         assert_one_line(cli(["predict", str(run), str(path)]), 2, f"{name}.npz")
 
 
+def test_a_predict_input_beyond_the_networks_float32_names_its_row(
+    run: Path, tmp_path: Path
+) -> None:
+    """1e39 is a finite float64 but no float32: it once became inf, and its prediction nan."""
+    rows = tmp_path / "far.csv"
+    rows.write_text("a,b\n0.5,0.25\n1e39,0\n")
+    result = cli(["predict", str(run), str(rows), "--out", str(tmp_path / "p.csv")])
+    assert_one_line(result, 2, "far.csv: row 2, column 1: 1e+39 (standardized: ")
+    assert "is beyond the range of float32" in result.output
+    assert not (tmp_path / "p.csv").exists()
+
+
 # ---------------------------------------------------------------------- sizes
 def test_a_network_too_large_for_the_machine_is_refused_but_summarized(tmp_path: Path) -> None:
     config = tmp_path / "big.yaml"
