@@ -77,13 +77,14 @@ def targets(table: Table, task: str, settings: Settings) -> tuple[NDArray[Any], 
     if settings.class_names is None:
         return codes, found
     order = settings.class_names
-    unlisted = [c for c in found if c not in order]
+    position = {name: k for k, name in enumerate(order)}
+    unlisted = [c for c in found if c not in position]
     if unlisted:
         raise DataError(
             f"{source}: data.class_names does not list {', '.join(map(repr, unlisted))}, found in "
             f"the target {name!r} (classes found: {', '.join(found)})"
         )
-    remap = np.array([order.index(c) for c in found] + [-1], dtype=np.int64)
+    remap = np.array([position[c] for c in found] + [-1], dtype=np.int64)
     return remap[codes], list(order)
 
 
@@ -171,12 +172,12 @@ def _check_width(table: Table, encoding: Encoding, n_rows: int, dtype: np.dtype)
 def _fit_features(table: Table, train_rows: NDArray[np.intp], missing: str) -> list[Feature]:
     """Fill values and categories, learned from the training split's rows."""
     features = []
-    numeric = table.numeric
+    numeric = {name: k for k, name in enumerate(table.numeric)}  # name → column
     for name, kind in table.kinds.items():
         if kind == "numeric":
             fill = None
             if missing in ("mean", "median", "most_frequent"):
-                column = table.values[train_rows, numeric.index(name)]
+                column = table.values[train_rows, numeric[name]]
                 fill = _fill_value(column.astype(np.float64), missing)
                 if fill is None:
                     raise DataError(
