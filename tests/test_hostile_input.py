@@ -250,7 +250,40 @@ def tamper(source: Path, target: Path, **changes: object) -> Path:
 BAD_CHECKPOINTS = {
     "0-d weight": ({"layers.0.W": np.array(1.0)}, "layers.0.W must be an array of floats"),
     "1-d weight": ({"layers.0.W": np.ones(3)}, "layers.0.W must be 2-D"),
-    "negative epoch": ({"epoch": np.array(-3)}, "epoch must be a whole number ≥ 0"),
+    "negative epoch": ({"epoch": np.array(-3)}, "epoch must be a whole number from 0 to 2**53"),
+    "huge step": (
+        {"step": np.array(2**63 - 1)},
+        "step must be a whole number from 0 to 2**53; received 9223372036854775807",
+    ),
+    "huge update count": ({"optimizer.step_count": np.array(2**62)}, "optimizer.step_count must"),
+    "weights past the epoch": ({"params_epoch": np.array(99)}, "params_epoch (99) is past epoch"),
+    "rng state out of range": (
+        {
+            "rng_state": np.array(
+                json.dumps(
+                    {
+                        "bit_generator": "PCG64",
+                        "state": {"state": -1, "inc": 7},
+                        "has_uint32": 0,
+                        "uinteger": 0,
+                    }
+                )
+            )
+        },
+        "rng_state is not a state bprop writes: its state must be a whole number from 0",
+    ),
+    "rng state of another generator": (
+        {"rng_state": np.array('{"bit_generator": "MT19937", "state": {"key": [1], "pos": 0}}')},
+        "rng_state is not a state bprop writes: not the state of a PCG64 generator",
+    ),
+    "rng state not JSON": (
+        {"rng_state": np.array("{")},
+        "rng_state is not a state bprop writes: not JSON",
+    ),
+    "monitor state": (
+        {"monitor_state": np.array('{"best": 0.5, "best_epoch": -1, "wait": 0}')},
+        "monitor_state is not a state bprop writes: best_epoch and wait must",
+    ),
     "string weights": ({"layers.0.b": np.array(["a"] * 16)}, "layers.0.b must be an array"),
     "not an array": ({"monitor_state": b"raw bytes"}, "member 'monitor_state' is not a .npy"),
     "non-finite weights": ({"layers.1.b": np.array([np.nan])}, "layers.1.b holds NaN or Inf"),
@@ -263,18 +296,23 @@ BAD_CHECKPOINTS = {
 
 
 @pytest.mark.parametrize("case", BAD_CHECKPOINTS)
-@pytest.mark.parametrize("use", ["evaluate", "resume"])
+@pytest.mark.parametrize("use", ["evaluate", "resume", "predict", "export"])
 def test_malformed_checkpoints_exit_2(case: str, use: str, run: Path, tmp_path: Path) -> None:
     changes, message = BAD_CHECKPOINTS[case]
     bad = tamper(run / "checkpoints/last.npz", tmp_path / "bad.npz", **changes)
+    out = tmp_path / "o"
     if use == "evaluate":
         result = cli(["evaluate", str(bad)])
+    elif use == "predict":
+        (tmp_path / "in.csv").write_text("a,b\n0.5,0.25\n")
+        result = cli(["predict", str(bad), str(tmp_path / "in.csv"), "--out", str(out)])
+    elif use == "export":
+        result = cli(["export", str(bad), "--out", str(out)])
     else:
-        out = tmp_path / "o"
         result = cli(["train", str(TOY), "--resume", str(bad), "--out", str(out), *QUICK,
                       "--set", "training.epochs=3"])  # fmt: skip
     assert_one_line(result, 2, message)
-    assert str(bad) in result.output
+    assert str(bad) in result.output and not out.exists()
 
 
 def test_a_predict_input_of_the_wrong_shape_exits_2(run: Path, tmp_path: Path) -> None:
