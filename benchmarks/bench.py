@@ -15,7 +15,8 @@
    budget (data, parameters, optimizer state and one batch's activations) over a bare interpreter
    that imports the same libraries.
 6. Loading large CSVs (`data_bench.py`): a 60,000 × 785 integer file and a 2,000,000 × 29 float
-   file; time beside pyarrow's read_csv with the copy to NumPy, peak memory, and the cache.
+   file; time beside pyarrow's read_csv with the copy to NumPy, peak memory, and the cache; and
+   a text column of 40,000 categories read and one-hot encoded.
 7. The peak memory of `bprop predict` on a 2,000,000 × 3 CSV (`predict_bench.py`), with and
    without --proba, beside the same command on 10 rows.
 
@@ -448,6 +449,7 @@ def run(quick: bool) -> dict[str, Any]:
     results["help_ms"] = help_seconds(reps) * 1e3  # a fresh process each time
     results["memory"] = train_memory()
     results["loading"] = data_bench.run(repeats=2 if quick else 3)
+    results["categorical"] = data_bench.categorical(repeats=2 if quick else 3)
     results["predicting"] = predict_bench.run(peak_rss_mib)
     return results
 
@@ -528,6 +530,7 @@ def report(r: dict[str, Any]) -> str:
         f"parameters, optimizer state and batch buffers: {m['budget_mib']:.0f} MiB)",
         "",
         *data_bench.report(r["loading"]),
+        *data_bench.categorical_report(r["categorical"]),
         "",
         *predict_bench.report(r["predicting"]),
     ]

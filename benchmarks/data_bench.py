@@ -11,7 +11,9 @@ resident memory (VmHWM) above the peak before the load is what the load itself t
 - bprop's load writing the cache, then a second load served by the cache (memory-mapped).
 
 Figures: seconds (median of ``repeats``), MB/s of the file, and peak memory as a multiple of the
-final feature matrix. Run alone with ``python benchmarks/data_bench.py``; `make bench` runs it.
+final feature matrix. Also: encoding a text column of 40,000 categories (one per row) for a few
+rows, which takes time linear in the categories (a lookup per category, never a search).
+Run alone with ``python benchmarks/data_bench.py``; `make bench` runs it.
 """
 
 from __future__ import annotations
@@ -148,6 +150,42 @@ def run(repeats: int = 3) -> dict[str, Any]:
         }
 
 
+def categorical(categories: int = 40_000, repeats: int = 3) -> dict[str, Any]:
+    """Seconds to read a file with a text column of ``categories`` distinct values and to
+    one-hot encode three of its rows for a model that knows them all (medians)."""
+    import time
+
+    import numpy as np
+
+    from backprop_cli.data.encoding import Encoding, Feature
+    from backprop_cli.data.table import Request, read_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ids.csv"
+        path.write_text("c,y\n" + "".join(f"k{i},{i % 2}\n" for i in range(categories)))
+        read, encode = [], []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            table = read_table(path, Request(target="y"), np.dtype(np.float64))
+            read.append(time.perf_counter() - started)
+            known = [f"k{i}" for i in reversed(range(categories))]
+            encoding = Encoding(
+                [Feature("c", "categorical", categories=known)], "y", "classification"
+            )
+            started = time.perf_counter()
+            encoding.encode(table, np.array([0, 1, 2]), np.dtype(np.float64))
+            encode.append(time.perf_counter() - started)
+    return {"categories": categories, "read_s": statistics.median(read),
+            "encode_s": statistics.median(encode)}  # fmt: skip
+
+
+def categorical_report(r: dict[str, Any]) -> list[str]:
+    return [
+        f"A text column of {r['categories']:,} categories: read {r['read_s']:.3f} s, 3 rows "
+        f"one-hot encoded in {r['encode_s']:.3f} s (linear in the categories)"
+    ]
+
+
 def report(r: dict[str, Any]) -> list[str]:
     lines = [
         "Loading a CSV (read, split, standardize; float32); medians; peak memory above the",
@@ -175,4 +213,4 @@ def report(r: dict[str, Any]) -> list[str]:
 
 if __name__ == "__main__":
     results = run()
-    print("\n".join(report(results)))
+    print("\n".join([*report(results), *categorical_report(categorical())]))

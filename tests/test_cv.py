@@ -47,6 +47,16 @@ def test_the_folds_partition_the_rows_left_after_the_test_split(
         assert max(per_fold) - min(per_fold) <= 1
 
 
+def test_folds_of_many_small_classes_are_all_the_same_size() -> None:
+    """40 classes of 5 rows in 10 folds: cut class by class, half the folds held no row; the
+    parts one row longer take turns over the classes, so every fold has 20 rows, at most one of
+    each class."""
+    labels = np.repeat(np.arange(40), 5)
+    for i in range(10):
+        _, val, _ = split_indices(200, Fold(i, 10), 0.0, np.random.default_rng(0), labels)
+        assert len(val) == 20 and np.bincount(labels[val]).max() == 1
+
+
 def test_fold_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="set folds too"):
         load_config(IRIS, ["data.fold=1"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,40 @@ def test_splits_are_stratified_and_disjoint() -> None:
     ids = np.concatenate([splits.X_train, splits.X_val, splits.X_test]).ravel()
     assert sorted(ids.tolist()) == list(range(200))
     assert np.all(np.diff(splits.X_train.ravel()) > 0)  # the training split keeps file order
+
+
+@pytest.mark.parametrize(("test_split", "sizes"), [(0.1, (160, 20, 20)), (0.15, (150, 20, 30))])
+def test_stratified_split_sizes_are_the_shares_of_all_rows(
+    test_split: float, sizes: tuple[int, int, int]
+) -> None:
+    """40 classes of 5 rows: 0.1 × 5 = 0.5 rounded per class held out no row (and 0.15 × 5 =
+    0.75 one row per class, 20 % of the data); rounded once over the 200 rows, 20 (or 30) rows
+    go to the test split, at most one per class, one to each of the classes first in line."""
+    y = np.repeat(np.arange(40), 5)
+    X = np.arange(200, dtype=float).reshape(-1, 1)
+    splits = make_splits(X, y, 0.1, test_split, np.random.default_rng(0))
+    assert (len(splits.y_train), len(splits.y_val), len(splits.y_test)) == sizes
+    for held in (splits.y_val, splits.y_test):
+        assert np.bincount(held, minlength=40).max() <= 1  # spread over the classes
+    ids = np.concatenate([splits.X_train, splits.X_val, splits.X_test]).ravel()
+    assert sorted(ids.tolist()) == list(range(200))
+
+
+@pytest.mark.parametrize(
+    ("n", "validation", "test", "message"),
+    [(4, 0.1, 0.1, "4 samples are too few for validation_split=0.1 and test_split=0.1: the test "
+      "split would be empty (0.1 × 4 rows rounds to 0); raise test_split to 0.25 or more"),
+     (4, 0.1, 0.5, "the validation split would be empty (0.1 × 4 rows rounds to 0); raise "
+      "validation_split to 0.25 or more, or set it to 0"),
+     (2, 0.4, 0.4, "the training split would be empty (validation and test take 2 of the 2 "
+      "rows); lower the splits")],
+)  # fmt: skip
+def test_a_split_that_would_be_empty_is_named_with_why(
+    n: int, validation: float, test: float, message: str
+) -> None:
+    X, y = np.zeros((n, 1)), np.arange(n) % 2
+    with pytest.raises(DataError, match=re.escape(message)):
+        make_splits(X, y, validation, test, np.random.default_rng(0), source="d.npz")
 
 
 def test_standardization_is_fitted_on_the_training_split_only() -> None:

@@ -167,7 +167,16 @@ BAD_NPZ = {
     "complex": ({"X": X4, "y": Y4 + 1j}, "y must hold real numbers"),
     "not an array": ({"X": X4, "y": b"not a .npy member"}, "member 'y' is not a .npy array"),
     "0-d target": ({"X": X4, "y": np.array(1)}, "y must hold one target per row"),
-}
+    "negative label": ({"X": X4, "y": -Y4 - 2}, "y holds the label -3; integer labels are class "
+                       "indices 0 … K−1"),
+    "negative validation label": (
+        {"X": X4, "y": Y4, "X_val": X4, "y_val": -Y4}, "y_val holds the label -1;"
+    ),
+    # a label of 10¹² once named 10¹² classes, one string each, before any check
+    "huge label": ({"X": np.zeros((40, 2)), "y": np.array([0, 1] * 19 + [0, 10**12])},
+                   "y holds the label "
+                   "1,000,000,000,000, which makes 1,000,000,000,001 classes"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BAD_NPZ)
@@ -177,6 +186,56 @@ def test_malformed_data_archives_exit_2(case: str, tmp_path: Path) -> None:
     result = cli(["train", str(config_for(tmp_path, "data.npz")), "--out", str(tmp_path / "o")])
     assert_one_line(result, 2, message)
     assert "data.npz" in result.output and not (tmp_path / "o").exists()
+
+
+def _arrow_table(path: Path, columns: dict[str, list[object]], types: dict[str, str]) -> None:
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    kinds = {k: getattr(pa, types.get(k, "float64"))() for k in columns}
+    table = pa.table({k: pa.array(v, type=kinds[k]) for k, v in columns.items()})
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    else:
+        feather.write_feather(table, path)
+
+
+def _rows_then(last: str) -> str:
+    return "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(200_000)) + last
+
+
+NOT_UTF8 = [b"\xff\xfe" if i == 5 else b"x" for i in range(40)]
+LABELS = [float(i % 2) for i in range(40)]
+BAD_TABLES = {
+    "binary feature, Parquet": ("t.parquet", lambda p: _arrow_table(
+        p, {"c": NOT_UTF8, "y": LABELS}, {"c": "binary"}),
+        "t.parquet: row 6, column 'c': b'\\xff\\xfe' is not UTF-8 text"),
+    "binary feature, Feather": ("t.feather", lambda p: _arrow_table(
+        p, {"a": LABELS, "c": NOT_UTF8, "y": LABELS}, {"c": "binary"}),
+        "t.feather: row 6, column 'c': b'\\xff\\xfe' is not UTF-8 text"),
+    "binary target": ("t.parquet", lambda p: _arrow_table(
+        p, {"a": LABELS, "y": NOT_UTF8}, {"y": "binary"}), "row 6, column 'y': b'\\xff\\xfe'"),
+    "no columns, Parquet": ("t.parquet", lambda p: _arrow_table(p, {}, {}),
+                            "t.parquet: has no columns"),
+    "no columns, Feather": ("t.feather", lambda p: _arrow_table(p, {}, {}),
+                            "t.feather: has no columns"),
+    # past the first block, from which Arrow infers the target's type
+    "text in a numeric target": ("t.csv", lambda p: p.write_text(_rows_then("7,oops\n")),
+                                 "t.csv: row 200002, column 'y': 'oops' is not a number, and "
+                                 "the target's first rows are numbers"),
+    "a 2 MiB cell": ("t.csv", lambda p: p.write_text(f'a,y\n0,1\n1,0\n1,"{"x" * 2**21}"\n'),
+                     "t.csv: row 4 is longer than 1.0 MiB"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_TABLES)
+def test_table_files_that_are_not_what_they_claim_exit_2(case: str, tmp_path: Path) -> None:
+    name, make, message = BAD_TABLES[case]
+    make(tmp_path / name)
+    result = cli(["train", str(config_for(tmp_path, name)), "--out", str(tmp_path / "o")])
+    assert_one_line(result, 2, message)
+    assert not (tmp_path / "o").exists()
 
 
 def tamper(source: Path, target: Path, **changes: object) -> Path:
@@ -191,7 +250,40 @@ def tamper(source: Path, target: Path, **changes: object) -> Path:
 BAD_CHECKPOINTS = {
     "0-d weight": ({"layers.0.W": np.array(1.0)}, "layers.0.W must be an array of floats"),
     "1-d weight": ({"layers.0.W": np.ones(3)}, "layers.0.W must be 2-D"),
-    "negative epoch": ({"epoch": np.array(-3)}, "epoch must be a whole number ≥ 0"),
+    "negative epoch": ({"epoch": np.array(-3)}, "epoch must be a whole number from 0 to 2**53"),
+    "huge step": (
+        {"step": np.array(2**63 - 1)},
+        "step must be a whole number from 0 to 2**53; received 9223372036854775807",
+    ),
+    "huge update count": ({"optimizer.step_count": np.array(2**62)}, "optimizer.step_count must"),
+    "weights past the epoch": ({"params_epoch": np.array(99)}, "params_epoch (99) is past epoch"),
+    "rng state out of range": (
+        {
+            "rng_state": np.array(
+                json.dumps(
+                    {
+                        "bit_generator": "PCG64",
+                        "state": {"state": -1, "inc": 7},
+                        "has_uint32": 0,
+                        "uinteger": 0,
+                    }
+                )
+            )
+        },
+        "rng_state is not a state bprop writes: its state must be a whole number from 0",
+    ),
+    "rng state of another generator": (
+        {"rng_state": np.array('{"bit_generator": "MT19937", "state": {"key": [1], "pos": 0}}')},
+        "rng_state is not a state bprop writes: not the state of a PCG64 generator",
+    ),
+    "rng state not JSON": (
+        {"rng_state": np.array("{")},
+        "rng_state is not a state bprop writes: not JSON",
+    ),
+    "monitor state": (
+        {"monitor_state": np.array('{"best": 0.5, "best_epoch": -1, "wait": 0}')},
+        "monitor_state is not a state bprop writes: best_epoch and wait must",
+    ),
     "string weights": ({"layers.0.b": np.array(["a"] * 16)}, "layers.0.b must be an array"),
     "not an array": ({"monitor_state": b"raw bytes"}, "member 'monitor_state' is not a .npy"),
     "non-finite weights": ({"layers.1.b": np.array([np.nan])}, "layers.1.b holds NaN or Inf"),
@@ -204,18 +296,23 @@ BAD_CHECKPOINTS = {
 
 
 @pytest.mark.parametrize("case", BAD_CHECKPOINTS)
-@pytest.mark.parametrize("use", ["evaluate", "resume"])
+@pytest.mark.parametrize("use", ["evaluate", "resume", "predict", "export"])
 def test_malformed_checkpoints_exit_2(case: str, use: str, run: Path, tmp_path: Path) -> None:
     changes, message = BAD_CHECKPOINTS[case]
     bad = tamper(run / "checkpoints/last.npz", tmp_path / "bad.npz", **changes)
+    out = tmp_path / "o"
     if use == "evaluate":
         result = cli(["evaluate", str(bad)])
+    elif use == "predict":
+        (tmp_path / "in.csv").write_text("a,b\n0.5,0.25\n")
+        result = cli(["predict", str(bad), str(tmp_path / "in.csv"), "--out", str(out)])
+    elif use == "export":
+        result = cli(["export", str(bad), "--out", str(out)])
     else:
-        out = tmp_path / "o"
         result = cli(["train", str(TOY), "--resume", str(bad), "--out", str(out), *QUICK,
                       "--set", "training.epochs=3"])  # fmt: skip
     assert_one_line(result, 2, message)
-    assert str(bad) in result.output
+    assert str(bad) in result.output and not out.exists()
 
 
 def test_a_predict_input_of_the_wrong_shape_exits_2(run: Path, tmp_path: Path) -> None:
@@ -223,6 +320,18 @@ def test_a_predict_input_of_the_wrong_shape_exits_2(run: Path, tmp_path: Path) -
         path = tmp_path / f"{name}.npz"
         np.savez(path, X=X)
         assert_one_line(cli(["predict", str(run), str(path)]), 2, f"{name}.npz")
+
+
+def test_a_predict_input_beyond_the_networks_float32_names_its_row(
+    run: Path, tmp_path: Path
+) -> None:
+    """1e39 is a finite float64 but no float32: it once became inf, and its prediction nan."""
+    rows = tmp_path / "far.csv"
+    rows.write_text("a,b\n0.5,0.25\n1e39,0\n")
+    result = cli(["predict", str(run), str(rows), "--out", str(tmp_path / "p.csv")])
+    assert_one_line(result, 2, "far.csv: row 2, column 1: 1e+39 (standardized: ")
+    assert "is beyond the range of float32" in result.output
+    assert not (tmp_path / "p.csv").exists()
 
 
 # ---------------------------------------------------------------------- sizes
@@ -253,6 +362,13 @@ SIZES = {
                   "needs whole-number bounds"),
     "infinite bound": (["sweep", str(TOY), "--random", "2", "--space",
                         "optimizer.lr=uniform:0:inf"], "needs finite bounds"),
+    "range test": (["lr-find", str(TOY), "--steps", "1000000000"],
+                   "--steps: 1,000,000,000 updates; a range test makes at most 100,000"),
+    "folds": (["cv", str(TOY), "--folds", "1000000000"], "each of the 1,000,000,000 folds needs "
+              "a row, and 270 are left besides the test split; use at most 270 folds"),
+    "folds of a sweep": (["sweep", str(TOY), "--grid", "optimizer.lr=0.1,0.2", "--folds",
+                          "1000000000"], "--folds: 2 trials × 1,000,000,000 folds make "
+                         "2,000,000,000 runs; a sweep runs at most 100,000"),
 }  # fmt: skip
 
 
@@ -262,6 +378,26 @@ def test_sizes_are_checked_before_anything_is_allocated(case: str, tmp_path: Pat
     result = cli([*args, "--out", str(tmp_path / "o")])
     assert_one_line(result, 2, message)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [("not an address", "'not an address' is not the address of a Dask scheduler"),
+     ("tcp://127.0.0.1:99999", "99999 is not a port number (1 to 65535)"),
+     ("127.0.0.1:0", "0 is not a port number"),
+     ("http://127.0.0.1:8786", "Dask's scheduler does not speak http://")],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["cv", "sweep", "compare-optimizers"])
+def test_a_dask_address_that_cannot_be_one_is_refused_at_once(
+    command: str, address: str, message: str, tmp_path: Path
+) -> None:
+    """Before the config is read (not after the connection's 10 s timeout)."""
+    extra = ["--grid", "optimizer.lr=0.1"] if command == "sweep" else []
+    out = tmp_path / "o"
+    result = cli([command, str(tmp_path / "no-config.yaml"), *extra, "--dask", address,
+                  "--out", str(out)])  # fmt: skip
+    assert_one_line(result, 2, message)
+    assert "Invalid value for '--dask'" in result.output and not out.exists()
 
 
 # ------------------------------------------------------- files that aren't files

@@ -116,6 +116,24 @@ def test_a_numba_that_does_not_import_is_named_or_passed_over(
         kernels.choose("fused", 1, 1)
 
 
+def test_numba_told_to_compile_nothing_refuses_fused_and_auto_takes_numpy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NUMBA_DISABLE_JIT=1 runs the kernels as plain Python: a run once crashed writing a numpy
+    float32 loss to JSON. In a child process, as numba reads the variable at its import."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "backprop_cli", "train", str(CONFIG_DIR / "moons.yaml"),
+               "--out", str(out), "--set", "training.kernels=fused"]  # fmt: skip
+    env = os.environ | {"NUMBA_DISABLE_JIT": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "training.kernels: fused needs numba, and NUMBA_DISABLE_JIT is set" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)  # what the variable sets at import
+    monkeypatch.setattr(kernels, "import_problem", kernels.import_problem.__wrapped__)
+    assert kernels.choose("auto", 10**9, 10**9) == "numpy"
+
+
 def test_fused_without_numba_is_refused_before_anything_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

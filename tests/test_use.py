@@ -87,6 +87,22 @@ def test_regression_metrics(sine: Path) -> None:
     assert 0.8 < found["r2"] <= 1 and found["mae"] > 0
 
 
+def test_evaluate_json_writes_null_for_a_figure_that_is_not_a_number(
+    sine: Path, tmp_path: Path
+) -> None:
+    """R² of constant targets is 0/0; JSON has no NaN, so a strict parser must read it."""
+    flat = tmp_path / "flat.csv"
+    flat.write_text("x,y\n0.1,0.5\n0.2,0.5\n0.3,0.5\n")
+    result = cli(["evaluate", str(sine), "--data", str(flat), "--json"])
+    assert result.exit_code == 0, result.output
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    found = json.loads(result.output, parse_constant=strict)
+    assert found["r2"] is None and found["mse"] > 0 and found["n"] == 3
+
+
 def test_evaluate_on_a_data_file_and_a_picture(iris: Path, tmp_path: Path) -> None:
     X, y = raw_split(CONFIG_DIR / "iris.yaml", "test")
     path = tmp_path / "test.csv"

@@ -192,6 +192,8 @@ OPTION_SPELLINGS = {
     "mode": "--mode",
     "fmt": "--format",
     "header": "--no-header",
+    "steps": "--steps",
+    "folds": "--folds",
 }
 
 

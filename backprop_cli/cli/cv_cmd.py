@@ -41,7 +41,7 @@ def cv(
     """
     from ..config import load_config
     from ..errors import BpropError
-    from ..runs.cv import CV_FILES, fold_trials
+    from ..runs.cv import CV_FILES, fold_config, fold_trials
     from ..runs.execution import StopRequest, check_dask
     from ..runs.outcomes import outcome_of_all
     from ..runs.run import prepare
@@ -55,10 +55,9 @@ def cv(
         if out is not None:
             check_free(out)
         cfg = load_config(config, list(set_ or []))
+        # the data (a row for every fold) and network, checked before any file is written
+        prepare(fold_config(cfg, folds, folds - 1, str(config)))
         trials = fold_trials(cfg, folds, str(config))
-        last = trials[-1].config  # the last fold is the smallest: it must hold a row
-        assert last is not None
-        prepare(last)  # the data and network, checked before any file is written
         if dask is not None:
             check_dask(dask)
         new = claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-cv")

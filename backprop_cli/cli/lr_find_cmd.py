@@ -49,12 +49,13 @@ def lr_find(
         if not start < end < float("inf"):
             raise BpropError(f"--end ({end:g}) must be a number larger than --start ({start:g})")
         cfg = load_config(config, list(set_ or []))
+        updates = run_range_test(cfg, start, end, steps)  # --steps is checked here
         try:
             test = None
             progress = progress_bar(console.is_terminal and not quiet)
             with progress:
                 task = progress.add_task("range test", total=steps, info="")
-                for test in run_range_test(cfg, start, end, steps):
+                for test in updates:
                     info = f"lr {test.lrs[-1]:.2g}  loss {fmt(test.smoothed[-1])}"
                     progress.update(task, completed=len(test.lrs), info=info)
         except ConfigError as exc:

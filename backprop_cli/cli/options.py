@@ -19,10 +19,25 @@ ConfigArg = Annotated[Path, typer.Argument(help="The experiment's YAML config.")
 #: Local worker processes, for the commands that train several runs.
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Local worker processes.")]
 
+
+def _scheduler_address(address: str | None) -> str | None:
+    """A --dask address that cannot be one is a usage error at once (exit 2)."""
+    from ..runs.scheduler_address import address_problem
+
+    problem = "" if address is None else address_problem(address)
+    if problem:
+        raise typer.BadParameter(problem)
+    return address
+
+
 #: A Dask scheduler to run the runs on instead, for the commands that train several runs.
 Dask = Annotated[
     str | None,
-    typer.Option("--dask", help="Run on the Dask scheduler at this address (tcp://host:8786)."),
+    typer.Option(
+        "--dask",
+        callback=_scheduler_address,
+        help="Run on the Dask scheduler at this address (tcp://host:8786).",
+    ),
 ]
 
 #: --quiet for the commands whose result is a table.

@@ -79,6 +79,7 @@ def sweep(
     """
     from ..config import load_config
     from ..errors import BpropError, ConfigError
+    from ..runs.cv import check_folds, fold_config
     from ..runs.execution import StopRequest, check_dask
     from ..runs.outcomes import outcome
     from ..runs.run import prepare
@@ -101,8 +102,12 @@ def sweep(
             raise ConfigError("no valid trial:\n" + "\n".join(t.problem for t in trials))
         assert valid[0].config is not None
         # The data and network, checked before any file is written; the metric, a column.
+        first = valid[0].config
+        if folds is not None:
+            check_folds(folds, len(valid))
+            first = fold_config(first, folds, folds - 1, str(config))  # a row for every fold
         option_metric = metric
-        metric = sweep_metric(cfg, metric, prepare(valid[0].config).history_columns)
+        metric = sweep_metric(cfg, metric, prepare(first).history_columns)
         if dask is not None:
             check_dask(dask)
         if resume:

@@ -30,6 +30,8 @@ BETA = 0.98
 STOP_FACTOR = 4.0
 #: Updates left out at the start when looking for the steepest descent.
 SKIP_START = 10
+#: The most updates a test makes (each keeps its rate and losses; a few hundred are usual).
+MAX_STEPS = 100_000
 
 
 def rates(start: float, end: float, steps: int) -> np.ndarray:

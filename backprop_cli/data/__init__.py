@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from ..errors import DataError
 from ..system import testhooks
-from .files import SHIPPED, SHIPPED_TABLES, RawData, load_file, load_shipped
+from .files import SHIPPED, SHIPPED_TABLES, RawData, check_labels, load_file, load_shipped
 from .generators import GENERATORS, generate, generator_options
 from .splits import Splits, make_splits, standardize, validation_of
 from .table_splits import load_table_splits, table_request, table_source
@@ -81,6 +81,8 @@ def load_data(
         return load_table_splits(table_path, data, task, rng, scale, dtype)
     raw, source = load_raw(data.dataset, data.path, data.target, dict(data.options), rng)
     _check_finite(source, {"X": raw.X, "y": raw.y, **raw.given})
+    rows = len(raw.X) + sum(len(v) for k, v in raw.given.items() if k.startswith("X"))
+    check_labels(source, {"y": raw.y, **{k: v for k, v in raw.given.items() if k[0] == "y"}}, rows)
     if raw.y.ndim not in (1, 2):
         raise DataError(f"{source}: y must be 1-D labels or 2-D targets; shape {raw.y.shape}")
     if len(raw.X) == 0:

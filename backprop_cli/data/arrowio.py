@@ -158,6 +158,13 @@ def read_error(path: Path, fmt: str, exc: BaseException) -> DataError:
             f"{path}: {where} {ragged[2]} cells, the header has {ragged[1]}; every row needs one "
             "value per column"
         )
+    if fmt in ("csv", "tsv") and "straddl" in text:  # a row longer than a block
+        row = _long_row(path, fmt)
+        return DataError(
+            f"{path}: {f'row {row}' if row else 'a row'} is longer than "
+            f"{size_text(BLOCK_BYTES)}, more than bprop reads as one row: a cell that long, or "
+            'a quote (") opened and never closed; fix the file'
+        )
     if "Empty CSV file" in text:
         return DataError(f"{path}: needs a header row and at least one data row")
     if "invalid UTF8" in text:
@@ -187,10 +194,24 @@ def _ragged_row(path: Path, fmt: str) -> int | None:
     return None
 
 
+def _long_row(path: Path, fmt: str) -> int | None:
+    """The number of the first row (the header being row 1) with a cell longer than Python's
+    csv field limit (128 KiB), or None (a slow scan, on the error path only)."""
+    read = 0  # rows read whole
+    try:
+        with _text_lines(path) as fh:
+            for _ in csv.reader(fh, delimiter="\t" if fmt == "tsv" else ","):
+                read += 1
+    except csv.Error:
+        return read + 1
+    except (OSError, UnicodeDecodeError, EOFError):
+        return None
+    return None
+
+
 def batches(path: Path, fmt: str, types: dict[str, pa.DataType], layout: Layout) -> Any:
     """Record batches of the columns in ``types``, converted to those types."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if fmt in ("csv", "tsv"):
         import pyarrow.csv as pacsv
@@ -206,9 +227,42 @@ def batches(path: Path, fmt: str, types: dict[str, pa.DataType], layout: Layout)
         source = (
             reader.get_batch(i) for i in range(reader.num_record_batches)
         ) if hasattr(reader, "num_record_batches") else iter(reader)  # fmt: skip
+    rows = 0
     for batch in source:
-        arrays = [pc.cast(batch.column(name), kind, safe=False) for name, kind in types.items()]
+        arrays = [
+            _converted(path, batch.column(name), name, kind, rows) for name, kind in types.items()
+        ]
+        rows += batch.num_rows
         yield pa.RecordBatch.from_arrays(arrays, names=list(types))
+
+
+def _converted(path: Path, column: pa.Array, name: str, kind: pa.DataType, rows: int) -> pa.Array:
+    """``column`` (of a Parquet or Feather batch after ``rows`` rows) as ``kind``; text must be
+    UTF-8 (a binary column's bytes, or a string column's written by another tool)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    converted = pc.cast(column, kind, safe=False)
+    if not pa.types.is_string(kind):
+        return converted
+    try:
+        converted.validate(full=True)
+    except pa.ArrowInvalid:
+        raw = pc.cast(column, pa.binary(), safe=False).to_pylist()
+        r, value = next((r, v) for r, v in enumerate(raw) if v is not None and not _utf8(v))
+        raise DataError(
+            f"{path}: row {rows + r + 1}, column {name!r}: {value[:40]!r} is not UTF-8 text; "
+            "write the column as UTF-8 strings (or leave a feature out: data.drop)"
+        ) from None
+    return converted
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def conversion_error(
@@ -218,8 +272,10 @@ def conversion_error(
     numeric: list[str],
     layout: Layout,
     first_row: int,
+    target: str | None = None,
 ) -> DataError:
-    """A cell that is not a number in a numeric column: find its row and column to name them."""
+    """A cell that is not a number in a numeric column (a feature's, or the ``target`` read as
+    numbers): find its row and column to name them."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if not re.search(r"conversion error to (float|double)", text):
         return read_error(path, fmt, exc)
@@ -227,6 +283,12 @@ def conversion_error(
     if found is None:
         return DataError(f"{path}: {text}")
     row, name, value = found
+    if name == target:
+        return DataError(
+            f"{path}: row {row}, column {name!r}: {value!r} is not a number, and the target's "
+            "first rows are numbers; fix the cell, or leave it empty (a row without a target is "
+            "left out)"
+        )
     return DataError(
         f"{path}: row {row}, column {name!r}: {value!r} is not a number; fix the cell, leave it "
         "empty (missing), or list the column in data.categorical"

@@ -140,7 +140,7 @@ class Encoding:
         category unless ``unknown`` is "ignore" (or ``ignore_unknown``: the held-out splits of
         the training file, where chance decides which categories the training split sees)."""
         n = table.n_rows if rows is None else len(rows)
-        numeric = table.numeric
+        numeric = {name: k for k, name in enumerate(table.numeric)}  # name → column
         if self.as_read(table, dtype):
             # a fancy index already copies: only the whole matrix needs an explicit copy
             picked = table.values.copy() if rows is None else table.values[rows]
@@ -152,7 +152,7 @@ class Encoding:
         j = 0
         for feature in self.features:
             if feature.kind == "numeric":
-                source = table.values[:, numeric.index(feature.name)]
+                source = table.values[:, numeric[feature.name]]
                 X[:, j] = source if rows is None else source[rows]
                 self._fill(X[:, j], feature, table, rows)
                 j += 1
@@ -214,9 +214,8 @@ class Encoding:
         column: Categorical = table.categorical[feature.name]
         codes = column.codes if rows is None else column.codes[rows]
         names = [*column.categories, MISSING]  # code −1 picks the last
-        lookup = np.array(
-            [feature.categories.index(c) if c in feature.categories else -1 for c in names]
-        )
+        position = {category: k for k, category in enumerate(feature.categories)}
+        lookup = np.array([position.get(c, -1) for c in names], dtype=np.int64)
         index = lookup[codes]
         unseen = index < 0
         if unseen.any() and not ignore:

@@ -108,6 +108,7 @@ def _load_npz(path: Path) -> RawData:
     for suffix in ("", "_val", "_test"):
         if f"X{suffix}" in arrays:
             _check_pair(path, suffix, arrays[f"X{suffix}"], arrays[f"y{suffix}"], X, y)
+    check_labels(str(path), {k: v for k, v in arrays.items() if k in ("y", "y_val", "y_test")})
     given = {k: (v.astype(np.int64) if v.dtype == bool else v) for k, v in given.items()}
     return RawData(X.astype(np.float64), y.astype(np.int64) if y.dtype == bool else y, given)
 
@@ -153,6 +154,28 @@ def _check_pair(
         )
     if y.ndim != y0.ndim or y.shape[1:] != y0.shape[1:]:
         raise DataError(f"{path}: y{suffix} has shape {y.shape}, unlike y's {y0.shape}")
+
+
+def check_labels(source: str, labels: dict[str, NDArray[Any]], rows: int | None = None) -> None:
+    """Integer targets are class indices 0 … K−1 (class k is output unit k): none negative and,
+    given the data's ``rows``, no more classes than rows (a label of 10¹² would make 10¹²
+    classes). Other targets are left alone."""
+    for name, y in labels.items():
+        if y.dtype.kind not in "iu" or y.size == 0:
+            continue
+        low, high = int(y.min()), int(y.max())
+        if low < 0:
+            raise DataError(
+                f"{source}: {name} holds the label {low:,}; integer labels are class indices "
+                "0 … K−1 (class k is output unit k): number the classes from 0, or store "
+                f"{name} as floats for a regression (loss mse)"
+            )
+        if rows is not None and high >= rows:
+            raise DataError(
+                f"{source}: {name} holds the label {high:,}, which makes {high + 1:,} classes "
+                f"(labels are class indices 0 … K−1), more than the data's {rows:,} rows; "
+                "number the classes 0 … K−1"
+            )
 
 
 def read_csv_table(path: Path) -> tuple[list[str], NDArray[np.float64]]:

@@ -83,30 +83,102 @@ def split_indices(
     test_fraction: float,
     rng: np.random.Generator,
     labels: NDArray[Any] | None,
+    source: object = "data",
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
     """Random (stratified when ``labels`` are given) train/val/test indices, each sorted so that
     the training split keeps file order. The permutation depends only on ``rng``, so the folds
-    of one seed partition the same rows."""
+    of one seed partition the same rows.
+
+    Each split's size is its share of all n rows, rounded once (not once per class), and shared
+    among the classes by largest remainder. Folds cut each class's rows left into K consecutive
+    parts, the parts one row longer taking turns over the classes, so fold sizes, overall and
+    per class, differ by at most one.
+    Raises DataError when a split asked for would be empty, naming it and why.
+    """
     groups = (
         [np.flatnonzero(labels == c) for c in np.unique(labels)]
         if labels is not None
         else [np.arange(n)]
     )
-    train, val, test = [], [], []
-    for group in groups:
-        order = rng.permutation(group)
-        n_test = round(test_fraction * len(order))
-        test.append(order[:n_test])
-        rest = order[n_test:]
-        if isinstance(validation, Fold):
-            parts = np.array_split(rest, validation.count)
-            val.append(parts[validation.index])
-            train.append(np.concatenate([p for k, p in enumerate(parts) if k != validation.index]))
-        else:
-            n_val = round(validation * len(order))
-            val.append(rest[:n_val])
-            train.append(rest[n_val:])
+    orders = [rng.permutation(group) for group in groups]
+    sizes = np.array([len(order) for order in orders], dtype=np.int64)
+    n_test = _apportion(round(test_fraction * n), test_fraction * sizes, sizes)
+    test = [order[:k] for order, k in zip(orders, n_test, strict=True)]
+    rests = [order[k:] for order, k in zip(orders, n_test, strict=True)]
+    empty = _empty_split(n, validation, test_fraction, int(n_test.sum()))
+    if empty:
+        raise DataError(too_few(source, n, validation, test_fraction, empty))
+    if isinstance(validation, Fold):
+        val, train, first = [], [], 0
+        for rest in rests:
+            start, stop = _fold_bounds(len(rest), validation, first)
+            val.append(rest[start:stop])
+            train.append(np.concatenate([rest[:start], rest[stop:]]))
+            first = (first + len(rest)) % validation.count
+    else:
+        room = sizes - n_test
+        n_val = _apportion(round(validation * n), validation * sizes, room)
+        val = [rest[:k] for rest, k in zip(rests, n_val, strict=True)]
+        train = [rest[k:] for rest, k in zip(rests, n_val, strict=True)]
     return tuple(np.sort(np.concatenate(part)).astype(np.intp) for part in (train, val, test))  # type: ignore[return-value]
+
+
+def _fold_bounds(m: int, fold: Fold, first: int) -> tuple[int, int]:
+    """Where fold ``fold.index`` lies among a class's ``m`` rows cut into ``fold.count``
+    consecutive parts: each ⌊m/K⌋ rows, and the m mod K parts from part ``first`` on (cyclically)
+    one more, so that the classes' extra rows go to every fold in turn."""
+    k, i = fold.count, fold.index
+    base, extra = divmod(m, k)
+
+    def extras_before(j: int) -> int:  # parts among first … first+extra−1 (mod k) below j
+        return max(0, min(j, first + extra, k) - first) + min(j, max(0, first + extra - k))
+
+    start = i * base + extras_before(i)
+    return start, start + base + extras_before(i + 1) - extras_before(i)
+
+
+def _apportion(total: int, quotas: NDArray[Any], room: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``total`` rows shared among classes in proportion to ``quotas`` (largest remainder: each
+    class its quota's whole part, then one more to the largest remainders first), at most
+    ``room`` each."""
+    counts = np.minimum(np.floor(quotas).astype(np.int64), room)
+    extra = total - int(counts.sum())
+    for c in np.argsort(-(quotas - np.floor(quotas)), kind="stable"):
+        if extra <= 0:
+            break
+        if counts[c] < room[c]:
+            counts[c] += 1
+            extra -= 1
+    return counts
+
+
+def _empty_split(n: int, validation: Validation, test_fraction: float, n_test: int) -> str:
+    """Why a split asked for would have no row ("" when none would be empty)."""
+    if test_fraction > 0 and n_test == 0:
+        return (
+            f"the test split would be empty ({test_fraction} × {n} rows rounds to 0); raise "
+            f"test_split to {1 / n:.2g} or more, or set it to 0 for no test split"
+        )
+    rest = n - n_test
+    if isinstance(validation, Fold):
+        if validation.count > rest:
+            return (
+                f"each of the {validation.count:,} folds needs a row, and {rest:,} are left "
+                f"besides the test split; use at most {rest:,} folds"
+            )
+        return ""  # dealt, every fold has a row, and the training split the other folds' rows
+    n_val = round(validation * n)
+    if validation > 0 and n_val == 0:
+        return (
+            f"the validation split would be empty ({validation} × {n} rows rounds to 0); raise "
+            f"validation_split to {1 / n:.2g} or more, or set it to 0 for no validation split"
+        )
+    if n_val >= rest:
+        return (
+            f"the training split would be empty (validation and test take {n_val + n_test} of "
+            f"the {n} rows); lower the splits"
+        )
+    return ""
 
 
 def make_splits(
@@ -131,9 +203,7 @@ def make_splits(
         )
     val_f = 0.0 if "X_val" in given else validation
     test_f = 0.0 if "X_test" in given else test_fraction
-    tr, va, te = split_indices(n, val_f, test_f, rng, y if classify else None)
-    if len(tr) < 1 or (holds_out(val_f) and len(va) < 1) or (test_f > 0 and len(te) < 1):
-        raise DataError(too_few(source, n, validation, test_fraction))
+    tr, va, te = split_indices(n, val_f, test_f, rng, y if classify else None, source)
 
     def pick(idx: NDArray[np.intp], key: str, held: Validation) -> tuple[Any, Any]:
         if f"X_{key}" in given:
@@ -145,15 +215,12 @@ def make_splits(
     return Splits(X[tr], y[tr], X_val, y_val, X_test, y_test)
 
 
-def too_few(source: object, n: int, validation: Validation, test_fraction: float) -> str:
+def too_few(source: object, n: int, validation: Validation, test_fraction: float, why: str) -> str:
     held = (
-        f"{validation.count} folds" if isinstance(validation, Fold)
+        f"{validation.count:,} folds" if isinstance(validation, Fold)
         else f"validation_split={validation}"
     )  # fmt: skip
-    return (
-        f"{source}: {n} samples are too few for {held} and test_split={test_fraction}; lower "
-        "the splits or use more data"
-    )
+    return f"{source}: {n} samples are too few for {held} and test_split={test_fraction}: {why}"
 
 
 #: Rows at a time for the statistics: float64 blocks of about 8 MiB, never a copy of the data.

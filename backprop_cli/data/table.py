@@ -205,6 +205,8 @@ def _plan_columns(
     path: Path, fmt: str, layout: Layout, schema: pa.Schema, request: Request, dtype: np.dtype
 ) -> Plan:
     names = list(schema.names)
+    if not names:
+        raise DataError(f"{path}: has no columns; it needs feature columns and a target column")
     repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:
         raise DataError(f"{path}: the header names {', '.join(map(repr, repeated))} more than once")
@@ -340,7 +342,8 @@ def _stream(
     matrix = np.empty((size, len(numeric)), dtype=dtype)
     rows = 0
     first_row = before + (1 if fmt in ("parquet", "ipc") else 1 + layout[1] + layout[0])
-    with _reading(path, fmt, numeric, layout, first_row - before):
+    numbers = [name for name, kind in types.items() if kind != pa.string()]  # the target too
+    with _reading(path, fmt, numbers, layout, first_row - before, target):
         for batch in batches(path, fmt, types, layout) if parts is None else parts:
             n = batch.num_rows
             if rows + n > len(matrix):
@@ -389,15 +392,21 @@ def _stream(
 
 @contextlib.contextmanager
 def _reading(
-    path: Path, fmt: str, numeric: list[str], layout: Layout, first_row: int
+    path: Path,
+    fmt: str,
+    numeric: list[str],
+    layout: Layout,
+    first_row: int,
+    target: str | None = None,
 ) -> Iterator[None]:
-    """Arrow's errors while reading ``path``, as errors that name the file, row and column."""
+    """Arrow's errors while reading ``path``, as errors that name the file, row and column
+    (``numeric``: the columns read as numbers, the ``target`` among them when it is)."""
     import pyarrow as pa
 
     try:
         yield
     except pa.ArrowInvalid as exc:
-        raise conversion_error(path, fmt, exc, numeric, layout, first_row) from None
+        raise conversion_error(path, fmt, exc, numeric, layout, first_row, target) from None
     except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
         raise read_error(path, fmt, exc) from None
 

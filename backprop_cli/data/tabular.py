@@ -77,13 +77,14 @@ def targets(table: Table, task: str, settings: Settings) -> tuple[NDArray[Any], 
     if settings.class_names is None:
         return codes, found
     order = settings.class_names
-    unlisted = [c for c in found if c not in order]
+    position = {name: k for k, name in enumerate(order)}
+    unlisted = [c for c in found if c not in position]
     if unlisted:
         raise DataError(
             f"{source}: data.class_names does not list {', '.join(map(repr, unlisted))}, found in "
             f"the target {name!r} (classes found: {', '.join(found)})"
         )
-    remap = np.array([order.index(c) for c in found] + [-1], dtype=np.int64)
+    remap = np.array([position[c] for c in found] + [-1], dtype=np.int64)
     return remap[codes], list(order)
 
 
@@ -100,7 +101,7 @@ def prepare_table(
     """Drop rows without a target (and, with ``missing: drop``, rows missing a feature), split,
     fit the encoding on the training split and encode every split. With ``in_place`` the
     training split may be made in the table's own matrix, which is then used up."""
-    from .splits import holds_out, split_indices, too_few
+    from .splits import holds_out, split_indices
 
     source = table.source
     y, classes = targets(table, task, settings)
@@ -125,11 +126,8 @@ def prepare_table(
     kept_y = y[rows]
     classify = classes is not None
     tr, va, te = split_indices(
-        len(rows), validation, test_fraction, rng, kept_y if classify else None
+        len(rows), validation, test_fraction, rng, kept_y if classify else None, source
     )
-    small = len(tr) < 1 or (holds_out(validation) and len(va) < 1)
-    if small or (test_fraction > 0 and len(te) < 1):
-        raise DataError(too_few(source, len(rows), validation, test_fraction))
     train_rows = rows[tr]
     encoding = Encoding(
         _fit_features(table, train_rows, settings.missing),
@@ -174,12 +172,12 @@ def _check_width(table: Table, encoding: Encoding, n_rows: int, dtype: np.dtype)
 def _fit_features(table: Table, train_rows: NDArray[np.intp], missing: str) -> list[Feature]:
     """Fill values and categories, learned from the training split's rows."""
     features = []
-    numeric = table.numeric
+    numeric = {name: k for k, name in enumerate(table.numeric)}  # name → column
     for name, kind in table.kinds.items():
         if kind == "numeric":
             fill = None
             if missing in ("mean", "median", "most_frequent"):
-                column = table.values[train_rows, numeric.index(name)]
+                column = table.values[train_rows, numeric[name]]
                 fill = _fill_value(column.astype(np.float64), missing)
                 if fill is None:
                     raise DataError(

@@ -9,8 +9,9 @@ kernels (`training.kernels`).
 
 Which path a run takes (``training.kernels``):
     numpy   the reference, always available
-    fused   the kernels; an error (with the install hint) when numba is missing
-    auto    fused when numba can be imported and the run is long enough for compiling to pay:
+    fused   the kernels; an error (with the install hint) when numba is missing, and when
+            NUMBA_DISABLE_JIT tells it to compile nothing
+    auto    fused when numba can be used and the run is long enough for compiling to pay:
             updates × parameters ≥ `AUTO_WORK` (compiling costs about a second the first time on
             a machine, a fraction of that from numba's cache later)
 """
@@ -38,16 +39,22 @@ def available() -> bool:
 
 @functools.cache
 def import_problem() -> str | None:
-    """Why numba cannot be used here, or None: not installed, or installed but failing to
-    import (an unsupported NumPy, a broken install). Imports numba when it is installed."""
+    """Why numba cannot be used here, or None: not installed, installed but failing to import
+    (an unsupported NumPy, a broken install), or told to compile nothing (NUMBA_DISABLE_JIT,
+    under which the kernels would run as plain Python). Imports numba when it is installed."""
     if not available():
         return f"it is not installed: {INSTALL}"
     from .compile import numba
 
     try:
-        numba()
+        nb = numba()
     except Exception as exc:  # ImportError, or numba refusing this NumPy at import
         return f"numba is installed but does not import ({type(exc).__name__}: {exc})"
+    if nb.config.DISABLE_JIT:
+        return (
+            "NUMBA_DISABLE_JIT is set, so numba compiles nothing (the kernels would run as plain "
+            "Python); unset it, or use training.kernels: numpy"
+        )
     return None
 
 

@@ -42,6 +42,7 @@ from ..core.training import TrainingState
 from ..errors import CheckpointError
 from ..system.atomic import write_with
 from ..system.reading import check_regular, check_zip_size
+from .checkpoint_states import COUNTERS, counter_problem, state_problems
 
 
 @dataclass
@@ -124,8 +125,7 @@ def load(path: Path) -> Checkpoint:
     return Checkpoint(arrays, path)
 
 
-#: Scalar counters and the JSON texts a checkpoint may hold.
-COUNTERS = ("epoch", "step", "params_epoch", "optimizer.step_count")
+#: The JSON texts a checkpoint may hold (its counters: `checkpoint_states.COUNTERS`).
 TEXTS = ("rng_state", "noise_rng_state", "monitor_state", "schedule_state", "config",
          "data.digest", "data.columns", "data.encoding")  # fmt: skip
 
@@ -137,8 +137,7 @@ def _problems(arrays: dict[str, Any]) -> list[str]:
         if not isinstance(value, np.ndarray):
             problems.append(f"member {key!r} is not a .npy array")
         elif key in COUNTERS:
-            if value.ndim != 0 or value.dtype.kind not in "iu" or int(value) < 0:
-                problems.append(f"{key} must be a whole number ≥ 0; received {_show(value)}")
+            problems += [problem for problem in [counter_problem(key, value)] if problem]
         elif key in TEXTS:
             if value.ndim != 0 or value.dtype.kind != "U":
                 problems.append(f"{key} must be a text; received {_show(value)}")
@@ -157,6 +156,8 @@ def _problems(arrays: dict[str, Any]) -> list[str]:
                 problems.append(f"{key} must be 2-D (units, fan_in); received shape {value.shape}")
             elif not np.all(np.isfinite(value)):
                 problems.append(f"{key} holds NaN or Inf; no run saves non-finite values")
+    if not problems:  # each counter a whole number and each state a text: their values
+        problems += state_problems(arrays)
     mean, std = arrays.get("preprocess.mean"), arrays.get("preprocess.std")
     if (mean is None) != (std is None):
         problems.append("preprocess.mean and preprocess.std must come together")

@@ -23,9 +23,11 @@ import numpy as np
 
 from ..config import ExperimentConfig, validate
 from ..config.loading import apply_overrides
+from ..errors import argument
 from ..system.atomic import write_text
+from ..system.resources import check_count
 from .rundirs import read_history
-from .sweep import Trial
+from .sweep import MAX_TRIALS, Trial
 from .sweep_results import TrialResult
 
 CV_FILES = frozenset({"cv.csv", "cv.json", "cv.png"})
@@ -36,17 +38,35 @@ FIGURES = (
 )  # fmt: skip
 
 
+def check_folds(folds: int, trials: int = 1) -> None:
+    """Raise ConfigError when ``trials`` × ``folds`` runs are more than a sweep runs (each fold
+    is a run): before a config is made for any of them."""
+    runs = trials * folds
+    if trials == 1:
+        check_count(
+            argument("folds"), runs, MAX_TRIALS, f"{folds:,} folds", "a cross-validation runs"
+        )
+    else:
+        what = f"{trials:,} trials × {folds:,} folds make {runs:,} runs"
+        check_count(argument("folds"), runs, MAX_TRIALS, what, "a sweep runs")
+
+
+def fold_config(cfg: ExperimentConfig, folds: int, k: int, source: str) -> ExperimentConfig:
+    """``cfg`` with ``data.folds`` and ``data.fold`` set: its run holds fold ``k`` (0-based)
+    out."""
+    raw = json.loads(json.dumps(cfg.model_dump(mode="json") | {"sweep": None}))
+    apply_overrides(raw, [f"data.folds={folds}", f"data.fold={k}"], source)
+    raw["name"] = f"{cfg.name}-fold-{k + 1}"
+    return validate(raw, f"{source} (fold {k + 1})")
+
+
 def fold_trials(cfg: ExperimentConfig, folds: int, source: str) -> list[Trial]:
     """One trial per fold: ``cfg`` with ``data.folds`` and ``data.fold`` set."""
-    base = json.loads(json.dumps(cfg.model_dump(mode="json") | {"sweep": None}))
-    trials = []
-    for k in range(folds):
-        raw = json.loads(json.dumps(base))
-        apply_overrides(raw, [f"data.folds={folds}", f"data.fold={k}"], source)
-        raw["name"] = f"{cfg.name}-fold-{k + 1}"
-        config = validate(raw, f"{source} (fold {k + 1})")
-        trials.append(Trial(k + 1, f"fold-{k + 1}", {"data.fold": k}, config))
-    return trials
+    check_folds(folds)
+    return [
+        Trial(k + 1, f"fold-{k + 1}", {"data.fold": k}, fold_config(cfg, folds, k, source))
+        for k in range(folds)
+    ]
 
 
 @dataclass

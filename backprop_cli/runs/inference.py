@@ -22,6 +22,7 @@ from ..core.types import Array
 from ..data import Splits, load_data
 from ..data.encoding import Encoding
 from ..errors import CheckpointError, DataError, argument
+from ..system.json_values import finite
 from . import checkpoints
 from .build import build_network, generators, task_of
 
@@ -89,9 +90,19 @@ class Model:
     def inputs(self, X: NDArray[Any], source: str, before: int = 0) -> Array:
         """Raw features, `checked`, standardized with the training statistics."""
         X = self.checked(X, source, before)
+        scaled = X
         if self.mean is not None and self.std is not None:
-            X = (X - self.mean) / self.std
-        return np.ascontiguousarray(X, dtype=self.net.dtype)
+            scaled = (X - self.mean) / self.std
+        with np.errstate(over="ignore"):
+            inputs = np.ascontiguousarray(scaled, dtype=self.net.dtype)
+        if inputs.dtype != scaled.dtype and not np.all(np.isfinite(inputs)):
+            r, c = np.argwhere(~np.isfinite(inputs))[0]
+            raise DataError(
+                f"{source}: row {before + r + 1}, column {c + 1}: {X[r, c]:.4g} (standardized: "
+                f"{scaled[r, c]:.4g}) is beyond the range of {inputs.dtype}, in which the network "
+                "computes; check the value"
+            )
+        return inputs
 
     def checked(self, X: NDArray[Any], source: str, before: int = 0) -> NDArray[np.float64]:
         """Raw features as float64, checked: rows of the model's width, every value finite.
@@ -256,7 +267,7 @@ class Evaluation:
             keep |= {"per_class": self.per_class, "confusion": self.confusion}
         else:
             keep |= {"mse": self.mse, "mae": self.mae, "r2": self.r2}
-        return keep
+        return finite(keep)  # JSON has no NaN/Inf (an r2 of constant targets): null
 
 
 def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) -> Evaluation:

@@ -7,9 +7,13 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from ..config import ExperimentConfig
-from ..core.lr_find import RangeTest, range_test, rates, training_steps
+from ..core.lr_find import MAX_STEPS, RangeTest, range_test, rates, training_steps
+from ..errors import argument
 from ..system.atomic import write_text
+from ..system.resources import check_count
 from .run import prepare
 from .step_log import csv_number
 
@@ -20,10 +24,16 @@ def run_range_test(
     cfg: ExperimentConfig, start: float, end: float, steps: int
 ) -> Iterator[RangeTest]:
     """The test on ``cfg``'s data, network and optimizer (its schedule is not used: the ramp
-    sets every update's rate), yielding it after every update."""
+    sets every update's rate), yielding it after every update. ``steps`` is checked at once,
+    the config's data and network as the test starts."""
+    check_count(argument("steps"), steps, MAX_STEPS, f"{steps:,} updates", "a range test makes")
+    return _updates(cfg, rates(start, end, steps))
+
+
+def _updates(cfg: ExperimentConfig, ramp: np.ndarray) -> Iterator[RangeTest]:
     prepared = prepare(cfg)
     step = training_steps(prepared.training, prepared.data)
-    yield from range_test(step, rates(start, end, steps))
+    yield from range_test(step, ramp)
 
 
 def csv_text(test: RangeTest) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from ..core.types import Array
 from ..data import Splits, cache, table_source
 from ..errors import BpropError, ConfigError
 from ..system.atomic import write_text
+from ..system.json_values import finite
 from . import checkpoints
 from .build import (
     build_network,
@@ -308,13 +308,4 @@ def _metrics(
         labels = splits.y_test.astype(np.int64) if prepared.data.classification else None
         loss, acc = evaluate(net, splits.X_test, net.prepare_targets(splits.y_test), labels)
         metrics["test"] = {"loss": loss} | ({"accuracy": acc} if acc is not None else {})
-    return _finite(metrics)
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/Inf: write them as null."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return finite(metrics)  # JSON has no NaN/Inf: they are written as null

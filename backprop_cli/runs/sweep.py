@@ -25,6 +25,7 @@ from ..config import (
     validate,
 )
 from ..errors import ConfigError, argument
+from ..system.resources import check_count
 from .rundirs import SWEEP_MARKER
 
 KINDS = ("uniform", "loguniform", "int", "choice")
@@ -154,19 +155,14 @@ class Space:
                 "sweep: section in the config"
             )
         count = math.prod(len(values) for values in out.grid.values()) * (out.random or 1)
-        if count > MAX_TRIALS:
-            sizes = " × ".join(
-                [f"{len(v)} ({k})" for k, v in out.grid.items()]
-                + ([f"{out.random} random draws"] if out.random else [])
-            )
-            option = (
-                f"{grid_}/{random_}"
-                if out.grid and out.random
-                else (grid_ if out.grid else random_)
-            )
-            raise ConfigError(
-                f"{option}: {sizes} make {count:,} trials; a sweep runs at most {MAX_TRIALS:,}"
-            )
+        sizes = " × ".join(
+            [f"{len(v)} ({k})" for k, v in out.grid.items()]
+            + ([f"{out.random} random draws"] if out.random else [])
+        )
+        option = (
+            f"{grid_}/{random_}" if out.grid and out.random else (grid_ if out.grid else random_)
+        )
+        check_count(option, count, MAX_TRIALS, f"{sizes} make {count:,} trials", "a sweep runs")
         if count == 0:
             raise ConfigError(f"{grid_}: a key with no values makes no trial")
         return out

@@ -1,4 +1,5 @@
-"""What this machine can hold: sizes are checked against its memory before they are allocated."""
+"""What this machine can hold: sizes are checked against its memory, and the counts a user gives
+(trials, folds, updates) against their bounds, before anything of that size is made."""
 
 from __future__ import annotations
 
@@ -40,3 +41,10 @@ def check_fits(key: str, what: str, n_bytes: float, error: type[Exception] = Con
             f"{key}: {what} needs {size_text(n_bytes)}, more than the {size_text(available)} of "
             "memory of this machine; make it smaller"
         )
+
+
+def check_count(key: str, count: int, most: int, what: str, limit: str) -> None:
+    """Raise ConfigError naming ``key`` when ``count`` passes ``most``: ``what`` (the count in
+    words) is more than ``limit`` (who makes them: "a sweep runs") does at most."""
+    if count > most:
+        raise ConfigError(f"{key}: {what}; {limit} at most {most:,}")
