@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,8 +22,11 @@ from typing import Any, TypeVar
 from ..errors import BpropError, argument
 from ..system.lifetime import die_with
 from ..system.locking import held_by
+from .scheduler_address import tcp_endpoint
 
 R = TypeVar("R")
+#: How long the first look at a scheduler's port may take.
+PROBE_SECONDS = 3.0
 
 
 def dask_hint() -> str:
@@ -48,12 +52,27 @@ def connect(address: str) -> Any:
     except ImportError:
         raise ExecutionError(dask_hint()) from None
     try:
+        _probe(address)
         return Client(address, timeout=10)
     except (OSError, TimeoutError) as exc:
         raise ExecutionError(
             f"{argument('dask')}: cannot reach a Dask scheduler at {address} ({exc}); start one "
             "with `dask scheduler` and workers with `dask worker ADDRESS`"
         ) from None
+
+
+def _probe(address: str) -> None:
+    """Raise at once when nothing listens at a tcp:// ``address`` (a refused connection or an
+    unknown host), instead of after Dask's connection timeout; a slow network is left to Dask."""
+    endpoint = tcp_endpoint(address)
+    if endpoint is None:
+        return
+    try:
+        socket.create_connection(endpoint, timeout=PROBE_SECONDS).close()
+    except (ConnectionRefusedError, socket.gaierror):
+        raise
+    except OSError:
+        pass
 
 
 def check_dask(address: str) -> None:

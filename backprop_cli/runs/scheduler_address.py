@@ -29,3 +29,11 @@ def address_problem(address: str) -> str:
     if not 1 <= port <= 65535:
         return f"{address!r}: {port} is not a port number (1 to 65535); {example}"
     return ""
+
+
+def tcp_endpoint(address: str) -> tuple[str, int] | None:
+    """(host, port) of a ``tcp://`` address (or one without a protocol); None for another."""
+    found = _ADDRESS.fullmatch(address.strip())
+    if found is None or (found["protocol"] or "tcp").lower() != "tcp":
+        return None
+    return found["host"].strip("[]"), int(found["port"])
