@@ -30,27 +30,39 @@ def trained(config: Path) -> Path:
     return out
 
 
-def test_the_onnx_model_matches_bprop_predict_on_every_shipped_config(tmp_path: Path) -> None:
+#: The configs the quick suite exports: a table with categories and names (penguins), a
+#: regression (sine), images (digits), a classifier of points (moons); `make test-slow` exports
+#: every other shipped config too.
+QUICK_EXPORTS = ("penguins", "sine", "digits", "moons")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [c if c.stem in QUICK_EXPORTS else pytest.param(c, marks=pytest.mark.slow) for c in CONFIGS],
+    ids=lambda c: c.stem,
+)
+def test_the_onnx_model_matches_bprop_predict_on_every_shipped_config(
+    config: Path, tmp_path: Path
+) -> None:
     onnxruntime = pytest.importorskip("onnxruntime")
-    for config in CONFIGS:
-        run = trained(config)
-        path = tmp_path / f"{config.stem}.onnx"
-        result = cli(["export", str(run), "--format", "onnx", "--out", str(path)])
-        assert result.exit_code == 0, (config.stem, result.output)
-        model = load_model(run)
-        split = "test" if model.cfg.data.test_split > 0 else "train"
-        X, _ = split_of(model.cfg, split)
-        expected = model.net.predict(model.inputs(X, "test"))
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        [output] = session.get_outputs()
-        assert [i.name for i in session.get_inputs()] == ["features"]
-        assert output.name == ("probabilities" if model.classification else "predictions")
-        got = session.run(None, {"features": X.astype(np.float32)})[0]
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, err_msg=config.stem)
-        meta = session.get_modelmeta().custom_metadata_map
-        assert json.loads(meta["input_columns"]) == input_columns(model)
-        if model.classification:
-            assert json.loads(meta["class_names"]) == model.class_names()
+    run = trained(config)
+    path = tmp_path / f"{config.stem}.onnx"
+    result = cli(["export", str(run), "--format", "onnx", "--out", str(path)])
+    assert result.exit_code == 0, (config.stem, result.output)
+    model = load_model(run)
+    split = "test" if model.cfg.data.test_split > 0 else "train"
+    X, _ = split_of(model.cfg, split)
+    expected = model.net.predict(model.inputs(X, "test"))
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    [output] = session.get_outputs()
+    assert [i.name for i in session.get_inputs()] == ["features"]
+    assert output.name == ("probabilities" if model.classification else "predictions")
+    got = session.run(None, {"features": X.astype(np.float32)})[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, err_msg=config.stem)
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["input_columns"]) == input_columns(model)
+    if model.classification:
+        assert json.loads(meta["class_names"]) == model.class_names()
 
 
 def test_onnx_layers_beyond_dense_and_every_activation(tmp_path: Path) -> None:
