@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from backprop_cli.config.models import DataConfig
 from backprop_cli.data import cache, load_data
-from backprop_cli.errors import DataError
+from backprop_cli.errors import ConfigError, DataError
 from backprop_cli.system import testhooks
 
 
@@ -227,3 +228,102 @@ def test_a_damaged_folder_that_is_not_provably_an_entry_is_left_alone(tmp_path: 
     again = load(tmp_path / "d.csv", target="y")
     assert again.report["cache"] in ("stored", "off")
     assert (entry / "my-notes.txt").read_text() == "keep me\n"
+
+
+# ------------------------------------------------------- entries as users' machines leave them
+def test_under_a_group_writable_umask_entries_still_hit_and_leave_no_temporary(
+    tmp_path: Path,
+) -> None:
+    """umask 002 (many distributions' default) would make an entry's files group-writable,
+    which the check refuses: bprop gives its folders 0700 and its files 0600 itself."""
+    previous = os.umask(0o002)
+    try:
+        first = load(table(tmp_path / "d.csv"), target="y")
+        second = load(tmp_path / "d.csv", target="y")
+    finally:
+        os.umask(previous)
+    assert (first.report["cache"], second.report["cache"]) == ("stored", "hit")
+    assert [p.name for p in root().iterdir()] == [entries()[0].name]  # no .KEY.RANDOM.tmp left
+    (entry,) = entries()
+    assert entry.stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in entry.iterdir()} == {0o600}
+
+
+def _classes_swapped(entry: Path) -> None:
+    meta = json.loads((entry / "meta.json").read_text())
+    encoding = json.loads(meta["encoding"])  # the fitted encoding, as its own JSON text
+    encoding["classes"] = list(reversed(encoding["classes"]))
+    meta["encoding"] = json.dumps(encoding)
+    (entry / "meta.json").write_text(json.dumps(meta))
+
+
+def _manifest_removed(entry: Path) -> None:
+    (entry / "meta.json").unlink()
+
+
+def _manifest_nested(entry: Path) -> None:
+    (entry / "meta.json").write_text("[" * 200_000)
+
+
+def _folder_group_writable(entry: Path) -> None:
+    entry.chmod(0o770)
+
+
+def _file_made_a_symlink(entry: Path) -> None:
+    target = entry.parent.parent / "elsewhere.npy"
+    (entry / "X_test.npy").rename(target)
+    (entry / "X_test.npy").symlink_to(target)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_classes_swapped, _manifest_removed, _manifest_nested, _folder_group_writable,
+     _file_made_a_symlink],
+    ids=["classes-edited", "no-manifest", "nested-manifest", "group-writable", "symlinked-file"],
+)  # fmt: skip
+def test_a_damaged_entry_is_rebuilt_and_served_again(damage: Any, tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i % 5},{'xyz'[i % 3]}\n" for i in range(60)))
+    first = load(path, target="y")
+    (entry,) = entries()
+    damage(entry)
+    again = load(path, target="y")
+    assert again.report["cache"] == "stored"  # rebuilt, and truly stored again:
+    assert load(path, target="y").report["cache"] == "hit"
+    assert again.classes == first.classes == ["x", "y", "z"]
+    np.testing.assert_array_equal(again.y_train, first.y_train)
+
+
+def test_a_mistyped_size_limit_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``10G`` would otherwise mean no limit at all."""
+    monkeypatch.setenv("BPROP_CACHE_MAX_BYTES", "10G")
+    with pytest.raises(ConfigError, match=r"BPROP_CACHE_MAX_BYTES: '10G' is not a whole number"):
+        load(table(tmp_path / "d.csv"), target="y")
+
+
+def test_eviction_leaves_a_folder_named_like_an_entry_whose_manifest_is_not_bprops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = root() / "0123456789abcdef0123456789abcdef01234567"
+    mine.mkdir(parents=True)
+    (mine / "meta.json").write_text("important")
+    (mine / "X_train.npy").write_text("data")
+    monkeypatch.setenv("BPROP_CACHE_MAX_BYTES", "0")
+    load(table(tmp_path / "d.csv"), target="y")
+    assert (mine / "meta.json").read_text() == "important"
+    assert (mine / "X_train.npy").read_text() == "data"
+
+
+def test_the_folder_of_a_killed_store_is_removed_once_it_is_a_day_old(tmp_path: Path) -> None:
+    load(table(tmp_path / "d.csv"), target="y")
+    (entry,) = entries()
+    killed, recent = (root() / f".{entry.name}.{k * 8}.tmp" for k in ("0", "1"))
+    for folder in (killed, recent):
+        folder.mkdir(mode=0o700)
+        (folder / "X_train.npy").write_bytes(b"part of an array")
+    day_and_more = time.time() - cache.STALE_SECONDS - 60
+    os.utime(killed, (day_and_more, day_and_more))
+    load(table(tmp_path / "e.csv", shift=1.0), target="y")  # a store, then eviction
+    assert not killed.exists() and recent.is_dir()  # a store may still be writing that one

@@ -30,16 +30,19 @@ import json
 import os
 import re
 import secrets
+import stat
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import ConfigError
 from ..system.private import private_folder, trusted
 
 #: Changes whenever what an entry holds or means changes.
-VERSION = 2
+VERSION = 3
 ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "mean", "std")
 DEFAULT_MAX_BYTES = 10 << 30
 #: The entry's manifest, written last.
@@ -50,6 +53,8 @@ ENTRY_FILES = frozenset({MANIFEST, *(f"{array}.npy" for array in ARRAYS)})
 ENTRY_NAME = re.compile(r"[0-9a-f]{40}")
 #: A folder being written: ``.KEY.RANDOM.tmp``.
 BUILDING_NAME = re.compile(r"\.[0-9a-f]{40}\.[0-9a-f]{8}\.tmp")
+#: A folder being written that is older than this was left by a store that was killed.
+STALE_SECONDS = 24 * 3600
 
 
 class DamagedEntryError(ValueError):
@@ -59,6 +64,27 @@ class DamagedEntryError(ValueError):
 def enabled() -> bool:
     """False when ``BPROP_NO_CACHE`` is set (to anything but 0 or nothing)."""
     return os.environ.get("BPROP_NO_CACHE", "") in ("", "0")
+
+
+def max_bytes() -> int:
+    """``BPROP_CACHE_MAX_BYTES`` (a whole number of bytes), else `DEFAULT_MAX_BYTES`.
+
+    Raises:
+        ConfigError: a value that is not a whole number of bytes.
+    """
+    text = os.environ.get("BPROP_CACHE_MAX_BYTES", "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(
+            f"BPROP_CACHE_MAX_BYTES: {text!r} is not a whole number of bytes (e.g. 10737418240 "
+            "for 10 GiB); set it so, or unset it for the default of 10 GiB"
+        )
+    return value
 
 
 def cache_dir() -> Path:
@@ -117,6 +143,8 @@ def load(name: str) -> tuple[dict[str, NDArray[Any] | None], dict[str, Any]] | N
         return None
     folder = root / name
     if not (folder / MANIFEST).exists():
+        if os.path.lexists(folder):
+            _remove(folder)  # an entry whose manifest never landed or was lost: rebuilt
         return None
     try:
         meta = _verified(folder)
@@ -141,10 +169,12 @@ def _verified(folder: Path) -> dict[str, Any]:
         meta = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         files = meta["files"]
         listed = {file: (int(v["size"]), str(v["sha256"])) for file, v in files.items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DamagedEntryError(f"unreadable manifest ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise DamagedEntryError(f"unreadable manifest ({type(exc).__name__})") from None
     if meta.get("version") != VERSION or meta.get("writer") != "bprop":
         raise DamagedEntryError("another version")
+    if meta.get("sha256") != _content_digest(meta):
+        raise DamagedEntryError("the manifest is not the one that was stored")
     if not set(listed) <= ENTRY_FILES - {MANIFEST} or not {"X_train.npy", "y_train.npy"} <= set(
         listed
     ):
@@ -164,20 +194,20 @@ def store(name: str, arrays: dict[str, NDArray[Any] | None], meta: dict[str, Any
         return False
     temporary = root / f".{name}.{secrets.token_hex(4)}.tmp"
     try:
-        temporary.mkdir()
+        temporary.mkdir(mode=0o700)
+        os.chmod(temporary, 0o700)  # whatever the umask
         files = {}
         for array, value in arrays.items():
             if value is not None:
                 path = temporary / f"{array}.npy"
                 np.save(path, value, allow_pickle=False)
+                os.chmod(path, 0o600)
                 files[path.name] = {"size": path.stat().st_size, "sha256": file_digest(path)}
-        manifest = {"version": VERSION, "writer": "bprop", "files": files, **meta}
+        manifest: dict[str, Any] = {"version": VERSION, "writer": "bprop", "files": files, **meta}
+        manifest["sha256"] = _content_digest(manifest)
         (temporary / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-        try:
-            temporary.rename(root / name)
-        except OSError:
-            if not (root / name / MANIFEST).is_file():  # not another process's entry
-                raise
+        os.chmod(temporary / MANIFEST, 0o600)
+        _place(temporary, root / name)
     except OSError:
         return False
     finally:
@@ -186,17 +216,47 @@ def store(name: str, arrays: dict[str, NDArray[Any] | None], meta: dict[str, Any
     return True
 
 
+def _content_digest(manifest: dict[str, Any]) -> str:
+    """A digest of everything the manifest records but the digest itself."""
+    content = {key: value for key, value in manifest.items() if key != "sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _place(temporary: Path, target: Path) -> None:
+    """Rename the finished entry ``temporary`` to ``target``. An entry another process stored
+    meanwhile is kept; a damaged one bprop wrote (no verified manifest) is replaced."""
+    try:
+        temporary.rename(target)
+        return
+    except OSError:
+        pass
+    try:
+        _verified(target)
+        return  # another process's whole entry
+    except (OSError, ValueError):
+        _remove(target)
+    temporary.rename(target)
+
+
 def _is_entry(folder: Path) -> bool:
     """True when ``folder`` is provably an entry (or a temporary one) bprop wrote: its name is a
-    key's, it is this user's own folder and it holds nothing but files an entry holds."""
+    key's, it is a folder of this user's (not a symlink) and it holds nothing but files (or
+    symlinks) of this user's named as an entry's files are."""
     if not (ENTRY_NAME.fullmatch(folder.name) or BUILDING_NAME.fullmatch(folder.name)):
         return False
-    if not trusted(folder, directory=True):
-        return False
     try:
-        return all(f.name in ENTRY_FILES and trusted(f) for f in folder.iterdir())
+        if not _owned(folder, directory=True):
+            return False
+        return all(f.name in ENTRY_FILES and _owned(f) for f in folder.iterdir())
     except OSError:
         return False
+
+
+def _owned(path: Path, directory: bool = False) -> bool:
+    """``path`` is this user's: a folder (``directory``) or a file or symlink, never followed."""
+    info = os.lstat(path)
+    kind = stat.S_ISDIR(info.st_mode) if directory else not stat.S_ISDIR(info.st_mode)
+    return kind and info.st_uid == os.geteuid()
 
 
 def _remove(folder: Path) -> None:
@@ -209,6 +269,17 @@ def _remove(folder: Path) -> None:
         folder.rmdir()
 
 
+def _written_entry(folder: Path) -> bool:
+    """An entry bprop wrote, by its name and files and by its manifest's own word."""
+    if not _is_entry(folder):
+        return False
+    try:
+        meta = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(meta, dict) and meta.get("writer") == "bprop"
+
+
 def _size(folder: Path) -> int:
     with contextlib.suppress(OSError):
         return sum(f.stat().st_size for f in folder.iterdir())
@@ -217,15 +288,20 @@ def _size(folder: Path) -> int:
 
 def _evict(root: Path, keep: str) -> None:
     """Remove the least recently used entries beyond the size limit (never ``keep``)."""
+    limit = max_bytes()
     try:
-        limit = int(os.environ.get("BPROP_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES))
-        entries = [
-            p
-            for p in root.iterdir()
-            if ENTRY_NAME.fullmatch(p.name) and _is_entry(p) and (p / MANIFEST).is_file()
-        ]
+        found = list(root.iterdir())
+        now = time.time()
+        for stale in found:  # the folders of stores that were killed
+            if (
+                BUILDING_NAME.fullmatch(stale.name)
+                and _is_entry(stale)
+                and now - os.lstat(stale).st_mtime > STALE_SECONDS
+            ):
+                _remove(stale)
+        entries = [p for p in found if ENTRY_NAME.fullmatch(p.name) and _written_entry(p)]
         used = {p: (p / MANIFEST).stat().st_mtime for p in entries}
-    except (OSError, ValueError):
+    except OSError:
         return
     sizes = {p: _size(p) for p in entries}
     total = sum(sizes.values())

@@ -64,6 +64,7 @@ def load_table_splits(
         assert splits.report is not None
         splits.report |= {"load_seconds": time.perf_counter() - started, "cache": "off"}
         return splits
+    cache.max_bytes()  # a mistyped limit is refused before the parse, not after it
     settings = {
         "format": table_ending(path),
         "data": data.model_dump(mode="json", exclude={"path"}),
