@@ -57,18 +57,22 @@ def warmed(script: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
-def run(script: Path, cache: Path, full_disk: bool = False) -> subprocess.CompletedProcess[str]:
+def run(
+    script: Path, cache: Path, full_disk: bool = False, umask: int = 0o022
+) -> subprocess.CompletedProcess[str]:
     """The script, with bprop's cache folder ``cache``; ``full_disk``: no file can grow."""
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "BPROP_NO_CACHE")}
     env |= {"BPROP_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
 
-    def no_room() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    def start() -> None:
+        os.umask(umask)
+        if full_disk:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
     return subprocess.run(
         [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300,
-        preexec_fn=no_room if full_disk else None,
+        preexec_fn=start,
     )  # fmt: skip
 
 
@@ -140,3 +144,11 @@ def test_a_cache_that_cannot_be_written_is_passed_over(script: Path, tmp_path: P
     result = run(script, tmp_path / "cache", full_disk=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2.0", "0"]
+
+
+def test_under_a_group_writable_umask_the_cache_still_serves(script: Path, tmp_path: Path) -> None:
+    """umask 002 makes numba's files group-writable, which the check refuses: bprop gives
+    them mode 0600 once numba has written them."""
+    cache = tmp_path / "cache"
+    assert run(script, cache, umask=0o002).stdout.split() == ["2.0", "0"]
+    assert run(script, cache, umask=0o002).stdout.split() == ["2.0", "1"]  # served

@@ -63,6 +63,14 @@ def kernel(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     return dispatcher
 
 
+def _private_files(folder: Path) -> None:
+    """Give the files numba wrote in ``folder`` mode 0600: under a umask such as 002 they would
+    be group-writable, which the check before every load refuses."""
+    for file in folder.iterdir():
+        if file.is_file() and not file.is_symlink() and file.stat().st_uid == os.geteuid():
+            file.chmod(0o600)
+
+
 @functools.cache
 def _private_cache_class() -> type:
     """numba's function cache, kept under a private folder and never trusted blindly."""
@@ -124,5 +132,6 @@ def _private_cache_class() -> type:
             # A read-only folder, a full disk: the kernel runs uncached.
             with contextlib.suppress(Exception):
                 super().save_overload(sig, data)
+                _private_files(Path(self._cache_path))
 
     return PrivateCache
