@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -182,6 +183,69 @@ def test_an_interrupted_sweep_is_marked_and_resumable(tmp_path: Path) -> None:
     result = sweep(out, "--grid", "optimizer.lr=0.1,0.01", "--resume")
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     assert (out / "sweep.json").is_file()
+
+
+def test_resume_moves_a_trial_folder_of_other_files_aside_never_writing_over_them(
+    tmp_path: Path,
+) -> None:
+    """A marked sweep whose trial folder holds a user's files (named like a run's, but with no
+    config of bprop's): they are moved to superseded/, byte for byte, and the trial runs anew."""
+    out = tmp_path / "sweep"
+    assert sweep(out, "--grid", "optimizer.lr=0.1").exit_code == 0  # type: ignore[attr-defined]
+    (trial,) = [p for p in out.iterdir() if p.name.startswith("t001")]
+    shutil.rmtree(trial)
+    trial.mkdir()
+    (trial / "history.csv").write_text("precious\n")
+    (trial / "notes.txt").write_text("mine\n")
+    result = sweep(out, "--grid", "optimizer.lr=0.1", "--resume")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "moved to superseded/" in result.output  # type: ignore[attr-defined]
+    kept = out / "superseded" / trial.name
+    assert (kept / "history.csv").read_text() == "precious\n"
+    assert (kept / "notes.txt").read_text() == "mine\n"
+    assert (trial / "metrics.json").is_file() and not (trial / "notes.txt").exists()
+
+
+def test_a_trial_folder_held_by_another_run_is_neither_written_nor_moved(tmp_path: Path) -> None:
+    """A `bprop train --resume` running in a trial's folder holds its lock: the sweep's run of
+    that trial fails "in use" without writing there, and a resume that would move the folder
+    aside (its config changed) exits 2 instead."""
+    from backprop_cli.system.locking import hold
+
+    out = tmp_path / "sweep"
+    assert sweep(out, "--grid", "optimizer.lr=0.1").exit_code == 0  # type: ignore[attr-defined]
+    (trial,) = [p for p in out.iterdir() if p.name.startswith("t001")]
+    (trial / "metrics.json").unlink()  # unfinished: resume reruns it in its folder
+
+    def files() -> dict[str, bytes]:
+        return {
+            p.name: p.read_bytes()
+            for p in trial.rglob("*")
+            if p.is_file() and p.name != ".bprop.lock"
+        }
+
+    before = files()
+    with hold(trial):  # as `bprop train --resume` in that folder does
+        rerun = sweep(out, "--grid", "optimizer.lr=0.1", "--resume")
+        assert rerun.exit_code == 2, rerun.output  # type: ignore[attr-defined]
+        assert "in use by another run" in rows(out)[0]["detail"]
+        assert files() == before
+        config = trial / "config.yaml"
+        config.write_text(config.read_text().replace("lr: 0.1", "lr: 0.2"))  # changed: move it
+        moved = sweep(out, "--grid", "optimizer.lr=0.1", "--resume")
+        assert moved.exit_code == 2, moved.output  # type: ignore[attr-defined]
+        assert "in use by another run" in moved.output  # type: ignore[attr-defined]
+        assert trial.is_dir() and not (out / "superseded").exists()
+
+
+def test_a_symlinked_marker_does_not_make_a_sweep(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (tmp_path / "elsewhere").write_text("written by bprop sweep: this directory holds a sweep\n")
+    (out / ".bprop-sweep").symlink_to(tmp_path / "elsewhere")
+    (out / "best.yaml").write_text("my own\n")
+    result = sweep(out, "--grid", "optimizer.lr=0.1", "--resume")
+    assert result.exit_code == 2 and (out / "best.yaml").read_text() == "my own\n"  # type: ignore[attr-defined]
 
 
 def test_dask_unavailable_or_unreachable_exits_2(

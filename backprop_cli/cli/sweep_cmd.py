@@ -258,6 +258,15 @@ def _report_changes(plan: ResumePlan) -> None:
         for name, keys in plan.changed.items():
             shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
             console.print(f"  {name}: {shown} differ", soft_wrap=True, markup=False)
+    aside = [name for name in plan.moved if name not in plan.changed]
+    if aside:
+        console.print(
+            f"{len(aside)} trial folders held files that are not a bprop run's; moved to "
+            f"superseded/ before their trials run: {', '.join(aside[:10])}"
+            + (" …" if len(aside) > 10 else ""),
+            soft_wrap=True,
+            markup=False,
+        )
     if plan.dropped:
         console.print(
             f"{len(plan.dropped)} earlier trials are not in this space; left on disk, out of "

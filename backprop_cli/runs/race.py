@@ -20,6 +20,7 @@ from ..config import ExperimentConfig, with_optimizer
 from ..core.optim import DEFAULT_RACE, OPTIMIZERS
 from ..core.training import EpochEnded, Event
 from ..errors import BpropError, ConfigError, argument
+from ..system.locking import hold
 from .execution import run_all
 from .outcomes import STATUS
 from .run import RunFinished, RunStarted, execute, prepare, warm_data_cache
@@ -158,12 +159,13 @@ def _contestant_events(
     history: list[dict[str, float]] = []
     finished: RunFinished | None = None
     try:
-        for event in execute(prepare(contestant.config), run_dir, stop=stop):
-            if isinstance(event, EpochEnded):
-                history.append(event.row)
-            elif isinstance(event, RunFinished):
-                finished = event
-            yield event
+        with hold(run_dir):  # a run directory like any other: one writer at a time
+            for event in execute(prepare(contestant.config), run_dir, stop=stop):
+                if isinstance(event, EpochEnded):
+                    history.append(event.row)
+                elif isinstance(event, RunFinished):
+                    finished = event
+                yield event
     except Exception as exc:  # any failure is this contestant's result; the others go on
         detail = (
             str(exc)

@@ -45,8 +45,11 @@ def is_comparison_dir(path: Path) -> bool:
 def is_sweep_dir(path: Path) -> bool:
     """True when ``path`` holds a sweep bprop wrote: its marker, or the sweep.json a finished
     sweep writes (a table of trials ranked by a metric)."""
-    if (path / SWEEP_MARKER).is_file():
+    marker = path / SWEEP_MARKER
+    if marker.is_file() and not marker.is_symlink():
         return True
+    if (path / "sweep.json").is_symlink():
+        return False
     try:
         document = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
@@ -70,6 +73,28 @@ def run_of_checkpoint(checkpoint: Path) -> Path | None:
     run = folder.parent
     marked = (run / "config.yaml").is_file() and (run / "history.json").is_file()
     return run if folder.name == "checkpoints" and marked else None
+
+
+def holds_only_run_files(directory: Path) -> bool:
+    """True when ``directory`` holds nothing but what `bprop train` writes there: its files, its
+    checkpoints, its lock and the temporaries of a killed write."""
+    try:
+        for entry in directory.iterdir():
+            if entry.name == "checkpoints" and entry.is_dir() and not entry.is_symlink():
+                if not all(_own_file(p, is_checkpoint_name) for p in entry.iterdir()):
+                    return False
+            elif not _own_file(entry, RUN_FILES.__contains__):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _own_file(path: Path, named: Callable[[str], bool]) -> bool:
+    """A file (not a symlink) with a name bprop gives, its lock, or a killed write's temporary."""
+    if path.name == LOCK_FILE or TEMPORARY.fullmatch(path.name):
+        return True
+    return named(path.name) and path.is_file() and not path.is_symlink()
 
 
 def is_empty(directory: Path) -> bool:

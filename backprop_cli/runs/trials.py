@@ -12,10 +12,11 @@ from pathlib import Path
 
 from ..config import read_yaml
 from ..errors import BpropError
+from ..system.locking import check_free, hold
 from .execution import StopRequest, run_all
 from .outcomes import STATUS
 from .resumption import differences
-from .rundirs import read_history
+from .rundirs import holds_only_run_files, is_empty, read_history
 from .sweep import Trial
 from .sweep_results import TrialResult, score_of
 
@@ -48,9 +49,10 @@ def run_trial(
     try:
         assert trial.config is not None
         run_dir.mkdir(parents=True, exist_ok=True)
-        for _ in execute(prepare(trial.config), run_dir, plot=False, stop=stop):
-            pass
-        return summarize(trial, run_dir, metric, mode)
+        with hold(run_dir):  # a run directory like any other: one writer at a time
+            for _ in execute(prepare(trial.config), run_dir, plot=False, stop=stop):
+                pass
+            return summarize(trial, run_dir, metric, mode)
     except BpropError as exc:
         return TrialResult(trial.id, trial.name, trial.params, "error", detail=str(exc))
     except Exception as exc:
@@ -103,14 +105,19 @@ class ResumePlan:
 def plan_resume(trials: list[Trial], out_dir: Path) -> ResumePlan:
     """Compare the trials with the runs ``out_dir`` holds. A trial whose run has the same config
     and ended is kept; one whose config changed (the base config or the space) is rerun, its old
-    run moved to ``superseded/`` so the two never mix; the rest run."""
+    run moved to ``superseded/`` so the two never mix; the rest run, in their folder when it holds
+    nothing or a bprop run (its config.yaml) with nothing but a run's files, else after that
+    folder is moved to ``superseded/`` too (nothing of anyone's is written over). A folder
+    another process holds (a `bprop train --resume` there) raises `DirectoryInUseError`."""
     plan = ResumePlan()
     names = {t.name.split("/")[0] for t in trials}  # a cross-validated trial's folds: TRIAL/fold-k
     for trial in trials:
         assert trial.config is not None
         run_dir = out_dir / trial.name
         saved = _saved_config(run_dir)
-        if saved is None:
+        if saved is None:  # no run of bprop's: anything there is moved aside, never written over
+            if run_dir.exists() and not is_empty(run_dir):
+                plan.moved[trial.name] = _supersede(run_dir, out_dir)
             plan.todo.append(trial)
             continue
         changed = differences(saved, trial.config.resolved())
@@ -120,7 +127,9 @@ def plan_resume(trials: list[Trial], out_dir: Path) -> ResumePlan:
             plan.todo.append(trial)
         elif is_finished(run_dir):
             plan.finished.append(trial)
-        else:
+        else:  # rerun in its folder, unless other files lie among the run's
+            if not holds_only_run_files(run_dir):
+                plan.moved[trial.name] = _supersede(run_dir, out_dir)
             plan.todo.append(trial)
     plan.dropped = sorted(
         p.name for p in out_dir.glob("t[0-9][0-9][0-9]*") if p.is_dir() and p.name not in names
@@ -142,6 +151,7 @@ def _saved_config(run_dir: Path) -> dict[str, object] | None:
 def _supersede(run_dir: Path, out_dir: Path) -> Path:
     """Move a trial's old run to ``out_dir/superseded/`` under the same relative path (a
     cross-validated trial's fold keeps its trial folder), with a new name where that is taken."""
+    check_free(run_dir)
     base = out_dir / "superseded" / run_dir.relative_to(out_dir)
     base.parent.mkdir(parents=True, exist_ok=True)
     target, k = base, 1
