@@ -3,6 +3,7 @@ mean, never written when they cannot be represented."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +62,35 @@ def test_a_run_on_64_bit_ids_can_be_used_afterwards(tmp_path: Path) -> None:
     assert evaluated.exit_code == 0, evaluated.output
 
 
-def test_statistics_that_cannot_be_represented_are_refused_naming_the_feature() -> None:
-    """Values of ±1e300: their squares overflow even float64, so σ cannot be had; the feature
-    is named rather than an infinite σ written into the checkpoint."""
-    X = np.array([[1e300, 1.0], [-1e300, 2.0], [1e300, 3.0]])
-    splits = Splits(X, np.zeros(3), None, None, None, None, feature_names=["huge", "fine"])
-    with pytest.raises(DataError, match=r"feature 'huge': its values are too large"):
-        standardize(splits)
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [([3.4e38, 3.4e38, 3.4e38, -3.4e38], np.float32),  # x − μ (2.6e38 + 3.4e38) passes float32
+     ([1.7e308, -1.7e308, 1.7e308], np.float64)],  # and float64's largest, 1.8e308
+    ids=["float32", "float64"],
+)  # fmt: skip
+def test_values_whose_centring_overflows_are_refused_naming_the_feature(
+    values: list[float], dtype: type
+) -> None:
+    """Standardizing subtracts μ in the data's dtype: where some x − μ cannot be represented the
+    feature is named, rather than an infinite input (a run "diverging") or a σ of inf."""
+    X = np.array([[v, float(k)] for k, v in enumerate(values)], dtype=dtype)
+    splits = Splits(X, np.zeros(len(X)), None, None, None, None, feature_names=["huge", "fine"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no NumPy overflow warning on the way
+        with pytest.raises(DataError, match=r"feature 'huge': its values are too large"):
+            standardize(splits)
+
+
+def test_values_near_1e300_standardize_although_their_squares_would_overflow() -> None:
+    """(1e300)² overflows float64, but σ ≈ 9.4e299 fits: the squares are taken of (x − μ)/s.
+    Golden: for (1e300, −1e300, 5e299), μ = 5e299/3 ≈ 1.6667e299 and
+    σ = √(((8.3333e299)² + (1.16667e300)² + (3.3333e299)²)/3) ≈ 8.4984e299."""
+    X = np.array([[1e300], [-1e300], [5e299]])
+    out = standardize(Splits(X, np.zeros(3), None, None, None, None, feature_names=["big"]))
+    assert out.mean is not None and out.std is not None
+    np.testing.assert_allclose(out.mean, [5e299 / 3], rtol=1e-12)
+    np.testing.assert_allclose(out.std, [np.std([1e300 / 1e299, -10.0, 5.0]) * 1e299], rtol=1e-12)
+    assert np.all(np.isfinite(out.X_train)) and abs(out.X_train.mean()) < 1e-12
 
 
 def test_float64_statistics_match_the_plain_formula_on_ordinary_data() -> None:

@@ -259,19 +259,30 @@ def standardize(splits: Splits, numeric: NDArray[np.bool_] | None = None) -> Spl
 
 
 def _moments(X: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Each column's mean and population standard deviation, in float64."""
+    """Each column's mean and population standard deviation, in float64. The squares are taken
+    of (x − μ)/s, s the column's largest |x − μ|, so they cannot overflow where σ itself fits.
+    A column whose every x − μ does not fit the data's dtype gets an infinite σ (refused)."""
     n, width = X.shape
     rows = max(1, STAT_BLOCK_BYTES // (8 * max(width, 1)))
-    total = np.zeros(width)
-    for start in range(0, n, rows):
-        total += X[start : start + rows].sum(axis=0, dtype=np.float64)
-    mean = total / n
-    squares = np.zeros(width)
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+    total, low, high = np.zeros(width), np.full(width, np.inf), np.full(width, -np.inf)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by the caller
         for start in range(0, n, rows):
-            block = X[start : start + rows].astype(np.float64) - mean
+            block = X[start : start + rows]
+            total += block.sum(axis=0, dtype=np.float64)
+            np.minimum(low, block.min(axis=0), out=low)
+            np.maximum(high, block.max(axis=0), out=high)
+        mean = total / n
+        reach = np.maximum(high - mean, mean - low)  # the largest |x − μ|
+        if not np.all(reach <= np.finfo(X.dtype).max):  # X − μ, in place, would overflow
+            reach[~(reach <= np.finfo(X.dtype).max)] = np.inf
+        scale = np.where((reach > 0) & np.isfinite(reach), reach, 1.0)
+        squares = np.zeros(width)
+        for start in range(0, n, rows):
+            block = (X[start : start + rows].astype(np.float64) - mean) / scale
             squares += np.einsum("ij,ij->j", block, block)
-    return mean, np.sqrt(squares / n)
+        std = scale * np.sqrt(squares / n)
+    std[~np.isfinite(reach)] = np.inf
+    return mean, std
 
 
 def _check_representable(mean: NDArray[Any], std: NDArray[Any], names: list[str] | None) -> None:
