@@ -19,7 +19,9 @@ message the CLI would print.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import weakref
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,9 +81,32 @@ def training_events(
     loop, then `RunFinished` (metrics and history). With ``out`` the run directory is written
     there (it must be new or empty); without, nothing is written. ``stop`` is asked after every
     step and ends the run early when it answers True. Leaving the loop early (``break``, then
-    closing the generator or dropping it) ends the run too: its directory keeps the files of the
-    last completed epoch, ``last.npz`` included, and its lock is released."""
+    closing the generator or dropping it, or keeping it until Python exits) ends the run too: its
+    directory keeps the files of the last completed epoch, ``last.npz`` included, and its lock
+    is released."""
+    events = _prepared_events(config, out, stop)
+    _OPEN.add(events)  # closed at exit if still open, while Python can still write files
+    return events
+
+
+def _prepared_events(
+    config: ExperimentConfig | str | Path | Mapping[str, Any],
+    out: str | Path | None,
+    stop: Callable[[], bool] | None,
+) -> Generator[RunEvent, None, None]:
     yield from _events(prepare(_config(config)), out, stop)
+
+
+#: The `training_events` generators not yet finished or closed.
+_OPEN: weakref.WeakSet[Generator[RunEvent, None, None]] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_events() -> None:
+    """Close the runs a program left open: at exit, before the interpreter takes its modules
+    apart, their files can still be written."""
+    for events in list(_OPEN):
+        events.close()
 
 
 def _config(config: ExperimentConfig | str | Path | Mapping[str, Any]) -> ExperimentConfig:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -153,6 +155,30 @@ def test_a_run_left_mid_way_keeps_its_last_epoch_and_frees_its_folder(
                    "--quiet", "--set", "training.epochs=4"])  # fmt: skip
     assert resumed.exit_code == 0, resumed.output  # the lock was released
     assert [row["epoch"] for row in history_of(run)] == [1, 2, 3, 4]
+
+
+KEPT_UNTIL_EXIT = """\
+import sys
+import backprop_cli as bp
+
+cfg = bp.load_config(sys.argv[1], overrides=["training.epochs=4"])
+events = bp.training_events(cfg, out=sys.argv[2])
+for event in events:
+    if type(event).__name__ == "EpochEnded" and event.epoch == 2:
+        break
+# the program ends with the generator still open, in a global
+"""
+
+
+def test_a_run_kept_open_until_python_exits_keeps_its_last_epoch(tmp_path: Path) -> None:
+    """Closed at exit, before the interpreter takes its modules apart (where the flush would
+    fail with "import of io halted" and lose every epoch)."""
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-c", KEPT_UNTIL_EXIT, str(IRIS), str(run)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and "Exception ignored" not in done.stderr, done.stderr
+    last = checkpoints.load(run / "checkpoints" / "last.npz")
+    assert checkpoints.weights_epoch(last) == 2 and len(history_of(run)) == 2
 
 
 @pytest.fixture(scope="module")
