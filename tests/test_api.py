@@ -324,3 +324,13 @@ def test_a_pandas_data_frame_is_matched_by_column_name(
     assert ["prediction", *model.predict(frame)] == printed
     with pytest.raises(DataError, match=r"X: no column 'island'; the model takes the columns"):
         model.predict(frame.drop(columns=["island"]))
+
+
+def test_the_errors_are_reachable_from_the_package() -> None:
+    """``except bp.DataError`` as the README writes it: the classes the API raises."""
+    from backprop_cli import errors
+
+    for name in ("BpropError", "ConfigError", "DataError", "CheckpointError"):
+        assert getattr(bp, name) is getattr(errors, name)
+    with pytest.raises(bp.CheckpointError, match="no such checkpoint"):
+        bp.load(Path("no-such-run"))
