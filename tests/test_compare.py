@@ -231,6 +231,17 @@ def test_ranking_without_validation_uses_train_loss() -> None:
     )
 
 
+def test_the_verdict_says_how_far_below_the_runner_up_the_winner_is() -> None:
+    """Golden: 0.01692 against 0.03222 is (1 − 0.01692/0.03222) = 47.5 % below (not the 90.4 %
+    by which the runner-up's is above); a ratio of 2 or more is a factor."""
+    a = Row("rmsprop", "rmsprop", {"lr": 0.1}, "ok", best_val_loss=0.01692)
+    b = Row("adamw", "adamw", {"lr": 0.1}, "ok", best_val_loss=0.03222)
+    ranking, metric = ranked([b, a])
+    assert verdict(ranking, metric, None) == (
+        "rmsprop wins with best val loss 0.01692, 47.5% below adamw (0.03222)."
+    )
+
+
 # ------------------------------------------------------------------- plot
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -51,8 +51,9 @@ def verdict(ranking: list[Result], metric: str, target_loss: float | None) -> st
         second = finished[1]
         other = getattr(second, metric)
         ratio = other / best if best > 0 else math.inf
-        margin = f"{(ratio - 1) * 100:.1f}%" if ratio < 2 else f"{ratio:.3g}×"
-        text += f", {margin} below {second.optimizer} ({other:.4g})"
+        # Below by the share of the runner-up's value; from half of it down, as a factor.
+        margin = f"{(1 - best / other) * 100:.1f}% below" if ratio < 2 else f"{ratio:.3g}× below"
+        text += f", {margin} {second.optimizer} ({other:.4g})"
     if target_loss is not None:
         reached = [r for r in finished if r.target_epoch is not None]
         if reached:
