@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,19 @@ def test_warnings_name_the_problem_and_its_fixes(figures: dict, expected: str, f
 
 def test_healthy_gradients_raise_no_warning() -> None:
     assert _diagnostics().warnings(row(0.3, 0.5, 1.0, dead=0.1)) == []
+
+
+def test_weights_that_blow_up_give_an_infinite_ratio_without_a_numpy_warning() -> None:
+    """A diverging float32 run: ‖ΔW‖² passes float32's range. The update ratio is inf (the
+    history says the step exploded) and NumPy prints nothing on the way."""
+    layers = [Dense(3, get_activation("relu")), Dense(1, get_activation("sigmoid"))]
+    net = Network(layers, 2, "binary_cross_entropy", np.random.default_rng(0), dtype="float32")
+    diagnostics = Diagnostics(net)
+    diagnostics.start_epoch()
+    net.params[:] = 1.0
+    diagnostics.before_update()
+    net.params[:] = 3e38  # an update of about 3e38 per weight: its square overflows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diagnostics.after_update()
+    assert np.isinf(diagnostics._ratios).all()

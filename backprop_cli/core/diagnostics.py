@@ -85,13 +85,16 @@ class Diagnostics:
         np.copyto(self._before, self.net.params)
 
     def after_update(self) -> None:
-        for k, (_, slot) in enumerate(self.weights):
-            old = self._view(self._before, slot)
-            delta = np.subtract(
-                self._view(self.net.params, slot), old, out=self._view(self._delta, slot)
-            )
-            size = math.sqrt(float(np.dot(old, old)))
-            self._ratios[k] += math.sqrt(float(np.dot(delta, delta))) / size if size else 0.0
+        # Weights that blow up (a diverging run) make these sums inf or NaN: the ratio says so
+        # in the history, with no NumPy warning on the way.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k, (_, slot) in enumerate(self.weights):
+                old = self._view(self._before, slot)
+                delta = np.subtract(
+                    self._view(self.net.params, slot), old, out=self._view(self._delta, slot)
+                )
+                size = math.sqrt(float(np.dot(old, old)))
+                self._ratios[k] += math.sqrt(float(np.dot(delta, delta))) / size if size else 0.0
         self._steps += 1
 
     @staticmethod
