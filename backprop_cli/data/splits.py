@@ -127,14 +127,10 @@ def _fold_bounds(m: int, fold: Fold, first: int) -> tuple[int, int]:
     """Where fold ``fold.index`` lies among a class's ``m`` rows cut into ``fold.count``
     consecutive parts: each ⌊m/K⌋ rows, and the m mod K parts from part ``first`` on (cyclically)
     one more, so that the classes' extra rows go to every fold in turn."""
-    k, i = fold.count, fold.index
-    base, extra = divmod(m, k)
-
-    def extras_before(j: int) -> int:  # parts among first … first+extra−1 (mod k) below j
-        return max(0, min(j, first + extra, k) - first) + min(j, max(0, first + extra - k))
-
-    start = i * base + extras_before(i)
-    return start, start + base + extras_before(i + 1) - extras_before(i)
+    k = fold.count
+    sizes = m // k + ((np.arange(k) - first) % k < m % k)
+    stop = int(sizes[: fold.index + 1].sum())
+    return stop - int(sizes[fold.index]), stop
 
 
 def _apportion(total: int, quotas: NDArray[Any], room: NDArray[np.int64]) -> NDArray[np.int64]:
