@@ -3,6 +3,7 @@ mean, never written when they cannot be represented."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -104,3 +105,29 @@ def test_float64_statistics_match_the_plain_formula_on_ordinary_data() -> None:
     np.testing.assert_allclose(out.std, [np.sqrt(1.25), 1.0], rtol=1e-7)
     np.testing.assert_allclose(out.X_train[:, 0], (X[:, 0] - 2.5) / np.sqrt(1.25), rtol=1e-6)
     assert np.all(out.X_train[:, 1] == 0)
+
+
+def test_a_model_sees_at_predict_time_the_columns_it_was_trained_on(tmp_path: Path) -> None:
+    """Sequential 64-bit ids (10¹⁸ + row) are one value in float32, the dtype a table is read
+    into for training: a constant column, centred to 0. Predicting must standardize as training
+    did (in that dtype), not in float64, where the ids spread over 1.6e10 once the float32 mean
+    is taken off and swamp every other input. The label is x > 3, which the network learns."""
+    lines = ["id,x,y"] + [f"{10**18 + k},{k % 7},{int(k % 7 > 3)}" for k in range(300)]
+    (tmp_path / "ids.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "e.yaml").write_text(
+        "name: ids\nseed: 0\ndata: {path: ids.csv, target: y, test_split: 0.2}\n"
+        "model:\n  layers:\n    - {type: dense, units: 8, activation: tanh}\n"
+        "    - {type: dense, units: 2, activation: softmax}\n"
+        "loss: cross_entropy\noptimizer: {type: adam, lr: 0.05}\n"
+        "training: {epochs: 40, batching: {type: full}}\noutput: {checkpoint_every: 0}\n"
+    )
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor a warning on the way (the boundary's axis at 1e18)
+        trained_run = cli(["train", str(tmp_path / "e.yaml"), "--out", str(run), "--quiet"])
+    assert trained_run.exit_code == 0, trained_run.output
+    trained = json.loads((run / "metrics.json").read_text())["test"]["accuracy"]
+    evaluated = cli(["evaluate", str(run), "--data", str(tmp_path / "ids.csv"), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    accuracy = json.loads(evaluated.output)["accuracy"]
+    assert trained > 0.9 and accuracy > 0.9  # 0.4 (the share of label 1) before

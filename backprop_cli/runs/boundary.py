@@ -52,10 +52,11 @@ class Scene:
     class_names: list[str] = field(default_factory=list)
 
     def extent(self) -> list[tuple[float, float]]:
-        """Each feature's range over every point, widened by a tenth on each side."""
+        """Each feature's range over every point, widened by a tenth on each side (a constant
+        feature by 1, or a millionth of its value where 1 is lost in its rounding, as at 1e18)."""
         X = np.concatenate([x for _, x, _ in self.points])
         low, high = X.min(axis=0), X.max(axis=0)
-        pad = np.where(high > low, (high - low) / 10, 1.0)
+        pad = np.where(high > low, (high - low) / 10, np.maximum(1.0, np.abs(low) * 1e-6))
         return list(zip((low - pad).tolist(), (high + pad).tolist(), strict=True))
 
 

@@ -88,18 +88,26 @@ class Model:
         return max(1, min(BLOCK_ROWS, BLOCK_BYTES // (8 * width)))
 
     def inputs(self, X: NDArray[Any], source: str, before: int = 0) -> Array:
-        """Raw features, `checked`, standardized with the training statistics."""
+        """Raw features, `checked`, standardized with the training statistics as training
+        standardized: in the statistics' dtype (a table's were fitted on its values read into
+        the network's dtype, an .npz's on float64), after the values are cast to it. So a
+        column that dtype cannot tell apart (64-bit ids near 1e18 in float32, all one value
+        there) is the constant column the network was trained on, not a spread of 1e10s."""
         X = self.checked(X, source, before)
-        scaled = X
-        if self.mean is not None and self.std is not None:
-            scaled = (X - self.mean) / self.std
-        with np.errstate(over="ignore"):
+        work = self.mean.dtype if self.mean is not None else self.net.dtype
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = X.astype(work, copy=False)
+            if self.mean is not None and self.std is not None:
+                scaled = (scaled - self.mean) / self.std
             inputs = np.ascontiguousarray(scaled, dtype=self.net.dtype)
-        if inputs.dtype != scaled.dtype and not np.all(np.isfinite(inputs)):
+        if not np.all(np.isfinite(inputs)):
             r, c = np.argwhere(~np.isfinite(inputs))[0]
+            shown = X[r, c]
+            if self.mean is not None and self.std is not None:
+                shown = (X[r, c] - float(self.mean[c])) / float(self.std[c])
             raise DataError(
                 f"{source}: row {before + r + 1}, column {c + 1}: {X[r, c]:.4g} (standardized: "
-                f"{scaled[r, c]:.4g}) is beyond the range of {inputs.dtype}, in which the network "
+                f"{shown:.4g}) is beyond the range of {inputs.dtype}, in which the network "
                 "computes; check the value"
             )
         return inputs
