@@ -38,9 +38,10 @@ def assert_one_line(result: object, code: int, message: str) -> None:
     assert "Traceback" not in output
 
 
-def config_for(tmp_path: Path, data: str, name: str = "c") -> Path:
+def config_for(tmp_path: Path, data: str, name: str = "c", target: str | None = None) -> Path:
     config = tmp_path / f"{name}.yaml"
-    config.write_text(f"name: c\ndata: {{path: {data}}}\n{BINARY}")
+    column = f", target: {target}" if target else ""
+    config.write_text(f"name: c\ndata: {{path: {data}{column}}}\n{BINARY}")
     return config
 
 
@@ -233,7 +234,8 @@ BAD_TABLES = {
 def test_table_files_that_are_not_what_they_claim_exit_2(case: str, tmp_path: Path) -> None:
     name, make, message = BAD_TABLES[case]
     make(tmp_path / name)
-    result = cli(["train", str(config_for(tmp_path, name)), "--out", str(tmp_path / "o")])
+    config = config_for(tmp_path, name, target="y")
+    result = cli(["train", str(config), "--out", str(tmp_path / "o")])
     assert_one_line(result, 2, message)
     assert not (tmp_path / "o").exists()
 
@@ -440,7 +442,7 @@ def test_a_gzip_bomb_stops_as_it_unpacks(tmp_path: Path, monkeypatch: pytest.Mon
         for _ in range(64):
             fh.write(b"0,0,1\n" * 200_000)  # 76 MB unpacked, 80 kB packed
     assert (tmp_path / "bomb.csv.gz").stat().st_size < 1_000_000
-    result = cli(["train", str(config_for(tmp_path, "bomb.csv.gz"))])
+    result = cli(["train", str(config_for(tmp_path, "bomb.csv.gz", target="y"))])
     assert_one_line(result, 2, "bomb.csv.gz: unpacks to more than 8.0 MiB")
 
 

@@ -26,8 +26,10 @@ F64 = np.dtype(np.float64)
 
 
 def load(task: str = "classification", scale: bool = False, **data: Any) -> Any:
-    """The splits of a ``data:`` section, without validation or test split unless given."""
-    section = DataConfig.model_validate({"validation_split": 0.0, "test_split": 0.0, **data})
+    """The splits of a ``data:`` section, without validation or test split unless given, and
+    with the column ``y`` as the target unless another is."""
+    given = {"validation_split": 0.0, "test_split": 0.0, "target": "y", **data}
+    section = DataConfig.model_validate(given)
     return load_data(section, task, np.random.default_rng(0), scale, F64)
 
 
@@ -55,19 +57,54 @@ def softmax_layers(k: int) -> str:
 
 
 # ------------------------------------------------------------------ targets
+def test_a_table_without_a_target_exits_2_naming_its_columns(tmp_path: Path) -> None:
+    """No silent default: the penguins file's last column is `year`, which would train to 35 %
+    accuracy as a 'class'. The error lists the columns; no run directory is made."""
+    shipped = Path(__file__).parent.parent / "datasets" / "penguins.csv"
+    experiment = config(
+        tmp_path, f"{{path: {shipped}, missing: median}}", softmax_layers(3), "cross_entropy"
+    )
+    result = cli(["train", str(experiment), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and not (tmp_path / "run").exists()
+    assert "data.target is not set; name the column to predict (data.target: COLUMN)" in (
+        " ".join(result.output.split())
+    )
+    assert "species, island, bill_length_mm" in result.output and "year" in result.output
+
+
+@pytest.mark.parametrize(
+    ("file", "header", "suggested"),
+    [
+        ("t.csv", "a,Label,b", "Label"),  # a usual target name, in any case
+        ("t.csv", "y,a,b", "y"),
+        ("churn.csv", "tenure,Churn,plan", "Churn"),  # named like the file
+        ("house_prices.csv", "rooms,price,town", "price"),  # like a word of the file's name
+        ("t.csv", "a,b,c", None),
+    ],
+)
+def test_the_missing_target_message_suggests_a_likely_column(
+    file: str, header: str, suggested: str | None, tmp_path: Path
+) -> None:
+    path = write(tmp_path / file, header + "\n1,2,3\n4,5,6\n")
+    fix = f"data.target: {suggested or 'COLUMN'}"
+    with pytest.raises(DataError, match=rf"data.target is not set; .*\({fix}\)") as raised:
+        load(path=str(path), target=None)
+    assert str(raised.value).endswith("Columns: " + header.replace(",", ", "))
+
+
 def test_text_labels_become_sorted_classes(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,kind\n1,b\n2,a\n3,c\n4,a\n")
-    splits = load(path=str(path))
+    splits = load(path=str(path), target="kind")
     assert splits.classes == ["a", "b", "c"]
     assert splits.y_train.tolist() == [1, 0, 2, 0]  # file order kept, labels by sorted name
 
 
 def test_class_names_give_the_order_and_must_cover_the_classes(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,kind\n1,b\n2,a\n3,c\n4,a\n")
-    splits = load(path=str(path), class_names=["c", "b", "a", "z"])
+    splits = load(path=str(path), target="kind", class_names=["c", "b", "a", "z"])
     assert splits.classes == ["c", "b", "a", "z"] and splits.y_train.tolist() == [1, 2, 0, 2]
     with pytest.raises(DataError, match=r"class_names does not list 'b', found in the target"):
-        load(path=str(path), class_names=["a", "c"])
+        load(path=str(path), target="kind", class_names=["a", "c"])
 
 
 @pytest.mark.parametrize(
@@ -98,7 +135,7 @@ def test_booleans_read_by_arrow_are_two_classes(tmp_path: Path) -> None:
 def test_mse_is_regression_even_on_whole_numbers(tmp_path: Path) -> None:
     ages = [23, 54, 31, 84, 23, 40]
     path = write(tmp_path / "t.csv", "x,age\n" + "".join(f"{i},{a}\n" for i, a in enumerate(ages)))
-    splits = load("regression", path=str(path))
+    splits = load("regression", path=str(path), target="age")
     assert splits.classes is None and not splits.is_classification
     assert splits.y_train.dtype == np.float64 and splits.y_train.tolist() == ages
 
@@ -106,7 +143,7 @@ def test_mse_is_regression_even_on_whole_numbers(tmp_path: Path) -> None:
 def test_a_text_target_with_mse_is_refused_naming_what_it_holds(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,kind\n1,b\n2,a\n")
     with pytest.raises(DataError, match=r"the target 'kind' holds text \(2 classes: a, b\)"):
-        load("regression", path=str(path))
+        load("regression", path=str(path), target="kind")
 
 
 def test_an_output_width_unlike_the_class_count_exits_2_naming_the_classes(
@@ -114,7 +151,7 @@ def test_an_output_width_unlike_the_class_count_exits_2_naming_the_classes(
 ) -> None:
     rows = "".join(f"{i},{'abc'[i % 3]}\n" for i in range(30))
     write(tmp_path / "t.csv", "x,kind\n" + rows)
-    experiment = config(tmp_path, "{path: t.csv}", softmax_layers(2), "cross_entropy")
+    experiment = config(tmp_path, "{path: t.csv, target: kind}", softmax_layers(2), "cross_entropy")
     result = cli(["train", str(experiment), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert "the data has 3 classes (a, b, c) but the output layer has 2 units" in result.output
@@ -317,7 +354,7 @@ def test_class_weights_train_and_are_kept_for_evaluate(tmp_path: Path) -> None:
     rows = "".join(f"{i % 5},{'a' if i % 4 else 'b'}\n" for i in range(40))
     write(tmp_path / "t.csv", "x,kind\n" + rows)
     experiment = config(
-        tmp_path, "{path: t.csv, test_split: 0.25}", softmax_layers(2), "cross_entropy",
+        tmp_path, "{path: t.csv, target: kind, test_split: 0.25}", softmax_layers(2), "cross_entropy",
         ", class_weight: {b: 3}",
     )  # fmt: skip
     run = tmp_path / "run"
@@ -482,6 +519,50 @@ def test_inspect_reports_columns_missing_values_task_and_splits(tmp_path: Path) 
     assert info["input_width"] == 7 and info["feature_bytes"] == 90 * 7 * 4
     printed = cli(["inspect", str(experiment)])
     assert printed.exit_code == 0 and "filled with the median" in printed.output
+
+
+def test_columns_that_identify_rows_are_flagged_by_inspect_and_train(tmp_path: Path) -> None:
+    """`rownames` (1..n shuffled), a text `customer` of one value per row and a `ticket_id` of
+    scattered whole numbers say which row it is: flagged. `area` (whole, unique, neither named
+    like an id nor consecutive) and `rooms` (repeated) are measurements: not flagged."""
+    rng = np.random.default_rng(0)
+    n = 40
+    rownames = rng.permutation(n) + 1
+    tickets = rng.choice(10**6, n, replace=False)
+    areas = rng.choice(np.arange(50, 400), n, replace=False)
+    rows = "".join(
+        f"{rownames[i]},c{i:03d},{tickets[i]},{areas[i]},{i % 5},{'ab'[i % 2]}\n" for i in range(n)
+    )
+    write(tmp_path / "houses.csv", "rownames,customer,ticket_id,area,rooms,kind\n" + rows)
+    experiment = config(tmp_path, "{path: houses.csv, target: kind}", softmax_layers(2),
+                        "cross_entropy")  # fmt: skip
+    info = json.loads(cli(["inspect", str(experiment), "--json"]).output)
+    flagged = [c["name"] for c in info["columns"] if c.get("identifies_rows")]
+    assert flagged == ["rownames", "customer", "ticket_id"]
+    action = next(c["action"] for c in info["columns"] if c["name"] == "customer")
+    assert action == "unique per row, like an id: add it to data.drop"
+    trained = cli(["train", str(experiment), "--out", str(tmp_path / "run")])
+    assert trained.exit_code == 0, trained.output
+    first = " ".join(trained.output.split())
+    assert "'rownames', 'customer', 'ticket_id' are unique per row, like an id: add them to " \
+        "data.drop" in first  # fmt: skip
+    dropped = config(tmp_path, "{path: houses.csv, target: kind, drop: [rownames, customer, "
+                     "ticket_id]}", softmax_layers(2), "cross_entropy")  # fmt: skip
+    info = json.loads(cli(["inspect", str(dropped), "--json"]).output)
+    assert not any(c.get("identifies_rows") for c in info["columns"])
+
+
+def test_too_few_rows_or_a_missing_cell_flag_no_column(tmp_path: Path) -> None:
+    from backprop_cli.data.identifiers import row_identifiers
+    from backprop_cli.data.table import Request, read_table
+
+    few = write(tmp_path / "few.csv", "id,y\n" + "".join(f"{i},{i % 2}\n" for i in range(9)))
+    assert row_identifiers(read_table(few, Request(target="y"), F64)) == []
+    rows = "".join(f"{'' if i == 3 else i},{i % 2}\n" for i in range(30))
+    gap = write(tmp_path / "gap.csv", "id,y\n" + rows)
+    assert row_identifiers(read_table(gap, Request(target="y"), F64)) == []
+    whole = write(tmp_path / "whole.csv", "id,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
+    assert row_identifiers(read_table(whole, Request(target="y"), F64)) == ["id"]
 
 
 def test_inspect_shows_the_columns_before_a_data_error(tmp_path: Path) -> None:

@@ -79,7 +79,11 @@ class DataConfig(Strict):
         description=".csv, .csv.gz, .tsv, .parquet, .feather/.arrow or .npz, relative to the "
         "config.",
     )
-    target: str | None = Field(None, description="The target column (default: the last).")
+    target: str | None = Field(
+        None,
+        description="The column to predict (required for a table file; the built-in tables "
+        "name theirs).",
+    )
     features: list[str] | None = Field(
         None, min_length=1, description="Feature columns to use (default: every other column)."
     )

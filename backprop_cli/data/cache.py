@@ -42,7 +42,7 @@ from ..errors import ConfigError
 from ..system.private import private_folder, trusted
 
 #: Changes whenever what an entry holds or means changes.
-VERSION = 3
+VERSION = 4
 ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "mean", "std")
 DEFAULT_MAX_BYTES = 10 << 30
 #: The entry's manifest, written last.

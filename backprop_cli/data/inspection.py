@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .encoding import MISSING
+from .identifiers import row_identifiers
 
 if TYPE_CHECKING:
     from .splits import Splits
@@ -17,14 +18,22 @@ FILLS = {"mean": "filled with the mean", "median": "filled with the median",
          "most_frequent": "filled with the most frequent value"}  # fmt: skip
 
 
-def columns(table: Table, missing: str) -> list[dict[str, Any]]:
-    """One entry per column used: name, kind, categories (categorical), missing cells, action."""
+#: What `inspect` says of a column that identifies rows (see `identifiers`).
+IDENTIFIES = "unique per row, like an id: add it to data.drop"
+
+
+def columns(table: Table, missing: str, identifiers: list[str]) -> list[dict[str, Any]]:
+    """One entry per column used: name, kind, categories (categorical), missing cells, action;
+    ``identifiers`` (columns unique per row) are flagged."""
     rows = []
     for name, kind in table.kinds.items():
         entry: dict[str, Any] = {"name": name, "kind": kind, "missing": table.missing[name]}
         if kind == "categorical":
             entry["categories"] = len(table.categorical[name].categories)
         entry["action"] = _action(kind, table.missing[name], missing)
+        if name in identifiers:
+            entry["identifies_rows"] = True
+            entry["action"] = "; ".join(filter(None, [entry["action"], IDENTIFIES]))
         rows.append(entry)
     if table.target is not None and table.y is not None:
         y = table.y
@@ -46,15 +55,18 @@ def _action(kind: str, gaps: int, missing: str) -> str:
     return FILLS.get(missing, "error (set data.missing)")
 
 
-def report(table: Table, prepared: Prepared, splits: Splits, seconds: float) -> dict[str, Any]:
-    """Everything `bprop inspect` shows of a table that prepared without error."""
+def report(
+    table: Table, identifiers: list[str], prepared: Prepared, splits: Splits, seconds: float
+) -> dict[str, Any]:
+    """Everything `bprop inspect` shows of a table that prepared without error (``identifiers``:
+    its columns unique per row)."""
     parts = [splits.X_train, splits.X_val, splits.X_test]
     encoding = prepared.encoding
     return {
         "source": str(table.source),
         "rows": table.n_rows,
         "columns_in_file": table.columns_in_file,
-        "columns": columns(table, encoding.missing),
+        "columns": columns(table, encoding.missing, identifiers),
         "task": encoding.task,
         "target": table.target,
         "classes": prepared.class_counts or None,
@@ -78,7 +90,7 @@ def partial(table: Table, missing: str, task: str) -> dict[str, Any]:
         "source": str(table.source),
         "rows": table.n_rows,
         "columns_in_file": table.columns_in_file,
-        "columns": columns(table, missing),
+        "columns": columns(table, missing, row_identifiers(table)),
         "task": task,
         "target": table.target,
     }
@@ -101,4 +113,10 @@ def one_line(info: dict[str, Any]) -> str:
     )
     if dropped:
         text += f"; {dropped:,} rows dropped for missing values"
+    flagged = [c["name"] for c in info["columns"] if c.get("identifies_rows")]
+    if flagged:
+        text += (
+            f"; {', '.join(map(repr, flagged))} {'is' if len(flagged) == 1 else 'are'} unique "
+            f"per row, like an id: add {'it' if len(flagged) == 1 else 'them'} to data.drop"
+        )
     return text

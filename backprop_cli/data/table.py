@@ -99,7 +99,7 @@ class Table:
 class Request:
     """Which columns to read, and as what.
 
-    For training, ``target`` None means the last column, ``features`` None every other column
+    For training, ``target`` must be named; ``features`` None means every other column
     but ``drop``, and ``categorical`` None every text, boolean or date column. For a trained
     model, ``kinds`` fixes the features and their kinds, and ``target_optional`` lets the file
     carry the target column or not.
@@ -270,9 +270,10 @@ def _choose(
             )
         return target, dict(request.kinds)
 
-    if request.target is not None:
-        check("data.target", [request.target])
-    target = request.target if request.target is not None else names[-1]
+    if request.target is None:
+        raise DataError(_no_target(path, names))
+    check("data.target", [request.target])
+    target = request.target
     check("data.drop", request.drop)
     if target in request.drop:
         raise DataError(f"{path}: data.drop lists the target {target!r}; leave it out of drop")
@@ -305,6 +306,37 @@ def _choose(
                     "add it to data.categorical or data.drop"
                 )
     return target, kinds
+
+
+#: Column names that usually hold what a table is for (compared in lower case).
+TARGET_NAMES = ("target", "label", "labels", "class", "y", "outcome")
+
+
+def suggested_target(path: Path, names: list[str]) -> str | None:
+    """The column a table most likely predicts: one named like a target (`TARGET_NAMES`), or
+    like the file (``churn`` in ``churn.csv``, ``price`` in ``house_prices.csv``); None when
+    no column is."""
+    lowered = {name.strip().lower(): name for name in names}
+    for wanted in TARGET_NAMES:
+        if wanted in lowered:
+            return lowered[wanted]
+    stem = path.name.lower().split(".")[0]
+    words = set(stem.replace("-", "_").split("_"))
+    for low, name in lowered.items():
+        if low == stem or (len(low) >= 3 and (low in words or f"{low}s" in words)):
+            return name
+    return None
+
+
+def _no_target(path: Path, names: list[str]) -> str:
+    """The error of a table read for training without ``data.target``."""
+    shown = ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
+    guess = suggested_target(path, names)
+    fix = f"data.target: {guess}" if guess is not None else "data.target: COLUMN"
+    return (
+        f"{path}: data.target is not set; name the column to predict ({fix}). "
+        f"Columns: {shown}"
+    )
 
 
 def _arrow_types(

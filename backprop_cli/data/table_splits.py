@@ -17,6 +17,7 @@ from . import cache
 from .arrowio import table_ending
 from .encoding import Encoding
 from .files import SHIPPED_TABLES, shipped_path
+from .identifiers import row_identifiers
 from .inspection import report
 from .splits import Splits, standardize, validation_of
 from .table import Request, read_table, table_format
@@ -145,6 +146,7 @@ def _prepare_table_splits(
     """Read a table, fit its encoding on the training split and encode every split."""
     started = time.perf_counter()
     table = read_table(path, table_request(data), dtype)
+    identifiers = row_identifiers(table)  # before the values are encoded in place
     settings = Settings(data.missing, data.class_names, data.unknown)
     prepared = prepare_table(
         table, task, settings, validation_of(data), data.test_split, rng, dtype, in_place=True
@@ -164,5 +166,6 @@ def _prepare_table_splits(
     )
     if scale:
         splits = standardize(splits, encoding.numeric_mask())
-    splits.report = report(table, prepared, splits, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    splits.report = report(table, identifiers, prepared, splits, seconds)
     return splits
