@@ -354,8 +354,8 @@ def test_class_weights_train_and_are_kept_for_evaluate(tmp_path: Path) -> None:
     rows = "".join(f"{i % 5},{'a' if i % 4 else 'b'}\n" for i in range(40))
     write(tmp_path / "t.csv", "x,kind\n" + rows)
     experiment = config(
-        tmp_path, "{path: t.csv, target: kind, test_split: 0.25}", softmax_layers(2), "cross_entropy",
-        ", class_weight: {b: 3}",
+        tmp_path, "{path: t.csv, target: kind, test_split: 0.25}", softmax_layers(2),
+        "cross_entropy", ", class_weight: {b: 3}",
     )  # fmt: skip
     run = tmp_path / "run"
     assert cli(["train", str(experiment), "--out", str(run), "--quiet"]).exit_code == 0

@@ -40,8 +40,13 @@ def tables(draw: st.DrawFn) -> dict[str, list]:
 
 def load(path: Path, strategy: str) -> object:
     section = DataConfig.model_validate(
-        {"path": str(path), "target": "label", "missing": strategy, "validation_split": 0.2,
-         "test_split": 0.2}
+        {
+            "path": str(path),
+            "target": "label",
+            "missing": strategy,
+            "validation_split": 0.2,
+            "test_split": 0.2,
+        }
     )
     return load_data(section, "classification", np.random.default_rng(0), False, np.dtype("f8"))
 

@@ -333,10 +333,7 @@ def _no_target(path: Path, names: list[str]) -> str:
     shown = ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
     guess = suggested_target(path, names)
     fix = f"data.target: {guess}" if guess is not None else "data.target: COLUMN"
-    return (
-        f"{path}: data.target is not set; name the column to predict ({fix}). "
-        f"Columns: {shown}"
-    )
+    return f"{path}: data.target is not set; name the column to predict ({fix}). Columns: {shown}"
 
 
 def _arrow_types(
