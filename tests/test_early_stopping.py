@@ -103,6 +103,59 @@ def test_a_run_resumed_mid_patience_stops_where_the_uninterrupted_one_did(tmp_pa
     assert same(weights(tmp_path / "part" / "checkpoints" / "best.npz"), whole_best)
 
 
+def test_the_epoch_limit_also_ends_with_the_best_epochs_weights(tmp_path: Path) -> None:
+    """restore_best holds when the epoch limit comes first: the model (last.npz, what evaluate,
+    predict and export use) is the best epoch's, metrics.json names that epoch, and evaluating
+    the validation split gives back the best validation loss, not the last epoch's."""
+    run = tmp_path / "run"
+    stopping = "training.early_stopping={monitor: val_loss, patience: 100, restore_best: true}"
+    args = ["train", str(MOONS), "--out", str(run), "--quiet", "--set", stopping,
+            "--set", "training.epochs=12", "--set", "optimizer.lr=0.5"]  # fmt: skip
+    assert cli(args).exit_code == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    history = json.loads((run / "history.json").read_text())
+    best = min(history, key=lambda row: row["val_loss"])
+    assert metrics["stop_reason"] == "completed" and metrics["epochs_run"] == 12
+    assert best["epoch"] < 12, "the lr of 0.5 must overshoot for this test to mean anything"
+    assert metrics["weights_epoch"] == metrics["best"]["epoch"] == best["epoch"]
+    with np.load(run / "checkpoints" / "last.npz") as last:
+        assert int(last["params_epoch"]) == best["epoch"] and int(last["epoch"]) == 12
+    evaluated = cli(["evaluate", str(run), "--split", "val", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    loss = json.loads(evaluated.output)["loss"]
+    assert loss == pytest.approx(best["val_loss"], rel=1e-4)
+    assert loss < history[-1]["val_loss"] * (1 - 1e-3)
+
+
+def test_a_run_ended_on_its_best_weights_resumes_from_its_last_epoch(tmp_path: Path) -> None:
+    """A finished run that holds its best epoch's weights still resumes exactly: 7 epochs, then
+    resumed to 9, trains as 9 epochs in one go (same history, same final checkpoint)."""
+    stopping = "training.early_stopping={monitor: val_loss, patience: 100, restore_best: true}"
+    common = ["--quiet", "--set", stopping, "--set", "optimizer.lr=0.5"]
+
+    def run(out: Path, epochs: int, *extra: str) -> None:
+        args = ["train", str(MOONS), "--out", str(out), *common,
+                "--set", f"training.epochs={epochs}", *extra]  # fmt: skip
+        assert cli(args).exit_code == 0
+
+    run(tmp_path / "whole", 9)
+    run(tmp_path / "part", 7)
+    with np.load(tmp_path / "part" / "checkpoints" / "last.npz") as part:
+        assert int(part["params_epoch"]) < 7, "the first part must end on an earlier best"
+        assert any(k.startswith("resume.layers.") for k in part.files)
+    run(tmp_path / "resumed", 9, "--resume", str(tmp_path / "part" / "checkpoints" / "last.npz"))
+
+    def rows(name: str) -> list[dict]:
+        history = json.loads((tmp_path / name / "history.json").read_text())
+        return [{k: v for k, v in row.items() if k != "train_seconds"} for row in history]
+
+    assert rows("resumed") == rows("whole")
+    whole = np.load(tmp_path / "whole" / "checkpoints" / "last.npz")
+    resumed = np.load(tmp_path / "resumed" / "checkpoints" / "last.npz")
+    assert whole.files == resumed.files
+    assert all(np.array_equal(whole[k], resumed[k]) for k in whole.files if "state" not in k)
+
+
 def test_val_loss_needs_validation_data_and_train_loss_does_not() -> None:
     from backprop_cli.core.history import monitor_problem
 

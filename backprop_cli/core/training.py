@@ -210,11 +210,18 @@ def train(
         for message in diagnostics.warnings(row) if diagnostics is not None else ():
             yield Warned(epoch, message)
         if stopper.should_stop:
-            if stopper.restore_best and training.best_params is not None:
-                net.params[...] = training.best_params
+            _restore_best(training)
             yield Stopped("early_stopping", epoch, f"no improvement for {stopper.patience} epochs")
             return
+    _restore_best(training)
     yield Stopped("completed", training.epoch)
+
+
+def _restore_best(training: TrainingState) -> None:
+    """End with the best epoch's weights when the tracker says so (``restore_best``), whether
+    early stopping or the epoch limit ended the run."""
+    if training.monitor.restore_best and training.best_params is not None:
+        training.net.params[...] = training.best_params
 
 
 def forward_backward(training: TrainingState, X: Array, y: NDArray) -> tuple[Array, float, float]:

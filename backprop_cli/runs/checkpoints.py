@@ -5,6 +5,9 @@ Keys:
                                       names them: W and b (dense); gamma, beta, running_mean and
                                       running_var (batchnorm); layers.{j}.{name} for layer j of
                                       a residual block
+    resume.layers.{i}.{name}          the last epoch's parameters, where they differ from the
+                                      model's: a run that ended with its best epoch's weights
+                                      (restore_best) resumes from where it stopped
     optimizer.{name}                  optimizer state arrays (e.g. optimizer.m, optimizer.v)
     optimizer.step_count              updates applied so far
     epoch, step                       epochs completed, updates applied
@@ -51,7 +54,26 @@ class Checkpoint:
     path: Path
 
     def params(self) -> dict[str, NDArray[Any]]:
+        """The model's parameters (what evaluate, predict and export use)."""
         return {k: v for k, v in self.arrays.items() if k.startswith("layers.")}
+
+    def resume_params(self) -> dict[str, NDArray[Any]]:
+        """The parameters training goes on from: the last epoch's, which are the model's unless
+        the run ended with its best epoch's weights."""
+        resume = {k.removeprefix(RESUME): v for k, v in self.arrays.items() if k.startswith(RESUME)}
+        return resume or self.params()
+
+
+#: The prefix of the last epoch's parameters in a checkpoint that holds another epoch's.
+RESUME = "resume."
+
+
+def with_resume_params(final: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
+    """``final`` (captured with the best epoch's weights) carrying ``last``'s parameters (the
+    last epoch's) for resuming, unless they are the same epoch's."""
+    if "params_epoch" not in last or int(final["params_epoch"]) == int(last["params_epoch"]):
+        return final
+    return final | {RESUME + k: v for k, v in last.items() if k.startswith("layers.")}
 
 
 def write(path: Path, arrays: dict[str, Any]) -> None:
@@ -149,7 +171,7 @@ def _problems(arrays: dict[str, Any]) -> list[str]:
                 problems.append(f"{key} must be a vector of finite floats; received {_show(value)}")
             elif np.any(value < 0) or not np.any(value > 0):
                 problems.append(f"{key} must be ≥ 0 with one positive; received {value.tolist()}")
-        elif key.startswith(("layers.", "optimizer.", "preprocess.")):
+        elif key.startswith(("layers.", "optimizer.", "preprocess.", RESUME + "layers.")):
             if value.dtype.kind != "f" or value.ndim == 0:
                 problems.append(f"{key} must be an array of floats; received {_show(value)}")
             elif key.startswith("layers.") and key.endswith(".W") and value.ndim != 2:
@@ -202,7 +224,7 @@ def restore(checkpoint: Checkpoint, training: TrainingState) -> None:
     """Put the network, optimizer, counters, shuffling generator and tracker back exactly."""
     source = str(checkpoint.path)
     a = checkpoint.arrays
-    training.net.load_state_dict(checkpoint.params(), source=source)
+    training.net.load_state_dict(checkpoint.resume_params(), source=source)
     check_preprocess(checkpoint, training.net.input_dim)
     missing = [k for k in ("epoch", "step", "rng_state", "monitor_state") if k not in a]
     if missing:

@@ -172,7 +172,7 @@ def _best_params(checkpoint: checkpoints.Checkpoint, training: TrainingState) ->
     if wanted < 1:
         return None
     if checkpoints.weights_epoch(checkpoint) == wanted:
-        return training.net.params.copy()
+        return training.net.pack(checkpoint.params(), source=str(checkpoint.path))
     run = run_of_checkpoint(checkpoint.path)
     if run is None:
         return None
@@ -244,17 +244,20 @@ def execute(
     if best_pending:
         files.write_checkpoint("best.npz", files.capture(training.best_params))
     monitor = training.monitor
-    if (
-        stopped.reason == "early_stopping"
-        and monitor.restore_best
-        and training.best_params is not None
-    ):  # the run ends with the restored best weights
-        files.epoch_end = files.capture(params_epoch=monitor.best_epoch)
+    finished = stopped.reason in ("completed", "early_stopping")
+    if finished and monitor.restore_best and training.best_params is not None:
+        # the run ends with the restored best weights, however it finished
+        last = files.epoch_end
+        final = files.capture(params_epoch=monitor.best_epoch)
+        files.epoch_end = checkpoints.with_resume_params(final, last)
     # After divergence or an interruption the live weights are mid-epoch (or non-finite), and
     # last.npz keeps the last completed epoch.
     files.flush()
     history = files.history
-    metrics = _metrics(prepared, history, stopped, started, int(files.epoch_end["step"]))
+    ended = files.epoch_end
+    metrics = _metrics(
+        prepared, history, stopped, started, int(ended["step"]), int(ended["params_epoch"])
+    )
     if run_dir is None:
         yield RunFinished(run_dir, metrics, stopped.reason, [], history)
         return
@@ -281,6 +284,7 @@ def _metrics(
     stopped: Stopped,
     started: float,
     steps: int,
+    weights_epoch: int,
 ) -> dict[str, Any]:
     training, splits, net = prepared.training, prepared.splits, prepared.net
     metrics: dict[str, Any] = {
@@ -289,6 +293,8 @@ def _metrics(
         "stop_epoch": stopped.epoch,
         "epochs_run": training.epoch,
         "steps": steps,  # as of the last completed epoch (what last.npz holds)
+        # the epoch whose end the final model's weights (last.npz's) are from
+        "weights_epoch": weights_epoch,
         "total_seconds": time.perf_counter() - started,
         "train_seconds": sum(r["train_seconds"] for r in history),
         "final": history[-1] if history else {},
