@@ -67,12 +67,12 @@ def test_nan_in_features_is_reported(tmp_path: Path) -> None:
     path.write_text("a,b,y\n1,2,0\n3,nan,1\n5,inf,1\n")
     # Rows are counted as in the file, the header being row 1; nan is a missing cell.
     with pytest.raises(DataError, match=r"row 4, column 'b': inf is not a finite number"):
-        load(path=str(path))
+        load(path=str(path), target="y")
     path.write_text("a,b,y\n1,2,0\n3,nan,1\n")
     with pytest.raises(
         DataError, match=r"1 rows miss a feature value \(the first: row 3, column 'b'\)"
     ):
-        load(path=str(path))
+        load(path=str(path), target="y")
 
 
 def test_npz_given_splits_are_used_as_they_are(tmp_path: Path) -> None:

@@ -212,7 +212,8 @@ def test_bad_data_files_exit_2_naming_the_file_and_place(
     elif isinstance(content, bytes):
         write_bytes(path, content)
     config = tmp_path / "bad.yaml"
-    config.write_text(f"name: bad\ndata: {{path: {name}}}\n{BINARY_MODEL}")
+    target = "" if name.endswith(".npz") else ", target: y"
+    config.write_text(f"name: bad\ndata: {{path: {name}{target}}}\n{BINARY_MODEL}")
     assert_bad_input(cli(["train", str(config)]), message, tmp_path)
 
 

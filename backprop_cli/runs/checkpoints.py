@@ -96,8 +96,7 @@ def capture(
     unless ``params_epoch`` says otherwise; ``extra`` adds entries that hold for the whole run
     (the data's signature)."""
     arrays: dict[str, Any] = dict(training.net.state_dict(params))
-    if params_epoch is None:
-        params_epoch = training.monitor.best_epoch if params is not None else training.epoch
+    params_epoch = weights_epoch_of(training, params, params_epoch)
     for key, value in training.optimizer.state_dict().items():
         arrays[f"optimizer.{key}"] = value
     arrays["epoch"] = np.array(training.epoch, dtype=np.int64)
@@ -113,6 +112,16 @@ def capture(
         arrays["preprocess.mean"], arrays["preprocess.std"] = mean, std
     arrays.update(extra or {})
     return arrays
+
+
+def weights_epoch_of(
+    training: TrainingState, params: NDArray[Any] | None, params_epoch: int | None
+) -> int:
+    """The epoch whose end a capture's weights are from: ``params_epoch`` when given, else the
+    best epoch for ``params`` (the best weights), else the last completed epoch."""
+    if params_epoch is not None:
+        return params_epoch
+    return training.monitor.best_epoch if params is not None else training.epoch
 
 
 def load(path: Path) -> Checkpoint:

@@ -102,7 +102,7 @@ class RunFiles:
 class InMemory(RunFiles):
     """The same bookkeeping with nothing written: a run of the Python API without a directory
     keeps its history and steps in memory. With no checkpoint to write, a captured state is only
-    its step count (what the metrics read), not a copy of every array."""
+    its step count and weights' epoch (what the metrics read), not a copy of every array."""
 
     def __init__(self, prepared: Prepared) -> None:  # no directory: RunFiles.__init__ writes
         self.prepared = prepared
@@ -114,7 +114,12 @@ class InMemory(RunFiles):
     def capture(
         self, params: Array | None = None, params_epoch: int | None = None
     ) -> dict[str, Any]:
-        return {"step": np.array(self.prepared.training.step, dtype=np.int64)}
+        training = self.prepared.training
+        epoch = checkpoints.weights_epoch_of(training, params, params_epoch)
+        return {
+            "step": np.array(training.step, dtype=np.int64),
+            "params_epoch": np.array(epoch, dtype=np.int64),
+        }
 
     def write_checkpoint(self, name: str, state: dict[str, Any]) -> None:
         """Nothing is written."""
