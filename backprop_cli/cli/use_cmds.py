@@ -148,7 +148,7 @@ def _plot(
     if result.accuracy is not None:
         plot_confusion(result.confusion, result.classes, path, exclusive=not overwrite)
     else:
-        outputs = loaded.net.predict(loaded.inputs(X, str(path)))
+        outputs = loaded.outputs(X, str(path))
         plot_predictions(y, outputs, path, exclusive=not overwrite)
     console.print(f"wrote {path}")
 

@@ -114,6 +114,12 @@ class DataConfig(Strict):
     fold: int = Field(0, ge=0, description="Which part (0-based) is held out, with folds.")
     test_split: float = Field(0.1, ge=0, lt=1, description="Share held out for the test figures.")
     standardize: bool = Field(True, description="Zero mean, unit variance (train-split stats).")
+    standardize_target: bool | None = Field(
+        None,
+        description="Train a regression on its target scaled to zero mean and unit variance "
+        "(train-split stats); predictions and metrics are in the target's own units. Default: "
+        "true for loss mse.",
+    )
 
     @field_validator("options")
     @classmethod
@@ -520,6 +526,11 @@ class ExperimentConfig(Strict):
             if problem:
                 raise ValueError(f"{key}: {problem}")
         self._check_schedule()
+        if is_classification(self.loss) and self.data.standardize_target:
+            raise ValueError(
+                f"data.standardize_target: scales a regression's target, but loss {self.loss} "
+                "is classification; remove standardize_target"
+            )
         if not is_classification(self.loss):
             classifiers = " or ".join(name for name in LOSSES if is_classification(name))
             for key, value, does in (

@@ -12,7 +12,7 @@ from ..errors import DataError
 from ..system import testhooks
 from .files import SHIPPED, SHIPPED_TABLES, RawData, check_labels, load_file, load_shipped
 from .generators import GENERATORS, generate, generator_options
-from .splits import Splits, make_splits, standardize, validation_of
+from .splits import Splits, TargetScale, make_splits, scale_targets, standardize, validation_of
 from .table_splits import load_table_splits, table_request, table_source
 
 if TYPE_CHECKING:
@@ -23,9 +23,11 @@ __all__ = [
     "SHIPPED",
     "SHIPPED_TABLES",
     "Splits",
+    "TargetScale",
     "generator_options",
     "load_data",
     "load_raw",
+    "scale_targets",
     "table_request",
     "table_source",
 ]

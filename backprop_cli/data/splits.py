@@ -16,6 +16,41 @@ if TYPE_CHECKING:
     from .encoding import Encoding
 
 
+@dataclass(frozen=True)
+class TargetScale:
+    """A regression's targets as the network is trained on them: standardized per output with
+    the training split's statistics, and mapped back for predictions.
+
+    Math:
+        μ = mean of y_train,  σ = √(mean of (y_train − μ)²)  (per output; σ = 1 if it is 0)
+        y' = (y − μ) / σ          (training targets)
+        ŷ  = ŷ' · σ + μ           (predictions, in the target's units)
+    """
+
+    mean: NDArray[np.float64]
+    std: NDArray[np.float64]
+
+    def scale(self, y: NDArray[Any]) -> NDArray[Any]:
+        """Targets (1-D, or one column per output) in the network's scale, in ``y``'s dtype."""
+        y = np.asarray(y)
+        mean, std = (self.mean[0], self.std[0]) if y.ndim == 1 else (self.mean, self.std)
+        return ((y.astype(np.float64) - mean) / std).astype(y.dtype)
+
+    def note(self, target: str | None) -> str:
+        """One line for the start of a run: what the losses shown are measured on."""
+        name = f"the target {target!r}" if target else "the target"
+        one = len(self.mean) == 1
+        stats = f"mean {self.mean[0]:.4g}, std {self.std[0]:.4g}" if one else "per output"
+        return (
+            f"{name} is standardized for training ({stats}): losses are on that scale; "
+            "predictions and RMSE, MAE and R² are in its own units"
+        )
+
+    def unscale(self, outputs: NDArray[Any]) -> NDArray[np.float64]:
+        """The network's outputs (one column per output) in the target's units, float64."""
+        return np.asarray(outputs, dtype=np.float64) * self.std + self.mean
+
+
 @dataclass
 class Splits:
     """The data a run trains and evaluates on; standardization statistics from the train split."""
@@ -37,6 +72,8 @@ class Splits:
     encoding: Encoding | None = None
     #: What `bprop inspect` shows of a table (see `inspection.report`).
     report: dict[str, Any] | None = None
+    #: A regression's target standardization (see `scale_targets`), None when not scaled.
+    target_scale: TargetScale | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -290,3 +327,29 @@ def _check_representable(mean: NDArray[Any], std: NDArray[Any], names: list[str]
             "mean or spread overflows); rescale the column, drop it (data.drop), or set "
             "data.standardize: false"
         )
+
+
+def scale_targets(splits: Splits) -> Splits:
+    """The splits with a regression's targets standardized (`TargetScale`), fitted on the
+    training split only. New target arrays: the data as read (or cached) is left as it is."""
+    y = splits.y_train
+    columns = y.reshape(len(y), -1)
+    mean, std = _moments(columns)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+        raise DataError(
+            "the target's values spread beyond what float64 holds; rescale them, or set "
+            "data.standardize_target: false"
+        )
+    std[~(std > 1e-12)] = 1.0  # a constant target is centred only
+    scale = TargetScale(mean, std)
+
+    def scaled(part: NDArray[Any] | None) -> NDArray[Any] | None:
+        return None if part is None else scale.scale(part)
+
+    return dataclasses.replace(
+        splits,
+        y_train=scale.scale(y),
+        y_val=scaled(splits.y_val),
+        y_test=scaled(splits.y_test),
+        target_scale=scale,
+    )

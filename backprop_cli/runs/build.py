@@ -25,7 +25,7 @@ from ..core.optim import Optimizer, build_optimizer
 from ..core.schedules import Schedule, build_schedule
 from ..core.training import TrainData, TrainingState
 from ..core.types import Array
-from ..data import Splits, load_data
+from ..data import Splits, load_data, scale_targets
 from ..errors import ConfigError
 from ..kernels import choose, fuse_network, install, install_network, whole_step
 from ..system.resources import check_fits
@@ -49,7 +49,20 @@ def generators(seed: int) -> Generators:
 
 
 def build_splits(cfg: ExperimentConfig, rng: np.random.Generator) -> Splits:
-    return load_data(cfg.data, task_of(cfg), rng, cfg.data.standardize, np.dtype(cfg.dtype))
+    """The run's data: loaded, split, its features standardized and, for a regression, its
+    targets too (`scales_target`)."""
+    splits = load_data(cfg.data, task_of(cfg), rng, cfg.data.standardize, np.dtype(cfg.dtype))
+    scaled = scales_target(cfg) and not splits.is_classification
+    return scale_targets(splits) if scaled else splits
+
+
+def scales_target(cfg: ExperimentConfig) -> bool:
+    """Whether the run trains on standardized targets: ``data.standardize_target``, by default
+    every regression (of numbers: the whole-number labels of a classification data set trained
+    with mse, as the notes' XOR, stay labels)."""
+    if cfg.data.standardize_target is not None:
+        return cfg.data.standardize_target
+    return not is_classification(cfg.loss)
 
 
 def task_of(cfg: ExperimentConfig) -> str:

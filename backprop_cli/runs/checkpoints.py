@@ -27,6 +27,8 @@ Keys:
                                       feature kinds, categories, fill values, task and classes
     loss.class_weights                one weight per class (training.class_weight)
     preprocess.mean, preprocess.std   standardization fitted on the training split (if any)
+    preprocess.target_mean,           a regression's target standardization (one value per
+    preprocess.target_std             output), undone for predictions (data.standardize_target)
     config                            the resolved config as JSON text
 """
 
@@ -64,6 +66,8 @@ class Checkpoint:
         return resume or self.params()
 
 
+#: A regression's target standardization (`data.TargetScale`).
+TARGET_MEAN, TARGET_STD = "preprocess.target_mean", "preprocess.target_std"
 #: The prefix of the last epoch's parameters in a checkpoint that holds another epoch's.
 RESUME = "resume."
 
@@ -189,18 +193,30 @@ def _problems(arrays: dict[str, Any]) -> list[str]:
                 problems.append(f"{key} holds NaN or Inf; no run saves non-finite values")
     if not problems:  # each counter a whole number and each state a text: their values
         problems += state_problems(arrays)
-    mean, std = arrays.get("preprocess.mean"), arrays.get("preprocess.std")
-    if (mean is None) != (std is None):
-        problems.append("preprocess.mean and preprocess.std must come together")
-    elif isinstance(mean, np.ndarray) and isinstance(std, np.ndarray) and not problems:
-        if mean.shape != std.shape or mean.ndim != 1:
-            problems.append(
-                f"preprocess.mean {mean.shape} and preprocess.std {std.shape} must be vectors "
-                "of one value per feature"
-            )
-        elif not np.all(std > 0):
-            problems.append("preprocess.std must be positive (a feature's scale)")
+    for (mean_key, std_key), of in (
+        (("preprocess.mean", "preprocess.std"), "feature"),
+        ((TARGET_MEAN, TARGET_STD), "output"),
+    ):
+        if not problems:
+            problems += _scale_problems(arrays.get(mean_key), arrays.get(std_key), mean_key,
+                                        std_key, of)  # fmt: skip
     return problems
+
+
+def _scale_problems(mean: Any, std: Any, mean_key: str, std_key: str, of: str) -> list[str]:
+    """What is wrong with a stored standardization (the pair of ``mean_key``, ``std_key``)."""
+    if (mean is None) != (std is None):
+        return [f"{mean_key} and {std_key} must come together"]
+    if mean is None:
+        return []
+    if mean.shape != std.shape or mean.ndim != 1:
+        return [
+            f"{mean_key} {mean.shape} and {std_key} {std.shape} must be vectors of one value "
+            f"per {of}"
+        ]
+    if not np.all(std > 0):
+        return [f"{std_key} must be positive (a {of}'s scale)"]
+    return []
 
 
 def _show(value: Any) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
 from ..errors import BpropError, argument
 from ..system.atomic import write_with
+from .checkpoints import TARGET_MEAN, TARGET_STD
 from .inference import Model
 
 FORMATS = ("onnx", "torch", "npz")
@@ -165,6 +166,9 @@ def onnx_model(model: Model) -> Any:
     last = net.layers[-1]
     if isinstance(last, Dense) and last.fused_output:  # the loss's output activation
         x = g.activation(x, last.activation)
+    if model.target_scale is not None:  # back to the target's units: ŷ = ŷ'·σ + μ
+        x = g.op("Mul", [x, g.constant("target_std", model.target_scale.std)])
+        x = g.op("Add", [x, g.constant("target_mean", model.target_scale.mean)], "unscaled")
     out_name = "probabilities" if model.classification else "predictions"
     g.nodes.append(helper.make_node("Identity", [x], [out_name]))
     float32 = onnx.TensorProto.FLOAT
@@ -240,6 +244,12 @@ def torch_state(model: Model) -> tuple[dict[str, np.ndarray], list[str]]:
     last = model.net.layers[-1]
     if isinstance(last, Dense) and last.fused_output:  # the loss's output activation
         _torch_activation("", last.activation, last.units, lines, state, "    ")
+    scale = model.target_scale
+    if scale is not None:  # back to the target's units: ŷ = ŷ'·σ + μ
+        k = len(lines)
+        state[f"{k}.std"] = scale.std.astype(np.float32)
+        state[f"{k}.mean"] = scale.mean.astype(np.float32)
+        lines.append(f"    TargetScale({len(scale.mean)}),")
     return {k: np.ascontiguousarray(v) for k, v in state.items()}, lines
 
 
@@ -274,6 +284,19 @@ def torch_snippet(model: Model, path: Path, lines: list[str]) -> str:
             "",
             "    def forward(self, x):",
             "        return x + self.block(x)",
+            "",
+        ]
+    if model.target_scale is not None:
+        text += [
+            "class TargetScale(nn.Module):",
+            "    # the target's standardization undone: y = output * std + mean",
+            "    def __init__(self, n):",
+            "        super().__init__()",
+            "        self.register_buffer('std', torch.ones(n))",
+            "        self.register_buffer('mean', torch.zeros(n))",
+            "",
+            "    def forward(self, x):",
+            "        return x * self.std + self.mean",
             "",
         ]
     text += ["model = nn.Sequential(", *lines, ")"]
@@ -316,6 +339,9 @@ def _write_npz(model: Model, out: Path, exclusive: bool) -> str:
     arrays: dict[str, np.ndarray] = dict(model.net.state_dict())
     if model.mean is not None and model.std is not None:
         arrays["preprocess.mean"], arrays["preprocess.std"] = model.mean, model.std
+    if model.target_scale is not None:
+        arrays[TARGET_MEAN] = model.target_scale.mean
+        arrays[TARGET_STD] = model.target_scale.std
     arrays["input_columns"] = np.array(json.dumps(input_columns(model)))
     if model.classification:
         arrays["class_names"] = np.array(json.dumps(model.class_names()))

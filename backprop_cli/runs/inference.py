@@ -19,7 +19,7 @@ from ..core.losses import is_classification
 from ..core.network import Network
 from ..core.training import evaluate
 from ..core.types import Array
-from ..data import Splits, load_data
+from ..data import Splits, TargetScale, load_data
 from ..data.encoding import Encoding
 from ..errors import CheckpointError, DataError, argument
 from ..system.json_values import finite
@@ -53,6 +53,8 @@ class Model:
     encoding: Encoding | None = None
     #: The epoch whose end the weights are from (None for a model never saved).
     epoch: int | None = None
+    #: A regression's target standardization: outputs are mapped back to the target's units.
+    target_scale: TargetScale | None = None
 
     def class_names(self) -> list[str]:
         """The name of each output class: the data's names, or 0, 1, ..."""
@@ -132,20 +134,26 @@ class Model:
         return X
 
     def outputs(self, X: NDArray[Any], source: str, before: int = 0) -> Array:
-        """The network's outputs for raw features (probabilities under a fused loss), computed
-        `block_rows` rows at a time."""
+        """The model's outputs for raw features: probabilities under a fused loss, a
+        regression's values in the target's units; computed `block_rows` rows at a time."""
         inputs, rows = self.inputs(X, source, before), self.block_rows
         if len(inputs) <= rows:
-            return self.net.predict(inputs)
+            return self.in_target_units(self.net.predict(inputs))
         blocks = [self.net.predict(inputs[i : i + rows]) for i in range(0, len(inputs), rows)]
-        return np.concatenate(blocks)
+        return self.in_target_units(np.concatenate(blocks))
+
+    def in_target_units(self, outputs: Array) -> Array:
+        """The network's outputs with the target standardization undone (when there is one)."""
+        if self.target_scale is None:
+            return outputs
+        return self.target_scale.unscale(outputs)
 
 
 def model_of_splits(cfg: ExperimentConfig, net: Network, splits: Splits, source: Path) -> Model:
     """The model a run has in memory: its network with the preprocessing of its splits."""
     return Model(
         cfg, net, splits.mean, splits.std, source, splits.feature_names, splits.target_name,
-        splits.classes, splits.encoding,
+        splits.classes, splits.encoding, target_scale=splits.target_scale,
     )  # fmt: skip
 
 
@@ -208,7 +216,22 @@ def load_model(path: Path) -> Model:
         )
     counted = "params_epoch" in ckpt.arrays or "epoch" in ckpt.arrays
     epoch = checkpoints.weights_epoch(ckpt) if counted else None
-    return Model(cfg, net, mean, std, path, features, target, classes, encoding, epoch)
+    scale = _target_scale(ckpt, net)
+    return Model(cfg, net, mean, std, path, features, target, classes, encoding, epoch, scale)
+
+
+def _target_scale(ckpt: checkpoints.Checkpoint, net: Network) -> TargetScale | None:
+    """The checkpoint's target standardization, checked against the network's outputs."""
+    mean = ckpt.arrays.get(checkpoints.TARGET_MEAN)
+    std = ckpt.arrays.get(checkpoints.TARGET_STD)
+    if mean is None or std is None:
+        return None
+    if mean.shape != (net.output_dim,):
+        raise CheckpointError(
+            f"{ckpt.path}: {checkpoints.TARGET_MEAN} holds {mean.shape[0]} values for a network "
+            f"of {net.output_dim} outputs"
+        )
+    return TargetScale(mean.astype(np.float64), std.astype(np.float64))
 
 
 def _columns(
@@ -283,10 +306,12 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
     net = model.net
     inputs = model.inputs(X, source)
     labelled = bool(np.issubdtype(np.asarray(y).dtype, np.integer))
-    targets = net.prepare_targets(y)
+    scale = model.target_scale
+    # the loss as training computed it: on the scaled target, where there is one
+    targets = net.prepare_targets(y if scale is None or labelled else scale.scale(y))
     labels = np.asarray(y).astype(np.int64) if labelled else None
     loss, accuracy = evaluate(net, inputs, targets, labels)
-    outputs = net.predict(inputs)
+    outputs = model.in_target_units(net.predict(inputs))
     result = Evaluation(len(inputs), loss, accuracy)
     if labels is not None:
         predicted = predicted_classes(outputs)
@@ -306,7 +331,7 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
                 {"precision": precision, "recall": recall, "f1": f1, "support": support}
             )
     else:
-        truth = targets.astype(np.float64)
+        truth = net.prepare_targets(y).astype(np.float64)
         diff = outputs.astype(np.float64) - truth
         result.mse = float(np.mean(diff**2))
         result.mae = float(np.mean(np.abs(diff)))

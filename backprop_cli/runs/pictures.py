@@ -30,7 +30,7 @@ def at_the_end(prepared: Prepared, run_dir: Path) -> Path | None:
     name = boundary.picture_name(model.n_features, model.classification)
     if name is None:
         return None
-    mean, std = splits.mean, splits.std
+    mean, std, scale = splits.mean, splits.std, splits.target_scale
 
     def raw(X: NDArray[Any] | None) -> NDArray[Any] | None:
         """Features in the data's own units: the standardization undone."""
@@ -38,8 +38,17 @@ def at_the_end(prepared: Prepared, run_dir: Path) -> Path | None:
             return X
         return np.asarray(X, dtype=np.float64) * std + mean
 
+    def target(y: NDArray[Any] | None) -> NDArray[Any] | None:
+        """Targets in their own units: a regression's standardization undone."""
+        if y is None or scale is None:
+            return y
+        return scale.unscale(y.reshape(len(y), -1)).reshape(y.shape)
+
     where = boundary.scene(
-        [("train", raw(splits.X_train), splits.y_train), ("val", raw(splits.X_val), splits.y_val)],
+        [
+            ("train", raw(splits.X_train), target(splits.y_train)),
+            ("val", raw(splits.X_val), target(splits.y_val)),
+        ],
         model.classification,
         splits.feature_names,
         splits.target_name,

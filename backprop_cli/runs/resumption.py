@@ -19,7 +19,7 @@ import numpy as np
 from ..config import ExperimentConfig
 from ..data import Splits
 from ..errors import CheckpointError
-from .checkpoints import Checkpoint
+from .checkpoints import TARGET_MEAN, TARGET_STD, Checkpoint
 
 #: Keys that may differ between the checkpoint's config and the resumed one.
 MAY_CHANGE = ("training.epochs", "training.early_stopping.patience", "name", "output.",
@@ -52,6 +52,9 @@ def data_signature(splits: Splits) -> dict[str, Any]:
         digest.update(encoding.encode())
         signature["data.encoding"] = np.array(encoding)
     signature["data.digest"] = np.array(digest.hexdigest())
+    if splits.target_scale is not None:  # of the digested targets: not digested again
+        signature[TARGET_MEAN] = splits.target_scale.mean
+        signature[TARGET_STD] = splits.target_scale.std
     return signature
 
 
