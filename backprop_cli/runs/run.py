@@ -46,6 +46,7 @@ from .build import (
     build_training_state,
     generators,
 )
+from .inference import scores
 from .resumption import check_same_config, check_same_data, data_signature
 from .run_files import InMemory, RunFiles
 from .rundirs import run_of_checkpoint
@@ -306,6 +307,7 @@ def _metrics(
     finished = stopped.reason in ("completed", "early_stopping")
     if splits.X_test is not None and splits.y_test is not None and finished:
         labels = splits.y_test.astype(np.int64) if prepared.data.classification else None
-        loss, acc = evaluate(net, splits.X_test, net.prepare_targets(splits.y_test), labels)
-        metrics["test"] = {"loss": loss} | ({"accuracy": acc} if acc is not None else {})
+        loss, _ = evaluate(net, splits.X_test, net.prepare_targets(splits.y_test), labels)
+        outputs = net.predict(splits.X_test)  # as `bprop evaluate` computes its figures
+        metrics["test"] = {"loss": loss} | scores(prepared.cfg.loss, outputs, splits.y_test)
     return finite(metrics)  # JSON has no NaN/Inf: they are written as null
