@@ -59,7 +59,7 @@ def evaluate(
         bool, typer.Option("--overwrite", help="Replace an existing --plot file.")
     ] = False,
 ) -> None:
-    """The figures of a trained network, with the preprocessing it was trained with.
+    """Score a trained network as scikit-learn does, with its training-time preprocessing.
 
     Classification: loss, accuracy, balanced accuracy, log loss and ROC AUC, then precision,
     recall, F1 and support per class with their macro and weighted averages, and the confusion
