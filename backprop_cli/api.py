@@ -174,9 +174,10 @@ class TrainedModel:
         return class_probabilities(self.outputs(X))
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
-        """Loss and accuracy with per-class figures (classification; ``y`` class indices or
-        names, one per row of ``X``) or MSE, MAE and R² (regression), as `bprop evaluate`
-        reports them."""
+        """The figures `bprop evaluate --json` reports: loss, accuracy, balanced accuracy,
+        macro and weighted precision, recall and F1, log loss, ROC AUC and per-class figures
+        (classification; ``y`` class indices or names, one per row of ``X``), or the loss
+        (½·MSE), RMSE, MSE, MAE and R² (regression)."""
         features = given_features(self.model, X)
         targets = given_targets(self.model, y, len(features))
         return evaluate_model(self.model, features, targets, "X").as_dict()

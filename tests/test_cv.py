@@ -97,6 +97,16 @@ def test_cv_trains_a_run_per_fold_and_reports_mean_and_std(tmp_path: Path) -> No
         assert history[-1]["val_accuracy"] == accuracy[k]
     document = json.loads((out / "cv.json").read_text())
     assert document["mean"]["final_val_accuracy"] == pytest.approx(np.mean(accuracy))
+    # every test figure of the folds' metrics.json, the balanced accuracy among them
+    tested = [json.loads((out / f"fold-{k + 1}" / "metrics.json").read_text())["test"]
+              for k in range(3)]  # fmt: skip
+    assert [float(r["test_balanced_accuracy"]) for r in rows[:3]] == [
+        t["balanced_accuracy"] for t in tested
+    ]
+    assert document["mean"]["test_f1_macro"] == pytest.approx(
+        np.mean([t["f1_macro"] for t in tested])
+    )
+    assert "test_roc_auc" in result.output
     assert (out / "cv.png").read_bytes()[:4] == b"\x89PNG"
     again = cli(["cv", str(IRIS), "--folds", "3", "--out", str(out)])
     assert again.exit_code == 2  # never over an earlier cross-validation

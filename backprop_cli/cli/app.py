@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "evaluate": (
         "use_cmds", "evaluate",
-        "Loss and accuracy of a trained network, with the preprocessing it was trained with.",
+        "Score a trained network as scikit-learn does, with its training-time preprocessing.",
     ),
     "predict": (
         "use_cmds", "predict",

@@ -99,6 +99,23 @@ def shown_path(path: str) -> str:
     return path
 
 
+#: How tables name the figures of metrics.json's test section and `bprop evaluate --json`.
+FIGURE_LABELS = {
+    "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
+    "precision_macro": "precision (macro)", "recall_macro": "recall (macro)",
+    "f1_macro": "F1 (macro)", "precision_weighted": "precision (weighted)",
+    "recall_weighted": "recall (weighted)", "f1_weighted": "F1 (weighted)",
+    "log_loss": "log loss", "roc_auc": "ROC AUC",
+    "rmse": "RMSE", "mse": "MSE", "mae": "MAE", "r2": "R²",
+}  # fmt: skip
+
+
+def loss_label(loss: str, name: str = "loss") -> str:
+    """How a table names a loss figure of a network trained with the loss ``loss``: the mse
+    loss is half the mean squared error (the notes' ½(y − ŷ)²), and says so."""
+    return f"{name} (½·MSE)" if loss == "mse" else name
+
+
 def fmt(value: Any, digits: int = 4) -> str:
     """A table cell: 4 decimals, scientific for tiny and huge values, – for missing ones."""
     if value is None:

@@ -10,11 +10,13 @@ import typer
 
 from . import exit_codes
 from .console import (
+    FIGURE_LABELS,
     console,
     exit_interrupted,
     fail,
     fmt,
     in_config,
+    loss_label,
     progress_bar,
     repeated,
     shown_path,
@@ -91,7 +93,7 @@ def train(
             fail(str(exc))
         try:
             with graceful_stop() as stop:
-                finished = _render(execute(prepared, run_dir, stop=stop), quiet)
+                finished = _render(execute(prepared, run_dir, stop=stop), quiet, cfg.loss)
         except BpropError as exc:
             fail(str(exc))
         except KeyboardInterrupt:
@@ -112,6 +114,11 @@ def train(
 MAX_EPOCH_LINES = 50
 
 
+def _label(column: str, loss: str) -> str:
+    """A history column's name, saying what a loss column is for an mse network."""
+    return loss_label(loss, column) if column.endswith("_loss") else column
+
+
 def _epoch_line(row: dict[str, float], epochs: int) -> str:
     parts = [f"epoch {int(row['epoch'])}/{epochs}", f"loss {fmt(row['train_loss'])}"]
     if "train_accuracy" in row:
@@ -125,7 +132,7 @@ def _epoch_line(row: dict[str, float], epochs: int) -> str:
     return "  ".join(parts)
 
 
-def _render(events: Any, quiet: bool) -> RunFinished | None:
+def _render(events: Any, quiet: bool, loss: str) -> RunFinished | None:
     from ..core.training import EpochEnded, EpochStarted, StepDone, Stopped, Warned
     from ..runs.run import RunFinished, RunStarted
 
@@ -178,11 +185,15 @@ def _render(events: Any, quiet: bool) -> RunFinished | None:
             elif isinstance(event, RunFinished):
                 finished = event
     if finished is not None:
-        _summary(finished)
+        _summary(finished, loss)
     return finished
 
 
-def _summary(finished: RunFinished) -> None:
+#: The test figures the summary shows (metrics.json holds them all).
+SUMMARY_FIGURES = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "rmse", "mae", "r2")
+
+
+def _summary(finished: RunFinished, loss: str) -> None:
     from rich.table import Table
 
     m = finished.metrics
@@ -195,15 +206,18 @@ def _summary(finished: RunFinished) -> None:
     final = m.get("final") or {}
     for key in ("train_loss", "train_accuracy"):
         if final.get(key) is not None:
-            table.add_row(f"final {key}", fmt(final[key]))
+            table.add_row(f"final {_label(key, loss)}", fmt(final[key]))
     best = m.get("best")
     if best:
         table.add_row(f"best epoch (by {best['monitor']})", fmt(best["epoch"]))
         for key in ("train_loss", "val_loss", "val_accuracy"):
             if best.get(key) is not None:
-                table.add_row(f"  {key}", fmt(best[key]))
-    for key, value in (m.get("test") or {}).items():
-        table.add_row(f"test {key}", fmt(value))
+                table.add_row(f"  {_label(key, loss)}", fmt(best[key]))
+    test = m.get("test") or {}
+    if "loss" in test:
+        table.add_row(f"test {loss_label(loss)}", fmt(test["loss"]))
+    for key in (k for k in SUMMARY_FIGURES if k in test):
+        table.add_row(f"test {FIGURE_LABELS[key]}", fmt(test[key]))
     table.add_row(
         "time",
         f"{m['total_seconds']:.1f}s total, {m['train_seconds']:.1f}s in steps "

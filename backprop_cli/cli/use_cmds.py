@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import console, fail, fmt
+from .console import FIGURE_LABELS, console, fail, fmt, loss_label
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -59,11 +59,12 @@ def evaluate(
         bool, typer.Option("--overwrite", help="Replace an existing --plot file.")
     ] = False,
 ) -> None:
-    """Loss and accuracy of a trained network, with the preprocessing it was trained with.
+    """Score a trained network as scikit-learn does, with its training-time preprocessing.
 
-    Classification adds a per-class table (precision, recall, F1, support) and the confusion
-    matrix; regression gives MSE, MAE and R². On the run's own split the figures are those
-    metrics.json recorded at training time.
+    Classification: loss, accuracy, balanced accuracy, log loss and ROC AUC, then precision,
+    recall, F1 and support per class with their macro and weighted averages, and the confusion
+    matrix. Regression: the loss (½·MSE), RMSE, MAE and R². On the run's own split the figures
+    are those metrics.json recorded at training time.
 
     Example:  bprop evaluate runs/iris --split test --plot iris-confusion.png
     """
@@ -108,15 +109,15 @@ def _show(result: Evaluation, title: str) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("samples", str(result.n))
-    table.add_row("loss", fmt(result.loss))
-    if result.accuracy is not None:
-        table.add_row("accuracy", fmt(result.accuracy))
-    else:
-        table.add_row("MSE", fmt(result.mse))
-        table.add_row("MAE", fmt(result.mae))
-        table.add_row("R²", fmt(result.r2))
+    table.add_row(loss_label(result.loss_name), fmt(result.loss))
+    shown = ("accuracy", "balanced_accuracy", "log_loss", "roc_auc", "rmse", "mae", "r2")
+    for key in (k for k in shown if k in result.scores):
+        label = FIGURE_LABELS[key]
+        if key == "roc_auc" and len(result.classes) > 2:
+            label += " (one-vs-rest, macro)"
+        table.add_row(label, fmt(result.scores[key]))
     console.print(table)
-    if result.accuracy is None:
+    if not result.classification:
         return
     classes = Table(title="per class")
     for column in ("class", "precision", "recall", "F1", "support"):
@@ -125,6 +126,10 @@ def _show(result: Evaluation, title: str) -> None:
         classes.add_row(
             name, fmt(row["precision"]), fmt(row["recall"]), fmt(row["f1"]), str(row["support"])
         )
+    classes.add_section()
+    for average in ("macro", "weighted"):
+        figures = [fmt(result.scores[f"{key}_{average}"]) for key in ("precision", "recall", "f1")]
+        classes.add_row(f"{average} avg", *figures, str(result.n))
     console.print(classes)
     matrix = Table(title="confusion matrix (rows: true class, columns: predicted)")
     matrix.add_column("")
@@ -145,7 +150,7 @@ def _plot(
 ) -> None:
     from ..runs.plotting import plot_confusion, plot_predictions
 
-    if result.accuracy is not None:
+    if result.classification:
         plot_confusion(result.confusion, result.classes, path, exclusive=not overwrite)
     else:
         outputs = loaded.outputs(X, str(path))

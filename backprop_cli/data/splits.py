@@ -50,6 +50,10 @@ class TargetScale:
         """The network's outputs (one column per output) in the target's units, float64."""
         return np.asarray(outputs, dtype=np.float64) * self.std + self.mean
 
+    def original(self, y: NDArray[Any]) -> NDArray[np.float64]:
+        """Scaled targets (1-D, or one column per output) back in their own units."""
+        return self.unscale(y.reshape(len(y), -1)).reshape(y.shape)
+
 
 @dataclass
 class Splits:

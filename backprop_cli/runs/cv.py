@@ -2,8 +2,10 @@
 validation split (``data.folds``, ``data.fold``), run by the sweep's machinery, then summarized.
 
 Per fold: the final epoch's figures and those of the best epoch (lowest val_loss), and the test
-figures when the data has a test split (the same rows for every fold). Over the folds: the mean
-and the standard deviation (population, ``ddof = 0``, as scikit-learn's ``scores.std()``).
+figures of its metrics.json when the data has a test split (the same rows for every fold): the
+loss and the scores of `core.metrics` (accuracy, balanced accuracy, F1 ..., or RMSE, MAE, R²).
+Over the folds: the mean and the standard deviation (population, ``ddof = 0``, as
+scikit-learn's ``scores.std()``).
 
 Files in the cross-validation directory: a run directory per fold (``fold-1`` ...), cv.csv (a
 row per fold, then the mean and std rows), cv.json and cv.png (the K learning curves).
@@ -23,6 +25,7 @@ import numpy as np
 
 from ..config import ExperimentConfig, validate
 from ..config.loading import apply_overrides
+from ..core.metrics import CLASSIFICATION_FIGURES, REGRESSION_FIGURES
 from ..errors import argument
 from ..system.atomic import write_text
 from ..system.resources import check_count
@@ -34,7 +37,8 @@ CV_FILES = frozenset({"cv.csv", "cv.json", "cv.png"})
 #: The figures of each fold, in the order of cv.csv's columns (those a run has).
 FIGURES = (
     "final_train_loss", "final_val_loss", "final_train_accuracy", "final_val_accuracy",
-    "best_epoch", "best_val_loss", "best_val_accuracy", "test_loss", "test_accuracy",
+    "best_epoch", "best_val_loss", "best_val_accuracy", "test_loss",
+    *(f"test_{key}" for key in (*CLASSIFICATION_FIGURES, *REGRESSION_FIGURES)),
 )  # fmt: skip
 
 

@@ -16,6 +16,12 @@ from numpy.typing import NDArray
 
 from ..config import ExperimentConfig, validate
 from ..core.losses import is_classification
+from ..core.metrics import (
+    classification_scores,
+    confusion_matrix,
+    per_class,
+    regression_scores,
+)
 from ..core.network import Network
 from ..core.training import evaluate
 from ..core.types import Array
@@ -279,30 +285,34 @@ def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[A
 
 @dataclass
 class Evaluation:
-    """Metrics of a model on one set of samples."""
+    """Figures of a model on one set of samples: the loss as training computed it, the `scores`
+    (see `scores`) and, for classes, the per-class figures and the confusion matrix."""
 
     n: int
     loss: float
-    accuracy: float | None = None
+    #: The loss function's name (``mse`` is ½ · MSE per sample).
+    loss_name: str
+    scores: dict[str, float | None] = field(default_factory=dict)
     classes: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)  # rows: true class, columns: predicted
-    per_class: list[dict[str, float]] = field(default_factory=list)
-    mse: float | None = None
-    mae: float | None = None
-    r2: float | None = None
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def classification(self) -> bool:
+        """Whether the samples were classes (there are per-class figures)."""
+        return bool(self.per_class)
 
     def as_dict(self) -> dict[str, Any]:
-        keep: dict[str, Any] = {"n": self.n, "loss": self.loss}
-        if self.accuracy is not None:
-            keep |= {"accuracy": self.accuracy, "classes": self.classes}
-            keep |= {"per_class": self.per_class, "confusion": self.confusion}
-        else:
-            keep |= {"mse": self.mse, "mae": self.mae, "r2": self.r2}
-        return finite(keep)  # JSON has no NaN/Inf (an r2 of constant targets): null
+        keep: dict[str, Any] = {"n": self.n, "loss": self.loss} | self.scores
+        if self.classification:
+            keep |= {"classes": self.classes, "per_class": self.per_class}
+            keep |= {"confusion": self.confusion}
+        return finite(keep)  # JSON has no NaN/Inf: null
 
 
 def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) -> Evaluation:
-    """Loss and accuracy (or MSE, MAE, R²) as training computed them, plus per-class figures."""
+    """The loss as training computed it, the `scores` of the model's outputs, and for classes
+    the per-class figures and the confusion matrix."""
     net = model.net
     inputs = model.inputs(X, source)
     labelled = bool(np.issubdtype(np.asarray(y).dtype, np.integer))
@@ -310,35 +320,44 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
     # the loss as training computed it: on the scaled target, where there is one
     targets = net.prepare_targets(y if scale is None or labelled else scale.scale(y))
     labels = np.asarray(y).astype(np.int64) if labelled else None
-    loss, accuracy = evaluate(net, inputs, targets, labels)
-    outputs = model.in_target_units(net.predict(inputs))
-    result = Evaluation(len(inputs), loss, accuracy)
+    loss, _ = evaluate(net, inputs, targets, labels)
+    outputs = model.outputs(X, source)  # in the target's units
+    result = Evaluation(len(inputs), loss, model.cfg.loss, scores(model.cfg.loss, outputs, y))
     if labels is not None:
-        predicted = predicted_classes(outputs)
-        k = max(net.output_dim, 2, int(labels.max()) + 1)
-        confusion = np.zeros((k, k), dtype=np.int64)
-        np.add.at(confusion, (labels, predicted), 1)
+        proba = _all_classes(class_probabilities(outputs), labels)
+        k = proba.shape[1]
+        confusion = confusion_matrix(labels, proba.argmax(axis=1), k)
         names = model.class_names()
         result.classes = names + [str(c) for c in range(len(names), k)]
         result.confusion = confusion.tolist()
-        for c in range(k):
-            tp = int(confusion[c, c])
-            support, claimed = int(confusion[c].sum()), int(confusion[:, c].sum())
-            precision = tp / claimed if claimed else 0.0
-            recall = tp / support if support else 0.0
-            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-            result.per_class.append(
-                {"precision": precision, "recall": recall, "f1": f1, "support": support}
-            )
-    else:
-        truth = net.prepare_targets(y).astype(np.float64)
-        diff = outputs.astype(np.float64) - truth
-        result.mse = float(np.mean(diff**2))
-        result.mae = float(np.mean(np.abs(diff)))
-        total = np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
-        residual = np.sum(diff**2, axis=0)
-        result.r2 = float(np.mean(1 - residual / np.where(total > 0, total, np.nan)))
+        result.per_class = per_class(confusion)
     return result
+
+
+def scores(loss: str, outputs: Array, y: NDArray[Any]) -> dict[str, float | None]:
+    """The figures of a network's ``outputs`` (probabilities under a fused loss, values in the
+    targets' units under mse) for the true targets ``y``: for classes (integer ``y``) those of
+    `classification_scores` (no log loss from an mse network: its outputs are not
+    probabilities); for numbers, or any mse network, those of `regression_scores` (classes as
+    one-hot rows, or their index for one output unit). A class the network has no output for
+    has probability 0."""
+    y = np.asarray(y)
+    found: dict[str, float | None] = {}
+    targets: NDArray[Any] = y
+    if np.issubdtype(y.dtype, np.integer):
+        labels = y.astype(np.int64)
+        proba = _all_classes(class_probabilities(outputs), labels)
+        found |= classification_scores(labels, proba, log_loss_of_proba=is_classification(loss))
+        if is_classification(loss):
+            return found
+        targets = np.eye(outputs.shape[1])[labels] if outputs.shape[1] > 1 else labels
+    return found | regression_scores(targets, outputs)
+
+
+def _all_classes(proba: Array, labels: NDArray[np.int64]) -> Array:
+    """``proba`` with a column of zeros for each label beyond its columns."""
+    missing = int(labels.max()) + 1 - proba.shape[1]
+    return np.pad(proba, ((0, 0), (0, missing))) if missing > 0 else proba
 
 
 def predicted_classes(outputs: Array) -> NDArray[np.int64]:

@@ -40,9 +40,7 @@ def at_the_end(prepared: Prepared, run_dir: Path) -> Path | None:
 
     def target(y: NDArray[Any] | None) -> NDArray[Any] | None:
         """Targets in their own units: a regression's standardization undone."""
-        if y is None or scale is None:
-            return y
-        return scale.unscale(y.reshape(len(y), -1)).reshape(y.shape)
+        return y if y is None or scale is None else scale.original(y)
 
     where = boundary.scene(
         [

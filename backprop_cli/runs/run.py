@@ -46,6 +46,7 @@ from .build import (
     build_training_state,
     generators,
 )
+from .inference import scores
 from .resumption import check_same_config, check_same_data, data_signature
 from .run_files import InMemory, RunFiles
 from .rundirs import run_of_checkpoint
@@ -312,6 +313,10 @@ def _metrics(
     finished = stopped.reason in ("completed", "early_stopping")
     if splits.X_test is not None and splits.y_test is not None and finished:
         labels = splits.y_test.astype(np.int64) if prepared.data.classification else None
-        loss, acc = evaluate(net, splits.X_test, net.prepare_targets(splits.y_test), labels)
-        metrics["test"] = {"loss": loss} | ({"accuracy": acc} if acc is not None else {})
+        loss, _ = evaluate(net, splits.X_test, net.prepare_targets(splits.y_test), labels)
+        # the figures as `bprop evaluate` computes them: a regression's in the target's units
+        outputs, truth, scale = net.predict(splits.X_test), splits.y_test, splits.target_scale
+        if scale is not None:
+            outputs, truth = scale.unscale(outputs), scale.original(truth)
+        metrics["test"] = {"loss": loss} | scores(prepared.cfg.loss, outputs, truth)
     return finite(metrics)  # JSON has no NaN/Inf: they are written as null
