@@ -74,7 +74,7 @@ def train(
             try:
                 prepared = prepare(cfg, resume)
             except ConfigError as exc:  # found with the data: name the config it is about
-                raise ConfigError(in_config(config, exc)) from None
+                raise ConfigError(in_config(config, exc, overrides)) from None
             if prepared.splits.report is not None and not quiet:
                 from ..data.inspection import one_line
 
