@@ -99,13 +99,22 @@ def repeated(option: str, values: list[str] | None) -> list[str]:
     return [word for value in values or [] for word in (option, value)]
 
 
-def exit_interrupted(message: str, command: list[str]) -> NoReturn:
-    """Print ``message`` followed by the shell-quoted ``command`` that continues the work, and
-    exit with the interrupted code."""
+def exit_interrupted(ctx: typer.Context, message: str, arguments: list[str]) -> NoReturn:
+    """Print ``message`` followed by the shell-quoted command that continues the work (bprop as
+    the user started it, then ``arguments``), and exit with the interrupted code."""
     import shlex
 
+    command = [*invoked_as(ctx), *arguments]
     console.print(f"{message}{shlex.join(command)}", soft_wrap=True, markup=False)
     raise typer.Exit(exit_codes.INTERRUPTED)
+
+
+def invoked_as(ctx: typer.Context) -> list[str]:
+    """The words that started the command line of ``ctx`` as the user typed them: the script's
+    name (``bprop``), or ``python -m backprop_cli`` for the module."""
+    name = ctx.find_root().info_name or "bprop"
+    module = "python -m "  # how Click names a program run as a module
+    return [*module.split(), name.removeprefix(module)] if name.startswith(module) else [name]
 
 
 def shown_path(path: str) -> str:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 
 def train(
+    ctx: typer.Context,
     config: ConfigArg,
     out: Annotated[
         Path | None, typer.Option("--out", help="The run directory, exactly (never overwritten).")
@@ -96,11 +97,16 @@ def train(
     if finished is not None and finished.status == "diverged":
         fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
     if finished is not None and finished.status == "interrupted":
-        again = ["bprop", "train", str(config), "--resume", str(run_dir / "checkpoints/last.npz")]
+        again = ["train", str(config), "--resume", str(run_dir / "checkpoints/last.npz")]
+        again += repeated("--set", set_)
+        again += ["--seed", str(seed)] if seed is not None else []
+        again += ["--diagnostics"] if diagnostics else []
+        again += ["--quiet"] if quiet else []
         exit_interrupted(
+            ctx,
             f"interrupted ({finished.metrics.get('stop_detail', '')}); saved the run as of epoch "
             f"{finished.metrics['epochs_run']}. Continue with: ",
-            again + repeated("--set", overrides),
+            again,
         )
 
 
