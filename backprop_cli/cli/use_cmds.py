@@ -164,7 +164,8 @@ def predict(
         ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the predictions here (CSV).")
+        Path | None,
+        typer.Option("--out", "-o", help="Write the predictions here (CSV; -: standard output)."),
     ] = None,
     proba: Annotated[
         bool, typer.Option("--proba", help="Add each class's probability (classification).")
@@ -178,21 +179,21 @@ def predict(
 
     Writes CSV: a `prediction` column (the class, by the name it has in the training data, or
     the value for regression; prediction_0, ... for several outputs), and with --proba a
-    `p_<class name>` column per class. Without --out it prints the CSV. Input columns are matched
-    to the training columns by name, in any order; a target column is ignored. A model trained
-    without column names (built-in data) takes the columns in order: --no-header reads a file
-    whose first row is data.
+    `p_<class name>` column per class. Without --out (or with --out -) it prints the CSV. Input
+    columns are matched to the training columns by name, in any order; a target column is
+    ignored. A model trained without column names (built-in data) takes the columns in order:
+    --no-header reads a file whose first row is data.
 
     Example:  bprop predict runs/iris examples/flowers.csv --out predictions.csv --proba
     """
     from ..errors import BpropError
     from ..runs.inference import load_model
     from ..runs.predictions import prediction_text, write_predictions
-    from .outputs import check_output
+    from .outputs import check_output, to_stdout
 
     try:
         loaded = load_model(model)
-        if out is None:  # printed as it is computed
+        if out is None or to_stdout(out):  # printed as it is computed
             for text, _ in prediction_text(loaded, inputs, proba, header=not no_header):
                 typer.echo(text, nl=False)
             return
