@@ -31,14 +31,17 @@ class Split(StrEnum):
 
 def evaluate(
     model: Annotated[Path, typer.Argument(help=MODEL_HELP, metavar="CHECKPOINT_OR_RUN_DIR")],
-    data: Annotated[
+    data_file: Annotated[
         Path | None,
-        typer.Option(
-            "--data",
+        typer.Argument(
             help="A config (.yaml: its data, split as at training) or a data file (.csv, .tsv, "
             ".parquet, .feather, .npz: every row). Default: the config the model was trained "
             "with.",
+            metavar="DATA",
         ),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="DATA, given as an option instead.")
     ] = None,
     split: Annotated[
         Split, typer.Option("--split", help="Which split of a config's data.")
@@ -66,6 +69,8 @@ def evaluate(
     metrics.json recorded at training time.
 
     Example:  bprop evaluate runs/iris --split test --plot iris-confusion.png
+
+    Example:  bprop evaluate runs/iris examples/labelled-flowers.csv
     """
     from ..config import load_config
     from ..errors import BpropError, DataError
@@ -74,11 +79,17 @@ def evaluate(
     from .outputs import check_output
 
     try:
+        if data_file is not None and data is not None:
+            raise DataError(
+                f"the data is given twice, as DATA ({data_file}) and as --data ({data}); give "
+                "one of them"
+            )
+        data = data_file or data
         if plot is not None:
             check_output(plot, overwrite, "--plot", picture=True)
         loaded = load_model(model)
         if no_header and (data is None or data.suffix.lower() in (".yaml", ".yml")):
-            raise DataError("--no-header applies to a --data file of numbers (.csv, .tsv)")
+            raise DataError("--no-header applies to a data file of numbers (.csv, .tsv)")
         if data is None:
             X, y = split_of(loaded.cfg, split.value)
             source = f"{loaded.cfg.name} {split.value} split"
