@@ -67,7 +67,7 @@ def load_config(
 
         raw = copy.deepcopy(dict(source))
         apply_overrides(raw, overrides, "config")
-        return validate(raw, "config")
+        return validate(raw, "config", overrides)
     return _load_file(source, list(overrides))
 
 

@@ -98,8 +98,8 @@ def test_yaml_syntax_errors_give_line_and_column(tmp_path: Path) -> None:
 def test_cross_field_rules_name_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, EXAMPLE)
     lines = problems(path, ("model.layers.1.activation=sigmoid",))
-    assert lines == [
-        f"{path}: model.layers.1.activation: loss cross_entropy needs a softmax output layer, "
+    assert lines == [  # the value is the override's: named as the caller names overrides
+        "overrides model.layers.1.activation: loss cross_entropy needs a softmax output layer, "
         "received sigmoid; set it to softmax, or use loss mse"
     ]
     lines = problems(path, ("data.validation_split=0",))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -44,10 +45,16 @@ def train_args(out: Path, overrides: list[str]) -> list[str]:
     return ["train", str(TOY), "--out", str(out), "--quiet", *sets(overrides)]
 
 
-def signalled(out: Path, overrides: list[str], spec: str) -> subprocess.CompletedProcess[str]:
+#: bprop run as a module, as `python -m backprop_cli`.
+MODULE = [sys.executable, "-m", "backprop_cli"]
+
+
+def signalled(
+    out: Path, overrides: list[str], spec: str, launcher: list[str] = MODULE
+) -> subprocess.CompletedProcess[str]:
     """`bprop train` in a child process that gets ``spec`` (e.g. SIGKILL@rename#3)."""
     env = os.environ | {"BPROP_TEST_SIGNAL": spec}
-    command = [sys.executable, "-m", "backprop_cli", *train_args(out, overrides)]
+    command = [*launcher, *train_args(out, overrides)]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -162,7 +169,7 @@ def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: str, tmp_path
     process = signalled(out, LONG, f"{sig}@rename#26")
     assert process.returncode == 130, process.stdout + process.stderr
     assert "Traceback" not in process.stdout + process.stderr
-    assert "Continue with: bprop train " in process.stdout
+    assert "Continue with: python -m backprop_cli train " in process.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stop_reason"] == "interrupted"
     done = metrics["epochs_run"]
@@ -181,13 +188,96 @@ def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: str, tmp_path
     assert np.isfinite(history_of(out)[-1]["train_loss"])
 
 
-def test_the_continue_command_is_shell_quoted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launcher", ["module", "script"])
+def test_the_continue_command_is_the_one_typed_and_shell_quoted(
+    launcher: str, tmp_path: Path
+) -> None:
+    script = Path(sys.executable).with_name("bprop")  # the console script, where installed
+    if launcher == "script" and not script.is_file():
+        pytest.skip("no bprop script beside this Python")
     out = tmp_path / "a run with spaces"
     overrides = [*LONG, "data.options.noise=0.25"]  # values with spaces and braces among them
-    process = signalled(out, overrides, "SIGTERM@rename#9")
+    process = signalled(
+        out, overrides, "SIGTERM@rename#9", MODULE if launcher == "module" else [str(script)]
+    )
     assert process.returncode == 130, process.stderr
     command = process.stdout.split("Continue with: ", 1)[1].strip()
     args = shlex.split(command)
-    assert args[:3] == ["bprop", "train", str(TOY)]
-    assert args[3:5] == ["--resume", str(out / "checkpoints" / "last.npz")]
-    assert args[5:] == sets(overrides)
+    typed = ["python", "-m", "backprop_cli"] if launcher == "module" else ["bprop"]
+    assert args[: len(typed)] == typed
+    args = args[len(typed) :]
+    assert args[:2] == ["train", str(TOY)]
+    assert args[2:4] == ["--resume", str(out / "checkpoints" / "last.npz")]
+    assert args[4:] == [*sets(overrides), "--quiet"]
+
+
+def test_the_stop_notice_stays_above_the_live_display(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    env = {"BPROP_TEST_SIGNAL": "SIGINT@rename#12"}  # in epoch 2 or 3, with the bars drawn
+    code, received = on_a_terminal([*MODULE, "train", str(TOY), "--out", str(out),
+                                    *sets(LONG)], env)  # fmt: skip
+    assert code == 130, received
+    shown = screen(received)
+    notice = (
+        "SIGINT: stopping after this step and saving the run (press Ctrl-C again to stop at once)"
+    )
+    assert notice in shown, "\n".join(shown)
+    assert shown[-1].startswith("interrupted (stopped during epoch ")
+
+
+def on_a_terminal(command: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``command`` on a pseudo-terminal (its stdin, stdout and stderr), as from a shell in a
+    terminal window; its exit code and all the terminal received."""
+    import pty
+    import select
+
+    own = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR", "COLUMNS", "LINES")
+    env = {k: v for k, v in os.environ.items() if k not in own} | env
+    env |= {"TERM": "xterm-256color", "COLUMNS": "120"}
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=terminal, stdout=terminal,
+                               stderr=terminal, start_new_session=True)  # fmt: skip
+    os.close(terminal)
+    received = bytearray()
+    try:
+        while select.select([controller], [], [], 300)[0]:
+            chunk = os.read(controller, 1 << 16)  # EIO once the process has closed the terminal
+            if not chunk:
+                break
+            received += chunk
+    except OSError:
+        pass
+    finally:
+        os.close(controller)
+    return process.wait(timeout=60), received.decode(errors="replace")
+
+
+#: What a terminal acts on in Rich's output: control sequences, carriage returns, line feeds.
+CONTROL = re.compile(r"\x1b\[([?\d;]*)([A-Za-z])|\r|\n")
+
+
+def screen(received: str) -> list[str]:
+    """The lines a terminal shows after ``received``: text, carriage return, line feed, cursor
+    up and erase line (what Rich's live display redraws itself with); colours ignored."""
+    lines, row, column, at = [""], 0, 0, 0
+
+    def write(text: str) -> None:
+        nonlocal column
+        line = lines[row].ljust(column)
+        lines[row] = line[:column] + text + line[column + len(text) :]
+        column += len(text)
+
+    for match in CONTROL.finditer(received):
+        write(received[at : match.start()])
+        at = match.end()
+        if match[0] == "\r":
+            column = 0
+        elif match[0] == "\n":
+            row += 1
+        elif match[2] == "A":
+            row = max(0, row - int(match[1] or 1))
+        elif match[2] == "K":
+            lines[row] = "" if match[1] == "2" else lines[row][:column]
+        lines += [""] * (row + 1 - len(lines))
+    write(received[at:])
+    return [line.rstrip() for line in lines if line.strip()]

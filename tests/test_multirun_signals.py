@@ -124,7 +124,7 @@ def test_a_sweep_stops_every_trial_writes_the_partial_results_and_exits_130(
         assert not (out / name).exists()
     assert json.loads((out / "sweep.json").read_text())["trials"]
     command = shlex.split(stdout.split("continue with: ", 1)[1].strip())
-    assert command[:2] == ["bprop", "sweep"] and "--resume" in command
+    assert command[:4] == ["python", "-m", "backprop_cli", "sweep"] and "--resume" in command
     assert command[command.index("--out") + 1] == str(out)
     assert sorted(p.name for p in out.glob(".bprop-*")) == [".bprop-sweep"]  # lock, stop: gone
 
@@ -166,7 +166,8 @@ def test_a_cross_validation_stops_every_fold_summarizes_and_exits_130(
         assert json.loads((run / "metrics.json").read_text())["stop_reason"] == "interrupted"
     assert not (out / f"fold-{jobs + 1}").exists()
     command = shlex.split(stdout.split("Run again: ", 1)[1].strip())
-    assert command[:2] == ["bprop", "cv"] and "--out" not in command  # a new directory
+    assert command[:4] == ["python", "-m", "backprop_cli", "cv"]
+    assert "--out" not in command  # a new directory
     assert not list(out.glob(".bprop-*"))
 
 

@@ -40,7 +40,7 @@ def assert_bad_input(result: object, message: str, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ configs
 BAD_OVERRIDES = [
-    (["epochz=3"], "moons.yaml: epochz: unknown key (allowed: compare, data"),
+    (["epochz=3"], "--set epochz: unknown key (allowed: compare, data"),
     (["training.epoks=3"], "training.epoks: unknown key; did you mean 'epochs'?"),
     (["optimizer.lrr=0.1"], "optimizer.lrr: unknown key; did you mean 'lr'?"),
     (["training.epochs=many"], "training.epochs: Input should be a valid integer"),

@@ -468,7 +468,7 @@ def test_a_plateau_checkpoint_without_its_schedule_state_is_refused(tmp_path: Pa
 
 def test_a_plateau_watching_val_loss_needs_validation_data(tmp_path: Path) -> None:
     sets = ["--set", "schedule={type: plateau}", "--set", "data.validation_split=0"]
-    message = f"{TOY}: schedule.monitor: val_loss needs validation data"
+    message = "--set schedule.monitor: val_loss needs validation data"  # in --set's schedule
     for command in (["config", TOY], ["train", TOY, "--out", str(tmp_path / "r")]):
         result = cli([*command, *sets])
         assert result.exit_code == 2 and message in result.output, result.output

@@ -121,6 +121,22 @@ def test_evaluate_on_a_data_file_and_a_picture(iris: Path, tmp_path: Path) -> No
     assert picture.stat().st_size > 5_000
 
 
+def test_evaluate_takes_the_data_as_its_second_argument_as_predict_does(
+    iris: Path, tmp_path: Path
+) -> None:
+    X, y = raw_split(CONFIG_DIR / "iris.yaml", "val")
+    data = tmp_path / "val.npz"
+    np.savez(data, X=X, y=y)
+    positional = evaluated(str(iris), str(data))
+    assert positional == evaluated(str(iris), "--data", str(data))
+    assert positional["data"] == str(data) and positional["n"] == len(y)
+    config = str(CONFIG_DIR / "iris.yaml")
+    assert evaluated(str(iris), config, "--split", "val")["accuracy"] == positional["accuracy"]
+    both = cli(["evaluate", str(iris), config, "--data", config])
+    assert both.exit_code == 2
+    assert f"the data is given twice, as DATA ({config}) and as --data ({config})" in both.output
+
+
 # ------------------------------------------------------------------ predict
 def test_predict_with_the_training_preprocessing(iris: Path, tmp_path: Path) -> None:
     X, y = raw_split(CONFIG_DIR / "iris.yaml", "test")
@@ -207,7 +223,7 @@ def test_no_header_is_refused_where_it_cannot_apply(iris: Path, tmp_path: Path) 
     result = cli(["predict", str(iris), str(parquet), "--no-header"])
     assert result.exit_code == 2 and "--no-header applies to text tables" in result.output
     result = cli(["evaluate", str(iris), "--no-header"])
-    assert result.exit_code == 2 and "--no-header applies to a --data file" in result.output
+    assert result.exit_code == 2 and "--no-header applies to a data file" in result.output
     digits = tmp_path / "digits.csv"  # a first row of data read as a header repeats names
     digits.write_text("1,0,0,1\n5,1,1,0\n")
     result = cli(["predict", str(iris), str(digits)])

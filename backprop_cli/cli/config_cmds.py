@@ -9,25 +9,30 @@ import typer
 
 from .console import console, fail, shown_path
 from .options import Overrides
+from .outputs import to_stdout
 
 
-def _claim(path: Path, overwrite: bool) -> None:
+def _write(path: Path, overwrite: bool, text: str) -> None:
+    """Write ``text`` to ``path`` (``-``: standard output); an existing file only with
+    ``overwrite``."""
     from ..errors import BpropError
-    from .outputs import check_output
+    from ..system.atomic import write_text
+    from .outputs import check_output, write_output
 
     try:
         check_output(path, overwrite)
     except BpropError as exc:
         fail(str(exc))
+    write_output(path, lambda target: write_text(target, text, exclusive=not overwrite))
 
 
 def init(
     dataset: Annotated[
         str, typer.Option("--dataset", "-d", help="A built-in data set (see bprop datasets).")
     ] = "moons",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the config.")] = Path(
-        "config.yaml"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the config (-: standard output).")
+    ] = Path("config.yaml"),
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace --out if it exists.")
     ] = False,
@@ -38,20 +43,20 @@ def init(
     """
     from ..config.models import BUILTIN_DATASETS
     from ..config.starter import starter_config
-    from ..system.atomic import write_text
 
     if dataset not in BUILTIN_DATASETS:
         fail(
             f"--dataset: unknown data set {dataset!r}; choose one of: {', '.join(BUILTIN_DATASETS)}"
         )
-    _claim(out, overwrite)
-    write_text(out, starter_config(dataset), exclusive=not overwrite)
-    console.print(f"wrote {out}; train it with: bprop train {out}", soft_wrap=True)
+    _write(out, overwrite, starter_config(dataset))
+    if not to_stdout(out):
+        console.print(f"wrote {out}; train it with: bprop train {out}", soft_wrap=True)
 
 
 def schema(
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Where to write the JSON Schema.")
+        Path,
+        typer.Option("--out", "-o", help="Where to write the JSON Schema (-: standard output)."),
     ] = Path("bprop.schema.json"),
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace --out if it exists.")
@@ -65,11 +70,10 @@ def schema(
     Example:  bprop schema --out bprop.schema.json
     """
     from ..config.reference import json_schema_text
-    from ..system.atomic import write_text
 
-    _claim(out, overwrite)
-    write_text(out, json_schema_text(), exclusive=not overwrite)
-    console.print(f"wrote {out}")
+    _write(out, overwrite, json_schema_text())
+    if not to_stdout(out):
+        console.print(f"wrote {out}")
 
 
 def config(

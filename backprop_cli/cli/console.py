@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -39,18 +40,26 @@ err_console = LazyConsole(stderr=True, highlight=False)
 #: An error shows at most this many lines of at most this many characters (a message quoting a
 #: user's input must not flood the terminal).
 MAX_LINES, MAX_LINE = 40, 400
+#: A line cut to MAX_LINE characters keeps its last this many: a message ends with its fix.
+KEPT_TAIL = 120
 
 
 def bounded(message: str) -> list[str]:
-    """``message``'s lines, each cut to MAX_LINE characters, at most MAX_LINES of them."""
+    """``message``'s lines, at most MAX_LINES of them, each cut to MAX_LINE characters: its
+    beginning and its last KEPT_TAIL characters, with how many characters were left out."""
     lines = message.splitlines() or [message]
-    shown = [
-        line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line) - MAX_LINE:,} more)"
-        for line in lines[:MAX_LINES]
-    ]
+    shown = [_cut(line) for line in lines[:MAX_LINES]]
     if len(lines) > MAX_LINES:
         shown.append(f"… and {len(lines) - MAX_LINES:,} more lines")
     return shown
+
+
+def _cut(line: str) -> str:
+    if len(line) <= MAX_LINE:
+        return line
+    head = MAX_LINE - KEPT_TAIL
+    left_out = len(line) - MAX_LINE
+    return f"{line[:head]} … [{left_out:,} more characters] … {line[-KEPT_TAIL:]}"
 
 
 def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
@@ -62,16 +71,27 @@ def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def in_config(config: Any, exc: Exception) -> str:
-    """The message of ``exc``, naming the config file first when it is a config problem found
-    after validation (one that needs the data: a batch larger than the training split, an
-    output layer unlike the classes) and does not name the file yet."""
+def in_config(config: Any, exc: Exception, overrides: Sequence[str] = ()) -> str:
+    """The message of ``exc``, naming where a key's value came from (the config file, or --set
+    for a key one of ``overrides`` set) when it is a config problem found after validation (one
+    that needs the data: a batch larger than the training split, an output layer unlike the
+    classes) and does not name the file yet."""
+    import re
+
+    from ..config.loading import located
     from ..errors import ConfigError
 
     text = str(exc)
-    if isinstance(exc, ConfigError) and not text.startswith(str(config)):
-        return "\n".join(f"{config}: {line}" for line in text.splitlines())
-    return text
+    if not isinstance(exc, ConfigError) or text.startswith(str(config)):
+        return text
+    lines = []
+    for line in text.splitlines():
+        keyed = re.match(r"([\w-]+(?:\.[\w-]+)*): (.*)", line)
+        if keyed:
+            lines.append(f"{located(keyed[1], str(config), overrides)}: {keyed[2]}")
+        else:
+            lines.append(f"{config}: {line}")
+    return "\n".join(lines)
 
 
 def repeated(option: str, values: list[str] | None) -> list[str]:
@@ -79,13 +99,22 @@ def repeated(option: str, values: list[str] | None) -> list[str]:
     return [word for value in values or [] for word in (option, value)]
 
 
-def exit_interrupted(message: str, command: list[str]) -> NoReturn:
-    """Print ``message`` followed by the shell-quoted ``command`` that continues the work, and
-    exit with the interrupted code."""
+def exit_interrupted(ctx: typer.Context, message: str, arguments: list[str]) -> NoReturn:
+    """Print ``message`` followed by the shell-quoted command that continues the work (bprop as
+    the user started it, then ``arguments``), and exit with the interrupted code."""
     import shlex
 
+    command = [*invoked_as(ctx), *arguments]
     console.print(f"{message}{shlex.join(command)}", soft_wrap=True, markup=False)
     raise typer.Exit(exit_codes.INTERRUPTED)
+
+
+def invoked_as(ctx: typer.Context) -> list[str]:
+    """The words that started the command line of ``ctx`` as the user typed them: the script's
+    name (``bprop``), or ``python -m backprop_cli`` for the module."""
+    name = ctx.find_root().info_name or "bprop"
+    module = "python -m "  # how Click names a program run as a module
+    return [*module.split(), name.removeprefix(module)] if name.startswith(module) else [name]
 
 
 def shown_path(path: str) -> str:

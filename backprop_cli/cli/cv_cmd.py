@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 def cv(
+    ctx: typer.Context,
     config: ConfigArg,
     folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="The number of folds.")] = 5,
     out: Annotated[
@@ -74,9 +75,11 @@ def cv(
         )
         _finish(results, out_dir, cfg.name, folds)
     if interrupted:
-        again = ["bprop", "cv", str(config), "--folds", str(folds), *repeated("--set", set_)]
+        again = ["cv", str(config), "--folds", str(folds), *repeated("--set", set_)]
         again += ["--jobs", str(jobs)] if jobs > 1 else []
-        exit_interrupted("interrupted; the folds that finished are summarized. Run again: ", again)
+        exit_interrupted(
+            ctx, "interrupted; the folds that finished are summarized. Run again: ", again
+        )
     # Every fold must finish for the estimate to stand: else the code of those that did not.
     raise typer.Exit(exit_codes.of_outcome(outcome_of_all(r.status for r in results)))
 

@@ -59,9 +59,11 @@ def demo(
     path = None
     if plot:
         from ..errors import BpropError
-        from .outputs import check_output, free_picture_name
+        from .outputs import check_output, free_picture_name, to_stdout
 
         try:
+            if to_stdout(out):
+                raise BpropError("--out: the demo prints its walk-through; give a .png name, not -")
             path = check_output(out, overwrite, picture=True) if out else free_picture_name(topic)
         except BpropError as exc:
             fail(str(exc))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import console, fail
+from .console import console, err_console, fail
 
 SUFFIXES = {"onnx": ".onnx", "torch": ".safetensors", "npz": ".npz"}
 
@@ -32,7 +32,11 @@ def export(
     ] = "onnx",
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="The file to write (default: model.onnx, ...)."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="The file to write (default: model.onnx, ...; -: standard output, but for torch).",
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing --out file.")
@@ -50,22 +54,29 @@ def export(
     from ..runs.export import FORMATS
     from ..runs.export import export as write
     from ..runs.inference import load_model
-    from .outputs import check_output
+    from .outputs import check_output, to_stdout, write_output
 
     try:
         if format_ not in FORMATS:
             raise BpropError(f"--format: choose from {', '.join(FORMATS)} (received {format_!r})")
+        if format_ == "torch" and to_stdout(out):
+            raise BpropError(
+                "--out: the torch format comes with code that loads its file by name; give a "
+                "file name instead of -"
+            )
         path = out or Path(f"model{SUFFIXES[format_]}")
         check_output(path, overwrite, "--out" if out else "--format")
         loaded = load_model(model)
-        notes = write(loaded, format_, path, exclusive=not overwrite)
+        notes = write_output(path, lambda target: write(loaded, format_, target, not overwrite))
     except BpropError as exc:
         fail(str(exc))
-    console.print(f"wrote {path} ({format_}, from {loaded.source})", soft_wrap=True)
+    said = err_console if to_stdout(path) else console  # stdout may be carrying the model
+    if not to_stdout(path):
+        console.print(f"wrote {path} ({format_}, from {loaded.source})", soft_wrap=True)
     if format_ == "torch":
         console.print("Build and load it in PyTorch with:\n", soft_wrap=True)
         console.print(notes, soft_wrap=True, highlight=False, markup=False)
     elif notes:
-        console.print("Before feeding the exported model:", soft_wrap=True)
+        said.print("Before feeding the exported model:", soft_wrap=True)
         for line in notes.splitlines():
-            console.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)
+            said.print(f"  {line}", soft_wrap=True, highlight=False, markup=False)

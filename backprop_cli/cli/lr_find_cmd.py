@@ -59,7 +59,7 @@ def lr_find(
                     info = f"lr {test.lrs[-1]:.2g}  loss {fmt(test.smoothed[-1])}"
                     progress.update(task, completed=len(test.lrs), info=info)
         except ConfigError as exc:
-            raise ConfigError(in_config(config, exc)) from None
+            raise ConfigError(in_config(config, exc, set_ or [])) from None
         assert test is not None
         with claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-lr-find") as claimed:
             files = write(test, claimed, f"{cfg.name}: learning-rate range test")

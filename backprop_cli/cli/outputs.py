@@ -1,22 +1,55 @@
 """Files that commands write under names the user gives: an existing file is replaced only with
---overwrite, and pictures only go to .png names."""
+--overwrite, pictures only go to .png names, and the name ``-`` is standard output."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import BpropError
+
+T = TypeVar("T")
+
+#: The output name that means standard output.
+STDOUT = "-"
+
+
+def to_stdout(path: Path | None) -> bool:
+    """True when ``path`` is ``-``: the output goes to standard output, not to a file."""
+    return path is not None and str(path) == STDOUT
+
+
+def write_output(path: Path, write: Callable[[Path], T]) -> T:
+    """``write(path)``; for ``-``, ``write`` fills a temporary file whose bytes then go to standard
+    output (the writers only know files)."""
+    if not to_stdout(path):
+        return write(path)
+    import tempfile
+
+    import typer
+
+    with tempfile.TemporaryDirectory() as folder:
+        temporary = Path(folder) / "output"
+        result = write(temporary)
+        with temporary.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                typer.echo(chunk, nl=False)
+    return result
 
 
 def check_output(
     path: Path, overwrite: bool, option: str = "--out", picture: bool = False, suffix: str = ".png"
 ) -> Path:
     """``path`` if a command may write it; raises `BpropError` naming ``option`` otherwise.
-    A ``picture`` must end in ``suffix`` (.png, or .gif for an animation).
+    A ``picture`` must end in ``suffix`` (.png, or .gif for an animation); ``-`` (standard
+    output) always may be written.
 
     The write itself must still be exclusive without ``overwrite`` (`atomic.atomic_open`), so a
     file that appears meanwhile is not replaced either.
     """
+    if to_stdout(path):
+        return path
     if picture and path.suffix.lower() != suffix:
         kind = suffix.lstrip(".").upper()
         raise BpropError(f"{option}: {path} must end in {suffix} (it is written as {kind})")

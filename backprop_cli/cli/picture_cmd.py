@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .console import console, fail
+from .console import console, err_console, fail
 
 
 def plot_boundary(runs: list[Path], out: Path | None, overwrite: bool, animate: bool) -> None:
     from ..errors import BpropError
     from ..runs import boundary, pictures
-    from .outputs import check_output, free_picture_name
+    from .outputs import check_output, free_picture_name, to_stdout, write_output
 
     try:
         if len(runs) != 1:
@@ -32,15 +32,26 @@ def plot_boundary(runs: list[Path], out: Path | None, overwrite: bool, animate: 
             path = check_output(out, overwrite, picture=True) if out else free_picture_name(stem)
     except BpropError as exc:
         fail(str(exc))
+    said = err_console if to_stdout(path) else console  # stdout may be carrying the picture
     if animate:
-        boundary.animate(frames, where, path, exclusive=not overwrite)
-        console.print(f"wrote {path} ({len(frames)} frames)", soft_wrap=True)
+        write_output(
+            path, lambda target: boundary.animate(frames, where, target, exclusive=not overwrite)
+        )
+        if not to_stdout(path):
+            console.print(f"wrote {path} ({len(frames)} frames)", soft_wrap=True)
         if len(frames) < 3:
-            console.print(
+            said.print(
                 "few frames: train with output.checkpoint_every: 1 (or a small N) to keep the "
                 "weights of more epochs",
                 soft_wrap=True,
             )
         return
-    boundary.plot_picture(predict, where, path, f"{source}, epoch {epoch}", exclusive=not overwrite)
-    console.print(f"wrote {path}", soft_wrap=True)
+    title = f"{source}, epoch {epoch}"
+    write_output(
+        path,
+        lambda target: boundary.plot_picture(
+            predict, where, target, title, exclusive=not overwrite
+        ),
+    )
+    if not to_stdout(path):
+        console.print(f"wrote {path}", soft_wrap=True)

@@ -32,7 +32,7 @@ def plot(
             "--out",
             "-o",
             help="PNG to write (default: plot.png, or steps.png with --steps; plot-2.png... if "
-            "taken).",
+            "taken; -: standard output).",
         ),
     ] = None,
     log: Annotated[
@@ -105,7 +105,7 @@ def plot(
     from ..errors import BpropError
     from ..runs.plotting import diagnostic_series, plot_runs
     from ..runs.rundirs import expand_runs, read_history
-    from .outputs import check_output, free_picture_name
+    from .outputs import check_output, free_picture_name, to_stdout, write_output
 
     wanted = [m.strip() for m in metric.split(",") if m.strip()]
     if boundary or animate:
@@ -142,9 +142,15 @@ def plot(
     except BpropError as exc:
         fail(str(exc))
     title = "gradient flow" if diagnostics else ""
-    plot_runs(series, wanted, path, log=log, title=title, exclusive=not overwrite)
-    labels = ", ".join(label for label, _ in series)
-    console.print(f"wrote {path} ({labels})", soft_wrap=True)
+    write_output(
+        path,
+        lambda target: plot_runs(
+            series, wanted, target, log=log, title=title, exclusive=not overwrite
+        ),
+    )
+    if not to_stdout(path):
+        labels = ", ".join(label for label, _ in series)
+        console.print(f"wrote {path} ({labels})", soft_wrap=True)
 
 
 def _plot_steps(
@@ -154,7 +160,7 @@ def _plot_steps(
     from ..errors import BpropError
     from ..runs.rundirs import expand_runs
     from ..runs.step_plot import STEP_COLUMNS, X_AXES, plot_steps, read_step_series
-    from .outputs import check_output, free_picture_name
+    from .outputs import check_output, free_picture_name, to_stdout, write_output
 
     axes = [a.strip() for a in x.split(",") if a.strip()]
     try:
@@ -179,6 +185,10 @@ def _plot_steps(
         path = check_output(out, overwrite, picture=True) if out else free_picture_name("steps")
     except BpropError as exc:
         fail(str(exc))
-    plot_steps(series, wanted, axes, path, log=log, exclusive=not overwrite)
-    labels = ", ".join(f"{s.label} ({len(s.rows)} steps)" for s in series)
-    console.print(f"wrote {path} ({labels})", soft_wrap=True)
+    write_output(
+        path,
+        lambda target: plot_steps(series, wanted, axes, target, log=log, exclusive=not overwrite),
+    )
+    if not to_stdout(path):
+        labels = ", ".join(f"{s.label} ({len(s.rows)} steps)" for s in series)
+        console.print(f"wrote {path} ({labels})", soft_wrap=True)

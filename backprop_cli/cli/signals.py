@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
-from .console import err_console
+from .console import console, err_console
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
@@ -31,7 +31,9 @@ def graceful_stop(
         if on_request is not None:
             on_request()
         name = signal.Signals(signum).name
-        err_console.print(
+        # On a terminal the progress display redraws itself over anything printed beside it:
+        # printed through its console, the notice goes above it and stays.
+        (console if console.is_terminal else err_console).print(
             f"{name}: stopping {what} (press Ctrl-C again to stop at once)", soft_wrap=True
         )
 

@@ -24,6 +24,7 @@ SHOWN_TRIALS = 15
 
 
 def sweep(
+    ctx: typer.Context,
     config: ConfigArg,
     grid: Annotated[
         list[str] | None,
@@ -145,7 +146,7 @@ def sweep(
         configs = {t.name: t.config.resolved() for t in valid if t.config is not None}
         _finish(results, search, metric, mode, out_dir, cfg.name, configs)
     if interrupted:
-        again = ["bprop", "sweep", str(config), "--out", str(out_dir), "--resume"]
+        again = ["sweep", str(config), "--out", str(out_dir), "--resume"]
         again += repeated("--grid", grid) + repeated("--space", space)
         again += ["--random", str(random)] if random is not None else []
         again += ["--metric", option_metric] if option_metric else []
@@ -155,7 +156,7 @@ def sweep(
         again += ["--folds", str(folds)] if folds is not None else []
         done = sum(r.status not in ("interrupted", "cancelled") for r in results)
         exit_interrupted(
-            f"interrupted with {done} of {len(results)} trials done; continue with: ", again
+            ctx, f"interrupted with {done} of {len(results)} trials done; continue with: ", again
         )
     raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
 

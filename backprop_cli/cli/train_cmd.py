@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 
 def train(
+    ctx: typer.Context,
     config: ConfigArg,
     out: Annotated[
         Path | None, typer.Option("--out", help="The run directory, exactly (never overwritten).")
@@ -76,7 +77,7 @@ def train(
             try:
                 prepared = prepare(cfg, resume)
             except ConfigError as exc:  # found with the data: name the config it is about
-                raise ConfigError(in_config(config, exc)) from None
+                raise ConfigError(in_config(config, exc, overrides)) from None
             if prepared.splits.report is not None and not quiet:
                 from ..data.inspection import one_line
 
@@ -102,11 +103,16 @@ def train(
     if finished is not None and finished.status == "diverged":
         fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
     if finished is not None and finished.status == "interrupted":
-        again = ["bprop", "train", str(config), "--resume", str(run_dir / "checkpoints/last.npz")]
+        again = ["train", str(config), "--resume", str(run_dir / "checkpoints/last.npz")]
+        again += repeated("--set", set_)
+        again += ["--seed", str(seed)] if seed is not None else []
+        again += ["--diagnostics"] if diagnostics else []
+        again += ["--quiet"] if quiet else []
         exit_interrupted(
+            ctx,
             f"interrupted ({finished.metrics.get('stop_detail', '')}); saved the run as of epoch "
             f"{finished.metrics['epochs_run']}. Continue with: ",
-            again + repeated("--set", overrides),
+            again,
         )
 
 

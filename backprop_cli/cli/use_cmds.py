@@ -31,14 +31,17 @@ class Split(StrEnum):
 
 def evaluate(
     model: Annotated[Path, typer.Argument(help=MODEL_HELP, metavar="CHECKPOINT_OR_RUN_DIR")],
-    data: Annotated[
+    data_file: Annotated[
         Path | None,
-        typer.Option(
-            "--data",
+        typer.Argument(
             help="A config (.yaml: its data, split as at training) or a data file (.csv, .tsv, "
             ".parquet, .feather, .npz: every row). Default: the config the model was trained "
             "with.",
+            metavar="DATA",
         ),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="DATA, given as an option instead.")
     ] = None,
     split: Annotated[
         Split, typer.Option("--split", help="Which split of a config's data.")
@@ -67,6 +70,8 @@ def evaluate(
     are those metrics.json recorded at training time.
 
     Example:  bprop evaluate runs/iris --split test --plot iris-confusion.png
+
+    Example:  bprop evaluate runs/iris examples/labelled-flowers.csv
     """
     from ..config import load_config
     from ..errors import BpropError, DataError
@@ -75,11 +80,17 @@ def evaluate(
     from .outputs import check_output
 
     try:
+        if data_file is not None and data is not None:
+            raise DataError(
+                f"the data is given twice, as DATA ({data_file}) and as --data ({data}); give "
+                "one of them"
+            )
+        data = data_file or data
         if plot is not None:
             check_output(plot, overwrite, "--plot", picture=True)
         loaded = load_model(model)
         if no_header and (data is None or data.suffix.lower() in (".yaml", ".yml")):
-            raise DataError("--no-header applies to a --data file of numbers (.csv, .tsv)")
+            raise DataError("--no-header applies to a data file of numbers (.csv, .tsv)")
         if data is None:
             X, y = split_of(loaded.cfg, split.value)
             source = f"{loaded.cfg.name} {split.value} split"
@@ -169,7 +180,8 @@ def predict(
         ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the predictions here (CSV).")
+        Path | None,
+        typer.Option("--out", "-o", help="Write the predictions here (CSV; -: standard output)."),
     ] = None,
     proba: Annotated[
         bool, typer.Option("--proba", help="Add each class's probability (classification).")
@@ -183,21 +195,21 @@ def predict(
 
     Writes CSV: a `prediction` column (the class, by the name it has in the training data, or
     the value for regression; prediction_0, ... for several outputs), and with --proba a
-    `p_<class name>` column per class. Without --out it prints the CSV. Input columns are matched
-    to the training columns by name, in any order; a target column is ignored. A model trained
-    without column names (built-in data) takes the columns in order: --no-header reads a file
-    whose first row is data.
+    `p_<class name>` column per class. Without --out (or with --out -) it prints the CSV. Input
+    columns are matched to the training columns by name, in any order; a target column is
+    ignored. A model trained without column names (built-in data) takes the columns in order:
+    --no-header reads a file whose first row is data.
 
     Example:  bprop predict runs/iris examples/flowers.csv --out predictions.csv --proba
     """
     from ..errors import BpropError
     from ..runs.inference import load_model
     from ..runs.predictions import prediction_text, write_predictions
-    from .outputs import check_output
+    from .outputs import check_output, to_stdout
 
     try:
         loaded = load_model(model)
-        if out is None:  # printed as it is computed
+        if out is None or to_stdout(out):  # printed as it is computed
             for text, _ in prediction_text(loaded, inputs, proba, header=not no_header):
                 typer.echo(text, nl=False)
             return

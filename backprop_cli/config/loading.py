@@ -194,15 +194,16 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             block[key] = str(path if path.is_absolute() else (base / path).resolve())
 
 
-def validate(raw: Any, source: str) -> ExperimentConfig:
-    """Validate plain data as an experiment config, rendering every problem on its own line."""
+def validate(raw: Any, source: str, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Validate plain data as an experiment config, rendering every problem on its own line (a
+    problem with a key that ``overrides`` set names the overrides instead of ``source``)."""
     if not isinstance(raw, dict):
         kind = "empty" if raw is None else type(raw).__name__
         raise ConfigError(f"{source}: the config must be a mapping of keys, not {kind}")
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("\n".join(render_errors(exc, raw, source))) from None
+        raise ConfigError("\n".join(render_errors(exc, raw, source, overrides))) from None
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
@@ -212,7 +213,17 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
     if isinstance(raw, dict):
         apply_overrides(raw, overrides, str(path))
         _resolve_paths(raw, path.resolve().parent)
-    return validate(raw, str(path))
+    return validate(raw, str(path), overrides)
+
+
+def located(key: str, source: str, overrides: Sequence[str]) -> str:
+    """``key`` (a key path) where its value came from: ``--set key`` when one of ``overrides``
+    set it or a section above it, else ``source: key``."""
+    for item in overrides:
+        overridden = item.partition("=")[0].strip()
+        if key == overridden or key.startswith(f"{overridden}."):
+            return f"{argument('overrides')} {key}"
+    return f"{source}: {key or '(top level)'}"
 
 
 def with_optimizer(
@@ -224,7 +235,9 @@ def with_optimizer(
 
 
 # --------------------------------------------------------------- rendering
-def render_errors(exc: ValidationError, raw: Any, source: str) -> list[str]:
+def render_errors(
+    exc: ValidationError, raw: Any, source: str, overrides: Sequence[str] = ()
+) -> list[str]:
     lines = []
     for error in exc.errors():
         key, model = _key_path(error["loc"], raw)
@@ -241,15 +254,35 @@ def render_errors(exc: ValidationError, raw: Any, source: str) -> list[str]:
             message = (f"unknown type {found!r}" if found else "required key is missing") + (
                 f"; choose one of: {tags}" if tags else ""
             )
+        elif error.get("input", ...) is None and kind in _EMPTY:
+            message = f"is empty; its {_EMPTY[kind]} must be indented under it"
         elif "input" in error and kind != "value_error" and not isinstance(error["input"], dict):
-            message += f" (received: {_brief(error['input'])})"
+            message += f" (received: {_brief(error['input'])})" + _unquoting(kind, error["input"])
         if error["type"] == "value_error":
             message = message.removeprefix("Value error, ")
             named = re.match(r"^([A-Za-z_][\w.]*): (.*)$", message)
             if named and (not key or named.group(1).startswith(f"{key}.")):
                 key, message = named.group(1), named.group(2)
-        lines.append(f"{source}: {key or '(top level)'}: {message}")
+        lines.append(f"{located(key, source, overrides)}: {message}")
     return lines
+
+
+#: The errors of a section given no value (a key whose settings lost their indentation reads as
+#: empty), and what the section holds.
+_EMPTY = {"model_type": "settings", "model_attributes_type": "settings", "dict_type": "settings",
+          "list_type": "items"}  # fmt: skip
+#: The errors of a value of the wrong type, and the types of value each accepts.
+_TYPED = {"int_type": (int,), "int_parsing": (int,), "float_type": (int, float),
+          "float_parsing": (int, float), "bool_type": (bool,), "bool_parsing": (bool,)}  # fmt: skip
+
+
+def _unquoting(kind: str, value: Any) -> str:
+    """The advice for a quoted value that would be right without its quotes ("1e-3")."""
+    if kind in _TYPED and isinstance(value, str):
+        unquoted = parse_value(value.strip())
+        if type(unquoted) in _TYPED[kind]:  # exactly: True is not a number here
+            return "; remove the quotes"
+    return ""
 
 
 _BRIEF = reprlib.Repr()

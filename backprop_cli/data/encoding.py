@@ -224,9 +224,27 @@ class Encoding:
             value = names[codes[first]]
             raise DataError(
                 f"{table.source}: row {row + table.first_row}, column {feature.name!r}: "
-                f"{value!r} is a category the model never saw (it knows "
-                f"{', '.join(feature.categories)}); fix the value, or set data.unknown: ignore "
-                "to give unseen categories all-zero columns"
+                f"{_quoted(value)} is a category the model never saw; fix the value, or "
+                "retrain with data.unknown: ignore (it is read at training time) to give unseen "
+                f"categories all-zero columns; the model knows {_listed(feature.categories)}"
             )
         seen = np.flatnonzero(~unseen)
         block[seen, index[seen]] = 1
+
+
+#: How many categories a message lists, and how many characters of each it shows.
+SHOWN_ITEMS, SHOWN_CHARACTERS = 4, 30
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted, cut to SHOWN_CHARACTERS (a cell may be a whole page)."""
+    if len(text) <= SHOWN_CHARACTERS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARACTERS] + '…'!r} ({len(text):,} characters)"
+
+
+def _listed(categories: list[str]) -> str:
+    """The first SHOWN_ITEMS ``categories``, then how many more there are."""
+    shown = ", ".join(_quoted(category) for category in categories[:SHOWN_ITEMS])
+    rest = len(categories) - SHOWN_ITEMS
+    return f"{shown} and {rest:,} more categories" if rest > 0 else shown

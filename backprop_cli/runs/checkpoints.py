@@ -35,6 +35,7 @@ Keys:
 from __future__ import annotations
 
 import json
+import shlex
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,11 @@ def load(path: Path) -> Checkpoint:
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read ({exc})") from None
     if magic != b"PK\x03\x04":  # every .npz is a zip archive
+        if path.suffix.lower() in (".yaml", ".yml"):
+            raise CheckpointError(
+                f"{path}: is an experiment config, not a trained model; train it first (bprop "
+                f"train {shlex.quote(str(path))}), then give its run directory"
+            )
         raise CheckpointError(f"{path}: not a readable .npz checkpoint (not a zip archive)")
     check_zip_size(path, CheckpointError, "checkpoint")
     try:
