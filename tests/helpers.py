@@ -42,3 +42,14 @@ def assert_within_scale(got: np.ndarray, ref: np.ndarray, tolerance: float) -> N
     differ by far more than ``tolerance`` of itself)."""
     scale = float(np.abs(ref).max()) if ref.size else 0.0
     assert float(np.abs(got - ref).max(initial=0.0)) <= tolerance * scale
+
+
+def train_quietly(config: Path, out: Path, *overrides: str) -> Path:
+    """`bprop train CONFIG --out OUT --quiet`, each of ``overrides`` given with --set; the run
+    must succeed."""
+    args = ["train", str(config), "--out", str(out), "--quiet"]
+    for item in overrides:
+        args += ["--set", item]
+    result = cli(args)
+    assert result.exit_code == 0, result.output
+    return out

@@ -16,18 +16,12 @@ from backprop_cli.config.reference import json_schema, reference_markdown
 from backprop_cli.data import load_data
 from backprop_cli.runs.build import generators, task_of
 
-from helpers import CONFIG_DIR, cli, history_of
+from helpers import CONFIG_DIR, cli, history_of, train_quietly
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def train(config: Path, out: Path, *overrides: str) -> Path:
-    args = ["train", str(config), "--out", str(out), "--quiet"]
-    for item in overrides:
-        args += ["--set", item]
-    result = cli(args)
-    assert result.exit_code == 0, result.output
-    return out
+train = train_quietly
 
 
 @pytest.fixture(scope="module")

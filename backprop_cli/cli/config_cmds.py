@@ -27,30 +27,100 @@ def _write(path: Path, overwrite: bool, text: str) -> None:
 
 
 def init(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Your own table (.csv, .tsv, .parquet, .feather): the config is fitted to it.",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="With --data: the column to predict (default: one named like a target, "
+            "e.g. label, class, y, or like the file).",
+        ),
+    ] = None,
     dataset: Annotated[
-        str, typer.Option("--dataset", "-d", help="A built-in data set (see bprop datasets).")
-    ] = "moons",
+        str | None,
+        typer.Option("--dataset", "-d", help="A built-in data set (see bprop datasets)."),
+    ] = None,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Where to write the config (-: standard output).")
-    ] = Path("config.yaml"),
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Where to write the config (-: standard output). Default: FILE's name .yaml "
+            "with --data, config.yaml with --dataset.",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace --out if it exists.")
     ] = False,
 ) -> None:
-    """Write a commented starter config that trains as it is.
+    """Write a commented starter config that trains as it is: fitted to your own table with
+    --data (its target, the loss and output units its values call for, what to do with missing
+    cells and rare categories, id-like columns dropped, a network sized to its inputs), or for
+    a built-in data set with --dataset (default: moons).
 
-    Example:  bprop init --dataset digits --out digits.yaml
+    Example:  bprop init --data houses.csv --target price
     """
     from ..config.models import BUILTIN_DATASETS
     from ..config.starter import starter_config
 
+    if data is not None:
+        if dataset is not None:
+            fail("--data and --dataset: give one of them (your own table, or a built-in)")
+        _init_table(data, target, out, overwrite)
+        return
+    if target is not None:
+        fail("--target: names a column of --data FILE; give --data too")
+    dataset = dataset or "moons"
     if dataset not in BUILTIN_DATASETS:
         fail(
             f"--dataset: unknown data set {dataset!r}; choose one of: {', '.join(BUILTIN_DATASETS)}"
         )
+    out = out or Path("config.yaml")
     _write(out, overwrite, starter_config(dataset))
     if not to_stdout(out):
         console.print(f"wrote {out}; train it with: bprop train {out}", soft_wrap=True)
+
+
+def _init_table(data: Path, target: str | None, out: Path | None, overwrite: bool) -> None:
+    """`init --data`: a config fitted to the table ``data``."""
+    import os
+    import re
+
+    from ..config.starter import table_starter
+    from ..data.arrowio import table_ending
+    from ..data.profile import profile
+    from ..errors import BpropError
+    from .outputs import check_output
+
+    ending = table_ending(data)
+    stem = data.name[: -len(ending)] if ending else data.stem
+    if out is not None and not to_stdout(out):
+        stem = out.stem  # the run is named as its config
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "experiment"
+    out = out or Path(f"{name}.yaml")
+    try:
+        check_output(out, overwrite)  # before the table is read
+        found = profile(data, target)
+    except BpropError as exc:
+        fail(str(exc))
+    folder = Path.cwd() if to_stdout(out) else out.resolve().parent
+    path = Path(os.path.relpath(data.resolve(), folder)).as_posix()
+    _write(out, overwrite, table_starter(found, path, name))
+    if not to_stdout(out):
+        dropped = f"; dropped {', '.join(found.dropped)}" if found.dropped else ""
+        task = f"{len(found.classes)} classes" if found.task == "classification" else "a regression"
+        console.print(
+            f"wrote {out}: {found.target!r} as {task}{dropped}. Check it with: bprop inspect "
+            f"{out}; train it with: bprop train {out}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 def schema(

@@ -1,84 +1,196 @@
-"""`bprop init`: a commented starter config for a built-in data set that trains as it is."""
+"""`bprop init`: a commented starter config that trains as it is, for a built-in data set
+(`starter_config`) or fitted to a table file (`table_starter`).
+
+Both size the network and its training with one `Recipe` from the number of rows and of inputs:
+a small table gets one tanh layer, a large rate and small batches (as `configs/iris.yaml` and
+`configs/penguins.yaml`); a wide one two ReLU layers and Adam's usual rate (as
+`configs/digits.yaml`). Early stopping on the validation loss ends every run on its best
+epoch's weights.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
-from typing import get_args
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.layers import LAYER_TYPES
 from ..core.optim import OPTIMIZERS
 from ..core.schedules import SCHEDULES
-from .models import BUILTIN_DATASETS, DataConfig
+from .models import BUILTIN_DATASETS
 
-#: Classes of the classification data sets (generated ones at their default options).
-CLASSES = {"xor": 2, "spirals": 3, "moons": 2, "circles": 2, "blobs": 3, "digits": 10,
-           "iris": 3, "mnist5k": 10, "penguins": 3}  # fmt: skip
-REGRESSION = ("sine", "ravine")
+if TYPE_CHECKING:
+    from ..data.profile import Profile
+
+#: Rows, inputs and classes (0: a regression) of each built-in data set at its default options
+#: (tests/test_use.py checks them against the data).
+SIZES = {"xor": (200, 2, 2), "spirals": (300, 2, 3), "moons": (300, 2, 2),
+         "circles": (300, 2, 2), "blobs": (300, 2, 3), "sine": (200, 1, 0), "ravine": (200, 2, 0),
+         "digits": (1797, 64, 10), "iris": (150, 4, 3), "mnist5k": (5000, 784, 10),
+         "penguins": (344, 10, 3)}  # fmt: skip
+#: Inputs up to this many make a small network (one tanh layer).
+SMALL_INPUTS = 32
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a starter config trains: its hidden layers, optimizer rate, batches and splits."""
+
+    hidden: tuple[int, ...]
+    activation: str
+    lr: float
+    batch: int
+    epochs: int
+    validation_split: float
+    test_split: float
+
+
+def recipe(rows: int, inputs: int) -> Recipe:
+    """The recipe for a table of ``rows`` rows and ``inputs`` inputs (after one-hot)."""
+    small = inputs <= SMALL_INPUTS
+    epochs = 100 if rows < 1_000 else 50 if rows < 10_000 else 20
+    splits = (0.2, 0.2) if rows < 2_000 else (0.1, 0.1)
+    return Recipe(
+        hidden=(32,) if small else (128, 64),
+        activation="tanh" if small else "relu",
+        lr=0.01 if small else 0.001,
+        batch=16 if rows < 1_000 else 64,
+        epochs=epochs,
+        validation_split=splits[0],
+        test_split=splits[1],
+    )
 
 
 def starter_config(dataset: str = "moons") -> str:
     """YAML text with a comment on every key; trains ``dataset`` with sensible defaults."""
     if dataset not in BUILTIN_DATASETS:
         raise ValueError(f"unknown data set {dataset!r}")
-    big = dataset == "mnist5k"
-    hidden = (128, 64) if big else (32, 32)
-    if dataset in REGRESSION:
-        output = "    - {type: dense, units: 1, activation: linear}    # one value per sample"
-        loss = "mse                      # mean squared error (½ per sample), for regression"
-    else:
-        k = CLASSES[dataset]
-        output = f"    - {{type: dense, units: {k}, activation: softmax}}   # one unit per class"
-        loss = "cross_entropy            # with the softmax output, from the logits"
-    epochs = 10 if big else 50
-    standardize = "false" if dataset == "ravine" else "true"
-    options = (  # four points are too few to split: repeat them with some noise
-        "\n  options: {repeats: 50, noise: 0.1}   # generated data sets take options"
-        if dataset == "xor"
-        else ""
-    )
+    rows, inputs, classes = SIZES[dataset]
+    extra = ""
+    if dataset == "xor":  # four points are too few to split: repeat them with some noise
+        extra = "\n  options: {repeats: 50, noise: 0.1}   # generated data sets take options"
     if dataset == "penguins":  # a table: text columns are one-hot, cells may be missing
-        others = [way for way in get_args(DataConfig.model_fields["missing"].annotation)]
-        others.remove("median")
-        options = (
-            f"\n  missing: median              # fill missing numbers (or {', '.join(others)})"
+        extra = (
+            "\n  drop: [year]  # the year of measuring says nothing of the species"
+            "\n  missing: median  # numbers: the training split's median; a category: <missing>"
         )
-    optimizers, schedules = _either(OPTIMIZERS), _either(SCHEDULES)
-    layer_types = _either(LAYER_TYPES)
+    source = f"  dataset: {dataset}  # a built-in (`bprop datasets`), or `path: my.csv`{extra}"
+    header = f"`bprop train {dataset}.yaml`"
+    scaled = dataset != "ravine"  # the ravine's unequal scales are the point of it
+    return _config(dataset, header, source, rows, inputs, classes, scaled)
+
+
+def table_starter(found: Profile, path: str, name: str) -> str:
+    """YAML text fitted to the table ``found`` describes, read from ``path`` (relative to the
+    config), for a run named ``name``."""
+    lines = [f"  path: {_scalar(path)}  # relative to this file"]
+    if found.task == "classification":
+        what = f"{len(found.classes)} classes: {_listed(found.classes)}"
+    else:
+        what = "numbers: a regression"
+    lines.append(f"  target: {_scalar(found.target)}  # the column to predict ({what})")
+    if found.target_missing:
+        lines[-1] += f"; {found.target_missing} rows without it are left out"
+    for names, why in (
+        (found.identifiers, "unique per row, like an id: nothing to learn from"),
+        (found.wide, "too many categories to one-hot"),
+    ):
+        if names:
+            lines.append(f"  # {', '.join(names)}: {why}")
+    if found.dropped:
+        lines.append(f"  drop: [{', '.join(map(_scalar, found.dropped))}]")
+    kept = [n for n in found.categorical if n not in found.dropped]
+    if kept:
+        counts = ", ".join(f"{n} ({found.categorical[n]})" for n in kept)
+        lines.append(f"  # text columns, one 0/1 input per category: {counts}")
+    gaps = {n: k for n, k in found.missing.items() if n not in found.dropped}
+    if gaps:
+        shown = ", ".join(f"{n} {k}" for n, k in gaps.items())
+        lines.append(f"  # missing cells: {shown}")
+        lines.append(
+            "  missing: median  # numbers: the training split's median; a category: <missing>"
+        )
+    rare = [n for n in found.rare if n not in found.dropped]
+    if rare:
+        lines.append(
+            f"  unknown: ignore  # {', '.join(rare)} have rare categories: one unseen in training "
+            "gets zeros at predict time"
+        )
+    source = "\n".join(lines)
+    classes = len(found.classes) if found.task == "classification" else 0
+    header = f"`bprop train {name}.yaml`; `bprop inspect {name}.yaml` shows how the data is read"
+    return _config(name, header, source, found.rows, found.input_width, classes)
+
+
+def _config(
+    name: str, train: str, source: str, rows: int, inputs: int, classes: int, scaled: bool = True
+) -> str:
+    """The whole config: ``source`` is the data section's lines; ``scaled``: standardize the
+    features."""
+    plan = recipe(rows, inputs)
+    hidden = "\n".join(
+        f"    - {{type: dense, units: {units}, activation: {plan.activation}}}"
+        for units in plan.hidden
+    )
+    if classes == 0:
+        output = "    - {type: dense, units: 1, activation: linear}    # the predicted value"
+        loss = "mse  # regression: the target is standardized for training (standardize_target)"
+    elif classes == 2:
+        output = "    - {type: dense, units: 1, activation: sigmoid}   # P(the second class)"
+        loss = "binary_cross_entropy  # with the sigmoid output, from the logit"
+    else:
+        output = f"    - {{type: dense, units: {classes}, activation: softmax}}   # one per class"
+        loss = "cross_entropy  # with the softmax output, from the logits"
     return f"""\
-# A bprop experiment: train it with `bprop train {dataset}.yaml`.
+# A bprop experiment: train it with {train}.
 # Every key is optional unless marked required; `bprop config FILE` prints all the defaults.
-name: {dataset}                 # required: names the run directory (runs/{dataset})
-seed: 0                         # one seed for the split, the initial weights and the shuffling
-dtype: float32                  # float32 (fast) or float64 (exact)
+name: {name}  # required: names the run directory (runs/{name})
+seed: 0  # one seed for the split, the initial weights and the shuffling
+dtype: float32  # float32 (fast) or float64 (exact)
 
 data:
-  dataset: {dataset}            # a built-in (`bprop datasets`), or `path: my.csv`{options}
-  validation_split: 0.1         # share held out to watch overfitting (0 for none)
-  test_split: 0.1               # share held out for the final figures
-  standardize: {standardize}    # zero mean, unit variance, fitted on the training split
+{source}
+  validation_split: {plan.validation_split}  # share held out to pick the best epoch
+  test_split: {plan.test_split}  # share held out for the final figures
+  standardize: {str(scaled).lower()}  # features to zero mean, unit variance (training split)
 
 model:
-  layers:                       # required: {layer_types} layers
-    - {{type: dense, units: {hidden[0]}, activation: relu}}    # He initialization by default
-    - {{type: dense, units: {hidden[1]}, activation: relu}}
+  layers:  # required: {_either(LAYER_TYPES)} layers; {inputs} inputs
+{hidden}
 {output}
 
 loss: {loss}
 
-optimizer: {{type: adam, lr: 0.001}}    # {optimizers}
-schedule: {{type: cosine}}             # {schedules} decay of the lr
+optimizer: {{type: adam, lr: {plan.lr}}}  # {_either(OPTIMIZERS)}
+schedule: {{type: constant}}  # {_either(SCHEDULES)} decay of the lr
 
 training:
-  epochs: {epochs}
-  batching: {{type: minibatch, size: 32}}   # full (whole data), sgd (one sample) or minibatch
-  # clip: {{type: norm, max_norm: 5.0}}     # cap the gradient's norm (against explosions)
-  # early_stopping: {{monitor: val_loss, patience: 10}}
-  # diagnostics: true                      # per-layer gradient norms in the history
+  epochs: {plan.epochs}
+  batching: {{type: minibatch, size: {plan.batch}}}  # full (whole data), sgd or minibatch
+  early_stopping: {{monitor: val_loss, patience: 20}}  # ends on the best epoch's weights
+  # clip: {{type: norm, max_norm: 5.0}}  # cap the gradient's norm (against explosions)
+  # diagnostics: true  # per-layer gradient norms in the history
 
 output:
-  dir: runs                     # where run directories go
-  checkpoint_every: 10          # also keep a checkpoint every N epochs (0: initial/best/last)
+  dir: runs  # where run directories go
+  checkpoint_every: 0  # also keep a checkpoint every N epochs (0: initial, best and last)
 """
+
+
+def _scalar(text: str) -> str:
+    """``text`` as a YAML scalar: as it is where YAML reads it back so, else quoted."""
+    import yaml
+
+    plain = re.fullmatch(r"[^\s:#,\[\]{}&*!|>'\"%@`]+", text) is not None
+    return text if plain and yaml.safe_load(text) == text else json.dumps(text)
+
+
+def _listed(names: list[str], shown: int = 5) -> str:
+    """The first few names, then how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _either(names: Iterable[str]) -> str:
