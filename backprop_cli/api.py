@@ -34,6 +34,7 @@ from .config import ExperimentConfig, validate
 from .config import load_config as _load_file
 from .config.loading import apply_overrides
 from .core.training import Event
+from .data.memory import label_of
 from .errors import ConfigError
 from .runs.inference import (
     Model,
@@ -75,6 +76,7 @@ def training_events(
     config: ExperimentConfig | str | Path | Mapping[str, Any],
     out: str | Path | None = None,
     stop: Callable[[], bool] | None = None,
+    data: Any = None,
 ) -> Generator[RunEvent, None, None]:
     """Train ``config``, yielding `RunStarted`, then ``EpochStarted``, ``StepDone`` (every
     update), ``EpochEnded`` (with the history row), ``Warned`` and ``Stopped`` from the training
@@ -83,8 +85,8 @@ def training_events(
     step and ends the run early when it answers True. Leaving the loop early (``break``, then
     closing the generator or dropping it, or keeping it until Python exits) ends the run too: its
     directory keeps the files of the last completed epoch, ``last.npz`` included, and its lock
-    is released."""
-    events = _prepared_events(config, out, stop)
+    is released. ``data``: as `train`'s."""
+    events = _prepared_events(config, out, stop, data)
     _OPEN.add(events)  # closed at exit if still open, while Python can still write files
     return events
 
@@ -93,8 +95,9 @@ def _prepared_events(
     config: ExperimentConfig | str | Path | Mapping[str, Any],
     out: str | Path | None,
     stop: Callable[[], bool] | None,
+    data: Any,
 ) -> Generator[RunEvent, None, None]:
-    yield from _events(prepare(_config(config)), out, stop)
+    yield from _events(prepare(_config(config, data), memory=data), out, stop)
 
 
 #: The `training_events` generators not yet finished or closed.
@@ -109,8 +112,31 @@ def _close_open_events() -> None:
         events.close()
 
 
-def _config(config: ExperimentConfig | str | Path | Mapping[str, Any]) -> ExperimentConfig:
-    return config if isinstance(config, ExperimentConfig) else load_config(config)
+def _config(
+    config: ExperimentConfig | str | Path | Mapping[str, Any], data: Any = None
+) -> ExperimentConfig:
+    """The config to train; with ``data`` in memory, its data section reads that instead of a
+    file or a built-in data set (``data.path`` names it, e.g. ``<table in memory>``)."""
+    if data is None:
+        return config if isinstance(config, ExperimentConfig) else load_config(config)
+    if isinstance(config, ExperimentConfig):
+        raw = config.resolved()
+    elif isinstance(config, Mapping):
+        import copy
+
+        raw = copy.deepcopy(dict(config))
+    else:
+        from .config.loading import read_yaml, resolve_paths
+
+        raw = read_yaml(Path(config))
+        if not isinstance(raw, dict):
+            return load_config(config)  # its own error
+        resolve_paths(raw, Path(config).resolve().parent)
+    given = raw.get("data")
+    section = given if isinstance(given, dict) else {}
+    section = {k: v for k, v in section.items() if k not in ("dataset", "path")}
+    raw["data"] = section | {"path": label_of(data)}
+    return load_config(raw)
 
 
 def _events(
@@ -199,13 +225,19 @@ def train(
     config: ExperimentConfig | str | Path | Mapping[str, Any],
     out: str | Path | None = None,
     callbacks: Iterable[Callback] = (),
+    data: Any = None,
 ) -> TrainResult:
     """Train ``config`` (writing a run directory only when ``out`` is given), calling each
     callback with every event of `training_events`. A callback that raises ends the run: its
     directory keeps the files (``last.npz`` included) of the last completed epoch, and is free
-    for another run or a resume at once."""
-    cfg = _config(config)
-    prepared = prepare(cfg)
+    for another run or a resume at once.
+
+    ``data`` trains on data held in memory instead of the config's file or data set: a pandas
+    DataFrame or pyarrow Table, prepared exactly as a file of those columns would be (the
+    config's ``data:`` keys, such as ``target``, ``missing`` and ``drop``, apply), or a tuple
+    ``(X, y)`` of arrays, as an .npz file's X and y. No temporary file is written."""
+    cfg = _config(config, data)
+    prepared = prepare(cfg, memory=data)
     hooks = list(callbacks)
     finished: RunFinished | None = None
     # closed at once when a callback raises: the run's files and lock are not left to the

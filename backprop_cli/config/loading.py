@@ -186,7 +186,7 @@ def _list_item(node: list[Any], part: str, where: str, source: str) -> Any:
     return node[_list_index(node, part, where, source)]
 
 
-def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+def resolve_paths(raw: dict[str, Any], base: Path) -> None:
     for section, key in PATH_KEYS:
         block = raw.get(section)
         if isinstance(block, dict) and isinstance(block.get(key), str):
@@ -212,7 +212,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
     raw = read_yaml(path)
     if isinstance(raw, dict):
         apply_overrides(raw, overrides, str(path))
-        _resolve_paths(raw, path.resolve().parent)
+        resolve_paths(raw, path.resolve().parent)
     return validate(raw, str(path), overrides)
 
 

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..system import testhooks
+from . import memory as memory_data
 from .files import SHIPPED, SHIPPED_TABLES, RawData, check_labels, load_file, load_shipped
 from .generators import GENERATORS, generate, generator_options
 from .splits import Splits, TargetScale, make_splits, scale_targets, standardize, validation_of
-from .table_splits import load_table_splits, table_request, table_source
+from .table_splits import arrow_table_splits, load_table_splits, table_request, table_source
 
 if TYPE_CHECKING:
     from ..config.models import DataConfig
@@ -70,10 +71,14 @@ def load_data(
     rng: np.random.Generator,
     scale: bool,
     dtype: np.dtype,
+    memory: Any = None,
 ) -> Splits:
     """Everything a run needs from its ``data:`` section, in the run's dtype. ``task``
-    ("classification" or "regression", from the loss) decides what a table's target becomes."""
+    ("classification" or "regression", from the loss) decides what a table's target becomes.
+    ``memory``: data held in memory (`memory`), read in place of the file."""
     testhooks.reached("load")
+    if memory is not None:
+        return _memory_splits(data, task, rng, scale, dtype, memory)
     table_path = table_source(data)
     if table_path is not None and data.options:
         raise DataError(
@@ -82,6 +87,40 @@ def load_data(
     if table_path is not None:
         return load_table_splits(table_path, data, task, rng, scale, dtype)
     raw, source = load_raw(data.dataset, data.path, data.target, dict(data.options), rng)
+    return _raw_splits(raw, source, data, rng, scale, dtype)
+
+
+def _memory_splits(
+    data: DataConfig,
+    task: str,
+    rng: np.random.Generator,
+    scale: bool,
+    dtype: np.dtype,
+    memory: Any,
+) -> Splits:
+    """Splits of a table or of ``(X, y)`` arrays held in memory."""
+    arrow = memory_data.as_arrow(memory, "data")
+    if arrow is not None:
+        return arrow_table_splits(arrow, data, task, rng, scale, dtype)
+    columns = ("target", "features", "drop", "categorical", "class_names", "options")
+    given = [key for key in columns if getattr(data, key)]
+    if given:
+        raise ConfigError(
+            f"data.{given[0]}: applies to a table (a DataFrame or pyarrow Table), not to (X, y) "
+            "arrays; remove it"
+        )
+    return _raw_splits(memory_data.raw_arrays(memory), "data", data, rng, scale, dtype)
+
+
+def _raw_splits(
+    raw: RawData,
+    source: str,
+    data: DataConfig,
+    rng: np.random.Generator,
+    scale: bool,
+    dtype: np.dtype,
+) -> Splits:
+    """Splits of features and targets as read (an .npz file, a shipped or generated data set)."""
     _check_finite(source, {"X": raw.X, "y": raw.y, **raw.given})
     rows = len(raw.X) + sum(len(v) for k, v in raw.given.items() if k.startswith("X"))
     check_labels(source, {"y": raw.y, **{k: v for k, v in raw.given.items() if k[0] == "y"}}, rows)

@@ -19,11 +19,14 @@ from .encoding import Encoding
 from .files import SHIPPED_TABLES, shipped_path
 from .identifiers import row_identifiers
 from .inspection import report
+from .memory import converted
 from .splits import Splits, standardize, validation_of
-from .table import Request, read_table, table_format
+from .table import Request, Table, plan_arrow, read_table, table_format
 from .tabular import Settings, prepare_table
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from ..config.models import DataConfig
 
 
@@ -146,6 +149,39 @@ def _prepare_table_splits(
     """Read a table, fit its encoding on the training split and encode every split."""
     started = time.perf_counter()
     table = read_table(path, table_request(data), dtype)
+    return _splits_of(table, data, task, rng, scale, dtype, started)
+
+
+def arrow_table_splits(
+    arrow: pa.Table,
+    data: DataConfig,
+    task: str,
+    rng: np.random.Generator,
+    scale: bool,
+    dtype: np.dtype,
+) -> Splits:
+    """A table held in memory (a pyarrow Table), prepared as a file of the same columns would
+    be (never cached)."""
+    started = time.perf_counter()
+    source = str(data.path)
+    plan = plan_arrow(arrow, source, table_request(data), dtype)
+    table = plan.read(dtype, converted(arrow, plan.types, source))
+    splits = _splits_of(table, data, task, rng, scale, dtype, started)
+    assert splits.report is not None
+    splits.report["cache"] = "off"
+    return splits
+
+
+def _splits_of(
+    table: Table,
+    data: DataConfig,
+    task: str,
+    rng: np.random.Generator,
+    scale: bool,
+    dtype: np.dtype,
+    started: float,
+) -> Splits:
+    """A table's columns, its encoding fitted on the training split, as every split."""
     identifiers = row_identifiers(table)  # before the values are encoded in place
     settings = Settings(data.missing, data.class_names, data.unknown)
     prepared = prepare_table(

@@ -48,10 +48,11 @@ def generators(seed: int) -> Generators:
     return Generators(*(np.random.default_rng(child) for child in children))
 
 
-def build_splits(cfg: ExperimentConfig, rng: np.random.Generator) -> Splits:
-    """The run's data: loaded, split, its features standardized and, for a regression, its
-    targets too (`scales_target`)."""
-    splits = load_data(cfg.data, task_of(cfg), rng, cfg.data.standardize, np.dtype(cfg.dtype))
+def build_splits(cfg: ExperimentConfig, rng: np.random.Generator, memory: Any = None) -> Splits:
+    """The run's data: loaded (from ``memory`` when the data is held there), split, its
+    features standardized and, for a regression, its targets too (`scales_target`)."""
+    scale, dtype = cfg.data.standardize, np.dtype(cfg.dtype)
+    splits = load_data(cfg.data, task_of(cfg), rng, scale, dtype, memory)
     scaled = scales_target(cfg) and not splits.is_classification
     return scale_targets(splits) if scaled else splits
 

@@ -6,20 +6,17 @@ wrong, never NumPy's conversion or broadcasting error."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..data.memory import as_arrow, converted
 from ..data.table import Request, numbers_of, plan_arrow
 from ..errors import DataError
 from .inference import Model
 from .model_files import model_request, targets_of
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 F64 = np.dtype(np.float64)
 
@@ -28,7 +25,7 @@ def given_features(model: Model, X: Any, name: str = "X") -> NDArray[np.float64]
     """The model's raw input columns from ``X`` (`Model.checked`): a pandas DataFrame or a
     pyarrow Table (or RecordBatch) by column name when the model knows its columns' names (else
     in order), or a 2-D array of real numbers, its columns the model's inputs in order."""
-    table = _arrow_table(X, name)
+    table = as_arrow(X, name)
     if table is None:
         wanted = "a 2-D array of numbers (rows × features), a pandas DataFrame or a pyarrow Table"
         return model.checked(_real(X, name, wanted), name)
@@ -37,7 +34,7 @@ def given_features(model: Model, X: Any, name: str = "X") -> NDArray[np.float64]
     encoding = model.table_encoding()
     request = Request(all_numeric=True) if encoding is None else model_request(encoding, False)
     plan = plan_arrow(table, name, request, F64)
-    columns = plan.read(F64, _converted(table, plan.types, name))
+    columns = plan.read(F64, converted(table, plan.types, name))
     values = numbers_of(columns) if encoding is None else encoding.encode(columns, None, F64)
     return model.checked(values, name)
 
@@ -88,46 +85,3 @@ def _real(values: Any, name: str, wanted: str, names: bool = False) -> NDArray[A
         what = "real numbers or class names" if names else "real numbers"
         raise DataError(f"{name} must hold {what}; received dtype {array.dtype}")
     return array
-
-
-def _arrow_table(X: Any, name: str) -> pa.Table | None:
-    """``X`` as a pyarrow Table when it is one, a RecordBatch or a pandas DataFrame (pandas is
-    imported only by whoever made the DataFrame); else None."""
-    import pyarrow as pa
-
-    if isinstance(X, pa.Table):
-        return X
-    if isinstance(X, pa.RecordBatch):
-        return pa.Table.from_batches([X])
-    pandas = sys.modules.get("pandas")
-    if pandas is None or not isinstance(X, pandas.DataFrame):
-        return None
-    try:
-        return pa.Table.from_pandas(X, preserve_index=False)
-    except (pa.ArrowException, ValueError, TypeError) as exc:
-        raise DataError(
-            f"{name}: this DataFrame cannot be read as a table ({_first_line(exc)}); give each "
-            "column values of one type"
-        ) from None
-
-
-def _converted(table: pa.Table, types: dict[str, pa.DataType], name: str) -> list[pa.RecordBatch]:
-    """The columns of ``table`` that ``types`` names, converted to those types, as batches."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arrays = []
-    for column, kind in types.items():
-        try:
-            arrays.append(pc.cast(table.column(column), kind, safe=False))
-        except pa.ArrowException as exc:
-            raise DataError(
-                f"{name}: column {column!r} holds values that are not numbers "
-                f"({_first_line(exc)}); the model reads it as numbers"
-            ) from None
-    return pa.Table.from_arrays(arrays, names=list(types)).to_batches()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -108,8 +108,9 @@ class Prepared:
         return None if self.resume is None else run_of_checkpoint(self.resume.path)
 
 
-def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
-    """Load the data, build the network and training, and restore a checkpoint to resume from.
+def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = None) -> Prepared:
+    """Load the data (from ``memory``, a table or ``(X, y)`` held in memory, when given), build
+    the network and training, and restore a checkpoint to resume from.
 
     Raises ConfigError, DataError or CheckpointError before anything touches the disk.
     """
@@ -119,7 +120,7 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None) -> Prepared:
         checkpoint = checkpoints.load(resume)
         check_same_config(checkpoint, cfg)
     streams = generators(cfg.seed)
-    splits = build_splits(cfg, streams.data)
+    splits = build_splits(cfg, streams.data, memory)
     signature = data_signature(splits)
     batching = cfg.training.batching
     rows = len(splits.X_train) if batching.type == "full" else getattr(batching, "size", 1)

@@ -1,0 +1,108 @@
+"""Data a program holds in memory (the Python API's ``bp.train(config, data=...)``): a pandas
+DataFrame or a pyarrow Table, read as a table file is (columns by name, text and missing cells,
+the ``data:`` table keys), or ``(X, y)`` arrays, read as an ``.npz`` file's X and y are. No
+temporary file is written."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DataError
+from .files import RawData
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: What the config's ``data.path`` says of data given in memory (no file is read).
+LABELS = {"table": "<table in memory>", "arrays": "<arrays in memory>"}
+
+
+def label_of(data: Any) -> str:
+    """The name data in memory goes by in configs and messages; a `DataError` for anything
+    that is neither a table nor ``(X, y)``."""
+    if as_arrow(data, "data") is not None:
+        return LABELS["table"]
+    if isinstance(data, tuple) and len(data) == 2:
+        return LABELS["arrays"]
+    raise DataError(
+        "data must be a pandas DataFrame, a pyarrow Table or a tuple (X, y) of arrays; "
+        f"received {type(data).__name__}"
+    )
+
+
+def as_arrow(data: Any, name: str) -> pa.Table | None:
+    """``data`` as a pyarrow Table when it is one, a RecordBatch or a pandas DataFrame (pandas is
+    imported only by whoever made the DataFrame); else None."""
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(data, pandas.DataFrame):
+        return None
+    try:
+        return pa.Table.from_pandas(data, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise DataError(
+            f"{name}: this DataFrame cannot be read as a table ({first_line(exc)}); give each "
+            "column values of one type"
+        ) from None
+
+
+def converted(table: pa.Table, types: dict[str, pa.DataType], name: str) -> list[pa.RecordBatch]:
+    """The columns of ``table`` that ``types`` names, converted to those types, as batches."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for column, kind in types.items():
+        try:
+            arrays.append(pc.cast(table.column(column), kind, safe=False))
+        except pa.ArrowException as exc:
+            raise DataError(
+                f"{name}: column {column!r} holds values that are not numbers "
+                f"({first_line(exc)}); they are read as numbers"
+            ) from None
+    return pa.Table.from_arrays(arrays, names=list(types)).to_batches()
+
+
+def raw_arrays(data: Any) -> RawData:
+    """``(X, y)`` as an .npz file's X and y: X a 2-D array of real numbers, y one target (a
+    class index, or real numbers for a regression) per row."""
+    X, y = data
+    X, y = _numbers(X, "X"), _numbers(y, "y")
+    if X.ndim != 2:
+        raise DataError(f"data: X must be 2-D (rows × features); received shape {X.shape}")
+    if y.ndim not in (1, 2) or len(y) != len(X):
+        raise DataError(
+            f"data: y must hold one target per row of X ({len(X)} rows); received shape {y.shape}"
+        )
+    return RawData(X.astype(np.float64), y)
+
+
+def _numbers(values: Any, name: str) -> NDArray[Any]:
+    if values is None or isinstance(values, Mapping | str | bytes):
+        kind = type(values).__name__
+        raise DataError(f"data: {name} must be an array of numbers; received {kind}")
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError):
+        raise DataError(f"data: {name}'s rows are not all of the same length") from None
+    if array.dtype.kind not in "biuf":
+        raise DataError(
+            f"data: {name} must hold real numbers (class indices 0 … K−1 for classes); received "
+            f"dtype {array.dtype}; for text labels give a DataFrame or pyarrow Table"
+        )
+    return array.astype(np.int64) if array.dtype.kind in "biu" else array
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
