@@ -22,8 +22,9 @@ CONFIG = {
     "name": "birds",
     "seed": 0,
     "data": {"target": "species", "missing": "median", "test_split": 0.2},
-    "model": {"layers": [{"units": 8, "activation": "tanh"},
-                         {"units": 3, "activation": "softmax"}]},  # fmt: skip
+    "model": {
+        "layers": [{"units": 8, "activation": "tanh"}, {"units": 3, "activation": "softmax"}]
+    },
     "loss": "cross_entropy",
     "optimizer": {"type": "adam", "lr": 0.05},
     "training": {"epochs": 5, "batching": {"type": "minibatch", "size": 8}},
@@ -57,8 +58,9 @@ def test_arrays_in_memory_train_as_the_same_npz_does(tmp_path: object) -> None:
     np.savez(path, X=X, y=y)
     config = CONFIG | {
         "data": {"test_split": 0.2},
-        "model": {"layers": [{"units": 4, "activation": "tanh"},
-                             {"units": 2, "activation": "softmax"}]},  # fmt: skip
+        "model": {
+            "layers": [{"units": 4, "activation": "tanh"}, {"units": 2, "activation": "softmax"}]
+        },
     }
     result = bp.train(config, data=(X, y))
     expected = bp.train(config | {"data": {"path": str(path), "test_split": 0.2}})
@@ -89,5 +91,5 @@ def test_data_that_cannot_work_is_one_clear_error() -> None:
     arrays = CONFIG | {"data": {}}
     with pytest.raises(bp.DataError, match=r"y must hold one target per row of X \(10 rows\)"):
         bp.train(arrays, data=(np.zeros((10, 2)), np.zeros(9, dtype=int)))
-    with pytest.raises(bp.DataError, match="X must hold real numbers|X must be"):
+    with pytest.raises(bp.DataError, match=r"X must hold real numbers"):
         bp.train(arrays, data=(np.array([["a", "b"]] * 10), np.zeros(10, dtype=int)))
