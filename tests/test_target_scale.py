@@ -59,6 +59,9 @@ def test_prices_converge_only_with_the_target_standardized(tmp_path: Path) -> No
     assert scaled["r2"] > 0.9
     _, raw = trained(tmp_path, "raw", ", standardize_target: false")
     assert raw["r2"] < 0.5
+    shown = {name: cli(["evaluate", str(tmp_path / name)]).output for name in ("scaled", "raw")}
+    assert "loss (½·MSE, scaled target)" in shown["scaled"]
+    assert "loss (½·MSE) " in shown["raw"] and "scaled" not in shown["raw"]
     with np.load(run / "checkpoints" / "last.npz", allow_pickle=False) as checkpoint:
         mean, std = checkpoint["preprocess.target_mean"], checkpoint["preprocess.target_std"]
     assert mean.shape == std.shape == (1,) and 1e5 < mean[0] < 3e5 and 1e4 < std[0] < 1e5

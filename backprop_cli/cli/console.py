@@ -139,10 +139,13 @@ FIGURE_LABELS = {
 }  # fmt: skip
 
 
-def loss_label(loss: str, name: str = "loss") -> str:
+def loss_label(loss: str, name: str = "loss", scaled: bool = False) -> str:
     """How a table names a loss figure of a network trained with the loss ``loss``: the mse
-    loss is half the mean squared error (the notes' ½(y − ŷ)²), and says so."""
-    return f"{name} (½·MSE)" if loss == "mse" else name
+    loss is half the mean squared error (the notes' ½(y − ŷ)²), and says so, and whether it is
+    of the standardized target (``scaled``)."""
+    if loss != "mse":
+        return name
+    return f"{name} (½·MSE, scaled target)" if scaled else f"{name} (½·MSE)"
 
 
 def fmt(value: Any, digits: int = 4) -> str:

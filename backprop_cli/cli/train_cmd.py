@@ -94,7 +94,9 @@ def train(
             fail(str(exc))
         try:
             with graceful_stop() as stop:
-                finished = _render(execute(prepared, run_dir, stop=stop), quiet, cfg.loss)
+                events = execute(prepared, run_dir, stop=stop)
+                scaled = prepared.splits.target_scale is not None
+                finished = _render(events, quiet, cfg.loss, scaled)
         except BpropError as exc:
             fail(str(exc))
         except KeyboardInterrupt:
@@ -120,9 +122,9 @@ def train(
 MAX_EPOCH_LINES = 50
 
 
-def _label(column: str, loss: str) -> str:
+def _label(column: str, loss: str, scaled: bool) -> str:
     """A history column's name, saying what a loss column is for an mse network."""
-    return loss_label(loss, column) if column.endswith("_loss") else column
+    return loss_label(loss, column, scaled) if column.endswith("_loss") else column
 
 
 def _epoch_line(row: dict[str, float], epochs: int) -> str:
@@ -138,7 +140,7 @@ def _epoch_line(row: dict[str, float], epochs: int) -> str:
     return "  ".join(parts)
 
 
-def _render(events: Any, quiet: bool, loss: str) -> RunFinished | None:
+def _render(events: Any, quiet: bool, loss: str, scaled: bool) -> RunFinished | None:
     from ..core.training import EpochEnded, EpochStarted, StepDone, Stopped, Warned
     from ..runs.run import RunFinished, RunStarted
 
@@ -191,7 +193,7 @@ def _render(events: Any, quiet: bool, loss: str) -> RunFinished | None:
             elif isinstance(event, RunFinished):
                 finished = event
     if finished is not None:
-        _summary(finished, loss)
+        _summary(finished, loss, scaled)
     return finished
 
 
@@ -199,12 +201,12 @@ def _render(events: Any, quiet: bool, loss: str) -> RunFinished | None:
 SUMMARY_FIGURES = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "rmse", "mae", "r2")
 
 
-def _summary(finished: RunFinished, loss: str) -> None:
+def _summary(finished: RunFinished, loss: str, scaled: bool) -> None:
     from rich.table import Table
 
     m = finished.metrics
     table = Table(title=f"run {finished.run_dir}", show_header=False)
-    table.add_column("what")
+    table.add_column("what", no_wrap=True)
     table.add_column("value")
     table.add_row(
         "status", f"{finished.status} after {m['epochs_run']} epochs ({m['steps']} steps)"
@@ -212,16 +214,16 @@ def _summary(finished: RunFinished, loss: str) -> None:
     final = m.get("final") or {}
     for key in ("train_loss", "train_accuracy"):
         if final.get(key) is not None:
-            table.add_row(f"final {_label(key, loss)}", fmt(final[key]))
+            table.add_row(f"final {_label(key, loss, scaled)}", fmt(final[key]))
     best = m.get("best")
     if best:
         table.add_row(f"best epoch (by {best['monitor']})", fmt(best["epoch"]))
         for key in ("train_loss", "val_loss", "val_accuracy"):
             if best.get(key) is not None:
-                table.add_row(f"  {_label(key, loss)}", fmt(best[key]))
+                table.add_row(f"  {_label(key, loss, scaled)}", fmt(best[key]))
     test = m.get("test") or {}
     if "loss" in test:
-        table.add_row(f"test {loss_label(loss)}", fmt(test["loss"]))
+        table.add_row(f"test {loss_label(loss, scaled=scaled)}", fmt(test["loss"]))
     for key in (k for k in SUMMARY_FIGURES if k in test):
         table.add_row(f"test {FIGURE_LABELS[key]}", fmt(test[key]))
     table.add_row(

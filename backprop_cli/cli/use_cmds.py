@@ -120,7 +120,7 @@ def _show(result: Evaluation, title: str) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("samples", str(result.n))
-    table.add_row(loss_label(result.loss_name), fmt(result.loss))
+    table.add_row(loss_label(result.loss_name, scaled=result.scaled_target), fmt(result.loss))
     shown = ("accuracy", "balanced_accuracy", "log_loss", "roc_auc", "rmse", "mae", "r2")
     for key in (k for k in shown if k in result.scores):
         label = FIGURE_LABELS[key]

@@ -296,6 +296,8 @@ class Evaluation:
     classes: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)  # rows: true class, columns: predicted
     per_class: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether the loss is of a standardized target (a regression trained so).
+    scaled_target: bool = False
 
     @property
     def classification(self) -> bool:
@@ -323,6 +325,7 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
     loss, _ = evaluate(net, inputs, targets, labels)
     outputs = model.outputs(X, source)  # in the target's units
     result = Evaluation(len(inputs), loss, model.cfg.loss, scores(model.cfg.loss, outputs, y))
+    result.scaled_target = scale is not None and not labelled
     if labels is not None:
         proba = _all_classes(class_probabilities(outputs), labels)
         k = proba.shape[1]
