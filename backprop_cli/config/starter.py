@@ -115,7 +115,7 @@ def table_starter(found: Profile, path: str, name: str) -> str:
     rare = [n for n in found.rare if n not in found.dropped]
     if rare:
         lines.append(
-            f"  unknown: ignore  # {', '.join(rare)} have rare categories: one unseen in training "
+            f"  unknown: ignore  # rare categories in {', '.join(rare)}: one unseen in training "
             "gets zeros at predict time"
         )
     source = "\n".join(lines)
@@ -157,7 +157,7 @@ data:
   standardize: {str(scaled).lower()}  # features to zero mean, unit variance (training split)
 
 model:
-  layers:  # required: {_either(LAYER_TYPES)} layers; {inputs} inputs
+  layers:  # required: {_either(LAYER_TYPES)} layers; up to {inputs} inputs
 {hidden}
 {output}
 
