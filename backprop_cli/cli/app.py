@@ -72,7 +72,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "demo_cmd", "demo",
         "Walk through a concept of backpropagation with numbers the engine computes now.",
     ),
-    "init": ("config_cmds", "init", "Write a commented starter config that trains as it is."),
+    "init": (
+        "config_cmds",
+        "init",
+        "Write a commented config that trains as it is, for your own table or a built-in data set.",
+    ),
     "config": (
         "config_cmds", "config",
         "Print the config as bprop reads it: validated, overrides applied, every default filled.",

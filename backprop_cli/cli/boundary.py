@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -70,6 +72,12 @@ def _report(exc: Exception, command: str | None, debug: bool) -> None:
 
     if isinstance(exc, BpropError):
         fail(str(exc))
+    if isinstance(exc, BrokenPipeError) and exc.filename is None:
+        # standard output's reader went away (`bprop predict … | head`): as a command killed by
+        # SIGPIPE, quietly; what Python still flushes at exit goes to /dev/null
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(exit_codes.OUTPUT_CLOSED)
     if isinstance(exc, OSError):
         fail(describe_os_error(exc))
     if isinstance(exc, MemoryError):

@@ -59,10 +59,12 @@ def init(
         bool, typer.Option("--overwrite", help="Replace --out if it exists.")
     ] = False,
 ) -> None:
-    """Write a commented starter config that trains as it is: fitted to your own table with
-    --data (its target, the loss and output units its values call for, what to do with missing
-    cells and rare categories, id-like columns dropped, a network sized to its inputs), or for
-    a built-in data set with --dataset (default: moons).
+    """Write a commented config that trains as it is, for your own table or a built-in data set.
+
+    With --data FILE it is fitted to the table: its target, the loss and output units the
+    target's values call for, what to do with missing cells and rare categories, id-like
+    columns dropped, a network sized to its inputs. With --dataset (default: moons), a starter
+    for a built-in data set.
 
     Example:  bprop init --data houses.csv --target price
     """

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -13,6 +16,12 @@ from . import exit_codes
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+
+
+#: Set when standard output was closed by its reader (`bprop train … | head`): what is printed
+#: from then on goes nowhere, and a command that trains stops as if interrupted, its files
+#: complete, instead of dying in the middle of a write.
+OUTPUT_CLOSED = threading.Event()
 
 
 class LazyConsole:
@@ -26,7 +35,15 @@ class LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(**self._options)
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:
+                    """Standard output went away: write on into /dev/null (Rich's way) and say
+                    so through `OUTPUT_CLOSED`, instead of Rich's exit with status 1."""
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+                    OUTPUT_CLOSED.set()
+
+            self._console = _Console(**self._options)
         return self._console
 
     def __getattr__(self, name: str) -> Any:

@@ -9,6 +9,8 @@ BUG_IN_GRADCHECK = 70
 BAD_INPUT = 2
 DIVERGED = 3
 INTERRUPTED = 130
+#: Standard output closed by its reader (`bprop predict … | head`), as a command killed by SIGPIPE.
+OUTPUT_CLOSED = 141
 
 
 def of_outcome(outcome: str) -> int:
@@ -24,5 +26,6 @@ def of_outcome(outcome: str) -> int:
 HELP = (
     "Exit codes: 0 success · 1 a check failed (gradcheck), or a bug in bprop · 2 bad input "
     "(usage, config, data, checkpoint, files and folders) · 3 training diverged · 70 a bug in "
-    "bprop during gradcheck · 130 interrupted."
+    "bprop during gradcheck · 130 interrupted (also a training whose output's reader went away) · "
+    "141 standard output closed by its reader."
 )

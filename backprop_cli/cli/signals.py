@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
-from .console import console, err_console
+from .console import OUTPUT_CLOSED, console, err_console
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
@@ -21,7 +21,7 @@ def graceful_stop(
 ) -> Iterator[Callable[[], bool]]:
     """Within the block, SIGINT and SIGTERM set a flag (and call ``on_request``) instead of
     killing the process; yields the question the training loop asks after every step ("has a stop
-    been requested?")."""
+    been requested?", by a signal or by standard output's reader going away: `OUTPUT_CLOSED`)."""
     requested = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -37,12 +37,15 @@ def graceful_stop(
             f"{name}: stopping {what} (press Ctrl-C again to stop at once)", soft_wrap=True
         )
 
+    def asked() -> bool:
+        return requested.is_set() or OUTPUT_CLOSED.is_set()
+
     if threading.current_thread() is not threading.main_thread():
-        yield requested.is_set  # signals reach the main thread only; nothing to install
+        yield asked  # signals reach the main thread only; nothing to install
         return
     previous = {sig: signal.signal(sig, handler) for sig in HANDLED}
     try:
-        yield requested.is_set
+        yield asked
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
