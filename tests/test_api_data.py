@@ -93,3 +93,17 @@ def test_data_that_cannot_work_is_one_clear_error() -> None:
         bp.train(arrays, data=(np.zeros((10, 2)), np.zeros(9, dtype=int)))
     with pytest.raises(bp.DataError, match=r"X must hold real numbers"):
         bp.train(arrays, data=(np.array([["a", "b"]] * 10), np.zeros(10, dtype=int)))
+
+
+def test_a_run_of_data_in_memory_says_where_its_data_went(tmp_path: object) -> None:
+    from helpers import cli
+
+    frame = pd.DataFrame(BIRDS)
+    run = tmp_path / "run"  # type: ignore[operator]
+    bp.train(CONFIG, data=frame, out=run)
+    result = cli(["evaluate", str(run)])
+    assert result.exit_code == 2
+    assert "trained on data held in memory" in " ".join(result.output.split())
+    (tmp_path / "birds.csv").write_text(frame.to_csv(index=False, na_rep="NA"))  # type: ignore[operator]
+    again = cli(["evaluate", str(run), str(tmp_path / "birds.csv"), "--json"])  # type: ignore[operator]
+    assert again.exit_code == 0, again.output

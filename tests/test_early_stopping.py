@@ -166,3 +166,25 @@ def test_val_loss_needs_validation_data_and_train_loss_does_not() -> None:
         "val_loss needs validation data, and the data set has none (data.validation_split is 0); "
         "set a validation_split or monitor train_loss"
     )
+
+
+def test_a_checkpoint_of_another_epochs_weights_cannot_be_resumed(tmp_path: Path) -> None:
+    """A checkpoint holding the best epoch's weights with a later epoch's counters and no
+    resume.* (a best.npz written at a later flush, or a last.npz stripped of them) would go on
+    from the wrong weights: refused, pointing at last.npz."""
+    run = tmp_path / "run"
+    stopping = "training.early_stopping={monitor: val_loss, patience: 100, restore_best: true}"
+    args = ["train", str(MOONS), "--out", str(run), "--quiet", "--set", stopping,
+            "--set", "training.epochs=12", "--set", "optimizer.lr=0.5"]  # fmt: skip
+    assert cli(args).exit_code == 0
+    with np.load(run / "checkpoints" / "last.npz") as last:
+        kept = {k: last[k] for k in last.files if not k.startswith("resume.")}
+    assert int(kept["params_epoch"]) != int(kept["epoch"])
+    stripped = tmp_path / "stripped.npz"
+    np.savez(stripped, **kept)
+    again = ["train", str(MOONS), "--out", str(tmp_path / "again"), "--set", stopping,
+             "--set", "training.epochs=14", "--set", "optimizer.lr=0.5", "--resume",
+             str(stripped)]  # fmt: skip
+    result = cli(again)
+    assert result.exit_code == 2, result.output
+    assert "resume from the run's checkpoints/last.npz" in " ".join(result.output.split())

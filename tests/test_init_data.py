@@ -148,7 +148,7 @@ def test_numbers_in_the_target_are_classes_only_when_few_and_whole(
     values: list[float], task: str, classes: list[str], tmp_path: Path
 ) -> None:
     path = tmp_path / "t.csv"
-    path.write_text("x,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)))
+    path.write_text("x,y\n" + "".join(f"{i % 7},{v}\n" for i, v in enumerate(values)))
     found = profile(path, "y")
     assert found.task == task and found.classes == classes
 
@@ -198,3 +198,86 @@ def test_the_recipe_grows_with_the_inputs_and_rows() -> None:
     assert small.hidden == (32,) and small.activation == "tanh" and small.batch == 16
     assert wide.hidden == (128, 64) and wide.activation == "relu" and wide.lr == 0.001
     assert (wide.validation_split, wide.test_split) == (0.1, 0.1)
+
+
+# ------------------------------------------------------------ hostile tables
+def write_rows(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "my 😀",
+        "1e3",
+        "2e5",
+        "<<",
+        "a\x07b",
+        "q\n  drop: [b]  #",
+        "line\u2028break",
+        "[red]x",
+        "null",
+        "-lead",
+        'say "hi"',
+    ],
+)
+def test_any_column_name_comes_back_as_it_was(name: str, tmp_path: Path) -> None:
+    """Names YAML would misread, that hold line breaks or controls (and could otherwise write
+    keys of their own into the config), or Rich markup: each is read back exactly, and the
+    config trains."""
+    rows = [[i % 7, f"w{i % 3}", "ab"[i % 2]] for i in range(40)]
+    data = write_rows(tmp_path / "t.csv", ["b", name, "kind"], rows)
+    _config, raw = init(tmp_path, "--data", str(data), "--target", "kind")
+    assert raw["data"]["target"] == "kind" and "drop" not in raw["data"]
+    assert set(raw["data"]) <= {"path", "target", "validation_split", "test_split", "standardize"}
+    target = write_rows(tmp_path / "u.csv", ["b", name], [[i % 7, "ab"[i % 2]] for i in range(40)])
+    out = tmp_path / "u.yaml"
+    result = cli(["init", "--data", str(target), "--target", name, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(out.read_text())["data"]["target"] == name
+    trained(out, tmp_path / "run")
+    assert cli(["inspect", str(out)]).exit_code == 0
+
+
+@pytest.mark.parametrize("stem", ["2024-01-01", "1e3", "017", "yes", "null"])
+def test_a_file_name_yaml_would_misread_still_names_the_run(stem: str, tmp_path: Path) -> None:
+    rows = [[i % 7, "ab"[i % 2]] for i in range(40)]
+    data = write_rows(tmp_path / f"{stem}.csv", ["b", "kind"], rows)
+    out = tmp_path / "c.yaml"
+    result = cli(["init", "--data", str(data), "--target", "kind", "--out", "-"])
+    assert result.exit_code == 0
+    out.write_text(result.stdout.replace(f"path: {stem}.csv", f"path: {data}"))
+    assert yaml.safe_load(out.read_text())["name"] == stem
+    assert cli(["config", str(out)]).exit_code == 0
+
+
+def test_tables_a_starter_cannot_serve_are_refused_and_odd_ones_fitted(tmp_path: Path) -> None:
+    few = write_rows(tmp_path / "few.csv", ["a", "y"], [[i % 3, i % 2] for i in range(12)])
+    result = cli(["init", "--data", str(few), "--target", "y", "--out", str(tmp_path / "f.yaml")])
+    assert result.exit_code == 2 and "12 rows are too few" in result.output
+    ids = write_rows(tmp_path / "ids.csv", ["id", "y"], [[i, i % 2] for i in range(40)])
+    result = cli(["init", "--data", str(ids), "--target", "y", "--out", str(tmp_path / "i.yaml")])
+    assert result.exit_code == 2 and "no feature is left to learn from: id" in result.output
+    # 26 rows: batches no larger than the training split; an empty column dropped; numbers
+    # beyond float32 computed in float64
+    odd = write_rows(tmp_path / "odd.csv", ["a", "e", "huge", "y"],
+                     [[i % 5, "", (i % 4) * 1e300, i % 2] for i in range(26)])  # fmt: skip
+    config, raw = init(tmp_path, "--data", str(odd), "--target", "y")
+    assert raw["data"]["drop"] == ["e"] and raw["dtype"] == "float64"
+    assert raw["training"]["batching"]["size"] <= 26 * 0.6
+    trained(config, tmp_path / "run")
+
+
+def test_init_never_writes_over_its_own_data(tmp_path: Path) -> None:
+    data = houses(tmp_path / "houses.csv")
+    before = data.read_bytes()
+    result = cli(["init", "--data", str(data), "--target", "price", "--out", str(data),
+                  "--overwrite"])  # fmt: skip
+    assert result.exit_code == 2 and "is the --data file itself" in result.output
+    assert data.read_bytes() == before

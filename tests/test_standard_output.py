@@ -80,3 +80,26 @@ def test_dash_is_refused_where_standard_output_carries_something_else(
 ) -> None:
     result = cli([str(run) if a == "RUN" else a for a in args] + ["--out", "-"])
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", str(TOY)],
+        ["lr-find", str(TOY)],
+        ["cv", str(TOY), "--folds", "2"],
+        ["compare-optimizers", str(TOY)],
+        ["sweep", str(CONFIG_DIR / "sweep-spirals.yaml")],
+    ],
+    ids=lambda args: args[0],
+)
+def test_dash_is_no_directory(args: list[str]) -> None:
+    """A run directory cannot go to standard output: refused, no folder named ``-`` made."""
+    result = cli([*args, "--out", "-"])
+    assert result.exit_code == 2, result.output
+    assert "- means standard output, which cannot hold a directory" in result.output
+
+
+def test_evaluate_plot_to_dash_is_refused(run: Path) -> None:
+    result = cli(["evaluate", str(run), "--plot", "-"])
+    assert result.exit_code == 2 and "name a .png file" in result.output

@@ -79,7 +79,7 @@ def test_every_prediction_path_gives_the_targets_units(tmp_path: Path) -> None:
     out = tmp_path / "predicted.csv"
     assert cli(["predict", str(run), str(tmp_path / "new.csv"), "--out", str(out)]).exit_code == 0
     column = [float(line.split(",")[-1]) for line in out.read_text().splitlines()[1:]]
-    np.testing.assert_allclose(column, predicted, rtol=1e-5)
+    assert column == predicted.tolist()  # every digit: a price is not cut to 6 of them
 
     onnxruntime = pytest.importorskip("onnxruntime")
     assert cli(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) \
@@ -170,3 +170,23 @@ def test_unscaling_inverts_scaling_and_scaled_targets_are_standard(y: np.ndarray
     varies = spread > 1e-6 * np.maximum(np.abs(y).max(axis=0), 1)
     np.testing.assert_allclose(scaled.y_train.mean(axis=0)[varies], 0, atol=1e-9)
     np.testing.assert_allclose(scaled.y_train.std(axis=0)[varies], 1, rtol=1e-6)
+
+
+def test_an_export_refuses_a_target_scale_beyond_float32(tmp_path: Path) -> None:
+    """ONNX and torch models compute in float32: a target of scale 1e300 is refused by name,
+    never written as an infinite constant."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, 60)
+    rows = "".join(f"{a:.4f},{a * 1e300:.6e}\n" for a in x)
+    (tmp_path / "huge.csv").write_text("x,y\n" + rows)
+    path = tmp_path / "huge.yaml"
+    path.write_text(
+        "name: huge\ndtype: float64\ndata: {path: huge.csv, target: y}\nmodel:\n  layers:\n"
+        "    - {units: 1, activation: linear}\nloss: mse\ntraining: {epochs: 2}\n"
+    )
+    run = tmp_path / "run"
+    assert cli(["train", str(path), "--out", str(run), "--quiet"]).exit_code == 0
+    for fmt in ("onnx", "torch"):
+        result = cli(["export", str(run), "--format", fmt, "--out", str(tmp_path / f"m.{fmt}")])
+        assert result.exit_code == 2, result.output
+        assert "beyond float32" in result.output and not (tmp_path / f"m.{fmt}").exists()

@@ -86,7 +86,9 @@ def init(
     out = out or Path("config.yaml")
     _write(out, overwrite, starter_config(dataset))
     if not to_stdout(out):
-        console.print(f"wrote {out}; train it with: bprop train {out}", soft_wrap=True)
+        console.print(
+            f"wrote {out}; train it with: bprop train {out}", soft_wrap=True, markup=False
+        )
 
 
 def _init_table(data: Path, target: str | None, out: Path | None, overwrite: bool) -> None:
@@ -97,7 +99,7 @@ def _init_table(data: Path, target: str | None, out: Path | None, overwrite: boo
     from ..config.starter import table_starter
     from ..data.arrowio import table_ending
     from ..data.profile import profile
-    from ..errors import BpropError
+    from ..errors import BpropError, ConfigError
     from .outputs import check_output
 
     ending = table_ending(data)
@@ -107,6 +109,8 @@ def _init_table(data: Path, target: str | None, out: Path | None, overwrite: boo
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "experiment"
     out = out or Path(f"{name}.yaml")
     try:
+        if not to_stdout(out) and out.exists() and out.resolve() == data.resolve():
+            raise ConfigError(f"--out: {out} is the --data file itself; write the config elsewhere")
         check_output(out, overwrite)  # before the table is read
         found = profile(data, target)
     except BpropError as exc:
@@ -122,6 +126,7 @@ def _init_table(data: Path, target: str | None, out: Path | None, overwrite: boo
             f"{out}; train it with: bprop train {out}",
             soft_wrap=True,
             highlight=False,
+            markup=False,
         )
 
 

@@ -49,6 +49,7 @@ def inspect(
 
 
 def _show(info: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ..system.resources import size_text
@@ -58,6 +59,7 @@ def _show(info: dict[str, Any]) -> None:
         + (f", {info['columns_in_file']} columns" if info.get("columns_in_file") else ""),
         soft_wrap=True,
         highlight=False,
+        markup=False,
     )
     if info.get("columns"):
         table = Table(title="columns")
@@ -66,7 +68,7 @@ def _show(info: dict[str, Any]) -> None:
                 column, justify="right" if column in ("categories", "missing") else "left"
             )
         for c in info["columns"]:
-            table.add_row(c["name"], c["kind"], str(c.get("categories", "")),
+            table.add_row(escape(c["name"]), c["kind"], str(c.get("categories", "")),
                           str(c["missing"] or ""), c["action"])  # fmt: skip
         console.print(table)
     if "splits" not in info:
@@ -74,14 +76,14 @@ def _show(info: dict[str, Any]) -> None:
     task = info["task"]
     if info.get("target"):
         task += f" of {info['target']!r}"
-    console.print(f"task: {task}", highlight=False)
+    console.print(f"task: {task}", highlight=False, markup=False)
     if info.get("classes"):
         total = sum(info["classes"].values())
         counts = Table(title="classes")
         for column in ("class", "rows", "share"):
             counts.add_column(column, justify="left" if column == "class" else "right")
         for name, n in info["classes"].items():
-            counts.add_row(name, f"{n:,}", f"{n / total:.1%}")
+            counts.add_row(escape(name), f"{n:,}", f"{n / total:.1%}")
         console.print(counts)
     dropped = info.get("dropped_rows") or {}
     if dropped.get("missing_target"):

@@ -83,11 +83,11 @@ def train(
 
                 report = prepared.splits.report
                 report = report | {"source": shown_path(report["source"])}
-                console.print(one_line(report), soft_wrap=True, highlight=False)
+                console.print(one_line(report), soft_wrap=True, highlight=False, markup=False)
             scale = prepared.splits.target_scale
             if scale is not None and not quiet:
                 note = scale.note(prepared.splits.target_name)
-                console.print(note, soft_wrap=True, highlight=False)
+                console.print(note, soft_wrap=True, highlight=False, markup=False)
             claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
             run_dir = stack.enter_context(claimed)
         except BpropError as exc:

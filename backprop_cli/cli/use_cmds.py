@@ -86,6 +86,11 @@ def evaluate(
                 "one of them"
             )
         data = data_file or data
+        if plot is not None and str(plot) == "-":
+            raise DataError(
+                "--plot: - would mix the picture into the figures printed on standard output; "
+                "name a .png file"
+            )
         if plot is not None:
             check_output(plot, overwrite, "--plot", picture=True)
         loaded = load_model(model)

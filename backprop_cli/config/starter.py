@@ -10,7 +10,7 @@ epoch's weights.
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,11 +52,13 @@ def recipe(rows: int, inputs: int) -> Recipe:
     small = inputs <= SMALL_INPUTS
     epochs = 100 if rows < 1_000 else 50 if rows < 10_000 else 20
     splits = (0.2, 0.2) if rows < 2_000 else (0.1, 0.1)
+    # a batch no larger than the training split (a couple of rows less, for the splits' rounding)
+    training_rows = max(1, math.floor(rows * (1 - sum(splits))) - 2)
     return Recipe(
         hidden=(32,) if small else (128, 64),
         activation="tanh" if small else "relu",
         lr=0.01 if small else 0.001,
-        batch=16 if rows < 1_000 else 64,
+        batch=min(16 if rows < 1_000 else 64, training_rows),
         epochs=epochs,
         validation_split=splits[0],
         test_split=splits[1],
@@ -98,16 +100,16 @@ def table_starter(found: Profile, path: str, name: str) -> str:
         (found.wide, "too many categories to one-hot"),
     ):
         if names:
-            lines.append(f"  # {', '.join(names)}: {why}")
+            lines.append(f"  # {_names(names)}: {why}")
     if found.dropped:
         lines.append(f"  drop: [{', '.join(map(_scalar, found.dropped))}]")
     kept = [n for n in found.categorical if n not in found.dropped]
     if kept:
-        counts = ", ".join(f"{n} ({found.categorical[n]})" for n in kept)
+        counts = ", ".join(f"{_shown(n)} ({found.categorical[n]})" for n in kept)
         lines.append(f"  # text columns, one 0/1 input per category: {counts}")
     gaps = {n: k for n, k in found.missing.items() if n not in found.dropped}
     if gaps:
-        shown = ", ".join(f"{n} {k}" for n, k in gaps.items())
+        shown = ", ".join(f"{_shown(n)} {k}" for n, k in gaps.items())
         lines.append(f"  # missing cells: {shown}")
         lines.append(
             "  missing: median  # numbers: the training split's median; a category: <missing>"
@@ -115,21 +117,32 @@ def table_starter(found: Profile, path: str, name: str) -> str:
     rare = [n for n in found.rare if n not in found.dropped]
     if rare:
         lines.append(
-            f"  unknown: ignore  # rare categories in {', '.join(rare)}: one unseen in training "
+            f"  unknown: ignore  # rare categories in {_names(rare)}: one unseen in training "
             "gets zeros at predict time"
         )
+    if found.empty:
+        lines.append(f"  # {_names(found.empty)}: no value in any row")
     source = "\n".join(lines)
     classes = len(found.classes) if found.task == "classification" else 0
-    header = f"`bprop train {name}.yaml`; `bprop inspect {name}.yaml` shows how the data is read"
-    return _config(name, header, source, found.rows, found.input_width, classes)
+    header = "`bprop train CONFIG`; `bprop inspect CONFIG` shows how the data is read"
+    dtype = "float64" if found.huge else "float32"
+    return _config(name, header, source, found.rows, found.input_width, classes, dtype=dtype)
 
 
 def _config(
-    name: str, train: str, source: str, rows: int, inputs: int, classes: int, scaled: bool = True
+    name: str,
+    train: str,
+    source: str,
+    rows: int,
+    inputs: int,
+    classes: int,
+    scaled: bool = True,
+    dtype: str = "float32",
 ) -> str:
     """The whole config: ``source`` is the data section's lines; ``scaled``: standardize the
-    features."""
+    features; ``dtype`` float64 for values beyond float32's range."""
     plan = recipe(rows, inputs)
+    wide = "; this data holds values beyond float32's 3.4e38" if dtype == "float64" else ""
     hidden = "\n".join(
         f"    - {{type: dense, units: {units}, activation: {plan.activation}}}"
         for units in plan.hidden
@@ -146,9 +159,9 @@ def _config(
     return f"""\
 # A bprop experiment: train it with {train}.
 # Every key is optional unless marked required; `bprop config FILE` prints all the defaults.
-name: {name}  # required: names the run directory (runs/{name})
+name: {_scalar(name)}  # required: names the run directory (runs/NAME)
 seed: 0  # one seed for the split, the initial weights and the shuffling
-dtype: float32  # float32 (fast) or float64 (exact)
+dtype: {dtype}  # float32 (fast) or float64 (exact{wide})
 
 data:
 {source}
@@ -180,17 +193,47 @@ output:
 
 
 def _scalar(text: str) -> str:
-    """``text`` as a YAML scalar: as it is where YAML reads it back so, else quoted."""
-    import yaml
+    """``text`` as a YAML scalar: as it is where bprop's YAML reader reads it back so, else
+    double-quoted (`_quoted`)."""
+    from .loading import parse_yaml
 
-    plain = re.fullmatch(r"[^\s:#,\[\]{}&*!|>'\"%@`]+", text) is not None
-    return text if plain and yaml.safe_load(text) == text else json.dumps(text)
+    if text.isprintable() and re.fullmatch(r"[^\s:#,\[\]{}&*!|>'\"%@`<]+", text):
+        try:
+            if parse_yaml(text) == text:
+                return text
+        except Exception:
+            pass
+    return _quoted(text)
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar of ``text``: backslash and quote escaped, and every character
+    that is not printable (line breaks, controls) as an escape, so it stays on its line."""
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def _shown(name: str) -> str:
+    """A name in a comment: as it is, or quoted when it holds a character that would end the
+    comment's line."""
+    return name if name.isprintable() else _quoted(name)
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(map(_shown, names))
 
 
 def _listed(names: list[str], shown: int = 5) -> str:
     """The first few names, then how many more."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
+    return _names(names[:shown]) + more
 
 
 def _either(names: Iterable[str]) -> str:

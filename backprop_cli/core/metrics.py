@@ -199,15 +199,21 @@ def regression_scores(
             f"scores need one prediction per target; received targets of shape {truth.shape} "
             f"and predictions of shape {guess.shape}"
         )
-    error = guess - truth
-    squares = np.mean(error**2, axis=0)
-    total = np.sum((truth - truth.mean(axis=0)) ** 2, axis=0)
-    r2 = None
-    if np.all(np.ptp(truth, axis=0) > 0) and np.all(total > 0):  # no constant column
-        r2 = float(np.mean(1 - np.sum(error**2, axis=0) / total))
-    return {
-        "rmse": float(np.mean(np.sqrt(squares))),
-        "mse": float(np.mean(squares)),
-        "mae": float(np.mean(np.abs(error))),
-        "r2": r2,
-    }
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float64: inf, then null
+        error = guess - truth
+        # squares of the values over each column's largest |value| (s): no overflow where the
+        # figures themselves fit (targets near 1e300); RMSE = s·√(mean (e/s)²)
+        s = np.maximum(np.max(np.abs(truth), axis=0), np.max(np.abs(error), axis=0))
+        s = np.where((s > 0) & np.isfinite(s), s, 1.0)
+        squares = np.mean((error / s) ** 2, axis=0)
+        centred = (truth - truth.mean(axis=0)) / s
+        total = np.sum(centred**2, axis=0)
+        r2 = None
+        if np.all(np.ptp(truth, axis=0) > 0) and np.all(total > 0):  # no constant column
+            r2 = float(np.mean(1 - np.sum((error / s) ** 2, axis=0) / total))
+        return {
+            "rmse": float(np.mean(s * np.sqrt(squares))),
+            "mse": float(np.mean(squares * s**2)),
+            "mae": float(np.mean(np.abs(error))),
+            "r2": r2,
+        }

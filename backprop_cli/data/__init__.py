@@ -79,6 +79,12 @@ def load_data(
     testhooks.reached("load")
     if memory is not None:
         return _memory_splits(data, task, rng, scale, dtype, memory)
+    if data.path is not None and Path(data.path).name in memory_data.LABELS.values():
+        raise DataError(
+            f"{Path(data.path).name}: this run was trained on data held in memory "
+            "(bp.train(config, data=...)), which no file keeps; give the data again: "
+            "bprop evaluate RUN FILE, or bp.train(config, data=...)"
+        )
     table_path = table_source(data)
     if table_path is not None and data.options:
         raise DataError(

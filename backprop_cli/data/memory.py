@@ -96,9 +96,11 @@ def _numbers(values: Any, name: str) -> NDArray[Any]:
     except (ValueError, TypeError):
         raise DataError(f"data: {name}'s rows are not all of the same length") from None
     if array.dtype.kind not in "biuf":
+        what = "real numbers" if name == "X" else "real numbers (class indices 0 … K−1 for classes)"
+        hint = "text columns" if name == "X" else "text labels"
         raise DataError(
-            f"data: {name} must hold real numbers (class indices 0 … K−1 for classes); received "
-            f"dtype {array.dtype}; for text labels give a DataFrame or pyarrow Table"
+            f"data: {name} must hold {what}; received dtype {array.dtype}; for {hint} give a "
+            "DataFrame or pyarrow Table"
         )
     return array.astype(np.int64) if array.dtype.kind in "biu" else array
 

@@ -21,6 +21,8 @@ MAX_NUMBER_CLASSES = 10
 RARE = 2
 #: A text column of more categories than this, or than half the rows, is too wide to one-hot.
 MAX_CATEGORIES = 100
+#: Fewer rows than this cannot be split into training, validation and test rows worth a run.
+MIN_ROWS = 20
 
 
 @dataclass
@@ -43,10 +45,14 @@ class Profile:
     wide: list[str] = field(default_factory=list)
     #: Categorical features with a category seen at most `RARE` times.
     rare: list[str] = field(default_factory=list)
+    #: Columns without a single value: dropped.
+    empty: list[str] = field(default_factory=list)
+    #: Whether a number lies beyond float32's range (the config then computes in float64).
+    huge: bool = False
 
     @property
     def dropped(self) -> list[str]:
-        return self.identifiers + self.wide
+        return self.identifiers + self.wide + self.empty
 
     @property
     def input_width(self) -> int:
@@ -76,12 +82,24 @@ def profile(path: Path, target: str | None) -> Profile:
     elif target not in names:
         raise DataError(f"--target: {target!r} is not a column of {path} (columns: {listing})")
     table = read_table(path, Request(target=target), np.dtype(np.float64))
+    if table.n_rows < MIN_ROWS:
+        raise DataError(
+            f"{path}: {table.n_rows} rows are too few to train, validate and test on; a "
+            f"starter config needs at least {MIN_ROWS}"
+        )
     found = Profile(path, table.n_rows, target, "regression")
     found.identifiers = row_identifiers(table)
     found.missing = {name: n for name, n in table.missing.items() if n}
+    found.empty = [name for name, n in found.missing.items() if n == table.n_rows]
+    numeric = table.numeric
     for name, kind in table.kinds.items():
         if kind == "numeric":
             found.numeric.append(name)
+            values = table.values[:, numeric.index(name)]
+            with np.errstate(invalid="ignore"):
+                found.huge |= bool(np.any(np.abs(values) > np.finfo(np.float32).max))
+            continue
+        if name in found.empty:
             continue
         column = table.categorical[name]
         found.categorical[name] = len(column.categories)
@@ -94,6 +112,12 @@ def profile(path: Path, target: str | None) -> Profile:
         if len(counts) and counts.min() <= RARE:
             found.rare.append(name)
     _target(found, table.y)
+    if all(name in found.dropped for name in table.kinds):
+        raise DataError(
+            f"{path}: no feature is left to learn from: {', '.join(found.dropped)} "
+            f"{'is' if len(found.dropped) == 1 else 'are'} unique per row, too wide to one-hot "
+            "or empty; add columns that describe the rows"
+        )
     return found
 
 

@@ -11,7 +11,9 @@ categories (−1 for a missing cell). The target is kept as numbers or as catego
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -308,6 +310,8 @@ def _choose(
     return target, kinds
 
 
+#: Words YAML reads as something other than text (a column so named is quoted in a hint).
+YAML_WORDS = ("null", "true", "false", "yes", "no", "on", "off", "~")
 #: Column names that usually hold what a table is for (compared in lower case).
 TARGET_NAMES = ("target", "label", "labels", "class", "y", "outcome")
 
@@ -332,6 +336,9 @@ def _no_target(path: Path, names: list[str]) -> str:
     """The error of a table read for training without ``data.target``."""
     shown = ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
     guess = suggested_target(path, names)
+    plain = guess is not None and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", guess) is not None
+    if guess is not None and (not plain or guess.lower() in YAML_WORDS):
+        guess = json.dumps(guess, ensure_ascii=False)  # as YAML must be given it
     fix = f"data.target: {guess}" if guess is not None else "data.target: COLUMN"
     return f"{path}: data.target is not set; name the column to predict ({fix}). Columns: {shown}"
 

@@ -63,8 +63,17 @@ class Checkpoint:
     def resume_params(self) -> dict[str, NDArray[Any]]:
         """The parameters training goes on from: the last epoch's, which are the model's unless
         the run ended with its best epoch's weights."""
-        resume = {k.removeprefix(RESUME): v for k, v in self.arrays.items() if k.startswith(RESUME)}
-        return resume or self.params()
+        a = self.arrays
+        resume = {k.removeprefix(RESUME): v for k, v in a.items() if k.startswith(RESUME)}
+        if resume:
+            return resume
+        if "params_epoch" in a and "epoch" in a and int(a["params_epoch"]) != int(a["epoch"]):
+            raise CheckpointError(
+                f"{self.path}: holds epoch {int(a['params_epoch'])}'s weights with epoch "
+                f"{int(a['epoch'])}'s training state, so training cannot go on from it exactly; "
+                "resume from the run's checkpoints/last.npz"
+            )
+        return self.params()
 
 
 #: A regression's target standardization (`data.TargetScale`).
@@ -255,7 +264,9 @@ def restore(checkpoint: Checkpoint, training: TrainingState) -> None:
     """Put the network, optimizer, counters, shuffling generator and tracker back exactly."""
     source = str(checkpoint.path)
     a = checkpoint.arrays
-    training.net.load_state_dict(checkpoint.resume_params(), source=source)
+    resumed = any(k.startswith(RESUME) for k in a)
+    where = f"{source} (the last epoch's parameters, resume.*)" if resumed else source
+    training.net.load_state_dict(checkpoint.resume_params(), source=where)
     check_preprocess(checkpoint, training.net.input_dim)
     missing = [k for k in ("epoch", "step", "rng_state", "monitor_state") if k not in a]
     if missing:

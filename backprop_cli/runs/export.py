@@ -97,7 +97,7 @@ class _Graph:
 
     def constant(self, stem: str, value: Any) -> str:
         name = self.name(stem)
-        array = np.asarray(value, dtype=np.float32)
+        array = float32(value, stem)
         self.initializers.append(self.numpy_helper.from_array(array, name))
         return name
 
@@ -140,6 +140,20 @@ class _Graph:
                 h = self.layer(h, inner)
             return self.op("Add", [x, h], "residual")
         raise BpropError(f"export: no ONNX form for a {layer.name} layer")
+
+
+def float32(values: Any, what: str) -> np.ndarray:
+    """``values`` in float32, in which the exported model computes; a `BpropError` for a value
+    beyond its range (a target of scale 1e300), never an infinite constant."""
+    wide = np.asarray(values, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        narrow = wide.astype(np.float32)
+    if np.any(np.isfinite(wide) & ~np.isfinite(narrow)):
+        raise BpropError(
+            f"export: {what} holds {float(np.max(np.abs(wide))):.3g}, beyond float32 (3.4e38), "
+            "in which the exported model computes; rescale the data and train again"
+        )
+    return narrow
 
 
 def onnx_model(model: Model) -> Any:
@@ -247,8 +261,8 @@ def torch_state(model: Model) -> tuple[dict[str, np.ndarray], list[str]]:
     scale = model.target_scale
     if scale is not None:  # back to the target's units: ŷ = ŷ'·σ + μ
         k = len(lines)
-        state[f"{k}.std"] = scale.std.astype(np.float32)
-        state[f"{k}.mean"] = scale.mean.astype(np.float32)
+        state[f"{k}.std"] = float32(scale.std, "target_std")
+        state[f"{k}.mean"] = float32(scale.mean, "target_mean")
         lines.append(f"    TargetScale({len(scale.mean)}),")
     return {k: np.ascontiguousarray(v) for k, v in state.items()}, lines
 

@@ -66,9 +66,9 @@ def _lines(outputs: Array, cells: list[str], proba: bool) -> list[str]:
 
 
 def _values(outputs: Array) -> list[str]:
-    """Each row's predicted values."""
-    line = ",".join(["{:.6g}"] * outputs.shape[1])
-    return [line.format(*row) for row in outputs.tolist()]
+    """Each row's predicted values, every digit that tells floats apart (a price near 1.7e9
+    keeps its units, not 6 significant digits)."""
+    return [",".join(map(repr, row)) for row in outputs.tolist()]
 
 
 def _cell(text: str) -> str:

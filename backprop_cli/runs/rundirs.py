@@ -131,6 +131,11 @@ def claim(directory: Path, accept: Callable[[Path], None], option: str = "out") 
 
 
 def _make(directory: Path, option: str, parents: bool) -> None:
+    if str(directory) == "-":
+        raise ConfigError(
+            f"{argument(option)}: - means standard output, which cannot hold a directory; name "
+            "a folder"
+        )
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{argument(option)}: {directory} exists and is not a directory")
     directory.mkdir(parents=parents, exist_ok=True)
