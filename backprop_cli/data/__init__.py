@@ -14,7 +14,7 @@ from . import memory as memory_data
 from .files import SHIPPED, SHIPPED_TABLES, RawData, check_labels, load_file, load_shipped
 from .generators import GENERATORS, generate, generator_options
 from .splits import Splits, TargetScale, make_splits, scale_targets, standardize, validation_of
-from .table_splits import arrow_table_splits, load_table_splits, table_request, table_source
+from .table_splits import load_table_splits, table_request, table_source
 
 if TYPE_CHECKING:
     from ..config.models import DataConfig
@@ -107,7 +107,7 @@ def _memory_splits(
     """Splits of a table or of ``(X, y)`` arrays held in memory."""
     arrow = memory_data.as_arrow(memory, "data")
     if arrow is not None:
-        return arrow_table_splits(arrow, data, task, rng, scale, dtype)
+        return load_table_splits(arrow, data, task, rng, scale, dtype)
     columns = ("target", "features", "drop", "categorical", "class_names", "options")
     given = [key for key in columns if getattr(data, key)]
     if given:

@@ -50,7 +50,7 @@ def table_request(data: DataConfig) -> Request:
 
 
 def load_table_splits(
-    path: Path,
+    source: Path | pa.Table,
     data: DataConfig,
     task: str,
     rng: np.random.Generator,
@@ -58,8 +58,19 @@ def load_table_splits(
     dtype: np.dtype,
 ) -> Splits:
     """Read a table, fit its encoding on the training split and encode every split; or read
-    all that from the cache when this file was prepared so before (see `cache`)."""
+    all that from the cache when this file was prepared so before (see `cache`). A table held
+    in memory (a pyarrow Table) is prepared as a file of the same columns would be, never
+    cached."""
     started = time.perf_counter()
+    if not isinstance(source, Path):
+        name = str(data.path)
+        plan = plan_arrow(source, name, table_request(data), dtype)
+        table = plan.read(dtype, converted(source, plan.types, name))
+        splits = _splits_of(table, data, task, rng, scale, dtype, started)
+        assert splits.report is not None
+        splits.report["cache"] = "off"
+        return splits
+    path = source
     if not path.exists():
         raise DataError(f"{path}: no such data file; check data.path (relative to the config)")
     check_regular(path, DataError, "data file")  # before its bytes are read for the cache key
@@ -150,26 +161,6 @@ def _prepare_table_splits(
     started = time.perf_counter()
     table = read_table(path, table_request(data), dtype)
     return _splits_of(table, data, task, rng, scale, dtype, started)
-
-
-def arrow_table_splits(
-    arrow: pa.Table,
-    data: DataConfig,
-    task: str,
-    rng: np.random.Generator,
-    scale: bool,
-    dtype: np.dtype,
-) -> Splits:
-    """A table held in memory (a pyarrow Table), prepared as a file of the same columns would
-    be (never cached)."""
-    started = time.perf_counter()
-    source = str(data.path)
-    plan = plan_arrow(arrow, source, table_request(data), dtype)
-    table = plan.read(dtype, converted(arrow, plan.types, source))
-    splits = _splits_of(table, data, task, rng, scale, dtype, started)
-    assert splits.report is not None
-    splits.report["cache"] = "off"
-    return splits
 
 
 def _splits_of(
