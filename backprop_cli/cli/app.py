@@ -184,6 +184,7 @@ def _version(value: bool) -> None:
 #: The library's arguments as the commands' options spell them, for error messages.
 OPTION_SPELLINGS = {
     "overrides": "--set",
+    "target": "--target",
     "optimizers": "--optimizers",
     "split": "--split",
     "dask": "--dask",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, argument
 from .identifiers import row_identifiers
 from .table import Categorical, Request, plan_table, read_table, suggested_target
 
@@ -76,11 +76,13 @@ def profile(path: Path, target: str | None) -> Profile:
         target = suggested_target(path, names)
         if target is None:
             raise DataError(
-                f"{path}: which column is to be predicted? Give it with --target COLUMN "
-                f"(columns: {listing})"
+                f"{path}: which column is to be predicted? Give it with {argument('target')} "
+                f"COLUMN (columns: {listing})"
             )
     elif target not in names:
-        raise DataError(f"--target: {target!r} is not a column of {path} (columns: {listing})")
+        raise DataError(
+            f"{argument('target')}: {target!r} is not a column of {path} (columns: {listing})"
+        )
     table = read_table(path, Request(target=target), np.dtype(np.float64))
     if table.n_rows < MIN_ROWS:
         raise DataError(
