@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import DataError, argument
 from .identifiers import row_identifiers
-from .table import Categorical, Request, plan_table, read_table, suggested_target
+from .table import Categorical, Request, plan_table, read_table
+from .target_choice import suggested_target
 
 #: A numeric target of whole numbers with at most this many values is read as classes (a
 #: rating of 1 to 5); more (ages, counts, prices) as a regression.

@@ -11,9 +11,7 @@ categories (−1 for a missing cell). The target is kept as numbers or as catego
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -37,6 +35,7 @@ from .arrowio import (
     schema_of,
     table_format,
 )
+from .target_choice import no_target
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -273,7 +272,7 @@ def _choose(
         return target, dict(request.kinds)
 
     if request.target is None:
-        raise DataError(_no_target(path, names))
+        raise DataError(no_target(path, names))
     check("data.target", [request.target])
     target = request.target
     check("data.drop", request.drop)
@@ -308,39 +307,6 @@ def _choose(
                     "add it to data.categorical or data.drop"
                 )
     return target, kinds
-
-
-#: Words YAML reads as something other than text (a column so named is quoted in a hint).
-YAML_WORDS = ("null", "true", "false", "yes", "no", "on", "off", "~")
-#: Column names that usually hold what a table is for (compared in lower case).
-TARGET_NAMES = ("target", "label", "labels", "class", "y", "outcome")
-
-
-def suggested_target(path: Path, names: list[str]) -> str | None:
-    """The column a table most likely predicts: one named like a target (`TARGET_NAMES`), or
-    like the file (``churn`` in ``churn.csv``, ``price`` in ``house_prices.csv``); None when
-    no column is."""
-    lowered = {name.strip().lower(): name for name in names}
-    for wanted in TARGET_NAMES:
-        if wanted in lowered:
-            return lowered[wanted]
-    stem = path.name.lower().split(".")[0]
-    words = set(stem.replace("-", "_").split("_"))
-    for low, name in lowered.items():
-        if low == stem or (len(low) >= 3 and (low in words or f"{low}s" in words)):
-            return name
-    return None
-
-
-def _no_target(path: Path, names: list[str]) -> str:
-    """The error of a table read for training without ``data.target``."""
-    shown = ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
-    guess = suggested_target(path, names)
-    plain = guess is not None and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", guess) is not None
-    if guess is not None and (not plain or guess.lower() in YAML_WORDS):
-        guess = json.dumps(guess, ensure_ascii=False)  # as YAML must be given it
-    fix = f"data.target: {guess}" if guess is not None else "data.target: COLUMN"
-    return f"{path}: data.target is not set; name the column to predict ({fix}). Columns: {shown}"
 
 
 def _arrow_types(
