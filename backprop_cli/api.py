@@ -34,7 +34,7 @@ from .config import ExperimentConfig, validate
 from .config import load_config as _load_file
 from .config.loading import apply_overrides
 from .core.training import Event
-from .data.memory import label_of
+from .data.memory import source_of
 from .errors import ConfigError
 from .runs.inference import (
     Model,
@@ -97,7 +97,8 @@ def _prepared_events(
     stop: Callable[[], bool] | None,
     data: Any,
 ) -> Generator[RunEvent, None, None]:
-    yield from _events(prepare(_config(config, data), memory=data), out, stop)
+    label, memory = (None, None) if data is None else source_of(data)
+    yield from _events(prepare(_config(config, label), memory=memory), out, stop)
 
 
 #: The `training_events` generators not yet finished or closed.
@@ -113,11 +114,11 @@ def _close_open_events() -> None:
 
 
 def _config(
-    config: ExperimentConfig | str | Path | Mapping[str, Any], data: Any = None
+    config: ExperimentConfig | str | Path | Mapping[str, Any], memory: str | None = None
 ) -> ExperimentConfig:
-    """The config to train; with ``data`` in memory, its data section reads that instead of a
-    file or a built-in data set (``data.path`` names it, e.g. ``<table in memory>``)."""
-    if data is None:
+    """The config to train; with data in memory (named ``memory``, e.g. ``<table in memory>``),
+    its data section reads that instead of a file or a built-in data set."""
+    if memory is None:
         return config if isinstance(config, ExperimentConfig) else load_config(config)
     if isinstance(config, ExperimentConfig):
         raw = config.resolved()
@@ -135,8 +136,9 @@ def _config(
     given = raw.get("data")
     section = given if isinstance(given, dict) else {}
     section = {k: v for k, v in section.items() if k not in ("dataset", "path")}
-    raw["data"] = section | {"path": label_of(data)}
-    return load_config(raw)
+    raw["data"] = section | {"path": memory}
+    source = str(config) if isinstance(config, str | Path) else "config"
+    return validate(raw, source)  # a file's mistakes named by its name
 
 
 def _events(
@@ -236,8 +238,9 @@ def train(
     DataFrame or pyarrow Table, prepared exactly as a file of those columns would be (the
     config's ``data:`` keys, such as ``target``, ``missing`` and ``drop``, apply), or a tuple
     ``(X, y)`` of arrays, as an .npz file's X and y. No temporary file is written."""
-    cfg = _config(config, data)
-    prepared = prepare(cfg, memory=data)
+    label, memory = (None, None) if data is None else source_of(data)
+    cfg = _config(config, label)
+    prepared = prepare(cfg, memory=memory)
     hooks = list(callbacks)
     finished: RunFinished | None = None
     # closed at once when a callback raises: the run's files and lock are not left to the

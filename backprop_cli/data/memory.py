@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 LABELS = {"table": "<table in memory>", "arrays": "<arrays in memory>"}
 
 
-def label_of(data: Any) -> str:
-    """The name data in memory goes by in configs and messages; a `DataError` for anything
-    that is neither a table nor ``(X, y)``."""
-    if as_arrow(data, "data") is not None:
-        return LABELS["table"]
+def source_of(data: Any) -> tuple[str, Any]:
+    """The name data in memory goes by in configs and messages, and the data as it is read: a
+    pyarrow Table (a DataFrame converted once, here) or ``(X, y)``; a `DataError` for anything
+    else."""
+    table = as_arrow(data, "data")
+    if table is not None:
+        return LABELS["table"], table
     if isinstance(data, tuple) and len(data) == 2:
-        return LABELS["arrays"]
+        return LABELS["arrays"], data
     raise DataError(
         "data must be a pandas DataFrame, a pyarrow Table or a tuple (X, y) of arrays; "
         f"received {type(data).__name__}"

@@ -142,7 +142,11 @@ class Model:
     def outputs(self, X: NDArray[Any], source: str, before: int = 0) -> Array:
         """The model's outputs for raw features: probabilities under a fused loss, a
         regression's values in the target's units; computed `block_rows` rows at a time."""
-        inputs, rows = self.inputs(X, source, before), self.block_rows
+        return self.outputs_of(self.inputs(X, source, before))
+
+    def outputs_of(self, inputs: Array) -> Array:
+        """`outputs` of inputs already standardized (`inputs`)."""
+        rows = self.block_rows
         if len(inputs) <= rows:
             return self.in_target_units(self.net.predict(inputs))
         blocks = [self.net.predict(inputs[i : i + rows]) for i in range(0, len(inputs), rows)]
@@ -323,7 +327,7 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
     targets = net.prepare_targets(y if scale is None or labelled else scale.scale(y))
     labels = np.asarray(y).astype(np.int64) if labelled else None
     loss, _ = evaluate(net, inputs, targets, labels)
-    outputs = model.outputs(X, source)  # in the target's units
+    outputs = model.outputs_of(inputs)  # in the target's units
     result = Evaluation(len(inputs), loss, model.cfg.loss, scores(model.cfg.loss, outputs, y))
     result.scaled_target = scale is not None and not labelled
     if labels is not None:
