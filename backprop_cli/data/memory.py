@@ -79,7 +79,9 @@ def raw_arrays(data: Any) -> RawData:
     """``(X, y)`` as an .npz file's X and y: X a 2-D array of real numbers, y one target (a
     class index, or real numbers for a regression) per row."""
     X, y = data
-    X, y = _numbers(X, "X"), _numbers(y, "y")
+    X = real_array(X, "data: X", "a 2-D array of real numbers (for text columns, a DataFrame)")
+    y = real_array(y, "data: y", "class indices 0 … K−1, or real numbers for a regression")
+    y = y.astype(np.int64) if y.dtype.kind in "biu" else y
     if X.ndim != 2:
         raise DataError(f"data: X must be 2-D (rows × features); received shape {X.shape}")
     if y.ndim not in (1, 2) or len(y) != len(X):
@@ -89,22 +91,20 @@ def raw_arrays(data: Any) -> RawData:
     return RawData(X.astype(np.float64), y)
 
 
-def _numbers(values: Any, name: str) -> NDArray[Any]:
+def real_array(values: Any, name: str, wanted: str, names: bool = False) -> NDArray[Any]:
+    """``values`` as an array of real numbers (or, with ``names``, of texts); ``wanted`` says
+    what the caller gives as ``name``."""
     if values is None or isinstance(values, Mapping | str | bytes):
-        kind = type(values).__name__
-        raise DataError(f"data: {name} must be an array of numbers; received {kind}")
+        raise DataError(f"{name} must be {wanted}; received {type(values).__name__}")
     try:
         array = np.asarray(values)
     except (ValueError, TypeError):
-        raise DataError(f"data: {name}'s rows are not all of the same length") from None
-    if array.dtype.kind not in "biuf":
-        what = "real numbers" if name == "X" else "real numbers (class indices 0 … K−1 for classes)"
-        hint = "text columns" if name == "X" else "text labels"
-        raise DataError(
-            f"data: {name} must hold {what}; received dtype {array.dtype}; for {hint} give a "
-            "DataFrame or pyarrow Table"
-        )
-    return array.astype(np.int64) if array.dtype.kind in "biu" else array
+        raise DataError(f"{name}: its rows are not all of the same length; give {wanted}") from None
+    kinds = "biufUSO" if names else "biuf"
+    if array.dtype.kind not in kinds:
+        what = "real numbers or class names" if names else "real numbers"
+        raise DataError(f"{name} must hold {what}; received dtype {array.dtype}; give {wanted}")
+    return array
 
 
 def first_line(exc: BaseException) -> str:

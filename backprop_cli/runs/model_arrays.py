@@ -6,13 +6,12 @@ wrong, never NumPy's conversion or broadcasting error."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..data.memory import as_arrow, converted
+from ..data.memory import as_arrow, converted, real_array
 from ..data.table import Request, numbers_of, plan_arrow
 from ..errors import DataError
 from .inference import Model
@@ -28,7 +27,7 @@ def given_features(model: Model, X: Any, name: str = "X") -> NDArray[np.float64]
     table = as_arrow(X, name)
     if table is None:
         wanted = "a 2-D array of numbers (rows × features), a pandas DataFrame or a pyarrow Table"
-        return model.checked(_real(X, name, wanted), name)
+        return model.checked(real_array(X, name, wanted), name)
     if table.num_rows == 0:
         raise DataError(f"{name}: no rows to use")
     encoding = model.table_encoding()
@@ -43,7 +42,7 @@ def given_targets(model: Model, y: Any, n: int, name: str = "y") -> NDArray[Any]
     """The targets of ``n`` rows as the model's loss reads them: class indices or names for a
     classifier (one per row), real numbers for a regression (one, or a row of the model's
     outputs, per row)."""
-    y = _real(y, name, "an array of one target per row of X", names=model.classification)
+    y = real_array(y, name, "an array of one target per row of X", names=model.classification)
     if y.ndim not in (1, 2) or len(y) != n:
         raise DataError(
             f"{name} must hold one target per row of X ({n} rows); received shape {y.shape}"
@@ -69,19 +68,3 @@ def given_targets(model: Model, y: Any, n: int, name: str = "y") -> NDArray[Any]
                 f"{', '.join(known)}"
             )
     return np.array([index[text] for text in texts], dtype=np.int64)
-
-
-def _real(values: Any, name: str, wanted: str, names: bool = False) -> NDArray[Any]:
-    """``values`` as an array of real numbers (or, with ``names``, of texts); ``wanted`` says
-    what the caller gives as ``name``."""
-    if values is None or isinstance(values, Mapping | str | bytes):
-        raise DataError(f"{name} must be {wanted}; received {type(values).__name__}")
-    try:
-        array = np.asarray(values)
-    except (ValueError, TypeError):
-        raise DataError(f"{name}: its rows are not all of the same length; give {wanted}") from None
-    kinds = "biufUSO" if names else "biuf"
-    if array.dtype.kind not in kinds:
-        what = "real numbers or class names" if names else "real numbers"
-        raise DataError(f"{name} must hold {what}; received dtype {array.dtype}")
-    return array
