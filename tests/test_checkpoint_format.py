@@ -1,0 +1,100 @@
+"""Checkpoints a user already holds keep working: the runs in ``fixtures/checkpoint-v0`` were
+written by bprop before checkpoints carried a schema version (see its README). Each still
+loads, evaluates, predicts and resumes exactly as the version that wrote it did.
+
+Both runs compute in float64, so the figures recorded there agree with today's to rounding
+(relative 1e-9) whichever BLAS kernel runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import cli, history_of, strip_seconds
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkpoint-v0"
+DATASETS = Path(__file__).resolve().parents[1] / "datasets"
+#: Each run: (epochs it was trained to, epochs of the uninterrupted run it resumes to).
+RUNS = {"penguins": (5, 8), "sine": (4, 7)}
+RTOL = 1e-9
+
+
+def copied(name: str, tmp_path: Path) -> Path:
+    """The fixture run ``name``, copied where a test may write into it."""
+    return Path(shutil.copytree(FIXTURES / name, tmp_path / name))
+
+
+def assert_close(got: object, want: object, where: str = "") -> None:
+    """Equal structures; numbers equal to within `RTOL`."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), where
+        for key in want:
+            assert_close(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for k, (a, b) in enumerate(zip(got, want, strict=True)):
+            assert_close(a, b, f"{where}[{k}]")
+    elif isinstance(want, float) and not isinstance(got, str):
+        assert got == pytest.approx(want, rel=RTOL, abs=1e-12), where
+    else:
+        assert got == want, where
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_an_old_checkpoint_evaluates_as_when_it_was_written(name, split, tmp_path):
+    run = copied(name, tmp_path)
+    result = cli(["evaluate", str(run), "--split", split, "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    suffix = "" if split == "test" else "-val"
+    want = json.loads((FIXTURES / f"{name}.evaluate{suffix}.json").read_text())
+    got.pop("checkpoint"), want.pop("checkpoint")
+    assert_close(got, want)
+
+
+def test_an_old_checkpoint_predicts_as_when_it_was_written(tmp_path):
+    run = copied("penguins", tmp_path)
+    out = tmp_path / "predictions.csv"
+    args = ["predict", str(run), str(DATASETS / "penguins.csv"), "--proba", "--out", str(out)]
+    result = cli(args)
+    assert result.exit_code == 0, result.output
+    got = list(csv.reader(out.open()))
+    want = list(csv.reader((FIXTURES / "penguins.predictions.csv").open()))
+    assert got[0] == want[0] and len(got) == len(want) == 345
+    assert [row[0] for row in got] == [row[0] for row in want]
+    # the file shows 6 significant digits: the probabilities agree to that
+    np.testing.assert_allclose(
+        np.array([row[1:] for row in got[1:]], dtype=float),
+        np.array([row[1:] for row in want[1:]], dtype=float),
+        rtol=1e-5,
+        atol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_an_old_checkpoint_resumes_exactly(name, tmp_path):
+    """Resumed from its last.npz to a longer run, the old run's history is the history the old
+    version gave the longer run trained in one go (penguins resumes from a checkpoint holding
+    its best epoch's weights and, apart, its last epoch's)."""
+    done, longer = RUNS[name]
+    run = copied(name, tmp_path)
+    before = history_of(run)
+    assert len(before) == done
+    result = cli(
+        [
+            "train", str(run / "config.yaml"), "--resume", str(run / "checkpoints" / "last.npz"),
+            "--set", f"training.epochs={longer}", "--quiet",
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = strip_seconds(history_of(run))
+    want = strip_seconds(json.loads((FIXTURES / f"{name}.uninterrupted-{longer}.json").read_text()))
+    assert len(got) == longer
+    assert_close(got, want)
+    assert strip_seconds(before) == got[:done]  # the epochs before resuming are kept as they were
