@@ -38,11 +38,9 @@ from .data.memory import source_of
 from .errors import ConfigError
 from .runs.inference import (
     Model,
-    class_probabilities,
     evaluate_model,
     load_model,
     model_of_splits,
-    predicted_classes,
 )
 from .runs.model_arrays import given_features, given_targets
 from .runs.run import Prepared, RunFinished, RunStarted, execute, prepare
@@ -190,16 +188,17 @@ class TrainedModel:
         out = self.outputs(X)
         if not self.classification:
             return out[:, 0] if out.shape[1] == 1 else out
-        classes = predicted_classes(out)
-        if self.model.classes is not None:
-            return np.asarray(self.model.classes, dtype=object)[classes]
+        task = self.model.task
+        classes = task.decide(out)
+        if task.named:
+            return np.asarray(task.classes, dtype=object)[classes]
         return classes
 
     def predict_proba(self, X: Any) -> NDArray[Any]:
         """Each row's probability of each class (two columns for one sigmoid unit)."""
         if not self.classification:
             raise ConfigError("predict_proba: a regression model has no class probabilities")
-        return class_probabilities(self.outputs(X))
+        return self.model.task.probabilities(self.outputs(X))
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """The figures `bprop evaluate --json` reports: loss, accuracy, balanced accuracy,
@@ -252,7 +251,8 @@ def train(
             if isinstance(event, RunFinished):
                 finished = event
     assert finished is not None
-    model = model_of_splits(cfg, prepared.net, prepared.splits, finished.run_dir or Path(cfg.name))
+    source = finished.run_dir or Path(cfg.name)
+    model = model_of_splits(cfg, prepared.net, prepared.splits, source, prepared.task)
     return TrainResult(
         finished.history, finished.metrics, TrainedModel(model), finished.status, finished.run_dir
     )

@@ -18,7 +18,7 @@ import pytest
 import backprop_cli as bp
 from backprop_cli.core.training import EpochEnded, StepDone
 from backprop_cli.errors import ConfigError, DataError
-from backprop_cli.runs import checkpoints
+from backprop_cli.runs.checkpoints import Checkpoint
 from backprop_cli.runs.inference import split_of
 from backprop_cli.runs.run import RunFinished, RunStarted
 
@@ -149,8 +149,8 @@ def test_a_run_left_mid_way_keeps_its_last_epoch_and_frees_its_folder(
     cfg = bp.load_config(IRIS, overrides=["training.epochs=4"])
     run = tmp_path / "run"
     leave_after_epoch_two(how, cfg, run)
-    last = checkpoints.load(run / "checkpoints" / "last.npz")
-    assert checkpoints.weights_epoch(last) == 2 and len(history_of(run)) == 2
+    last = Checkpoint.read(run / "checkpoints" / "last.npz")
+    assert last.weights_epoch == 2 and len(history_of(run)) == 2
     resumed = cli(["train", str(IRIS), "--resume", str(run / "checkpoints" / "last.npz"),
                    "--quiet", "--set", "training.epochs=4"])  # fmt: skip
     assert resumed.exit_code == 0, resumed.output  # the lock was released
@@ -177,8 +177,8 @@ def test_a_run_kept_open_until_python_exits_keeps_its_last_epoch(tmp_path: Path)
     done = subprocess.run([sys.executable, "-c", KEPT_UNTIL_EXIT, str(IRIS), str(run)],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0 and "Exception ignored" not in done.stderr, done.stderr
-    last = checkpoints.load(run / "checkpoints" / "last.npz")
-    assert checkpoints.weights_epoch(last) == 2 and len(history_of(run)) == 2
+    last = Checkpoint.read(run / "checkpoints" / "last.npz")
+    assert last.weights_epoch == 2 and len(history_of(run)) == 2
 
 
 @pytest.fixture(scope="module")

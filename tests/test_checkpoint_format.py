@@ -1,6 +1,7 @@
 """Checkpoints a user already holds keep working: the runs in ``fixtures/checkpoint-v0`` were
 written by bprop before checkpoints carried a schema version (see its README). Each still
-loads, evaluates, predicts and resumes exactly as the version that wrote it did.
+loads, evaluates, predicts and resumes exactly as the version that wrote it did, and reads
+as a checkpoint of today's format (`Checkpoint.read` migrates it).
 
 Both runs compute in float64, so the figures recorded there agree with today's to rounding
 (relative 1e-9) whichever BLAS kernel runs."""
@@ -15,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import cli, history_of, strip_seconds
+from backprop_cli.runs.checkpoints import SCHEMA, Checkpoint
+
+from helpers import assert_same_arrays, cli, history_of, strip_seconds
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkpoint-v0"
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
@@ -98,3 +101,89 @@ def test_an_old_checkpoint_resumes_exactly(name, tmp_path):
     assert len(got) == longer
     assert_close(got, want)
     assert strip_seconds(before) == got[:done]  # the epochs before resuming are kept as they were
+
+
+# ------------------------------------------------------------------ the format of today
+@pytest.mark.parametrize(
+    ("name", "kind", "classes"),
+    [("penguins", "classification", ("Adelie", "Chinstrap", "Gentoo")), ("sine", "regression", ())],
+)
+def test_a_format_0_checkpoint_is_read_as_this_format(name, kind, classes):
+    """Format 0 had no task: it is the one the config's loss and the data's class names make.
+    Every other member reads as it was stored."""
+    path = FIXTURES / name / "checkpoints" / "last.npz"
+    with np.load(path) as raw:
+        stored = {k: raw[k] for k in raw.files}
+    assert "schema" not in stored and "task" not in stored
+    ckpt = Checkpoint.read(path)
+    assert ckpt.schema == SCHEMA
+    assert ckpt.task is not None and (ckpt.task.kind, ckpt.task.classes) == (kind, classes)
+    assert ckpt.task.named == bool(classes)
+    written = ckpt.arrays()
+    assert written["schema"] == SCHEMA and "task" in written
+    assert written.keys() - {"schema", "task"} == stored.keys()
+    for key, value in stored.items():
+        if value.dtype.kind == "U" and key != "data.digest":  # JSON: the same document
+            assert json.loads(str(written[key])) == json.loads(str(value)), key
+        else:
+            np.testing.assert_array_equal(written[key], value, err_msg=key)
+
+
+def test_a_best_checkpoint_of_format_0_without_its_epoch_holds_the_best_epochs_weights(tmp_path):
+    """The first format's best.npz did not say which epoch's weights it holds (no params_epoch):
+    they are its tracker's best epoch's."""
+    with np.load(FIXTURES / "sine" / "checkpoints" / "best.npz") as raw:
+        stored = {k: raw[k] for k in raw.files if k != "params_epoch"}
+    best = json.loads(str(stored["monitor_state"]))["best_epoch"]
+    assert best != int(stored["epoch"])
+    path = tmp_path / "best.npz"
+    np.savez(path, **stored)
+    assert Checkpoint.read(path).weights_epoch == best
+
+
+def test_a_checkpoint_rewritten_in_this_format_resumes_as_the_original_does(tmp_path):
+    """Bit for bit: the migration carries every state training goes on from."""
+    runs = []
+    for label in ("original", "rewritten"):
+        run = Path(shutil.copytree(FIXTURES / "penguins", tmp_path / label))
+        last = run / "checkpoints" / "last.npz"
+        if label == "rewritten":
+            Checkpoint.read(last).write(last)
+            with np.load(last) as raw:
+                assert int(raw["schema"]) == SCHEMA
+        args = ["train", str(run / "config.yaml"), "--resume", str(last), "--quiet"]
+        result = cli([*args, "--set", "training.epochs=8"])
+        assert result.exit_code == 0, result.output
+        runs.append(run)
+    assert strip_seconds(history_of(runs[0])) == strip_seconds(history_of(runs[1]))
+    assert_same_arrays(*(run / "checkpoints" / "last.npz" for run in runs))
+
+
+def test_a_checkpoint_of_a_newer_format_is_refused_with_the_fix(tmp_path):
+    with np.load(FIXTURES / "sine" / "checkpoints" / "last.npz") as raw:
+        stored = {k: raw[k] for k in raw.files}
+    path = tmp_path / "future.npz"
+    np.savez(path, **stored, schema=np.array(SCHEMA + 1))
+    result = cli(["evaluate", str(path)])
+    assert result.exit_code == 2
+    assert f"format {SCHEMA + 1}" in result.output and "upgrade bprop" in result.output
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ('{"kind": "ranking", "outputs": 1}', "classification or regression"),
+        ('{"kind": "regression", "outputs": 0}', "whole number"),
+        ('{"kind": "classification", "outputs": 3, "classes": ["a"]}', "names 1 classes"),
+        ("[", "not JSON"),
+        ('{"kind": "regression", "outputs": 2}', "does not match the network's 1 outputs"),
+    ],
+)
+def test_a_task_no_run_wrote_is_refused(task, message, tmp_path):
+    with np.load(FIXTURES / "sine" / "checkpoints" / "last.npz") as raw:
+        stored = {k: raw[k] for k in raw.files}
+    path = tmp_path / "edited.npz"
+    np.savez(path, **stored, schema=np.array(SCHEMA), task=np.array(task))
+    result = cli(["evaluate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert str(path) in result.output and message in result.output

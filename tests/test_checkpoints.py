@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from backprop_cli.core.schedules import build_schedule
 from backprop_cli.core.training import TrainingState
 from backprop_cli.errors import CheckpointError
 from backprop_cli.runs import checkpoints
+from backprop_cli.runs.checkpoints import Checkpoint
 
 
 def state(seed: int) -> TrainingState:
@@ -41,11 +41,11 @@ def test_a_checkpoint_restores_everything_it_captured(tmp_path: Path) -> None:
     saved.monitor.update(1, 0.9)
     saved.monitor.update(2, 1.0)
     path = tmp_path / "last.npz"
-    checkpoints.write(path, checkpoints.capture(saved, {"name": "c"}))
-    loaded = checkpoints.load(path)
-    assert json.loads(str(loaded.arrays["config"])) == {"name": "c"}
-    assert sorted(loaded.params()) == sorted(saved.net.state_dict())
-    assert "layers.1.running_var" in loaded.params()  # every layer's tensors, not W/b only
+    checkpoints.capture(saved, {"name": "c"}).write(path)
+    loaded = Checkpoint.read(path)
+    assert loaded.config == {"name": "c"}
+    assert sorted(loaded.params) == sorted(saved.net.state_dict())
+    assert "layers.1.running_var" in loaded.params  # every layer's tensors, not W/b only
 
     resumed = state(5)
     checkpoints.restore(loaded, resumed)
@@ -62,31 +62,31 @@ def test_best_weights_are_captured_with_their_epoch(tmp_path: Path) -> None:
     training.epoch = 4
     training.monitor.update(2, 0.5)
     best = np.zeros(training.net.n_params, dtype=training.net.dtype)
-    arrays = checkpoints.capture(training, {}, params=best)
-    assert int(arrays["params_epoch"]) == 2
-    assert all(not np.any(v) for k, v in arrays.items() if k.startswith("layers."))
-    assert int(checkpoints.capture(training, {})["params_epoch"]) == 4
+    captured = checkpoints.capture(training, {}, params=best)
+    assert captured.params_epoch == 2
+    assert captured.params and all(not np.any(v) for v in captured.params.values())
+    assert checkpoints.capture(training, {}).params_epoch == 4
 
 
 def test_a_pickle_inside_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.npz"
     np.savez(path, **{"layers.0.W": np.array([{"a": 1}], dtype=object)})
     with pytest.raises(CheckpointError, match="bprop never loads pickles"):
-        checkpoints.load(path)
+        Checkpoint.read(path)
 
 
 def test_an_archive_without_parameters_is_not_a_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "other.npz"
     np.savez(path, x=np.zeros(3))
     with pytest.raises(CheckpointError, match="holds no layers"):
-        checkpoints.load(path)
+        Checkpoint.read(path)
 
 
 def test_restoring_into_another_network_names_the_tensor(tmp_path: Path) -> None:
     path = tmp_path / "last.npz"
-    checkpoints.write(path, checkpoints.capture(state(0), {}))
+    checkpoints.capture(state(0), {}).write(path)
     rng = np.random.default_rng(0)
     other = state(0)
     other.net = Network([Dense(5, Tanh()), Dense(3, Softmax())], 2, "cross_entropy", rng)
     with pytest.raises(CheckpointError, match=r"layers\.0\.W"):
-        checkpoints.restore(checkpoints.load(path), other)
+        checkpoints.restore(Checkpoint.read(path), other)

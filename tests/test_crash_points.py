@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import yaml
 
-from backprop_cli.runs import checkpoints
+from backprop_cli.runs.checkpoints import Checkpoint
 from backprop_cli.runs.step_log import read_steps
 from backprop_cli.system import testhooks
 from backprop_cli.system.atomic import TEMPORARY
@@ -95,13 +95,13 @@ def assert_complete_and_consistent(run: Path) -> None:
         for key, value in entry.items():
             assert float(row[key]) == value if value is not None else row[key] == ""
     for path in (run / "checkpoints").glob("*.npz"):
-        checkpoints.load(path)
+        Checkpoint.read(path)
     steps = read_steps(run)
     assert [r["step"] for r in steps] == list(range(1, len(steps) + 1))
     if (run / "checkpoints" / "last.npz").exists():
-        last = checkpoints.load(run / "checkpoints" / "last.npz")
-        assert int(last.arrays["epoch"]) <= min(len(rows), len(history))
-        assert int(last.arrays["step"]) <= len(steps)  # steps.csv is at least as far
+        last = Checkpoint.read(run / "checkpoints" / "last.npz")
+        assert int(last.epoch) <= min(len(rows), len(history))
+        assert int(last.step) <= len(steps)  # steps.csv is at least as far
     if (run / "metrics.json").exists():
         assert json.loads((run / "metrics.json").read_text())["stop_reason"] == "completed"
     if (run / "loss.png").exists():
@@ -174,7 +174,7 @@ def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: str, tmp_path
     assert metrics["stop_reason"] == "interrupted"
     done = metrics["epochs_run"]
     assert len(history_of(out)) == len(csv_rows(out)) == done >= 3
-    assert int(checkpoints.load(out / "checkpoints/last.npz").arrays["epoch"]) == done
+    assert int(Checkpoint.read(out / "checkpoints/last.npz").epoch) == done
     # Resume to two epochs more and compare with a run that was never interrupted.
     target = [*LONG[1:], f"training.epochs={done + 2}"]
     resumed = cli(["train", str(TOY), "--resume", str(out / "checkpoints/last.npz"), "--quiet",

@@ -24,7 +24,8 @@ from backprop_cli.core.metrics import (
     classification_scores,
     regression_scores,
 )
-from backprop_cli.runs.inference import class_probabilities, load_model, scores, split_of
+from backprop_cli.core.task import Task
+from backprop_cli.runs.inference import load_model, scores, split_of
 
 from helpers import CONFIG_DIR, cli
 
@@ -88,7 +89,8 @@ def test_golden_two_classes_from_one_sigmoid_unit() -> None:
     """
     outputs = np.array([[0.1], [0.6], [0.3], [0.8]])
     labels = np.array([0, 0, 0, 1])
-    found = scores("binary_cross_entropy", outputs, labels)
+    task = Task.of(True, 1)  # binary_cross_entropy on one sigmoid unit
+    found = scores(task, outputs, labels)
     golden = {
         "accuracy": 3 / 4,
         "balanced_accuracy": 5 / 6,
@@ -100,7 +102,7 @@ def test_golden_two_classes_from_one_sigmoid_unit() -> None:
         "roc_auc": 1.0,
     }
     assert_same(found, golden)
-    assert_same(found, reference(labels, class_probabilities(outputs)))
+    assert_same(found, reference(labels, task.probabilities(outputs)))
     assert "rmse" not in found  # cross-entropy outputs are probabilities, not regressions
 
 
@@ -165,7 +167,7 @@ def test_an_mse_network_of_classes_gets_rmse_and_no_log_loss() -> None:
     ROC AUC (it needs only their order) and no log loss; the RMSE is against the 0/1 labels."""
     outputs = np.array([[0.1], [0.7], [0.8], [0.45]])
     labels = np.array([0, 1, 1, 0])
-    found = scores("mse", outputs, labels)
+    found = scores(Task.of(False, 1), outputs, labels)
     assert "log_loss" not in found
     assert found["roc_auc"] == 1.0 and found["accuracy"] == 1.0
     assert found["rmse"] == pytest.approx(sk.root_mean_squared_error(labels, outputs[:, 0]))
@@ -284,7 +286,7 @@ def test_evaluate_and_metrics_json_match_scikit_learn(
     assert "test balanced accuracy" in summary and "(½·MSE)" not in summary
     model = load_model(run)
     X, y = split_of(model.cfg, "test")
-    proba = class_probabilities(model.outputs(X, "test"))
+    proba = model.task.probabilities(model.outputs(X, "test"))
     found = evaluated(run)
     assert_same(found, reference(y, proba))
     metrics = json.loads((run / "metrics.json").read_text())["test"]

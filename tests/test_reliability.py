@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from backprop_cli.config import load_config, validate
 from backprop_cli.errors import ConfigError
-from backprop_cli.runs import checkpoints
 from backprop_cli.runs.build import build_optimizer_from, build_schedule_from
+from backprop_cli.runs.checkpoints import Checkpoint
 from backprop_cli.runs.run import RunFinished, execute, prepare
 from backprop_cli.runs.rundirs import new_run_dir
 
@@ -415,10 +415,10 @@ def test_divergence_keeps_every_promised_file_finite(tmp_path: Path) -> None:
     names = {p.name for p in (out / "checkpoints").glob("*.npz")}
     assert {"last.npz", "best.npz", "initial.npz", "epoch-0001.npz"} <= names
     for name in names:
-        arrays = checkpoints.load(out / "checkpoints" / name).arrays
-        assert all(np.all(np.isfinite(v)) for k, v in arrays.items() if k.startswith("layers."))
+        params = Checkpoint.read(out / "checkpoints" / name).params
+        assert params and all(np.all(np.isfinite(v)) for v in params.values())
     # last.npz is the last completed epoch, the one the history ends with.
-    assert int(checkpoints.load(out / "checkpoints/last.npz").arrays["epoch"]) == len(history)
+    assert int(Checkpoint.read(out / "checkpoints/last.npz").epoch) == len(history)
 
 
 # ------------------------------------------------------------- interruption

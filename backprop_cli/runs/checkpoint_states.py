@@ -1,7 +1,7 @@
 """What a checkpoint's counters and resume states may hold: the values a run writes, so that an
 edited or corrupted one is refused when the checkpoint is read, by every command that reads it.
 
-- the counters (epoch, step, params_epoch, optimizer.step_count): whole numbers from 0 to
+- the counters (schema, epoch, step, params_epoch, optimizer.step_count): whole numbers from 0 to
   `MAX_COUNT`, and the weights' epoch not past the checkpoint's;
 - rng_state and noise_rng_state: the state of a PCG64 generator, as NumPy writes it;
 - monitor_state: the best value (a number, ∞ before the first epoch) with its epoch and the
@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from .layout import Key
+
 #: No run counts further (2⁵³ updates at a microsecond each would take 285 years), and every
 #: count up to it is exact as a float.
 MAX_COUNT = 2**53
-COUNTERS = ("epoch", "step", "params_epoch", "optimizer.step_count")
+COUNTERS = (Key.SCHEMA, Key.EPOCH, Key.STEP, Key.PARAMS_EPOCH, Key.STEP_COUNT)
 
 
 def counter_problem(key: str, value: np.ndarray) -> str:
@@ -34,14 +36,14 @@ def state_problems(arrays: dict[str, Any]) -> list[str]:
     """What makes the counters and JSON states of ``arrays`` something no run wrote (each text
     already known to be a text, each counter a whole number in range)."""
     problems = []
-    epoch, params_epoch = arrays.get("epoch"), arrays.get("params_epoch")
+    epoch, params_epoch = arrays.get(Key.EPOCH), arrays.get(Key.PARAMS_EPOCH)
     if epoch is not None and params_epoch is not None and int(params_epoch) > int(epoch):
         problems.append(
             f"params_epoch ({int(params_epoch)}) is past epoch ({int(epoch)}); the weights cannot "
             "be from an epoch the run has not reached"
         )
-    checks = {"rng_state": _rng_problem, "noise_rng_state": _rng_problem,
-              "monitor_state": _monitor_problem, "schedule_state": _schedule_problem}  # fmt: skip
+    checks = {Key.RNG: _rng_problem, Key.NOISE_RNG: _rng_problem,
+              Key.MONITOR: _monitor_problem, Key.SCHEDULE: _schedule_problem}  # fmt: skip
     for key, check in checks.items():
         if key in arrays:
             try:

@@ -27,8 +27,8 @@ import numpy as np
 from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
 from ..errors import BpropError, argument
 from ..system.atomic import write_with
-from .checkpoints import TARGET_MEAN, TARGET_STD
 from .inference import Model
+from .layout import Key
 
 FORMATS = ("onnx", "torch", "npz")
 OPSET = 17
@@ -202,7 +202,7 @@ def onnx_model(model: Model) -> Any:
     metadata = {
         "input_columns": json.dumps(input_columns(model)),
         "input_notes": json.dumps(input_notes(model)),
-        "task": "classification" if model.classification else "regression",
+        "task": model.task.kind,
         "source": str(model.source),
     }
     if model.classification:
@@ -352,10 +352,10 @@ def _write_torch(model: Model, out: Path, exclusive: bool) -> str:
 def _write_npz(model: Model, out: Path, exclusive: bool) -> str:
     arrays: dict[str, np.ndarray] = dict(model.net.state_dict())
     if model.mean is not None and model.std is not None:
-        arrays["preprocess.mean"], arrays["preprocess.std"] = model.mean, model.std
+        arrays[Key.MEAN], arrays[Key.STD] = model.mean, model.std
     if model.target_scale is not None:
-        arrays[TARGET_MEAN] = model.target_scale.mean
-        arrays[TARGET_STD] = model.target_scale.std
+        arrays[Key.TARGET_MEAN] = model.target_scale.mean
+        arrays[Key.TARGET_STD] = model.target_scale.std
     arrays["input_columns"] = np.array(json.dumps(input_columns(model)))
     if model.classification:
         arrays["class_names"] = np.array(json.dumps(model.class_names()))

@@ -6,7 +6,6 @@ the checkpoint, never statistics of the new data.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config import ExperimentConfig, validate
-from ..core.losses import is_classification
 from ..core.metrics import (
     classification_scores,
     confusion_matrix,
@@ -23,17 +21,17 @@ from ..core.metrics import (
     regression_scores,
 )
 from ..core.network import Network
+from ..core.task import Task
 from ..core.training import evaluate
 from ..core.types import Array
 from ..data import Splits, TargetScale, load_data
 from ..data.encoding import Encoding
 from ..errors import CheckpointError, DataError, argument
 from ..system.json_values import finite
-from . import checkpoints
 from .build import build_network, generators, task_of
+from .checkpoints import Checkpoint, check_preprocess
+from .layout import RUN_CHECKPOINT, Key
 
-#: A run directory stands for this checkpoint (the weights its metrics.json was computed with).
-RUN_CHECKPOINT = Path("checkpoints") / "last.npz"
 #: Predictions are computed a block of rows at a time, the blocks holding at most this many rows
 #: and about this many bytes of float64 features, whoever asks (`bprop predict` or the Python
 #: API): memory stays bounded, and the same rows give the same numbers, bit for bit.
@@ -61,12 +59,12 @@ class Model:
     epoch: int | None = None
     #: A regression's target standardization: outputs are mapped back to the target's units.
     target_scale: TargetScale | None = None
+    #: What the outputs mean (classes and their names, or numbers).
+    task: Task = field(default_factory=lambda: Task("regression", 1))
 
     def class_names(self) -> list[str]:
         """The name of each output class: the data's names, or 0, 1, ..."""
-        if self.classes is not None:
-            return self.classes
-        return [str(c) for c in range(max(self.net.output_dim, 2))]
+        return list(self.task.classes)
 
     def table_encoding(self) -> Encoding | None:
         """How a table's columns become this model's inputs: its own encoding, or numeric
@@ -87,7 +85,7 @@ class Model:
 
     @property
     def classification(self) -> bool:
-        return is_classification(self.cfg.loss)
+        return self.task.classification
 
     @property
     def block_rows(self) -> int:
@@ -159,11 +157,13 @@ class Model:
         return self.target_scale.unscale(outputs)
 
 
-def model_of_splits(cfg: ExperimentConfig, net: Network, splits: Splits, source: Path) -> Model:
+def model_of_splits(
+    cfg: ExperimentConfig, net: Network, splits: Splits, source: Path, task: Task
+) -> Model:
     """The model a run has in memory: its network with the preprocessing of its splits."""
     return Model(
         cfg, net, splits.mean, splits.std, source, splits.feature_names, splits.target_name,
-        splits.classes, splits.encoding, target_scale=splits.target_scale,
+        splits.classes, splits.encoding, target_scale=splits.target_scale, task=task,
     )  # fmt: skip
 
 
@@ -181,80 +181,77 @@ def checkpoint_path(path: Path) -> Path:
 def load_model(path: Path) -> Model:
     """The network a checkpoint (or a run directory's last.npz) holds, ready to evaluate."""
     path = checkpoint_path(path)
-    ckpt = checkpoints.load(path)
-    if "config" not in ckpt.arrays:
+    ckpt = Checkpoint.read(path)
+    if ckpt.config is None:
         raise CheckpointError(f"{path}: holds no config; it was not written by bprop train")
-    try:
-        raw = json.loads(str(ckpt.arrays["config"]))
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: its config is not valid JSON ({exc})") from None
-    cfg = validate(raw, f"{path} (config)")
-    params = ckpt.params()
+    cfg = validate(ckpt.config, f"{path} (config)")
+    params = ckpt.params
     first = params.get("layers.0.W")
     if first is None:
         first = next(v for k, v in params.items() if k.endswith(".W"))
     noise = generators(cfg.seed).noise
     net = build_network(cfg, int(first.shape[1]), np.random.default_rng(0), noise_rng=noise)
     net.load_state_dict(params, source=str(path))
-    checkpoints.check_preprocess(ckpt, net.input_dim)
-    weights = ckpt.arrays.get("loss.class_weights")
+    check_preprocess(ckpt, net.input_dim)
+    task = ckpt.task
+    if task is None or task.outputs != net.output_dim:
+        raise CheckpointError(
+            f"{path}: its task does not match the network's {net.output_dim} outputs"
+        )
+    weights = ckpt.class_weights
     if weights is not None:
-        if not is_classification(cfg.loss) or len(weights) != max(net.output_dim, 2):
+        if not task.classification or len(weights) != task.n_classes:
             raise CheckpointError(
-                f"{path}: loss.class_weights holds {len(weights)} weights for a network of "
+                f"{path}: {Key.CLASS_WEIGHTS} holds {len(weights)} weights for a network of "
                 f"{net.output_dim} outputs and loss {cfg.loss}"
             )
         net.loss.set_class_weights(weights)
-    mean = ckpt.arrays.get("preprocess.mean")
-    std = ckpt.arrays.get("preprocess.std")
     features, target, classes = _columns(ckpt, net.input_dim)
     encoding = None
-    if "data.encoding" in ckpt.arrays:
+    if ckpt.data.encoding is not None:
         try:
-            encoding = Encoding.from_json(str(ckpt.arrays["data.encoding"]), str(path))
+            encoding = Encoding.from_json(ckpt.data.encoding, str(path))
         except ValueError as exc:
             raise CheckpointError(str(exc)) from None
         if encoding.width != net.input_dim:
             raise CheckpointError(
-                f"{path}: data.encoding makes {encoding.width} inputs, but the network takes "
-                f"{net.input_dim}"
+                f"{path}: {Key.DATA_ENCODING} makes {encoding.width} inputs, but the network "
+                f"takes {net.input_dim}"
             )
         classes = encoding.classes
     if classes is not None and len(classes) != max(net.output_dim, 2):
         raise CheckpointError(
             f"{path}: names {len(classes)} classes for a network of {net.output_dim} outputs"
         )
-    counted = "params_epoch" in ckpt.arrays or "epoch" in ckpt.arrays
-    epoch = checkpoints.weights_epoch(ckpt) if counted else None
     scale = _target_scale(ckpt, net)
-    return Model(cfg, net, mean, std, path, features, target, classes, encoding, epoch, scale)
+    return Model(
+        cfg, net, ckpt.mean, ckpt.std, path, features, target, classes, encoding,
+        ckpt.weights_epoch, scale, task,
+    )  # fmt: skip
 
 
-def _target_scale(ckpt: checkpoints.Checkpoint, net: Network) -> TargetScale | None:
+def _target_scale(ckpt: Checkpoint, net: Network) -> TargetScale | None:
     """The checkpoint's target standardization, checked against the network's outputs."""
-    mean = ckpt.arrays.get(checkpoints.TARGET_MEAN)
-    std = ckpt.arrays.get(checkpoints.TARGET_STD)
-    if mean is None or std is None:
+    scale = ckpt.target_scale
+    if scale is None:
         return None
-    if mean.shape != (net.output_dim,):
+    if scale.mean.shape != (net.output_dim,):
         raise CheckpointError(
-            f"{ckpt.path}: {checkpoints.TARGET_MEAN} holds {mean.shape[0]} values for a network "
+            f"{ckpt.path}: {Key.TARGET_MEAN} holds {scale.mean.shape[0]} values for a network "
             f"of {net.output_dim} outputs"
         )
-    return TargetScale(mean.astype(np.float64), std.astype(np.float64))
+    return TargetScale(scale.mean.astype(np.float64), scale.std.astype(np.float64))
 
 
-def _columns(
-    ckpt: checkpoints.Checkpoint, width: int
-) -> tuple[list[str] | None, str | None, list[str] | None]:
+def _columns(ckpt: Checkpoint, width: int) -> tuple[list[str] | None, str | None, list[str] | None]:
     """The feature, target and class names the checkpoint records (None where it has none)."""
-    if "data.columns" not in ckpt.arrays:
+    columns = ckpt.data.columns
+    if columns is None:
         return None, None, None
     try:
-        columns = json.loads(str(ckpt.arrays["data.columns"]))
         features, target = columns["features"], columns["target"]
         classes = columns.get("classes")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{ckpt.path}: data.columns is not readable ({exc})") from None
     if classes is not None and not (
         isinstance(classes, list) and all(isinstance(c, str) for c in classes)
@@ -328,10 +325,10 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
     labels = np.asarray(y).astype(np.int64) if labelled else None
     loss, _ = evaluate(net, inputs, targets, labels)
     outputs = model.outputs_of(inputs)  # in the target's units
-    result = Evaluation(len(inputs), loss, model.cfg.loss, scores(model.cfg.loss, outputs, y))
+    result = Evaluation(len(inputs), loss, model.cfg.loss, scores(model.task, outputs, y))
     result.scaled_target = scale is not None and not labelled
     if labels is not None:
-        proba = _all_classes(class_probabilities(outputs), labels)
+        proba = _all_classes(model.task.probabilities(outputs), labels)
         k = proba.shape[1]
         confusion = confusion_matrix(labels, proba.argmax(axis=1), k)
         names = model.class_names()
@@ -341,7 +338,7 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
     return result
 
 
-def scores(loss: str, outputs: Array, y: NDArray[Any]) -> dict[str, float | None]:
+def scores(task: Task, outputs: Array, y: NDArray[Any]) -> dict[str, float | None]:
     """The figures of a network's ``outputs`` (probabilities under a fused loss, values in the
     targets' units under mse) for the true targets ``y``: for classes (integer ``y``) those of
     `classification_scores` (no log loss from an mse network: its outputs are not
@@ -353,9 +350,9 @@ def scores(loss: str, outputs: Array, y: NDArray[Any]) -> dict[str, float | None
     targets: NDArray[Any] = y
     if np.issubdtype(y.dtype, np.integer):
         labels = y.astype(np.int64)
-        proba = _all_classes(class_probabilities(outputs), labels)
-        found |= classification_scores(labels, proba, log_loss_of_proba=is_classification(loss))
-        if is_classification(loss):
+        proba = _all_classes(task.probabilities(outputs), labels)
+        found |= classification_scores(labels, proba, log_loss_of_proba=task.classification)
+        if task.classification:
             return found
         targets = np.eye(outputs.shape[1])[labels] if outputs.shape[1] > 1 else labels
     return found | regression_scores(targets, outputs)
@@ -365,19 +362,3 @@ def _all_classes(proba: Array, labels: NDArray[np.int64]) -> Array:
     """``proba`` with a column of zeros for each label beyond its columns."""
     missing = int(labels.max()) + 1 - proba.shape[1]
     return np.pad(proba, ((0, 0), (0, missing))) if missing > 0 else proba
-
-
-def predicted_classes(outputs: Array) -> NDArray[np.int64]:
-    """Class indices from probabilities: the argmax, or a 0.5 threshold for one unit."""
-    if outputs.shape[1] == 1:
-        return (outputs[:, 0] > 0.5).astype(np.int64)
-    return outputs.argmax(axis=1).astype(np.int64)
-
-
-def class_probabilities(outputs: Array) -> Array:
-    """One column per class: the outputs of a softmax, or P(class 0), P(class 1) from one
-    sigmoid unit."""
-    if outputs.shape[1] > 1:
-        return outputs
-    p = outputs[:, :1]
-    return np.concatenate([1 - p, p], axis=1)

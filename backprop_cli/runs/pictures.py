@@ -26,7 +26,7 @@ def _predictor(model: Model) -> boundary.Predict:
 def at_the_end(prepared: Prepared, run_dir: Path) -> Path | None:
     """Draw the picture of a finished run (when one applies) into ``run_dir``."""
     splits = prepared.splits
-    model = model_of_splits(prepared.cfg, prepared.net, splits, run_dir)
+    model = model_of_splits(prepared.cfg, prepared.net, splits, run_dir, prepared.task)
     name = boundary.picture_name(model.n_features, model.classification)
     if name is None:
         return None

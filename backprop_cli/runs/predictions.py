@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..core.task import Task
 from ..core.types import Array
 from ..system.atomic import atomic_open
-from .inference import Model, class_probabilities, predicted_classes
+from .inference import Model
 from .model_files import input_blocks
 
 
@@ -29,7 +30,9 @@ def prediction_text(
     done = 0
     for X in input_blocks(model, path, header, rows):
         outputs = model.outputs(X, str(path), done)
-        lines = _lines(outputs, cells, proba) if model.classification else _values(outputs)
+        lines = (
+            _lines(model.task, outputs, cells, proba) if model.classification else _values(outputs)
+        )
         yield ("" if done else ",".join(columns)) + "\n" + "\n".join(lines), len(outputs)
         done += len(outputs)
     yield "\n", 0
@@ -55,12 +58,12 @@ def write_predictions(
     return count
 
 
-def _lines(outputs: Array, cells: list[str], proba: bool) -> list[str]:
+def _lines(task: Task, outputs: Array, cells: list[str], proba: bool) -> list[str]:
     """Each row's class (its CSV cell) and, with ``proba``, each class's probability."""
-    classes = predicted_classes(outputs).tolist()
+    classes = task.decide(outputs).tolist()
     if not proba:
         return [cells[c] for c in classes]
-    probs = class_probabilities(outputs)
+    probs = task.probabilities(outputs)
     line = "{}" + ",{:.6g}" * probs.shape[1]  # a float32 is formatted as the float it is
     return [line.format(cells[c], *row) for c, row in zip(classes, probs.tolist(), strict=True)]
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..config import ExperimentConfig
 from ..data import Splits
 from ..errors import CheckpointError
-from .checkpoints import TARGET_MEAN, TARGET_STD, Checkpoint
+from .checkpoints import Checkpoint, DataRecord
 
 #: Keys that may differ between the checkpoint's config and the resumed one.
 MAY_CHANGE = ("training.epochs", "training.early_stopping.patience", "name", "output.",
@@ -28,10 +28,10 @@ MAY_CHANGE = ("training.epochs", "training.early_stopping.patience", "name", "ou
 SHOWN = 8
 
 
-def data_signature(splits: Splits) -> dict[str, Any]:
-    """Checkpoint entries that identify the data a run trains on: the size of each split and the
-    number of features (``data.shape``), and a digest of every split's values and of the
-    standardization statistics (``data.digest``)."""
+def data_signature(splits: Splits) -> DataRecord:
+    """What identifies the data a run trains on: the size of each split and the number of
+    features, a digest of every split's values and of the standardization statistics, the
+    columns' names and a table's encoding."""
     parts = (splits.X_train, splits.y_train, splits.X_val, splits.y_val, splits.X_test,
              splits.y_test, splits.mean, splits.std)  # fmt: skip
     digest = hashlib.blake2b(digest_size=16)
@@ -39,37 +39,28 @@ def data_signature(splits: Splits) -> dict[str, Any]:
         if part is not None:
             digest.update(str((part.dtype.str, part.shape)).encode())
             digest.update(np.ascontiguousarray(part).view(np.uint8).data)
-    shape = [len(p) if p is not None else 0 for p in parts[0:6:2]] + [splits.n_features]
-    columns = {"features": splits.feature_names, "target": splits.target_name}
+    n_train, n_val, n_test = (len(p) if p is not None else 0 for p in parts[0:6:2])
+    columns: dict[str, Any] = {"features": splits.feature_names, "target": splits.target_name}
     digest.update(json.dumps(columns).encode())
     columns["classes"] = splits.classes  # named by the data set itself
-    signature = {
-        "data.shape": np.array(shape, dtype=np.int64),
-        "data.columns": np.array(json.dumps(columns)),
-    }
+    encoding = None
     if splits.encoding is not None:
         encoding = splits.encoding.to_json()
         digest.update(encoding.encode())
-        signature["data.encoding"] = np.array(encoding)
-    signature["data.digest"] = np.array(digest.hexdigest())
-    if splits.target_scale is not None:  # of the digested targets: not digested again
-        signature[TARGET_MEAN] = splits.target_scale.mean
-        signature[TARGET_STD] = splits.target_scale.std
-    return signature
+    return DataRecord(
+        (n_train, n_val, n_test, splits.n_features), digest.hexdigest(), columns, encoding
+    )
 
 
 def check_same_config(checkpoint: Checkpoint, cfg: ExperimentConfig) -> None:
     """Raise CheckpointError listing what differs between the checkpoint's config and ``cfg``,
     beyond what `MAY_CHANGE`."""
-    if "config" not in checkpoint.arrays:
+    saved = checkpoint.config
+    if saved is None:
         raise CheckpointError(
             f"{checkpoint.path}: holds no config, so what it resumes cannot be checked; it was not "
             "written by bprop train"
         )
-    try:
-        saved = json.loads(str(checkpoint.arrays["config"]))
-    except ValueError as exc:
-        raise CheckpointError(f"{checkpoint.path}: its config is not valid JSON ({exc})") from None
     then, now = _flat(_with_defaults(saved)), _flat(cfg.resolved())
     changed = _changed(then, now, _may_change)
     if changed:
@@ -100,20 +91,19 @@ def _with_defaults(saved: Any) -> Any:
         return saved  # compared as it is: its differences are reported key by key
 
 
-def check_same_data(checkpoint: Checkpoint, signature: dict[str, Any]) -> None:
+def check_same_data(checkpoint: Checkpoint, signature: DataRecord) -> None:
     """Raise CheckpointError when the data differs from what the checkpoint was trained on
     (checkpoints written before ``data.shape`` existed are not checked)."""
-    a = checkpoint.arrays
-    if "data.shape" not in a or "data.digest" not in a:
+    then, now = checkpoint.data, signature
+    if then.shape is None or then.digest is None:
         return
-    then, now = a["data.shape"].tolist(), signature["data.shape"].tolist()
-    if then != now:
+    if then.shape != now.shape:
         words = "train, validation, test samples and features"
         raise CheckpointError(
-            f"{checkpoint.path}: cannot resume on different data: {words} {then} in the "
-            f"checkpoint, {now} now (the data file or its splits changed)"
+            f"{checkpoint.path}: cannot resume on different data: {words} {list(then.shape)} in "
+            f"the checkpoint, {list(now.shape or ())} now (the data file or its splits changed)"
         )
-    if str(a["data.digest"]) != str(signature["data.digest"]):
+    if then.digest != now.digest:
         raise CheckpointError(
             f"{checkpoint.path}: cannot resume on different data: the values differ from those "
             "the checkpoint was trained on (the data file changed)"

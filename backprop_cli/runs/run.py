@@ -22,7 +22,9 @@ import numpy as np
 
 from ..config import ExperimentConfig
 from ..core.history import columns
+from ..core.losses import is_classification
 from ..core.network import Network
+from ..core.task import Task
 from ..core.training import (
     EpochEnded,
     Event,
@@ -38,7 +40,6 @@ from ..data import Splits, cache, table_source
 from ..errors import BpropError, ConfigError
 from ..system.atomic import write_text
 from ..system.json_values import finite
-from . import checkpoints
 from .build import (
     build_network,
     build_splits,
@@ -46,7 +47,9 @@ from .build import (
     build_training_state,
     generators,
 )
+from .checkpoints import Checkpoint, DataRecord, restore
 from .inference import scores
+from .layout import BEST, INITIAL, RunLayout, epoch_checkpoint
 from .resumption import check_same_config, check_same_data, data_signature
 from .run_files import InMemory, RunFiles
 from .rundirs import run_of_checkpoint
@@ -88,8 +91,9 @@ class Prepared:
     net: Network
     data: TrainData
     training: TrainingState
-    resume: checkpoints.Checkpoint | None = None
-    signature: dict[str, Any] = field(default_factory=dict)  # identifies the data (checkpoints)
+    task: Task
+    resume: Checkpoint | None = None
+    signature: DataRecord = field(default_factory=DataRecord)  # identifies the data
     seconds: float = 0.0  # spent loading data and building
 
     @property
@@ -117,7 +121,7 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = Non
     started = time.perf_counter()
     checkpoint = None
     if resume is not None:
-        checkpoint = checkpoints.load(resume)
+        checkpoint = Checkpoint.read(resume)
         check_same_config(checkpoint, cfg)
     streams = generators(cfg.seed)
     splits = build_splits(cfg, streams.data, memory)
@@ -128,14 +132,13 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = Non
         cfg, splits.n_features, streams.weights, noise_rng=streams.noise, batch_rows=rows
     )
     data = build_train_data(cfg, net, splits)
-    if net.loss.class_weights is not None:
-        signature["loss.class_weights"] = net.loss.class_weights.copy()
+    task = task_of_run(cfg, net, splits)
     training = build_training_state(
         cfg, net, streams.shuffle, data.X_val is not None, len(data.X_train)
     )
     if checkpoint is not None:
         check_same_data(checkpoint, signature)
-        checkpoints.restore(checkpoint, training)
+        restore(checkpoint, training)
         if training.epoch > cfg.training.epochs:
             raise ConfigError(
                 f"training.epochs: the checkpoint is at epoch {training.epoch}, past the "
@@ -143,11 +146,20 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = Non
             )
         training.best_params = _best_params(checkpoint, training)
     elif cfg.model.init_from:
-        init = checkpoints.load(Path(cfg.model.init_from))
-        net.load_state_dict(init.params(), source=cfg.model.init_from)
-    prepared = Prepared(cfg, splits, net, data, training, checkpoint, signature)
+        init = Checkpoint.read(Path(cfg.model.init_from))
+        net.load_state_dict(init.params, source=cfg.model.init_from)
+    prepared = Prepared(cfg, splits, net, data, training, task, checkpoint, signature)
     prepared.seconds = time.perf_counter() - started
     return prepared
+
+
+def task_of_run(cfg: ExperimentConfig, net: Network, splits: Splits) -> Task:
+    """What the run's outputs mean: the loss decides whether they are classes, the data names
+    them."""
+    names = (
+        splits.classes if splits.classes and len(splits.classes) == max(net.output_dim, 2) else None
+    )
+    return Task.of(is_classification(cfg.loss), net.output_dim, names)
 
 
 def warm_data_cache(configs: Iterable[ExperimentConfig]) -> None:
@@ -165,7 +177,7 @@ def warm_data_cache(configs: Iterable[ExperimentConfig]) -> None:
                 build_splits(cfg, generators(cfg.seed).data)
 
 
-def _best_params(checkpoint: checkpoints.Checkpoint, training: TrainingState) -> Array | None:
+def _best_params(checkpoint: Checkpoint, training: TrainingState) -> Array | None:
     """The weights of the best epoch so far (``training.monitor.best_epoch``, restored from the
     checkpoint), from whichever file of its run holds exactly that epoch's weights (its
     ``params_epoch``): the checkpoint itself, best.npz, or that epoch's periodic checkpoint.
@@ -173,18 +185,18 @@ def _best_params(checkpoint: checkpoints.Checkpoint, training: TrainingState) ->
     wanted = training.monitor.best_epoch
     if wanted < 1:
         return None
-    if checkpoints.weights_epoch(checkpoint) == wanted:
-        return training.net.pack(checkpoint.params(), source=str(checkpoint.path))
+    if checkpoint.weights_epoch == wanted:
+        return training.net.pack(checkpoint.params, source=str(checkpoint.path))
     run = run_of_checkpoint(checkpoint.path)
     if run is None:
         return None
-    folder = run / "checkpoints"
-    for path in (folder / "best.npz", folder / f"epoch-{wanted:04d}.npz"):
+    layout = RunLayout(run)
+    for path in (layout.best, layout.at_epoch(wanted)):
         if not path.is_file():
             continue
-        candidate = checkpoints.load(path)
-        if checkpoints.weights_epoch(candidate) == wanted:
-            return training.net.pack(candidate.params(), source=str(path))
+        candidate = Checkpoint.read(path)
+        if candidate.weights_epoch == wanted:
+            return training.net.pack(candidate.params, source=str(path))
     return None
 
 
@@ -206,7 +218,7 @@ def execute(
     cfg, splits, net, training = prepared.cfg, prepared.splits, prepared.net, prepared.training
     files = RunFiles(prepared, run_dir) if run_dir is not None else InMemory(prepared)
     if prepared.resume is None:
-        files.write_checkpoint("initial.npz", files.epoch_end)
+        files.write_checkpoint(INITIAL, files.epoch_end)
     n_val = 0 if splits.X_val is None else len(splits.X_val)
     n_test = 0 if splits.X_test is None else len(splits.X_test)
     yield RunStarted(
@@ -225,12 +237,12 @@ def execute(
             every = cfg.output.checkpoint_every
             periodic = bool(every) and event.epoch % every == 0
             if periodic:
-                files.write_checkpoint(f"epoch-{event.epoch:04d}.npz", files.epoch_end)
+                files.write_checkpoint(epoch_checkpoint(event.epoch), files.epoch_end)
             waited = time.monotonic() - last_flush
             if periodic or waited >= max(FLUSH_SECONDS, FLUSH_SHARE * flush_cost):
                 flush_started = time.monotonic()
                 if best_pending:
-                    files.write_checkpoint("best.npz", files.capture(training.best_params))
+                    files.write_checkpoint(BEST, files.capture(training.best_params))
                     best_pending = False
                 files.flush()
                 last_flush = time.monotonic()
@@ -244,30 +256,31 @@ def execute(
             raise
 
     if best_pending:
-        files.write_checkpoint("best.npz", files.capture(training.best_params))
+        files.write_checkpoint(BEST, files.capture(training.best_params))
     monitor = training.monitor
     finished = stopped.reason in ("completed", "early_stopping")
     if finished and monitor.restore_best and training.best_params is not None:
         # the run ends with the restored best weights, however it finished
         last = files.epoch_end
         final = files.capture(params_epoch=monitor.best_epoch)
-        files.epoch_end = checkpoints.with_resume_params(final, last)
+        files.epoch_end = final.resumable_from(last)
     # After divergence or an interruption the live weights are mid-epoch (or non-finite), and
     # last.npz keeps the last completed epoch.
     files.flush()
     history = files.history
     ended = files.epoch_end
     metrics = _metrics(
-        prepared, history, stopped, started, int(ended["step"]), int(ended["params_epoch"])
+        prepared, history, stopped, started, ended.step or 0, ended.weights_epoch or 0
     )
     if run_dir is None:
         yield RunFinished(run_dir, metrics, stopped.reason, [], history)
         return
-    write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    layout = RunLayout(run_dir)
+    write_text(layout.metrics, json.dumps(metrics, indent=2))
     if plot and history:
         from .plotting import plot_history
 
-        plot_history(history, run_dir / "loss.png", title=cfg.name)
+        plot_history(history, layout.loss_plot, title=cfg.name)
         if stopped.reason in ("completed", "early_stopping"):  # the final weights' boundary
             from .pictures import at_the_end
 
@@ -319,5 +332,5 @@ def _metrics(
         outputs, truth, scale = net.predict(splits.X_test), splits.y_test, splits.target_scale
         if scale is not None:
             outputs, truth = scale.unscale(outputs), scale.original(truth)
-        metrics["test"] = {"loss": loss} | scores(prepared.cfg.loss, outputs, truth)
+        metrics["test"] = {"loss": loss} | scores(prepared.task, outputs, truth)
     return finite(metrics)  # JSON has no NaN/Inf: they are written as null

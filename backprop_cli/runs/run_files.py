@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,8 +15,9 @@ from ..config import to_yaml
 from ..core.history import columns
 from ..core.types import Array
 from ..system.atomic import remove_stale_temporaries, write_text
-from . import checkpoints
-from .rundirs import RUN_FILES, is_checkpoint_name, read_history
+from .checkpoints import Checkpoint, capture, weights_epoch_of
+from .layout import LAST, RUN_FILES, RunLayout
+from .rundirs import is_checkpoint_name, read_history
 from .step_log import StepLog
 
 if TYPE_CHECKING:
@@ -40,8 +41,9 @@ class RunFiles:
 
     def __init__(self, prepared: Prepared, run_dir: Path) -> None:
         self.prepared, self.run_dir = prepared, run_dir
+        self.layout = layout = RunLayout(run_dir)
         self.resolved = prepared.cfg.resolved()
-        self.ckpt_dir = run_dir / "checkpoints"
+        self.ckpt_dir = layout.checkpoints
         self.history: list[dict[str, float]] = []
         self.steps = StepLog()
         if prepared.source_dir is not None:
@@ -53,49 +55,48 @@ class RunFiles:
         # Temporaries of writes that a killed run left unfinished (their targets are complete).
         remove_stale_temporaries(run_dir, RUN_FILES)
         remove_stale_temporaries(self.ckpt_dir, is_checkpoint_name)
-        write_text(run_dir / "config.yaml", to_yaml(self.resolved))
+        write_text(layout.config, to_yaml(self.resolved))
         self.epoch_end = self.capture()
         self._rows_written = -1  # what the history files hold
         self._steps_written = -1  # what steps.csv holds
-        self._last_written: dict[str, Any] | None = None  # what last.npz holds
+        self._last_written: Checkpoint | None = None  # what last.npz holds
         self.flush(last=False)  # the history so far: empty, or the resumed run's
 
-    def capture(
-        self, params: Array | None = None, params_epoch: int | None = None
-    ) -> dict[str, Any]:
+    def capture(self, params: Array | None = None, params_epoch: int | None = None) -> Checkpoint:
         """The full state now (with ``params`` instead of the live weights, when given)."""
         prepared = self.prepared
-        mean, std = prepared.splits.mean, prepared.splits.std
-        return checkpoints.capture(
-            prepared.training, self.resolved, mean, std, params, params_epoch, prepared.signature
-        )
+        splits = prepared.splits
+        return capture(
+            prepared.training, self.resolved, prepared.task, splits.mean, splits.std, params,
+            params_epoch, prepared.signature, splits.target_scale,
+        )  # fmt: skip
 
     def end_epoch(self, row: dict[str, float]) -> None:
         self.history.append(row)
         self.epoch_end = self.capture()
 
-    def write_checkpoint(self, name: str, state: dict[str, Any]) -> None:
-        checkpoints.write(self.ckpt_dir / name, state)
+    def write_checkpoint(self, name: str, state: Checkpoint) -> None:
+        state.write(self.layout.checkpoint(name))
 
     def flush(self, last: bool = True) -> None:
         """Bring steps.csv, history.csv, history.json and (with ``last``) last.npz up to date,
         in that order: a crash between them leaves each complete, the CSV at most a row ahead of
         the JSON, and each at least as far as last.npz."""
         if self._steps_written != len(self.steps):
-            write_text(self.run_dir / "steps.csv", self.steps.text())
+            write_text(self.layout.steps, self.steps.text())
             self._steps_written = len(self.steps)
         history = self.history
         if self._rows_written != len(history):
             cols = columns(self.prepared.data.classification)
             cols += [k for k in (history[0] if history else {}) if k not in cols]  # diagnostics
             csv_text, json_text = history_text(history, cols)
-            write_text(self.run_dir / "history.csv", csv_text)
-            write_text(self.run_dir / "history.json", json_text)
+            write_text(self.layout.history_csv, csv_text)
+            write_text(self.layout.history_json, json_text)
             self._rows_written = len(history)
         state = self.epoch_end
-        finite = all(np.all(np.isfinite(v)) for k, v in state.items() if k.startswith("layers."))
+        finite = all(np.all(np.isfinite(v)) for v in state.params.values())
         if last and self._last_written is not state and finite:
-            self.write_checkpoint("last.npz", state)  # never a non-finite last.npz
+            self.write_checkpoint(LAST, state)  # never a non-finite last.npz
             self._last_written = state
 
 
@@ -111,17 +112,12 @@ class InMemory(RunFiles):
         self.steps = StepLog()
         self.epoch_end = self.capture()
 
-    def capture(
-        self, params: Array | None = None, params_epoch: int | None = None
-    ) -> dict[str, Any]:
+    def capture(self, params: Array | None = None, params_epoch: int | None = None) -> Checkpoint:
         training = self.prepared.training
-        epoch = checkpoints.weights_epoch_of(training, params, params_epoch)
-        return {
-            "step": np.array(training.step, dtype=np.int64),
-            "params_epoch": np.array(epoch, dtype=np.int64),
-        }
+        epoch = weights_epoch_of(training, params, params_epoch)
+        return Checkpoint({}, step=training.step, params_epoch=epoch)
 
-    def write_checkpoint(self, name: str, state: dict[str, Any]) -> None:
+    def write_checkpoint(self, name: str, state: Checkpoint) -> None:
         """Nothing is written."""
 
     def flush(self, last: bool = True) -> None:

@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import ConfigError, DataError, argument
 from ..system.atomic import TEMPORARY, write_text
 from ..system.locking import LOCK_FILE, hold
-
-#: A directory holding any of these is a run directory (`bprop train` wrote it).
-RUN_MARKERS = ("config.yaml", "history.csv", "checkpoints")
-#: The files `bprop train` writes in a run directory (beside its checkpoints/ folder).
-RUN_FILES = frozenset(
-    {
-        "config.yaml", "steps.csv", "history.csv", "history.json", "metrics.json", "loss.png",
-        "boundary.png", "fit.png", "boundary.gif",
-    }
-)  # fmt: skip
-#: The names of the checkpoints it writes in ``checkpoints/``.
-CHECKPOINT_NAME = re.compile(r"(initial|best|last|epoch-\d{4,})\.npz")
-#: A directory holding this is a comparison (`bprop compare-optimizers` wrote it).
-COMPARISON_FILE = "comparison.json"
-#: A directory holding this is a sweep (`bprop sweep` writes it before its first trial).
-SWEEP_MARKER = ".bprop-sweep"
+from .layout import (
+    CHECKPOINT_NAME,
+    CHECKPOINTS,
+    COMPARISON_JSON,
+    CONFIG,
+    HISTORY_JSON,
+    RUN_FILES,
+    RUN_MARKERS,
+    SWEEP_JSON,
+    SWEEP_MARKER,
+)
 
 
 def is_run_dir(path: Path) -> bool:
@@ -39,7 +33,7 @@ def is_run_dir(path: Path) -> bool:
 
 
 def is_comparison_dir(path: Path) -> bool:
-    return (path / COMPARISON_FILE).is_file()
+    return (path / COMPARISON_JSON).is_file()
 
 
 def is_sweep_dir(path: Path) -> bool:
@@ -48,10 +42,10 @@ def is_sweep_dir(path: Path) -> bool:
     marker = path / SWEEP_MARKER
     if marker.is_file() and not marker.is_symlink():
         return True
-    if (path / "sweep.json").is_symlink():
+    if (path / SWEEP_JSON).is_symlink():
         return False
     try:
-        document = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
+        document = json.loads((path / SWEEP_JSON).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     return isinstance(document, dict) and {"metric", "mode", "trials"} <= document.keys()
@@ -71,8 +65,8 @@ def run_of_checkpoint(checkpoint: Path) -> Path | None:
     lies anywhere else (a run directory has its config.yaml and history.json there too)."""
     folder = Path(checkpoint).resolve().parent
     run = folder.parent
-    marked = (run / "config.yaml").is_file() and (run / "history.json").is_file()
-    return run if folder.name == "checkpoints" and marked else None
+    marked = (run / CONFIG).is_file() and (run / HISTORY_JSON).is_file()
+    return run if folder.name == CHECKPOINTS and marked else None
 
 
 def holds_only_run_files(directory: Path) -> bool:
@@ -80,7 +74,7 @@ def holds_only_run_files(directory: Path) -> bool:
     checkpoints, its lock and the temporaries of a killed write."""
     try:
         for entry in directory.iterdir():
-            if entry.name == "checkpoints" and entry.is_dir() and not entry.is_symlink():
+            if entry.name == CHECKPOINTS and entry.is_dir() and not entry.is_symlink():
                 if not all(_own_file(p, is_checkpoint_name) for p in entry.iterdir()):
                     return False
             elif not _own_file(entry, RUN_FILES.__contains__):
@@ -222,7 +216,7 @@ def claim_run_dir(
 # ------------------------------------------------------------------- reading
 def read_history(run_dir: Path) -> list[dict[str, float]]:
     """The per-epoch rows of ``run_dir`` ([] when it has none yet)."""
-    path = run_dir / "history.json"
+    path = run_dir / HISTORY_JSON
     if not path.exists():
         return []
     try:

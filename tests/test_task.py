@@ -1,0 +1,75 @@
+"""core/task: one rule turns outputs into classes, and a task survives its JSON."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from backprop_cli.core.task import Task
+
+
+def test_decisions_and_probabilities_by_hand() -> None:
+    """Golden values:
+    - softmax rows (0.2, 0.5, 0.3) and (0.6, 0.3, 0.1): classes 1 and 0 (the argmax);
+    - one sigmoid unit p = 0.7, 0.5, 0.2: classes 1, 0 (½ is not past the threshold), 0, and
+      probabilities (1 − p, p) = (0.3, 0.7), (0.5, 0.5), (0.8, 0.2);
+    - its logits 0.1 and −0.1 (p = σ(z)): classes 1 and 0 (a threshold of 0 on the logit)."""
+    softmax = Task.of(True, 3, ["cat", "dog", "owl"])
+    rows = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])
+    assert softmax.decide(rows).tolist() == [1, 0]
+    assert softmax.labels(softmax.decide(rows)) == ["dog", "cat"]
+    assert softmax.probabilities(rows) is rows
+
+    sigmoid = Task.of(True, 1)
+    p = np.array([[0.7], [0.5], [0.2]])
+    assert sigmoid.classes == ("0", "1") and not sigmoid.named
+    assert sigmoid.decide(p).tolist() == [1, 0, 0]
+    np.testing.assert_allclose(sigmoid.probabilities(p), [[0.3, 0.7], [0.5, 0.5], [0.8, 0.2]])
+    assert sigmoid.decide(np.array([[0.1], [-0.1]]), logits=True).tolist() == [1, 0]
+
+
+def test_a_regression_has_no_classes() -> None:
+    task = Task.of(False, 2)
+    assert (task.kind, task.outputs, task.classes, task.class_names) == ("regression", 2, (), None)
+    assert not task.classification
+
+
+def test_class_names_must_match_the_outputs() -> None:
+    with pytest.raises(ValueError, match="names 2 classes for a network of 3 outputs"):
+        Task.of(True, 3, ["a", "b"])
+    assert Task.of(True, 1, ["no", "yes"]).classes == ("no", "yes")  # one unit, two classes
+
+
+@pytest.mark.parametrize(
+    "task",
+    [Task.of(True, 3, ["a", "b", "c"]), Task.of(True, 1), Task.of(False, 1), Task.of(False, 4)],
+)
+def test_a_task_survives_its_json(task: Task) -> None:
+    assert Task.from_json(task.to_json()) == task
+
+
+@given(
+    hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 20), st.integers(2, 6)),
+        elements=st.floats(0, 1, allow_nan=False),
+    )
+)
+def test_the_decision_is_the_most_probable_class(outputs: np.ndarray) -> None:
+    task = Task.of(True, outputs.shape[1])
+    decided = task.decide(outputs)
+    chosen = task.probabilities(outputs)[np.arange(len(outputs)), decided]
+    assert np.all(chosen == outputs.max(axis=1))
+
+
+@given(hnp.arrays(np.float64, st.integers(1, 30), elements=st.floats(0, 1, allow_nan=False)))
+def test_one_units_probabilities_sum_to_one_and_decide_as_the_logit(p: np.ndarray) -> None:
+    task = Task.of(True, 1)
+    proba = task.probabilities(p[:, None])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    with np.errstate(divide="ignore"):
+        logits = np.log(p) - np.log1p(-p)  # σ⁻¹(p), ±∞ at 0 and 1
+    assert task.decide(p[:, None]).tolist() == task.decide(logits[:, None], logits=True).tolist()
