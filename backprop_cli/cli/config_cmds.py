@@ -70,6 +70,7 @@ def init(
     """
     from ..config.models import BUILTIN_DATASETS
     from ..config.starter import starter_config
+    from ..runs.layout import STARTER_CONFIG
 
     if data is not None:
         if dataset is not None:
@@ -83,7 +84,7 @@ def init(
         fail(
             f"--dataset: unknown data set {dataset!r}; choose one of: {', '.join(BUILTIN_DATASETS)}"
         )
-    out = out or Path("config.yaml")
+    out = out or Path(STARTER_CONFIG)
     _write(out, overwrite, starter_config(dataset))
     if not to_stdout(out):
         console.print(

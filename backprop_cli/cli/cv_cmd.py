@@ -42,8 +42,9 @@ def cv(
     """
     from ..config import load_config
     from ..errors import BpropError
-    from ..runs.cv import CV_FILES, fold_config, fold_trials
+    from ..runs.cv import fold_config, fold_trials
     from ..runs.execution import StopRequest, check_dask
+    from ..runs.layout import CV_FILES
     from ..runs.outcomes import outcome_of_all
     from ..runs.run import prepare
     from ..runs.rundirs import claim_new_dir

@@ -10,6 +10,7 @@ from .console import console, err_console, fail
 def plot_boundary(runs: list[Path], out: Path | None, overwrite: bool, animate: bool) -> None:
     from ..errors import BpropError
     from ..runs import boundary, pictures
+    from ..runs.layout import ANIMATION
     from .outputs import check_output, free_picture_name, to_stdout, write_output
 
     try:
@@ -22,7 +23,7 @@ def plot_boundary(runs: list[Path], out: Path | None, overwrite: bool, animate: 
                     f"--animate: {source} is not a run directory; give the run whose epoch "
                     "checkpoints to animate"
                 )
-            path = out or source / "boundary.gif"
+            path = out or source / ANIMATION
             option = "--out" if out else "--animate"
             check_output(path, overwrite, option, picture=True, suffix=".gif")
             frames, where = pictures.frames_of(source)

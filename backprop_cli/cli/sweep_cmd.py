@@ -82,10 +82,11 @@ def sweep(
     from ..errors import BpropError, ConfigError
     from ..runs.cv import check_folds, fold_config
     from ..runs.execution import StopRequest, check_dask
+    from ..runs.layout import SWEEP_FILES
     from ..runs.outcomes import outcome
     from ..runs.run import prepare
     from ..runs.rundirs import claim, claim_new_dir, mark_sweep
-    from ..runs.sweep import SWEEP_FILES, Space, make_trials
+    from ..runs.sweep import Space, make_trials
     from ..runs.sweep_results import sweep_metric, sweep_mode
     from ..system.atomic import remove_stale_temporaries
     from ..system.locking import check_free
@@ -168,25 +169,27 @@ def _run_folds(
     """Every trial's folds, run together (with ``resume``, only those not finished); a row per
     trial with the folds' mean score."""
     from ..runs.cv import cross_validated, folds_of_trials
+    from ..runs.layout import fold_name
 
     runs = folds_of_trials(valid, folds, source)
     done, interrupted = run_shown(runs, out_dir, metric, mode, jobs, dask, resume, quiet, stop)
     by_name = {r.name: r for r in done}
     results = []
     for trial in valid:
-        mine = [by_name[f"{trial.name}/fold-{k + 1}"] for k in range(folds)]
+        mine = [by_name[f"{trial.name}/{fold_name(k + 1)}"] for k in range(folds)]
         results.append(cross_validated(trial, mine))
     return results, interrupted
 
 
 def _accept_sweep(directory: Path) -> None:
     from ..errors import ConfigError
-    from ..runs.rundirs import SWEEP_MARKER, is_sweep_dir
+    from ..runs.layout import SWEEP_JSON, SWEEP_MARKER
+    from ..runs.rundirs import is_sweep_dir
 
     if not is_sweep_dir(directory):
         raise ConfigError(
-            f"--resume: {directory} holds no sweep bprop wrote (no {SWEEP_MARKER} or sweep.json); "
-            "give the --out of the sweep to continue"
+            f"--resume: {directory} holds no sweep bprop wrote (no {SWEEP_MARKER} or "
+            f"{SWEEP_JSON}); give the --out of the sweep to continue"
         )
 
 

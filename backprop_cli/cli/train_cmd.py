@@ -62,6 +62,7 @@ def train(
     """
     from ..config import load_config
     from ..errors import BpropError, ConfigError
+    from ..runs.layout import RunLayout
     from ..runs.run import execute, prepare
     from ..runs.rundirs import claim_run_dir, run_of_checkpoint
     from ..system.locking import check_free
@@ -105,7 +106,7 @@ def train(
     if finished is not None and finished.status == "diverged":
         fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
     if finished is not None and finished.status == "interrupted":
-        again = ["train", str(config), "--resume", str(run_dir / "checkpoints/last.npz")]
+        again = ["train", str(config), "--resume", str(RunLayout(run_dir).last)]
         again += repeated("--set", set_)
         again += ["--seed", str(seed)] if seed is not None else []
         again += ["--diagnostics"] if diagnostics else []
@@ -204,6 +205,8 @@ SUMMARY_FIGURES = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "rmse
 def _summary(finished: RunFinished, loss: str, scaled: bool) -> None:
     from rich.table import Table
 
+    from ..runs.layout import CHECKPOINTS
+
     m = finished.metrics
     table = Table(title=f"run {finished.run_dir}", show_header=False)
     table.add_column("what", no_wrap=True)
@@ -231,11 +234,8 @@ def _summary(finished: RunFinished, loss: str, scaled: bool) -> None:
         f"{m['total_seconds']:.1f}s total, {m['train_seconds']:.1f}s in steps "
         f"({m.get('kernels', 'numpy')} updates)",
     )
-    table.add_row("files", ", ".join(f for f in finished.files if not f.startswith("checkpoints/")))
-    table.add_row(
-        "checkpoints",
-        ", ".join(
-            f.removeprefix("checkpoints/") for f in finished.files if f.startswith("checkpoints/")
-        ),
-    )
+    folder = CHECKPOINTS + "/"
+    table.add_row("files", ", ".join(f for f in finished.files if not f.startswith(folder)))
+    saved = [f.removeprefix(folder) for f in finished.files if f.startswith(folder)]
+    table.add_row("checkpoints", ", ".join(saved))
     console.print(table)

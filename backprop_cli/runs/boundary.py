@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..system.atomic import write_with
+from .layout import ANIMATION, BOUNDARY_PLOT, FIT_PLOT
 from .plotting import save_figure
 
 Predict = Callable[[NDArray[np.float64]], NDArray[Any]]
@@ -35,9 +36,9 @@ MAX_POINTS = 2000
 def picture_name(n_features: int, classification: bool) -> str | None:
     """boundary.png, fit.png, or None when neither picture applies."""
     if classification and n_features == 2:
-        return "boundary.png"
+        return BOUNDARY_PLOT
     if not classification and n_features == 1:
-        return "fit.png"
+        return FIT_PLOT
     return None
 
 
@@ -199,7 +200,7 @@ def animate(
     movie = FuncAnimation(fig, show, frames=len(frames), blit=False)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            made = Path(folder) / "boundary.gif"
+            made = Path(folder) / ANIMATION
             movie.save(made, writer=PillowWriter(fps=fps))
             data = made.read_bytes()
     finally:

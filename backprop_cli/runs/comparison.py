@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..system.atomic import write_text
+from .layout import ACCURACY_CURVES, COMPARISON_CSV, COMPARISON_JSON, LOSS_CURVES
 from .outcomes import FINISHED
 from .race import Result
 
@@ -127,21 +128,21 @@ def write_comparison(
 
     ranking, metric = ranked(results)
     csv_text, json_text = comparison_files(ranking, metric, target_loss, config_name)
-    write_text(out_dir / "comparison.csv", csv_text)
-    write_text(out_dir / "comparison.json", json_text)
-    files = ["comparison.csv", "comparison.json"]
+    write_text(out_dir / COMPARISON_CSV, csv_text)
+    write_text(out_dir / COMPARISON_JSON, json_text)
+    files = [COMPARISON_CSV, COMPARISON_JSON]
     series = [(labels[r.optimizer], r.history) for r in ranking if r.history]
     if series:
         has_val = any(row.get("val_loss") is not None for _, h in series for row in h)
         losses = ["train_loss", "val_loss"] if has_val else ["train_loss"]
         title = f"{config_name}: loss"
-        plot_runs(series, losses, out_dir / "loss_curves.png", title=title)
-        files.append("loss_curves.png")
+        plot_runs(series, losses, out_dir / LOSS_CURVES, title=title)
+        files.append(LOSS_CURVES)
         if any("train_accuracy" in row for _, h in series for row in h):
             accs = ["train_accuracy", "val_accuracy"] if has_val else ["train_accuracy"]
             title = f"{config_name}: accuracy"
-            plot_runs(series, accs, out_dir / "accuracy_curves.png", log=False, title=title)
-            files.append("accuracy_curves.png")
+            plot_runs(series, accs, out_dir / ACCURACY_CURVES, log=False, title=title)
+            files.append(ACCURACY_CURVES)
     return Comparison(ranking, metric, verdict(ranking, metric, target_loss), files)
 
 

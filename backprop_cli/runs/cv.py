@@ -29,11 +29,11 @@ from ..core.metrics import CLASSIFICATION_FIGURES, REGRESSION_FIGURES
 from ..errors import argument
 from ..system.atomic import write_text
 from ..system.resources import check_count
+from .layout import CV_CSV, CV_JSON, CV_PLOT, METRICS, fold_name
 from .rundirs import read_history
 from .sweep import MAX_TRIALS, Trial
 from .sweep_results import TrialResult
 
-CV_FILES = frozenset({"cv.csv", "cv.json", "cv.png"})
 #: The figures of each fold, in the order of cv.csv's columns (those a run has).
 FIGURES = (
     "final_train_loss", "final_val_loss", "final_train_accuracy", "final_val_accuracy",
@@ -60,7 +60,7 @@ def fold_config(cfg: ExperimentConfig, folds: int, k: int, source: str) -> Exper
     out."""
     raw = json.loads(json.dumps(cfg.model_dump(mode="json") | {"sweep": None}))
     apply_overrides(raw, [f"data.folds={folds}", f"data.fold={k}"], source)
-    raw["name"] = f"{cfg.name}-fold-{k + 1}"
+    raw["name"] = f"{cfg.name}-{fold_name(k + 1)}"
     return validate(raw, f"{source} (fold {k + 1})")
 
 
@@ -68,7 +68,7 @@ def fold_trials(cfg: ExperimentConfig, folds: int, source: str) -> list[Trial]:
     """One trial per fold: ``cfg`` with ``data.folds`` and ``data.fold`` set."""
     check_folds(folds)
     return [
-        Trial(k + 1, f"fold-{k + 1}", {"data.fold": k}, fold_config(cfg, folds, k, source))
+        Trial(k + 1, fold_name(k + 1), {"data.fold": k}, fold_config(cfg, folds, k, source))
         for k in range(folds)
     ]
 
@@ -88,7 +88,7 @@ def fold_result(result: TrialResult, run_dir: Path) -> FoldResult:
     """A fold's figures from its run directory (its history and metrics.json)."""
     try:
         history = read_history(run_dir)
-        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return FoldResult(result.id, result.status, detail=result.detail)
     figures: dict[str, float] = {}
@@ -137,7 +137,7 @@ def write_cv(folds: list[FoldResult], out_dir: Path, name: str) -> list[str]:
         writer.writerow([f.fold, f.status, *[f.figures.get(c, "") for c in cols]])
     for row in ("mean", "std"):
         writer.writerow([row, "", *[stats[row].get(c, "") for c in cols]])
-    write_text(out_dir / "cv.csv", buf.getvalue())
+    write_text(out_dir / CV_CSV, buf.getvalue())
     document: dict[str, Any] = {
         "name": name,
         "folds": [
@@ -146,16 +146,16 @@ def write_cv(folds: list[FoldResult], out_dir: Path, name: str) -> list[str]:
         ],
         **stats,
     }
-    write_text(out_dir / "cv.json", json.dumps(document, indent=2))
-    written = ["cv.csv", "cv.json"]
+    write_text(out_dir / CV_JSON, json.dumps(document, indent=2))
+    written = [CV_CSV, CV_JSON]
     runs = [(f"fold {f.fold}", f.history) for f in sorted(folds, key=lambda f: f.fold) if f.history]
     if runs:
         from .plotting import plot_runs
 
         metrics = [m for m in ("train_loss", "val_loss", "val_accuracy") if any(
             m in r for _, rows in runs for r in rows)]  # fmt: skip
-        plot_runs(runs, metrics, out_dir / "cv.png", title=f"{name}: {len(runs)} folds")
-        written.append("cv.png")
+        plot_runs(runs, metrics, out_dir / CV_PLOT, title=f"{name}: {len(runs)} folds")
+        written.append(CV_PLOT)
     return written
 
 

@@ -102,6 +102,8 @@ class RunLayout:
         return self.checkpoint(epoch_checkpoint(epoch))
 
 
+#: Where `bprop init` writes a starter config unless told otherwise.
+STARTER_CONFIG = CONFIG
 #: A run directory stands for this checkpoint (the weights its metrics.json was computed with).
 RUN_CHECKPOINT = Path(CHECKPOINTS) / LAST
 

@@ -14,10 +14,11 @@ from ..core.lr_find import MAX_STEPS, RangeTest, range_test, rates, training_ste
 from ..errors import argument
 from ..system.atomic import write_text
 from ..system.resources import check_count
+from .layout import LR_FIND_CSV, LR_FIND_FILES, LR_FIND_PLOT
 from .run import prepare
 from .step_log import csv_number
 
-FILES = ("lr_find.csv", "lr_find.png")
+FILES = LR_FIND_FILES
 
 
 def run_range_test(
@@ -46,8 +47,8 @@ def csv_text(test: RangeTest) -> str:
 
 def write(test: RangeTest, out_dir: Path, title: str) -> list[Path]:
     """lr_find.csv and lr_find.png in ``out_dir``."""
-    write_text(out_dir / "lr_find.csv", csv_text(test))
-    plot(test, out_dir / "lr_find.png", title)
+    write_text(out_dir / LR_FIND_CSV, csv_text(test))
+    plot(test, out_dir / LR_FIND_PLOT, title)
     return [out_dir / name for name in FILES]
 
 

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from ..errors import DataError
 from . import boundary
 from .inference import Model, checkpoint_path, load_model, model_of_splits, split_of
+from .layout import BEST, INITIAL, LAST
 from .rundirs import is_checkpoint_name
 
 if TYPE_CHECKING:
@@ -98,9 +99,9 @@ def frames_of(run_dir: Path) -> tuple[list[tuple[str, boundary.Predict]], bounda
     it is further), and the run's scene."""
     folder = checkpoint_path(run_dir).parent
     names = sorted(p.name for p in folder.iterdir() if is_checkpoint_name(p.name))
-    ordered = [n for n in ("initial.npz",) if n in names]
-    ordered += sorted(n for n in names if n.startswith("epoch-"))
-    ordered += [n for n in ("last.npz",) if n in names]
+    ordered = [n for n in (INITIAL,) if n in names]
+    ordered += sorted(n for n in names if n not in (INITIAL, BEST, LAST))
+    ordered += [n for n in (LAST,) if n in names]
     frames: list[tuple[int, str, boundary.Predict]] = []
     where = None
     for name in ordered:

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from ..errors import DataError
+from .layout import STEPS
 
 COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm")
 HEADER = ",".join(COLUMNS) + "\n"
@@ -35,7 +36,7 @@ class StepLog:
     @classmethod
     def resumed(cls, run_dir: Path, epoch: int) -> StepLog:
         """The rows of ``run_dir``'s steps.csv up to the end of ``epoch``."""
-        path = run_dir / "steps.csv"
+        path = run_dir / STEPS
         if not path.is_file():
             return cls()
         try:
@@ -69,7 +70,7 @@ class StepLog:
 def read_steps(run_dir: Path) -> list[dict[str, float]]:
     """The rows of ``run_dir``'s steps.csv as numbers (NaN where a value was not finite); []
     when it has none."""
-    path = run_dir / "steps.csv"
+    path = run_dir / STEPS
     if not path.is_file():
         return []
     try:

@@ -21,6 +21,7 @@ from ..config.loading import read_yaml
 from ..core.batching import Batching
 from ..errors import DataError
 from .build import build_batching
+from .layout import CONFIG, METRICS
 from .plotting import save_figure
 from .rundirs import read_history
 from .step_log import read_steps
@@ -94,10 +95,10 @@ class StepSeries:
 def read_step_series(label: str, run_dir: Path) -> StepSeries:
     """The per-step rows of ``run_dir`` and what the x axes need."""
     rows = read_steps(run_dir)
-    source = run_dir / "config.yaml"
+    source = run_dir / CONFIG
     batching = build_batching(validate(read_yaml(source), str(source)))
     n_train = None
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = run_dir / METRICS
     if metrics_path.is_file():
         try:
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))

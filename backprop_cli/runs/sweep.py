@@ -26,13 +26,11 @@ from ..config import (
 )
 from ..errors import ConfigError, argument
 from ..system.resources import check_count
-from .rundirs import SWEEP_MARKER
 
 KINDS = ("uniform", "loguniform", "int", "choice")
 #: int:a:b bounds stay below this (int64 draws).
 INT_BOUND = 2.0**62
 #: The files a sweep writes in its directory (beside a run directory per trial).
-SWEEP_FILES = frozenset({"sweep.csv", "sweep.json", "best.yaml", "sweep.png", SWEEP_MARKER})
 #: The most trials a sweep may have (each one is a training run).
 MAX_TRIALS = 100_000
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..config import ExperimentConfig, to_yaml
 from ..errors import ConfigError, argument
 from ..system.atomic import write_text
+from .layout import BEST_CONFIG, SWEEP_CSV, SWEEP_JSON, SWEEP_PLOT
 from .outcomes import FINISHED
 from .sweep import Space
 
@@ -138,18 +139,18 @@ def write_sweep(
     ranking = ranked(results, mode)
     keys = search.keys
     csv_text, json_text = sweep_files(ranking, keys, metric, mode)
-    write_text(out_dir / "sweep.csv", csv_text)
-    write_text(out_dir / "sweep.json", json_text)
-    files = ["sweep.csv", "sweep.json"]
+    write_text(out_dir / SWEEP_CSV, csv_text)
+    write_text(out_dir / SWEEP_JSON, json_text)
+    files = [SWEEP_CSV, SWEEP_JSON]
     winner = next((r for r in ranking if r.status in FINISHED and r.score is not None), None)
     if winner is not None:
         resolved = configs[winner.name]
         heading = f"# {config_name}: best trial {winner.name} by {metric} ({mode})\n"
-        write_text(out_dir / "best.yaml", heading + to_yaml(resolved))
-        files.append("best.yaml")
+        write_text(out_dir / BEST_CONFIG, heading + to_yaml(resolved))
+        files.append(BEST_CONFIG)
     if any(r.score is not None for r in results):
         logarithmic = {k for k, d in search.space.items() if d.logarithmic}
         points = [(r.params, r.score, r.status) for r in results]
-        plot_sweep(points, keys, logarithmic, metric, out_dir / "sweep.png")
-        files.append("sweep.png")
+        plot_sweep(points, keys, logarithmic, metric, out_dir / SWEEP_PLOT)
+        files.append(SWEEP_PLOT)
     return SweepSummary(ranking, winner, files)

@@ -14,6 +14,7 @@ from ..config import read_yaml
 from ..errors import BpropError
 from ..system.locking import check_free, hold
 from .execution import StopRequest, run_all
+from .layout import CONFIG, METRICS
 from .outcomes import STATUS
 from .resumption import differences
 from .rundirs import holds_only_run_files, is_empty, read_history
@@ -23,7 +24,7 @@ from .sweep_results import TrialResult, score_of
 
 def summarize(trial: Trial, run_dir: Path, metric: str, mode: str) -> TrialResult:
     """A trial's row from its run directory (it wrote metrics.json)."""
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
     history = read_history(run_dir)
     final = history[-1] if history else {}
     val = [r["val_loss"] for r in history if r.get("val_loss") is not None]
@@ -85,7 +86,7 @@ def is_finished(run_dir: Path) -> bool:
     """True when ``run_dir`` holds a run that ended by itself (completed, early-stopped or
     diverged), not one that was interrupted."""
     try:
-        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(metrics, dict) and metrics.get("stop_reason") != "interrupted"
@@ -138,7 +139,7 @@ def plan_resume(trials: list[Trial], out_dir: Path) -> ResumePlan:
 
 
 def _saved_config(run_dir: Path) -> dict[str, object] | None:
-    path = run_dir / "config.yaml"
+    path = run_dir / CONFIG
     if not path.is_file():
         return None
     try:
