@@ -43,7 +43,8 @@ from .runs.inference import (
     model_of_splits,
 )
 from .runs.model_arrays import given_features, given_targets
-from .runs.run import Prepared, RunFinished, RunStarted, execute, prepare
+from .runs.plan import Plan, prepare
+from .runs.run import RunFinished, RunStarted, train_into
 
 RunEvent = Event | RunStarted | RunFinished
 Callback = Callable[[RunEvent], object]
@@ -140,16 +141,16 @@ def _config(
 
 
 def _events(
-    prepared: Prepared, out: str | Path | None, stop: Callable[[], bool] | None = None
+    prepared: Plan, out: str | Path | None, stop: Callable[[], bool] | None = None
 ) -> Generator[RunEvent, None, None]:
     """`execute` into ``out`` (claimed as `bprop train --out` claims it) or into memory."""
     if out is None:
-        yield from execute(prepared, None, stop=stop)
+        yield from train_into(prepared, None, stop=stop)
         return
     from .runs.rundirs import accept_new, claim
 
     with claim(Path(out), accept_new()) as run_dir:
-        yield from execute(prepared, run_dir, stop=stop)
+        yield from train_into(prepared, run_dir, stop=stop)
 
 
 @dataclass

@@ -65,11 +65,12 @@ def test_predictions_from_raw_units_match_the_runs_own_evaluation(tmp_path: Path
 
 def test_the_end_of_run_scene_is_in_raw_units_too(tmp_path: Path) -> None:
     from backprop_cli.config import load_config
-    from backprop_cli.runs.run import execute, prepare
+    from backprop_cli.runs.plan import prepare
+    from backprop_cli.runs.run import train_into
 
     cfg = load_config(CONFIG_DIR / "moons.yaml", ["training.epochs=1"])
     prepared = prepare(cfg)
-    list(execute(prepared, tmp_path / "r", plot=False))
+    list(train_into(prepared, tmp_path / "r", plot=False))
     drawn: list[boundary.Scene] = []
     original = boundary.plot_picture
     boundary.plot_picture = lambda predict, where, path, title="", exclusive=False: drawn.append(

@@ -15,8 +15,8 @@ from typer.testing import Result
 from backprop_cli.config import ExperimentConfig, load_config
 from backprop_cli.core.batching import Batching
 from backprop_cli.runs.comparison import ranked, verdict
+from backprop_cli.runs.plan import Plan
 from backprop_cli.runs.race import Result as Row
-from backprop_cli.runs.run import Prepared
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
@@ -314,7 +314,7 @@ def test_interrupting_keeps_the_finished_comparison(
     calls = []
     real_prepare = race_module.prepare
 
-    def prepare_then_interrupt(cfg: ExperimentConfig) -> Prepared:
+    def prepare_then_interrupt(cfg: ExperimentConfig) -> Plan:
         calls.append(cfg.optimizer.type)
         if len(calls) == 2:
             raise KeyboardInterrupt

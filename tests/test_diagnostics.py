@@ -14,7 +14,8 @@ from backprop_cli.core.activations import get_activation
 from backprop_cli.core.diagnostics import Diagnostics
 from backprop_cli.core.layers import Dense
 from backprop_cli.core.network import Network
-from backprop_cli.runs.run import execute, prepare
+from backprop_cli.runs.plan import prepare
+from backprop_cli.runs.run import train_into
 
 from helpers import CONFIG_DIR, cli, history_of
 
@@ -33,7 +34,7 @@ def test_columns_match_a_hand_computation(tmp_path: Path) -> None:
     """One full-batch SGD step: grad_norm is ‖∂L/∂W‖ at the initial weights, update_ratio is
     ‖lr·∂L/∂W‖/‖W‖, and dead_fraction the share of units with z ≤ 0 for every sample."""
     cfg = load_config(MOONS, FULL_BATCH)
-    list(execute(prepare(cfg), tmp_path / "run", plot=False))
+    list(train_into(prepare(cfg), tmp_path / "run", plot=False))
     row = history_of(tmp_path / "run")[0]
 
     prepared = prepare(cfg)  # the same seed: the run's initial weights and data

@@ -129,12 +129,12 @@ def test_a_run_directory_removed_mid_run(tmp_path: Path, monkeypatch: pytest.Mon
 def test_running_out_of_memory_names_the_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backprop_cli.runs import run as run_module
+    from backprop_cli.runs import plan as plan_module
 
     def huge(*args: object, **kwargs: object) -> None:
         np.empty((10**9, 10**9))  # 8 EB: no machine allocates it
 
-    monkeypatch.setattr(run_module, "build_network", huge)
+    monkeypatch.setattr(plan_module, "build_network", huge)
     result = cli(["train", str(TOY), "--out", str(tmp_path / "r"), *QUICK])
     assert_one_line(result, 2, "not enough memory: Unable to allocate")
     assert "EiB" in result.output

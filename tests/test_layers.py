@@ -14,7 +14,8 @@ from backprop_cli.config import load_config
 from backprop_cli.core.activations import get_activation
 from backprop_cli.core.layers import BatchNorm, Dense, Dropout, Residual
 from backprop_cli.core.network import Network
-from backprop_cli.runs.run import RunFinished, execute, prepare
+from backprop_cli.runs.plan import prepare
+from backprop_cli.runs.run import RunFinished, train_into
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
@@ -142,7 +143,7 @@ def test_layer_mistakes_name_the_key(layers: str, message: str, tmp_path: Path) 
 
 def run(out: Path, overrides: list[str], resume: Path | None = None) -> RunFinished:
     cfg = load_config(CONFIG_DIR / "moons.yaml", overrides)
-    events = list(execute(prepare(cfg, resume), out, plot=False))
+    events = list(train_into(prepare(cfg, resume), out, plot=False))
     assert isinstance(events[-1], RunFinished)
     return events[-1]
 

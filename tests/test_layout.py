@@ -35,16 +35,6 @@ def part_of(module: str) -> str:
     return "__init__" if not top or top.startswith("__") else top
 
 
-def type_only(tree: ast.Module) -> set[ast.AST]:
-    """The imports inside ``if TYPE_CHECKING:`` blocks (annotations only, never run)."""
-    skipped: set[ast.AST] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
-            for child in node.body:
-                skipped.update(ast.walk(child))
-    return skipped
-
-
 def bprop_imports(path: Path) -> list[tuple[str, int]]:
     """(the imported bprop module relative to the package, line) for every import in ``path``."""
     here = path.relative_to(PACKAGE).with_suffix("").parts
@@ -53,10 +43,7 @@ def bprop_imports(path: Path) -> list[tuple[str, int]]:
         package = package[:-1]
     found = []
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = type_only(tree)
     for node in ast.walk(tree):
-        if node in skipped:
-            continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[: len(package) - node.level + 1]
@@ -112,9 +99,63 @@ def test_the_core_imports_numpy_and_the_standard_library_only(path: Path) -> Non
 
 
 def test_the_rule_above_can_fail() -> None:
-    """The import finder sees relative and absolute imports (so the rules bind)."""
-    found = {m for m, _ in bprop_imports(PACKAGE / "runs" / "run.py")}
+    """The import finder sees relative and absolute imports, at the top, inside functions and
+    for annotations only (so the rules bind)."""
+    found = {m for m, _ in bprop_imports(PACKAGE / "runs" / "plan.py")}
     assert "core.training" in found and "config" in found
+    inside = {m for m, _ in bprop_imports(PACKAGE / "cli" / "train_cmd.py")}
+    assert "runs.plan" in inside  # imported inside the command's function
+    annotations = {m for m, _ in bprop_imports(PACKAGE / "data" / "identifiers.py")}
+    assert "data.table" in annotations  # under if TYPE_CHECKING
+
+
+def module_of(name: str) -> str | None:
+    """The module file ``name`` (relative to the package) stands for, if it is one."""
+    base = PACKAGE.joinpath(*name.split(".")) if name else PACKAGE
+    if base.with_suffix(".py").is_file():
+        return name
+    return name if (base / "__init__.py").is_file() else None
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the bprop modules it imports (``from .x import name`` counts the module
+    ``x.name`` when it is one, else ``x``)."""
+    graph = {}
+    for path in MODULES:
+        name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix("__init__")
+        name = name.removesuffix(".")
+        targets = set()
+        for module, _ in bprop_imports(path):
+            found = module_of(module) or module_of(module.rpartition(".")[0])
+            if found is not None and found != name:
+                targets.add(found)
+        graph[name] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or through others."""
+    reach = {node: set() for node in graph}
+    for node in graph:
+        todo = list(graph[node])
+        while todo:
+            nxt = todo.pop()
+            if nxt not in reach[node] and nxt in graph:
+                reach[node].add(nxt)
+                todo += graph[nxt]
+    groups = {frozenset({n} | {m for m in reach[n] if n in reach[m]}) for n in graph}
+    return sorted(sorted(g) for g in groups if len(g) > 1)
+
+
+def test_no_import_cycle() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_can_fail() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    found = import_graph()
+    assert "runs.plan" in found["runs.run"] and "data" in found["runs.plan"]
 
 
 def test_the_wheel_lists_every_package_and_ships_the_data_sets() -> None:

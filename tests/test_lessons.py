@@ -21,7 +21,8 @@ import pytest
 
 from backprop_cli.config import load_config
 from backprop_cli.core.training import Warned
-from backprop_cli.runs.run import RunFinished, execute, prepare
+from backprop_cli.runs.plan import prepare
+from backprop_cli.runs.run import RunFinished, train_into
 
 LESSONS = Path(__file__).resolve().parents[1] / "configs" / "lessons"
 
@@ -43,7 +44,7 @@ def run_dir(name: str) -> tuple[Path, tuple[Any, ...]]:
     """The run directory and events of configs/lessons/<name>.yaml trained as written."""
     assert _RUNS is not None
     out = _RUNS / name
-    events = tuple(execute(prepare(load_config(LESSONS / f"{name}.yaml")), out, plot=False))
+    events = tuple(train_into(prepare(load_config(LESSONS / f"{name}.yaml")), out, plot=False))
     return out, events
 
 

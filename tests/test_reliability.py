@@ -20,7 +20,8 @@ from backprop_cli.config import load_config, validate
 from backprop_cli.errors import ConfigError
 from backprop_cli.runs.build import build_optimizer_from, build_schedule_from
 from backprop_cli.runs.checkpoints import Checkpoint
-from backprop_cli.runs.run import RunFinished, execute, prepare
+from backprop_cli.runs.plan import prepare
+from backprop_cli.runs.run import RunFinished, train_into
 from backprop_cli.runs.rundirs import new_run_dir
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
@@ -433,7 +434,7 @@ def run_in_process(config: Path, out: Path, overrides: list[str], stop_after: in
         return stop_after is not None and steps >= stop_after
 
     cfg = load_config(config, overrides)
-    events = list(execute(prepare(cfg, resume), out, plot=False, stop=stop))
+    events = list(train_into(prepare(cfg, resume), out, plot=False, stop=stop))
     assert isinstance(events[-1], RunFinished)
     return events[-1]
 

@@ -13,7 +13,8 @@ import pytest
 from backprop_cli.config import load_config
 from backprop_cli.core.batching import Batching
 from backprop_cli.core.training import StepDone
-from backprop_cli.runs.run import RunFinished, execute, prepare
+from backprop_cli.runs.plan import prepare
+from backprop_cli.runs.run import RunFinished, train_into
 from backprop_cli.runs.step_log import COLUMNS, StepLog, read_steps
 from backprop_cli.runs.step_plot import StepSeries, moving_average, window_for
 
@@ -24,7 +25,7 @@ MOONS = CONFIG_DIR / "moons.yaml"
 
 def train(out: Path, overrides: list[str], **kwargs: object) -> list:
     cfg = load_config(MOONS, ["output.checkpoint_every=0", *overrides])
-    return list(execute(prepare(cfg, kwargs.pop("resume", None)), out, plot=False, **kwargs))  # type: ignore[arg-type]
+    return list(train_into(prepare(cfg, kwargs.pop("resume", None)), out, plot=False, **kwargs))  # type: ignore[arg-type]
 
 
 def test_a_row_per_update_matching_the_loop_and_the_history(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from backprop_cli.config import load_config
 from backprop_cli.core.batching import Batching
 from backprop_cli.core.training import StepDone, correct_count
-from backprop_cli.runs.run import RunFinished, execute, prepare
+from backprop_cli.runs.plan import prepare
+from backprop_cli.runs.run import RunFinished, train_into
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
@@ -23,7 +24,7 @@ CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*
 
 def run(config: Path | str, out: Path, overrides: list[str], resume: Path | None = None) -> list:
     cfg = load_config(config, overrides)
-    return list(execute(prepare(cfg, resume), out, plot=False))
+    return list(train_into(prepare(cfg, resume), out, plot=False))
 
 
 def finished(events: list) -> RunFinished:
@@ -298,7 +299,7 @@ def test_train_loss_is_measured_before_each_update(tmp_path: Path) -> None:
         "optimizer={type: sgd, lr: 0.5}",
     ]
     cfg = load_config(TOY, overrides)
-    list(execute(prepare(cfg), out, plot=False))
+    list(train_into(prepare(cfg), out, plot=False))
     history = history_of(out)
 
     net = prepare(cfg).net  # same seed: the initial weights of the run
@@ -382,7 +383,7 @@ def test_train_accuracy_counts_each_sample_against_its_own_label(
         "data.options.n_samples=90",
     ]
     cfg = load_config(config, overrides)
-    list(execute(prepare(cfg), tmp_path / "run", plot=False))
+    list(train_into(prepare(cfg), tmp_path / "run", plot=False))
     prepared = prepare(cfg)
     net, splits = prepared.net, prepared.splits
     out = net.forward(splits.X_train)

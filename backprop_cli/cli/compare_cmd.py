@@ -62,8 +62,8 @@ def compare_optimizers(
     from ..errors import BpropError
     from ..runs.execution import StopRequest, check_dask
     from ..runs.outcomes import outcome
+    from ..runs.plan import prepare
     from ..runs.race import cancelled, contestants, race
-    from ..runs.run import prepare
     from ..runs.rundirs import claim_new_dir
     from ..system.locking import check_free
 

@@ -46,7 +46,7 @@ def cv(
     from ..runs.execution import StopRequest, check_dask
     from ..runs.layout import CV_FILES
     from ..runs.outcomes import outcome_of_all
-    from ..runs.run import prepare
+    from ..runs.plan import prepare
     from ..runs.rundirs import claim_new_dir
     from ..system.atomic import remove_stale_temporaries
     from ..system.locking import check_free

@@ -84,7 +84,7 @@ def sweep(
     from ..runs.execution import StopRequest, check_dask
     from ..runs.layout import SWEEP_FILES
     from ..runs.outcomes import outcome
-    from ..runs.run import prepare
+    from ..runs.plan import prepare
     from ..runs.rundirs import claim, claim_new_dir, mark_sweep
     from ..runs.sweep import Space, make_trials
     from ..runs.sweep_results import sweep_metric, sweep_mode

@@ -63,7 +63,8 @@ def train(
     from ..config import load_config
     from ..errors import BpropError, ConfigError
     from ..runs.layout import RunLayout
-    from ..runs.run import execute, prepare
+    from ..runs.plan import prepare
+    from ..runs.run import train_into
     from ..runs.rundirs import claim_run_dir, run_of_checkpoint
     from ..system.locking import check_free
 
@@ -95,7 +96,7 @@ def train(
             fail(str(exc))
         try:
             with graceful_stop() as stop:
-                events = execute(prepared, run_dir, stop=stop)
+                events = train_into(prepared, run_dir, stop=stop)
                 scaled = prepared.splits.target_scale is not None
                 finished = _render(events, quiet, cfg.loss, scaled)
         except BpropError as exc:

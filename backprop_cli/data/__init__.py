@@ -17,7 +17,7 @@ from .splits import Splits, TargetScale, make_splits, scale_targets, standardize
 from .table_splits import load_table_splits, table_request, table_source
 
 if TYPE_CHECKING:
-    from ..config.models import DataConfig
+    from .spec import DataSpec
 
 __all__ = [
     "GENERATORS",
@@ -66,7 +66,7 @@ def _check_finite(source: str, arrays: dict[str, NDArray[Any]]) -> None:
 
 
 def load_data(
-    data: DataConfig,
+    data: DataSpec,
     task: str,
     rng: np.random.Generator,
     scale: bool,
@@ -97,7 +97,7 @@ def load_data(
 
 
 def _memory_splits(
-    data: DataConfig,
+    data: DataSpec,
     task: str,
     rng: np.random.Generator,
     scale: bool,
@@ -121,7 +121,7 @@ def _memory_splits(
 def _raw_splits(
     raw: RawData,
     source: str,
-    data: DataConfig,
+    data: DataSpec,
     rng: np.random.Generator,
     scale: bool,
     dtype: np.dtype,

@@ -12,8 +12,8 @@ from numpy.typing import NDArray
 from ..errors import DataError
 
 if TYPE_CHECKING:
-    from ..config.models import DataConfig
     from .encoding import Encoding
+    from .spec import DataSpec
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class Fold:
 Validation = float | Fold  # a share of the rows, or a fold
 
 
-def validation_of(data: DataConfig) -> Validation:
+def validation_of(data: DataSpec) -> Validation:
     """The validation split a ``data:`` section asks for: a fold (``folds``, ``fold``) or a
     share (``validation_split``)."""
     if data.folds is not None:

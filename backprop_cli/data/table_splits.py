@@ -27,10 +27,10 @@ from .tabular import Settings, prepare_table
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ..config.models import DataConfig
+    from .spec import DataSpec
 
 
-def table_source(data: DataConfig) -> Path | None:
+def table_source(data: DataSpec) -> Path | None:
     """The table file ``data`` reads (a shipped table or a .csv/.tsv/.parquet/.feather path),
     or None for generated data, the numeric shipped sets and .npz files."""
     if data.dataset in SHIPPED_TABLES:
@@ -41,7 +41,7 @@ def table_source(data: DataConfig) -> Path | None:
     return path if table_format(path) is not None else None
 
 
-def table_request(data: DataConfig) -> Request:
+def table_request(data: DataSpec) -> Request:
     """The columns a table's ``data:`` section asks for."""
     target = data.target
     if target is None and data.dataset in SHIPPED_TABLES:
@@ -51,7 +51,7 @@ def table_request(data: DataConfig) -> Request:
 
 def load_table_splits(
     source: Path | pa.Table,
-    data: DataConfig,
+    data: DataSpec,
     task: str,
     rng: np.random.Generator,
     scale: bool,
@@ -151,7 +151,7 @@ def _cached_splits(
 
 def _prepare_table_splits(
     path: Path,
-    data: DataConfig,
+    data: DataSpec,
     task: str,
     rng: np.random.Generator,
     scale: bool,
@@ -165,7 +165,7 @@ def _prepare_table_splits(
 
 def _splits_of(
     table: Table,
-    data: DataConfig,
+    data: DataSpec,
     task: str,
     rng: np.random.Generator,
     scale: bool,

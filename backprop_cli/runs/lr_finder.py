@@ -15,7 +15,7 @@ from ..errors import argument
 from ..system.atomic import write_text
 from ..system.resources import check_count
 from .layout import LR_FIND_CSV, LR_FIND_FILES, LR_FIND_PLOT
-from .run import prepare
+from .plan import prepare
 from .step_log import csv_number
 
 FILES = LR_FIND_FILES

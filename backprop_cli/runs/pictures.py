@@ -4,7 +4,7 @@ saved epochs (the drawing is `boundary`'s)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,11 +12,10 @@ from numpy.typing import NDArray
 from ..errors import DataError
 from . import boundary
 from .inference import Model, checkpoint_path, load_model, model_of_splits, split_of
-from .layout import BEST, INITIAL, LAST
+from .layout import BEST, INITIAL, LAST, RunLayout
+from .plan import Plan
 from .rundirs import is_checkpoint_name
-
-if TYPE_CHECKING:
-    from .run import Prepared
+from .sinks import Outcome, Record, Sink
 
 
 def _predictor(model: Model) -> boundary.Predict:
@@ -24,7 +23,25 @@ def _predictor(model: Model) -> boundary.Predict:
     return lambda X: model.outputs(X, str(model.source))
 
 
-def at_the_end(prepared: Prepared, run_dir: Path) -> Path | None:
+class Pictures(Sink):
+    """A run directory's loss.png (the history's curves) and, once a run has finished, the
+    picture of its final weights (`at_the_end`)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.directory = self.run_dir = run_dir
+
+    def finish(self, record: Record, outcome: Outcome) -> None:
+        if not outcome.history:
+            return
+        from .plotting import plot_history
+
+        plan = record.plan
+        plot_history(outcome.history, RunLayout(self.run_dir).loss_plot, title=plan.cfg.name)
+        if outcome.status in ("completed", "early_stopping"):  # the final weights' boundary
+            at_the_end(plan, self.run_dir)
+
+
+def at_the_end(prepared: Plan, run_dir: Path) -> Path | None:
     """Draw the picture of a finished run (when one applies) into ``run_dir``."""
     splits = prepared.splits
     model = model_of_splits(prepared.cfg, prepared.net, splits, run_dir, prepared.task)

@@ -23,7 +23,8 @@ from ..errors import BpropError, ConfigError, argument
 from ..system.locking import hold
 from .execution import run_all
 from .outcomes import STATUS
-from .run import RunFinished, RunStarted, execute, prepare, warm_data_cache
+from .plan import prepare, warm_data_cache
+from .run import RunFinished, RunStarted, train_into
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def _contestant_events(
     finished: RunFinished | None = None
     try:
         with hold(run_dir):  # a run directory like any other: one writer at a time
-            for event in execute(prepare(contestant.config), run_dir, stop=stop):
+            for event in train_into(prepare(contestant.config), run_dir, stop=stop):
                 if isinstance(event, EpochEnded):
                     history.append(event.row)
                 elif isinstance(event, RunFinished):

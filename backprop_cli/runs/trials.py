@@ -43,7 +43,8 @@ def run_trial(
     """Train one trial into ``run_dir`` (a worker's whole job); never raises: a failure is the
     trial's status and detail. Once ``stop`` is requested the trial stops after its current step
     ("interrupted"), or does not start ("cancelled")."""
-    from .run import execute, prepare
+    from .plan import prepare
+    from .run import train_into
 
     if stop is not None and stop():
         return TrialResult(trial.id, trial.name, trial.params, "cancelled", detail="not started")
@@ -51,7 +52,7 @@ def run_trial(
         assert trial.config is not None
         run_dir.mkdir(parents=True, exist_ok=True)
         with hold(run_dir):  # a run directory like any other: one writer at a time
-            for _ in execute(prepare(trial.config), run_dir, plot=False, stop=stop):
+            for _ in train_into(prepare(trial.config), run_dir, plot=False, stop=stop):
                 pass
             return summarize(trial, run_dir, metric, mode)
     except BpropError as exc:
@@ -74,7 +75,7 @@ def run_trials(
     their current step and the queued ones return "cancelled" at once, so this ends soon."""
     tasks = [(t, out_dir / t.name, metric, mode, stop) for t in todo]
     if dask is not None or (jobs > 1 and len(todo) > 1):
-        from .run import warm_data_cache
+        from .plan import warm_data_cache
 
         configs = [t.config for t in todo if t.config is not None]
         warm_data_cache(configs)  # the workers share one parse of a table
