@@ -36,12 +36,8 @@ from .config.loading import apply_overrides
 from .core.training import Event
 from .data.memory import source_of
 from .errors import ConfigError
-from .runs.inference import (
-    Model,
-    evaluate_model,
-    load_model,
-    model_of_splits,
-)
+from .runs.evaluation import evaluate_model
+from .runs.model import Model, load_model, model_of_splits
 from .runs.model_arrays import given_features, given_targets
 from .runs.plan import Plan, prepare
 from .runs.run import RunFinished, RunStarted, train_into

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from backprop_cli.runs import boundary, pictures
-from backprop_cli.runs.inference import load_model, split_of
+from backprop_cli.runs.evaluation import split_of
+from backprop_cli.runs.model import load_model
 
 from helpers import CONFIG_DIR, cli
 
@@ -52,12 +53,12 @@ def test_predictions_from_raw_units_match_the_runs_own_evaluation(tmp_path: Path
     predict, where, name, epoch = pictures.of_checkpoint(run)
     assert (name, epoch) == ("boundary.png", 20)
     model = load_model(run)
-    X_test, y_test = split_of(model.cfg, "test")
+    X_test, y_test = split_of(model.experiment(), "test")
     accuracy = float(np.mean(boundary._classes(predict(X_test)) == y_test))
     metrics = json.loads((run / "metrics.json").read_text())
     assert accuracy == metrics["test"]["accuracy"]
     # The points are the raw training and validation splits (spirals span about [−1, 1]).
-    X_train, _ = split_of(model.cfg, "train")
+    X_train, _ = split_of(model.experiment(), "train")
     assert [s for s, _, _ in where.points] == ["train", "val"]
     np.testing.assert_array_equal(where.points[0][1], X_train)
     assert where.points[0][1].min() < -0.5 and where.points[0][1].max() > 0.5

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backprop_cli.runs.evaluation import split_of
 from backprop_cli.runs.export import input_columns, input_notes, torch_state
-from backprop_cli.runs.inference import load_model, split_of
+from backprop_cli.runs.model import load_model
 
 from helpers import CONFIG_DIR, cli
 
@@ -50,8 +51,8 @@ def test_the_onnx_model_matches_bprop_predict_on_every_shipped_config(
     result = cli(["export", str(run), "--format", "onnx", "--out", str(path)])
     assert result.exit_code == 0, (config.stem, result.output)
     model = load_model(run)
-    split = "test" if model.cfg.data.test_split > 0 else "train"
-    X, _ = split_of(model.cfg, split)
+    split = "test" if model.experiment().data.test_split > 0 else "train"
+    X, _ = split_of(model.experiment(), split)
     expected = model.outputs(X, "test")  # a regression's in the target's units
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     [output] = session.get_outputs()
@@ -80,7 +81,7 @@ def test_onnx_layers_beyond_dense_and_every_activation(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert cli(["export", str(run), "--out", str(tmp_path / "m.onnx")]).exit_code == 0
     model = load_model(run)
-    X, _ = split_of(model.cfg, "test")
+    X, _ = split_of(model.experiment(), "test")
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
     got = session.run(None, {"features": X.astype(np.float32)})[0]
     np.testing.assert_allclose(got, model.net.predict(model.inputs(X, "x")), rtol=1e-5, atol=1e-6)
@@ -103,7 +104,7 @@ def test_a_table_with_categories_and_gaps_says_what_the_caller_must_do(tmp_path:
     result = cli(["export", str(run), "--out", str(tmp_path / "p.onnx")])
     assert result.exit_code == 0 and "island: one column per category" in result.output
     # A numeric gap (NaN) is filled inside the graph with the training fill, as predict does.
-    X, _ = split_of(model.cfg, "test")
+    X, _ = split_of(model.experiment(), "test")
     numeric = [i for i, c in enumerate(input_columns(model)) if "=" not in c]
     gapped = X.astype(np.float32).copy()
     gapped[0, numeric[0]] = np.nan
@@ -148,7 +149,7 @@ def test_torch_export_writes_safetensors_and_matches_torch_when_present(tmp_path
     scope: dict[str, object] = {}
     exec(code, scope)  # the printed snippet, as a user would paste it
     model = load_model(run)
-    X, _ = split_of(model.cfg, "test")
+    X, _ = split_of(model.experiment(), "test")
     inputs = model.inputs(X, "x")
     with torch.no_grad():
         got = scope["model"](torch.from_numpy(inputs.astype(np.float32))).numpy()  # type: ignore[operator]

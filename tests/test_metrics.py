@@ -25,7 +25,8 @@ from backprop_cli.core.metrics import (
     regression_scores,
 )
 from backprop_cli.core.task import Task
-from backprop_cli.runs.inference import load_model, scores, split_of
+from backprop_cli.runs.evaluation import scores, split_of
+from backprop_cli.runs.model import load_model
 
 from helpers import CONFIG_DIR, cli
 
@@ -285,7 +286,7 @@ def test_evaluate_and_metrics_json_match_scikit_learn(
     summary = trained(config, run, f"training.epochs={epochs}")
     assert "test balanced accuracy" in summary and "(½·MSE)" not in summary
     model = load_model(run)
-    X, y = split_of(model.cfg, "test")
+    X, y = split_of(model.experiment(), "test")
     proba = model.task.probabilities(model.outputs(X, "test"))
     found = evaluated(run)
     assert_same(found, reference(y, proba))
@@ -305,7 +306,7 @@ def test_regression_run_matches_scikit_learn(tmp_path: Path) -> None:
     assert f"test loss {scaled}" in summary and f"final train_loss {scaled}" in summary
     assert "test RMSE" in summary
     model = load_model(run)
-    X, y = split_of(model.cfg, "test")
+    X, y = split_of(model.experiment(), "test")
     found = evaluated(run)
     assert_same(found, regression_reference(y, model.outputs(X, "test")[:, 0]))
     # the loss is on the standardized target (σ its training split's spread), the MSE in its units

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backprop_cli.errors import DataError
-from backprop_cli.runs.inference import Model, load_model
+from backprop_cli.runs.model import Model, load_model
 from backprop_cli.runs.model_files import input_blocks
 from backprop_cli.runs.predictions import prediction_text, write_predictions
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from backprop_cli.config import models, validate
+from backprop_cli.config import model_spec, models, validate
 from backprop_cli.core.activations import ACTIVATIONS, get_activation
 from backprop_cli.core.hyper import Hyper
 from backprop_cli.core.initializers import INITIALIZERS
@@ -43,11 +43,11 @@ def outside(spec: Hyper) -> list[float]:
 
 
 def test_config_names_are_the_registries() -> None:
-    assert set(models.LAYER_CONFIGS) == set(LAYER_TYPES)
+    assert set(model_spec.LAYER_CONFIGS) == set(LAYER_TYPES)
     assert set(models.SCHEDULE_CONFIGS) == set(SCHEDULE_KINDS)
-    assert typing.get_args(models.ActivationName) == tuple(ACTIVATIONS)
-    assert typing.get_args(models.InitName) == tuple(INITIALIZERS)
-    assert typing.get_args(models.LossName) == tuple(LOSSES)
+    assert typing.get_args(model_spec.ActivationName) == tuple(ACTIVATIONS)
+    assert typing.get_args(model_spec.InitName) == tuple(INITIALIZERS)
+    assert typing.get_args(model_spec.LossName) == tuple(LOSSES)
 
 
 SCHEDULE_CASES = [
@@ -108,7 +108,7 @@ def test_a_parameter_of_another_activation_or_initializer_is_refused() -> None:
         BASE["model"]["layers"][1],
     ]
     dense = validate(with_(model={"layers": layers}), "c.yaml").model.layers[0]
-    assert isinstance(dense, models.DenseConfig)
+    assert isinstance(dense, model_spec.DenseConfig)
     assert dense.activation_params() == {"alpha": 0.2}
     assert dense.init_params() == {"std": 0.3}
 

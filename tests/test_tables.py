@@ -698,8 +698,9 @@ def test_a_nested_column_is_refused_naming_the_cast(tmp_path: Path) -> None:
 
 def test_a_comparison_prepares_the_table_once_before_its_worker_processes(tmp_path: Path) -> None:
     from backprop_cli.config import load_config
-    from backprop_cli.runs.build import build_splits, generators
+    from backprop_cli.runs.build import build_splits
     from backprop_cli.runs.plan import warm_data_cache
+    from backprop_cli.runs.seeding import generators
 
     penguin_like(tmp_path)
     experiment = config(

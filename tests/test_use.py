@@ -14,7 +14,8 @@ from backprop_cli.config import load_config
 from backprop_cli.config.models import BUILTIN_DATASETS
 from backprop_cli.config.reference import json_schema, reference_markdown
 from backprop_cli.data import load_data
-from backprop_cli.runs.build import generators, task_of
+from backprop_cli.runs.build import task_of
+from backprop_cli.runs.seeding import generators
 
 from helpers import CONFIG_DIR, cli, history_of, train_quietly
 

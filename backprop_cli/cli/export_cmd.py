@@ -53,7 +53,7 @@ def export(
     from ..errors import BpropError
     from ..runs.export import FORMATS
     from ..runs.export import export as write
-    from ..runs.inference import load_model
+    from ..runs.model import load_model
     from .outputs import check_output, to_stdout, write_output
 
     try:

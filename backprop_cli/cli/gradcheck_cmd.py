@@ -99,7 +99,8 @@ def _check_config(
     from ..config import load_config
     from ..core.gradcheck import check_network
     from ..errors import BpropError
-    from ..runs.build import build_network, build_splits, generators
+    from ..runs.build import build_network, build_splits
+    from ..runs.seeding import generators
 
     try:
         cfg = load_config(path)

@@ -14,7 +14,8 @@ from .console import FIGURE_LABELS, console, fail, fmt, loss_label
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ..runs.inference import Evaluation, Model
+    from ..runs.evaluation import Evaluation
+    from ..runs.model import Model
 
 MODEL_HELP = "A checkpoint (.npz) or a run directory (its checkpoints/last.npz)."
 NO_HEADER_HELP = (
@@ -75,7 +76,8 @@ def evaluate(
     """
     from ..config import load_config
     from ..errors import BpropError, DataError
-    from ..runs.inference import evaluate_model, load_model, split_of
+    from ..runs.evaluation import evaluate_model, split_of
+    from ..runs.model import load_model
     from ..runs.model_files import file_data
     from .outputs import check_output
 
@@ -97,8 +99,8 @@ def evaluate(
         if no_header and (data is None or data.suffix.lower() in (".yaml", ".yml")):
             raise DataError("--no-header applies to a data file of numbers (.csv, .tsv)")
         if data is None:
-            X, y = split_of(loaded.cfg, split.value)
-            source = f"{loaded.cfg.name} {split.value} split"
+            X, y = split_of(loaded.experiment(), split.value)
+            source = f"{loaded.spec.name} {split.value} split"
         elif data.suffix.lower() in (".yaml", ".yml"):
             X, y = split_of(load_config(data), split.value)
             source = f"{data} {split.value} split"
@@ -208,7 +210,7 @@ def predict(
     Example:  bprop predict runs/iris examples/flowers.csv --out predictions.csv --proba
     """
     from ..errors import BpropError
-    from ..runs.inference import load_model
+    from ..runs.model import load_model
     from ..runs.predictions import prediction_text, write_predictions
     from .outputs import check_output, to_stdout
 
@@ -250,24 +252,27 @@ def summary(
     from ..core.network import layout
     from ..core.summary import describe
     from ..errors import BpropError
-    from ..runs.build import build_layers, build_splits, generators
-    from ..runs.inference import load_model
+    from ..runs.build import build_splits
+    from ..runs.model import load_model
+    from ..runs.networks import build_layers
+    from ..runs.seeding import generators
 
     try:
         if source.suffix.lower() in (".yaml", ".yml"):
             cfg = load_config(source)
             splits = build_splits(cfg, generators(cfg.seed).data)
             n_features, encoding, classes = splits.n_features, splits.encoding, splits.classes
-            layers = build_layers(cfg, n_features)  # shapes only: nothing of their size allocated
+            layers = build_layers(cfg.model, n_features)  # shapes only, nothing allocated
             slots, dtype = layout(layers), np.dtype(cfg.dtype)
+            name, loss = cfg.name, cfg.loss
         else:
             loaded = load_model(source)
-            cfg, n_features = loaded.cfg, loaded.net.input_dim
+            n_features, name, loss = loaded.net.input_dim, loaded.spec.name, loaded.spec.loss
             encoding, classes = loaded.encoding, loaded.classes
             layers, slots, dtype = loaded.net.layers, loaded.net.slots, loaded.net.dtype
     except BpropError as exc:
         fail(str(exc))
-    table = Table(title=f"{cfg.name}: input of {n_features} features, loss {cfg.loss}")
+    table = Table(title=f"{name}: input of {n_features} features, loss {loss}")
     for column in ("layer", "type", "output shape", "activation", "init", "parameters"):
         table.add_column(
             column, justify="right" if column == "parameters" else "left", no_wrap=column == "layer"

@@ -1,16 +1,40 @@
-"""Experiment configs: Pydantic models and YAML loading. The only place that imports either."""
+"""Experiment configs: Pydantic models and YAML loading. The only place that imports either.
 
-from .loading import (
-    apply_overrides,
-    flow_yaml,
-    load_config,
-    parse_value,
-    read_yaml,
-    to_yaml,
-    validate,
-    with_optimizer,
-)
-from .models import BUILTIN_DATASETS, ExperimentConfig
+Importing this package imports nothing else: each name below is loaded from its module when it
+is first asked for, so that using a trained model (`model_spec`) does not load the whole
+experiment's models.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_HOMES = {
+    "BUILTIN_DATASETS": "models",
+    "ExperimentConfig": "models",
+    "apply_overrides": "loading",
+    "flow_yaml": "loading",
+    "load_config": "loading",
+    "parse_value": "loading",
+    "read_yaml": "loading",
+    "to_yaml": "loading",
+    "validate": "loading",
+    "with_optimizer": "loading",
+}
+
+if TYPE_CHECKING:
+    from .loading import (
+        apply_overrides,
+        flow_yaml,
+        load_config,
+        parse_value,
+        read_yaml,
+        to_yaml,
+        validate,
+        with_optimizer,
+    )
+    from .models import BUILTIN_DATASETS, ExperimentConfig
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -24,3 +48,9 @@ __all__ = [
     "validate",
     "with_optimizer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

@@ -6,53 +6,31 @@ These models only describe and validate; `backprop_cli.runs.build` turns them in
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
     Field,
-    Tag,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from ..core.activations import ACTIVATIONS, RELU_FAMILY
 from ..core.history import monitor_problem
-from ..core.initializers import INITIALIZERS, default_initializer
-from ..core.layers import BatchNorm, Dense, Dropout
-from ..core.losses import LOSSES, is_classification, pairing_error
-from ..core.network import output_problem
+from ..core.losses import LOSSES, is_classification
 from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
 from ..core.schedules import SCHEDULE_KINDS, WARMUP
 from ..data import GENERATORS, SHIPPED, SHIPPED_TABLES
 from ..data.tabular import MISSING_STRATEGIES
 from ..errors import ConfigError
+from .base import Strict
 from .derive import (
     field_of,
     fields_of,
     make_model,
-    misplaced,
-    shared_params,
     tagged_union,
     type_field,
 )
+from .model_spec import LossName, ModelConfig, check_output_layer
 
-if TYPE_CHECKING:
-    ActivationName = str
-    InitName = str
-    LossName = str
-else:  # the names each registry holds, in its order
-    ActivationName = Literal[tuple(ACTIVATIONS)]
-    InitName = Literal[tuple(INITIALIZERS)]
-    LossName = Literal[tuple(LOSSES)]
-_RELU_NAMES = "/".join(name for name in ACTIVATIONS if name in RELU_FAMILY)
-_INIT_DEFAULT = f"Default: {default_initializer('relu')} for {_RELU_NAMES}."
-#: The hyperparameters of each activation and initializer, by name.
-ACTIVATION_PARAMS = {name: cls.hyper for name, cls in ACTIVATIONS.items()}
-INIT_PARAMS = {name: init.hyper for name, init in INITIALIZERS.items()}
 BUILTIN_DATASETS = (*GENERATORS, *SHIPPED, *SHIPPED_TABLES)
 #: Built-in data sets read as tables (text columns, missing cells): the table keys apply to them.
 TABLE_DATASETS = tuple(SHIPPED_TABLES)
@@ -60,16 +38,6 @@ TABLE_DATASETS = tuple(SHIPPED_TABLES)
 TABLE_KEYS = ("target", "features", "drop", "categorical", "missing", "class_names", "unknown")
 
 
-class Strict(BaseModel):
-    """Unknown keys refused; values of exactly the declared type (no `epochs: yes` for 1, no
-    `units: "3"`; an int is still a float); every float finite (no .inf or .nan)."""
-
-    model_config = ConfigDict(
-        extra="forbid", validate_default=True, strict=True, allow_inf_nan=False
-    )
-
-
-# ------------------------------------------------------------------- data
 class DataConfig(Strict):
     dataset: Literal[BUILTIN_DATASETS] | None = Field(  # type: ignore[valid-type]
         None, description="A built-in data set (one of `dataset` or `path`)."
@@ -162,138 +130,6 @@ class DataConfig(Strict):
             if repeated:
                 raise ValueError(f"`{key}` lists {', '.join(map(repr, repeated))} twice")
         return self
-
-
-# ------------------------------------------------------------------ model
-class DenseFields(Strict):
-    """A dense layer's config: its shape and activation here, its hyperparameters (and those of
-    its activation and initializer) from their declarations."""
-
-    if TYPE_CHECKING:
-        type: str
-        units: int
-        activation: str
-        init: str | None
-        bias: float
-
-    def activation_params(self) -> dict[str, Any]:
-        return _given(self, ACTIVATION_PARAMS[self.activation])
-
-    def init_params(self) -> dict[str, Any]:
-        return _given(self, INIT_PARAMS[self.init]) if self.init else {}
-
-    @field_validator(*shared_params(ACTIVATION_PARAMS), check_fields=False)
-    @classmethod
-    def _in_the_activations_range(cls, value: Any, info: ValidationInfo) -> Any:
-        """A shared key (``alpha``) within the range of the activation chosen (leaky_relu's
-        slope lies in [0, 1), elu's α in (0, ∞))."""
-        spec = ACTIVATION_PARAMS.get(info.data.get("activation", ""), {}).get(info.field_name or "")
-        if spec is not None and value is not None:
-            try:
-                spec.check(info.field_name or "", value)
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
-        return value
-
-    @model_validator(mode="after")
-    def _params_fit(self) -> DenseFields:
-        shared = self.model_dump(include=set(shared_params(ACTIVATION_PARAMS)))
-        problem = misplaced(shared, ACTIVATION_PARAMS, self.activation, "activation")
-        init_given = self.model_dump(include=set(shared_params(INIT_PARAMS)))
-        problem = problem or misplaced(init_given, INIT_PARAMS, self.init or "", "init")
-        if problem:
-            raise ValueError(problem)
-        return self
-
-
-def _given(config: BaseModel, hyper: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters of ``hyper`` that ``config`` sets (None: the declared default)."""
-    return {key: getattr(config, key) for key in hyper if getattr(config, key) is not None}
-
-
-class BatchNormFields(Strict):
-    """A batchnorm layer's config: its hyperparameters come from `layers.BatchNorm`."""
-
-    if TYPE_CHECKING:
-        type: str
-        momentum: float
-        eps: float
-        activation: str
-
-    @model_validator(mode="after")
-    def _elementwise(self) -> BatchNormFields:
-        if ACTIVATIONS[self.activation].couples_units:
-            raise ValueError(f"a batchnorm activation must act element-wise, not {self.activation}")
-        return self
-
-
-class DropoutFields(Strict):
-    if TYPE_CHECKING:
-        type: str
-        rate: float
-
-
-class ResidualConfig(Strict):
-    type: Literal["residual"]
-    layers: list[LayerConfig] = Field(min_length=1, description="The block; output = x + block(x).")
-
-
-if TYPE_CHECKING:
-    DenseConfig = DenseFields
-    BatchNormConfig = BatchNormFields
-    DropoutConfig = DropoutFields
-else:
-    DenseConfig = make_model(
-        "DenseConfig",
-        DenseFields,
-        type=type_field("dense", optional=True),
-        units=(int, Field(ge=1, description="Output width.")),
-        activation=(ActivationName, "relu"),
-        init=(InitName | None, Field(None, description=_INIT_DEFAULT)),
-        **shared_params(ACTIVATION_PARAMS),
-        **shared_params(INIT_PARAMS),
-        **fields_of(Dense.hyper),
-    )
-    BatchNormConfig = make_model(
-        "BatchNormConfig",
-        BatchNormFields,
-        type=type_field("batchnorm"),
-        **fields_of(BatchNorm.hyper),
-        activation=(ActivationName, Field("linear", description="Applied after scale and shift.")),
-    )
-    DropoutConfig = make_model(
-        "DropoutConfig", DropoutFields, type=type_field("dropout"), **fields_of(Dropout.hyper)
-    )
-
-#: One config model per layer type of `layers.LAYER_TYPES` (a test holds the two lists equal).
-LAYER_CONFIGS: dict[str, type[Strict]] = {
-    "dense": DenseConfig,
-    "batchnorm": BatchNormConfig,
-    "dropout": DropoutConfig,
-    "residual": ResidualConfig,
-}
-
-
-def _layer_type(value: Any) -> str | None:
-    """A layer's ``type``; dense when left out."""
-    if isinstance(value, dict):
-        return str(value.get("type", "dense"))
-    return getattr(value, "type", None)
-
-
-if TYPE_CHECKING:
-    LayerConfig = DenseFields | BatchNormFields | DropoutFields | ResidualConfig
-else:  # the layer types; ``type`` may be left out for dense
-    LayerConfig = Annotated[
-        Union[tuple(Annotated[model, Tag(name)] for name, model in LAYER_CONFIGS.items())],  # noqa: UP007
-        Discriminator(_layer_type),
-    ]
-ResidualConfig.model_rebuild()
-
-
-class ModelConfig(Strict):
-    init_from: str | None = Field(None, description=".npz of initial weights (checkpoint keys).")
-    layers: list[LayerConfig] = Field(min_length=1, description="In order; the last is dense.")
 
 
 # -------------------------------------------------------------- optimizers
@@ -508,19 +344,7 @@ class ExperimentConfig(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
-        output = self.model.layers[-1]
-        problem = output_problem(output.type)
-        if problem or not isinstance(output, DenseConfig):
-            raise ValueError(f"model.layers.{len(self.model.layers) - 1}.type: {problem}")
-        problem = pairing_error(self.loss, output.activation)
-        if problem:
-            raise ValueError(f"model.layers.{len(self.model.layers) - 1}.activation: {problem}")
-        if self.loss == "cross_entropy" and output.units == 1:
-            index = len(self.model.layers) - 1
-            raise ValueError(
-                f"model.layers.{index}.units: a softmax over 1 unit is constant (always 1); give "
-                "it one unit per class, or use one sigmoid unit with binary_cross_entropy"
-            )
+        check_output_layer(self.model, self.loss)
         for key, monitor in self.monitors().items():
             problem = monitor_problem(monitor, self.has_validation())
             if problem:
@@ -548,7 +372,6 @@ class ExperimentConfig(Strict):
         """The schedule's rules that involve other sections (cosine's min_lr against the
         optimizer's lr) are the engine's own: build it, and report what it refuses here."""
         from ..core.schedules import build_schedule
-        from ..errors import ConfigError
 
         params = self.schedule.model_dump()
         name, warmup = params.pop("type"), params.pop("warmup_epochs")

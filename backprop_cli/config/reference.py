@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from . import models
+from . import model_spec, models
 from .models import ExperimentConfig
 
 SCHEMA_ID = "https://bprop.invalid/bprop.schema.json"
@@ -33,10 +33,10 @@ def json_schema_text() -> str:
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("top level", models.ExperimentConfig),
     ("data", models.DataConfig),
-    ("model", models.ModelConfig),
+    ("model", model_spec.ModelConfig),
     *(
         (f"model.layers[]: type {name}{' (the default)' if name == 'dense' else ''}", model)
-        for name, model in models.LAYER_CONFIGS.items()
+        for name, model in model_spec.LAYER_CONFIGS.items()
     ),
     *((f"optimizer: type {name}", model) for name, model in models.OPTIMIZER_CONFIGS.items()),
     *((f"schedule: type {name}", model) for name, model in models.SCHEDULE_CONFIGS.items()),

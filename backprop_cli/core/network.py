@@ -82,7 +82,7 @@ class Network:
         layers: Sequence[Layer],
         input_dim: int,
         loss: str,
-        rng: np.random.Generator,
+        rng: np.random.Generator | None,
         dtype: str | np.dtype = "float64",
         noise_rng: np.random.Generator | None = None,
     ) -> None:
@@ -110,7 +110,7 @@ class Network:
         #: spawned from the seed of ``rng`` (which leaves rng's own stream untouched).
         self.noise_rng = noise_rng
         if self.noise_rng is None and self.has_noise:
-            seed_seq = getattr(rng.bit_generator, "seed_seq", None)
+            seed_seq = getattr(rng.bit_generator, "seed_seq", None) if rng is not None else None
             self.noise_rng = np.random.default_rng(seed_seq.spawn(1)[0] if seed_seq else 0)
         for _, layer in self.walk():
             if isinstance(layer, Dropout):
@@ -122,6 +122,8 @@ class Network:
         self.params: Array = np.zeros(total, dtype=self.dtype)
         self.grads: Array = np.zeros(total, dtype=self.dtype)
         self._bind()
+        if rng is None:  # zeros, for weights about to be loaded
+            return
         for i, layer in enumerate(self.layers):
             for local, value in layer.initial_values(rng, self.dtype).items():
                 self.param(f"layers.{i}.{local}")[...] = value

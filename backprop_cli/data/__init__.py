@@ -1,23 +1,38 @@
-"""Data sets: generated, shipped and from files, split and standardized for a run."""
+"""Data sets, in the order a table flows: read (`files`, `table`, `arrowio`), encode
+(`encoding`, `tabular`), split and standardize (`splits`, `table_splits`), cache (`cache`);
+`sources.load_data` puts them together for a run.
+
+Importing this package imports nothing else: each name below is loaded from its module when it
+is first asked for, so that a command that only reads a table (prediction) does not load the
+rest.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from ..errors import ConfigError, DataError
-from ..system import testhooks
-from . import memory as memory_data
-from .files import SHIPPED, SHIPPED_TABLES, RawData, check_labels, load_file, load_shipped
-from .generators import GENERATORS, generate, generator_options
-from .splits import Splits, TargetScale, make_splits, scale_targets, standardize, validation_of
-from .table_splits import load_table_splits, table_request, table_source
+#: Where each name of the package lives.
+_HOMES = {
+    "GENERATORS": "generators",
+    "SHIPPED": "files",
+    "SHIPPED_TABLES": "files",
+    "Splits": "splits",
+    "TargetScale": "splits",
+    "scale_targets": "splits",
+    "generator_options": "generators",
+    "load_data": "sources",
+    "load_raw": "sources",
+    "table_request": "table_splits",
+    "table_source": "table_splits",
+}
 
 if TYPE_CHECKING:
-    from .spec import DataSpec
+    from .files import SHIPPED, SHIPPED_TABLES
+    from .generators import GENERATORS, generator_options
+    from .sources import load_data, load_raw
+    from .splits import Splits, TargetScale, scale_targets
+    from .table_splits import table_request, table_source
 
 __all__ = [
     "GENERATORS",
@@ -34,127 +49,7 @@ __all__ = [
 ]
 
 
-def load_raw(
-    dataset: str | None,
-    path: str | None,
-    target: str | None,
-    options: dict[str, Any],
-    rng: np.random.Generator,
-) -> tuple[RawData, str]:
-    """Read or generate the data; returns it with a name for messages."""
-    if dataset in GENERATORS:
-        X, y = generate(dataset, rng, options)
-        return RawData(X, y), f"dataset {dataset}"
-    if options:
-        raise DataError(
-            f"data.options: only generated data sets take options, not {dataset or path}"
-        )
-    if dataset is not None:
-        return load_shipped(dataset), f"dataset {dataset}"
-    assert path is not None
-    return load_file(Path(path), target), path
-
-
-def _check_finite(source: str, arrays: dict[str, NDArray[Any]]) -> None:
-    for name, arr in arrays.items():
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-            bad = np.argwhere(~np.isfinite(arr))[0]
-            where = f"row {bad[0] + 1}" + (f", column {bad[1] + 1}" if len(bad) > 1 else "")
-            raise DataError(
-                f"{source}: {name} holds NaN or Inf at {where}; clean or drop those values"
-            )
-
-
-def load_data(
-    data: DataSpec,
-    task: str,
-    rng: np.random.Generator,
-    scale: bool,
-    dtype: np.dtype,
-    memory: Any = None,
-) -> Splits:
-    """Everything a run needs from its ``data:`` section, in the run's dtype. ``task``
-    ("classification" or "regression", from the loss) decides what a table's target becomes.
-    ``memory``: data held in memory (`memory`), read in place of the file."""
-    testhooks.reached("load")
-    if memory is not None:
-        return _memory_splits(data, task, rng, scale, dtype, memory)
-    if data.path is not None and Path(data.path).name in memory_data.LABELS.values():
-        raise DataError(
-            f"{Path(data.path).name}: this run was trained on data held in memory "
-            "(bp.train(config, data=...)), which no file keeps; give the data again: "
-            "bprop evaluate RUN FILE, or bp.train(config, data=...)"
-        )
-    table_path = table_source(data)
-    if table_path is not None and data.options:
-        raise DataError(
-            f"data.options: only generated data sets take options, not {data.dataset or data.path}"
-        )
-    if table_path is not None:
-        return load_table_splits(table_path, data, task, rng, scale, dtype)
-    raw, source = load_raw(data.dataset, data.path, data.target, dict(data.options), rng)
-    return _raw_splits(raw, source, data, rng, scale, dtype)
-
-
-def _memory_splits(
-    data: DataSpec,
-    task: str,
-    rng: np.random.Generator,
-    scale: bool,
-    dtype: np.dtype,
-    memory: Any,
-) -> Splits:
-    """Splits of a table or of ``(X, y)`` arrays held in memory."""
-    arrow = memory_data.as_arrow(memory, "data")
-    if arrow is not None:
-        return load_table_splits(arrow, data, task, rng, scale, dtype)
-    columns = ("target", "features", "drop", "categorical", "class_names", "options")
-    given = [key for key in columns if getattr(data, key)]
-    if given:
-        raise ConfigError(
-            f"data.{given[0]}: applies to a table (a DataFrame or pyarrow Table), not to (X, y) "
-            "arrays; remove it"
-        )
-    return _raw_splits(memory_data.raw_arrays(memory), "data", data, rng, scale, dtype)
-
-
-def _raw_splits(
-    raw: RawData,
-    source: str,
-    data: DataSpec,
-    rng: np.random.Generator,
-    scale: bool,
-    dtype: np.dtype,
-) -> Splits:
-    """Splits of features and targets as read (an .npz file, a shipped or generated data set)."""
-    _check_finite(source, {"X": raw.X, "y": raw.y, **raw.given})
-    rows = len(raw.X) + sum(len(v) for k, v in raw.given.items() if k.startswith("X"))
-    check_labels(source, {"y": raw.y, **{k: v for k, v in raw.given.items() if k[0] == "y"}}, rows)
-    if raw.y.ndim not in (1, 2):
-        raise DataError(f"{source}: y must be 1-D labels or 2-D targets; shape {raw.y.shape}")
-    if len(raw.X) == 0:
-        raise DataError(f"{source}: the data set is empty")
-    splits = make_splits(raw.X, raw.y, validation_of(data), data.test_split, rng, raw.given, source)
-    if scale:
-        splits = standardize(splits)
-
-    def cast(a: NDArray[Any] | None) -> NDArray[Any] | None:
-        if a is None:
-            return None
-        if np.issubdtype(a.dtype, np.integer):
-            return np.ascontiguousarray(a, dtype=np.int64)
-        return np.ascontiguousarray(a, dtype=dtype)
-
-    return Splits(
-        cast(splits.X_train),  # type: ignore[arg-type]
-        cast(splits.y_train),  # type: ignore[arg-type]
-        cast(splits.X_val),
-        cast(splits.y_val),
-        cast(splits.X_test),
-        cast(splits.y_test),
-        splits.mean,
-        splits.std,
-        raw.feature_names,
-        raw.target_name,
-        classes=raw.class_names,
-    )
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

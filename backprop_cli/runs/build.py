@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -10,17 +9,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config import ExperimentConfig
-from ..config.models import BatchNormConfig, DenseConfig, DropoutConfig
-from ..core.activations import get_activation
 from ..core.batching import Batching
 from ..core.clipping import clip_by_norm, clip_by_value
 from ..core.diagnostics import Diagnostics
 from ..core.gradcheck import Fuse
 from ..core.history import EarlyStopping, monitor_problem
-from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
-from ..core.layers.residual import width_problem
 from ..core.losses import is_classification
-from ..core.network import Network, layout, walk
+from ..core.network import Network
 from ..core.optim import Optimizer, build_optimizer
 from ..core.schedules import Schedule, build_schedule
 from ..core.training import TrainData, TrainingState
@@ -28,24 +23,7 @@ from ..core.types import Array
 from ..data import Splits, load_data, scale_targets
 from ..errors import ConfigError
 from ..kernels import choose, fuse_network, install, install_network, whole_step
-from ..system.resources import check_fits
-
-
-@dataclass(frozen=True)
-class Generators:
-    """The run's independent random streams, each a child of one SeedSequence of the config's
-    seed (in this order: adding ``noise`` after the first three left them unchanged)."""
-
-    data: np.random.Generator  # the split of the data, and generated data sets
-    weights: np.random.Generator  # the initial weights
-    shuffle: np.random.Generator  # the order of the samples in each epoch
-    noise: np.random.Generator  # dropout's masks
-
-
-def generators(seed: int) -> Generators:
-    """The random streams of a run with ``seed``."""
-    children = np.random.SeedSequence(seed).spawn(4)
-    return Generators(*(np.random.default_rng(child) for child in children))
+from .networks import network_of
 
 
 def build_splits(cfg: ExperimentConfig, rng: np.random.Generator, memory: Any = None) -> Splits:
@@ -81,66 +59,8 @@ def build_network(
 ) -> Network:
     """The network of ``cfg``, once its size (with batches of ``batch_rows``) is known to fit in
     memory."""
-    layers = build_layers(cfg, input_dim)
-    check_network_size(layers, input_dim, np.dtype(dtype or cfg.dtype), batch_rows)
-    return Network(layers, input_dim, cfg.loss, rng, dtype=dtype or cfg.dtype, noise_rng=noise_rng)
-
-
-def build_layers(cfg: ExperimentConfig, input_dim: int) -> list[Layer]:
-    """The engine layers of ``cfg``, built for ``input_dim`` features: their shapes are known and
-    nothing of their size is allocated yet."""
-    layers = _build_layers(cfg.model.layers, input_dim, "model.layers")
-    width = input_dim
-    for layer in layers:
-        width = layer.build(width)
-    return layers
-
-
-#: Copies of the parameters a run keeps: the weights, gradients, up to two optimizer moments,
-#: the best epoch's weights and the state being written to a checkpoint.
-PARAMETER_COPIES = 6
-#: Buffers per unit and batch row: pre-activations, activations, their gradients, the input's.
-BUFFERS_PER_UNIT = 4
-
-
-def check_network_size(layers: list[Layer], input_dim: int, dtype: np.dtype, rows: int) -> None:
-    """Raise ConfigError (model.layers) when the network would not fit in this machine's memory."""
-    n_params = sum(slot.size for slot in layout(layers).values())
-    units = input_dim + sum(layer.units for _, layer in walk(layers) if isinstance(layer, Dense))
-    n_bytes = dtype.itemsize * (
-        PARAMETER_COPIES * n_params + BUFFERS_PER_UNIT * max(rows, 1) * units
-    )
-    what = f"a network of {n_params:,} parameters ({dtype.name}, batches of {max(rows, 1):,})"
-    check_fits("model.layers", what, n_bytes)
-
-
-def _build_layers(specs: list[Any], width: int, where: str) -> list[Layer]:
-    """Engine layers for config layers, checking residual widths (errors name the key)."""
-    layers: list[Layer] = []
-    for k, spec in enumerate(specs):
-        key = f"{where}.{k}"
-        if isinstance(spec, DenseConfig):
-            activation = get_activation(spec.activation, **spec.activation_params())
-            layers.append(Dense(spec.units, activation, spec.init, spec.init_params(), spec.bias))
-            width = spec.units
-        elif isinstance(spec, BatchNormConfig):
-            layers.append(BatchNorm(spec.momentum, spec.eps, get_activation(spec.activation)))
-        elif isinstance(spec, DropoutConfig):
-            layers.append(Dropout(spec.rate))
-        else:
-            block = _build_layers(spec.layers, width, f"{key}.layers")
-            problem = width_problem(width, _width_after(spec.layers, width))
-            if problem:
-                raise ConfigError(f"{key}.layers: {problem}")
-            layers.append(Residual(block))
-    return layers
-
-
-def _width_after(specs: list[Any], width: int) -> int:
-    for spec in specs:
-        if isinstance(spec, DenseConfig):
-            width = spec.units
-    return width
+    dtype = dtype or cfg.dtype
+    return network_of(cfg.model, cfg.loss, dtype, input_dim, rng, noise_rng, batch_rows)
 
 
 def build_optimizer_from(cfg: ExperimentConfig) -> Optimizer:

@@ -45,20 +45,22 @@ import shlex
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..core.losses import LOSSES
 from ..core.task import Task
-from ..core.training import TrainingState
 from ..data import TargetScale
 from ..errors import CheckpointError
 from ..system.atomic import write_with
 from ..system.reading import check_regular, check_zip_size
 from .checkpoint_states import COUNTERS, counter_problem, state_problems
 from .layout import BEST, Key
+
+if TYPE_CHECKING:
+    from ..core.training import TrainingState
 
 #: The checkpoint format this version writes; `Checkpoint.read` migrates every earlier one.
 SCHEMA = 1

@@ -27,8 +27,8 @@ import numpy as np
 from ..core.layers import BatchNorm, Dense, Dropout, Layer, Residual
 from ..errors import BpropError, argument
 from ..system.atomic import write_with
-from .inference import Model
 from .layout import Key
+from .model import Model
 
 FORMATS = ("onnx", "torch", "npz")
 OPSET = 17
@@ -188,7 +188,7 @@ def onnx_model(model: Model) -> Any:
     float32 = onnx.TensorProto.FLOAT
     graph = helper.make_graph(
         g.nodes,
-        f"bprop {model.cfg.name}",
+        f"bprop {model.spec.name}",
         [helper.make_tensor_value_info("features", float32, ["batch", net.input_dim])],
         [helper.make_tensor_value_info(out_name, float32, ["batch", net.output_dim])],
         g.initializers,

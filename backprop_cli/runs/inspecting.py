@@ -14,7 +14,8 @@ from ..data import table_request, table_source
 from ..data.inspection import partial
 from ..data.table import read_table
 from ..errors import DataError
-from .build import build_splits, generators, task_of
+from .build import build_splits, task_of
+from .seeding import generators
 
 
 def inspect_data(cfg: ExperimentConfig) -> tuple[dict[str, Any], str | None]:

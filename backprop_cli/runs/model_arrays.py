@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from ..data.memory import as_arrow, converted, real_array
 from ..data.table import Request, numbers_of, plan_arrow
 from ..errors import DataError
-from .inference import Model
+from .model import Model
 from .model_files import model_request, targets_of
 
 F64 = np.dtype(np.float64)

@@ -23,7 +23,7 @@ from ..data.table import (
 )
 from ..data.tabular import Settings, targets
 from ..errors import DataError, argument
-from .inference import Model
+from .model import Model
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ def file_data(model: Model, path: Path, header: bool = True) -> tuple[NDArray[An
         return values[:, :-1], targets_of(model, values[:, -1], path)
     if encoding is None or table_format(path) is None:
         npz = path.suffix.lower() == ".npz"
-        raw = _with_header_hint(lambda: load_file(path, None if npz else model.cfg.data.target))
+        raw = _with_header_hint(lambda: load_file(path, None if npz else model.data_target))
         if npz or raw.y.ndim != 1:
             return raw.X, raw.y
         _data_not_header(path, [*(raw.feature_names or []), raw.target_name or ""])

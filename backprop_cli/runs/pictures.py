@@ -11,8 +11,9 @@ from numpy.typing import NDArray
 
 from ..errors import DataError
 from . import boundary
-from .inference import Model, checkpoint_path, load_model, model_of_splits, split_of
+from .evaluation import split_of
 from .layout import BEST, INITIAL, LAST, RunLayout
+from .model import Model, checkpoint_path, load_model, model_of_splits
 from .plan import Plan
 from .rundirs import is_checkpoint_name
 from .sinks import Outcome, Record, Sink
@@ -81,7 +82,7 @@ def scene_of(model: Model) -> boundary.Scene:
     splits = []
     for split in ("train", "val"):
         try:
-            X, y = split_of(model.cfg, split)
+            X, y = split_of(model.experiment(), split)
         except DataError:
             if split == "train":
                 raise

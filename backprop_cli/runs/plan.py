@@ -29,12 +29,12 @@ from .build import (
     build_splits,
     build_train_data,
     build_training_state,
-    generators,
 )
 from .checkpoints import Checkpoint, DataRecord, restore
 from .layout import RunLayout
 from .resumption import check_same_config, check_same_data, data_signature
 from .rundirs import run_of_checkpoint
+from .seeding import generators
 
 
 @dataclass

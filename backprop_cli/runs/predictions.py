@@ -10,7 +10,7 @@ from pathlib import Path
 from ..core.task import Task
 from ..core.types import Array
 from ..system.atomic import atomic_open
-from .inference import Model
+from .model import Model
 from .model_files import input_blocks
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.training import EpochEnded, Event, StepDone, Stopped, evaluate, train
 from ..system.json_values import finite
-from .inference import scores
+from .evaluation import scores
 from .plan import Plan
 from .sinks import Checkpoints, Outcome, Record, RunFiles, Sink
 

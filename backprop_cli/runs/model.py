@@ -1,36 +1,34 @@
-"""Using a trained network: load it from a checkpoint, evaluate it on a split, predict new data.
+"""A trained model: its network with the preprocessing it was trained with and its task, loaded
+from a checkpoint or taken from a run in memory.
 
 Inputs get the preprocessing fitted at training time: the standardization statistics stored in
-the checkpoint, never statistics of the new data.
+the checkpoint, never statistics of the new data. Loading a model validates only what using it
+takes (its `ModelSpec`, preprocessing and task) and imports no training code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..config import ExperimentConfig, validate
-from ..core.metrics import (
-    classification_scores,
-    confusion_matrix,
-    per_class,
-    regression_scores,
-)
+from ..config.model_spec import ModelSpec
 from ..core.network import Network
 from ..core.task import Task
-from ..core.training import evaluate
 from ..core.types import Array
-from ..data import Splits, TargetScale, load_data
 from ..data.encoding import Encoding
-from ..errors import CheckpointError, DataError, argument
-from ..system.json_values import finite
-from .build import build_network, generators, task_of
+from ..data.splits import Splits, TargetScale
+from ..errors import CheckpointError, ConfigError, DataError
 from .checkpoints import Checkpoint, check_preprocess
 from .layout import RUN_CHECKPOINT, Key
+from .networks import network_of
+from .seeding import generators
+
+if TYPE_CHECKING:
+    from ..config.models import ExperimentConfig
 
 #: Predictions are computed a block of rows at a time, the blocks holding at most this many rows
 #: and about this many bytes of float64 features, whoever asks (`bprop predict` or the Python
@@ -41,9 +39,10 @@ BLOCK_BYTES = 16 << 20
 
 @dataclass
 class Model:
-    """A network with its weights and the preprocessing it was trained with."""
+    """A network with its weights, the preprocessing it was trained with and its task."""
 
-    cfg: ExperimentConfig
+    #: What the model is (name, seed, dtype, layers, loss).
+    spec: ModelSpec
     net: Network
     mean: NDArray[np.float64] | None
     std: NDArray[np.float64] | None
@@ -61,6 +60,23 @@ class Model:
     target_scale: TargetScale | None = None
     #: What the outputs mean (classes and their names, or numbers).
     task: Task = field(default_factory=lambda: Task("regression", 1))
+    #: The resolved config of the run that trained it, as plain data (read only when asked
+    #: for: `experiment`).
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def experiment(self) -> ExperimentConfig:
+        """The whole experiment the model was trained in, validated now (to draw its data's
+        splits again); ConfigError when this version of bprop cannot read it."""
+        from ..config.loading import validate
+
+        return validate(self.config, f"{self.source} (config)")
+
+    @property
+    def data_target(self) -> str | None:
+        """The target column its config named (None: the last column)."""
+        data = self.config.get("data")
+        target = data.get("target") if isinstance(data, dict) else None
+        return target if isinstance(target, str) else None
 
     def class_names(self) -> list[str]:
         """The name of each output class: the data's names, or 0, 1, ..."""
@@ -161,9 +177,11 @@ def model_of_splits(
     cfg: ExperimentConfig, net: Network, splits: Splits, source: Path, task: Task
 ) -> Model:
     """The model a run has in memory: its network with the preprocessing of its splits."""
+    config = cfg.resolved()
     return Model(
-        cfg, net, splits.mean, splits.std, source, splits.feature_names, splits.target_name,
-        splits.classes, splits.encoding, target_scale=splits.target_scale, task=task,
+        ModelSpec.of(config), net, splits.mean, splits.std, source, splits.feature_names,
+        splits.target_name, splits.classes, splits.encoding, target_scale=splits.target_scale,
+        task=task, config=config,
     )  # fmt: skip
 
 
@@ -184,13 +202,13 @@ def load_model(path: Path) -> Model:
     ckpt = Checkpoint.read(path)
     if ckpt.config is None:
         raise CheckpointError(f"{path}: holds no config; it was not written by bprop train")
-    cfg = validate(ckpt.config, f"{path} (config)")
+    spec = _spec(ckpt)
     params = ckpt.params
     first = params.get("layers.0.W")
     if first is None:
         first = next(v for k, v in params.items() if k.endswith(".W"))
-    noise = generators(cfg.seed).noise
-    net = build_network(cfg, int(first.shape[1]), np.random.default_rng(0), noise_rng=noise)
+    noise = generators(spec.seed).noise
+    net = network_of(spec.model, spec.loss, spec.dtype, int(first.shape[1]), None, noise)
     net.load_state_dict(params, source=str(path))
     check_preprocess(ckpt, net.input_dim)
     task = ckpt.task
@@ -203,7 +221,7 @@ def load_model(path: Path) -> Model:
         if not task.classification or len(weights) != task.n_classes:
             raise CheckpointError(
                 f"{path}: {Key.CLASS_WEIGHTS} holds {len(weights)} weights for a network of "
-                f"{net.output_dim} outputs and loss {cfg.loss}"
+                f"{net.output_dim} outputs and loss {spec.loss}"
             )
         net.loss.set_class_weights(weights)
     features, target, classes = _columns(ckpt, net.input_dim)
@@ -225,9 +243,24 @@ def load_model(path: Path) -> Model:
         )
     scale = _target_scale(ckpt, net)
     return Model(
-        cfg, net, ckpt.mean, ckpt.std, path, features, target, classes, encoding,
-        ckpt.weights_epoch, scale, task,
+        spec, net, ckpt.mean, ckpt.std, path, features, target, classes, encoding,
+        ckpt.weights_epoch, scale, task, ckpt.config,
     )  # fmt: skip
+
+
+def _spec(ckpt: Checkpoint) -> ModelSpec:
+    """What the checkpoint's config says the model is, validated alone (a rule of training
+    added later never refuses a model trained before it)."""
+    from pydantic import ValidationError
+
+    assert ckpt.config is not None
+    try:
+        return ModelSpec.of(ckpt.config)
+    except ValidationError as exc:
+        from ..config.loading import render_errors  # the messages of any config
+
+        lines = render_errors(exc, ckpt.config, f"{ckpt.path} (config)")
+        raise ConfigError("\n".join(lines)) from None
 
 
 def _target_scale(ckpt: Checkpoint, net: Network) -> TargetScale | None:
@@ -265,100 +298,3 @@ def _columns(ckpt: Checkpoint, width: int) -> tuple[list[str] | None, str | None
             f"{ckpt.path}: data.columns must name the network's {width} features and its target"
         )
     return features, target, classes
-
-
-def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Raw (unstandardized) features and targets of ``split`` of ``cfg``'s data, drawn with its
-    seed exactly as at training time."""
-    data_rng = generators(cfg.seed).data
-    splits: Splits = load_data(cfg.data, task_of(cfg), data_rng, False, np.dtype(np.float64))
-    X, y = {
-        "train": (splits.X_train, splits.y_train),
-        "val": (splits.X_val, splits.y_val),
-        "test": (splits.X_test, splits.y_test),
-    }[split]
-    if X is None or y is None:
-        raise DataError(
-            f"{argument('split')} {split}: this data has no {split} split; choose another split"
-        )
-    return X, y
-
-
-@dataclass
-class Evaluation:
-    """Figures of a model on one set of samples: the loss as training computed it, the `scores`
-    (see `scores`) and, for classes, the per-class figures and the confusion matrix."""
-
-    n: int
-    loss: float
-    #: The loss function's name (``mse`` is ½ · MSE per sample).
-    loss_name: str
-    scores: dict[str, float | None] = field(default_factory=dict)
-    classes: list[str] = field(default_factory=list)
-    confusion: list[list[int]] = field(default_factory=list)  # rows: true class, columns: predicted
-    per_class: list[dict[str, Any]] = field(default_factory=list)
-    #: Whether the loss is of a standardized target (a regression trained so).
-    scaled_target: bool = False
-
-    @property
-    def classification(self) -> bool:
-        """Whether the samples were classes (there are per-class figures)."""
-        return bool(self.per_class)
-
-    def as_dict(self) -> dict[str, Any]:
-        keep: dict[str, Any] = {"n": self.n, "loss": self.loss} | self.scores
-        if self.classification:
-            keep |= {"classes": self.classes, "per_class": self.per_class}
-            keep |= {"confusion": self.confusion}
-        return finite(keep)  # JSON has no NaN/Inf: null
-
-
-def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) -> Evaluation:
-    """The loss as training computed it, the `scores` of the model's outputs, and for classes
-    the per-class figures and the confusion matrix."""
-    net = model.net
-    inputs = model.inputs(X, source)
-    labelled = bool(np.issubdtype(np.asarray(y).dtype, np.integer))
-    scale = model.target_scale
-    # the loss as training computed it: on the scaled target, where there is one
-    targets = net.prepare_targets(y if scale is None or labelled else scale.scale(y))
-    labels = np.asarray(y).astype(np.int64) if labelled else None
-    loss, _ = evaluate(net, inputs, targets, labels)
-    outputs = model.outputs_of(inputs)  # in the target's units
-    result = Evaluation(len(inputs), loss, model.cfg.loss, scores(model.task, outputs, y))
-    result.scaled_target = scale is not None and not labelled
-    if labels is not None:
-        proba = _all_classes(model.task.probabilities(outputs), labels)
-        k = proba.shape[1]
-        confusion = confusion_matrix(labels, proba.argmax(axis=1), k)
-        names = model.class_names()
-        result.classes = names + [str(c) for c in range(len(names), k)]
-        result.confusion = confusion.tolist()
-        result.per_class = per_class(confusion)
-    return result
-
-
-def scores(task: Task, outputs: Array, y: NDArray[Any]) -> dict[str, float | None]:
-    """The figures of a network's ``outputs`` (probabilities under a fused loss, values in the
-    targets' units under mse) for the true targets ``y``: for classes (integer ``y``) those of
-    `classification_scores` (no log loss from an mse network: its outputs are not
-    probabilities); for numbers, or any mse network, those of `regression_scores` (classes as
-    one-hot rows, or their index for one output unit). A class the network has no output for
-    has probability 0."""
-    y = np.asarray(y)
-    found: dict[str, float | None] = {}
-    targets: NDArray[Any] = y
-    if np.issubdtype(y.dtype, np.integer):
-        labels = y.astype(np.int64)
-        proba = _all_classes(task.probabilities(outputs), labels)
-        found |= classification_scores(labels, proba, log_loss_of_proba=task.classification)
-        if task.classification:
-            return found
-        targets = np.eye(outputs.shape[1])[labels] if outputs.shape[1] > 1 else labels
-    return found | regression_scores(targets, outputs)
-
-
-def _all_classes(proba: Array, labels: NDArray[np.int64]) -> Array:
-    """``proba`` with a column of zeros for each label beyond its columns."""
-    missing = int(labels.max()) + 1 - proba.shape[1]
-    return np.pad(proba, ((0, 0), (0, missing))) if missing > 0 else proba
