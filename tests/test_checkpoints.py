@@ -22,7 +22,13 @@ from backprop_cli.runs.checkpoints import Checkpoint
 
 def state(seed: int) -> TrainingState:
     rng = np.random.default_rng(seed)
-    net = Network([Dense(4, Tanh()), BatchNorm(), Dense(3, Softmax())], 2, "cross_entropy", rng)
+    net = Network(
+        [Dense(4, Tanh()), BatchNorm(), Dense(3, Softmax())],
+        2,
+        "cross_entropy",
+        rng,
+        dtype="float64",
+    )
     opt = build_optimizer("adam")
     opt.init(net.n_params, net.n_decay, net.dtype)
     return TrainingState(
@@ -87,6 +93,8 @@ def test_restoring_into_another_network_names_the_tensor(tmp_path: Path) -> None
     checkpoints.capture(state(0), {}).write(path)
     rng = np.random.default_rng(0)
     other = state(0)
-    other.net = Network([Dense(5, Tanh()), Dense(3, Softmax())], 2, "cross_entropy", rng)
+    other.net = Network(
+        [Dense(5, Tanh()), Dense(3, Softmax())], 2, "cross_entropy", rng, dtype="float64"
+    )
     with pytest.raises(CheckpointError, match=r"layers\.0\.W"):
         checkpoints.restore(Checkpoint.read(path), other)

@@ -85,7 +85,9 @@ def test_plotting_diagnostics_of_a_run_without_them_exits_2(tmp_path: Path) -> N
 def _diagnostics() -> Diagnostics:
     layers = [Dense(4, get_activation("relu")), Dense(4, get_activation("tanh")),
               Dense(2, get_activation("softmax"))]  # fmt: skip
-    return Diagnostics(Network(layers, 3, "cross_entropy", np.random.default_rng(0)))
+    return Diagnostics(
+        Network(layers, 3, "cross_entropy", np.random.default_rng(0), dtype="float64")
+    )
 
 
 def row(first: float, middle: float, last: float, dead: float = 0.0) -> dict[str, float]:

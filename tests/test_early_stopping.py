@@ -34,7 +34,7 @@ def test_min_delta_decides_what_counts_as_an_improvement() -> None:
 
 
 def test_without_patience_the_tracker_never_stops() -> None:
-    stopper = EarlyStopping("val_loss")
+    stopper = EarlyStopping.tracker("val_loss")
     for epoch in range(1, 50):
         stopper.update(epoch, 1.0)
     assert stopper.best_epoch == 1 and not stopper.should_stop

@@ -110,6 +110,7 @@ def test_kinks_are_skipped_not_failed() -> None:
         2,
         "cross_entropy",
         np.random.default_rng(0),
+        dtype="float64",
     )
     net.param("layers.0.W")[...] = [[1.0, -1.0], [0.5, 0.25]]
     X = np.array([[1.0, 1.0], [0.3, -0.7]])  # unit 0 of sample 0: z = 1 − 1 + 0 = 0, on the kink

@@ -32,7 +32,7 @@ def make_training(
     data = TrainData(X, net.prepare_targets(labels), labels.astype(np.int64))
     training = TrainingState(
         net, opt, build_schedule("constant", 1e-2, 50), Batching("minibatch", batch), 50, True,
-        np.random.default_rng(1), None, EarlyStopping("train_loss"),
+        np.random.default_rng(1), None, EarlyStopping.tracker("train_loss"),
     )  # fmt: skip
     return training, data
 

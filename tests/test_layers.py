@@ -78,7 +78,9 @@ def test_dropout_is_inverted_and_off_at_evaluation() -> None:
 def test_residual_adds_the_block_to_its_input() -> None:
     rng = np.random.default_rng(0)
     inner = [Dense(5, get_activation("tanh")), Dense(3, get_activation("linear"))]
-    net = Network([Residual(inner), Dense(2, get_activation("linear"))], 3, "mse", rng)
+    net = Network(
+        [Residual(inner), Dense(2, get_activation("linear"))], 3, "mse", rng, dtype="float64"
+    )
     x = rng.standard_normal((4, 3))
     net.forward(x)
     block = inner[1].output
@@ -92,7 +94,7 @@ def test_a_residual_block_passes_the_mode_to_its_layers() -> None:
     rng = np.random.default_rng(0)
     inner = [Dense(3, get_activation("linear")), Dropout(0.5)]
     layers = [Residual(inner), Dense(1, get_activation("linear"))]
-    net = Network(layers, 3, "mse", rng, noise_rng=np.random.default_rng(1))
+    net = Network(layers, 3, "mse", rng, dtype="float64", noise_rng=np.random.default_rng(1))
     x = rng.standard_normal((64, 3))
     block = net.layers[0]
     evaluated = block.forward(x, training=False).copy()  # dropout: the identity in evaluation

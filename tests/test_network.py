@@ -152,11 +152,11 @@ def test_load_state_dict_names_the_problem() -> None:
 def test_bad_network_descriptions_are_config_errors() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ConfigError, match="needs a softmax output"):
-        Network([Dense(3, get_activation("sigmoid"))], 4, "cross_entropy", rng)
+        Network([Dense(3, get_activation("sigmoid"))], 4, "cross_entropy", rng, dtype="float64")
     with pytest.raises(ConfigError, match="dtype"):
         Network([Dense(3, get_activation("softmax"))], 4, "cross_entropy", rng, dtype="float16")
     with pytest.raises(ConfigError, match="at least one layer"):
-        Network([], 4, "mse", rng)
+        Network([], 4, "mse", rng, dtype="float64")
 
 
 def test_wrong_input_width_is_reported() -> None:
@@ -166,7 +166,7 @@ def test_wrong_input_width_is_reported() -> None:
 
 def test_a_state_of_the_wrong_kind_names_every_problem() -> None:
     layers = [Dense(3, get_activation("tanh")), Dense(2, get_activation("softmax"))]
-    net = Network(layers, 2, "cross_entropy", np.random.default_rng(0))
+    net = Network(layers, 2, "cross_entropy", np.random.default_rng(0), dtype="float64")
     state = dict(net.state_dict())
     del state["layers.0.W"]
     state["layers.1.W"] = np.zeros((2, 2))
@@ -181,7 +181,9 @@ def test_a_state_of_the_wrong_kind_names_every_problem() -> None:
 
 
 def test_predict_returns_a_copy_of_a_regression_output() -> None:
-    net = Network([Dense(2, get_activation("linear"))], 2, "mse", np.random.default_rng(0))
+    net = Network(
+        [Dense(2, get_activation("linear"))], 2, "mse", np.random.default_rng(0), dtype="float64"
+    )
     X = np.ones((3, 2), dtype=np.float32)
     first = net.predict(X)
     first[...] = 7
@@ -191,14 +193,14 @@ def test_predict_returns_a_copy_of_a_regression_output() -> None:
 def test_the_messages_for_an_empty_network_and_an_input_without_features() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ConfigError, match=r"^a network needs at least one layer$"):
-        Network([], 4, "mse", rng)
+        Network([], 4, "mse", rng, dtype="float64")
     with pytest.raises(ConfigError, match=r"^the input needs at least one feature. Received: 0$"):
-        Network([Dense(1, get_activation("linear"))], 0, "mse", rng)
+        Network([Dense(1, get_activation("linear"))], 0, "mse", rng, dtype="float64")
     expected = r"^the last layer must be dense \(it gives the outputs\), received dropout$"
     from backprop_cli.core.layers import Dropout
 
     with pytest.raises(ConfigError, match=expected):
-        Network([Dense(2, get_activation("linear")), Dropout(0.5)], 1, "mse", rng)
+        Network([Dense(2, get_activation("linear")), Dropout(0.5)], 1, "mse", rng, dtype="float64")
 
 
 def test_the_input_gradient_is_computed_only_when_asked() -> None:
@@ -220,7 +222,7 @@ def test_dropout_masks_follow_the_seed_when_no_noise_generator_is_given() -> Non
             Dropout(0.5),
             Dense(1, get_activation("linear")),
         ]
-        net = Network(layers, 1, "mse", np.random.default_rng(seed))
+        net = Network(layers, 1, "mse", np.random.default_rng(seed), dtype="float64")
         net.layers[0].W[...] = 1.0
         net.layers[0].b[...] = 0.0
         return net.layers[1].forward(net.layers[0].forward(np.ones((1, 1))), training=True)

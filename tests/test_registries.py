@@ -189,3 +189,19 @@ def test_unknown_names_and_parameters_are_refused_with_the_choices() -> None:
 
 def test_a_schedule_keeps_its_name() -> None:
     assert [build_schedule(name, 0.1, 3).name for name in SCHEDULE_KINDS] == list(SCHEDULE_KINDS)
+
+
+def test_engine_and_config_defaults_are_one_declaration() -> None:
+    """Early stopping configured with nothing but its monitor is the engine's early stopping
+    built with nothing but its monitor; a run's dtype defaults to the core's."""
+    from backprop_cli.core.history import EarlyStopping
+    from backprop_cli.core.types import DEFAULT_DTYPE
+
+    config = models.EarlyStoppingConfig.model_validate({})
+    engine = EarlyStopping(config.monitor)
+    assert (engine.patience, engine.min_delta, engine.restore_best) == (
+        config.patience, config.min_delta, config.restore_best,
+    )  # fmt: skip
+    assert models.ExperimentConfig.model_fields["dtype"].default == DEFAULT_DTYPE
+    tracker = EarlyStopping.tracker("val_loss")
+    assert tracker.patience is None and not tracker.restore_best

@@ -21,6 +21,7 @@ def seed_network() -> Network:
         input_dim=2,
         loss="mse",
         rng=np.random.default_rng(0),
+        dtype="float64",
     )
     net.load_state_dict(
         {
@@ -131,7 +132,9 @@ def test_chain_rule_through_the_engine() -> None:
     Chain rule: dy/dx = (dy/dg)(dg/dx) = 2g·3 = 6(3x + 2), so ∂L/∂x = 3(3x + 2) and
     ∂L/∂w = (3x + 2)·x, ∂L/∂b = 3x + 2. At x = 1: y = 25, dy/dx = 30.
     """
-    net = Network([Dense(1, get_activation("linear"))], 1, "mse", np.random.default_rng(0))
+    net = Network(
+        [Dense(1, get_activation("linear"))], 1, "mse", np.random.default_rng(0), dtype="float64"
+    )
     net.load_state_dict({"layers.0.W": np.array([[3.0]]), "layers.0.b": np.array([2.0])})
     for x in (-2.0, -0.5, 0.0, 1.0, 2.5):
         loss = net.loss_value(np.array([[x]]), net.prepare_targets(np.array([0.0])))

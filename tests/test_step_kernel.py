@@ -196,9 +196,9 @@ def test_what_it_takes_and_what_runs_the_reference() -> None:
     relu, softmax = get_activation("relu"), get_activation("softmax")
     for odd in (
         Network([Dense(8, relu), Dropout(0.5), Dense(3, softmax)], 5, "cross_entropy",
-                np.random.default_rng(0)),
+                np.random.default_rng(0), dtype="float64"),
         Network([Dense(8, relu), BatchNorm(), Dense(3, softmax)], 5, "cross_entropy",
-                np.random.default_rng(0)),
+                np.random.default_rng(0), dtype="float64"),
         build([(8, "prelu")], (3, "softmax"), "cross_entropy"),
         build([(8, "elu")], (3, "softmax"), "cross_entropy"),
         build([(8, "relu")], (3, "softmax"), "mse"),

@@ -44,7 +44,7 @@ def setup(
     )  # fmt: skip
     training = TrainingState(
         net, opt, build_schedule("constant", lr, epochs), Batching("minibatch", batch), epochs,
-        shuffle, np.random.default_rng(1), None, EarlyStopping("val_loss"),
+        shuffle, np.random.default_rng(1), None, EarlyStopping.tracker("val_loss"),
     )  # fmt: skip
     return training, data
 
@@ -185,7 +185,7 @@ def test_a_regression_row_has_no_accuracy() -> None:
     X = rng.standard_normal((6, 1))
     training = TrainingState(
         net, opt, build_schedule("constant", 0.01, 1), Batching("full"), 1, False,
-        np.random.default_rng(1), None, EarlyStopping("train_loss"),
+        np.random.default_rng(1), None, EarlyStopping.tracker("train_loss"),
     )  # fmt: skip
     got = events(training, TrainData(X, net.prepare_targets(2 * X), None))
     row = next(e.row for e in got if isinstance(e, EpochEnded))
@@ -225,8 +225,10 @@ def test_right_answers_of_one_unit_use_the_threshold_of_its_output() -> None:
     from backprop_cli.core.epoch import correct_count
 
     rng = np.random.default_rng(0)
-    logits = Network([Dense(1, Tanh()), Dense(1, Sigmoid())], 1, "binary_cross_entropy", rng)
-    probabilities = Network([Dense(1, Tanh()), Dense(1, Sigmoid())], 1, "mse", rng)
+    logits = Network(
+        [Dense(1, Tanh()), Dense(1, Sigmoid())], 1, "binary_cross_entropy", rng, dtype="float64"
+    )
+    probabilities = Network([Dense(1, Tanh()), Dense(1, Sigmoid())], 1, "mse", rng, dtype="float64")
     out = np.array([[-0.1], [0.2], [0.7]])
     labels = np.array([0, 1, 1])
     assert correct_count(logits, out, labels) == 3  # logits: z > 0 is class 1
@@ -243,7 +245,7 @@ def test_a_regression_row_with_validation_has_no_accuracy_either() -> None:
     data = TrainData(X, net.prepare_targets(2 * X), None, X_val, net.prepare_targets(2 * X_val))
     training = TrainingState(
         net, opt, build_schedule("constant", 0.01, 1), Batching("full"), 1, False,
-        np.random.default_rng(1), None, EarlyStopping("val_loss"),
+        np.random.default_rng(1), None, EarlyStopping.tracker("val_loss"),
     )  # fmt: skip
     row = next(e.row for e in events(training, data) if isinstance(e, EpochEnded))
     assert list(row) == ["epoch", "lr", "train_loss", "val_loss", "grad_norm", "train_seconds"]
@@ -263,7 +265,7 @@ def test_the_first_non_finite_gradient_follows_the_layer_order_past_ten() -> Non
     from backprop_cli.core.training import first_non_finite
 
     layers = [Dense(2, Tanh()) for _ in range(11)] + [Dense(3, Softmax())]
-    net = Network(layers, 2, "cross_entropy", np.random.default_rng(0))
+    net = Network(layers, 2, "cross_entropy", np.random.default_rng(0), dtype="float64")
     net.grads[...] = 0
     net.grad("layers.10.W")[0, 0] = np.nan
     net.grad("layers.2.b")[0] = np.inf
@@ -302,9 +304,9 @@ def marked_epochs(training: TrainingState, data: TrainData, values: list[float])
     return got
 
 
-def test_an_early_stop_says_how_long_it_waited_and_keeps_the_last_weights_by_default() -> None:
+def test_an_early_stop_says_how_long_it_waited_and_keeps_the_last_weights_without_restore() -> None:
     training, data = setup(epochs=6)
-    training.monitor = EarlyStopping("train_loss", patience=2)  # restore_best off
+    training.monitor = EarlyStopping("train_loss", patience=2, restore_best=False)
     training.best_params = None
     got = marked_epochs(training, data, [1.0, 0.5, 0.7, 0.9, 0.4, 0.3])
     assert got[-1] == Stopped("early_stopping", 4, "no improvement for 2 epochs")

@@ -21,6 +21,7 @@ from ..core.initializers import INITIALIZERS, default_initializer
 from ..core.layers import BatchNorm, Dense, Dropout
 from ..core.losses import LOSSES, pairing_error
 from ..core.network import output_problem
+from ..core.types import DEFAULT_DTYPE, FLOAT_DTYPES
 from ..errors import ConfigError
 from .base import Strict
 from .derive import fields_of, make_model, misplaced, shared_params, type_field
@@ -29,10 +30,12 @@ if TYPE_CHECKING:
     ActivationName = str
     InitName = str
     LossName = str
+    DtypeName = str
 else:  # the names each registry holds, in its order
     ActivationName = Literal[tuple(ACTIVATIONS)]
     InitName = Literal[tuple(INITIALIZERS)]
     LossName = Literal[tuple(LOSSES)]
+    DtypeName = Literal[FLOAT_DTYPES]
 _RELU_NAMES = "/".join(name for name in ACTIVATIONS if name in RELU_FAMILY)
 _INIT_DEFAULT = f"Default: {default_initializer('relu')} for {_RELU_NAMES}."
 #: The hyperparameters of each activation and initializer, by name.
@@ -194,7 +197,7 @@ class ModelSpec(Strict):
 
     name: str = Field(min_length=1)
     seed: int = Field(0, ge=0)
-    dtype: Literal["float32", "float64"] = "float32"
+    dtype: DtypeName = DEFAULT_DTYPE
     model: ModelConfig
     loss: LossName
 

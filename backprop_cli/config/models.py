@@ -14,10 +14,11 @@ from pydantic import (
     model_validator,
 )
 
-from ..core.history import monitor_problem
+from ..core.history import EarlyStopping, monitor_problem
 from ..core.losses import LOSSES, is_classification
 from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
 from ..core.schedules import SCHEDULE_KINDS, WARMUP
+from ..core.types import DEFAULT_DTYPE
 from ..data import GENERATORS, SHIPPED, SHIPPED_TABLES
 from ..data.tabular import MISSING_STRATEGIES
 from ..errors import ConfigError
@@ -29,7 +30,7 @@ from .derive import (
     tagged_union,
     type_field,
 )
-from .model_spec import LossName, ModelConfig, check_output_layer
+from .model_spec import DtypeName, LossName, ModelConfig, check_output_layer
 
 BUILTIN_DATASETS = (*GENERATORS, *SHIPPED, *SHIPPED_TABLES)
 #: Built-in data sets read as tables (text columns, missing cells): the table keys apply to them.
@@ -225,11 +226,24 @@ class ValueClip(Strict):
 ClipConfig = Annotated[NormClip | ValueClip, Field(discriminator="type")]
 
 
-class EarlyStoppingConfig(Strict):
-    monitor: Literal["val_loss", "train_loss"] = Field("val_loss", description="What must improve.")
-    patience: int = Field(10, ge=1, description="Epochs without improvement before stopping.")
-    min_delta: float = Field(0.0, ge=0, description="The least change that counts.")
-    restore_best: bool = Field(True, description="End with the best epoch's weights.")
+if TYPE_CHECKING:
+
+    class EarlyStoppingConfig(Strict):
+        monitor: Literal["val_loss", "train_loss"]
+        patience: int
+        min_delta: float
+        restore_best: bool
+
+else:  # its settings as `history.EarlyStopping` declares them
+    EarlyStoppingConfig = make_model(
+        "EarlyStoppingConfig",
+        Strict,
+        monitor=(
+            Literal["val_loss", "train_loss"],
+            Field("val_loss", description="What must improve."),
+        ),
+        **fields_of(EarlyStopping.hyper),
+    )
 
 
 class TrainingConfig(Strict):
@@ -325,7 +339,7 @@ class ExperimentConfig(Strict):
         min_length=1, pattern=r"^[A-Za-z0-9._-]+$", description="Names the run directory."
     )
     seed: int = Field(0, ge=0, description="Seeds the split, the weights, shuffling, dropout.")
-    dtype: Literal["float32", "float64"] = Field("float32", description="Of every array.")
+    dtype: DtypeName = Field(DEFAULT_DTYPE, description="Of every array.")
     data: DataConfig
     model: ModelConfig
     loss: LossName = Field(description="cross_entropy needs softmax, binary_cross_entropy sigmoid.")

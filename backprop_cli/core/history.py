@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+from .hyper import Hyper
 
 #: Columns every history row has, in order (accuracy columns only for classification).
 BASE_COLUMNS = ("epoch", "lr", "train_loss", "val_loss", "grad_norm", "train_seconds")
@@ -31,20 +34,34 @@ def monitor_problem(monitor: str, has_validation: bool) -> str | None:
 @dataclass
 class EarlyStopping:
     """Track the best ``monitor`` value; stop when it has not improved by more than
-    ``min_delta`` for ``patience`` epochs (never when ``patience`` is None: it then only tracks).
+    ``min_delta`` for ``patience`` epochs (never when ``patience`` is None: it then only tracks,
+    see `tracker`).
 
     Math:
         improved ⇔ value < best − min_delta
         wait ← 0 if improved else wait + 1;  stop ⇔ wait ≥ patience
     """
 
+    #: The settings of ``training.early_stopping``, their defaults those of the fields below.
+    hyper: ClassVar[dict[str, Hyper]] = {
+        "patience": Hyper(10, "Epochs without improvement before stopping.", 1, integer=True),
+        "min_delta": Hyper(0.0, "The least change that counts.", 0.0),
+        "restore_best": Hyper(True, "End with the best epoch's weights."),
+    }
+
     monitor: str
-    patience: int | None = None
-    min_delta: float = 0.0
-    restore_best: bool = False
+    patience: int | None = hyper["patience"].default  # type: ignore[assignment]
+    min_delta: float = hyper["min_delta"].default  # type: ignore[assignment]
+    restore_best: bool = hyper["restore_best"].default  # type: ignore[assignment]
     best: float = math.inf
     best_epoch: int = 0
     wait: int = 0
+
+    @classmethod
+    def tracker(cls, monitor: str) -> EarlyStopping:
+        """A tracker of the best epoch that never stops a run nor restores its weights (a run
+        without early stopping still knows its best epoch, for best.npz)."""
+        return cls(monitor, patience=None, restore_best=False)
 
     def update(self, epoch: int, value: float) -> bool:
         """Record ``value`` for ``epoch``; True when it is a new best."""

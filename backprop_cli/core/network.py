@@ -83,7 +83,7 @@ class Network:
         input_dim: int,
         loss: str,
         rng: np.random.Generator | None,
-        dtype: str | np.dtype = "float64",
+        dtype: str | np.dtype,
         noise_rng: np.random.Generator | None = None,
     ) -> None:
         if not layers:

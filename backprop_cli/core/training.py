@@ -105,7 +105,7 @@ class TrainingState:
     shuffle_rng: np.random.Generator
     clip: Callable[[Array], float] | None = None
     #: Tracks the best epoch; with a patience it is early stopping.
-    monitor: EarlyStopping = field(default_factory=lambda: EarlyStopping("val_loss"))
+    monitor: EarlyStopping = field(default_factory=lambda: EarlyStopping.tracker("val_loss"))
     epoch: int = 0  # epochs completed
     step: int = 0  # updates applied
     best_params: Array | None = field(default=None, repr=False)

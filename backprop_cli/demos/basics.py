@@ -99,7 +99,9 @@ def chain_rule(x: float = 1.0) -> Demo:
 def graph(w: float = 2.0, x: float = 3.0, b: float = 1.0) -> Demo:
     """L = (wx + b)² as a computational graph: a one-unit linear Dense layer computes wx + b
     and its gradients; the graph's nodes are read off the engine."""
-    net = Network([Dense(1, get_activation("linear"))], 1, "mse", np.random.default_rng(0))
+    net = Network(
+        [Dense(1, get_activation("linear"))], 1, "mse", np.random.default_rng(0), dtype="float64"
+    )
     net.param("layers.0.W")[...] = w
     net.param("layers.0.b")[...] = b
     X, y = np.array([[x]]), np.zeros((1, 1))

@@ -15,7 +15,7 @@ def backprop(lr: float = 0.1) -> Demo:
     """The notes' 2-3-1 sigmoid network on x = [1, 2], y = 1: every quantity of one step."""
     net = Network(
         [Dense(3, get_activation("sigmoid")), Dense(1, get_activation("sigmoid"))],
-        2, "mse", np.random.default_rng(0),
+        2, "mse", np.random.default_rng(0), dtype="float64",
     )  # fmt: skip
     net.param("layers.0.W")[...] = [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]
     net.param("layers.0.b")[...] = [0.1, 0.2, 0.3]

@@ -109,7 +109,7 @@ def build_training_state(
     monitor = (
         EarlyStopping(stop.monitor, stop.patience, stop.min_delta, stop.restore_best)
         if stop
-        else EarlyStopping("val_loss" if has_validation else "train_loss")
+        else EarlyStopping.tracker("val_loss" if has_validation else "train_loss")
     )
     batching = build_batching(cfg)
     updates = cfg.training.epochs * batching.steps_per_epoch(max(n_train, 1))
