@@ -79,13 +79,15 @@ def _training(
     rng = np.random.default_rng(seed)
     layers = [Dense(u, ReLU()) for u in sizes[1:-1]] + [Dense(sizes[-1], Softmax())]
     net = Network(layers, sizes[0], "cross_entropy", rng, "float32")
-    opt = build_optimizer(optimizer)
+    fuse = None
+    if kernels == "fused":
+        from backprop_cli.kernels import fuse_chain as fuse
+    opt = build_optimizer(optimizer, fuse)
     opt.init(net.n_params, net.n_decay, net.dtype)
     step = None
     if kernels == "fused":
-        from backprop_cli.kernels import install, install_network, whole_step
+        from backprop_cli.kernels import install_network, whole_step
 
-        install(opt)
         install_network(net)
         step = whole_step(net, batch)
     X = rng.standard_normal((n, sizes[0])).astype(np.float32)
@@ -303,9 +305,9 @@ def train_memory() -> dict[str, float]:
 
 def fused_start_seconds() -> dict[str, float]:
     """What the fused path costs before its first step, each in a fresh process, first with an
-    empty numba cache (compiling), then from the cache: importing numba, Adam's kernel (installed
-    on the optimizer, which compiles it), and the 64-128-64-10 network's kernels with its whole
-    step at batch 1 (the layers', the loss's and the step's)."""
+    empty numba cache (compiling), then from the cache: importing numba, Adam's kernel (compiled
+    by ``init`` of the optimizer built with it), and the 64-128-64-10 network's kernels with its
+    whole step at batch 1 (the layers', the loss's and the step's)."""
     code = (
         "import time, numpy as np\n"
         "t = time.perf_counter(); import numba; imported = time.perf_counter() - t\n"
@@ -313,9 +315,10 @@ def fused_start_seconds() -> dict[str, float]:
         "from backprop_cli.core.layers import Dense\n"
         "from backprop_cli.core.network import Network\n"
         "from backprop_cli.core.optim import build_optimizer\n"
-        "from backprop_cli.kernels import fuse_network, install\n"
-        "opt = build_optimizer('adam'); opt.init(1000, 500, np.dtype('float32'))\n"
-        "t = time.perf_counter(); install(opt); adam = time.perf_counter() - t\n"
+        "from backprop_cli.kernels import fuse_chain, fuse_network\n"
+        "opt = build_optimizer('adam', fuse_chain)\n"
+        "t = time.perf_counter(); opt.init(1000, 500, np.dtype('float32'))\n"
+        "adam = time.perf_counter() - t\n"
         "layers = [Dense(128, act('relu')), Dense(64, act('relu')), Dense(10, act('softmax'))]\n"
         "net = Network(layers, 64, 'cross_entropy', np.random.default_rng(0), 'float32')\n"
         "t = time.perf_counter(); fuse_network(net, 1); step = time.perf_counter() - t\n"

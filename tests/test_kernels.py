@@ -15,14 +15,14 @@ import pytest
 from backprop_cli import kernels
 from backprop_cli.core.optim import OPTIMIZERS, build_optimizer
 from backprop_cli.errors import ConfigError
-from backprop_cli.kernels.optim import KERNELS
+from backprop_cli.kernels import fuse_chain
 
 from helpers import CONFIG_DIR, assert_within_scale, cli, history_of, strip_seconds
 
 numba = pytest.importorskip("numba")
 
-#: The optimizers whose update has a kernel (a new optimizer may come without one).
-FUSED = [name for name, cls in OPTIMIZERS.items() if cls.update in KERNELS]
+#: The optimizers whose chain a kernel covers (a new optimizer may come without one).
+FUSED = [name for name in OPTIMIZERS if build_optimizer(name, fuse_chain).fused]
 VARIANTS = [(name, {}) for name in FUSED] + [
     ("adam", {"amsgrad": True}), ("sgd", {"weight_decay": 0.01}), ("adamw", {"weight_decay": 0.01}),
 ]  # fmt: skip
@@ -35,10 +35,10 @@ def test_each_kernel_follows_its_numpy_reference_for_100_steps(
 ) -> None:
     rng = np.random.default_rng(0)
     n, n_decay = 1000, 700
-    reference, fused = build_optimizer(name, **hyper), build_optimizer(name, **hyper)
+    reference, fused = build_optimizer(name, **hyper), build_optimizer(name, fuse_chain, **hyper)
     for opt in (reference, fused):
         opt.init(n, n_decay, np.dtype(dtype))
-    assert kernels.install(fused)
+    assert fused.fused and not reference.fused
     w_ref = rng.standard_normal(n).astype(dtype)
     w_fused = w_ref.copy()
     for step in range(100):
@@ -52,32 +52,76 @@ def test_each_kernel_follows_its_numpy_reference_for_100_steps(
     assert w_fused.dtype == np.dtype(dtype)
 
 
-def test_every_shipped_optimizer_has_a_kernel_and_a_new_update_gets_none() -> None:
+def test_every_shipped_optimizer_has_a_kernel_and_a_new_rule_gets_none() -> None:
     assert set(FUSED) == {"sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"}
-    from backprop_cli.core.optim import Momentum
+    from backprop_cli.core.optim import Momentum, Trace
 
-    class Heavier(Momentum):  # its own rule: Momentum's kernel must not stand in for it
-        def update(self, params, grads, state, tmp, lr):  # type: ignore[no-untyped-def]
-            params -= grads
+    class Heavy(Trace):  # its own rule: Trace's kernel must not stand in for it
+        def update(self, updates, state, params, scratch, lr, count):  # type: ignore[no-untyped-def]
+            return np.multiply(updates, 2.0, out=updates)
 
-    opt = Heavier()
+    class Heavier(Momentum):
+        trace = Heavy
+
+    opt = Heavier(fuse_chain)
     opt.init(3, 0, np.dtype("float64"))
-    assert not kernels.install(opt)
+    assert not opt.fused
     w = np.ones(3)
     opt.step(w, np.full(3, 0.5), 0.1)
-    np.testing.assert_array_equal(w, [0.5, 0.5, 0.5])  # its own update ran
+    np.testing.assert_array_equal(w, [0.9, 0.9, 0.9])  # its own rule ran: w − 2·lr·g
+
+
+def test_the_fused_kernels_are_chosen_when_the_chain_is_built() -> None:
+    """Building with ``fuse_chain`` replaces the chain's tail (rule, −lr and the final w + u)
+    by one `Fused` stage, before any step and without touching the optimizer's methods; the
+    stages before it (weight decay) stay NumPy, and the state keeps its names."""
+    from backprop_cli.core.optim import AddDecayedWeights, DecoupledWeightDecay, Optimizer
+    from backprop_cli.kernels.optim import Fused
+
+    cases = {
+        ("sgd", 0.1): (AddDecayedWeights, "scale_by_learning_rate"),
+        ("momentum", 0.1): (AddDecayedWeights, "scale_by_learning_rate → trace"),
+        ("nesterov", 0.1): (AddDecayedWeights, "scale_by_learning_rate → nesterov_trace"),
+        ("rmsprop", 0.1): (AddDecayedWeights, "scale_by_rms → scale_by_learning_rate"),
+        ("adam", 0.1): (AddDecayedWeights, "scale_by_adam"),
+        ("adamw", 0.1): (DecoupledWeightDecay, "scale_by_adam"),
+    }
+    for (name, decay), (first, fused_names) in cases.items():
+        plain = build_optimizer(name, weight_decay=decay)
+        opt = build_optimizer(name, fuse_chain, weight_decay=decay)
+        assert type(opt.transforms[0]) is first
+        assert isinstance(opt.transforms[-1], Fused) and len(opt.transforms) == 2
+        tail = opt.transforms[-1]
+        assert " → ".join(stage.name for stage in tail.parts) == fused_names  # type: ignore[attr-defined]
+        assert opt.state_names == plain.state_names
+        assert "step" not in vars(opt) and type(opt).step is Optimizer.step
+        assert repr(opt).endswith(f"fused[{' → '.join(map(repr, tail.parts))}])")  # type: ignore[attr-defined]
 
 
 def test_amsgrad_keeps_a_nan_as_numpy_maximum_does() -> None:
     for fused in (False, True):
-        opt = build_optimizer("adam", amsgrad=True)
+        opt = build_optimizer("adam", fuse_chain if fused else None, amsgrad=True)
         opt.init(2, 0, np.dtype("float64"))
-        if fused:
-            kernels.install(opt)
         opt.state["v_max"][0] = np.nan
         w = np.ones(2)
         opt.step(w, np.array([1.0, np.nan]), 0.1)
         assert np.isnan(opt.state["v_max"]).tolist() == [True, True], fused
+
+
+def test_a_fused_run_builds_its_optimizer_with_the_kernels() -> None:
+    """The run's build step asks for the fused chain when the run takes the fused path, and
+    for the NumPy chain otherwise."""
+    import backprop_cli as bp
+    from backprop_cli.kernels.optim import Fused
+    from backprop_cli.runs.build import build_network, build_training_state
+
+    for path in ("numpy", "fused"):
+        cfg = bp.load_config(CONFIG_DIR / "moons.yaml", overrides=[f"training.kernels={path}"])
+        net = build_network(cfg, 2, np.random.default_rng(0))
+        training = build_training_state(cfg, net, np.random.default_rng(1), True, 200)
+        stages = training.optimizer.transforms
+        assert isinstance(stages[-1], Fused) == (path == "fused"), stages
+        assert training.kernels == path
 
 
 def without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,9 +252,9 @@ def test_compiled_kernels_are_kept_in_bprops_cache_folder_and_only_there(tmp_pat
     code = (
         "import numpy as np\n"
         "from backprop_cli.core.optim import build_optimizer\n"
-        "from backprop_cli.kernels import install\n"
-        "opt = build_optimizer('adam'); opt.init(4, 2, np.dtype('float32'))\n"
-        "assert install(opt)\n"
+        "from backprop_cli.kernels import fuse_chain\n"
+        "opt = build_optimizer('adam', fuse_chain); opt.init(4, 2, np.dtype('float32'))\n"
+        "assert opt.fused\n"
         "w = np.ones(4, np.float32); opt.step(w, np.ones(4, np.float32), 0.1)\n"
         "assert np.all(w < 1)\n"
     )

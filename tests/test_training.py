@@ -118,16 +118,16 @@ def test_a_non_finite_step_stops_the_run_as_diverged(what: str) -> None:
 
 def test_non_finite_weights_after_an_epoch_stop_the_run() -> None:
     training, data = setup(lr=0.1)
-    update = training.optimizer.update
+    step = training.optimizer.step
     calls = []
 
-    def poison(params: np.ndarray, *args: object) -> None:  # NaN at the epoch's last update
-        update(params, *args)  # type: ignore[arg-type]
+    def poison(params: np.ndarray, grads: np.ndarray, lr: float) -> None:  # NaN at the last update
+        step(params, grads, lr)
         calls.append(1)
         if len(calls) == 3:
             params[0] = np.nan
 
-    training.optimizer.update = poison  # type: ignore[method-assign]
+    training.optimizer.step = poison  # type: ignore[method-assign]
     stop = events(training, data)[-1]
     assert isinstance(stop, Stopped) and (stop.reason, stop.epoch) == ("diverged", 1)
     assert stop.detail.startswith("non-finite weights after epoch 1; ")

@@ -103,6 +103,7 @@ class TrainingState:
     epochs: int
     shuffle: bool
     shuffle_rng: np.random.Generator
+    #: Clips the gradient in place, returning its norm before clipping (`ClipByGlobalNorm`).
     clip: Callable[[Array], float] | None = None
     #: Tracks the best epoch; with a patience it is early stopping.
     monitor: EarlyStopping = field(default_factory=lambda: EarlyStopping.tracker("val_loss"))
@@ -111,8 +112,8 @@ class TrainingState:
     best_params: Array | None = field(default=None, repr=False)
     #: Per-layer gradient-flow figures in the history (training.diagnostics).
     diagnostics: Diagnostics | None = None
-    #: The code the step runs: "numpy" (the reference) or "fused" (compiled kernels that the run
-    #: installed on the optimizer, the layers and the loss; see `backprop_cli.kernels`).
+    #: The code the step runs: "numpy" (the reference) or "fused" (compiled kernels in the
+    #: optimizer's chain and installed on the layers and the loss; see `backprop_cli.kernels`).
     kernels: str = "numpy"
     #: A compiled whole step, (X, y) → (outputs, loss, gradient norm), or None for a batch it
     #: does not take; when set, it stands in for forward, loss, backward and norm (not while

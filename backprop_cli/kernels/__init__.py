@@ -23,7 +23,7 @@ import importlib.util
 from collections.abc import Callable
 
 from ..core.network import Network
-from ..core.optim import Optimizer
+from ..core.optim import Transform
 from ..core.types import Array
 from ..errors import ConfigError
 
@@ -87,16 +87,13 @@ def install_network(net: Network) -> int:
     return install_layers(net) + install_loss(net)
 
 
-def install(optimizer: Optimizer) -> bool:
-    """Give ``optimizer`` its fused update (an instance attribute over the reference method);
-    False when it has none."""
-    from .optim import fused_update
+def fuse_chain(chain: list[Transform]) -> list[Transform]:
+    """An optimizer's chain with the stages that have a kernel run by it, for building the
+    optimizer on the fused path: ``build_optimizer(name, fuse=fuse_chain)`` (see
+    `backprop_cli.kernels.optim`). Compiles the kernel when the optimizer's ``init`` runs."""
+    from .optim import fuse_chain as fuse
 
-    update = fused_update(optimizer)
-    if update is None:
-        return False
-    optimizer.update = update  # type: ignore[method-assign,assignment]
-    return True
+    return fuse(chain)
 
 
 def whole_step(net: Network, batch: int) -> Callable[..., tuple[Array, float, float] | None] | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -10,19 +9,18 @@ from numpy.typing import NDArray
 
 from ..config import ExperimentConfig
 from ..core.batching import Batching
-from ..core.clipping import clip_by_norm, clip_by_value
 from ..core.diagnostics import Diagnostics
 from ..core.gradcheck import Fuse
 from ..core.history import EarlyStopping, monitor_problem
 from ..core.losses import is_classification
 from ..core.network import Network
-from ..core.optim import Optimizer, build_optimizer
+from ..core.optim import ClipByGlobalNorm, ClipByValue, FuseChain, Optimizer, build_optimizer
 from ..core.schedules import Schedule, build_schedule
 from ..core.training import TrainData, TrainingState
 from ..core.types import Array
 from ..data import Splits, load_data, scale_targets
 from ..errors import ConfigError
-from ..kernels import choose, fuse_network, install, install_network, whole_step
+from ..kernels import choose, fuse_chain, fuse_network, install_network, whole_step
 from .networks import network_of
 
 
@@ -63,12 +61,21 @@ def build_network(
     return network_of(cfg.model, cfg.loss, dtype, input_dim, rng, noise_rng, batch_rows)
 
 
-def build_optimizer_from(cfg: ExperimentConfig) -> Optimizer:
-    """The optimizer of ``cfg`` with its hyperparameters; its lr reaches each step through the
-    schedule, not the optimizer."""
+def build_optimizer_from(cfg: ExperimentConfig, fuse: FuseChain | None = None) -> Optimizer:
+    """The optimizer of ``cfg`` with its hyperparameters (its chain fused by ``fuse``, the fused
+    path's `fuse_chain`); its lr reaches each step through the schedule, not the optimizer."""
     params = cfg.optimizer.model_dump()
     del params["lr"]
-    return build_optimizer(params.pop("type"), **params)
+    return build_optimizer(params.pop("type"), fuse, **params)
+
+
+def build_clip(cfg: ExperimentConfig) -> ClipByGlobalNorm | ClipByValue | None:
+    """``training.clip`` as the transform the loop applies before the optimizer (called on the
+    gradient, it clips it and returns its norm before clipping)."""
+    clip = cfg.training.clip
+    if clip is None:
+        return None
+    return ClipByGlobalNorm(clip.max_norm) if clip.type == "norm" else ClipByValue(clip.max_value)
 
 
 def build_schedule_from(cfg: ExperimentConfig) -> Schedule:
@@ -91,16 +98,6 @@ def build_training_state(
 ) -> TrainingState:
     """The training; ``has_validation`` says whether the data has a validation split, and
     ``n_train`` (its training rows) how long the run is, for ``training.kernels: auto``."""
-    clip = cfg.training.clip
-    clip_fn = None
-    if clip is not None:
-        clip_fn = (
-            partial(clip_by_norm, max_norm=clip.max_norm)
-            if clip.type == "norm"
-            else partial(clip_by_value, max_value=clip.max_value)
-        )
-    optimizer = build_optimizer_from(cfg)
-    optimizer.init(net.n_params, net.n_decay, net.dtype)
     for key, watched in cfg.monitors().items():
         problem = monitor_problem(watched, has_validation)
         if problem:
@@ -114,11 +111,13 @@ def build_training_state(
     batching = build_batching(cfg)
     updates = cfg.training.epochs * batching.steps_per_epoch(max(n_train, 1))
     kernels = choose(cfg.training.kernels, updates, net.n_params)
+    optimizer = build_optimizer_from(cfg, fuse_chain if kernels == "fused" else None)
+    optimizer.init(net.n_params, net.n_decay, net.dtype)
     step = None
     if kernels == "fused":
         fused_layers = install_network(net)  # the layers without a kernel keep NumPy
         step = whole_step(net, batching.batch_size(max(n_train, 1)))
-        if not install(optimizer) and not fused_layers and step is None:
+        if not optimizer.fused and not fused_layers and step is None:
             kernels = "numpy"  # nothing to fuse: the reference runs
     return TrainingState(
         net,
@@ -128,7 +127,7 @@ def build_training_state(
         cfg.training.epochs,
         cfg.training.shuffle,
         shuffle_rng,
-        clip_fn,
+        build_clip(cfg),
         monitor,
         diagnostics=Diagnostics(net) if cfg.training.diagnostics else None,
         kernels=kernels,

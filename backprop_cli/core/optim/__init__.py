@@ -1,5 +1,6 @@
-"""Optimizers, one module per family (`sgd`, `momentum`, `rmsprop`, `adam`, ...), each updating a
-flat parameter buffer in place under the contract of `base.Optimizer`.
+"""Optimizers, one module per family (`sgd`, `momentum`, `rmsprop`, `adam`, ...), each a chain of
+transforms (`transforms`: clip, decay, the family's update rule, −lr) that updates a flat parameter
+buffer in place under the contract of `base.Optimizer`.
 
 The registry finds them: every `Optimizer` subclass with a ``name`` defined in a module of this
 package is registered, listed by its ``rank``. The config models, the JSON schema, the config
@@ -14,11 +15,21 @@ import pkgutil
 from typing import Any
 
 from ...errors import ConfigError
-from .adam import Adam, AdamW
+from .adam import Adam, AdamW, ScaleByAdam
 from .base import Optimizer
-from .momentum import Momentum, Nesterov
-from .rmsprop import RMSprop
+from .momentum import Momentum, Nesterov, NesterovTrace, Trace
+from .rmsprop import RMSprop, ScaleByRms
 from .sgd import SGD
+from .transforms import (
+    AddDecayedWeights,
+    ClipByGlobalNorm,
+    ClipByValue,
+    DecoupledWeightDecay,
+    FuseChain,
+    ScaleByLearningRate,
+    State,
+    Transform,
+)
 
 
 # Called once, at import: mutation testing cannot swap it, so it is exempt (test_registries.py
@@ -39,15 +50,16 @@ OPTIMIZERS: dict[str, type[Optimizer]] = _registry()
 DEFAULT_RACE = ("sgd", "momentum", "rmsprop", "adam")
 
 
-def build_optimizer(name: str, **hyperparams: Any) -> Optimizer:
+def build_optimizer(name: str, fuse: FuseChain | None = None, **hyperparams: Any) -> Optimizer:
     """Build an optimizer by name with its hyperparameters, e.g. ``build_optimizer("adam",
-    beta2=0.99)``; the learning rate comes with each ``step``."""
+    beta2=0.99)``; the learning rate comes with each ``step``. With ``fuse``
+    (`backprop_cli.kernels.fuse_chain`) its chain takes the fused kernels it has."""
     try:
         cls = OPTIMIZERS[name]
     except KeyError:
         known = ", ".join(OPTIMIZERS)
         raise ConfigError(f"unknown optimizer {name!r}; choose one of: {known}") from None
-    return cls(**hyperparams)
+    return cls(fuse, **hyperparams)
 
 
 __all__ = [
@@ -56,9 +68,21 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "AddDecayedWeights",
+    "ClipByGlobalNorm",
+    "ClipByValue",
+    "DecoupledWeightDecay",
+    "FuseChain",
     "Momentum",
     "Nesterov",
+    "NesterovTrace",
     "Optimizer",
     "RMSprop",
+    "ScaleByAdam",
+    "ScaleByLearningRate",
+    "ScaleByRms",
+    "State",
+    "Trace",
+    "Transform",
     "build_optimizer",
 ]

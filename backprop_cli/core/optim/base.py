@@ -1,8 +1,9 @@
-"""The optimizer interface shared by every update rule.
+"""The optimizer: a chain of transforms (`transforms`) built from declared hyperparameters.
 
-An optimizer holds its hyperparameters and its state explicitly; ``step`` updates the flat parameter
-buffer in place from the (already clipped) flat gradient and the learning rate of the current epoch.
-Scheduling and clipping happen outside, in the training loop, in the order clip → schedule → update.
+An optimizer holds its hyperparameters and, per transform of its chain, that transform's state,
+explicitly; ``step`` runs the chain on the flat gradient and adds the result to the flat parameter
+buffer in place, with the learning rate of the current epoch. Scheduling and clipping happen
+outside, in the training loop, in the order clip → schedule → update.
 """
 
 from __future__ import annotations
@@ -15,21 +16,25 @@ from numpy.typing import NDArray
 from ...errors import CheckpointError
 from ..hyper import Hyper, check_all
 from ..types import Array
+from .transforms import AddDecayedWeights, FuseChain, State, Transform
 
 
 class Optimizer:
-    """Base class: hyperparameters, explicit state, and L2 weight decay on the weights.
+    """Base class: hyperparameters, a chain of transforms and their explicit state.
 
     The contract every optimizer keeps:
     - ``hyper`` declares its hyperparameters (merged with its bases'); the constructor takes
       exactly those, checked against their ranges. ``default_lr`` is the config's default lr.
+    - ``chain`` lists its transforms (`backprop_cli.core.optim.transforms`), built once, in the
+      constructor: there ``fuse`` (the fused kernels, `backprop_cli.kernels.fuse_chain`) may
+      replace the stages it has kernels for.
     - The learning rate is not a hyperparameter: ``step`` receives the current epoch's lr (after
       the schedule), and that is the only lr an update uses.
-    - ``state_names`` lists the state arrays, zeroed by ``init`` and saved in checkpoints.
-    - ``update`` works in place and may use both ``grads`` and ``tmp`` as scratch: the gradient
-      buffer is not read after the step.
+    - ``state_names`` lists the state arrays of the whole chain, zeroed by ``init`` and saved in
+      checkpoints; ``step_count`` counts the updates.
+    - ``step`` uses the gradient buffer as scratch: it is not read after the step.
 
-    Math (L2 weight decay λ, every optimizer but AdamW):
+    Math (L2 weight decay λ, every optimizer but AdamW: `AddDecayedWeights` leads the chain):
         g ← g + λ·w   for the weight tensors W only, never the biases
     """
 
@@ -40,18 +45,43 @@ class Optimizer:
     hyper: ClassVar[dict[str, Hyper]] = {
         "weight_decay": Hyper(0.0, "L2 decay on weights (not biases).", 0.0, 1.0, high_open=True)
     }
-    #: Names of the flat state arrays, saved and restored by checkpoints.
-    state_names: tuple[str, ...] = ()
 
-    def __init__(self, **hyperparams: Any) -> None:
+    def __init__(self, fuse: FuseChain | None = None, **hyperparams: Any) -> None:
         checked = check_all(f"optimizer {self.name}", self.hyperparameters(), hyperparams)
         for key, value in checked.items():
             setattr(self, key, value)
         self.weight_decay: float
-        self.n_decay = 0
+        chain = self.chain()
+        self.transforms: tuple[Transform, ...] = tuple(fuse(chain) if fuse else chain)
+        for transform in self.transforms[:-1]:
+            if transform.ends_chain or transform.applies:
+                raise ValueError(f"{transform!r} must end its chain: {self!r}")
+        if len(set(self.state_names)) < len(self.state_names):
+            raise ValueError(f"two transforms name the same state array: {self!r}")
+        self._adds = not (self.transforms and self.transforms[-1].applies)
+        self._stages: tuple[tuple[Transform, State], ...] = ()
         self.step_count = 0
+        self.states: tuple[State, ...] = ()
         self.state: dict[str, Array] = {}
         self._scratch: Array = np.empty(0)
+
+    def chain(self) -> list[Transform]:
+        """The transforms of this optimizer, in order, from its hyperparameters."""
+        raise NotImplementedError
+
+    def decay(self) -> list[Transform]:
+        """The chain's weight decay: L2 added to the gradient, when λ > 0."""
+        return [AddDecayedWeights(self.weight_decay)] if self.weight_decay else []
+
+    @property
+    def fused(self) -> bool:
+        """Whether a fused kernel runs any stage of the chain."""
+        return any(transform.applies for transform in self.transforms)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """The names of the chain's state arrays, saved and restored by checkpoints."""
+        return tuple(name for transform in self.transforms for name in transform.state_names)
 
     @property
     def dtype(self) -> np.dtype:
@@ -73,39 +103,30 @@ class Optimizer:
     def init(self, n_params: int, n_decay: int, dtype: np.dtype) -> None:
         """Allocate zeroed state for a flat buffer of ``n_params`` whose first ``n_decay``
         entries are weights (decayed)."""
-        self.n_decay = n_decay
         self.step_count = 0
-        self.state = {name: np.zeros(n_params, dtype=dtype) for name in self.state_names}
+        self.states = tuple(t.init(n_params, n_decay, dtype) for t in self.transforms)
+        self.state = {name: array for state in self.states for name, array in state.items()}
+        self._stages = tuple(zip(self.transforms, self.states, strict=True))
         self._scratch = np.empty(n_params, dtype=dtype)
 
     def step(self, params: Array, grads: Array, lr: float) -> None:
-        """Update ``params`` in place with learning rate ``lr``. ``grads`` is scratch: L2 decay
-        is added to it, and the update rule may overwrite it."""
+        """Update ``params`` in place with learning rate ``lr``: the chain runs on ``grads``
+        (scratch: it may be overwritten) and its updates are added to ``params``."""
         if self._scratch.shape != params.shape or self._scratch.dtype != params.dtype:
             raise RuntimeError(
                 f"{type(self).__name__}.init(n_params, n_decay, dtype) must match the buffer "
                 f"it updates ({params.size} {params.dtype} parameters) before step()"
             )
         self.step_count += 1
-        lr = float(lr)
-        n = self.n_decay  # the weights come first in the buffer
-        if self.weight_decay and n:
-            if self.decays_into_gradient():  # L2: g ← g + λ·w
-                grads[:n] += np.multiply(params[:n], self.weight_decay, out=self._scratch[:n])
-            else:  # decoupled (AdamW): w ← w − lr·λ·w, before the update
-                params[:n] *= 1.0 - lr * self.weight_decay
-        self.update(params, grads, self.state, self._scratch, lr)
+        lr, count, scratch = float(lr), self.step_count, self._scratch
+        updates = grads
+        for transform, state in self._stages:
+            updates = transform.update(updates, state, params, scratch, lr, count)
+        if self._adds:
+            params += updates  # w ← w + u
 
-    def decays_into_gradient(self) -> bool:
-        """True for L2 decay (added to g); False for decay applied to the weights directly."""
-        return True
-
-    def update(
-        self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
-    ) -> None:
-        """The update rule, in place, on the parameters and each state buffer; ``grads`` and
-        ``tmp`` (a buffer of the same size) are scratch."""
-        raise NotImplementedError
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({' → '.join(map(repr, self.transforms))})"
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, NDArray[np.generic]]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..types import Array
 from .base import Optimizer
+from .transforms import ScaleByLearningRate, Transform
 
 
 class SGD(Optimizer):
@@ -13,12 +11,11 @@ class SGD(Optimizer):
 
     Math:
         w ← w − lr·g
+    The chain: [L2 decay,] −lr (`ScaleByLearningRate`); the rule is the gradient itself.
     """
 
     name = "sgd"
     rank = 0
 
-    def update(
-        self, params: Array, grads: Array, state: dict[str, Array], tmp: Array, lr: float
-    ) -> None:
-        params -= np.multiply(grads, lr, out=grads)  # the gradient buffer is scratch
+    def chain(self) -> list[Transform]:
+        return [*self.decay(), ScaleByLearningRate()]
