@@ -28,9 +28,10 @@ def test_the_picture_that_applies() -> None:
     assert boundary.picture_name(2, True) == "boundary.png"
     assert boundary.picture_name(1, False) == "fit.png"
     assert boundary.picture_name(64, True) is None and boundary.picture_name(2, False) is None
-    # one sigmoid unit: class 1 where p > 0.5; several: the largest output
-    assert boundary._classes(np.array([[0.2], [0.5], [0.7]])).tolist() == [0, 0, 1]
-    assert boundary._classes(np.array([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4]])).tolist() == [1, 0]
+    # the picture's classes are the task's rule (`core.task.decide`): one sigmoid unit, class 1
+    # where p > 0.5; several, the largest output
+    assert boundary.decide(np.array([[0.2], [0.5], [0.7]])).tolist() == [0, 0, 1]
+    assert boundary.decide(np.array([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4]])).tolist() == [1, 0]
 
 
 def test_a_run_draws_its_boundary_or_fitted_curve(tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ def test_predictions_from_raw_units_match_the_runs_own_evaluation(tmp_path: Path
     assert (name, epoch) == ("boundary.png", 20)
     model = load_model(run)
     X_test, y_test = split_of(model.experiment(), "test")
-    accuracy = float(np.mean(boundary._classes(predict(X_test)) == y_test))
+    accuracy = float(np.mean(boundary.decide(predict(X_test)) == y_test))
     metrics = json.loads((run / "metrics.json").read_text())
     assert accuracy == metrics["test"]["accuracy"]
     # The points are the raw training and validation splits (spirals span about [−1, 1]).

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from backprop_cli.core.task import Task
+from backprop_cli.core.task import Task, decide
 
 
 def test_decisions_and_probabilities_by_hand() -> None:
@@ -73,3 +73,21 @@ def test_one_units_probabilities_sum_to_one_and_decide_as_the_logit(p: np.ndarra
     with np.errstate(divide="ignore"):
         logits = np.log(p) - np.log1p(-p)  # σ⁻¹(p), ±∞ at 0 and 1
     assert task.decide(p[:, None]).tolist() == task.decide(logits[:, None], logits=True).tolist()
+
+
+@given(
+    hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 20), st.integers(1, 5)),
+        elements=st.floats(-5, 5, allow_nan=False),
+    )
+)
+def test_the_training_loops_buffer_gets_the_same_decisions(outputs: np.ndarray) -> None:
+    """The rule writes into the training loop's buffer (no allocation per step) exactly what it
+    returns otherwise, and a one-unit output decides on its logit at 0 as on σ(logit) at ½."""
+    buffer = np.empty(len(outputs), dtype=np.intp)
+    assert decide(outputs, out=buffer) is buffer
+    assert buffer.tolist() == decide(outputs).tolist()
+    if outputs.shape[1] == 1 and np.all(np.abs(outputs) > 1e-9):  # σ of a tinier one rounds to ½
+        p = 1 / (1 + np.exp(-outputs))
+        assert decide(outputs, logits=True).tolist() == decide(p).tolist()

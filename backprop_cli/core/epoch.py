@@ -7,6 +7,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .network import Network
+from .task import decide
 from .types import Array
 
 #: What `batching.Batching.epoch` yields for a step: a contiguous range, or sample indices.
@@ -34,11 +35,9 @@ class BatchGatherer:
 
 
 def correct_count(net: Network, out: Array, labels: NDArray[np.int64]) -> int:
-    """How many samples the outputs classify right (argmax, or a 0.5 threshold for one unit)."""
-    if out.shape[1] == 1:
-        threshold = 0.0 if net.loss.takes_logits else 0.5
-        return int(np.count_nonzero((out[:, 0] > threshold) == labels))
-    return int(np.count_nonzero(out.argmax(axis=1) == labels))
+    """How many samples the outputs classify right (`task.decide`: the argmax, or one unit's
+    threshold, on its logit when the loss takes logits)."""
+    return int(np.count_nonzero(decide(out, net.loss.takes_logits) == labels))
 
 
 class AccuracyTally:
@@ -63,7 +62,7 @@ class AccuracyTally:
     def add(self, out: Array, idx: Index) -> None:
         size, seen = len(out), self._seen
         if self.argmax:
-            out.argmax(axis=1, out=self._predicted[seen : seen + size])
+            decide(out, out=self._predicted[seen : seen + size])
             if not isinstance(idx, slice):
                 self._order[seen : seen + size] = idx
             elif size == 1:

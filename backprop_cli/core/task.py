@@ -20,6 +20,33 @@ from .types import Array
 Kind = Literal["classification", "regression"]
 
 
+def decide(
+    outputs: Array, logits: bool = False, out: NDArray[np.intp] | None = None
+) -> NDArray[Any]:
+    """The class of each row of outputs: the argmax, or for one unit class 1 when its
+    probability passes ½ (its logit passes 0, with ``logits``). Written into ``out`` when given
+    (the training loop's buffer), else a new int64 array.
+
+    Math:
+        k̂ = argmax_k o_k  (K ≥ 2 units);   k̂ = [p > ½] = [z > 0]  (one unit, p = σ(z))
+    """
+    if outputs.shape[1] == 1:
+        threshold = 0.0 if logits else 0.5
+        passed = outputs[:, 0] > threshold
+        if out is None:
+            return passed.astype(np.int64)
+        out[...] = passed
+        return out
+    if out is None:
+        return outputs.argmax(axis=1).astype(np.int64)
+    return outputs.argmax(axis=1, out=out)
+
+
+def class_count(outputs: int) -> int:
+    """How many classes a network of ``outputs`` units tells apart (one sigmoid unit: two)."""
+    return max(outputs, 2)
+
+
 @dataclass(frozen=True)
 class Task:
     """A classification over ``classes`` (their names, in label order) or a regression of
@@ -41,7 +68,7 @@ class Task:
         """The task of a network of ``outputs`` units: its classes ``names``, or numbered."""
         if not classification:
             return cls("regression", outputs)
-        count = max(outputs, 2)
+        count = class_count(outputs)
         if names is not None and len(names) != count:
             raise ValueError(
                 f"names {len(names)} classes for a network of {outputs} output"
@@ -64,12 +91,8 @@ class Task:
         return list(self.classes) if self.named else None
 
     def decide(self, outputs: Array, logits: bool = False) -> NDArray[np.int64]:
-        """Class indices from outputs: the argmax, or for one unit a threshold of ½ on its
-        probability (0 on its logit, with ``logits``)."""
-        if outputs.shape[1] == 1:
-            threshold = 0.0 if logits else 0.5
-            return (outputs[:, 0] > threshold).astype(np.int64)
-        return outputs.argmax(axis=1).astype(np.int64)
+        """Class indices from outputs (see `decide`)."""
+        return decide(outputs, logits)
 
     def labels(self, indices: NDArray[Any]) -> list[str]:
         """The class names of class indices."""

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core.task import decide
 from ..system.atomic import write_with
 from .layout import ANIMATION, BOUNDARY_PLOT, FIT_PLOT
 from .plotting import save_figure
@@ -88,13 +89,6 @@ def scene(
     )
 
 
-def _classes(probs: NDArray[Any]) -> NDArray[np.intp]:
-    """The predicted class of each row of network outputs (one sigmoid unit: p > 0.5)."""
-    if probs.shape[1] == 1:
-        return (probs[:, 0] > 0.5).astype(np.intp)
-    return np.asarray(probs.argmax(axis=1), dtype=np.intp)
-
-
 def draw(ax: Any, predict: Predict, where: Scene, title: str = "", cax: Any = None) -> None:
     """The boundary (two features) or the fitted curve (one feature) on ``ax``; a probability
     colour bar goes on ``cax`` when given (an animation keeps one in place)."""
@@ -117,7 +111,7 @@ def draw(ax: Any, predict: Predict, where: Scene, title: str = "", cax: Any = No
                                label=f"P({named})")  # fmt: skip
         else:
             k = probs.shape[1]
-            predicted = _classes(probs).reshape(gx.shape)
+            predicted = decide(probs).reshape(gx.shape)
             palette = [colors[c % len(colors)] for c in range(k)]
             from matplotlib.colors import ListedColormap
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from ..config.model_spec import ModelSpec
 from ..core.network import Network
-from ..core.task import Task
+from ..core.task import Task, class_count
 from ..core.types import Array
 from ..data.encoding import Encoding
 from ..data.splits import Splits, TargetScale
@@ -237,7 +237,7 @@ def load_model(path: Path) -> Model:
                 f"takes {net.input_dim}"
             )
         classes = encoding.classes
-    if classes is not None and len(classes) != max(net.output_dim, 2):
+    if classes is not None and len(classes) != class_count(net.output_dim):
         raise CheckpointError(
             f"{path}: names {len(classes)} classes for a network of {net.output_dim} outputs"
         )

@@ -19,7 +19,7 @@ from ..config import ExperimentConfig
 from ..core.history import columns
 from ..core.losses import is_classification
 from ..core.network import Network
-from ..core.task import Task
+from ..core.task import Task, class_count
 from ..core.training import TrainData, TrainingState
 from ..core.types import Array
 from ..data import Splits, cache, table_source
@@ -112,7 +112,9 @@ def task_of_run(cfg: ExperimentConfig, net: Network, splits: Splits) -> Task:
     """What the run's outputs mean: the loss decides whether they are classes, the data names
     them."""
     names = (
-        splits.classes if splits.classes and len(splits.classes) == max(net.output_dim, 2) else None
+        splits.classes
+        if splits.classes and len(splits.classes) == class_count(net.output_dim)
+        else None
     )
     return Task.of(is_classification(cfg.loss), net.output_dim, names)
 
