@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import backprop_cli as bp
-from backprop_cli.data.splits import Splits, TargetScale, scale_targets
+from backprop_cli.data.splits import Splits, scale_targets
+from backprop_cli.data.standardizer import Standardizer
 
 from helpers import cli
 
@@ -164,7 +165,7 @@ def test_scaling_is_fitted_on_the_training_split_only() -> None:
 def test_unscaling_inverts_scaling_and_scaled_targets_are_standard(y: np.ndarray) -> None:
     scaled = scale_targets(Splits(np.zeros((len(y), 1)), y, None, None, None, None))
     scale = scaled.target_scale
-    assert isinstance(scale, TargetScale) and np.all(scale.std > 0)
+    assert isinstance(scale, Standardizer) and np.all(scale.std > 0)
     np.testing.assert_allclose(scale.unscale(scaled.y_train), y, rtol=1e-9, atol=1e-6)
     spread = np.ptp(y, axis=0)
     varies = spread > 1e-6 * np.maximum(np.abs(y).max(axis=0), 1)

@@ -18,7 +18,7 @@ _HOMES = {
     "SHIPPED": "files",
     "SHIPPED_TABLES": "files",
     "Splits": "splits",
-    "TargetScale": "splits",
+    "Standardizer": "standardizer",
     "scale_targets": "splits",
     "generator_options": "generators",
     "load_data": "sources",
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .files import SHIPPED, SHIPPED_TABLES
     from .generators import GENERATORS, generator_options
     from .sources import load_data, load_raw
-    from .splits import Splits, TargetScale, scale_targets
+    from .splits import Splits, scale_targets
+    from .standardizer import Standardizer
     from .table_splits import table_request, table_source
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
     "SHIPPED",
     "SHIPPED_TABLES",
     "Splits",
-    "TargetScale",
+    "Standardizer",
     "generator_options",
     "load_data",
     "load_raw",

@@ -1,4 +1,5 @@
-"""Train/validation/test splits (stratified for classification) and standardization."""
+"""Train/validation/test splits (stratified for classification), standardized with a
+`Standardizer` fitted on the training split."""
 
 from __future__ import annotations
 
@@ -10,49 +11,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
+from .standardizer import Standardizer
 
 if TYPE_CHECKING:
     from .encoding import Encoding
     from .spec import DataSpec
-
-
-@dataclass(frozen=True)
-class TargetScale:
-    """A regression's targets as the network is trained on them: standardized per output with
-    the training split's statistics, and mapped back for predictions.
-
-    Math:
-        μ = mean of y_train,  σ = √(mean of (y_train − μ)²)  (per output; σ = 1 if it is 0)
-        y' = (y − μ) / σ          (training targets)
-        ŷ  = ŷ' · σ + μ           (predictions, in the target's units)
-    """
-
-    mean: NDArray[np.float64]
-    std: NDArray[np.float64]
-
-    def scale(self, y: NDArray[Any]) -> NDArray[Any]:
-        """Targets (1-D, or one column per output) in the network's scale, in ``y``'s dtype."""
-        y = np.asarray(y)
-        mean, std = (self.mean[0], self.std[0]) if y.ndim == 1 else (self.mean, self.std)
-        return ((y.astype(np.float64) - mean) / std).astype(y.dtype)
-
-    def note(self, target: str | None) -> str:
-        """One line for the start of a run: what the losses shown are measured on."""
-        name = f"the target {target!r}" if target else "the target"
-        one = len(self.mean) == 1
-        stats = f"mean {self.mean[0]:.4g}, std {self.std[0]:.4g}" if one else "per output"
-        return (
-            f"{name} is standardized for training ({stats}): losses are on that scale; "
-            "predictions and RMSE, MAE and R² are in its own units"
-        )
-
-    def unscale(self, outputs: NDArray[Any]) -> NDArray[np.float64]:
-        """The network's outputs (one column per output) in the target's units, float64."""
-        return np.asarray(outputs, dtype=np.float64) * self.std + self.mean
-
-    def original(self, y: NDArray[Any]) -> NDArray[np.float64]:
-        """Scaled targets (1-D, or one column per output) back in their own units."""
-        return self.unscale(y.reshape(len(y), -1)).reshape(y.shape)
 
 
 @dataclass
@@ -65,8 +28,8 @@ class Splits:
     y_val: NDArray[Any] | None
     X_test: NDArray[Any] | None
     y_test: NDArray[Any] | None
-    mean: NDArray[np.float64] | None = None
-    std: NDArray[np.float64] | None = None
+    #: The features' standardization, fitted on the training split (None: not standardized).
+    scaler: Standardizer | None = None
     #: The names of the feature columns and of the target, when the data file names them.
     feature_names: list[str] | None = None
     target_name: str | None = None
@@ -77,7 +40,17 @@ class Splits:
     #: What `bprop inspect` shows of a table (see `inspection.report`).
     report: dict[str, Any] | None = None
     #: A regression's target standardization (see `scale_targets`), None when not scaled.
-    target_scale: TargetScale | None = None
+    target_scale: Standardizer | None = None
+
+    @property
+    def mean(self) -> NDArray[Any] | None:
+        """The features' μ (`scaler`), None when they are not standardized."""
+        return None if self.scaler is None else self.scaler.mean
+
+    @property
+    def std(self) -> NDArray[Any] | None:
+        """The features' σ (`scaler`), None when they are not standardized."""
+        return None if self.scaler is None else self.scaler.std
 
     @property
     def is_classification(self) -> bool:
@@ -260,92 +233,28 @@ def too_few(source: object, n: int, validation: Validation, test_fraction: float
     return f"{source}: {n} samples are too few for {held} and test_split={test_fraction}: {why}"
 
 
-#: Rows at a time for the statistics: float64 blocks of about 8 MiB, never a copy of the data.
-STAT_BLOCK_BYTES = 8 << 20
-
-
 def standardize(splits: Splits, numeric: NDArray[np.bool_] | None = None) -> Splits:
-    """Scale features to zero mean and unit variance, fitted on the training split only.
-
-    Only the columns ``numeric`` marks (default: all) are scaled: one-hot columns stay 0/1,
-    with mean 0 and std 1 recorded. Works in place on the split arrays (always new arrays, never
-    views of the data as read), so standardizing needs no second copy of the data. Constant
-    features (std 0) are centred and left unscaled. The statistics are computed in float64, in
-    two passes over blocks of rows (the mean, then the squares about it), so a float32 column of
-    64-bit ids near 1e19 gets a finite mean and spread instead of an overflowing sum of squares.
-
-    Math:
-        μ = mean of X_train,  σ = √(mean of (X_train − μ)²)  (per feature)
-        X ← (X − μ) / σ  for every split
+    """Scale features to zero mean and unit variance, fitted on the training split only
+    (`Standardizer.fit`: only the columns ``numeric`` marks). Works in place on the split arrays
+    (always new arrays, never views of the data as read), so standardizing needs no second copy
+    of the data.
 
     Raises:
         DataError: a feature whose μ or σ cannot be represented in the data's dtype.
     """
-    X_train = splits.X_train
-    mean, std = _moments(X_train)
-    if numeric is not None:
-        mean[~numeric], std[~numeric] = 0.0, 1.0
-    std[std <= 1e-12] = 1.0
-    mean, std = mean.astype(X_train.dtype), std.astype(X_train.dtype)
-    _check_representable(mean, std, splits.feature_names)
-    for X in (X_train, splits.X_val, splits.X_test):
+    scaler = Standardizer.fit(splits.X_train, numeric, splits.feature_names)
+    for X in (splits.X_train, splits.X_val, splits.X_test):
         if X is not None:
-            X -= mean
-            X /= std
-    return dataclasses.replace(splits, mean=mean, std=std)
-
-
-def _moments(X: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Each column's mean and population standard deviation, in float64. The squares are taken
-    of (x − μ)/s, s the column's largest |x − μ|, so they cannot overflow where σ itself fits.
-    A column whose every x − μ does not fit the data's dtype gets an infinite σ (refused)."""
-    n, width = X.shape
-    rows = max(1, STAT_BLOCK_BYTES // (8 * max(width, 1)))
-    total, low, high = np.zeros(width), np.full(width, np.inf), np.full(width, -np.inf)
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by the caller
-        for start in range(0, n, rows):
-            block = X[start : start + rows]
-            total += block.sum(axis=0, dtype=np.float64)
-            np.minimum(low, block.min(axis=0), out=low)
-            np.maximum(high, block.max(axis=0), out=high)
-        mean = total / n
-        reach = np.maximum(high - mean, mean - low)  # the largest |x − μ|
-        if not np.all(reach <= np.finfo(X.dtype).max):  # X − μ, in place, would overflow
-            reach[~(reach <= np.finfo(X.dtype).max)] = np.inf
-        scale = np.where((reach > 0) & np.isfinite(reach), reach, 1.0)
-        squares = np.zeros(width)
-        for start in range(0, n, rows):
-            block = (X[start : start + rows].astype(np.float64) - mean) / scale
-            squares += np.einsum("ij,ij->j", block, block)
-        std = scale * np.sqrt(squares / n)
-    std[~np.isfinite(reach)] = np.inf
-    return mean, std
-
-
-def _check_representable(mean: NDArray[Any], std: NDArray[Any], names: list[str] | None) -> None:
-    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
-    if bad.size:
-        which = ", ".join(repr(names[j]) if names else f"column {j + 1}" for j in bad[:5])
-        raise DataError(
-            f"feature {which}: its values are too large to standardize in {mean.dtype} (the "
-            "mean or spread overflows); rescale the column, drop it (data.drop), or set "
-            "data.standardize: false"
-        )
+            scaler.transform_in_place(X)
+    return dataclasses.replace(splits, scaler=scaler)
 
 
 def scale_targets(splits: Splits) -> Splits:
-    """The splits with a regression's targets standardized (`TargetScale`), fitted on the
-    training split only. New target arrays: the data as read (or cached) is left as it is."""
+    """The splits with a regression's targets standardized (`Standardizer.fit_target`), fitted
+    on the training split only. New target arrays: the data as read (or cached) is left as it
+    is."""
     y = splits.y_train
-    columns = y.reshape(len(y), -1)
-    mean, std = _moments(columns)
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-        raise DataError(
-            "the target's values spread beyond what float64 holds; rescale them, or set "
-            "data.standardize_target: false"
-        )
-    std[~(std > 1e-12)] = 1.0  # a constant target is centred only
-    scale = TargetScale(mean, std)
+    scale = Standardizer.fit_target(y)
 
     def scaled(part: NDArray[Any] | None) -> NDArray[Any] | None:
         return None if part is None else scale.scale(part)

@@ -21,6 +21,7 @@ from .identifiers import row_identifiers
 from .inspection import report
 from .memory import converted
 from .splits import Splits, standardize, validation_of
+from .standardizer import Standardizer
 from .table import Request, Table, plan_arrow, read_table, table_format
 from .tabular import Settings, prepare_table
 
@@ -132,6 +133,7 @@ def _cached_splits(
     X = arrays["X_train"]
     if X is None or X.ndim != 2 or X.shape[1] != encoding.width:
         return None
+    mean, std = arrays["mean"], arrays["std"]
     return Splits(
         X,
         arrays["y_train"],  # type: ignore[arg-type]
@@ -139,8 +141,7 @@ def _cached_splits(
         arrays["y_val"],
         arrays["X_test"],
         arrays["y_test"],
-        arrays["mean"],
-        arrays["std"],
+        Standardizer(mean, std) if mean is not None and std is not None else None,
         feature_names=encoding.columns,
         target_name=encoding.target,
         classes=encoding.classes,

@@ -52,7 +52,7 @@ from numpy.typing import NDArray
 
 from ..core.losses import LOSSES
 from ..core.task import Task
-from ..data import TargetScale
+from ..data.standardizer import Standardizer
 from ..errors import CheckpointError
 from ..system.atomic import write_with
 from ..system.reading import check_regular, check_zip_size
@@ -112,10 +112,9 @@ class Checkpoint:
     data: DataRecord = field(default_factory=DataRecord)
     class_weights: NDArray[np.float64] | None = None
     #: The features' standardization, fitted on the training split.
-    mean: NDArray[Any] | None = None
-    std: NDArray[Any] | None = None
+    scaler: Standardizer | None = None
     #: A regression's target standardization (`data.standardize_target`).
-    target_scale: TargetScale | None = None
+    target_scale: Standardizer | None = None
 
     @property
     def weights_epoch(self) -> int | None:
@@ -182,8 +181,8 @@ class Checkpoint:
             out[Key.DATA_ENCODING] = np.array(self.data.encoding)
         if self.class_weights is not None:
             out[Key.CLASS_WEIGHTS] = self.class_weights
-        if self.mean is not None and self.std is not None:
-            out[Key.MEAN], out[Key.STD] = self.mean, self.std
+        if self.scaler is not None:
+            out[Key.MEAN], out[Key.STD] = self.scaler.mean, self.scaler.std
         if self.target_scale is not None:
             out[Key.TARGET_MEAN] = self.target_scale.mean
             out[Key.TARGET_STD] = self.target_scale.std
@@ -215,7 +214,7 @@ class Checkpoint:
         shape = a.get(Key.DATA_SHAPE)
         target = None
         if Key.TARGET_MEAN in a:
-            target = TargetScale(a[Key.TARGET_MEAN], a[Key.TARGET_STD])
+            target = Standardizer(a[Key.TARGET_MEAN], a[Key.TARGET_STD])
         return cls(
             params={k: v for k, v in a.items() if k.startswith(Key.LAYERS)},
             path=path,
@@ -238,8 +237,7 @@ class Checkpoint:
                 encoding=str(a[Key.DATA_ENCODING]) if Key.DATA_ENCODING in a else None,
             ),
             class_weights=a.get(Key.CLASS_WEIGHTS),
-            mean=a.get(Key.MEAN),
-            std=a.get(Key.STD),
+            scaler=Standardizer(a[Key.MEAN], a[Key.STD]) if Key.MEAN in a else None,
             target_scale=target,
         )
 
@@ -356,12 +354,11 @@ def capture(
     training: TrainingState,
     config: dict[str, Any],
     task: Task | None = None,
-    mean: NDArray[Any] | None = None,
-    std: NDArray[Any] | None = None,
+    scaler: Standardizer | None = None,
     params: NDArray[Any] | None = None,
     params_epoch: int | None = None,
     data: DataRecord | None = None,
-    target_scale: TargetScale | None = None,
+    target_scale: Standardizer | None = None,
 ) -> Checkpoint:
     """A copy of everything a checkpoint holds, as of now (to be written later if need be).
 
@@ -388,8 +385,7 @@ def capture(
         task=task,
         data=data or DataRecord(),
         class_weights=None if net.loss.class_weights is None else net.loss.class_weights.copy(),
-        mean=mean,
-        std=std,
+        scaler=scaler,
         target_scale=target_scale,
     )
 
@@ -476,7 +472,7 @@ def _show(value: Any) -> str:
 
 def check_preprocess(checkpoint: Checkpoint, n_features: int) -> None:
     """The stored standardization must have one value per input feature of the network."""
-    mean = checkpoint.mean
+    mean = None if checkpoint.scaler is None else checkpoint.scaler.mean
     if mean is not None and mean.shape != (n_features,):
         raise CheckpointError(
             f"{checkpoint.path}: {Key.MEAN} and {Key.STD} hold the standardization of "

@@ -172,9 +172,9 @@ def onnx_model(model: Model) -> Any:
             for _ in f.columns
         ]
         x = g.op("Where", [g.op("IsNaN", [x]), g.constant("fill", fills), x], "filled")
-    if model.mean is not None and model.std is not None:
-        x = g.op("Sub", [x, g.constant("mean", model.mean)])
-        x = g.op("Div", [x, g.constant("std", model.std)], "standardized")
+    if model.scaler is not None:
+        x = g.op("Sub", [x, g.constant("mean", model.scaler.mean)])
+        x = g.op("Div", [x, g.constant("std", model.scaler.std)], "standardized")
     for layer in net.layers:
         x = g.layer(x, layer)
     last = net.layers[-1]
@@ -316,7 +316,7 @@ def torch_snippet(model: Model, path: Path, lines: list[str]) -> str:
     text += ["model = nn.Sequential(", *lines, ")"]
     text.append(f"model.load_state_dict(load_file({str(path)!r}))")
     text.append("model.eval()")
-    if model.mean is not None and model.std is not None:
+    if model.scaler is not None:
         text.append(
             "# standardize inputs first: x = (x - mean) / std, with mean and std from "
             f"the checkpoint's preprocess.mean and preprocess.std ({model.source})"
@@ -351,8 +351,8 @@ def _write_torch(model: Model, out: Path, exclusive: bool) -> str:
 
 def _write_npz(model: Model, out: Path, exclusive: bool) -> str:
     arrays: dict[str, np.ndarray] = dict(model.net.state_dict())
-    if model.mean is not None and model.std is not None:
-        arrays[Key.MEAN], arrays[Key.STD] = model.mean, model.std
+    if model.scaler is not None:
+        arrays[Key.MEAN], arrays[Key.STD] = model.scaler.mean, model.scaler.std
     if model.target_scale is not None:
         arrays[Key.TARGET_MEAN] = model.target_scale.mean
         arrays[Key.TARGET_STD] = model.target_scale.std

@@ -20,7 +20,8 @@ from ..core.network import Network
 from ..core.task import Task, class_count
 from ..core.types import Array
 from ..data.encoding import Encoding
-from ..data.splits import Splits, TargetScale
+from ..data.splits import Splits
+from ..data.standardizer import Standardizer
 from ..errors import CheckpointError, ConfigError, DataError
 from .checkpoints import Checkpoint, check_preprocess
 from .layout import RUN_CHECKPOINT, Key
@@ -44,8 +45,8 @@ class Model:
     #: What the model is (name, seed, dtype, layers, loss).
     spec: ModelSpec
     net: Network
-    mean: NDArray[np.float64] | None
-    std: NDArray[np.float64] | None
+    #: The features' standardization, fitted on the training split (None: not standardized).
+    scaler: Standardizer | None
     source: Path
     #: The training file's feature and target column names (None without a header).
     feature_names: list[str] | None = None
@@ -57,7 +58,7 @@ class Model:
     #: The epoch whose end the weights are from (None for a model never saved).
     epoch: int | None = None
     #: A regression's target standardization: outputs are mapped back to the target's units.
-    target_scale: TargetScale | None = None
+    target_scale: Standardizer | None = None
     #: What the outputs mean (classes and their names, or numbers).
     task: Task = field(default_factory=lambda: Task("regression", 1))
     #: The resolved config of the run that trained it, as plain data (read only when asked
@@ -116,17 +117,17 @@ class Model:
         column that dtype cannot tell apart (64-bit ids near 1e18 in float32, all one value
         there) is the constant column the network was trained on, not a spread of 1e10s."""
         X = self.checked(X, source, before)
-        work = self.mean.dtype if self.mean is not None else self.net.dtype
+        scaler = self.scaler
         with np.errstate(over="ignore", invalid="ignore"):
-            scaled = X.astype(work, copy=False)
-            if self.mean is not None and self.std is not None:
-                scaled = (scaled - self.mean) / self.std
-            inputs = np.ascontiguousarray(scaled, dtype=self.net.dtype)
+            if scaler is None:
+                inputs = np.ascontiguousarray(X, dtype=self.net.dtype)
+            else:
+                inputs = scaler.transform(X, self.net.dtype)
         if not np.all(np.isfinite(inputs)):
             r, c = np.argwhere(~np.isfinite(inputs))[0]
             shown = X[r, c]
-            if self.mean is not None and self.std is not None:
-                shown = (X[r, c] - float(self.mean[c])) / float(self.std[c])
+            if scaler is not None:
+                shown = (X[r, c] - float(scaler.mean[c])) / float(scaler.std[c])
             raise DataError(
                 f"{source}: row {before + r + 1}, column {c + 1}: {X[r, c]:.4g} (standardized: "
                 f"{shown:.4g}) is beyond the range of {inputs.dtype}, in which the network "
@@ -179,7 +180,7 @@ def model_of_splits(
     """The model a run has in memory: its network with the preprocessing of its splits."""
     config = cfg.resolved()
     return Model(
-        ModelSpec.of(config), net, splits.mean, splits.std, source, splits.feature_names,
+        ModelSpec.of(config), net, splits.scaler, source, splits.feature_names,
         splits.target_name, splits.classes, splits.encoding, target_scale=splits.target_scale,
         task=task, config=config,
     )  # fmt: skip
@@ -243,7 +244,7 @@ def load_model(path: Path) -> Model:
         )
     scale = _target_scale(ckpt, net)
     return Model(
-        spec, net, ckpt.mean, ckpt.std, path, features, target, classes, encoding,
+        spec, net, ckpt.scaler, path, features, target, classes, encoding,
         ckpt.weights_epoch, scale, task, ckpt.config,
     )  # fmt: skip
 
@@ -263,7 +264,7 @@ def _spec(ckpt: Checkpoint) -> ModelSpec:
         raise ConfigError("\n".join(lines)) from None
 
 
-def _target_scale(ckpt: Checkpoint, net: Network) -> TargetScale | None:
+def _target_scale(ckpt: Checkpoint, net: Network) -> Standardizer | None:
     """The checkpoint's target standardization, checked against the network's outputs."""
     scale = ckpt.target_scale
     if scale is None:
@@ -273,7 +274,7 @@ def _target_scale(ckpt: Checkpoint, net: Network) -> TargetScale | None:
             f"{ckpt.path}: {Key.TARGET_MEAN} holds {scale.mean.shape[0]} values for a network "
             f"of {net.output_dim} outputs"
         )
-    return TargetScale(scale.mean.astype(np.float64), scale.std.astype(np.float64))
+    return Standardizer(scale.mean.astype(np.float64), scale.std.astype(np.float64))
 
 
 def _columns(ckpt: Checkpoint, width: int) -> tuple[list[str] | None, str | None, list[str] | None]:

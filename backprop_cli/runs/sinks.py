@@ -71,7 +71,7 @@ class Record:
             return Checkpoint({}, step=training.step, params_epoch=epoch)
         splits = plan.splits
         return capture(
-            training, self.resolved, plan.task, splits.mean, splits.std, params, params_epoch,
+            training, self.resolved, plan.task, splits.scaler, params, params_epoch,
             plan.signature, splits.target_scale,
         )  # fmt: skip
 
