@@ -157,8 +157,8 @@ def categorical(categories: int = 40_000, repeats: int = 3) -> dict[str, Any]:
 
     import numpy as np
 
-    from backprop_cli.data.encoding import Encoding, Feature
-    from backprop_cli.data.table import Request, read_table
+    from backprop_cli.data.table.encoding import Encoding, Feature
+    from backprop_cli.data.table.read import Request, read_table
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ids.csv"

@@ -12,7 +12,7 @@ import yaml
 
 from backprop_cli.config.starter import SIZES, recipe
 from backprop_cli.data import load_data
-from backprop_cli.data.profile import profile
+from backprop_cli.data.table.profile import profile
 from backprop_cli.errors import DataError
 
 from helpers import CONFIG_DIR, cli, train_quietly

@@ -105,8 +105,8 @@ def test_the_rule_above_can_fail() -> None:
     assert "core.training" in found and "config" in found
     inside = {m for m, _ in bprop_imports(PACKAGE / "cli" / "train_cmd.py")}
     assert "runs.plan" in inside  # imported inside the command's function
-    annotations = {m for m, _ in bprop_imports(PACKAGE / "data" / "identifiers.py")}
-    assert "data.table" in annotations  # under if TYPE_CHECKING
+    annotations = {m for m, _ in bprop_imports(PACKAGE / "data" / "table" / "identifiers.py")}
+    assert "data.table.read" in annotations  # under if TYPE_CHECKING
 
 
 def module_of(name: str) -> str | None:

@@ -19,7 +19,7 @@ DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 TRAINING_ONLY = (
     "backprop_cli.core.training", "backprop_cli.core.optim", "backprop_cli.core.schedules",
     "backprop_cli.core.gradcheck", "backprop_cli.kernels", "backprop_cli.config.models",
-    "backprop_cli.runs.build", "backprop_cli.runs.plan", "backprop_cli.data.cache",
+    "backprop_cli.runs.build", "backprop_cli.runs.plan", "backprop_cli.data.table.cache",
 )  # fmt: skip
 
 IMPORTED = """

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from backprop_cli.config.models import DataConfig
-from backprop_cli.data import cache, load_data
+from backprop_cli.data import load_data
+from backprop_cli.data.table import cache
 from backprop_cli.errors import ConfigError, DataError
 from backprop_cli.system import testhooks
 

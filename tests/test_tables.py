@@ -17,7 +17,7 @@ import pytest
 
 from backprop_cli.config.models import DataConfig
 from backprop_cli.data import load_data
-from backprop_cli.data.encoding import MISSING
+from backprop_cli.data.table.encoding import MISSING
 from backprop_cli.errors import DataError
 
 from helpers import cli
@@ -195,7 +195,7 @@ def test_declared_categorical_columns_and_text_columns_left_undeclared(tmp_path:
 def test_one_hot_columns_too_wide_for_memory_are_refused_naming_the_column(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backprop_cli.data import tabular
+    from backprop_cli.data.table import encode as tabular
 
     monkeypatch.setattr(tabular, "memory_bytes", lambda: 10_000)
     rows = "".join(f"{i},id-{i},{i % 2}\n" for i in range(60))  # an id column: 60 categories
@@ -217,8 +217,8 @@ def test_unknown_column_names_in_the_data_keys_are_named(tmp_path: Path) -> None
 def test_a_column_of_40000_categories_encodes_in_one_pass(tmp_path: Path) -> None:
     """Each category's one-hot column is looked up once, not searched for in the model's list:
     40,000 categories took half a minute when each was."""
-    from backprop_cli.data.encoding import Encoding, Feature
-    from backprop_cli.data.table import Request, read_table
+    from backprop_cli.data.table.encoding import Encoding, Feature
+    from backprop_cli.data.table.read import Request, read_table
 
     n = 40_000
     path = write(tmp_path / "ids.csv", "c,y\n" + "".join(f"k{i},{i % 2}\n" for i in range(n)))
@@ -553,8 +553,8 @@ def test_columns_that_identify_rows_are_flagged_by_inspect_and_train(tmp_path: P
 
 
 def test_too_few_rows_or_a_missing_cell_flag_no_column(tmp_path: Path) -> None:
-    from backprop_cli.data.identifiers import row_identifiers
-    from backprop_cli.data.table import Request, read_table
+    from backprop_cli.data.table.identifiers import row_identifiers
+    from backprop_cli.data.table.read import Request, read_table
 
     few = write(tmp_path / "few.csv", "id,y\n" + "".join(f"{i},{i % 2}\n" for i in range(9)))
     assert row_identifiers(read_table(few, Request(target="y"), F64)) == []

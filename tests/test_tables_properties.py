@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from backprop_cli.config.models import DataConfig
 from backprop_cli.data import load_data
-from backprop_cli.data.encoding import MISSING
+from backprop_cli.data.table.encoding import MISSING
 
 WORDS = st.sampled_from(["red", "blue", "green", "a b", "x,y", "Ünï"])
 NUMBERS = st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: round(v, 3))

@@ -98,8 +98,8 @@ def _init_table(data: Path, target: str | None, out: Path | None, overwrite: boo
     import re
 
     from ..config.starter import table_starter
-    from ..data.arrowio import table_ending
-    from ..data.profile import profile
+    from ..data.table.arrow import table_ending
+    from ..data.table.profile import profile
     from ..errors import BpropError, ConfigError
     from .outputs import check_output
 

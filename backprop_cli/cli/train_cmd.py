@@ -81,7 +81,7 @@ def train(
             except ConfigError as exc:  # found with the data: name the config it is about
                 raise ConfigError(in_config(config, exc, overrides)) from None
             if prepared.splits.report is not None and not quiet:
-                from ..data.inspection import one_line
+                from ..data.table.inspection import one_line
 
                 report = prepared.splits.report
                 report = report | {"source": shown_path(report["source"])}

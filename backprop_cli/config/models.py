@@ -20,7 +20,7 @@ from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
 from ..core.schedules import SCHEDULE_KINDS, WARMUP
 from ..core.types import DEFAULT_DTYPE
 from ..data import GENERATORS, SHIPPED, SHIPPED_TABLES
-from ..data.tabular import MISSING_STRATEGIES
+from ..data.table.encode import MISSING_STRATEGIES
 from ..errors import ConfigError
 from .base import Strict
 from .derive import (

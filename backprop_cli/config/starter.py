@@ -22,7 +22,7 @@ from ..core.schedules import SCHEDULES
 from .models import BUILTIN_DATASETS
 
 if TYPE_CHECKING:
-    from ..data.profile import Profile
+    from ..data.table.profile import Profile
 
 #: Rows, inputs and classes (0: a regression) of each built-in data set at its default options
 #: (tests/test_use.py checks them against the data).

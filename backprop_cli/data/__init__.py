@@ -1,6 +1,7 @@
-"""Data sets, in the order a table flows: read (`files`, `table`, `arrowio`), encode
-(`encoding`, `tabular`), split and standardize (`splits`, `table_splits`), cache (`cache`);
-`sources.load_data` puts them together for a run.
+"""Data sets: generated (`generators`), shipped or read from a file (`files`, and `table`, a
+table's way from its file through its encoding to a run's splits and the cache), given in
+memory (`memory`); split (`splits`) and standardized (`standardizer`). `sources.load_data` puts
+them together for a run.
 
 Importing this package imports nothing else: each name below is loaded from its module when it
 is first asked for, so that a command that only reads a table (prediction) does not load the
@@ -23,8 +24,8 @@ _HOMES = {
     "generator_options": "generators",
     "load_data": "sources",
     "load_raw": "sources",
-    "table_request": "table_splits",
-    "table_source": "table_splits",
+    "table_request": "table.split",
+    "table_source": "table.split",
 }
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from .sources import load_data, load_raw
     from .splits import Splits, scale_targets
     from .standardizer import Standardizer
-    from .table_splits import table_request, table_source
+    from .table.split import table_request, table_source
 
 __all__ = [
     "GENERATORS",

@@ -8,8 +8,8 @@ import numpy as np
 
 from . import GENERATORS, generator_options, load_raw
 from .files import SHIPPED, SHIPPED_TABLES, shipped_path
-from .table import Request, read_table
-from .tabular import Settings, targets
+from .table.encode import Settings, targets
+from .table.read import Request, read_table
 
 SOURCES = {
     "xor": "the four XOR points",

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from ..errors import DataError
 from ..system.reading import check_regular, check_zip_size
-from .table import read_numbers
+from .table.read import read_numbers
 
 
 @dataclass

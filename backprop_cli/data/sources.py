@@ -15,7 +15,7 @@ from . import memory as memory_data
 from .files import RawData, check_labels, load_file, load_shipped
 from .generators import GENERATORS, generate
 from .splits import Splits, make_splits, standardize, validation_of
-from .table_splits import load_table_splits, table_source
+from .table.split import load_table_splits, table_source
 
 if TYPE_CHECKING:
     from .spec import DataSpec

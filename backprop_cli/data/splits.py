@@ -14,8 +14,8 @@ from ..errors import DataError
 from .standardizer import Standardizer
 
 if TYPE_CHECKING:
-    from .encoding import Encoding
     from .spec import DataSpec
+    from .table.encoding import Encoding
 
 
 @dataclass

@@ -35,7 +35,7 @@ from ..system.private import private_folder, trusted, trusted_tree
 def cache_folder() -> Path | None:
     """Where compiled kernels are kept: ``$NUMBA_CACHE_DIR``, else ``numba/`` in bprop's cache
     folder; None when bprop's cache is off."""
-    from ..data.cache import cache_dir, enabled
+    from ..data.table.cache import cache_dir, enabled
 
     if not enabled():
         return None

@@ -11,8 +11,8 @@ import numpy as np
 from ..config import ExperimentConfig
 from ..core.losses import is_classification
 from ..data import table_request, table_source
-from ..data.inspection import partial
-from ..data.table import read_table
+from ..data.table.inspection import partial
+from ..data.table.read import read_table
 from ..errors import DataError
 from .build import build_splits, task_of
 from .seeding import generators

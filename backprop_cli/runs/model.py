@@ -19,9 +19,9 @@ from ..config.model_spec import ModelSpec
 from ..core.network import Network
 from ..core.task import Task, class_count
 from ..core.types import Array
-from ..data.encoding import Encoding
 from ..data.splits import Splits
 from ..data.standardizer import Standardizer
+from ..data.table.encoding import Encoding
 from ..errors import CheckpointError, ConfigError, DataError
 from .checkpoints import Checkpoint, check_preprocess
 from .layout import RUN_CHECKPOINT, Key

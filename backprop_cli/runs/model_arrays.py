@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..data.memory import as_arrow, converted, real_array
-from ..data.table import Request, numbers_of, plan_arrow
+from ..data.table.read import Request, numbers_of, plan_arrow
 from ..errors import DataError
 from .model import Model
 from .model_files import model_request, targets_of

@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..data.encoding import Encoding
 from ..data.files import load_file, read_npz
-from ..data.table import (
+from ..data.table.encode import Settings, targets
+from ..data.table.encoding import Encoding
+from ..data.table.read import (
     Request,
     numbers_of,
     read_numbers,
@@ -21,7 +22,6 @@ from ..data.table import (
     read_table,
     table_format,
 )
-from ..data.tabular import Settings, targets
 from ..errors import DataError, argument
 from .model import Model
 

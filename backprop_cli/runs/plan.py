@@ -22,7 +22,8 @@ from ..core.network import Network
 from ..core.task import Task, class_count
 from ..core.training import TrainData, TrainingState
 from ..core.types import Array
-from ..data import Splits, cache, table_source
+from ..data import Splits, table_source
+from ..data.table import cache
 from ..errors import BpropError, ConfigError
 from .build import (
     build_network,

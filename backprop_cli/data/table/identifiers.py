@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from .table import Table
+    from .read import Table
 
 #: Fewer rows than this say too little: three distinct values in three rows are no id.
 MIN_ROWS = 10

@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import ConfigError
-from ..system.private import private_folder, trusted
+from ...errors import ConfigError
+from ...system.private import private_folder, trusted
 
 #: Changes whenever what an entry holds or means changes.
 VERSION = 4

@@ -10,25 +10,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
-from ..system import testhooks
-from ..system.reading import check_regular
+from ...errors import DataError
+from ...system import testhooks
+from ...system.reading import check_regular
+from ..files import SHIPPED_TABLES, shipped_path
+from ..memory import converted
+from ..splits import Splits, standardize, validation_of
+from ..standardizer import Standardizer
 from . import cache
-from .arrowio import table_ending
+from .arrow import table_ending
+from .encode import Settings, prepare_table
 from .encoding import Encoding
-from .files import SHIPPED_TABLES, shipped_path
 from .identifiers import row_identifiers
 from .inspection import report
-from .memory import converted
-from .splits import Splits, standardize, validation_of
-from .standardizer import Standardizer
-from .table import Request, Table, plan_arrow, read_table, table_format
-from .tabular import Settings, prepare_table
+from .read import Request, Table, plan_arrow, read_table, table_format
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from .spec import DataSpec
+    from ..spec import DataSpec
 
 
 def table_source(data: DataSpec) -> Path | None:

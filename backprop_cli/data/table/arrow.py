@@ -16,9 +16,9 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError
-from ..system import reading
-from ..system.resources import size_text
+from ...errors import DataError
+from ...system import reading
+from ...system.resources import size_text
 
 if TYPE_CHECKING:
     import pyarrow as pa

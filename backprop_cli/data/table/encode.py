@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
-from ..system.resources import memory_bytes, size_text
+from ...errors import DataError
+from ...system.resources import memory_bytes, size_text
+from ..splits import Validation
 from .encoding import MISSING, Encoding, Feature
-from .splits import Validation
-from .table import Categorical, Table
+from .read import Categorical, Table
 
 MISSING_STRATEGIES = ("error", "drop", "mean", "median", "most_frequent")
 
@@ -101,7 +101,7 @@ def prepare_table(
     """Drop rows without a target (and, with ``missing: drop``, rows missing a feature), split,
     fit the encoding on the training split and encode every split. With ``in_place`` the
     training split may be made in the table's own matrix, which is then used up."""
-    from .splits import holds_out, split_indices
+    from ..splits import holds_out, split_indices
 
     source = table.source
     y, classes = targets(table, task, settings)

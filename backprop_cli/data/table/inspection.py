@@ -10,9 +10,9 @@ from .encoding import MISSING
 from .identifiers import row_identifiers
 
 if TYPE_CHECKING:
-    from .splits import Splits
-    from .table import Table
-    from .tabular import Prepared
+    from ..splits import Splits
+    from .encode import Prepared
+    from .read import Table
 
 FILLS = {"mean": "filled with the mean", "median": "filled with the median",
          "most_frequent": "filled with the most frequent value"}  # fmt: skip

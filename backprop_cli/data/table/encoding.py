@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
-from .table import Categorical, Table
+from ...errors import DataError
+from .read import Categorical, Table
 
 MISSING = "<missing>"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, argument
+from ...errors import DataError, argument
 from .identifiers import row_identifiers
-from .table import Categorical, Request, plan_table, read_table
+from .read import Categorical, Request, plan_table, read_table
 from .target_choice import suggested_target
 
 #: A numeric target of whole numbers with at most this many values is read as classes (a

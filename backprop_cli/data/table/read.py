@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
-from ..system.reading import check_regular
-from ..system.resources import check_fits
-from .arrowio import (
+from ...errors import DataError
+from ...system.reading import check_regular
+from ...system.resources import check_fits
+from .arrow import (
     BLOCK_BYTES,
     FORMATS,
     Layout,
