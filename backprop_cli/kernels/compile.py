@@ -28,19 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..system import caches
 from ..system.private import private_folder, trusted, trusted_tree
 
 
 @functools.cache
 def cache_folder() -> Path | None:
-    """Where compiled kernels are kept: ``$NUMBA_CACHE_DIR``, else ``numba/`` in bprop's cache
-    folder; None when bprop's cache is off."""
-    from ..data.table.cache import cache_dir, enabled
-
-    if not enabled():
-        return None
-    folder = os.environ.get("NUMBA_CACHE_DIR")
-    return Path(folder) if folder else cache_dir().parent / "numba"
+    """Where compiled kernels are kept (`caches.kernels`), looked up once per process."""
+    return caches.kernels()
 
 
 @functools.cache

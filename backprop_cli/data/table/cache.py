@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...errors import ConfigError
+from ...system import caches
 from ...system.private import private_folder, trusted
 
 #: Changes whenever what an entry holds or means changes.
@@ -62,8 +63,8 @@ class DamagedEntryError(ValueError):
 
 
 def enabled() -> bool:
-    """False when ``BPROP_NO_CACHE`` is set (to anything but 0 or nothing)."""
-    return os.environ.get("BPROP_NO_CACHE", "") in ("", "0")
+    """False when ``BPROP_NO_CACHE`` is set (`caches.enabled`)."""
+    return caches.enabled()
 
 
 def max_bytes() -> int:
@@ -88,12 +89,8 @@ def max_bytes() -> int:
 
 
 def cache_dir() -> Path:
-    """Where entries live: ``$BPROP_CACHE_DIR``, else the user's cache folder."""
-    env = os.environ.get("BPROP_CACHE_DIR")
-    if env:
-        return Path(env) / "tables"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bprop" / "tables"
+    """Where entries live (`caches.tables`)."""
+    return caches.tables()
 
 
 def file_digest(path: Path) -> str:
