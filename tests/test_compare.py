@@ -15,8 +15,8 @@ from typer.testing import Result
 from backprop_cli.config import ExperimentConfig, load_config
 from backprop_cli.core.batching import Batching
 from backprop_cli.runs.comparison import ranked, verdict
+from backprop_cli.runs.outcomes import RunStatus, RunSummary
 from backprop_cli.runs.plan import Plan
-from backprop_cli.runs.race import Result as Row
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
@@ -219,12 +219,12 @@ def test_default_directory_gets_a_fresh_name(
 
 
 def test_ranking_without_validation_uses_train_loss() -> None:
-    a = Row("a", "sgd", {"lr": 0.1}, "ok", best_train_loss=0.5)
-    b = Row("b", "adam", {"lr": 0.1}, "ok", best_train_loss=0.25)
-    c = Row("c", "sgd", {"lr": 9.0}, "diverged", stop_epoch=2, best_train_loss=0.1)
+    a = RunSummary("a", RunStatus.OK, best_train_loss=0.5)
+    b = RunSummary("b", RunStatus.OK, best_train_loss=0.25)
+    c = RunSummary("c", RunStatus.DIVERGED, stop_epoch=2, best_train_loss=0.1)
     ranking, metric = ranked([a, c, b])
     assert metric == "best_train_loss"
-    assert [r.optimizer for r in ranking] == ["b", "a", "c"]
+    assert [r.name for r in ranking] == ["b", "a", "c"]
     # 0.5 / 0.25 = 2: "2×"; c diverged, so it ranks last despite its lower loss.
     assert verdict(ranking, metric, None) == (
         "b wins with best train loss 0.25, 2× below a (0.5); c diverged at epoch 2."
@@ -234,8 +234,8 @@ def test_ranking_without_validation_uses_train_loss() -> None:
 def test_the_verdict_says_how_far_below_the_runner_up_the_winner_is() -> None:
     """Golden: 0.01692 against 0.03222 is (1 − 0.01692/0.03222) = 47.5 % below (not the 90.4 %
     by which the runner-up's is above); a ratio of 2 or more is a factor."""
-    a = Row("rmsprop", "rmsprop", {"lr": 0.1}, "ok", best_val_loss=0.01692)
-    b = Row("adamw", "adamw", {"lr": 0.1}, "ok", best_val_loss=0.03222)
+    a = RunSummary("rmsprop", RunStatus.OK, best_val_loss=0.01692)
+    b = RunSummary("adamw", RunStatus.OK, best_val_loss=0.03222)
     ranking, metric = ranked([b, a])
     assert verdict(ranking, metric, None) == (
         "rmsprop wins with best val loss 0.01692, 47.5% below adamw (0.03222)."
@@ -309,10 +309,10 @@ def test_example_comparisons_run(config: Path, tmp_path: Path) -> None:
 def test_interrupting_keeps_the_finished_comparison(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_cli.runs.race as race_module
+    import backprop_cli.runs.campaign as campaign_module
 
     calls = []
-    real_prepare = race_module.prepare
+    real_prepare = campaign_module.prepare
 
     def prepare_then_interrupt(cfg: ExperimentConfig) -> Plan:
         calls.append(cfg.optimizer.type)
@@ -320,7 +320,7 @@ def test_interrupting_keeps_the_finished_comparison(
             raise KeyboardInterrupt
         return real_prepare(cfg)
 
-    monkeypatch.setattr(race_module, "prepare", prepare_then_interrupt)
+    monkeypatch.setattr(campaign_module, "prepare", prepare_then_interrupt)
     out = tmp_path / "cmp"
     result = compare(out, "--optimizers", "sgd,adam,rmsprop")
     assert result.exit_code == 130
@@ -331,10 +331,12 @@ def test_interrupting_keeps_the_finished_comparison(
 
 
 def test_a_stop_request_ends_the_race_after_saving_the_current_run(tmp_path: Path) -> None:
-    from backprop_cli.runs.race import ContestantDone, contestants, race
+    from backprop_cli.runs.campaign import Campaign, JobEnded
+    from backprop_cli.runs.race import contestants
 
     cfg = load_config(SPIRALS, ["training.epochs=3", "data.options.n_samples=120"])
     lineup = contestants(cfg, ["sgd", "adam", "rmsprop"], str(SPIRALS))
+    campaign = Campaign(tmp_path)
     asked = 0
 
     def stop() -> bool:  # asked after every step: stop during the second optimizer's run
@@ -342,10 +344,9 @@ def test_a_stop_request_ends_the_race_after_saving_the_current_run(tmp_path: Pat
         asked += 1
         return asked > 12  # 9 steps per run: 3 epochs of 3 batches
 
-    done = [
-        e.result for e in race(lineup, tmp_path, None, stop=stop) if isinstance(e, ContestantDone)
-    ]
-    statuses = [(r.optimizer, r.status) for r in done]
+    campaign.stop = stop  # type: ignore[assignment]
+    done = [e.summary for e in campaign.events(lineup) if isinstance(e, JobEnded)]
+    statuses = [(r.name, r.status) for r in done]
     assert statuses == [("sgd", "ok"), ("adam", "interrupted"), ("rmsprop", "cancelled")]
     assert not (tmp_path / "rmsprop").exists()
     assert json.loads((tmp_path / "adam/metrics.json").read_text())["stop_reason"] == "interrupted"

@@ -207,16 +207,17 @@ def test_sigterm_while_loading_data_exits_130(tmp_path: Path) -> None:
 def test_a_contestant_failing_with_any_error_is_recorded_and_the_others_go_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_cli.runs.race as race_module
+    import backprop_cli.runs.campaign as campaign_module
+    from backprop_cli.runs.race import contestants
 
-    real_prepare = race_module.prepare
+    real_prepare = campaign_module.prepare
 
     def fragile(cfg: object) -> object:
         if cfg.optimizer.type == "adam":  # type: ignore[attr-defined]
             raise RuntimeError("adam fell over")
         return real_prepare(cfg)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(race_module, "prepare", fragile)
+    monkeypatch.setattr(campaign_module, "prepare", fragile)
     out = tmp_path / "cmp"
     result = cli(["compare-optimizers", str(TOY), "--out", str(out), "--optimizers",
                   "sgd,adam,rmsprop", "--quiet", "--set", "training.epochs=2"])  # fmt: skip
@@ -226,9 +227,10 @@ def test_a_contestant_failing_with_any_error_is_recorded_and_the_others_go_on(
     detail = json.loads((out / "comparison.json").read_text())["results"]
     assert any("adam fell over" in r["detail"] for r in detail)
     # The worker's entry point too (what --jobs and --dask run).
-    lineup = race_module.contestants(load_config(TOY), ["adam"], str(TOY))
+    lineup = contestants(load_config(TOY), ["adam"], str(TOY))
     (tmp_path / "w").mkdir()
-    assert race_module.run_contestant(lineup[0], tmp_path / "w", None).status == "error"
+    worker = campaign_module.Campaign(tmp_path / "w")
+    assert campaign_module.run_job(worker, lineup[0]).status == "error"
 
 
 QUICK = ["data.options.n_samples=120", "training.batching={type: minibatch, size: 32}"]
@@ -350,12 +352,12 @@ def test_a_job_whose_command_is_gone_stops_without_writing(tmp_path: Path) -> No
     stop._next_check = 0.0  # ask again now rather than after CHECK_SECONDS
     with pytest.raises(OrphanedJobError, match="the command that started this job has ended"):
         stop()
-    from backprop_cli.runs.sweep import Trial
-    from backprop_cli.runs.trials import run_trial
+    from backprop_cli.runs.campaign import Campaign, RunJob, run_job
 
     config = load_config(TOY, ["training.epochs=5", "data.options.n_samples=60"])
-    trial = Trial(1, "t001", {}, config)
+    campaign = Campaign(tmp_path)
+    campaign.stop = stop
     stop._next_check = 0.0
     with pytest.raises(OrphanedJobError):
-        run_trial(trial, tmp_path / "t001", "val_loss", "min", stop)
+        run_job(campaign, RunJob("t001", config))
     assert not (tmp_path / "t001").exists()

@@ -1,14 +1,20 @@
 """The `bprop` application: global options and command registration.
 
-Commands are registered by name and built on first use: `bprop --help` lists them from the table
-below without importing any command module, and `bprop train ...` imports only `train_cmd`. The
-commands themselves import the numerical core lazily too, so the help screens stay fast.
+Commands are registered by name and built on first use: `bprop --help` lists them with the first
+paragraph of each one's docstring, read from its source without importing any command module, and
+`bprop train ...` imports only `train_cmd`. The commands themselves import the numerical core
+lazily too, so the help screens stay fast.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
+import inspect
+import re
 from collections.abc import Iterator, MutableMapping
+from importlib.abc import InspectLoader
 from typing import Annotated, Any
 
 import typer
@@ -19,82 +25,44 @@ from .. import __version__
 from . import exit_codes
 
 #: The commands in the order `bprop --help` lists them (train and use, then compare and look, then
-#: learn, then write configs): name → (module in this package, function, the summary that the
-#: listing shows, which is the first paragraph of the function's docstring; a test keeps them
-#: equal).
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "train": (
-        "train_cmd", "train",
-        "Train the network a YAML experiment describes and save the run to disk.",
-    ),
-    "evaluate": (
-        "use_cmds", "evaluate",
-        "Score a trained network as scikit-learn does, with its training-time preprocessing.",
-    ),
-    "predict": (
-        "use_cmds", "predict",
-        "Predict new data with a trained network and its training-time preprocessing.",
-    ),
-    "export": (
-        "export_cmd", "export",
-        "Export a trained network for other tools: ONNX, PyTorch or plain weights.",
-    ),
-    "summary": (
-        "use_cmds", "summary",
-        "A table of the network's layers (type, output shape, activation, initializer, "
-        "parameters) with the totals, like Keras' summary().",
-    ),
-    "compare-optimizers": (
-        "compare_cmd", "compare_optimizers",
-        "Train the config once per optimizer from the same initial weights and batch order.",
-    ),
-    "sweep": (
-        "sweep_cmd", "sweep",
-        "Train one run per trial of a search space and rank the trials.",
-    ),
-    "lr-find": (
-        "lr_find_cmd", "lr_find",
-        "Find a learning rate: the range test, from the config's initial weights.",
-    ),
-    "cv": (
-        "cv_cmd", "cv",
-        "Cross-validate a config: one run per fold, each holding that fold out for validation.",
-    ),
-    "plot": (
-        "plot_cmd", "plot",
-        "Plot history columns of runs side by side, one line per run, labelled by run name.",
-    ),
-    "gradcheck": (
-        "gradcheck_cmd", "gradcheck",
-        "Check every gradient of the engine against central finite differences in float64.",
-    ),
-    "demo": (
-        "demo_cmd", "demo",
-        "Walk through a concept of backpropagation with numbers the engine computes now.",
-    ),
-    "init": (
-        "config_cmds",
-        "init",
-        "Write a commented config that trains as it is, for your own table or a built-in data set.",
-    ),
-    "config": (
-        "config_cmds", "config",
-        "Print the config as bprop reads it: validated, overrides applied, every default filled.",
-    ),
-    "schema": (
-        "config_cmds", "schema",
-        "Write the JSON Schema of the config, so that editors validate and complete configs.",
-    ),
-    "datasets": (
-        "config_cmds", "datasets",
-        "List the built-in data sets: task, size, classes, options and source.",
-    ),
-    "inspect": (
-        "inspect_cmd", "inspect",
-        "Show what a config's data will be trained as, before training: columns, missing "
-        "values, task, classes and splits.",
-    ),
-}  # fmt: skip
+#: learn, then write configs): name → (module in this package, function). Each one's help, and its
+#: line in the listing, is its function's docstring (`summary`).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("train_cmd", "train"),
+    "evaluate": ("use_cmds", "evaluate"),
+    "predict": ("use_cmds", "predict"),
+    "export": ("export_cmd", "export"),
+    "summary": ("use_cmds", "summary"),
+    "compare-optimizers": ("compare_cmd", "compare_optimizers"),
+    "sweep": ("sweep_cmd", "sweep"),
+    "lr-find": ("lr_find_cmd", "lr_find"),
+    "cv": ("cv_cmd", "cv"),
+    "plot": ("plot_cmd", "plot"),
+    "gradcheck": ("gradcheck_cmd", "gradcheck"),
+    "demo": ("demo_cmd", "demo"),
+    "init": ("config_cmds", "init"),
+    "config": ("config_cmds", "config"),
+    "schema": ("config_cmds", "schema"),
+    "datasets": ("config_cmds", "datasets"),
+    "inspect": ("inspect_cmd", "inspect"),
+}
+
+
+def summary(name: str) -> str:
+    """The first paragraph of the docstring of command ``name``, on one line: read from its
+    module's source without importing the module (so `bprop --help` imports no command), else
+    from the imported function."""
+    module, function = COMMANDS[name]
+    qualified = f"{__package__}.{module}"
+    spec = importlib.util.find_spec(qualified)
+    loader = spec.loader if spec is not None else None
+    source = loader.get_source(qualified) if isinstance(loader, InspectLoader) else None
+    found = re.search(rf'^def {function}\(.*?^    (""".*?""")', source or "", re.M | re.S)
+    if found is not None:
+        doc = inspect.cleandoc(ast.literal_eval(found[1]))
+    else:
+        doc = inspect.getdoc(getattr(importlib.import_module(qualified), function)) or ""
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 class LazyCommands(MutableMapping[str, Any]):
@@ -142,8 +110,8 @@ class LazyGroup(TyperGroup):
         # Click's own shortening of each summary, without building the commands.
         limit = formatter.width - 6 - max(map(len, COMMANDS))
         rows = [
-            (name, TyperCommand(name=name, help=summary).get_short_help_str(limit))
-            for name, (_, _, summary) in COMMANDS.items()
+            (name, TyperCommand(name=name, help=summary(name)).get_short_help_str(limit))
+            for name in COMMANDS
         ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
@@ -151,7 +119,7 @@ class LazyGroup(TyperGroup):
 
 def build_command(name: str) -> Any:
     """The Click command for ``name``, built from its function."""
-    module, function, _ = COMMANDS[name]
+    module, function = COMMANDS[name]
     callback = getattr(importlib.import_module(f".{module}", __package__), function)
     single = typer.Typer(
         rich_markup_mode=None, pretty_exceptions_enable=False, add_completion=False

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from . import exit_codes
-from .console import console, fail, fmt, progress_bar
+from .console import console, fmt, progress_bar
 from .options import ConfigArg, Dask, Jobs, Overrides
 from .signals import graceful_stop
 
 if TYPE_CHECKING:
-    from ..runs.race import Result
+    from ..runs.outcomes import RunSummary
+    from ..runs.race import Race
 
 
 def compare_optimizers(
@@ -58,62 +59,35 @@ def compare_optimizers(
 
     Example:  bprop compare-optimizers configs/compare-digits.yaml --jobs 2
     """
-    from ..config import load_config
     from ..errors import BpropError
-    from ..runs.execution import StopRequest, check_dask
+    from ..runs.comparison import write_comparison
     from ..runs.outcomes import outcome
-    from ..runs.plan import prepare
-    from ..runs.race import cancelled, contestants, race
-    from ..runs.rundirs import claim_new_dir
-    from ..system.locking import check_free
+    from ..runs.race import open_race
 
     names = [n.strip() for n in optimizers.split(",") if n.strip()] if optimizers else None
-    stack = contextlib.ExitStack()
-    try:
-        if optimizers is not None and not names:
-            raise BpropError("--optimizers: give at least one optimizer name")
-        if target_loss is not None and not target_loss > 0:
-            raise BpropError(f"--target-loss: must be a positive loss (received: {target_loss})")
-        if out is not None:
-            check_free(out)  # before the data is loaded
-        cfg = load_config(config, list(set_ or []))
-        lineup = contestants(cfg, names, str(config))
-        prepare(lineup[0].config)  # data, network and labels checked before any file is written
-        if dask is not None:
-            check_dask(dask)
-        if target_loss is None and cfg.compare is not None:
-            target_loss = cfg.compare.target_loss
-        new = claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-compare")
-        out_dir = stack.enter_context(new)
-    except BpropError as exc:
-        stack.close()
-        fail(str(exc))
-
-    with stack:
+    if optimizers is not None and not names:
+        raise BpropError("--optimizers: give at least one optimizer name")
+    if target_loss is not None and not target_loss > 0:
+        raise BpropError(f"--target-loss: must be a positive loss (received: {target_loss})")
+    with open_race(config, set_ or [], names, target_loss, out, jobs, dask) as race:
+        campaign, name = race.campaign, race.cfg.name
         if not quiet:
             console.print(
-                f"comparing {', '.join(c.name for c in lineup)} on {cfg.name}"
-                f" ({_where(jobs, dask)}) → {out_dir}",
+                f"comparing {', '.join(c.name for c in race.lineup)} on {name}"
+                f" ({_where(jobs, dask)}) → {campaign.directory}",
                 soft_wrap=True,
             )
-        results: list[Result] = []
-        labels = {c.name: c.label for c in lineup}
-        StopRequest.remove_stale(out_dir)
-        stop = StopRequest(out_dir)
         what = "every running optimizer after its current step, cancelling the rest"
-        try:
-            with graceful_stop(what, stop.request):
-                _render(race(lineup, out_dir, target_loss, jobs, stop, dask), quiet, results)
-        except KeyboardInterrupt:  # a second Ctrl-C: the optimizers not done are cancelled
-            stop.request()
-            done = {r.optimizer for r in results}
-            results += [cancelled(c, out_dir / c.name) for c in lineup if c.name not in done]
-        finally:
-            stop.clear()
-        _finish(results, labels, out_dir, target_loss, cfg.name)
-        if stop():
+        progress = progress_bar(console.is_terminal and not quiet)
+        with graceful_stop(what, campaign.request_stop), progress:
+            results = campaign.run(race.lineup, _display(progress, quiet))
+        written = write_comparison(results, race.lineup, campaign.directory, race.target_loss, name)
+        console.print(_table(written.ranking, written.metric, race))
+        console.print(written.verdict, soft_wrap=True)
+        console.print(f"wrote {', '.join(written.files)} in {campaign.directory}", soft_wrap=True)
+        if campaign.stopped:
             console.print(
-                f"interrupted; the comparison so far is in {out_dir} (comparison.csv)",
+                f"interrupted; the comparison so far is in {campaign.directory} (comparison.csv)",
                 soft_wrap=True,
             )
             raise typer.Exit(exit_codes.INTERRUPTED)
@@ -126,39 +100,40 @@ def _where(jobs: int, dask: str | None) -> str:
     return "serially" if jobs == 1 else f"{jobs} processes"
 
 
-def _render(events: Any, quiet: bool, results: list[Result]) -> None:
-    """Show progress, appending each finished optimizer's result to ``results``."""
+def _display(progress: Any, quiet: bool) -> Callable[[Any], None]:
+    """What shows the campaign's events: a bar per optimizer (its epochs, when it trains here)
+    and, unless ``quiet``, a line as each ends."""
     from ..core.training import EpochEnded, EpochStarted
-    from ..runs.race import ContestantDone, ContestantStarted
+    from ..runs.campaign import JobEnded, JobStarted
 
-    live = console.is_terminal and not quiet
-    progress = progress_bar(live)
-    with progress:
-        tasks: dict[int, Any] = {}
-        for event in events:
-            if isinstance(event, ContestantStarted):
-                name = event.contestant.name
-                total = event.contestant.config.training.epochs
-                tasks[event.index] = progress.add_task(name, total=total, info="")
-            elif isinstance(event, EpochStarted) and tasks:
-                current = tasks[max(tasks)]
-                progress.update(current, info=f"epoch {event.epoch}  lr {event.lr:.3g}")
-            elif isinstance(event, EpochEnded) and tasks:
-                current = tasks[max(tasks)]
-                info = f"loss {fmt(event.row['train_loss'])}"
-                progress.update(current, completed=event.epoch, info=info)
-            elif isinstance(event, ContestantDone):
-                result = event.result
-                results.append(result)
-                task = tasks.get(event.index)
-                if task is not None:
-                    progress.update(task, completed=result.epochs_run, info=result.status)
-                if not quiet:
-                    console.print(_done_line(result, event.index, event.total), soft_wrap=True)
+    tasks: dict[int, Any] = {}
+
+    def show(event: Any) -> None:
+        if isinstance(event, JobStarted):
+            total = event.job.config.training.epochs
+            tasks[event.index] = progress.add_task(event.job.name, total=total, info="")
+        elif isinstance(event, EpochStarted) and tasks:
+            current = tasks[max(tasks)]
+            progress.update(current, info=f"epoch {event.epoch}  lr {event.lr:.3g}")
+        elif isinstance(event, EpochEnded) and tasks:
+            current = tasks[max(tasks)]
+            info = f"loss {fmt(event.row['train_loss'])}"
+            progress.update(current, completed=event.epoch, info=info)
+        elif isinstance(event, JobEnded):
+            result = event.summary
+            task = tasks.get(event.index)
+            if task is not None:
+                progress.update(task, completed=result.epochs, info=result.status)
+            if not quiet:
+                console.print(_done_line(result, event.index, event.total), soft_wrap=True)
+
+    return show
 
 
-def _done_line(result: Result, index: int, total: int) -> str:
-    parts = [f"[{index}/{total}] {result.optimizer}: {result.status}"]
+def _done_line(result: RunSummary, index: int, total: int) -> str:
+    from ..runs.outcomes import RunStatus
+
+    parts = [f"[{index}/{total}] {result.name}: {result.status}"]
     if result.stop_epoch is not None:
         parts.append(f"at epoch {result.stop_epoch}")
     if result.best_val_loss is not None:
@@ -166,39 +141,26 @@ def _done_line(result: Result, index: int, total: int) -> str:
     elif result.best_train_loss is not None:
         parts.append(f"best train_loss {fmt(result.best_train_loss)}")
     parts.append(f"{result.train_seconds:.2f}s")
-    if result.status == "error":
+    if result.status is RunStatus.ERROR:
         parts.append(result.detail)
     return "  ".join(parts)
 
 
-def _finish(
-    results: list[Result],
-    labels: dict[str, str],
-    out_dir: Path,
-    target_loss: float | None,
-    name: str,
-) -> None:
-    from ..runs.comparison import write_comparison
-
-    written = write_comparison(results, labels, out_dir, target_loss, name)
-    console.print(_table(written.ranking, written.metric, target_loss, name))
-    console.print(written.verdict, soft_wrap=True)
-    console.print(f"wrote {', '.join(written.files)} in {out_dir}", soft_wrap=True)
-
-
-def _table(ranking: list[Result], metric: str, target_loss: float | None, name: str) -> Any:
+def _table(ranking: list[RunSummary], metric: str, race: Race) -> Any:
     """Ranked rows, the winner starred; columns only for what the runs have."""
     from rich import box
     from rich.table import Table
 
+    from ..runs.comparison import target_epoch
     from ..runs.outcomes import FINISHED
 
     def has(key: str) -> bool:
         return any(getattr(r, key) is not None for r in ranking)
 
+    lineup, target_loss, name = {c.name: c for c in race.lineup}, race.target_loss, race.cfg.name
     columns: list[tuple[str, Any]] = [
-        ("optimizer", lambda r: r.optimizer),
-        ("lr", lambda r: f"{r.hyperparameters['lr']:g}"),
+        ("optimizer", lambda r: r.name),
+        ("lr", lambda r: f"{lineup[r.name].hyperparameters['lr']:g}"),
         ("status", lambda r: r.status + (f"@{r.stop_epoch}" if r.stop_epoch else "")),
         (metric.removesuffix("_loss").replace("_", " "), lambda r: _short(getattr(r, metric))),
     ]
@@ -207,7 +169,7 @@ def _table(ranking: list[Result], metric: str, target_loss: float | None, name: 
     if has("test_accuracy"):
         columns.append(("test acc", lambda r: _short(r.test_accuracy)))
     if target_loss is not None:
-        columns.append((f"≤{target_loss:g} at", lambda r: fmt(r.target_epoch)))
+        columns.append((f"≤{target_loss:g} at", lambda r: fmt(target_epoch(r, target_loss))))
     columns.append(("time", lambda r: f"{r.train_seconds:.2f}s"))
 
     table = Table(title=f"{name}: optimizers ranked by {metric.replace('_', ' ')}",

@@ -15,14 +15,10 @@ from .outputs import to_stdout
 def _write(path: Path, overwrite: bool, text: str) -> None:
     """Write ``text`` to ``path`` (``-``: standard output); an existing file only with
     ``overwrite``."""
-    from ..errors import BpropError
     from ..system.atomic import write_text
     from .outputs import check_output, write_output
 
-    try:
-        check_output(path, overwrite)
-    except BpropError as exc:
-        fail(str(exc))
+    check_output(path, overwrite)
     write_output(path, lambda target: write_text(target, text, exclusive=not overwrite))
 
 
@@ -100,7 +96,7 @@ def _init_table(data: Path, target: str | None, out: Path | None, overwrite: boo
     from ..config.starter import table_starter
     from ..data.table.arrow import table_ending
     from ..data.table.profile import profile
-    from ..errors import BpropError, ConfigError
+    from ..errors import ConfigError
     from .outputs import check_output
 
     ending = table_ending(data)
@@ -109,13 +105,10 @@ def _init_table(data: Path, target: str | None, out: Path | None, overwrite: boo
         stem = out.stem  # the run is named as its config
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "experiment"
     out = out or Path(f"{name}.yaml")
-    try:
-        if not to_stdout(out) and out.exists() and out.resolve() == data.resolve():
-            raise ConfigError(f"--out: {out} is the --data file itself; write the config elsewhere")
-        check_output(out, overwrite)  # before the table is read
-        found = profile(data, target)
-    except BpropError as exc:
-        fail(str(exc))
+    if not to_stdout(out) and out.exists() and out.resolve() == data.resolve():
+        raise ConfigError(f"--out: {out} is the --data file itself; write the config elsewhere")
+    check_output(out, overwrite)  # before the table is read
+    found = profile(data, target)
     folder = Path.cwd() if to_stdout(out) else out.resolve().parent
     path = Path(os.path.relpath(data.resolve(), folder)).as_posix()
     _write(out, overwrite, table_starter(found, path, name))
@@ -163,12 +156,8 @@ def config(
     Example:  bprop config configs/spirals.yaml --set optimizer.lr=0.003
     """
     from ..config import load_config, to_yaml
-    from ..errors import BpropError
 
-    try:
-        cfg = load_config(path, list(set_ or []))
-    except BpropError as exc:
-        fail(str(exc))
+    cfg = load_config(path, list(set_ or []))
     typer.echo(to_yaml(cfg.resolved()), nl=False)
 
 

@@ -61,12 +61,9 @@ def demo(
         from ..errors import BpropError
         from .outputs import check_output, free_picture_name, to_stdout
 
-        try:
-            if to_stdout(out):
-                raise BpropError("--out: the demo prints its walk-through; give a .png name, not -")
-            path = check_output(out, overwrite, picture=True) if out else free_picture_name(topic)
-        except BpropError as exc:
-            fail(str(exc))
+        if to_stdout(out):
+            raise BpropError("--out: the demo prints its walk-through; give a .png name, not -")
+        path = check_output(out, overwrite, picture=True) if out else free_picture_name(topic)
     shown = POINTED[topic](x) if x is not None else TOPICS[topic][1]()
     _render(shown)
     if path is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import console, err_console, fail
+from .console import console, err_console
 
 SUFFIXES = {"onnx": ".onnx", "torch": ".safetensors", "npz": ".npz"}
 
@@ -56,20 +56,17 @@ def export(
     from ..runs.model import load_model
     from .outputs import check_output, to_stdout, write_output
 
-    try:
-        if format_ not in FORMATS:
-            raise BpropError(f"--format: choose from {', '.join(FORMATS)} (received {format_!r})")
-        if format_ == "torch" and to_stdout(out):
-            raise BpropError(
-                "--out: the torch format comes with code that loads its file by name; give a "
-                "file name instead of -"
-            )
-        path = out or Path(f"model{SUFFIXES[format_]}")
-        check_output(path, overwrite, "--out" if out else "--format")
-        loaded = load_model(model)
-        notes = write_output(path, lambda target: write(loaded, format_, target, not overwrite))
-    except BpropError as exc:
-        fail(str(exc))
+    if format_ not in FORMATS:
+        raise BpropError(f"--format: choose from {', '.join(FORMATS)} (received {format_!r})")
+    if format_ == "torch" and to_stdout(out):
+        raise BpropError(
+            "--out: the torch format comes with code that loads its file by name; give a "
+            "file name instead of -"
+        )
+    path = out or Path(f"model{SUFFIXES[format_]}")
+    check_output(path, overwrite, "--out" if out else "--format")
+    loaded = load_model(model)
+    notes = write_output(path, lambda target: write(loaded, format_, target, not overwrite))
     said = err_console if to_stdout(path) else console  # stdout may be carrying the model
     if not to_stdout(path):
         console.print(f"wrote {path} ({format_}, from {loaded.source})", soft_wrap=True)

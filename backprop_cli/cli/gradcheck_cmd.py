@@ -98,22 +98,18 @@ def _check_config(
 
     from ..config import load_config
     from ..core.gradcheck import check_network
-    from ..errors import BpropError
     from ..runs.build import build_network, build_splits
     from ..runs.seeding import generators
 
-    try:
-        cfg = load_config(path)
-        streams = generators(cfg.seed)
-        data_rng, init_rng, noise_rng = streams.data, streams.weights, streams.noise
-        splits = build_splits(cfg, data_rng)
-        net = build_network(cfg, splits.n_features, init_rng, "float64", noise_rng)
-        rng = np.random.default_rng(seed)
-        take = rng.choice(len(splits.X_train), size=min(batch, len(splits.X_train)), replace=False)
-        X = splits.X_train[take].astype(np.float64)
-        y = net.prepare_targets(splits.y_train[take])
-    except BpropError as exc:
-        fail(str(exc))
+    cfg = load_config(path)
+    streams = generators(cfg.seed)
+    data_rng, init_rng, noise_rng = streams.data, streams.weights, streams.noise
+    splits = build_splits(cfg, data_rng)
+    net = build_network(cfg, splits.n_features, init_rng, "float64", noise_rng)
+    rng = np.random.default_rng(seed)
+    take = rng.choice(len(splits.X_train), size=min(batch, len(splits.X_train)), replace=False)
+    X = splits.X_train[take].astype(np.float64)
+    y = net.prepare_targets(splits.y_train[take])
     step = fuse(net, len(X)) if fuse is not None else None
     case = f"{cfg.name} ({len(take)} samples)"
     return check_network(net, X, y, case, eps, tol, samples, rng, step)

@@ -32,14 +32,10 @@ def inspect(
     Example:  bprop inspect configs/penguins.yaml
     """
     from ..config import load_config
-    from ..errors import BpropError
     from ..runs.inspecting import inspect_data
 
-    try:
-        cfg = load_config(config, list(set_ or []))
-        info, problem = inspect_data(cfg)
-    except BpropError as exc:
-        fail(str(exc))
+    cfg = load_config(config, list(set_ or []))
+    info, problem = inspect_data(cfg)
     if as_json:
         typer.echo(json.dumps(info | ({"error": problem} if problem else {}), indent=2))
     else:

@@ -43,28 +43,25 @@ def lr_find(
     from ..runs.lr_finder import run_range_test, write
     from ..runs.rundirs import claim_new_dir
 
+    if not 0 < start < float("inf"):
+        raise BpropError(f"--start: a rate must be a positive number; received {start:g}")
+    if not start < end < float("inf"):
+        raise BpropError(f"--end ({end:g}) must be a number larger than --start ({start:g})")
+    cfg = load_config(config, list(set_ or []))
+    updates = run_range_test(cfg, start, end, steps)  # --steps is checked here
     try:
-        if not 0 < start < float("inf"):
-            raise BpropError(f"--start: a rate must be a positive number; received {start:g}")
-        if not start < end < float("inf"):
-            raise BpropError(f"--end ({end:g}) must be a number larger than --start ({start:g})")
-        cfg = load_config(config, list(set_ or []))
-        updates = run_range_test(cfg, start, end, steps)  # --steps is checked here
-        try:
-            test = None
-            progress = progress_bar(console.is_terminal and not quiet)
-            with progress:
-                task = progress.add_task("range test", total=steps, info="")
-                for test in updates:
-                    info = f"lr {test.lrs[-1]:.2g}  loss {fmt(test.smoothed[-1])}"
-                    progress.update(task, completed=len(test.lrs), info=info)
-        except ConfigError as exc:
-            raise ConfigError(in_config(config, exc, set_ or [])) from None
-        assert test is not None
-        with claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-lr-find") as claimed:
-            files = write(test, claimed, f"{cfg.name}: learning-rate range test")
-    except BpropError as exc:
-        fail(str(exc))
+        test = None
+        progress = progress_bar(console.is_terminal and not quiet)
+        with progress:
+            task = progress.add_task("range test", total=steps, info="")
+            for test in updates:
+                info = f"lr {test.lrs[-1]:.2g}  loss {fmt(test.smoothed[-1])}"
+                progress.update(task, completed=len(test.lrs), info=info)
+    except ConfigError as exc:
+        raise ConfigError(in_config(config, exc, set_ or [])) from None
+    assert test is not None
+    with claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-lr-find") as claimed:
+        files = write(test, claimed, f"{cfg.name}: learning-rate range test")
     suggestion = test.suggestion()
     ended = (
         f"stopped after {len(test.lrs)} updates: the smoothed loss passed 4× its minimum"

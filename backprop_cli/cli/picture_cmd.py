@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .console import console, err_console, fail
+from .console import console, err_console
 
 
 def plot_boundary(runs: list[Path], out: Path | None, overwrite: bool, animate: bool) -> None:
@@ -13,26 +13,23 @@ def plot_boundary(runs: list[Path], out: Path | None, overwrite: bool, animate: 
     from ..runs.layout import ANIMATION
     from .outputs import check_output, free_picture_name, to_stdout, write_output
 
-    try:
-        if len(runs) != 1:
-            raise BpropError("--boundary: give one run directory or checkpoint")
-        source = runs[0]
-        if animate:
-            if not source.is_dir():
-                raise BpropError(
-                    f"--animate: {source} is not a run directory; give the run whose epoch "
-                    "checkpoints to animate"
-                )
-            path = out or source / ANIMATION
-            option = "--out" if out else "--animate"
-            check_output(path, overwrite, option, picture=True, suffix=".gif")
-            frames, where = pictures.frames_of(source)
-        else:
-            predict, where, name, epoch = pictures.of_checkpoint(source)
-            stem = name.removesuffix(".png")
-            path = check_output(out, overwrite, picture=True) if out else free_picture_name(stem)
-    except BpropError as exc:
-        fail(str(exc))
+    if len(runs) != 1:
+        raise BpropError("--boundary: give one run directory or checkpoint")
+    source = runs[0]
+    if animate:
+        if not source.is_dir():
+            raise BpropError(
+                f"--animate: {source} is not a run directory; give the run whose epoch "
+                "checkpoints to animate"
+            )
+        path = out or source / ANIMATION
+        option = "--out" if out else "--animate"
+        check_output(path, overwrite, option, picture=True, suffix=".gif")
+        frames, where = pictures.frames_of(source)
+    else:
+        predict, where, name, epoch = pictures.of_checkpoint(source)
+        stem = name.removesuffix(".png")
+        path = check_output(out, overwrite, picture=True) if out else free_picture_name(stem)
     said = err_console if to_stdout(path) else console  # stdout may be carrying the picture
     if animate:
         write_output(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import console, fail
+from .console import console
 
 DEFAULT_METRICS = "train_loss,val_loss"
 
@@ -116,31 +116,28 @@ def plot(
     if steps:
         _plot_steps(runs, wanted if metric != DEFAULT_METRICS else ["loss"], x, out, log, overwrite)
         return
-    try:
-        if not wanted:
-            raise BpropError("--metric: give at least one history column")
-        found = [(label, read_history(path)) for label, path in expand_runs(runs)]
-        series = [(label, rows) for label, rows in found if rows]
+    if not wanted:
+        raise BpropError("--metric: give at least one history column")
+    found = [(label, read_history(path)) for label, path in expand_runs(runs)]
+    series = [(label, rows) for label, rows in found if rows]
+    if not series:
+        raise BpropError("no history to plot: the runs have not finished an epoch yet")
+    if diagnostics:
+        series, wanted = diagnostic_series(series)
         if not series:
-            raise BpropError("no history to plot: the runs have not finished an epoch yet")
-        if diagnostics:
-            series, wanted = diagnostic_series(series)
-            if not series:
-                raise BpropError(
-                    "--diagnostics: these runs have no per-layer columns; train them with "
-                    "--diagnostics (or training.diagnostics: true)"
-                )
-        available = sorted({k for _, rows in series for r in rows for k in r} - {"epoch"})
-        missing = [m for m in wanted if not any(m in r for _, rows in series for r in rows)]
-        if metric == DEFAULT_METRICS and missing == ["val_loss"]:
-            wanted, missing = ["train_loss"], []
-        if missing:
             raise BpropError(
-                f"--metric: no run has {', '.join(missing)}; available: {', '.join(available)}"
+                "--diagnostics: these runs have no per-layer columns; train them with "
+                "--diagnostics (or training.diagnostics: true)"
             )
-        path = check_output(out, overwrite, picture=True) if out else free_picture_name("plot")
-    except BpropError as exc:
-        fail(str(exc))
+    available = sorted({k for _, rows in series for r in rows for k in r} - {"epoch"})
+    missing = [m for m in wanted if not any(m in r for _, rows in series for r in rows)]
+    if metric == DEFAULT_METRICS and missing == ["val_loss"]:
+        wanted, missing = ["train_loss"], []
+    if missing:
+        raise BpropError(
+            f"--metric: no run has {', '.join(missing)}; available: {', '.join(available)}"
+        )
+    path = check_output(out, overwrite, picture=True) if out else free_picture_name("plot")
     title = "gradient flow" if diagnostics else ""
     write_output(
         path,
@@ -163,28 +160,25 @@ def _plot_steps(
     from .outputs import check_output, free_picture_name, to_stdout, write_output
 
     axes = [a.strip() for a in x.split(",") if a.strip()]
-    try:
-        if not axes or any(a not in X_AXES for a in axes):
-            raise BpropError(f"--x: choose from {', '.join(X_AXES)} (received {x!r})")
-        unknown = [m for m in wanted if m not in STEP_COLUMNS]
-        if not wanted or unknown:
-            raise BpropError(
-                f"--metric: with --steps choose from {', '.join(STEP_COLUMNS)} "
-                f"(received {', '.join(unknown) or 'nothing'})"
-            )
-        series = [read_step_series(label, path) for label, path in expand_runs(runs)]
-        series = [s for s in series if s.rows]
-        if not series:
-            raise BpropError(
-                "--steps: these runs have no steps.csv rows (runs trained before steps.csv "
-                "existed, or not yet past their first update)"
-            )
-        if "samples" in axes:  # every run can say how many samples each step saw
-            for s in series:
-                s.positions("samples")
-        path = check_output(out, overwrite, picture=True) if out else free_picture_name("steps")
-    except BpropError as exc:
-        fail(str(exc))
+    if not axes or any(a not in X_AXES for a in axes):
+        raise BpropError(f"--x: choose from {', '.join(X_AXES)} (received {x!r})")
+    unknown = [m for m in wanted if m not in STEP_COLUMNS]
+    if not wanted or unknown:
+        raise BpropError(
+            f"--metric: with --steps choose from {', '.join(STEP_COLUMNS)} "
+            f"(received {', '.join(unknown) or 'nothing'})"
+        )
+    series = [read_step_series(label, path) for label, path in expand_runs(runs)]
+    series = [s for s in series if s.rows]
+    if not series:
+        raise BpropError(
+            "--steps: these runs have no steps.csv rows (runs trained before steps.csv "
+            "existed, or not yet past their first update)"
+        )
+    if "samples" in axes:  # every run can say how many samples each step saw
+        for s in series:
+            s.positions("samples")
+    path = check_output(out, overwrite, picture=True) if out else free_picture_name("steps")
     write_output(
         path,
         lambda target: plot_steps(series, wanted, axes, target, log=log, exclusive=not overwrite),

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import exit_codes
-from .console import console, exit_interrupted, fail, fmt, progress_bar, repeated
+from .console import console, exit_interrupted, fmt, progress_bar, repeated
 from .options import ConfigArg, Dask, Jobs, Overrides, TableOnly
 
 if TYPE_CHECKING:
-    from ..runs.execution import StopRequest
-    from ..runs.sweep import Space, Trial
-    from ..runs.sweep_results import TrialResult
-    from ..runs.trials import ResumePlan
+    from ..runs.campaign import Campaign
+    from ..runs.outcomes import RunSummary
+    from ..runs.sweep import Trial
+    from ..runs.trials import ResumePlan, Sweep
 
 
 #: Trials listed in the terminal's table; sweep.csv and sweep.json hold them all.
@@ -78,178 +77,77 @@ def sweep(
 
     Example:  bprop sweep configs/spirals.yaml --grid optimizer.lr=0.1,0.01,0.001 --jobs 2
     """
-    from ..config import load_config
-    from ..errors import BpropError, ConfigError
-    from ..runs.cv import check_folds, fold_config
-    from ..runs.execution import StopRequest, check_dask
-    from ..runs.layout import SWEEP_FILES
-    from ..runs.outcomes import outcome
-    from ..runs.plan import prepare
-    from ..runs.rundirs import claim, claim_new_dir, mark_sweep
-    from ..runs.sweep import Space, make_trials
-    from ..runs.sweep_results import sweep_metric, sweep_mode
-    from ..system.atomic import remove_stale_temporaries
-    from ..system.locking import check_free
+    from ..runs.outcomes import RunStatus, outcome
+    from ..runs.trials import open_sweep
 
-    stack = contextlib.ExitStack()
-    try:
-        if out is not None:
-            check_free(out)  # before the data is loaded
-        cfg = load_config(config, list(set_ or []))
-        search = Space.build(cfg, grid or [], space or [], random)
-        mode = sweep_mode(cfg, mode)
-        trials = make_trials(cfg, search, str(config))
-        valid = [t for t in trials if t.config is not None]
-        if not valid:
-            raise ConfigError("no valid trial:\n" + "\n".join(t.problem for t in trials))
-        assert valid[0].config is not None
-        # The data and network, checked before any file is written; the metric, a column.
-        first = valid[0].config
-        if folds is not None:
-            check_folds(folds, len(valid))
-            first = fold_config(first, folds, folds - 1, str(config))  # a row for every fold
-        option_metric = metric
-        metric = sweep_metric(cfg, metric, prepare(first).history_columns)
-        if dask is not None:
-            check_dask(dask)
-        if resume:
-            if out is None or not out.is_dir():
-                raise ConfigError("--resume: give --out, the directory of the sweep to continue")
-            out_dir = stack.enter_context(claim(out, _accept_sweep))
-        else:
-            new = claim_new_dir(out, Path(cfg.output.dir), f"{cfg.name}-sweep", resumable=True)
-            out_dir = stack.enter_context(new)
-    except BpropError as exc:
-        stack.close()
-        fail(str(exc))
-
-    with stack:
-        for trial in trials:
+    with open_sweep(
+        config, set_ or [], grid or [], space or [], random, metric, mode, folds, out, resume,
+        jobs, dask,
+    ) as run:  # fmt: skip
+        for trial in run.trials:
             if trial.config is None:
                 console.print(
                     f"[yellow]skipped[/] trial {trial.id} {trial.params}:", soft_wrap=True
                 )
                 for line in trial.problem.splitlines():
                     console.print(f"  {line}", soft_wrap=True, markup=False)
-        StopRequest.remove_stale(out_dir)
-        remove_stale_temporaries(out_dir, SWEEP_FILES)
-        mark_sweep(out_dir)  # before any trial: only a folder marked so is resumed as a sweep
-        stop = StopRequest(out_dir)
-        if folds is None:
-            results, interrupted = run_shown(
-                valid, out_dir, metric, mode, jobs, dask, resume, quiet, stop
-            )
-        else:
-            results, interrupted = _run_folds(
-                valid, folds, str(config), out_dir, metric, mode, jobs, dask, resume, quiet, stop
-            )
-        results += [_invalid(t) for t in trials if t.config is None]
-        configs = {t.name: t.config.resolved() for t in valid if t.config is not None}
-        _finish(results, search, metric, mode, out_dir, cfg.name, configs)
+        plan = run.plan(resume)
+        _report_changes(plan)
+        results = run.results(run_shown(run.campaign, plan.todo, quiet, run.kept(plan)))
+        _finish(run, results)
+        out_dir, interrupted = run.campaign.directory, run.campaign.stopped
     if interrupted:
         again = ["sweep", str(config), "--out", str(out_dir), "--resume"]
         again += repeated("--grid", grid) + repeated("--space", space)
         again += ["--random", str(random)] if random is not None else []
-        again += ["--metric", option_metric] if option_metric else []
+        again += ["--metric", metric] if metric else []
         again += repeated("--set", set_)
         again += ["--jobs", str(jobs)] if jobs > 1 else []
         again += ["--dask", dask] if dask else []
         again += ["--folds", str(folds)] if folds is not None else []
-        done = sum(r.status not in ("interrupted", "cancelled") for r in results)
+        ended = [r for r in results if r.status not in (RunStatus.INTERRUPTED, RunStatus.CANCELLED)]
         exit_interrupted(
-            ctx, f"interrupted with {done} of {len(results)} trials done; continue with: ", again
+            ctx,
+            f"interrupted with {len(ended)} of {len(results)} trials done; continue with: ",
+            again,
         )
     raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
 
 
-def _run_folds(
-    valid: list[Trial], folds: int, source: str, out_dir: Path, metric: str, mode: str,
-    jobs: int, dask: str | None, resume: bool, quiet: bool, stop: StopRequest,
-) -> tuple[list[TrialResult], bool]:  # fmt: skip
-    """Every trial's folds, run together (with ``resume``, only those not finished); a row per
-    trial with the folds' mean score."""
-    from ..runs.cv import cross_validated, folds_of_trials
-    from ..runs.layout import fold_name
-
-    runs = folds_of_trials(valid, folds, source)
-    done, interrupted = run_shown(runs, out_dir, metric, mode, jobs, dask, resume, quiet, stop)
-    by_name = {r.name: r for r in done}
-    results = []
-    for trial in valid:
-        mine = [by_name[f"{trial.name}/{fold_name(k + 1)}"] for k in range(folds)]
-        results.append(cross_validated(trial, mine))
-    return results, interrupted
-
-
-def _accept_sweep(directory: Path) -> None:
-    from ..errors import ConfigError
-    from ..runs.layout import SWEEP_JSON, SWEEP_MARKER
-    from ..runs.rundirs import is_sweep_dir
-
-    if not is_sweep_dir(directory):
-        raise ConfigError(
-            f"--resume: {directory} holds no sweep bprop wrote (no {SWEEP_MARKER} or "
-            f"{SWEEP_JSON}); give the --out of the sweep to continue"
-        )
-
-
-def _invalid(trial: Trial) -> TrialResult:
-    from ..runs.sweep_results import TrialResult
-
-    return TrialResult(trial.id, trial.name, trial.params, "invalid", detail=trial.problem)
-
-
 def run_shown(
-    valid: list[Trial], out_dir: Path, metric: str, mode: str, jobs: int, dask: str | None,
-    resume: bool, quiet: bool, stop: StopRequest,
-) -> tuple[list[TrialResult], bool]:  # fmt: skip
-    """Run the trials to do; the results, and whether a signal stopped the sweep."""
-    from ..runs.trials import plan_resume, run_trials, summarize
+    campaign: Campaign, runs: list[Trial], quiet: bool, done: list[RunSummary] | None = None
+) -> list[RunSummary]:
+    """The summaries of ``done`` (runs that had finished already), then of ``runs``, run in
+    ``campaign`` with a bar of the runs and, unless ``quiet``, a line as each ends."""
+    from ..runs.campaign import JobEnded
     from .signals import graceful_stop
 
-    results: list[TrialResult] = []
-    todo = valid
-    if resume:
-        plan = plan_resume(valid, out_dir)
-        results = [summarize(t, out_dir / t.name, metric, mode) for t in plan.finished]
-        todo = plan.todo
-        _report_changes(plan)
+    done = done or []
     if not quiet:
         where = (
-            f"the Dask cluster at {dask}"
-            if dask
-            else (f"{jobs} processes" if jobs > 1 else "this process")
+            f"the Dask cluster at {campaign.dask}"
+            if campaign.dask
+            else (f"{campaign.n_jobs} processes" if campaign.n_jobs > 1 else "this process")
         )
-        done = f"; {len(results)} already finished" if results else ""
-        console.print(f"{len(todo)} trials on {where} → {out_dir}{done}", soft_wrap=True)
+        already = f"; {len(done)} already finished" if done else ""
+        console.print(
+            f"{len(runs)} trials on {where} → {campaign.directory}{already}", soft_wrap=True
+        )
+    ids = {t.name: t.id for t in runs}
     progress = progress_bar(console.is_terminal and not quiet)
-    finished: set[int] = set()
     what = "every running trial after its current step, cancelling the queued ones"
-    try:
-        with graceful_stop(what, stop.request), progress:
-            bar = progress.add_task("trials", total=len(todo), info="")
-            for result in run_trials(todo, out_dir, metric, mode, stop, jobs, dask):
-                finished.add(result.id)
-                results.append(result)
+    with graceful_stop(what, campaign.request_stop), progress:
+        bar = progress.add_task("trials", total=len(runs), info="")
+
+        def show(event: object) -> None:
+            if isinstance(event, JobEnded):
+                result = event.summary
                 progress.update(bar, advance=1, info=result.name)
                 if not quiet:
-                    console.print(_line(result, metric), soft_wrap=True, markup=False)
-    except KeyboardInterrupt:  # a second Ctrl-C: whatever had not finished is cancelled
-        stop.request()
-        results += [_unfinished(t, "cancelled", "stopped at once") for t in todo
-                    if t.id not in finished]  # fmt: skip
-    except Exception as exc:  # a lost worker ends joblib's run: record who did not finish
-        reason = f"worker lost ({type(exc).__name__}: {exc}); rerun with --resume"
-        results += [_unfinished(t, "error", reason) for t in todo if t.id not in finished]
-    finally:
-        stop.clear()
-    return results, stop()
+                    line = _line(ids[result.name], result, campaign.metric)
+                    console.print(line, soft_wrap=True, markup=False)
 
-
-def _unfinished(trial: Trial, status: str, detail: str) -> TrialResult:
-    from ..runs.sweep_results import TrialResult
-
-    return TrialResult(trial.id, trial.name, trial.params, status, detail=detail)
+        return done + campaign.run([t.job for t in runs], show)
 
 
 def _report_changes(plan: ResumePlan) -> None:
@@ -280,25 +178,18 @@ def _report_changes(plan: ResumePlan) -> None:
         )
 
 
-def _line(result: TrialResult, metric: str) -> str:
+def _line(trial: int, result: RunSummary, metric: str | None) -> str:
     score = f"{metric} {fmt(result.score)}" if result.score is not None else ""
-    from ..runs.outcomes import FINISHED
-
-    detail = f"  {result.detail}" if result.status not in FINISHED else ""
-    return f"trial {result.id} {result.name}: {result.status}  {score}{detail}"
+    detail = f"  {result.detail}" if not result.status.finished else ""
+    return f"trial {trial} {result.name}: {result.status}  {score}{detail}"
 
 
-def _finish(
-    results: list[TrialResult], search: Space, metric: str, mode: str, out_dir: Path, name: str,
-    configs: dict[str, dict[str, Any]],
-) -> None:  # fmt: skip
+def _finish(run: Sweep, results: list[RunSummary]) -> None:
     from rich.table import Table
 
-    from ..runs.outcomes import FINISHED
-    from ..runs.sweep_results import write_sweep
-
-    summary = write_sweep(results, search, metric, mode, out_dir, name, configs)
-    winner, keys = summary.winner, search.keys
+    summary = run.write(results)
+    winner, keys, metric, mode = summary.winner, run.search.keys, run.metric, run.mode
+    name, params = run.cfg.name, {t.name: t.params for t in run.trials}
     shown = min(len(results), SHOWN_TRIALS)
     title = f"{name}: {len(results)} trials ranked by {metric} ({mode})"
     if shown < len(results):
@@ -310,15 +201,15 @@ def _finish(
     for column in ("status", metric, "epochs", "seconds"):
         table.add_column(column, justify="left" if column == "status" else "right")
     for rank, r in enumerate(summary.ranking[:SHOWN_TRIALS], start=1):
-        style = "bold green" if r is winner else (None if r.status in FINISHED else "red")
+        style = "bold green" if r is winner else (None if r.status.finished else "red")
         table.add_row(
-            "★" if r is winner else str(rank), *[_cell(r.params.get(k)) for k in keys],
+            "★" if r is winner else str(rank), *[_cell(params[r.name].get(k)) for k in keys],
             r.status, fmt(r.score), str(r.epochs), f"{r.seconds:.1f}", style=style,
         )  # fmt: skip
     console.print(table)
     if winner is not None:
         console.print(f"best: {winner.name} ({metric} {fmt(winner.score)})", soft_wrap=True)
-    console.print(f"wrote {', '.join(summary.files)} in {out_dir}", soft_wrap=True)
+    console.print(f"wrote {', '.join(summary.files)} in {run.campaign.directory}", soft_wrap=True)
 
 
 def _cell(value: object) -> str:

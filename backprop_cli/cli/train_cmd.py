@@ -61,7 +61,7 @@ def train(
     Example:  bprop train configs/mnist5k.yaml --set optimizer.lr=0.003
     """
     from ..config import load_config
-    from ..errors import BpropError, ConfigError
+    from ..errors import ConfigError
     from ..runs.layout import RunLayout
     from ..runs.plan import prepare
     from ..runs.run import train_into
@@ -71,36 +71,31 @@ def train(
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
     overrides += ["training.diagnostics=true"] if diagnostics else []
     with contextlib.ExitStack() as stack:
+        busy = out or (run_of_checkpoint(resume) if resume is not None else None)
+        if busy is not None:
+            check_free(busy)  # before the data is loaded
+        cfg = load_config(config, overrides)
         try:
-            busy = out or (run_of_checkpoint(resume) if resume is not None else None)
-            if busy is not None:
-                check_free(busy)  # before the data is loaded
-            cfg = load_config(config, overrides)
-            try:
-                prepared = prepare(cfg, resume)
-            except ConfigError as exc:  # found with the data: name the config it is about
-                raise ConfigError(in_config(config, exc, overrides)) from None
-            if prepared.splits.report is not None and not quiet:
-                from ..data.table.inspection import one_line
+            prepared = prepare(cfg, resume)
+        except ConfigError as exc:  # found with the data: name the config it is about
+            raise ConfigError(in_config(config, exc, overrides)) from None
+        if prepared.splits.report is not None and not quiet:
+            from ..data.table.inspection import one_line
 
-                report = prepared.splits.report
-                report = report | {"source": shown_path(report["source"])}
-                console.print(one_line(report), soft_wrap=True, highlight=False, markup=False)
-            scale = prepared.splits.target_scale
-            if scale is not None and not quiet:
-                note = scale.note(prepared.splits.target_name)
-                console.print(note, soft_wrap=True, highlight=False, markup=False)
-            claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
-            run_dir = stack.enter_context(claimed)
-        except BpropError as exc:
-            fail(str(exc))
+            report = prepared.splits.report
+            report = report | {"source": shown_path(report["source"])}
+            console.print(one_line(report), soft_wrap=True, highlight=False, markup=False)
+        scale = prepared.splits.target_scale
+        if scale is not None and not quiet:
+            note = scale.note(prepared.splits.target_name)
+            console.print(note, soft_wrap=True, highlight=False, markup=False)
+        claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
+        run_dir = stack.enter_context(claimed)
         try:
             with graceful_stop() as stop:
                 events = train_into(prepared, run_dir, stop=stop)
                 scaled = prepared.splits.target_scale is not None
                 finished = _render(events, quiet, cfg.loss, scaled)
-        except BpropError as exc:
-            fail(str(exc))
         except KeyboardInterrupt:
             console.print(f"interrupted at once; the files written so far are in {run_dir}")
             raise typer.Exit(exit_codes.INTERRUPTED) from None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import FIGURE_LABELS, console, fail, fmt, loss_label
+from .console import FIGURE_LABELS, console, fmt, loss_label
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -75,43 +75,40 @@ def evaluate(
     Example:  bprop evaluate runs/iris examples/labelled-flowers.csv
     """
     from ..config import load_config
-    from ..errors import BpropError, DataError
+    from ..errors import DataError
     from ..runs.evaluation import evaluate_model, split_of
     from ..runs.model import load_model
     from ..runs.model_files import file_data
     from .outputs import check_output
 
-    try:
-        if data_file is not None and data is not None:
-            raise DataError(
-                f"the data is given twice, as DATA ({data_file}) and as --data ({data}); give "
-                "one of them"
-            )
-        data = data_file or data
-        if plot is not None and str(plot) == "-":
-            raise DataError(
-                "--plot: - would mix the picture into the figures printed on standard output; "
-                "name a .png file"
-            )
-        if plot is not None:
-            check_output(plot, overwrite, "--plot", picture=True)
-        loaded = load_model(model)
-        if no_header and (data is None or data.suffix.lower() in (".yaml", ".yml")):
-            raise DataError("--no-header applies to a data file of numbers (.csv, .tsv)")
-        if data is None:
-            X, y = split_of(loaded.experiment(), split.value)
-            source = f"{loaded.spec.name} {split.value} split"
-        elif data.suffix.lower() in (".yaml", ".yml"):
-            X, y = split_of(load_config(data), split.value)
-            source = f"{data} {split.value} split"
-        else:
-            X, y = file_data(loaded, data, header=not no_header)
-            source = str(data)
-        result = evaluate_model(loaded, X, y, source)
-        if plot is not None:
-            _plot(loaded, X, y, result, plot, overwrite)
-    except BpropError as exc:
-        fail(str(exc))
+    if data_file is not None and data is not None:
+        raise DataError(
+            f"the data is given twice, as DATA ({data_file}) and as --data ({data}); give "
+            "one of them"
+        )
+    data = data_file or data
+    if plot is not None and str(plot) == "-":
+        raise DataError(
+            "--plot: - would mix the picture into the figures printed on standard output; "
+            "name a .png file"
+        )
+    if plot is not None:
+        check_output(plot, overwrite, "--plot", picture=True)
+    loaded = load_model(model)
+    if no_header and (data is None or data.suffix.lower() in (".yaml", ".yml")):
+        raise DataError("--no-header applies to a data file of numbers (.csv, .tsv)")
+    if data is None:
+        X, y = split_of(loaded.experiment(), split.value)
+        source = f"{loaded.spec.name} {split.value} split"
+    elif data.suffix.lower() in (".yaml", ".yml"):
+        X, y = split_of(load_config(data), split.value)
+        source = f"{data} {split.value} split"
+    else:
+        X, y = file_data(loaded, data, header=not no_header)
+        source = str(data)
+    result = evaluate_model(loaded, X, y, source)
+    if plot is not None:
+        _plot(loaded, X, y, result, plot, overwrite)
     if as_json:
         document = {"checkpoint": str(loaded.source), "data": source} | result.as_dict()
         typer.echo(json.dumps(document, indent=2))
@@ -209,23 +206,19 @@ def predict(
 
     Example:  bprop predict runs/iris examples/flowers.csv --out predictions.csv --proba
     """
-    from ..errors import BpropError
     from ..runs.model import load_model
     from ..runs.predictions import prediction_text, write_predictions
     from .outputs import check_output, to_stdout
 
-    try:
-        loaded = load_model(model)
-        if out is None or to_stdout(out):  # printed as it is computed
-            for text, _ in prediction_text(loaded, inputs, proba, header=not no_header):
-                typer.echo(text, nl=False)
-            return
-        check_output(out, overwrite)
-        count = write_predictions(
-            loaded, inputs, out, proba, header=not no_header, exclusive=not overwrite
-        )
-    except BpropError as exc:
-        fail(str(exc))
+    loaded = load_model(model)
+    if out is None or to_stdout(out):  # printed as it is computed
+        for text, _ in prediction_text(loaded, inputs, proba, header=not no_header):
+            typer.echo(text, nl=False)
+        return
+    check_output(out, overwrite)
+    count = write_predictions(
+        loaded, inputs, out, proba, header=not no_header, exclusive=not overwrite
+    )
     console.print(f"wrote {count} predictions to {out}", soft_wrap=True)
 
 
@@ -251,27 +244,23 @@ def summary(
     from ..config import load_config
     from ..core.network import layout
     from ..core.summary import describe
-    from ..errors import BpropError
     from ..runs.build import build_splits
     from ..runs.model import load_model
     from ..runs.networks import build_layers
     from ..runs.seeding import generators
 
-    try:
-        if source.suffix.lower() in (".yaml", ".yml"):
-            cfg = load_config(source)
-            splits = build_splits(cfg, generators(cfg.seed).data)
-            n_features, encoding, classes = splits.n_features, splits.encoding, splits.classes
-            layers = build_layers(cfg.model, n_features)  # shapes only, nothing allocated
-            slots, dtype = layout(layers), np.dtype(cfg.dtype)
-            name, loss = cfg.name, cfg.loss
-        else:
-            loaded = load_model(source)
-            n_features, name, loss = loaded.net.input_dim, loaded.spec.name, loaded.spec.loss
-            encoding, classes = loaded.encoding, loaded.classes
-            layers, slots, dtype = loaded.net.layers, loaded.net.slots, loaded.net.dtype
-    except BpropError as exc:
-        fail(str(exc))
+    if source.suffix.lower() in (".yaml", ".yml"):
+        cfg = load_config(source)
+        splits = build_splits(cfg, generators(cfg.seed).data)
+        n_features, encoding, classes = splits.n_features, splits.encoding, splits.classes
+        layers = build_layers(cfg.model, n_features)  # shapes only, nothing allocated
+        slots, dtype = layout(layers), np.dtype(cfg.dtype)
+        name, loss = cfg.name, cfg.loss
+    else:
+        loaded = load_model(source)
+        n_features, name, loss = loaded.net.input_dim, loaded.spec.name, loaded.spec.loss
+        encoding, classes = loaded.encoding, loaded.classes
+        layers, slots, dtype = loaded.net.layers, loaded.net.slots, loaded.net.dtype
     table = Table(title=f"{name}: input of {n_features} features, loss {loss}")
     for column in ("layer", "type", "output shape", "activation", "init", "parameters"):
         table.add_column(

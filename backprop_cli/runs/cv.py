@@ -1,5 +1,5 @@
 """Cross-validation: K runs of one config, each holding out one fold of the data as its
-validation split (``data.folds``, ``data.fold``), run by the sweep's machinery, then summarized.
+validation split (``data.folds``, ``data.fold``), run as a `campaign`, then summarized.
 
 Per fold: the final epoch's figures and those of the best epoch (lowest val_loss), and the test
 figures of its metrics.json when the data has a test split (the same rows for every fold): the
@@ -13,26 +13,31 @@ row per fold, then the mean and std rows), cv.json and cv.png (the K learning cu
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..config import ExperimentConfig, validate
+from ..config import ExperimentConfig, load_config, validate
 from ..config.loading import apply_overrides
 from ..core.metrics import CLASSIFICATION_FIGURES, REGRESSION_FIGURES
 from ..errors import argument
 from ..system.atomic import write_text
+from ..system.locking import check_free
 from ..system.resources import check_count
-from .layout import CV_CSV, CV_JSON, CV_PLOT, METRICS, fold_name
-from .rundirs import read_history
+from .campaign import Campaign, open_campaign
+from .layout import CV_CSV, CV_FILES, CV_JSON, CV_PLOT, fold_name
+from .outcomes import RunStatus, RunSummary
+from .plan import prepare
 from .sweep import MAX_TRIALS, Trial
-from .sweep_results import TrialResult
 
 #: The figures of each fold, in the order of cv.csv's columns (those a run has).
 FIGURES = (
@@ -74,23 +79,50 @@ def fold_trials(cfg: ExperimentConfig, folds: int, source: str) -> list[Trial]:
 
 
 @dataclass
-class FoldResult:
-    """What one fold's run gave (figures it has no data for are absent)."""
+class CrossValidation:
+    """A cross-validation ready to run in its campaign: the config and a run per fold."""
 
-    fold: int
-    status: str
-    figures: dict[str, float] = field(default_factory=dict)
-    history: list[dict[str, float]] = field(default_factory=list)
-    detail: str = ""
+    cfg: ExperimentConfig
+    folds: list[Trial]
+    campaign: Campaign
+
+    def write(self, results: list[RunSummary]) -> tuple[list[Fold], list[str]]:
+        """The folds of the runs' ``results``, in order, and the files written for them
+        (`write_cv`)."""
+        numbers = {t.name: t.id for t in self.folds}
+        folds = sorted((Fold(numbers[r.name], r) for r in results), key=lambda f: f.number)
+        return folds, write_cv(folds, self.campaign.directory, self.cfg.name)
 
 
-def fold_result(result: TrialResult, run_dir: Path) -> FoldResult:
-    """A fold's figures from its run directory (its history and metrics.json)."""
-    try:
-        history = read_history(run_dir)
-        metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return FoldResult(result.id, result.status, detail=result.detail)
+@contextlib.contextmanager
+def open_cv(
+    config: Path,
+    overrides: Sequence[str],
+    folds: int,
+    out: Path | None,
+    n_jobs: int = 1,
+    dask: str | None = None,
+) -> Iterator[CrossValidation]:
+    """The ``folds``-fold cross-validation of the config file ``config`` with ``overrides``, in
+    ``out`` or a new ``{output.dir}/{name}-cv``, held for the block. The directory, the config,
+    the data (a row for every fold) and the network are checked before a file is written."""
+    if out is not None:
+        check_free(out)  # before the data is loaded
+    cfg = load_config(config, list(overrides))
+    prepare(fold_config(cfg, folds, folds - 1, str(config)))
+    trials = fold_trials(cfg, folds, str(config))
+    with open_campaign(
+        cfg, "cv", out, CV_FILES, n_jobs=n_jobs, dask=dask, plot=False, metric="val_loss"
+    ) as campaign:
+        yield CrossValidation(cfg, trials, campaign)
+
+
+def figures(result: RunSummary) -> dict[str, float]:
+    """A fold's figures, those its run has (none when it did not train): the final epoch's, the
+    best epoch's (lowest val_loss) and the test split's."""
+    if not result.status.trained:
+        return {}
+    history = result.history
     figures: dict[str, float] = {}
     if history:
         final = history[-1]
@@ -104,13 +136,29 @@ def fold_result(result: TrialResult, run_dir: Path) -> FoldResult:
             figures["best_val_loss"] = best["val_loss"]
             if best.get("val_accuracy") is not None:
                 figures["best_val_accuracy"] = best["val_accuracy"]
-    for key, value in (metrics.get("test") or {}).items():
+    for key, value in result.test.items():
         if isinstance(value, int | float):
             figures[f"test_{key}"] = value
-    return FoldResult(result.id, result.status, figures, history, result.detail)
+    return figures
 
 
-def summary(folds: list[FoldResult]) -> dict[str, dict[str, float]]:
+@dataclass(frozen=True)
+class Fold:
+    """One fold's run: its number (from 1), its summary, its figures."""
+
+    number: int
+    result: RunSummary
+
+    @cached_property
+    def figures(self) -> dict[str, float]:
+        return figures(self.result)
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        return self.result.history if self.result.status.trained else []
+
+
+def summary(folds: list[Fold]) -> dict[str, dict[str, float]]:
     """Mean and standard deviation of each figure over the folds that have it."""
     out: dict[str, dict[str, float]] = {"mean": {}, "std": {}}
     for key in FIGURES:
@@ -122,33 +170,34 @@ def summary(folds: list[FoldResult]) -> dict[str, dict[str, float]]:
     return out
 
 
-def columns_of(folds: list[FoldResult]) -> list[str]:
+def columns_of(folds: list[Fold]) -> list[str]:
     return [key for key in FIGURES if any(key in f.figures for f in folds)]
 
 
-def write_cv(folds: list[FoldResult], out_dir: Path, name: str) -> list[str]:
-    """cv.csv, cv.json and cv.png in ``out_dir``; returns their names."""
+def write_cv(folds: list[Fold], out_dir: Path, name: str) -> list[str]:
+    """cv.csv, cv.json and cv.png in ``out_dir`` for ``folds`` (in order); returns their
+    names."""
     stats = summary(folds)
     cols = columns_of(folds)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["fold", "status", *cols])
-    for f in sorted(folds, key=lambda f: f.fold):
-        writer.writerow([f.fold, f.status, *[f.figures.get(c, "") for c in cols]])
+    for f in folds:
+        writer.writerow([f.number, f.result.status, *[f.figures.get(c, "") for c in cols]])
     for row in ("mean", "std"):
         writer.writerow([row, "", *[stats[row].get(c, "") for c in cols]])
     write_text(out_dir / CV_CSV, buf.getvalue())
     document: dict[str, Any] = {
         "name": name,
         "folds": [
-            {"fold": f.fold, "status": f.status, **f.figures, "detail": f.detail}
-            for f in sorted(folds, key=lambda f: f.fold)
+            {"fold": f.number, "status": f.result.status, **f.figures, "detail": f.result.detail}
+            for f in folds
         ],
         **stats,
     }
     write_text(out_dir / CV_JSON, json.dumps(document, indent=2))
     written = [CV_CSV, CV_JSON]
-    runs = [(f"fold {f.fold}", f.history) for f in sorted(folds, key=lambda f: f.fold) if f.history]
+    runs = [(f"fold {f.number}", f.history) for f in folds if f.history]
     if runs:
         from .plotting import plot_runs
 
@@ -172,22 +221,22 @@ def folds_of_trials(trials: list[Trial], folds: int, source: str) -> list[Trial]
     return expanded
 
 
-def cross_validated(trial: Trial, results: list[TrialResult]) -> TrialResult:
-    """A sweep trial's row from its folds' rows: the mean of their scores and losses (no score
+def cross_validated(trial: Trial, results: list[RunSummary]) -> RunSummary:
+    """A sweep trial's summary from its folds': the mean of their scores and losses (no score
     unless every fold has one), its status the first fold's that did not finish (else ok)."""
-    unfinished = [r for r in results if r.status not in ("ok", "early-stopped")]
-    status = unfinished[0].status if unfinished else "ok"
+    unfinished = [r for r in results if not r.status.finished]
+    status = unfinished[0].status if unfinished else RunStatus.OK
 
     def mean(values: list[float | None]) -> float | None:
         known = [v for v in values if v is not None]
         return float(np.mean(known)) if len(known) == len(values) else None
 
-    return TrialResult(
-        trial.id, trial.name, trial.params, status,
-        mean([r.score for r in results]),
-        mean([r.final_train_loss for r in results]),
-        mean([r.final_val_loss for r in results]),
-        mean([r.best_val_loss for r in results]),
-        sum(r.epochs for r in results), sum(r.seconds for r in results),
-        "; ".join(f"{r.name}: {r.detail}" for r in unfinished if r.detail),
+    return RunSummary(
+        trial.name, status,
+        score=mean([r.score for r in results]),
+        final_train_loss=mean([r.final_train_loss for r in results]),
+        final_val_loss=mean([r.final_val_loss for r in results]),
+        best_val_loss=mean([r.best_val_loss for r in results]),
+        epochs=sum(r.epochs for r in results), seconds=sum(r.seconds for r in results),
+        detail="; ".join(f"{r.name}: {r.detail}" for r in unfinished if r.detail),
     )  # fmt: skip

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..system.atomic import write_with
+from .outcomes import FINISHED
 
 
 def save_figure(plt: Any, fig: Any, path: Path, exclusive: bool) -> None:
@@ -208,7 +210,7 @@ def plot_predictions(truth: Any, predicted: Any, path: Path, exclusive: bool = F
 
 
 def plot_sweep(
-    results: list[tuple[dict[str, Any], float | None, str]],
+    results: Sequence[tuple[dict[str, Any], float | None, str]],
     keys: list[str],
     logarithmic: set[str],
     metric: str,
@@ -233,7 +235,7 @@ def plot_sweep(
             if score is None:
                 continue
             x = params.get(key) if numeric else labels.index(str(params.get(key)))
-            ok = status in ("ok", "early-stopped")
+            ok = status in FINISHED
             ax.scatter(x, score, color="tab:blue" if ok else "tab:red", alpha=0.8, s=30)
         if numeric:
             positive = [v for v in values if v is not None and v > 0]

@@ -26,6 +26,7 @@ from ..config import (
 )
 from ..errors import ConfigError, argument
 from ..system.resources import check_count
+from .campaign import RunJob
 
 KINDS = ("uniform", "loguniform", "int", "choice")
 #: int:a:b bounds stay below this (int64 draws).
@@ -191,6 +192,12 @@ class Trial:
     params: dict[str, Any]
     config: ExperimentConfig | None  # None when the combination is invalid
     problem: str = ""
+
+    @property
+    def job(self) -> RunJob:
+        """The (valid) trial as a run of a campaign."""
+        assert self.config is not None
+        return RunJob(self.name, self.config)
 
 
 def _slug(params: dict[str, Any]) -> str:

@@ -1,86 +1,128 @@
-"""Running a sweep's trials: each an ordinary training run in its own directory, here, in local
-processes or on a Dask cluster; stopped together on request; resumed where they stopped.
+"""Running a sweep: its trials (or each trial's folds) are the runs of a `campaign`, each an
+ordinary training run in its own directory, here, in local processes or on a Dask cluster;
+stopped together on request; resumed where they stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import read_yaml
-from ..errors import BpropError
-from ..system.locking import check_free, hold
-from .execution import StopRequest, run_all
-from .layout import CONFIG, METRICS
-from .outcomes import STATUS
+from ..config import ExperimentConfig, load_config, read_yaml
+from ..errors import BpropError, ConfigError, argument
+from ..system.locking import check_free
+from .campaign import Campaign, open_campaign
+from .cv import check_folds, cross_validated, fold_config, folds_of_trials
+from .layout import CONFIG, METRICS, SWEEP_FILES, SWEEP_JSON, SWEEP_MARKER, fold_name
+from .outcomes import RunStatus, RunSummary
+from .plan import prepare
 from .resumption import differences
-from .rundirs import holds_only_run_files, is_empty, read_history
-from .sweep import Trial
-from .sweep_results import TrialResult, score_of
+from .rundirs import holds_only_run_files, is_empty, is_sweep_dir, mark_sweep
+from .sweep import Space, Trial, make_trials
+from .sweep_results import SweepSummary, sweep_metric, sweep_mode, write_sweep
 
 
-def summarize(trial: Trial, run_dir: Path, metric: str, mode: str) -> TrialResult:
-    """A trial's row from its run directory (it wrote metrics.json)."""
-    metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
-    history = read_history(run_dir)
-    final = history[-1] if history else {}
-    val = [r["val_loss"] for r in history if r.get("val_loss") is not None]
-    return TrialResult(
-        trial.id, trial.name, trial.params,
-        STATUS.get(metrics["stop_reason"], metrics["stop_reason"]),
-        score_of(history, metric, mode),
-        final.get("train_loss"), final.get("val_loss"), min(val) if val else None,
-        metrics["epochs_run"], metrics["total_seconds"], metrics.get("stop_detail", ""),
-    )  # fmt: skip
+@dataclass
+class Sweep:
+    """A sweep ready to run in its campaign: the config, the space, the ranking rule (``metric``,
+    best by ``mode``), the trials (invalid ones too) and the runs: each valid trial, or with
+    ``folds`` each of its folds (``<trial>/fold-k``)."""
+
+    cfg: ExperimentConfig
+    search: Space
+    metric: str
+    mode: str
+    trials: list[Trial]
+    runs: list[Trial]
+    folds: int | None
+    campaign: Campaign
+
+    def plan(self, resume: bool) -> ResumePlan:
+        """What the sweep runs: every run, or when it ``resume``s those `plan_resume` leaves to
+        do."""
+        if resume:
+            return plan_resume(self.runs, self.campaign.directory)
+        return ResumePlan(todo=list(self.runs))
+
+    def kept(self, plan: ResumePlan) -> list[RunSummary]:
+        """The summaries of the runs that ``plan`` keeps as they are, from their files."""
+        return [self.campaign.summary_of(t.name) for t in plan.finished]
+
+    def results(self, summaries: list[RunSummary]) -> list[RunSummary]:
+        """A row per trial: its run's summary (with folds, the trial's from its folds'), then
+        the invalid trials'."""
+        folds = self.folds
+        if folds is not None:
+            by_name = {r.name: r for r in summaries}
+            summaries = [
+                cross_validated(t, [by_name[f"{t.name}/{fold_name(k + 1)}"] for k in range(folds)])
+                for t in self.trials
+                if t.config is not None
+            ]
+        invalid = [RunSummary(t.name, RunStatus.INVALID, detail=t.problem) for t in self.trials
+                   if t.config is None]  # fmt: skip
+        return summaries + invalid
+
+    def write(self, results: list[RunSummary]) -> SweepSummary:
+        """sweep.csv, sweep.json, best.yaml and sweep.png of the trials' ``results``."""
+        return write_sweep(results, self.trials, self.search, self.metric, self.mode,
+                           self.campaign.directory, self.cfg.name)  # fmt: skip
 
 
-def run_trial(
-    trial: Trial, run_dir: Path, metric: str, mode: str, stop: StopRequest | None = None
-) -> TrialResult:
-    """Train one trial into ``run_dir`` (a worker's whole job); never raises: a failure is the
-    trial's status and detail. Once ``stop`` is requested the trial stops after its current step
-    ("interrupted"), or does not start ("cancelled")."""
-    from .plan import prepare
-    from .run import train_into
-
-    if stop is not None and stop():
-        return TrialResult(trial.id, trial.name, trial.params, "cancelled", detail="not started")
-    try:
-        assert trial.config is not None
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with hold(run_dir):  # a run directory like any other: one writer at a time
-            for _ in train_into(prepare(trial.config), run_dir, plot=False, stop=stop):
-                pass
-            return summarize(trial, run_dir, metric, mode)
-    except BpropError as exc:
-        return TrialResult(trial.id, trial.name, trial.params, "error", detail=str(exc))
-    except Exception as exc:
-        where = traceback.format_exception_only(exc)[-1].strip()
-        return TrialResult(trial.id, trial.name, trial.params, "error", detail=where)
-
-
-def run_trials(
-    todo: list[Trial],
-    out_dir: Path,
-    metric: str,
-    mode: str,
-    stop: StopRequest,
-    jobs: int = 1,
+@contextlib.contextmanager
+def open_sweep(
+    config: Path,
+    overrides: Sequence[str],
+    grid: Sequence[str] = (),
+    space: Sequence[str] = (),
+    random: int | None = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    folds: int | None = None,
+    out: Path | None = None,
+    resume: bool = False,
+    n_jobs: int = 1,
     dask: str | None = None,
-) -> Iterator[TrialResult]:
-    """Each trial's result as it finishes. After ``stop.request()`` the running trials stop after
-    their current step and the queued ones return "cancelled" at once, so this ends soon."""
-    tasks = [(t, out_dir / t.name, metric, mode, stop) for t in todo]
-    if dask is not None or (jobs > 1 and len(todo) > 1):
-        from .plan import warm_data_cache
+) -> Iterator[Sweep]:
+    """The sweep of the config file ``config`` with ``overrides`` over the space of its sweep:
+    section and ``grid``, ``space`` and ``random`` (`Space.build`), ranked by ``metric`` and
+    ``mode``, each trial cross-validated over ``folds`` when given; in ``out`` (with
+    ``resume``, the sweep it holds) or a new ``{output.dir}/{name}-sweep``, held and marked as a
+    sweep for the block. Everything is checked before a file is written: the directory, the
+    config, the space, that a trial is valid, the data and network of the first, the metric."""
+    if out is not None:
+        check_free(out)  # before the data is loaded
+    cfg = load_config(config, list(overrides))
+    search = Space.build(cfg, grid, space, random)
+    mode = sweep_mode(cfg, mode)
+    trials = make_trials(cfg, search, str(config))
+    valid = [t for t in trials if t.config is not None]
+    if not valid or valid[0].config is None:
+        raise ConfigError("no valid trial:\n" + "\n".join(t.problem for t in trials))
+    first = valid[0].config
+    if folds is not None:
+        check_folds(folds, len(valid))
+        first = fold_config(first, folds, folds - 1, str(config))  # a row for every fold
+    metric = sweep_metric(cfg, metric, prepare(first).history_columns)
+    runs = valid if folds is None else folds_of_trials(valid, folds, str(config))
+    with open_campaign(
+        cfg, "sweep", out, SWEEP_FILES, accept_sweep if resume else None, n_jobs=n_jobs,
+        dask=dask, plot=False, metric=metric, mode=mode, resumable=True,
+    ) as campaign:  # fmt: skip
+        mark_sweep(campaign.directory)  # before any trial: only a folder marked so is resumed
+        yield Sweep(cfg, search, metric, mode, trials, runs, folds, campaign)
 
-        configs = [t.config for t in todo if t.config is not None]
-        warm_data_cache(configs)  # the workers share one parse of a table
-    for _, result in run_all(run_trial, tasks, n_jobs=jobs, dask=dask):
-        yield result
+
+def accept_sweep(directory: Path) -> None:
+    """Resume only a sweep bprop wrote (raises `ConfigError` otherwise)."""
+    if not is_sweep_dir(directory):
+        raise ConfigError(
+            f"{argument('resume')}: {directory} holds no sweep bprop wrote (no {SWEEP_MARKER} or "
+            f"{SWEEP_JSON}); give the {argument('out')} of the sweep to continue"
+        )
 
 
 def is_finished(run_dir: Path) -> bool:
