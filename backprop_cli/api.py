@@ -36,11 +36,12 @@ from .config.loading import apply_overrides
 from .core.training import Event
 from .data.memory import source_of
 from .errors import ConfigError
-from .runs.evaluation import evaluate_model
-from .runs.model import Model, load_model, model_of_splits
-from .runs.model_arrays import given_features, given_targets
-from .runs.plan import Plan, prepare
-from .runs.run import RunFinished, RunStarted, train_into
+from .runs.train.plan import Plan, prepare
+from .runs.train.run import RunFinished, RunStarted
+from .runs.trained.evaluation import evaluate_model
+from .runs.trained.model import Model, load_model, model_of_splits
+from .runs.trained.model_arrays import given_features, given_targets
+from .runs.training import train_into
 
 RunEvent = Event | RunStarted | RunFinished
 Callback = Callable[[RunEvent], object]
@@ -143,7 +144,7 @@ def _events(
     if out is None:
         yield from train_into(prepared, None, stop=stop)
         return
-    from .runs.rundirs import accept_new, claim
+    from .runs.artifacts.rundirs import accept_new, claim
 
     with claim(Path(out), accept_new()) as run_dir:
         yield from train_into(prepared, run_dir, stop=stop)

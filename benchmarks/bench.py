@@ -278,7 +278,7 @@ def train_memory() -> dict[str, float]:
         train_peak = peak_rss_mib(run, args)
     bare = (
         "import numpy, matplotlib, matplotlib.pyplot, rich.progress, pydantic, yaml\n"
-        "import backprop_cli.runs.run, backprop_cli.cli.app\n"
+        "import backprop_cli.runs.train.run, backprop_cli.cli.app\n"
     )
     bare_peak = peak_rss_mib(bare, [])
     # The file as float64 rows (kept while the splits are made), the float32 splits, parameters

@@ -43,7 +43,7 @@ def kernel() -> str:
 def train(name: str, out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(history, metrics) of configs/lessons/<name>.yaml trained as written."""
     from backprop_cli.config import load_config
-    from backprop_cli.runs.run import RunFinished, execute, prepare
+    from backprop_cli.runs.train.run import RunFinished, execute, prepare
 
     events = list(execute(prepare(load_config(LESSONS / f"{name}.yaml")), out / name, plot=False))
     assert isinstance(events[-1], RunFinished)
@@ -61,7 +61,7 @@ def figures(out: Path) -> dict[str, float]:
     """Every figure of configs/lessons/README.md, by a name that says what it is."""
     import numpy as np
 
-    from backprop_cli.runs.step_plot import read_step_series
+    from backprop_cli.runs.reports.step_plot import read_step_series
 
     f: dict[str, float] = {}
     fixes = ("relu", "batchnorm", "residual", "init")

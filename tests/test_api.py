@@ -18,9 +18,9 @@ import pytest
 import backprop_cli as bp
 from backprop_cli.core.training import EpochEnded, StepDone
 from backprop_cli.errors import ConfigError, DataError
-from backprop_cli.runs.checkpoints import Checkpoint
-from backprop_cli.runs.evaluation import split_of
-from backprop_cli.runs.run import RunFinished, RunStarted
+from backprop_cli.runs.artifacts.checkpoints import Checkpoint
+from backprop_cli.runs.train.run import RunFinished, RunStarted
+from backprop_cli.runs.trained.evaluation import split_of
 
 from helpers import CONFIG_DIR, cli, history_of, strip_seconds
 

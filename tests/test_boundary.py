@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_cli.runs import boundary, pictures
-from backprop_cli.runs.evaluation import split_of
-from backprop_cli.runs.model import load_model
+from backprop_cli.runs.reports import boundary, pictures
+from backprop_cli.runs.trained.evaluation import split_of
+from backprop_cli.runs.trained.model import load_model
 
 from helpers import CONFIG_DIR, cli
 
@@ -67,8 +67,8 @@ def test_predictions_from_raw_units_match_the_runs_own_evaluation(tmp_path: Path
 
 def test_the_end_of_run_scene_is_in_raw_units_too(tmp_path: Path) -> None:
     from backprop_cli.config import load_config
-    from backprop_cli.runs.plan import prepare
-    from backprop_cli.runs.run import train_into
+    from backprop_cli.runs.train.plan import prepare
+    from backprop_cli.runs.training import train_into
 
     cfg = load_config(CONFIG_DIR / "moons.yaml", ["training.epochs=1"])
     prepared = prepare(cfg)

@@ -12,9 +12,9 @@ import pytest
 
 from backprop_cli.config import load_config
 from backprop_cli.core.training import EpochEnded
-from backprop_cli.runs import campaign as campaign_module
-from backprop_cli.runs.campaign import Campaign, JobEnded, JobStarted, RunJob
-from backprop_cli.runs.outcomes import RunStatus, RunSummary, summarize
+from backprop_cli.runs.artifacts.outcomes import RunStatus, RunSummary, summarize
+from backprop_cli.runs.campaigns import campaign as campaign_module
+from backprop_cli.runs.campaigns.campaign import Campaign, JobEnded, JobStarted, RunJob
 
 from helpers import CONFIG_DIR, history_of
 

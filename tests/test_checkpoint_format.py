@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_cli.runs.checkpoints import SCHEMA, Checkpoint
+from backprop_cli.runs.artifacts.checkpoints import SCHEMA, Checkpoint
 
 from helpers import assert_same_arrays, cli, history_of, strip_seconds
 

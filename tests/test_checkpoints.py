@@ -16,8 +16,8 @@ from backprop_cli.core.optim import build_optimizer
 from backprop_cli.core.schedules import build_schedule
 from backprop_cli.core.training import TrainingState
 from backprop_cli.errors import CheckpointError
-from backprop_cli.runs import checkpoints
-from backprop_cli.runs.checkpoints import Checkpoint
+from backprop_cli.runs.artifacts import checkpoints
+from backprop_cli.runs.artifacts.checkpoints import Checkpoint
 
 
 def state(seed: int) -> TrainingState:

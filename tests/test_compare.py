@@ -14,9 +14,9 @@ from typer.testing import Result
 
 from backprop_cli.config import ExperimentConfig, load_config
 from backprop_cli.core.batching import Batching
-from backprop_cli.runs.comparison import ranked, verdict
-from backprop_cli.runs.outcomes import RunStatus, RunSummary
-from backprop_cli.runs.plan import Plan
+from backprop_cli.runs.artifacts.outcomes import RunStatus, RunSummary
+from backprop_cli.runs.campaigns.comparison import ranked, verdict
+from backprop_cli.runs.train.plan import Plan
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 
@@ -309,7 +309,7 @@ def test_example_comparisons_run(config: Path, tmp_path: Path) -> None:
 def test_interrupting_keeps_the_finished_comparison(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_cli.runs.campaign as campaign_module
+    import backprop_cli.runs.campaigns.campaign as campaign_module
 
     calls = []
     real_prepare = campaign_module.prepare
@@ -331,8 +331,8 @@ def test_interrupting_keeps_the_finished_comparison(
 
 
 def test_a_stop_request_ends_the_race_after_saving_the_current_run(tmp_path: Path) -> None:
-    from backprop_cli.runs.campaign import Campaign, JobEnded
-    from backprop_cli.runs.race import contestants
+    from backprop_cli.runs.campaigns.campaign import Campaign, JobEnded
+    from backprop_cli.runs.campaigns.race import contestants
 
     cfg = load_config(SPIRALS, ["training.epochs=3", "data.options.n_samples=120"])
     lineup = contestants(cfg, ["sgd", "adam", "rmsprop"], str(SPIRALS))

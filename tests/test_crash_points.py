@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import yaml
 
-from backprop_cli.runs.checkpoints import Checkpoint
-from backprop_cli.runs.step_log import read_steps
+from backprop_cli.runs.artifacts.checkpoints import Checkpoint
+from backprop_cli.runs.artifacts.step_log import read_steps
 from backprop_cli.system import testhooks
 from backprop_cli.system.atomic import TEMPORARY
 

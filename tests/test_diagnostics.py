@@ -14,8 +14,8 @@ from backprop_cli.core.activations import get_activation
 from backprop_cli.core.diagnostics import Diagnostics
 from backprop_cli.core.layers import Dense
 from backprop_cli.core.network import Network
-from backprop_cli.runs.plan import prepare
-from backprop_cli.runs.run import train_into
+from backprop_cli.runs.train.plan import prepare
+from backprop_cli.runs.training import train_into
 
 from helpers import CONFIG_DIR, cli, history_of
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop_cli.runs.execution import ExecutionError, StopRequest, check_dask, run_all
+from backprop_cli.runs.campaigns.execution import ExecutionError, StopRequest, check_dask, run_all
 
 
 def square_plus(x: int, y: int) -> int:

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop_cli.runs.evaluation import split_of
-from backprop_cli.runs.export import input_columns, input_notes, torch_state
-from backprop_cli.runs.model import load_model
+from backprop_cli.runs.trained.evaluation import split_of
+from backprop_cli.runs.trained.export import input_columns, input_notes, torch_state
+from backprop_cli.runs.trained.model import load_model
 
 from helpers import CONFIG_DIR, cli
 

@@ -59,7 +59,7 @@ def test_an_unexpected_error_is_a_bug_report_with_its_traceback_only_under_debug
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("division by zero somewhere deep")
 
-    monkeypatch.setattr("backprop_cli.runs.run.train", broken)
+    monkeypatch.setattr("backprop_cli.runs.train.run.train", broken)
     result = cli(["train", str(TOY), "--out", str(tmp_path / "a"), *QUICK])
     assert_one_line(result, 1, "this is a bug in bprop: please report it (ZeroDivisionError")
     assert "bprop --debug" in result.output
@@ -129,7 +129,7 @@ def test_a_run_directory_removed_mid_run(tmp_path: Path, monkeypatch: pytest.Mon
 def test_running_out_of_memory_names_the_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backprop_cli.runs import plan as plan_module
+    from backprop_cli.runs.train import plan as plan_module
 
     def huge(*args: object, **kwargs: object) -> None:
         np.empty((10**9, 10**9))  # 8 EB: no machine allocates it

@@ -113,7 +113,7 @@ def test_a_fused_run_builds_its_optimizer_with_the_kernels() -> None:
     for the NumPy chain otherwise."""
     import backprop_cli as bp
     from backprop_cli.kernels.optim import Fused
-    from backprop_cli.runs.build import build_network, build_training_state
+    from backprop_cli.runs.train.build import build_network, build_training_state
 
     for path in ("numpy", "fused"):
         cfg = bp.load_config(CONFIG_DIR / "moons.yaml", overrides=[f"training.kernels={path}"])

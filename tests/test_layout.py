@@ -101,10 +101,10 @@ def test_the_core_imports_numpy_and_the_standard_library_only(path: Path) -> Non
 def test_the_rule_above_can_fail() -> None:
     """The import finder sees relative and absolute imports, at the top, inside functions and
     for annotations only (so the rules bind)."""
-    found = {m for m, _ in bprop_imports(PACKAGE / "runs" / "plan.py")}
+    found = {m for m, _ in bprop_imports(PACKAGE / "runs" / "train" / "plan.py")}
     assert "core.training" in found and "config" in found
     inside = {m for m, _ in bprop_imports(PACKAGE / "cli" / "train_cmd.py")}
-    assert "runs.plan" in inside  # imported inside the command's function
+    assert "runs.train.plan" in inside  # imported inside the command's function
     annotations = {m for m, _ in bprop_imports(PACKAGE / "data" / "table" / "identifiers.py")}
     assert "data.table.read" in annotations  # under if TYPE_CHECKING
 
@@ -151,11 +151,36 @@ def test_no_import_cycle() -> None:
     assert cycles(import_graph()) == []
 
 
+#: runs/'s subpackages, each importing only those before it ("(top)": modules of runs/ itself).
+RUNS_ORDER = ("artifacts", "trained", "train", "reports", "(top)", "campaigns")
+
+
+def runs_part(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "runs" or len(parts) < 2:
+        return None
+    return parts[1] if len(parts) > 2 else "(top)"
+
+
+def test_runs_subpackages_import_one_way() -> None:
+    wrong = []
+    for module, targets in import_graph().items():
+        mine = runs_part(module)
+        if mine is None:
+            continue
+        for target in targets:
+            theirs = runs_part(target)
+            if theirs is not None and RUNS_ORDER.index(theirs) > RUNS_ORDER.index(mine):
+                wrong.append(f"{module} imports {target}")
+    assert wrong == []
+
+
 def test_the_cycle_finder_can_fail() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
     found = import_graph()
-    assert "runs.plan" in found["runs.run"] and "data" in found["runs.plan"]
+    assert "runs.train.plan" in found["runs.train.run"] and "data" in found["runs.train.plan"]
+    assert runs_part("runs.training") == "(top)" and runs_part("runs.train.run") == "train"
 
 
 def test_the_wheel_lists_every_package_and_ships_the_data_sets() -> None:

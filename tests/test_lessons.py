@@ -21,8 +21,9 @@ import pytest
 
 from backprop_cli.config import load_config
 from backprop_cli.core.training import Warned
-from backprop_cli.runs.plan import prepare
-from backprop_cli.runs.run import RunFinished, train_into
+from backprop_cli.runs.train.plan import prepare
+from backprop_cli.runs.train.run import RunFinished
+from backprop_cli.runs.training import train_into
 
 LESSONS = Path(__file__).resolve().parents[1] / "configs" / "lessons"
 
@@ -142,7 +143,7 @@ def test_a_schedule_settles_where_a_large_constant_lr_bounces() -> None:
 
 
 def test_the_three_batch_strategies_from_one_start() -> None:
-    from backprop_cli.runs.step_plot import read_step_series
+    from backprop_cli.runs.reports.step_plot import read_step_series
 
     names = ["batching-full", "batching-minibatch", "batching-sgd"]
     starts = [np.load(run_dir(n)[0] / "checkpoints" / "initial.npz") for n in names]

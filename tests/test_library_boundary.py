@@ -12,9 +12,9 @@ from backprop_cli.cli import exit_codes
 from backprop_cli.cli.app import OPTION_SPELLINGS
 from backprop_cli.config import load_config
 from backprop_cli.errors import ConfigError, argument, spelled
-from backprop_cli.runs import outcomes
-from backprop_cli.runs.race import contestants
-from backprop_cli.runs.sweep import Space
+from backprop_cli.runs.artifacts import outcomes
+from backprop_cli.runs.campaigns.race import contestants
+from backprop_cli.runs.campaigns.sweep import Space
 
 from helpers import CONFIG_DIR, cli
 
@@ -41,7 +41,7 @@ def test_library_errors_name_no_command_line_flag(path: Path) -> None:
 
 
 def test_the_flag_finder_sees_raised_messages() -> None:
-    texts = [text for _, text in raised_texts(PACKAGE / "runs" / "race.py")]
+    texts = [text for _, text in raised_texts(PACKAGE / "runs" / "campaigns" / "race.py")]
     assert any("unknown optimizer" in text for text in texts)
 
 

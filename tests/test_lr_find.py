@@ -13,7 +13,7 @@ import pytest
 from backprop_cli.config import load_config
 from backprop_cli.core import lr_find
 from backprop_cli.core.lr_find import RangeTest, range_test, rates, training_steps
-from backprop_cli.runs.plan import prepare
+from backprop_cli.runs.train.plan import prepare
 
 from helpers import CONFIG_DIR, cli
 

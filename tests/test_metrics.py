@@ -25,8 +25,8 @@ from backprop_cli.core.metrics import (
     regression_scores,
 )
 from backprop_cli.core.task import Task
-from backprop_cli.runs.evaluation import scores, split_of
-from backprop_cli.runs.model import load_model
+from backprop_cli.runs.trained.evaluation import scores, split_of
+from backprop_cli.runs.trained.model import load_model
 
 from helpers import CONFIG_DIR, cli
 

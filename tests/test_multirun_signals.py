@@ -207,8 +207,8 @@ def test_sigterm_while_loading_data_exits_130(tmp_path: Path) -> None:
 def test_a_contestant_failing_with_any_error_is_recorded_and_the_others_go_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_cli.runs.campaign as campaign_module
-    from backprop_cli.runs.race import contestants
+    import backprop_cli.runs.campaigns.campaign as campaign_module
+    from backprop_cli.runs.campaigns.race import contestants
 
     real_prepare = campaign_module.prepare
 
@@ -321,7 +321,7 @@ def test_local_workers_end_when_the_command_is_killed(command: str, tmp_path: Pa
 HOLDER = """\
 import base64, pickle, sys
 from pathlib import Path
-from backprop_cli.runs.execution import StopRequest
+from backprop_cli.runs.campaigns.execution import StopRequest
 from backprop_cli.system.locking import hold
 
 with hold(Path(sys.argv[1])):
@@ -337,7 +337,7 @@ def test_a_job_whose_command_is_gone_stops_without_writing(tmp_path: Path) -> No
     import base64
     import pickle
 
-    from backprop_cli.runs.execution import OrphanedJobError, StopRequest
+    from backprop_cli.runs.campaigns.execution import OrphanedJobError, StopRequest
 
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], cwd=ROOT,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
@@ -352,7 +352,7 @@ def test_a_job_whose_command_is_gone_stops_without_writing(tmp_path: Path) -> No
     stop._next_check = 0.0  # ask again now rather than after CHECK_SECONDS
     with pytest.raises(OrphanedJobError, match="the command that started this job has ended"):
         stop()
-    from backprop_cli.runs.campaign import Campaign, RunJob, run_job
+    from backprop_cli.runs.campaigns.campaign import Campaign, RunJob, run_job
 
     config = load_config(TOY, ["training.epochs=5", "data.options.n_samples=60"])
     campaign = Campaign(tmp_path)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from backprop_cli.errors import DataError
-from backprop_cli.runs.model import Model, load_model
-from backprop_cli.runs.model_files import input_blocks
-from backprop_cli.runs.predictions import prediction_text, write_predictions
+from backprop_cli.runs.trained.model import Model, load_model
+from backprop_cli.runs.trained.model_files import input_blocks
+from backprop_cli.runs.trained.predictions import prediction_text, write_predictions
 
 from helpers import CONFIG_DIR, cli
 

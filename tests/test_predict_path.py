@@ -19,7 +19,8 @@ DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 TRAINING_ONLY = (
     "backprop_cli.core.training", "backprop_cli.core.optim", "backprop_cli.core.schedules",
     "backprop_cli.core.gradcheck", "backprop_cli.kernels", "backprop_cli.config.models",
-    "backprop_cli.runs.build", "backprop_cli.runs.plan", "backprop_cli.data.table.cache",
+    "backprop_cli.runs.train.", "backprop_cli.runs.campaigns.", "backprop_cli.runs.reports.",
+    "backprop_cli.data.table.cache",
 )  # fmt: skip
 
 IMPORTED = """
@@ -40,7 +41,7 @@ def test_predict_imports_no_training_code(tmp_path: Path) -> None:
         [sys.executable, "-c", IMPORTED, "predict", *args],
         capture_output=True, text=True, check=True, timeout=120,
     ).stdout.split()  # fmt: skip
-    assert "backprop_cli.runs.model" in found and out.is_file()  # the command ran
+    assert "backprop_cli.runs.trained.model" in found and out.is_file()  # the command ran
     assert [m for m in found if m.startswith(TRAINING_ONLY)] == []
 
 

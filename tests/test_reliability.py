@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 from backprop_cli.config import load_config, validate
 from backprop_cli.errors import ConfigError
-from backprop_cli.runs.build import build_optimizer_from, build_schedule_from
-from backprop_cli.runs.checkpoints import Checkpoint
-from backprop_cli.runs.plan import prepare
-from backprop_cli.runs.run import RunFinished, train_into
-from backprop_cli.runs.rundirs import new_run_dir
+from backprop_cli.runs.artifacts.checkpoints import Checkpoint
+from backprop_cli.runs.artifacts.rundirs import new_run_dir
+from backprop_cli.runs.train.build import build_optimizer_from, build_schedule_from
+from backprop_cli.runs.train.plan import prepare
+from backprop_cli.runs.train.run import RunFinished
+from backprop_cli.runs.training import train_into
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 

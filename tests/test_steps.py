@@ -13,10 +13,11 @@ import pytest
 from backprop_cli.config import load_config
 from backprop_cli.core.batching import Batching
 from backprop_cli.core.training import StepDone
-from backprop_cli.runs.plan import prepare
-from backprop_cli.runs.run import RunFinished, train_into
-from backprop_cli.runs.step_log import COLUMNS, StepLog, read_steps
-from backprop_cli.runs.step_plot import StepSeries, moving_average, window_for
+from backprop_cli.runs.artifacts.step_log import COLUMNS, StepLog, read_steps
+from backprop_cli.runs.reports.step_plot import StepSeries, moving_average, window_for
+from backprop_cli.runs.train.plan import prepare
+from backprop_cli.runs.train.run import RunFinished
+from backprop_cli.runs.training import train_into
 
 from helpers import CONFIG_DIR, cli, history_of
 

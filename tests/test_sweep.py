@@ -14,7 +14,7 @@ import pytest
 
 from backprop_cli.config import load_config
 from backprop_cli.errors import ConfigError
-from backprop_cli.runs.sweep import Space, make_trials
+from backprop_cli.runs.campaigns.sweep import Space, make_trials
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli
 

@@ -282,7 +282,7 @@ def test_fill_values_come_from_the_training_split_only(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------ class weights
 def test_balanced_class_weights_follow_scikit_learn(tmp_path: Path) -> None:
-    from backprop_cli.runs.build import class_weights
+    from backprop_cli.runs.train.build import class_weights
 
     labels = np.array([0, 0, 0, 1])  # n = 4, K = 2, n_0 = 3, n_1 = 1
     np.testing.assert_allclose(class_weights("balanced", ["a", "b"], labels), [4 / 6, 4 / 2])
@@ -698,9 +698,9 @@ def test_a_nested_column_is_refused_naming_the_cast(tmp_path: Path) -> None:
 
 def test_a_comparison_prepares_the_table_once_before_its_worker_processes(tmp_path: Path) -> None:
     from backprop_cli.config import load_config
-    from backprop_cli.runs.build import build_splits
-    from backprop_cli.runs.plan import warm_data_cache
-    from backprop_cli.runs.seeding import generators
+    from backprop_cli.runs.train.build import build_splits
+    from backprop_cli.runs.train.plan import warm_data_cache
+    from backprop_cli.runs.trained.seeding import generators
 
     penguin_like(tmp_path)
     experiment = config(

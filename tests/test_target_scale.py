@@ -98,8 +98,8 @@ def test_every_prediction_path_gives_the_targets_units(tmp_path: Path) -> None:
 
 
 def test_the_torch_export_ends_with_the_target_scale(tmp_path: Path) -> None:
-    from backprop_cli.runs.export import torch_snippet, torch_state
-    from backprop_cli.runs.model import load_model
+    from backprop_cli.runs.trained.export import torch_snippet, torch_state
+    from backprop_cli.runs.trained.model import load_model
 
     run, _ = trained(tmp_path, "run")
     model = load_model(run)

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from backprop_cli.config import load_config
 from backprop_cli.core.batching import Batching
 from backprop_cli.core.training import StepDone, correct_count
-from backprop_cli.runs.plan import prepare
-from backprop_cli.runs.run import RunFinished, train_into
+from backprop_cli.runs.train.plan import prepare
+from backprop_cli.runs.train.run import RunFinished
+from backprop_cli.runs.training import train_into
 
 from helpers import CONFIG_DIR, assert_same_arrays, cli, history_of, strip_seconds
 

@@ -14,8 +14,7 @@ from backprop_cli.config import load_config
 from backprop_cli.config.models import BUILTIN_DATASETS
 from backprop_cli.config.reference import json_schema, reference_markdown
 from backprop_cli.data import load_data
-from backprop_cli.runs.build import task_of
-from backprop_cli.runs.seeding import generators
+from backprop_cli.runs.trained.seeding import generators
 
 from helpers import CONFIG_DIR, cli, history_of, train_quietly
 
@@ -48,9 +47,7 @@ def evaluated(*args: str) -> dict:
 def raw_split(config: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The unstandardized rows of a split, drawn as training drew them."""
     cfg = load_config(config)
-    splits = load_data(
-        cfg.data, task_of(cfg), generators(cfg.seed).data, False, np.dtype(np.float64)
-    )
+    splits = load_data(cfg.data, cfg.task(), generators(cfg.seed).data, False, np.dtype(np.float64))
     return getattr(splits, f"X_{split}"), getattr(splits, f"y_{split}")
 
 

@@ -14,8 +14,8 @@ from .options import ConfigArg, Dask, Jobs, Overrides
 from .signals import graceful_stop
 
 if TYPE_CHECKING:
-    from ..runs.outcomes import RunSummary
-    from ..runs.race import Race
+    from ..runs.artifacts.outcomes import RunSummary
+    from ..runs.campaigns.race import Race
 
 
 def compare_optimizers(
@@ -60,9 +60,9 @@ def compare_optimizers(
     Example:  bprop compare-optimizers configs/compare-digits.yaml --jobs 2
     """
     from ..errors import BpropError
-    from ..runs.comparison import write_comparison
-    from ..runs.outcomes import outcome
-    from ..runs.race import open_race
+    from ..runs.artifacts.outcomes import outcome
+    from ..runs.campaigns.comparison import write_comparison
+    from ..runs.campaigns.race import open_race
 
     names = [n.strip() for n in optimizers.split(",") if n.strip()] if optimizers else None
     if optimizers is not None and not names:
@@ -104,7 +104,7 @@ def _display(progress: Any, quiet: bool) -> Callable[[Any], None]:
     """What shows the campaign's events: a bar per optimizer (its epochs, when it trains here)
     and, unless ``quiet``, a line as each ends."""
     from ..core.training import EpochEnded, EpochStarted
-    from ..runs.campaign import JobEnded, JobStarted
+    from ..runs.campaigns.campaign import JobEnded, JobStarted
 
     tasks: dict[int, Any] = {}
 
@@ -131,7 +131,7 @@ def _display(progress: Any, quiet: bool) -> Callable[[Any], None]:
 
 
 def _done_line(result: RunSummary, index: int, total: int) -> str:
-    from ..runs.outcomes import RunStatus
+    from ..runs.artifacts.outcomes import RunStatus
 
     parts = [f"[{index}/{total}] {result.name}: {result.status}"]
     if result.stop_epoch is not None:
@@ -151,8 +151,8 @@ def _table(ranking: list[RunSummary], metric: str, race: Race) -> Any:
     from rich import box
     from rich.table import Table
 
-    from ..runs.comparison import target_epoch
-    from ..runs.outcomes import FINISHED
+    from ..runs.artifacts.outcomes import FINISHED
+    from ..runs.campaigns.comparison import target_epoch
 
     def has(key: str) -> bool:
         return any(getattr(r, key) is not None for r in ranking)

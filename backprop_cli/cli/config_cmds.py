@@ -66,7 +66,7 @@ def init(
     """
     from ..config.models import BUILTIN_DATASETS
     from ..config.starter import starter_config
-    from ..runs.layout import STARTER_CONFIG
+    from ..runs.artifacts.layout import STARTER_CONFIG
 
     if data is not None:
         if dataset is not None:

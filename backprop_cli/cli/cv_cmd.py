@@ -12,8 +12,8 @@ from .console import console, exit_interrupted, fmt, repeated
 from .options import ConfigArg, Dask, Jobs, Overrides, TableOnly
 
 if TYPE_CHECKING:
-    from ..runs.cv import CrossValidation
-    from ..runs.outcomes import RunSummary
+    from ..runs.artifacts.outcomes import RunSummary
+    from ..runs.campaigns.cv import CrossValidation
 
 
 def cv(
@@ -40,8 +40,8 @@ def cv(
 
     Example:  bprop cv configs/iris.yaml --folds 5 --jobs 2
     """
-    from ..runs.cv import open_cv
-    from ..runs.outcomes import outcome_of_all
+    from ..runs.artifacts.outcomes import outcome_of_all
+    from ..runs.campaigns.cv import open_cv
     from .sweep_cmd import run_shown
 
     with open_cv(config, set_ or [], folds, out, jobs, dask) as run:
@@ -61,7 +61,7 @@ def cv(
 def _finish(run: CrossValidation, results: list[RunSummary], folds: int) -> None:
     from rich.table import Table
 
-    from ..runs.cv import columns_of, summary
+    from ..runs.campaigns.cv import columns_of, summary
 
     ordered, files = run.write(results)
     stats, cols, name = summary(ordered), columns_of(ordered), run.cfg.name

@@ -69,7 +69,7 @@ def demo(
     if path is not None:
         if not shown.series:
             fail(f"--plot: the {topic} demo has nothing to draw; it draws {' and '.join(DRAWN)}")
-        from ..runs.plotting import plot_runs
+        from ..runs.reports.plotting import plot_runs
 
         plot_runs(shown.series, shown.metrics, path, log=False, title=shown.title,
                   exclusive=not overwrite, x=shown.x)  # fmt: skip

@@ -16,7 +16,7 @@ OUTPUT_CLOSED = 141
 def of_outcome(outcome: str) -> int:
     """The exit code of a race or a sweep from its `runs.outcomes.outcome`: success when a run
     finished, DIVERGED when none did and one diverged, BAD_INPUT when every run failed."""
-    from ..runs import outcomes
+    from ..runs.artifacts import outcomes
 
     if outcome == outcomes.SUCCEEDED:
         return OK

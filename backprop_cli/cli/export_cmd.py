@@ -51,9 +51,9 @@ def export(
     Example:  bprop export runs/iris --format onnx --out iris.onnx
     """
     from ..errors import BpropError
-    from ..runs.export import FORMATS
-    from ..runs.export import export as write
-    from ..runs.model import load_model
+    from ..runs.trained.export import FORMATS
+    from ..runs.trained.export import export as write
+    from ..runs.trained.model import load_model
     from .outputs import check_output, to_stdout, write_output
 
     if format_ not in FORMATS:

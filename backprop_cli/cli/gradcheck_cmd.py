@@ -77,7 +77,7 @@ def _fuse(kernels: str) -> Fuse | None:
     if kernels != "fused":
         fail(f"--kernels: choose numpy or fused (received {kernels!r})")
     from ..errors import ConfigError
-    from ..runs.build import fused_path
+    from ..runs.train.build import fused_path
 
     try:
         return fused_path()
@@ -98,8 +98,8 @@ def _check_config(
 
     from ..config import load_config
     from ..core.gradcheck import check_network
-    from ..runs.build import build_network, build_splits
-    from ..runs.seeding import generators
+    from ..runs.train.build import build_network, build_splits
+    from ..runs.trained.seeding import generators
 
     cfg = load_config(path)
     streams = generators(cfg.seed)

@@ -32,7 +32,7 @@ def inspect(
     Example:  bprop inspect configs/penguins.yaml
     """
     from ..config import load_config
-    from ..runs.inspecting import inspect_data
+    from ..runs.train.inspecting import inspect_data
 
     cfg = load_config(config, list(set_ or []))
     info, problem = inspect_data(cfg)

@@ -40,8 +40,8 @@ def lr_find(
     """
     from ..config import load_config
     from ..errors import BpropError, ConfigError
-    from ..runs.lr_finder import run_range_test, write
-    from ..runs.rundirs import claim_new_dir
+    from ..runs.artifacts.rundirs import claim_new_dir
+    from ..runs.reports.lr_finder import run_range_test, write
 
     if not 0 < start < float("inf"):
         raise BpropError(f"--start: a rate must be a positive number; received {start:g}")

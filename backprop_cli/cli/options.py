@@ -22,7 +22,7 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Local worker pro
 
 def _scheduler_address(address: str | None) -> str | None:
     """A --dask address that cannot be one is a usage error at once (exit 2)."""
-    from ..runs.scheduler_address import address_problem
+    from ..runs.campaigns.scheduler_address import address_problem
 
     problem = "" if address is None else address_problem(address)
     if problem:

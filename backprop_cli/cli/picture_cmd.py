@@ -9,8 +9,8 @@ from .console import console, err_console
 
 def plot_boundary(runs: list[Path], out: Path | None, overwrite: bool, animate: bool) -> None:
     from ..errors import BpropError
-    from ..runs import boundary, pictures
-    from ..runs.layout import ANIMATION
+    from ..runs.artifacts.layout import ANIMATION
+    from ..runs.reports import boundary, pictures
     from .outputs import check_output, free_picture_name, to_stdout, write_output
 
     if len(runs) != 1:

@@ -103,8 +103,8 @@ def plot(
     Example:  bprop plot runs/spirals --boundary --animate
     """
     from ..errors import BpropError
-    from ..runs.plotting import diagnostic_series, plot_runs
-    from ..runs.rundirs import expand_runs, read_history
+    from ..runs.artifacts.rundirs import expand_runs, read_history
+    from ..runs.reports.plotting import diagnostic_series, plot_runs
     from .outputs import check_output, free_picture_name, to_stdout, write_output
 
     wanted = [m.strip() for m in metric.split(",") if m.strip()]
@@ -155,8 +155,8 @@ def _plot_steps(
 ) -> None:
     """`bprop plot --steps`: the per-step picture."""
     from ..errors import BpropError
-    from ..runs.rundirs import expand_runs
-    from ..runs.step_plot import STEP_COLUMNS, X_AXES, plot_steps, read_step_series
+    from ..runs.artifacts.rundirs import expand_runs
+    from ..runs.reports.step_plot import STEP_COLUMNS, X_AXES, plot_steps, read_step_series
     from .outputs import check_output, free_picture_name, to_stdout, write_output
 
     axes = [a.strip() for a in x.split(",") if a.strip()]

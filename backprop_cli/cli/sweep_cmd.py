@@ -12,10 +12,10 @@ from .console import console, exit_interrupted, fmt, progress_bar, repeated
 from .options import ConfigArg, Dask, Jobs, Overrides, TableOnly
 
 if TYPE_CHECKING:
-    from ..runs.campaign import Campaign
-    from ..runs.outcomes import RunSummary
-    from ..runs.sweep import Trial
-    from ..runs.trials import ResumePlan, Sweep
+    from ..runs.artifacts.outcomes import RunSummary
+    from ..runs.campaigns.campaign import Campaign
+    from ..runs.campaigns.sweep import Trial
+    from ..runs.campaigns.trials import ResumePlan, Sweep
 
 
 #: Trials listed in the terminal's table; sweep.csv and sweep.json hold them all.
@@ -77,8 +77,8 @@ def sweep(
 
     Example:  bprop sweep configs/spirals.yaml --grid optimizer.lr=0.1,0.01,0.001 --jobs 2
     """
-    from ..runs.outcomes import RunStatus, outcome
-    from ..runs.trials import open_sweep
+    from ..runs.artifacts.outcomes import RunStatus, outcome
+    from ..runs.campaigns.trials import open_sweep
 
     with open_sweep(
         config, set_ or [], grid or [], space or [], random, metric, mode, folds, out, resume,
@@ -119,7 +119,7 @@ def run_shown(
 ) -> list[RunSummary]:
     """The summaries of ``done`` (runs that had finished already), then of ``runs``, run in
     ``campaign`` with a bar of the runs and, unless ``quiet``, a line as each ends."""
-    from ..runs.campaign import JobEnded
+    from ..runs.campaigns.campaign import JobEnded
     from .signals import graceful_stop
 
     done = done or []

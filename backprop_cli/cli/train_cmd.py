@@ -25,7 +25,7 @@ from .options import ConfigArg, Overrides
 from .signals import graceful_stop
 
 if TYPE_CHECKING:
-    from ..runs.run import RunFinished
+    from ..runs.train.run import RunFinished
 
 
 def train(
@@ -62,10 +62,10 @@ def train(
     """
     from ..config import load_config
     from ..errors import ConfigError
-    from ..runs.layout import RunLayout
-    from ..runs.plan import prepare
-    from ..runs.run import train_into
-    from ..runs.rundirs import claim_run_dir, run_of_checkpoint
+    from ..runs.artifacts.layout import RunLayout
+    from ..runs.artifacts.rundirs import claim_run_dir, run_of_checkpoint
+    from ..runs.train.plan import prepare
+    from ..runs.training import train_into
     from ..system.locking import check_free
 
     overrides = list(set_ or []) + ([f"seed={seed}"] if seed is not None else [])
@@ -139,7 +139,7 @@ def _epoch_line(row: dict[str, float], epochs: int) -> str:
 
 def _render(events: Any, quiet: bool, loss: str, scaled: bool) -> RunFinished | None:
     from ..core.training import EpochEnded, EpochStarted, StepDone, Stopped, Warned
-    from ..runs.run import RunFinished, RunStarted
+    from ..runs.train.run import RunFinished, RunStarted
 
     live = console.is_terminal and not quiet
     progress = progress_bar(live)
@@ -201,7 +201,7 @@ SUMMARY_FIGURES = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "rmse
 def _summary(finished: RunFinished, loss: str, scaled: bool) -> None:
     from rich.table import Table
 
-    from ..runs.layout import CHECKPOINTS
+    from ..runs.artifacts.layout import CHECKPOINTS
 
     m = finished.metrics
     table = Table(title=f"run {finished.run_dir}", show_header=False)

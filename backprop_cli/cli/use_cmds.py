@@ -14,8 +14,8 @@ from .console import FIGURE_LABELS, console, fmt, loss_label
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ..runs.evaluation import Evaluation
-    from ..runs.model import Model
+    from ..runs.trained.evaluation import Evaluation
+    from ..runs.trained.model import Model
 
 MODEL_HELP = "A checkpoint (.npz) or a run directory (its checkpoints/last.npz)."
 NO_HEADER_HELP = (
@@ -76,9 +76,9 @@ def evaluate(
     """
     from ..config import load_config
     from ..errors import DataError
-    from ..runs.evaluation import evaluate_model, split_of
-    from ..runs.model import load_model
-    from ..runs.model_files import file_data
+    from ..runs.trained.evaluation import evaluate_model, split_of
+    from ..runs.trained.model import load_model
+    from ..runs.trained.model_files import file_data
     from .outputs import check_output
 
     if data_file is not None and data is not None:
@@ -163,7 +163,7 @@ def _plot(
     path: Path,
     overwrite: bool,
 ) -> None:
-    from ..runs.plotting import plot_confusion, plot_predictions
+    from ..runs.reports.plotting import plot_confusion, plot_predictions
 
     if result.classification:
         plot_confusion(result.confusion, result.classes, path, exclusive=not overwrite)
@@ -206,8 +206,8 @@ def predict(
 
     Example:  bprop predict runs/iris examples/flowers.csv --out predictions.csv --proba
     """
-    from ..runs.model import load_model
-    from ..runs.predictions import prediction_text, write_predictions
+    from ..runs.trained.model import load_model
+    from ..runs.trained.predictions import prediction_text, write_predictions
     from .outputs import check_output, to_stdout
 
     loaded = load_model(model)
@@ -244,10 +244,10 @@ def summary(
     from ..config import load_config
     from ..core.network import layout
     from ..core.summary import describe
-    from ..runs.build import build_splits
-    from ..runs.model import load_model
-    from ..runs.networks import build_layers
-    from ..runs.seeding import generators
+    from ..runs.train.build import build_splits
+    from ..runs.trained.model import load_model
+    from ..runs.trained.networks import build_layers
+    from ..runs.trained.seeding import generators
 
     if source.suffix.lower() in (".yaml", ".yml"):
         cfg = load_config(source)

@@ -1,6 +1,7 @@
 """The experiment config as Pydantic v2 models: unknown keys rejected, choices tagged by ``type``.
 
-These models only describe and validate; `backprop_cli.runs.build` turns them into engine objects.
+These models only describe and validate; `backprop_cli.runs.train.build` turns them into engine
+objects.
 """
 
 from __future__ import annotations
@@ -411,6 +412,11 @@ class ExperimentConfig(Strict):
             or self.data.folds is not None
             or bool(self.data.path and self.data.path.endswith(".npz"))
         )
+
+    def task(self) -> str:
+        """What the data's target is read as: the loss decides (mse is regression, the
+        cross-entropies classification)."""
+        return "classification" if is_classification(self.loss) else "regression"
 
     def resolved(self) -> dict[str, Any]:
         """Every key with its default filled, as plain data (YAML/JSON ready)."""

@@ -1,7 +1,8 @@
 """The training loop: a generator of events that the CLI renders and tests consume directly.
 
 Per step, in this order: forward, loss, backward, clip, update with the epoch's scheduled rate.
-The loop itself does no I/O; `backprop_cli.runs.run` writes checkpoints and files from its events.
+The loop itself does no I/O; `backprop_cli.runs.train.run` hands its events to the sinks that
+write checkpoints and files.
 """
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
-"""The run lifecycle: building an experiment from its config, training it into a run directory
-with checkpoints and resumption, optimizer races and sweeps (several runs, run here or in worker
-processes), inference with a trained model, and the pictures of its history."""
+"""Runs, in the order their subpackages build on each other: what a run leaves on disk
+(`artifacts`), a trained model (`trained`), a run's lifecycle (`train`), pictures and reports
+(`reports`), a run trained into its directory (`training`), and campaigns of many runs
+(`campaigns`). Each imports only those before it (`tests/test_layout.py`)."""

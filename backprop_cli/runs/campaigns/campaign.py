@@ -1,0 +1,233 @@
+"""A campaign: independent training runs, each in its own directory inside the campaign's (an
+optimizer race, a sweep's trials, a cross-validation's folds), run here one after another, in
+local worker processes or on a Dask cluster (`execution`), and stopped together on request.
+
+`Campaign.events` yields what happens as it happens: `JobStarted`, then `JobEnded` with the run's
+`RunSummary` (`outcomes`), and for a run here every training event in between. `Campaign.run`
+drives them for a command, handing each to the command's display, and returns the summaries. A
+run's failure is its summary's status and detail: the others go on. Where a run goes never
+changes what it computes (each is seeded by its own config).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import traceback
+from collections.abc import Callable, Container, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...config import ExperimentConfig
+from ...core.training import EpochEnded, Event
+from ...errors import BpropError, ConfigError, argument
+from ...system.atomic import remove_stale_temporaries
+from ...system.locking import hold
+from ..artifacts.layout import METRICS
+from ..artifacts.outcomes import RunStatus, RunSummary, summarize
+from ..artifacts.rundirs import claim, claim_new_dir, read_history
+from ..train.plan import prepare, warm_data_cache
+from ..train.run import RunFinished, RunStarted
+from ..training import train_into
+from .execution import StopRequest, check_dask, run_all
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One run of a campaign: its name (its directory inside the campaign's) and its config."""
+
+    name: str
+    config: ExperimentConfig
+
+
+@dataclass
+class JobStarted:
+    """A run started here, or was handed to the worker processes or the Dask cluster."""
+
+    index: int  # from 1, in the order of the jobs
+    total: int
+    job: RunJob
+
+
+@dataclass
+class JobEnded:
+    index: int
+    total: int
+    summary: RunSummary
+
+
+CampaignEvent = JobStarted | JobEnded | RunStarted | RunFinished | Event
+TrainingEvents = Generator[Event | RunStarted | RunFinished, None, RunSummary]
+
+
+@dataclass
+class Campaign:
+    """Where and how a campaign's runs go: in ``directory/<name>``, here or in ``n_jobs`` local
+    processes or on the Dask scheduler at ``dask``; drawing their pictures (``plot``); scored by
+    the history column ``metric``, best by ``mode`` (a sweep's), when given. ``stop`` reaches
+    every run wherever it runs. The details say why runs did not end by themselves."""
+
+    directory: Path
+    n_jobs: int = 1
+    dask: str | None = None
+    plot: bool = True
+    metric: str | None = None
+    mode: str = "min"
+    not_started: str = "not started"  # the detail of a run that a stop request kept from starting
+    stopped_at_once: str = "stopped at once"  # ... of the runs a second Ctrl-C stopped at once
+    resumable: bool = False  # runs lost with a worker are continued by resuming the campaign
+    stop: StopRequest = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stop = StopRequest(self.directory)
+
+    def request_stop(self) -> None:
+        """Stop every run after its current step, wherever it runs, and start no other."""
+        self.stop.request()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop was requested."""
+        return self.stop()
+
+    def events(self, jobs: Sequence[RunJob]) -> Generator[CampaignEvent, None, None]:
+        """Run ``jobs``. Here (one process, or one job) they run one after another, every
+        training event passed on, and a job the stop request finds waiting ends "cancelled"
+        without a directory; in worker processes or on Dask, every job is announced at once and
+        each `JobEnded` comes as its run ends."""
+        total = len(jobs)
+        if self.dask is None and (self.n_jobs <= 1 or total <= 1):
+            for index, job in enumerate(jobs, start=1):
+                if self.stop():
+                    yield JobEnded(index, total, self.cancelled(job))
+                    continue
+                yield JobStarted(index, total, job)
+                summary = yield from self.train(job)
+                yield JobEnded(index, total, summary)
+            return
+        warm_data_cache(job.config for job in jobs)  # the workers share one parse of a table
+        for index, job in enumerate(jobs, start=1):
+            yield JobStarted(index, total, job)
+        tasks = [(self, job) for job in jobs]
+        for index, summary in run_all(run_job, tasks, n_jobs=self.n_jobs, dask=self.dask):
+            yield JobEnded(index + 1, total, summary)
+
+    def run(
+        self, jobs: Sequence[RunJob], show: Callable[[CampaignEvent], object] | None = None
+    ) -> list[RunSummary]:
+        """Every job's summary, in the order the runs ended, each event handed to ``show`` first.
+
+        A second Ctrl-C (KeyboardInterrupt) stops every run at once: those that had not ended
+        are "cancelled". When the runner itself fails (a worker process lost), those that had
+        not ended are "error". The stop request's file is removed at the end.
+        """
+        summaries: list[RunSummary] = []
+
+        def not_ended(status: RunStatus, detail: str) -> list[RunSummary]:
+            ended = {s.name for s in summaries}
+            return [RunSummary(j.name, status, detail=detail) for j in jobs if j.name not in ended]
+
+        events = self.events(jobs)
+        try:
+            while True:
+                try:
+                    event = next(events)
+                except StopIteration:
+                    break
+                except Exception as exc:  # the runner's failure, not one run's
+                    hint = f"; rerun with {argument('resume')}" if self.resumable else ""
+                    lost = f"worker lost ({type(exc).__name__}: {exc}){hint}"
+                    summaries += not_ended(RunStatus.ERROR, lost)
+                    break
+                if isinstance(event, JobEnded):
+                    summaries.append(event.summary)
+                if show is not None:
+                    show(event)
+        except KeyboardInterrupt:
+            self.request_stop()
+            summaries += not_ended(RunStatus.CANCELLED, self.stopped_at_once)
+        finally:
+            events.close()  # local workers end with it
+            self.stop.clear()
+        return summaries
+
+    def train(self, job: RunJob) -> TrainingEvents:
+        """Train ``job`` into its directory, passing its events on, and return its summary; a
+        failure is the summary's (status error, the message as its detail, the history so far)."""
+        run_dir = self.directory / job.name
+        history: list[dict[str, float]] = []
+        finished: RunFinished | None = None
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            with hold(run_dir):  # a run directory like any other: one writer at a time
+                for event in train_into(prepare(job.config), run_dir, self.plot, self.stop):
+                    if isinstance(event, EpochEnded):
+                        history.append(event.row)
+                    elif isinstance(event, RunFinished):
+                        finished = event
+                    yield event
+        except Exception as exc:  # this run's failure; the others go on
+            detail = (
+                str(exc)
+                if isinstance(exc, BpropError)
+                else traceback.format_exception_only(exc)[-1].strip()
+            )
+            return RunSummary(job.name, RunStatus.ERROR, detail=detail, history=history)
+        assert finished is not None
+        return summarize(job.name, finished.metrics, history, self.metric, self.mode)
+
+    def cancelled(self, job: RunJob) -> RunSummary:
+        return RunSummary(job.name, RunStatus.CANCELLED, detail=self.not_started)
+
+    def summary_of(self, name: str) -> RunSummary:
+        """The summary of the run ``name`` that the directory holds, ended (from its files)."""
+        run_dir = self.directory / name
+        metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
+        return summarize(name, metrics, read_history(run_dir), self.metric, self.mode)
+
+
+def run_job(campaign: Campaign, job: RunJob) -> RunSummary:
+    """A worker's whole job: `Campaign.train` of ``job``, or "cancelled" once a stop is
+    requested before it starts."""
+    if campaign.stop():
+        return campaign.cancelled(job)
+    events = campaign.train(job)
+    while True:
+        try:
+            next(events)
+        except StopIteration as end:
+            summary: RunSummary = end.value
+            return summary
+
+
+@contextlib.contextmanager
+def open_campaign(
+    cfg: ExperimentConfig,
+    kind: str,
+    out: Path | None,
+    files: Container[str] = (),
+    accept: Callable[[Path], None] | None = None,
+    **settings: Any,
+) -> Iterator[Campaign]:
+    """The `Campaign` (of ``settings``) of runs of ``cfg``, its directory held for the block:
+    ``out`` when it is new or empty, else a new ``{output.dir}/{name}-{kind}[-k]``; with
+    ``accept``, the existing ``out`` once ``accept`` approves what it holds (a campaign to
+    resume). A Dask scheduler is checked first; the stop requests and half-written ``files`` of
+    commands killed there before are removed."""
+    if settings.get("dask") is not None:
+        check_dask(settings["dask"])
+    if accept is not None:
+        if out is None or not out.is_dir():
+            raise ConfigError(
+                f"{argument('resume')}: give {argument('out')}, the directory of the {kind} to "
+                "continue"
+            )
+        claimed = claim(out, accept)
+    else:
+        base, resumable = Path(cfg.output.dir), settings.get("resumable", False)
+        claimed = claim_new_dir(out, base, f"{cfg.name}-{kind}", resumable=resumable)
+    with claimed as directory:
+        StopRequest.remove_stale(directory)
+        remove_stale_temporaries(directory, files)
+        yield Campaign(directory, **settings)

@@ -1,0 +1,224 @@
+"""Hyperparameter sweeps: trials from a grid and random draws, each an ordinary training run.
+
+A trial is the base config with some ``key.path`` values replaced. Trials are drawn from the
+config's seed, validated before anything runs, and run independently (here, in local processes or
+on a Dask cluster through `execution`), so their results never depend on where they ran.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...config import (
+    ExperimentConfig,
+    apply_overrides,
+    flow_yaml,
+    parse_value,
+    validate,
+)
+from ...errors import ConfigError, argument
+from ...system.resources import check_count
+from .campaign import RunJob
+
+KINDS = ("uniform", "loguniform", "int", "choice")
+#: int:a:b bounds stay below this (int64 draws).
+INT_BOUND = 2.0**62
+#: The files a sweep writes in its directory (beside a run directory per trial).
+#: The most trials a sweep may have (each one is a training run).
+MAX_TRIALS = 100_000
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How one key is drawn: uniform:a:b, loguniform:a:b, int:a:b (inclusive) or choice:v,..."""
+
+    kind: str
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple[Any, ...] = ()
+
+    @property
+    def logarithmic(self) -> bool:
+        return self.kind == "loguniform"
+
+    def draw(self, rng: np.random.Generator) -> Any:
+        if self.kind == "uniform":
+            return float(rng.uniform(self.low, self.high))
+        if self.kind == "loguniform":
+            return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+        if self.kind == "int":
+            return int(rng.integers(int(self.low), int(self.high) + 1))
+        return self.choices[int(rng.integers(len(self.choices)))]
+
+
+def _values(text: str) -> list[Any]:
+    """Comma-separated values read as a YAML flow list, so that {mappings, with: commas} and
+    [lists] stay whole."""
+    values = parse_value(f"[{text}]")
+    if not isinstance(values, list):  # not YAML as a whole: each value on its own
+        return [parse_value(v) for v in text.split(",")]
+    return values
+
+
+def parse_distribution(key: str, spec: str, where: str | None = None) -> Distribution:
+    """The distribution ``spec`` of ``key``; errors name ``where`` (default: the ``space``
+    argument)."""
+    where = where or argument("space")
+    kind, _, rest = spec.partition(":")
+    if kind not in KINDS or not rest:
+        raise ConfigError(
+            f"{where} {key}: {spec!r} is not a distribution; use uniform:a:b, loguniform:a:b, "
+            "int:a:b or choice:v1,v2,..."
+        )
+    if kind == "choice":
+        return Distribution(kind, choices=tuple(_values(rest)))
+    parts = rest.split(":")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"{where} {key}: {spec!r} needs two numbers, {kind}:low:high") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ConfigError(f"{where} {key}: {spec!r} needs finite bounds")
+    if not low < high or (kind == "loguniform" and low <= 0):
+        raise ConfigError(
+            f"{where} {key}: {spec!r} needs low < high"
+            + (" and low > 0" if kind == "loguniform" else "")
+        )
+    whole = low.is_integer() and high.is_integer() and -INT_BOUND <= low < high < INT_BOUND
+    if kind == "int" and not whole:
+        raise ConfigError(
+            f"{where} {key}: {spec!r} needs whole-number bounds within ±{INT_BOUND:.2e}"
+        )
+    return Distribution(kind, low, high)
+
+
+def parse_assignment(item: str, name: str) -> tuple[str, str]:
+    """``key.path=value`` of the argument ``name``, split."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise ConfigError(f"{argument(name)} {item!r}: expected key.path=...")
+    return key.strip(), value.strip()
+
+
+@dataclass
+class Space:
+    """The search space: grid values per key and distributions for ``random`` draws."""
+
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    space: dict[str, Distribution] = field(default_factory=dict)
+    random: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        cfg: ExperimentConfig,
+        grid: Sequence[str] = (),
+        space: Sequence[str] = (),
+        random: int | None = None,
+    ) -> Space:
+        """The config's ``sweep:`` section, extended (and overridden key by key) by
+        ``grid`` (key=v1,v2), ``space`` (key=kind:...) and ``random`` (N draws)."""
+        section = cfg.sweep
+        out = cls(
+            dict(section.grid) if section else {},
+            {
+                k: parse_distribution(k, v, "sweep.space")
+                for k, v in (section.space if section else {}).items()
+            },
+            section.random if section else None,
+        )
+        for item in grid:
+            key, values = parse_assignment(item, "grid")
+            out.grid[key] = _values(values)
+        for item in space:
+            key, spec = parse_assignment(item, "space")
+            out.space[key] = parse_distribution(key, spec)
+        if random is not None:
+            out.random = random
+        grid_, space_, random_ = argument("grid"), argument("space"), argument("random")
+        if out.space and out.random is None:
+            raise ConfigError(f"{space_}: distributions are sampled by {random_} N trials; add it")
+        if out.random is not None and not out.space:
+            raise ConfigError(f"{random_}: give the distributions to draw from with {space_}")
+        if not out.grid and not out.space:
+            raise ConfigError(
+                f"nothing to sweep: give {grid_} key=v1,v2 or {random_} N with {space_}, or a "
+                "sweep: section in the config"
+            )
+        count = math.prod(len(values) for values in out.grid.values()) * (out.random or 1)
+        sizes = " × ".join(
+            [f"{len(v)} ({k})" for k, v in out.grid.items()]
+            + ([f"{out.random} random draws"] if out.random else [])
+        )
+        option = (
+            f"{grid_}/{random_}" if out.grid and out.random else (grid_ if out.grid else random_)
+        )
+        check_count(option, count, MAX_TRIALS, f"{sizes} make {count:,} trials", "a sweep runs")
+        if count == 0:
+            raise ConfigError(f"{grid_}: a key with no values makes no trial")
+        return out
+
+    @property
+    def keys(self) -> list[str]:
+        return [*self.grid, *[k for k in self.space if k not in self.grid]]
+
+    def trials(self, seed: int) -> list[dict[str, Any]]:
+        """Every grid combination with each random draw (drawn from ``seed``), in order."""
+        points = [
+            dict(zip(self.grid, values, strict=True))
+            for values in itertools.product(*self.grid.values())
+        ]
+        if not self.random:
+            return points
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EE9]))
+        draws = [{k: d.draw(rng) for k, d in self.space.items()} for _ in range(self.random)]
+        return [point | draw for point in points for draw in draws]
+
+
+@dataclass
+class Trial:
+    """One configuration of the sweep: its id, name (its run directory) and parameters."""
+
+    id: int
+    name: str
+    params: dict[str, Any]
+    config: ExperimentConfig | None  # None when the combination is invalid
+    problem: str = ""
+
+    @property
+    def job(self) -> RunJob:
+        """The (valid) trial as a run of a campaign."""
+        assert self.config is not None
+        return RunJob(self.name, self.config)
+
+
+def _slug(params: dict[str, Any]) -> str:
+    parts = []
+    for key, value in params.items():
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key.split('.')[-1]}={text}")
+    return re.sub(r"[^A-Za-z0-9._=-]+", "-", "_".join(parts))[:120]
+
+
+def make_trials(cfg: ExperimentConfig, space: Space, source: str) -> list[Trial]:
+    """Validated trials; an invalid combination keeps its problem instead of a config."""
+    base = cfg.model_dump(mode="json") | {"sweep": None}
+    trials = []
+    for k, params in enumerate(space.trials(cfg.seed), start=1):
+        raw = json.loads(json.dumps(base))
+        name = f"t{k:03d}_{_slug(params)}"
+        try:
+            overrides = [f"{key}={flow_yaml(value)}" for key, value in params.items()]
+            apply_overrides(raw, overrides, source)
+            trials.append(Trial(k, name, params, validate(raw, f"{source} (trial {k})")))
+        except ConfigError as exc:
+            trials.append(Trial(k, name, params, None, str(exc)))
+    return trials

@@ -1,0 +1,158 @@
+"""A run planned before anything touches the disk: its data loaded and split, its network,
+loss, optimizer and schedule built, a checkpoint to resume from checked and restored.
+
+`prepare` raises ConfigError, DataError or CheckpointError naming what is wrong; what it
+returns (`Plan`) is everything `execute` needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...config import ExperimentConfig
+from ...core.history import columns
+from ...core.losses import is_classification
+from ...core.network import Network
+from ...core.task import Task, class_count
+from ...core.training import TrainData, TrainingState
+from ...core.types import Array
+from ...data import Splits, table_source
+from ...data.table import cache
+from ...errors import BpropError, ConfigError
+from ..artifacts.checkpoints import Checkpoint, DataRecord, restore
+from ..artifacts.layout import RunLayout
+from ..artifacts.rundirs import run_of_checkpoint
+from ..trained.seeding import generators
+from .build import (
+    build_network,
+    build_splits,
+    build_train_data,
+    build_training_state,
+)
+from .resumption import check_same_config, check_same_data, data_signature
+
+
+@dataclass
+class Plan:
+    """Everything a run needs, built and checked before any file is written."""
+
+    cfg: ExperimentConfig
+    splits: Splits
+    net: Network
+    data: TrainData
+    training: TrainingState
+    task: Task
+    resume: Checkpoint | None = None
+    signature: DataRecord = field(default_factory=DataRecord)  # identifies the data
+    seconds: float = 0.0  # spent loading data and building
+
+    @property
+    def history_columns(self) -> list[str]:
+        """The columns this run's history rows will have."""
+        cols = columns(self.data.classification)
+        if self.data.X_val is None:
+            cols = [c for c in cols if not c.startswith("val_")]
+        diagnostics = self.training.diagnostics
+        return cols + (diagnostics.columns() if diagnostics is not None else [])
+
+    @property
+    def source_dir(self) -> Path | None:
+        """The run directory that wrote the checkpoint being resumed (None for a checkpoint kept
+        outside a run)."""
+        return None if self.resume is None else run_of_checkpoint(self.resume.path)
+
+
+def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = None) -> Plan:
+    """Load the data (from ``memory``, a table or ``(X, y)`` held in memory, when given), build
+    the network and training, and restore a checkpoint to resume from.
+
+    Raises ConfigError, DataError or CheckpointError before anything touches the disk.
+    """
+    started = time.perf_counter()
+    checkpoint = None
+    if resume is not None:
+        checkpoint = Checkpoint.read(resume)
+        check_same_config(checkpoint, cfg)
+    streams = generators(cfg.seed)
+    splits = build_splits(cfg, streams.data, memory)
+    signature = data_signature(splits)
+    batching = cfg.training.batching
+    rows = len(splits.X_train) if batching.type == "full" else getattr(batching, "size", 1)
+    net = build_network(
+        cfg, splits.n_features, streams.weights, noise_rng=streams.noise, batch_rows=rows
+    )
+    data = build_train_data(cfg, net, splits)
+    task = task_of_run(cfg, net, splits)
+    training = build_training_state(
+        cfg, net, streams.shuffle, data.X_val is not None, len(data.X_train)
+    )
+    if checkpoint is not None:
+        check_same_data(checkpoint, signature)
+        restore(checkpoint, training)
+        if training.epoch > cfg.training.epochs:
+            raise ConfigError(
+                f"training.epochs: the checkpoint is at epoch {training.epoch}, past the "
+                f"{cfg.training.epochs} epochs configured; raise training.epochs to continue"
+            )
+        training.best_params = _best_params(checkpoint, training)
+    elif cfg.model.init_from:
+        init = Checkpoint.read(Path(cfg.model.init_from))
+        net.load_state_dict(init.params, source=cfg.model.init_from)
+    plan = Plan(cfg, splits, net, data, training, task, checkpoint, signature)
+    plan.seconds = time.perf_counter() - started
+    return plan
+
+
+def task_of_run(cfg: ExperimentConfig, net: Network, splits: Splits) -> Task:
+    """What the run's outputs mean: the loss decides whether they are classes, the data names
+    them."""
+    names = (
+        splits.classes
+        if splits.classes and len(splits.classes) == class_count(net.output_dim)
+        else None
+    )
+    return Task.of(is_classification(cfg.loss), net.output_dim, names)
+
+
+def warm_data_cache(configs: Iterable[ExperimentConfig]) -> None:
+    """Prepare each distinct table among ``configs`` once, in this process, so that the worker
+    processes that train them read it from the cache instead of each parsing the file (and
+    share one memory-mapped copy). Errors are left for each run to report."""
+    seen = set()
+    for cfg in configs:
+        if table_source(cfg.data) is None or not cache.enabled():
+            continue
+        key = json.dumps([cfg.data.model_dump(mode="json"), cfg.seed, cfg.dtype, cfg.loss])
+        if key not in seen:
+            seen.add(key)
+            with contextlib.suppress(BpropError):
+                build_splits(cfg, generators(cfg.seed).data)
+
+
+def _best_params(checkpoint: Checkpoint, training: TrainingState) -> Array | None:
+    """The weights of the best epoch so far (``training.monitor.best_epoch``, restored from the
+    checkpoint), from whichever file of its run holds exactly that epoch's weights (its
+    ``params_epoch``): the checkpoint itself, best.npz, or that epoch's periodic checkpoint.
+    None when none does (or nothing improved yet)."""
+    wanted = training.monitor.best_epoch
+    if wanted < 1:
+        return None
+    if checkpoint.weights_epoch == wanted:
+        return training.net.pack(checkpoint.params, source=str(checkpoint.path))
+    run = run_of_checkpoint(checkpoint.path)
+    if run is None:
+        return None
+    layout = RunLayout(run)
+    for path in (layout.best, layout.at_epoch(wanted)):
+        if not path.is_file():
+            continue
+        candidate = Checkpoint.read(path)
+        if candidate.weights_epoch == wanted:
+            return training.net.pack(candidate.params, source=str(path))
+    return None

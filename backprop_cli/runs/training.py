@@ -1,0 +1,30 @@
+"""A run trained into its run directory: its plan executed with the directory's sinks (its
+files, its checkpoints and its pictures). What `bprop train`, the Python API and the campaigns
+call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ..core.training import Event
+from .train.plan import Plan
+from .train.run import RunFinished, RunStarted, execute
+from .train.sinks import Checkpoints, RunFiles, Sink
+
+
+def run_directory(plan: Plan, run_dir: Path, plot: bool = True) -> list[Sink]:
+    """The sinks of a run directory: its files, its checkpoints and (with ``plot``) its
+    pictures."""
+    from .reports.pictures import Pictures  # matplotlib, only for a run that draws
+
+    sinks: list[Sink] = [RunFiles(run_dir), Checkpoints(run_dir, plan.cfg.output.checkpoint_every)]
+    return sinks + ([Pictures(run_dir)] if plot else [])
+
+
+def train_into(
+    plan: Plan, run_dir: Path | None, plot: bool = True, stop: Callable[[], bool] | None = None
+) -> Iterator[Event | RunStarted | RunFinished]:
+    """`execute` into the run directory ``run_dir`` (None: nothing is written)."""
+    sinks = run_directory(plan, run_dir, plot) if run_dir is not None else []
+    return execute(plan, sinks, stop)
