@@ -7,8 +7,9 @@ experiment's models.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..system.lazy import lazy_names
 
 _HOMES = {
     "BUILTIN_DATASETS": "models",
@@ -49,8 +50,4 @@ __all__ = [
     "with_optimizer",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+__getattr__ = lazy_names(__name__, _HOMES)
