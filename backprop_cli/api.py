@@ -39,7 +39,7 @@ from .errors import ConfigError
 from .runs.train.plan import Plan, prepare
 from .runs.train.run import RunFinished, RunStarted
 from .runs.trained.evaluation import evaluate_model
-from .runs.trained.model import Model, load_model, model_of_splits
+from .runs.trained.model import Model, load_model, model_of_data
 from .runs.trained.model_arrays import given_features, given_targets
 from .runs.training import train_into
 
@@ -250,7 +250,7 @@ def train(
                 finished = event
     assert finished is not None
     source = finished.run_dir or Path(cfg.name)
-    model = model_of_splits(cfg, prepared.net, prepared.splits, source, prepared.task)
+    model = model_of_data(cfg, prepared.net, prepared.dataset, source, prepared.task)
     return TrainResult(
         finished.history, finished.metrics, TrainedModel(model), finished.status, finished.run_dir
     )

@@ -74,7 +74,8 @@ def _training(
     from backprop_cli.core.network import Network
     from backprop_cli.core.optim import build_optimizer
     from backprop_cli.core.schedules import build_schedule
-    from backprop_cli.core.training import TrainData, TrainingState
+    from backprop_cli.core.split import Split
+    from backprop_cli.core.training import TrainingState
 
     rng = np.random.default_rng(seed)
     layers = [Dense(u, ReLU()) for u in sizes[1:-1]] + [Dense(sizes[-1], Softmax())]
@@ -92,7 +93,7 @@ def _training(
         step = whole_step(net, batch)
     X = rng.standard_normal((n, sizes[0])).astype(np.float32)
     labels = rng.integers(0, sizes[-1], n)
-    data = TrainData(X, net.prepare_targets(labels), labels.astype(np.int64))
+    data = Split(X, labels).for_loss(net, True)
     strategy = "sgd" if batch == 1 else "minibatch"
     training = TrainingState(
         net, opt, build_schedule("constant", 1e-3, 10**6), Batching(strategy, batch), 10**6,
@@ -180,7 +181,7 @@ def step_profile(
 
     training, data = _training(sizes, batch, optimizer, n, kernels=kernels)
     net, opt = training.net, training.optimizer
-    X, y = data.X_train, data.y_train
+    X, y = data.X, data.y
     x_buf = np.empty((batch, X.shape[1]), dtype=X.dtype)
     y_buf = np.empty((batch, *y.shape[1:]), dtype=y.dtype)
     products = _products(sizes, batch)

@@ -48,7 +48,7 @@ BPROP_LOAD = """
 data = DataConfig.model_validate({"path": path, "validation_split": 0.1, "test_split": 0.1})
 splits = load_data(data, "classification", np.random.default_rng(0), True, np.dtype(np.float32))
 seconds = time.perf_counter() - started
-parts = [splits.X_train, splits.X_val, splits.X_test]
+parts = [split.X for split in splits.splits().values()]
 matrix = sum(X.nbytes for X in parts)
 cache = (splits.report or {}).get("cache")
 """

@@ -82,9 +82,9 @@ def test_npz_given_splits_are_used_as_they_are(tmp_path: Path) -> None:
     path = tmp_path / "d.npz"
     np.savez(path, X=X, y=y, X_val=Xv, y_val=yv)
     splits = load(path=str(path), validation_split=0.5, test_split=0.25)
-    np.testing.assert_array_equal(splits.X_val, Xv)  # the file's split, not a fraction of X
-    np.testing.assert_array_equal(splits.y_val, yv)
-    assert len(splits.X_test) == 10 and len(splits.X_train) == 30
+    np.testing.assert_array_equal(splits.val.X, Xv)  # the file's split, not a fraction of X
+    np.testing.assert_array_equal(splits.val.y, yv)
+    assert len(splits.test.X) == 10 and len(splits.train.X) == 30
 
 
 def test_npz_without_pickles_only(tmp_path: Path) -> None:
@@ -99,11 +99,11 @@ def test_splits_are_stratified_and_disjoint() -> None:
     X = np.arange(200, dtype=float).reshape(-1, 1)
     splits = make_splits(X, y, 0.2, 0.1, np.random.default_rng(0))
     # 20 % of each class in validation, 10 % in test: 20/10/10 and 10/5/5
-    assert np.bincount(splits.y_val).tolist() == [20, 10, 10]
-    assert np.bincount(splits.y_test).tolist() == [10, 5, 5]
-    ids = np.concatenate([splits.X_train, splits.X_val, splits.X_test]).ravel()
+    assert np.bincount(splits.val.y).tolist() == [20, 10, 10]
+    assert np.bincount(splits.test.y).tolist() == [10, 5, 5]
+    ids = np.concatenate([splits.train.X, splits.val.X, splits.test.X]).ravel()
     assert sorted(ids.tolist()) == list(range(200))
-    assert np.all(np.diff(splits.X_train.ravel()) > 0)  # the training split keeps file order
+    assert np.all(np.diff(splits.train.X.ravel()) > 0)  # the training split keeps file order
 
 
 @pytest.mark.parametrize(("test_split", "sizes"), [(0.1, (160, 20, 20)), (0.15, (150, 20, 30))])
@@ -116,10 +116,10 @@ def test_stratified_split_sizes_are_the_shares_of_all_rows(
     y = np.repeat(np.arange(40), 5)
     X = np.arange(200, dtype=float).reshape(-1, 1)
     splits = make_splits(X, y, 0.1, test_split, np.random.default_rng(0))
-    assert (len(splits.y_train), len(splits.y_val), len(splits.y_test)) == sizes
-    for held in (splits.y_val, splits.y_test):
+    assert (len(splits.train.y), len(splits.val.y), len(splits.test.y)) == sizes
+    for held in (splits.val.y, splits.test.y):
         assert np.bincount(held, minlength=40).max() <= 1  # spread over the classes
-    ids = np.concatenate([splits.X_train, splits.X_val, splits.X_test]).ravel()
+    ids = np.concatenate([splits.train.X, splits.val.X, splits.test.X]).ravel()
     assert sorted(ids.tolist()) == list(range(200))
 
 
@@ -142,11 +142,11 @@ def test_a_split_that_would_be_empty_is_named_with_why(
 
 def test_standardization_is_fitted_on_the_training_split_only() -> None:
     splits = load(dataset="blobs", validation_split=0.2, test_split=0.2, scale=True)
-    np.testing.assert_allclose(splits.X_train.mean(axis=0), 0, atol=1e-12)
-    np.testing.assert_allclose(splits.X_train.std(axis=0), 1, atol=1e-12)
+    np.testing.assert_allclose(splits.train.X.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(splits.train.X.std(axis=0), 1, atol=1e-12)
     raw = load(dataset="blobs", validation_split=0.2, test_split=0.2, scale=False)
-    np.testing.assert_allclose(splits.mean, raw.X_train.mean(axis=0))
-    np.testing.assert_allclose(splits.X_val, (raw.X_val - splits.mean) / splits.std)
+    np.testing.assert_allclose(splits.mean, raw.train.X.mean(axis=0))
+    np.testing.assert_allclose(splits.val.X, (raw.val.X - splits.mean) / splits.std)
 
 
 def test_too_few_samples_for_the_splits() -> None:

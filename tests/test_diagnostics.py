@@ -38,8 +38,8 @@ def test_columns_match_a_hand_computation(tmp_path: Path) -> None:
     row = history_of(tmp_path / "run")[0]
 
     prepared = prepare(cfg)  # the same seed: the run's initial weights and data
-    net, splits = prepared.net, prepared.splits
-    X, y = splits.X_train, net.prepare_targets(splits.y_train)
+    net, splits = prepared.net, prepared.dataset
+    X, y = splits.train.X, net.prepare_targets(splits.train.y)
     net.loss_and_grad(X, y)
     for name in ("layers.0", "layers.1"):
         g, w = net.grad(f"{name}.W"), net.param(f"{name}.W")

@@ -16,12 +16,13 @@ from backprop_cli.core.layers import Dense
 from backprop_cli.core.network import Network
 from backprop_cli.core.optim import build_optimizer
 from backprop_cli.core.schedules import build_schedule
-from backprop_cli.core.training import EpochEnded, StepDone, TrainData, TrainingState, train
+from backprop_cli.core.split import Split
+from backprop_cli.core.training import EpochEnded, StepDone, TrainingState, train
 
 
 def make_training(
     n: int = 100, batch: int = 32, dtype: str = "float32", optimizer: str = "adam"
-) -> tuple[TrainingState, TrainData]:
+) -> tuple[TrainingState, Split]:
     rng = np.random.default_rng(0)
     layers = [Dense(16, ReLU()), Dense(8, Tanh()), Dense(3, Softmax())]
     net = Network(layers, 5, "cross_entropy", rng, dtype)
@@ -29,7 +30,7 @@ def make_training(
     opt.init(net.n_params, net.n_decay, net.dtype)
     X = rng.standard_normal((n, 5)).astype(dtype)
     labels = rng.integers(0, 3, n)
-    data = TrainData(X, net.prepare_targets(labels), labels.astype(np.int64))
+    data = Split(X, labels).for_loss(net, True)
     training = TrainingState(
         net, opt, build_schedule("constant", 1e-2, 50), Batching("minibatch", batch), 50, True,
         np.random.default_rng(1), None, EarlyStopping.tracker("train_loss"),
@@ -52,7 +53,7 @@ def buffer_addresses(training: TrainingState) -> dict[str, int]:
     return found
 
 
-def steps(training: TrainingState, data: TrainData) -> Iterator[StepDone | EpochEnded]:
+def steps(training: TrainingState, data: Split) -> Iterator[StepDone | EpochEnded]:
     for event in train(training, data):
         if isinstance(event, StepDone | EpochEnded):
             yield event

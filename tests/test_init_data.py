@@ -80,9 +80,9 @@ def test_the_sizes_starters_are_planned_from_are_the_data_sets() -> None:
         section = DataConfig.model_validate(raw | {"validation_split": 0, "test_split": 0})
         task = "classification" if classes else "regression"
         splits = load_data(section, task, np.random.default_rng(0), True, np.dtype("f8"))
-        assert splits.X_train.shape == (rows, inputs), name
+        assert splits.train.X.shape == (rows, inputs), name
         if classes:
-            assert len(np.unique(splits.y_train)) == classes, name
+            assert len(np.unique(splits.train.y)) == classes, name
 
 
 # -------------------------------------------------------------- own tables

@@ -113,12 +113,13 @@ def test_a_fused_run_builds_its_optimizer_with_the_kernels() -> None:
     for the NumPy chain otherwise."""
     import backprop_cli as bp
     from backprop_cli.kernels.optim import Fused
-    from backprop_cli.runs.train.build import build_network, build_training_state
+    from backprop_cli.runs.train.build import build_batching, build_network, build_training_state
 
     for path in ("numpy", "fused"):
         cfg = bp.load_config(CONFIG_DIR / "moons.yaml", overrides=[f"training.kernels={path}"])
         net = build_network(cfg, 2, np.random.default_rng(0))
-        training = build_training_state(cfg, net, np.random.default_rng(1), True, 200)
+        batching = build_batching(cfg, 200)
+        training = build_training_state(cfg, net, batching, np.random.default_rng(1), True, 200)
         stages = training.optimizer.transforms
         assert isinstance(stages[-1], Fused) == (path == "fused"), stages
         assert training.kernels == path

@@ -63,10 +63,10 @@ def test_each_update_is_the_optimizers_at_the_ramps_rate() -> None:
     cfg = load_config(CONFIG_DIR / "moons.yaml", ["optimizer={type: sgd, lr: 0.01}",
                                                   "training.shuffle=false"])  # fmt: skip
     prepared = prepare(cfg)
-    net, data = prepared.net, prepared.data
-    size = prepared.training.batching.batch_size(len(data.X_train))
+    net, data = prepared.net, prepared.train
+    size = prepared.training.batching.batch_size(len(data))
     before = net.params.copy()
-    expected_loss = net.loss_and_grad(data.X_train[:size], data.y_train[:size])
+    expected_loss = net.loss_and_grad(data.X[:size], data.y[:size])
     grads = net.grads.copy()
     loss = training_steps(prepared.training, data)(0.5)
     assert loss == expected_loss  # the first batch's loss, before its update

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from backprop_cli.config.models import DataConfig
+from backprop_cli.core.split import Split
 from backprop_cli.data import load_data
-from backprop_cli.data.splits import Splits, standardize
+from backprop_cli.data.splits import Dataset, standardize
 from backprop_cli.errors import DataError
 
 from helpers import cli
@@ -37,9 +38,9 @@ def test_a_float32_feature_near_1e19_gets_finite_statistics(tmp_path: Path) -> N
     assert splits.std is not None and splits.mean is not None
     assert np.all(np.isfinite(splits.std)) and np.all(np.isfinite(splits.mean))
     assert 1e18 < splits.std[0] < 5e18  # uniform on [0, 9.2e18]: σ ≈ 9.2e18 / √12 ≈ 2.7e18
-    for X in (splits.X_train, splits.X_val, splits.X_test):
+    for X in (splits.train.X, splits.val.X, splits.test.X):
         assert X is not None and np.all(np.abs(X) < 5)  # standardized, not divided to 0
-    assert np.ptp(splits.X_train[:, 0]) > 1  # the id column still varies
+    assert np.ptp(splits.train.X[:, 0]) > 1  # the id column still varies
 
 
 def test_a_run_on_64_bit_ids_can_be_used_afterwards(tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ def test_values_whose_centring_overflows_are_refused_naming_the_feature(
     """Standardizing subtracts μ in the data's dtype: where some x − μ cannot be represented the
     feature is named, rather than an infinite input (a run "diverging") or a σ of inf."""
     X = np.array([[v, float(k)] for k, v in enumerate(values)], dtype=dtype)
-    splits = Splits(X, np.zeros(len(X)), None, None, None, None, feature_names=["huge", "fine"])
+    splits = Dataset(Split(X, np.zeros(len(X))), feature_names=["huge", "fine"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and no NumPy overflow warning on the way
         with pytest.raises(DataError, match=r"feature 'huge': its values are too large"):
@@ -87,11 +88,11 @@ def test_values_near_1e300_standardize_although_their_squares_would_overflow() -
     Golden: for (1e300, −1e300, 5e299), μ = 5e299/3 ≈ 1.6667e299 and
     σ = √(((8.3333e299)² + (1.16667e300)² + (3.3333e299)²)/3) ≈ 8.4984e299."""
     X = np.array([[1e300], [-1e300], [5e299]])
-    out = standardize(Splits(X, np.zeros(3), None, None, None, None, feature_names=["big"]))
+    out = standardize(Dataset(Split(X, np.zeros(3)), feature_names=["big"]))
     assert out.mean is not None and out.std is not None
     np.testing.assert_allclose(out.mean, [5e299 / 3], rtol=1e-12)
     np.testing.assert_allclose(out.std, [np.std([1e300 / 1e299, -10.0, 5.0]) * 1e299], rtol=1e-12)
-    assert np.all(np.isfinite(out.X_train)) and abs(out.X_train.mean()) < 1e-12
+    assert np.all(np.isfinite(out.train.X)) and abs(out.train.X.mean()) < 1e-12
 
 
 def test_float64_statistics_match_the_plain_formula_on_ordinary_data() -> None:
@@ -99,12 +100,12 @@ def test_float64_statistics_match_the_plain_formula_on_ordinary_data() -> None:
     σ = √(((−1.5)² + (−0.5)² + 0.5² + 1.5²)/4) = √(5/4) ≈ 1.1180340; a constant column keeps
     σ = 1 and is only centred."""
     X = np.array([[1.0, 7.0], [2.0, 7.0], [3.0, 7.0], [4.0, 7.0]], dtype=np.float32)
-    out = standardize(Splits(X.copy(), np.zeros(4), None, None, None, None))
+    out = standardize(Dataset(Split(X.copy(), np.zeros(4))))
     assert out.mean is not None and out.std is not None
     np.testing.assert_allclose(out.mean, [2.5, 7.0])
     np.testing.assert_allclose(out.std, [np.sqrt(1.25), 1.0], rtol=1e-7)
-    np.testing.assert_allclose(out.X_train[:, 0], (X[:, 0] - 2.5) / np.sqrt(1.25), rtol=1e-6)
-    assert np.all(out.X_train[:, 1] == 0)
+    np.testing.assert_allclose(out.train.X[:, 0], (X[:, 0] - 2.5) / np.sqrt(1.25), rtol=1e-6)
+    assert np.all(out.train.X[:, 1] == 0)
 
 
 def test_a_model_sees_at_predict_time_the_columns_it_was_trained_on(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_a_gzipped_copy_is_its_own_entry_with_the_same_arrays(tmp_path: Path) ->
     packed.write_bytes(gzip.compress(path.read_bytes()))
     unpacked = load(packed, target="y")
     assert unpacked.report["cache"] == "stored" and len(entries()) == 2
-    np.testing.assert_array_equal(plain.X_train, unpacked.X_train)
+    np.testing.assert_array_equal(plain.train.X, unpacked.train.X)
 
 
 # ------------------------------------------- a file replaced while it is read
@@ -104,7 +104,7 @@ def test_a_file_replaced_between_hashing_and_parsing_poisons_nothing(
 
     table(path)  # A again, byte for byte
     again = load(path, target="y")
-    np.testing.assert_array_equal(again.X_train, expected_a.X_train)
+    np.testing.assert_array_equal(again.train.X, expected_a.train.X)
 
 
 # -------------------------------------------------- entries served only whole
@@ -152,7 +152,7 @@ def test_a_changed_or_missing_file_of_an_entry_is_rebuilt_never_served(
     again = load(tmp_path / "d.csv", target="y")
     assert again.report["cache"] == "stored"  # rebuilt from the file
     for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "mean", "std"):
-        got, want = getattr(again, name), getattr(first, name)
+        got, want = cache.arrays_of(again)[name], cache.arrays_of(first)[name]
         assert got is not None, name
         np.testing.assert_array_equal(got, want, err_msg=name)
     assert load(tmp_path / "d.csv", target="y").report["cache"] == "hit"
@@ -292,7 +292,7 @@ def test_a_damaged_entry_is_rebuilt_and_served_again(damage: Any, tmp_path: Path
     assert again.report["cache"] == "stored"  # rebuilt, and truly stored again:
     assert load(path, target="y").report["cache"] == "hit"
     assert again.classes == first.classes == ["x", "y", "z"]
-    np.testing.assert_array_equal(again.y_train, first.y_train)
+    np.testing.assert_array_equal(again.train.y, first.train.y)
 
 
 def test_a_mistyped_size_limit_is_refused_naming_the_variable(

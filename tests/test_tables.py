@@ -17,6 +17,7 @@ import pytest
 
 from backprop_cli.config.models import DataConfig
 from backprop_cli.data import load_data
+from backprop_cli.data.table.cache import arrays_of
 from backprop_cli.data.table.encoding import MISSING
 from backprop_cli.errors import DataError
 
@@ -96,13 +97,13 @@ def test_text_labels_become_sorted_classes(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,kind\n1,b\n2,a\n3,c\n4,a\n")
     splits = load(path=str(path), target="kind")
     assert splits.classes == ["a", "b", "c"]
-    assert splits.y_train.tolist() == [1, 0, 2, 0]  # file order kept, labels by sorted name
+    assert splits.train.y.tolist() == [1, 0, 2, 0]  # file order kept, labels by sorted name
 
 
 def test_class_names_give_the_order_and_must_cover_the_classes(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,kind\n1,b\n2,a\n3,c\n4,a\n")
     splits = load(path=str(path), target="kind", class_names=["c", "b", "a", "z"])
-    assert splits.classes == ["c", "b", "a", "z"] and splits.y_train.tolist() == [1, 2, 0, 2]
+    assert splits.classes == ["c", "b", "a", "z"] and splits.train.y.tolist() == [1, 2, 0, 2]
     with pytest.raises(DataError, match=r"class_names does not list 'b', found in the target"):
         load(path=str(path), target="kind", class_names=["a", "c"])
 
@@ -123,21 +124,21 @@ def test_any_target_values_become_classes(
     path = write(tmp_path / "t.csv", "x,y\n" + "".join(f"{i},{c}\n" for i, c in enumerate(cells)))
     splits = load(path=str(path))
     assert splits.classes == classes
-    assert splits.y_train.tolist() == labels
+    assert splits.train.y.tolist() == labels
 
 
 def test_booleans_read_by_arrow_are_two_classes(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,y\n1,true\n2,false\n3,true\n")
     splits = load(path=str(path))
-    assert splits.classes == ["false", "true"] and splits.y_train.tolist() == [1, 0, 1]
+    assert splits.classes == ["false", "true"] and splits.train.y.tolist() == [1, 0, 1]
 
 
 def test_mse_is_regression_even_on_whole_numbers(tmp_path: Path) -> None:
     ages = [23, 54, 31, 84, 23, 40]
     path = write(tmp_path / "t.csv", "x,age\n" + "".join(f"{i},{a}\n" for i, a in enumerate(ages)))
     splits = load("regression", path=str(path), target="age")
-    assert splits.classes is None and not splits.is_classification
-    assert splits.y_train.dtype == np.float64 and splits.y_train.tolist() == ages
+    assert splits.classes is None and not splits.labelled
+    assert splits.train.y.dtype == np.float64 and splits.train.y.tolist() == ages
 
 
 def test_a_text_target_with_mse_is_refused_naming_what_it_holds(tmp_path: Path) -> None:
@@ -160,7 +161,7 @@ def test_an_output_width_unlike_the_class_count_exits_2_naming_the_classes(
 def test_rows_without_a_target_are_dropped_and_counted(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "x,y\n1,a\n2,\n3,b\n4,NA\n5,a\n")
     splits = load(path=str(path))
-    assert splits.X_train[:, 0].tolist() == [1, 3, 5]
+    assert splits.train.X[:, 0].tolist() == [1, 3, 5]
     assert splits.report["dropped_rows"]["missing_target"] == 2
 
 
@@ -179,7 +180,7 @@ def test_text_columns_are_one_hot_with_categories_from_the_training_split(
     train_has_rare = "rare" in colour.categories
     assert colour.categories == (["blue", "rare", "red"] if train_has_rare else ["blue", "red"])
     assert splits.feature_names == ["x"] + [f"colour={c}" for c in colour.categories]
-    one_hot = np.concatenate([splits.X_train, splits.X_val, splits.X_test])[:, 1:]
+    one_hot = np.concatenate([splits.train.X, splits.val.X, splits.test.X])[:, 1:]
     assert set(one_hot.ravel().tolist()) <= {0.0, 1.0}
     assert sorted(one_hot.sum(axis=1).tolist()).count(0.0) == (0 if train_has_rare else 1)
 
@@ -211,7 +212,7 @@ def test_unknown_column_names_in_the_data_keys_are_named(tmp_path: Path) -> None
     with pytest.raises(DataError, match=r"data\.features lists the target 'y'"):
         load(path=str(path), features=["a", "y"])
     splits = load(path=str(path), features=["b"])
-    assert splits.feature_names == ["b"] and splits.X_train[:, 0].tolist() == [2, 4]
+    assert splits.feature_names == ["b"] and splits.train.X[:, 0].tolist() == [2, 4]
 
 
 def test_a_column_of_40000_categories_encodes_in_one_pass(tmp_path: Path) -> None:
@@ -245,7 +246,7 @@ def test_missing_error_names_the_count_and_the_first_row_and_column(tmp_path: Pa
 def test_missing_drop_drops_those_rows_before_splitting(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", MISSING_TABLE)
     splits = load(path=str(path), missing="drop")
-    assert splits.X_train[:, :2].tolist() == [[1, 10], [5, 20]]
+    assert splits.train.X[:, :2].tolist() == [[1, 10], [5, 20]]
     assert splits.report["dropped_rows"]["missing_features"] == 3
 
 
@@ -263,7 +264,7 @@ def test_fill_strategies_fill_numbers_from_the_training_split(
 ) -> None:
     path = write(tmp_path / "t.csv", MISSING_TABLE)
     splits = load(path=str(path), missing=strategy)
-    X = splits.X_train
+    X = splits.train.X
     assert X[:, 0].tolist() == [1, fill_a, 3, 5, fill_a]
     assert X[:, 1].tolist() == [10, 20, fill_b, 20, 40]
     # the missing colour is a category of its own, beside blue and red
@@ -276,7 +277,7 @@ def test_fill_values_come_from_the_training_split_only(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "a,y\n" + rows)
     splits = load(path=str(path), missing="mean", validation_split=0.2, test_split=0.2)
     fill = splits.encoding.features[0].fill
-    present = splits.X_train[:, 0][splits.X_train[:, 0] != fill]
+    present = splits.train.X[:, 0][splits.train.X[:, 0] != fill]
     assert fill == pytest.approx(float(np.mean(present)))
 
 
@@ -407,7 +408,7 @@ def test_every_format_reads_as_the_csv_does(kind: str, tmp_path: Path) -> None:
     a, b = load(path=str(source), **settings), load(path=str(other), **settings)
     assert a.feature_names == b.feature_names and a.classes == b.classes
     for name in ("X_train", "y_train", "X_test", "y_test"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        np.testing.assert_array_equal(arrays_of(a)[name], arrays_of(b)[name], err_msg=name)
 
 
 def trained(tmp_path: Path, extra_data: str = "") -> Path:
@@ -585,9 +586,9 @@ def test_a_second_load_is_served_by_the_cache_with_the_same_arrays(tmp_path: Pat
     first = cached_load(path, target="species", missing="median")
     second = cached_load(path, target="species", missing="median")
     assert first.report["cache"] == "stored" and second.report["cache"] == "hit"
-    assert isinstance(second.X_train, np.memmap) and not second.X_train.flags.writeable
+    assert isinstance(second.train.X, np.memmap) and not second.train.X.flags.writeable
     for name in ("X_train", "y_train", "X_test", "y_test"):
-        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+        np.testing.assert_array_equal(arrays_of(first)[name], arrays_of(second)[name])
     assert second.encoding.to_json() == first.encoding.to_json()
 
 
@@ -633,7 +634,7 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path: Path) -> None:
     (entry / "X_train.npy").write_bytes(b"\x93NUMPY garbage")
     again = cached_load(path, target="species", missing="median")
     assert again.report["cache"] == "stored"
-    np.testing.assert_array_equal(first.X_train, again.X_train)
+    np.testing.assert_array_equal(first.train.X, again.train.X)
 
 
 def test_an_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -663,7 +664,7 @@ def test_a_training_run_from_the_cache_equals_one_from_the_file(tmp_path: Path) 
 def test_spaces_around_header_names_are_dropped(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "a, b , y\n1, 2, 0\n3, 4, 1\n")
     splits = load(path=str(path), target="y")
-    assert splits.feature_names == ["a", "b"] and splits.X_train.tolist() == [[1, 2], [3, 4]]
+    assert splits.feature_names == ["a", "b"] and splits.train.X.tolist() == [[1, 2], [3, 4]]
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from backprop_cli.config.models import DataConfig
 from backprop_cli.data import load_data
+from backprop_cli.data.table.cache import arrays_of
 from backprop_cli.data.table.encoding import MISSING
 
 WORDS = st.sampled_from(["red", "blue", "green", "a b", "x,y", "Ünï"])
@@ -67,12 +68,12 @@ def test_every_input_is_finite_and_one_hot_blocks_mark_the_rows_category(
         pq.write_table(table, parquet)
         again = load(parquet, strategy)
     word = next(f for f in splits.encoding.features if f.name == "word")
-    for X in (splits.X_train, splits.X_val, splits.X_test):
+    for X in (splits.train.X, splits.val.X, splits.test.X):
         assert np.all(np.isfinite(X))
         block = X[:, 1:]
         assert set(np.unique(block).tolist()) <= {0.0, 1.0}
         assert np.all(block.sum(axis=1) <= 1)
-    train_block = splits.X_train[:, 1:]
+    train_block = splits.train.X[:, 1:]
     assert np.all(train_block.sum(axis=1) == 1)  # every training category has its column
     # which rows went to training: recover them from the labels' file order (stratified split)
     words = [w if w is not None else MISSING for w in columns["word"]]
@@ -82,7 +83,7 @@ def test_every_input_is_finite_and_one_hot_blocks_mark_the_rows_category(
     present = [v for v in columns["num"] if v is not None]
     assert min(present) <= fill <= max(present)
     for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
-        np.testing.assert_array_equal(getattr(splits, name), getattr(again, name), err_msg=name)
+        np.testing.assert_array_equal(arrays_of(splits)[name], arrays_of(again)[name], err_msg=name)
 
 
 @settings(max_examples=15)
@@ -97,5 +98,5 @@ def test_the_cache_gives_back_exactly_what_was_prepared(columns: dict[str, list]
         first, second = load(path, "median"), load(path, "median")
     assert (first.report["cache"], second.report["cache"]) == ("stored", "hit")
     for name in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
-        np.testing.assert_array_equal(getattr(first, name), getattr(second, name), err_msg=name)
+        np.testing.assert_array_equal(arrays_of(first)[name], arrays_of(second)[name], err_msg=name)
     assert first.encoding.to_json() == second.encoding.to_json()

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import backprop_cli as bp
-from backprop_cli.data.splits import Splits, scale_targets
+from backprop_cli.core.split import Split
+from backprop_cli.data.splits import Dataset, scale_targets
 from backprop_cli.data.standardizer import Standardizer
 
 from helpers import cli
@@ -144,14 +145,14 @@ def test_classification_cannot_scale_a_target(tmp_path: Path) -> None:
 def test_scaling_is_fitted_on_the_training_split_only() -> None:
     # train 1, 2, 3: μ = 2, σ = √(2/3); the test split's 10 does not move them
     y = np.array([1.0, 2.0, 3.0])
-    splits = Splits(np.zeros((3, 1)), y, None, None, np.zeros((1, 1)), np.array([10.0]))
+    splits = Dataset(Split(np.zeros((3, 1)), y), test=Split(np.zeros((1, 1)), np.array([10.0])))
     scaled = scale_targets(splits)
     assert scaled.target_scale is not None
     assert scaled.target_scale.mean.tolist() == [2.0]
     assert scaled.target_scale.std[0] == pytest.approx(np.sqrt(2 / 3))
-    np.testing.assert_allclose(scaled.y_train, [-np.sqrt(1.5), 0, np.sqrt(1.5)])
-    np.testing.assert_allclose(scaled.y_test, [8 / np.sqrt(2 / 3)])
-    assert splits.y_train.tolist() == [1.0, 2.0, 3.0]  # the data as read is left alone
+    np.testing.assert_allclose(scaled.train.y, [-np.sqrt(1.5), 0, np.sqrt(1.5)])
+    np.testing.assert_allclose(scaled.test.y, [8 / np.sqrt(2 / 3)])
+    assert splits.train.y.tolist() == [1.0, 2.0, 3.0]  # the data as read is left alone
 
 
 @settings(max_examples=50)
@@ -163,14 +164,14 @@ def test_scaling_is_fitted_on_the_training_split_only() -> None:
     )
 )
 def test_unscaling_inverts_scaling_and_scaled_targets_are_standard(y: np.ndarray) -> None:
-    scaled = scale_targets(Splits(np.zeros((len(y), 1)), y, None, None, None, None))
+    scaled = scale_targets(Dataset(Split(np.zeros((len(y), 1)), y)))
     scale = scaled.target_scale
     assert isinstance(scale, Standardizer) and np.all(scale.std > 0)
-    np.testing.assert_allclose(scale.unscale(scaled.y_train), y, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(scale.unscale(scaled.train.y), y, rtol=1e-9, atol=1e-6)
     spread = np.ptp(y, axis=0)
     varies = spread > 1e-6 * np.maximum(np.abs(y).max(axis=0), 1)
-    np.testing.assert_allclose(scaled.y_train.mean(axis=0)[varies], 0, atol=1e-9)
-    np.testing.assert_allclose(scaled.y_train.std(axis=0)[varies], 1, rtol=1e-6)
+    np.testing.assert_allclose(scaled.train.y.mean(axis=0)[varies], 0, atol=1e-9)
+    np.testing.assert_allclose(scaled.train.y.std(axis=0)[varies], 1, rtol=1e-6)
 
 
 def test_an_export_refuses_a_target_scale_beyond_float32(tmp_path: Path) -> None:

@@ -306,8 +306,8 @@ def test_train_loss_is_measured_before_each_update(tmp_path: Path) -> None:
     net = prepare(cfg).net  # same seed: the initial weights of the run
     with np.load(out / "checkpoints" / "initial.npz") as ckpt:
         np.testing.assert_array_equal(ckpt["layers.0.W"], net.param("layers.0.W"))
-    splits = prepare(cfg).splits
-    X, y = splits.X_train, net.prepare_targets(splits.y_train)
+    splits = prepare(cfg).dataset
+    X, y = splits.train.X, net.prepare_targets(splits.train.y)
     assert history[0]["train_loss"] == pytest.approx(net.loss_value(X, y), rel=1e-12)
     net.loss_and_grad(X, y)
     net.params -= 0.5 * net.grads
@@ -386,9 +386,9 @@ def test_train_accuracy_counts_each_sample_against_its_own_label(
     cfg = load_config(config, overrides)
     list(train_into(prepare(cfg), tmp_path / "run", plot=False))
     prepared = prepare(cfg)
-    net, splits = prepared.net, prepared.splits
-    out = net.forward(splits.X_train)
-    labels = splits.y_train.astype(np.int64)
+    net, splits = prepared.net, prepared.dataset
+    out = net.forward(splits.train.X)
+    labels = splits.train.y.astype(np.int64)
     expected = correct_count(net, out, labels) / len(labels)
     assert 0 < expected < 1  # an untrained network is neither always right nor always wrong
     assert history_of(tmp_path / "run")[0]["train_accuracy"] == expected

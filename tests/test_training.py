@@ -4,6 +4,7 @@ values computed independently."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -15,21 +16,29 @@ from backprop_cli.core.layers import Dense
 from backprop_cli.core.network import Network
 from backprop_cli.core.optim import build_optimizer
 from backprop_cli.core.schedules import build_schedule
+from backprop_cli.core.split import Split
 from backprop_cli.core.training import (
     EpochEnded,
     EpochStarted,
     Event,
     StepDone,
     Stopped,
-    TrainData,
     TrainingState,
     train,
 )
 
 
+@dataclass
+class Data:
+    """A training split and a validation split, targets in the loss's form."""
+
+    train: Split
+    val: Split | None = None
+
+
 def setup(
     lr: float = 0.0, batch: int = 4, shuffle: bool = False, epochs: int = 2, n: int = 10
-) -> tuple[TrainingState, TrainData]:
+) -> tuple[TrainingState, Data]:
     """A 3-class softmax network on n samples; with lr 0 its weights never move."""
     rng = np.random.default_rng(0)
     net = Network([Dense(5, Tanh()), Dense(3, Softmax())], 2, "cross_entropy", rng, "float64")
@@ -38,10 +47,7 @@ def setup(
     X = rng.standard_normal((n, 2))
     labels = rng.integers(0, 3, n)
     X_val, labels_val = rng.standard_normal((4, 2)), rng.integers(0, 3, 4)
-    data = TrainData(
-        X, net.prepare_targets(labels), labels.astype(np.int64),
-        X_val, net.prepare_targets(labels_val), labels_val.astype(np.int64),
-    )  # fmt: skip
+    data = Data(Split(X, labels).for_loss(net, True), Split(X_val, labels_val).for_loss(net, True))
     training = TrainingState(
         net, opt, build_schedule("constant", lr, epochs), Batching("minibatch", batch), epochs,
         shuffle, np.random.default_rng(1), None, EarlyStopping.tracker("val_loss"),
@@ -49,8 +55,8 @@ def setup(
     return training, data
 
 
-def events(training: TrainingState, data: TrainData, **kwargs: object) -> list[Event]:
-    return list(train(training, data, **kwargs))  # type: ignore[arg-type]
+def events(training: TrainingState, data: Data, **kwargs: object) -> list[Event]:
+    return list(train(training, data.train, data.val, **kwargs))  # type: ignore[arg-type]
 
 
 def by_hand(net: Network, X: np.ndarray, labels: np.ndarray) -> tuple[float, float, int]:
@@ -65,7 +71,7 @@ def test_the_epoch_row_is_the_mean_of_its_steps() -> None:
     # With lr 0 every step sees the same weights, so each batch's loss and gradient norm can be
     # computed alone: batches of 4, 4 and 2 rows in file order.
     training, data = setup()
-    expected = [by_hand(training.net, data.X_train[s:e], data.labels_train[s:e])
+    expected = [by_hand(training.net, data.train.X[s:e], data.train.labels[s:e])  # type: ignore[index]
                 for s, e in ((0, 4), (4, 8), (8, 10))]  # fmt: skip
     got = events(training, data)
     starts = [e for e in got if isinstance(e, EpochStarted)]
@@ -81,7 +87,7 @@ def test_the_epoch_row_is_the_mean_of_its_steps() -> None:
     assert row["train_loss"] == pytest.approx(mean_loss, rel=1e-12)
     assert row["grad_norm"] == pytest.approx(sum(norm for _, norm, _ in expected) / 3, rel=1e-12)
     assert row["train_accuracy"] == sum(right for _, _, right in expected) / 10
-    val_loss, _, val_right = by_hand(training.net, data.X_val, data.labels_val)  # type: ignore[arg-type]
+    val_loss, _, val_right = by_hand(training.net, data.val.X, data.val.labels)  # type: ignore[union-attr, arg-type]
     assert row["val_loss"] == pytest.approx(val_loss, rel=1e-12)
     assert row["val_accuracy"] == val_right / 4
     assert row["train_seconds"] >= 0
@@ -92,7 +98,7 @@ def test_the_epoch_row_is_the_mean_of_its_steps() -> None:
 
 def test_shuffled_accuracy_matches_the_labels_of_the_gathered_rows() -> None:
     training, data = setup(shuffle=True, batch=3)
-    _, _, right = by_hand(training.net, data.X_train, data.labels_train)
+    _, _, right = by_hand(training.net, data.train.X, data.train.labels)  # type: ignore[arg-type]
     row = next(e.row for e in events(training, data) if isinstance(e, EpochEnded))
     assert row["train_accuracy"] == right / 10  # the same weights, whatever the order
 
@@ -163,7 +169,7 @@ def test_the_best_weights_are_kept_and_restored_at_an_early_stop() -> None:
     training.net.loss.forward = loss  # type: ignore[method-assign]
     marks: list[np.ndarray] = []
     got: list[Event] = []
-    for event in train(training, data):
+    for event in train(training, data.train, data.val):
         if isinstance(event, EpochStarted):
             value = next(rises)
             training.net.params[0] = float(event.epoch)  # each epoch's weights, marked
@@ -187,7 +193,7 @@ def test_a_regression_row_has_no_accuracy() -> None:
         net, opt, build_schedule("constant", 0.01, 1), Batching("full"), 1, False,
         np.random.default_rng(1), None, EarlyStopping.tracker("train_loss"),
     )  # fmt: skip
-    got = events(training, TrainData(X, net.prepare_targets(2 * X), None))
+    got = events(training, Data(Split(X, 2 * X).for_loss(net, False)))
     row = next(e.row for e in got if isinstance(e, EpochEnded))
     assert set(row) == {"epoch", "lr", "train_loss", "grad_norm", "train_seconds"}
 
@@ -242,7 +248,7 @@ def test_a_regression_row_with_validation_has_no_accuracy_either() -> None:
     opt = build_optimizer("sgd")
     opt.init(net.n_params, net.n_decay, net.dtype)
     X, X_val = rng.standard_normal((6, 1)), rng.standard_normal((3, 1))
-    data = TrainData(X, net.prepare_targets(2 * X), None, X_val, net.prepare_targets(2 * X_val))
+    data = Data(Split(X, 2 * X).for_loss(net, False), Split(X_val, 2 * X_val).for_loss(net, False))
     training = TrainingState(
         net, opt, build_schedule("constant", 0.01, 1), Batching("full"), 1, False,
         np.random.default_rng(1), None, EarlyStopping.tracker("val_loss"),
@@ -278,13 +284,13 @@ def test_evaluate_cross_entropy_over_chunks_is_the_mean(monkeypatch: pytest.Monk
     from backprop_cli.core import training as training_module
 
     training, data = setup()
-    whole, _ = training_module.evaluate(training.net, data.X_train, data.labels_train, None)  # type: ignore[arg-type]
+    whole, _ = training_module.evaluate(training.net, data.train.X, data.train.y, None)
     monkeypatch.setattr(training_module, "EVAL_CHUNK", 3)
-    chunked, _ = training_module.evaluate(training.net, data.X_train, data.labels_train, None)  # type: ignore[arg-type]
+    chunked, _ = training_module.evaluate(training.net, data.train.X, data.train.y, None)
     assert chunked == pytest.approx(whole, rel=1e-12)
 
 
-def marked_epochs(training: TrainingState, data: TrainData, values: list[float]) -> list[Event]:
+def marked_epochs(training: TrainingState, data: Data, values: list[float]) -> list[Event]:
     """Train with each epoch's loss forced to the next of ``values`` and params[0] set to the
     epoch's number, so which epoch's weights are in place can be read off."""
     rises = iter(values)
@@ -296,7 +302,7 @@ def marked_epochs(training: TrainingState, data: TrainData, values: list[float])
 
     training.net.loss.forward = loss  # type: ignore[method-assign]
     got: list[Event] = []
-    for event in train(training, data):
+    for event in train(training, data.train, data.val):
         if isinstance(event, EpochStarted):
             value = next(rises)
             training.net.params[0] = float(event.epoch)
@@ -315,7 +321,7 @@ def test_an_early_stop_says_how_long_it_waited_and_keeps_the_last_weights_withou
 
 def test_without_validation_a_val_loss_monitor_watches_the_training_loss() -> None:
     training, data = setup(epochs=6)
-    data.X_val = data.y_val = data.labels_val = None
+    data.val = None
     training.monitor = EarlyStopping("val_loss", patience=1)
     got = marked_epochs(training, data, [1.0, 2.0, 0.1, 0.1, 0.1, 0.1])
     assert got[-1] == Stopped("early_stopping", 2, "no improvement for 1 epochs")
@@ -325,7 +331,8 @@ def test_without_validation_a_val_loss_monitor_watches_the_training_loss() -> No
 
 def test_a_non_finite_monitored_metric_stops_the_run_as_diverged() -> None:
     training, data = setup()
-    data.X_val = np.full_like(data.X_val, np.nan)  # finite weights, NaN validation loss
+    assert data.val is not None
+    data.val = Split(np.full_like(data.val.X, np.nan), data.val.y, data.val.labels)  # NaN loss
     got = events(training, data)
     assert got[-1] == Stopped("diverged", 1, "non-finite val_loss at epoch 1")
     assert training.epoch == 1  # the epoch itself completed

@@ -48,7 +48,9 @@ def raw_split(config: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The unstandardized rows of a split, drawn as training drew them."""
     cfg = load_config(config)
     splits = load_data(cfg.data, cfg.task(), generators(cfg.seed).data, False, np.dtype(np.float64))
-    return getattr(splits, f"X_{split}"), getattr(splits, f"y_{split}")
+    held = splits.split(split)
+    assert held is not None, split
+    return held.X, held.y
 
 
 # ----------------------------------------------------------------- evaluate

@@ -107,9 +107,10 @@ def _check_config(
     splits = build_splits(cfg, data_rng)
     net = build_network(cfg, splits.n_features, init_rng, "float64", noise_rng)
     rng = np.random.default_rng(seed)
-    take = rng.choice(len(splits.X_train), size=min(batch, len(splits.X_train)), replace=False)
-    X = splits.X_train[take].astype(np.float64)
-    y = net.prepare_targets(splits.y_train[take])
+    train = splits.train
+    take = rng.choice(len(train), size=min(batch, len(train)), replace=False)
+    X = train.X[take].astype(np.float64)
+    y = net.prepare_targets(train.y[take])
     step = fuse(net, len(X)) if fuse is not None else None
     case = f"{cfg.name} ({len(take)} samples)"
     return check_network(net, X, y, case, eps, tol, samples, rng, step)

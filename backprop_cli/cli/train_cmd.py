@@ -61,6 +61,7 @@ def train(
     Example:  bprop train configs/mnist5k.yaml --set optimizer.lr=0.003
     """
     from ..config import load_config
+    from ..core.training import StopReason
     from ..errors import ConfigError
     from ..runs.artifacts.layout import RunLayout
     from ..runs.artifacts.rundirs import claim_run_dir, run_of_checkpoint
@@ -79,29 +80,29 @@ def train(
             prepared = prepare(cfg, resume)
         except ConfigError as exc:  # found with the data: name the config it is about
             raise ConfigError(in_config(config, exc, overrides)) from None
-        if prepared.splits.report is not None and not quiet:
+        if prepared.dataset.report is not None and not quiet:
             from ..data.table.inspection import one_line
 
-            report = prepared.splits.report
+            report = prepared.dataset.report
             report = report | {"source": shown_path(report["source"])}
             console.print(one_line(report), soft_wrap=True, highlight=False, markup=False)
-        scale = prepared.splits.target_scale
+        scale = prepared.dataset.target_scale
         if scale is not None and not quiet:
-            note = scale.note(prepared.splits.target_name)
+            note = scale.note(prepared.dataset.target_name)
             console.print(note, soft_wrap=True, highlight=False, markup=False)
         claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
         run_dir = stack.enter_context(claimed)
         try:
             with graceful_stop() as stop:
                 events = train_into(prepared, run_dir, stop=stop)
-                scaled = prepared.splits.target_scale is not None
+                scaled = prepared.dataset.target_scale is not None
                 finished = _render(events, quiet, cfg.loss, scaled)
         except KeyboardInterrupt:
             console.print(f"interrupted at once; the files written so far are in {run_dir}")
             raise typer.Exit(exit_codes.INTERRUPTED) from None
-    if finished is not None and finished.status == "diverged":
+    if finished is not None and finished.status == StopReason.DIVERGED:
         fail(f"training diverged: {finished.metrics.get('stop_detail', '')}", exit_codes.DIVERGED)
-    if finished is not None and finished.status == "interrupted":
+    if finished is not None and finished.status == StopReason.INTERRUPTED:
         again = ["train", str(config), "--resume", str(RunLayout(run_dir).last)]
         again += repeated("--set", set_)
         again += ["--seed", str(seed)] if seed is not None else []
@@ -138,7 +139,7 @@ def _epoch_line(row: dict[str, float], epochs: int) -> str:
 
 
 def _render(events: Any, quiet: bool, loss: str, scaled: bool) -> RunFinished | None:
-    from ..core.training import EpochEnded, EpochStarted, StepDone, Stopped, Warned
+    from ..core.training import EpochEnded, EpochStarted, StepDone, Stopped, StopReason, Warned
     from ..runs.train.run import RunFinished, RunStarted
 
     live = console.is_terminal and not quiet
@@ -185,7 +186,7 @@ def _render(events: Any, quiet: bool, loss: str, scaled: bool) -> RunFinished | 
             elif isinstance(event, Warned):
                 console.print(f"[yellow]warning[/] (epoch {event.epoch}): {event.message}",
                               soft_wrap=True)  # fmt: skip
-            elif isinstance(event, Stopped) and not quiet and event.reason != "completed":
+            elif isinstance(event, Stopped) and not quiet and event.reason != StopReason.COMPLETED:
                 console.print(f"stopped: {event.reason} ({event.detail})")
             elif isinstance(event, RunFinished):
                 finished = event
@@ -233,5 +234,5 @@ def _summary(finished: RunFinished, loss: str, scaled: bool) -> None:
     folder = CHECKPOINTS + "/"
     table.add_row("files", ", ".join(f for f in finished.files if not f.startswith(folder)))
     saved = [f.removeprefix(folder) for f in finished.files if f.startswith(folder)]
-    table.add_row("checkpoints", ", ".join(saved))
+    table.add_row(CHECKPOINTS, ", ".join(saved))
     console.print(table)

@@ -15,14 +15,14 @@ from pydantic import (
     model_validator,
 )
 
+from ..core.batching import DEFAULT_SIZE
 from ..core.history import EarlyStopping, monitor_problem
 from ..core.losses import LOSSES, is_classification
 from ..core.optim import DEFAULT_RACE, OPTIMIZERS, Optimizer
-from ..core.schedules import SCHEDULE_KINDS, WARMUP
+from ..core.schedules import SCHEDULE_KINDS, WARMUP, floor_problem
 from ..core.types import DEFAULT_DTYPE
 from ..data import GENERATORS, SHIPPED, SHIPPED_TABLES
 from ..data.table.encode import MISSING_STRATEGIES
-from ..errors import ConfigError
 from .base import Strict
 from .derive import (
     field_of,
@@ -208,7 +208,9 @@ class SGDBatch(Strict):
 
 class MiniBatch(Strict):
     type: Literal["minibatch"]
-    size: int = Field(32, ge=1, description="Samples per step (at most the training split).")
+    size: int = Field(
+        DEFAULT_SIZE, ge=1, description="Samples per step (at most the training split)."
+    )
 
 
 BatchingConfig = Annotated[FullBatch | SGDBatch | MiniBatch, Field(discriminator="type")]
@@ -360,9 +362,10 @@ class ExperimentConfig(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
         check_output_layer(self.model, self.loss)
+        held = self.has_validation()
         for key, monitor in self.monitors().items():
-            problem = monitor_problem(monitor, self.has_validation())
-            if problem:
+            problem = None if held is None else monitor_problem(monitor, held)
+            if problem:  # (where the data decides, the run's plan checks it against the data)
                 raise ValueError(f"{key}: {problem}")
         self._check_schedule()
         if is_classification(self.loss) and self.data.standardize_target:
@@ -384,16 +387,13 @@ class ExperimentConfig(Strict):
         return self
 
     def _check_schedule(self) -> None:
-        """The schedule's rules that involve other sections (cosine's min_lr against the
-        optimizer's lr) are the engine's own: build it, and report what it refuses here."""
-        from ..core.schedules import build_schedule
-
+        """The schedule's rule that involves another section (a floor min_lr against the
+        optimizer's lr) is the engine's own (`floor_problem`), checked here without building
+        the schedule (the run builds it once)."""
         params = self.schedule.model_dump()
-        name, warmup = params.pop("type"), params.pop("warmup_epochs")
-        try:
-            build_schedule(name, self.optimizer.lr, self.training.epochs, warmup, **params)
-        except ConfigError as exc:
-            raise ValueError(f"schedule: {exc}") from None
+        problem = floor_problem(params["type"], self.optimizer.lr, params)
+        if problem:
+            raise ValueError(f"schedule: {problem}")
 
     def monitors(self) -> dict[str, str]:
         """The history columns something watches, by config key: early stopping's and an
@@ -405,13 +405,14 @@ class ExperimentConfig(Strict):
             found["schedule.monitor"] = self.schedule.monitor  # type: ignore[attr-defined]
         return found
 
-    def has_validation(self) -> bool:
-        """Whether the data has a validation split (an .npz file decides itself: assumed so)."""
-        return (
-            self.data.validation_split > 0
-            or self.data.folds is not None
-            or bool(self.data.path and self.data.path.endswith(".npz"))
-        )
+    def has_validation(self) -> bool | None:
+        """Whether the data has a validation split, as far as the config decides it: None
+        where the data does (an .npz file may hold its own X_val)."""
+        if self.data.validation_split > 0 or self.data.folds is not None:
+            return True
+        if self.data.path and self.data.path.endswith(".npz"):
+            return None
+        return False
 
     def task(self) -> str:
         """What the data's target is read as: the loss decides (mse is regression, the

@@ -16,13 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+#: A minibatch's samples when none are given (``training.batching.size``'s default too).
+DEFAULT_SIZE = 32
+
 
 @dataclass(frozen=True)
 class Batching:
-    """How an epoch is cut into steps."""
+    """How an epoch is cut into steps (a minibatch of more than the ``n`` samples there are is
+    one batch of all of them)."""
 
     strategy: str  # "full" | "sgd" | "minibatch"
-    size: int = 32
+    size: int = DEFAULT_SIZE
 
     def batch_size(self, n: int) -> int:
         if self.strategy == "full":

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .epoch import BatchGatherer
-from .training import TrainData, TrainingState, apply_update, forward_backward
+from .split import Split
+from .training import TrainingState, apply_update, forward_backward
 
 BETA = 0.98
 STOP_FACTOR = 4.0
@@ -83,11 +84,11 @@ def range_test(
         yield test
 
 
-def training_steps(training: TrainingState, data: TrainData) -> Callable[[float], float]:
-    """One update of ``training`` on the next batch of ``data`` at a given rate: its batches in
+def training_steps(training: TrainingState, split: Split) -> Callable[[float], float]:
+    """One update of ``training`` on the next batch of ``split`` at a given rate: its batches in
     the training's own order (shuffled each pass from its generator), with its clipping."""
-    n = len(data.X_train)
-    batches = BatchGatherer(data.X_train, data.y_train, training.batching.batch_size(n))
+    n = len(split)
+    batches = BatchGatherer(split.X, split.y, training.batching.batch_size(n))
     order: Iterator[object] = iter(())
 
     def step(lr: float) -> float:

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from ..errors import CheckpointError, ConfigError
 from .layers import Dense, Dropout, Layer
+from .layers.base import layer_key
 from .losses import Loss, build_loss
 from .types import FLOAT_DTYPES, Array
 
@@ -40,7 +41,7 @@ def layout(layers: Sequence[Layer]) -> dict[str, ParamSlot]:
     """Where each parameter tensor of ``layers`` (already built) sits in the flat buffer: decayed
     tensors (weights) first, then the rest, each group in layer order. Allocates nothing."""
     specs = [
-        (f"layers.{i}.{spec.name}", spec)
+        (f"{layer_key(i)}.{spec.name}", spec)
         for i, layer in enumerate(layers)
         for spec in layer.param_specs()
     ]
@@ -57,7 +58,7 @@ def layout(layers: Sequence[Layer]) -> dict[str, ParamSlot]:
 def walk(layers: Sequence[Layer]) -> Iterator[tuple[str, Layer]]:
     """(name, layer) for every layer, residual blocks' inner layers included."""
     for i, layer in enumerate(layers):
-        yield from layer.walk(f"layers.{i}")
+        yield from layer.walk(layer_key(i))
 
 
 def output_problem(layer_type: str) -> str | None:
@@ -126,7 +127,7 @@ class Network:
             return
         for i, layer in enumerate(self.layers):
             for local, value in layer.initial_values(rng, self.dtype).items():
-                self.param(f"layers.{i}.{local}")[...] = value
+                self.param(f"{layer_key(i)}.{local}")[...] = value
 
     # ----------------------------------------------------------------- layout
     def _view(self, buffer: Array, slot: ParamSlot) -> Array:
@@ -134,7 +135,7 @@ class Network:
 
     def _bind(self) -> None:
         for i, layer in enumerate(self.layers):
-            prefix = f"layers.{i}."
+            prefix = f"{layer_key(i)}."
             names = [s.name for s in layer.param_specs()]
             layer.bind(
                 {n: self._view(self.params, self.slots[prefix + n]) for n in names},

@@ -41,13 +41,9 @@ def cosine(lr0: float, epochs: int, min_lr: float, total_epochs: int | None) -> 
     """Math (T = total_epochs, by default the run's epochs):
     lr(e) = min_lr + ½(lr₀ − min_lr)(1 + cos(π·e / T))   for e < T
     lr(e) = min_lr                                       for e ≥ T
-    The one rule across sections: min_lr ≤ lr₀ (the optimizer's lr).
+    The one rule across sections: min_lr ≤ lr₀ (the optimizer's lr; `floor_problem`).
     """
     total = epochs if total_epochs is None else total_epochs
-    if min_lr > lr0:
-        raise ConfigError(
-            f"cosine min_lr must lie in [0, lr]. Received: min_lr={min_lr} with lr={lr0}"
-        )
 
     def schedule(e: int) -> float:
         if e >= total:
@@ -120,11 +116,7 @@ def plateau(
     min_lr: float,
 ) -> Plateau:
     """The rate starts at lr₀ and falls by ``factor`` on each plateau, never below ``min_lr``
-    (which must lie in [0, lr₀])."""
-    if min_lr > lr0:
-        raise ConfigError(
-            f"plateau min_lr must lie in [0, lr]. Received: min_lr={min_lr} with lr={lr0}"
-        )
+    (which must lie in [0, lr₀]; `floor_problem`)."""
     return Plateau(lr0, monitor, factor, patience, min_delta, cooldown, min_lr)
 
 
@@ -231,5 +223,17 @@ def build_schedule(
         raise ConfigError(
             f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}"
         ) from None
-    base = kind.make(lr0, epochs, **check_all(f"schedule {name}", kind.hyper, params))
-    return Schedule(name, base, warmup)
+    checked = check_all(f"schedule {name}", kind.hyper, params)
+    problem = floor_problem(name, lr0, checked)
+    if problem:
+        raise ConfigError(problem)
+    return Schedule(name, kind.make(lr0, epochs, **checked), warmup)
+
+
+def floor_problem(name: str, lr0: float, params: Mapping[str, object]) -> str | None:
+    """Why schedule ``name``'s ``params`` do not fit the starting rate ``lr0``, or None: the one
+    rule across config sections, a floor ``min_lr`` must lie in [0, lr₀] (the optimizer's lr)."""
+    min_lr = params.get("min_lr")
+    if isinstance(min_lr, int | float) and min_lr > lr0:
+        return f"{name} min_lr must lie in [0, lr]. Received: min_lr={min_lr} with lr={lr0}"
+    return None

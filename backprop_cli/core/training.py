@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from .history import EarlyStopping
 from .network import Network
 from .optim import Optimizer
 from .schedules import Schedule
+from .split import Split
 from .types import Array
 
 if TYPE_CHECKING:
@@ -61,9 +63,23 @@ class EpochEnded:
     improved: bool  # the monitored metric reached a new best this epoch
 
 
+class StopReason(StrEnum):
+    """Why a run's training ended, as metrics.json's ``stop_reason`` spells it (a `str`)."""
+
+    COMPLETED = "completed"  # every epoch trained
+    EARLY_STOPPING = "early_stopping"
+    DIVERGED = "diverged"
+    INTERRUPTED = "interrupted"  # stopped after a step on request; resumable
+
+    @property
+    def finished(self) -> bool:
+        """Training reached its end (every epoch, or until early stopping)."""
+        return self in (StopReason.COMPLETED, StopReason.EARLY_STOPPING)
+
+
 @dataclass
 class Stopped:
-    reason: str  # "completed" | "early_stopping" | "diverged" | "interrupted"
+    reason: StopReason
     epoch: int
     detail: str = ""
 
@@ -75,22 +91,6 @@ class Warned:
 
 
 Event = EpochStarted | StepDone | EpochEnded | Stopped | Warned
-
-
-@dataclass
-class TrainData:
-    """Training and validation arrays, targets already in the loss's form."""
-
-    X_train: Array
-    y_train: NDArray[Any]
-    labels_train: NDArray[np.int64] | None
-    X_val: Array | None = None
-    y_val: NDArray[Any] | None = None
-    labels_val: NDArray[np.int64] | None = None
-
-    @property
-    def classification(self) -> bool:
-        return self.labels_train is not None
 
 
 @dataclass
@@ -147,18 +147,23 @@ def first_non_finite(net: Network) -> str:
 
 
 def train(
-    training: TrainingState, data: TrainData, stop: Callable[[], bool] | None = None
+    training: TrainingState,
+    split: Split,
+    val: Split | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Iterator[Event]:
-    """Run the remaining epochs of ``training``, yielding an event per epoch start, step and end.
+    """Run the remaining epochs of ``training`` on the training ``split`` (evaluated on ``val``
+    after each epoch), yielding an event per epoch start, step and end. Both splits hold their
+    targets in the loss's form (`Split.for_loss`); accuracy is kept when they have labels.
 
     ``stop`` is asked after every step: when it answers True, training ends there with
-    ``Stopped("interrupted")``; the epoch in progress is left unfinished (``training.epoch`` still
-    counts only completed epochs).
+    ``Stopped(StopReason.INTERRUPTED)``; the epoch in progress is left unfinished
+    (``training.epoch`` still counts only completed epochs).
     """
-    net, n = training.net, len(data.X_train)
+    net, n = training.net, len(split)
     steps = training.batching.steps_per_epoch(n)
-    batches = BatchGatherer(data.X_train, data.y_train, training.batching.batch_size(n))
-    accuracy = AccuracyTally(net, data.labels_train, n)
+    batches = BatchGatherer(split.X, split.y, training.batching.batch_size(n))
+    accuracy = AccuracyTally(net, split.labels, n)
     diagnostics = training.diagnostics
     while training.epoch < training.epochs:
         epoch = training.epoch + 1
@@ -174,7 +179,7 @@ def train(
             start = time.perf_counter()
             out, loss, norm = forward_backward(training, Xb, yb)
             if not (math.isfinite(loss) and math.isfinite(norm)):
-                yield Stopped("diverged", epoch, _diverged_at(net, loss, epoch, k + 1))
+                yield Stopped(StopReason.DIVERGED, epoch, _diverged_at(net, loss, epoch, k + 1))
                 return
             apply_update(training, lr)
             seconds += time.perf_counter() - start
@@ -185,24 +190,28 @@ def train(
             yield StepDone(epoch, k + 1, steps, loss, training.step, lr, norm)
             if stop is not None and stop():
                 detail = f"stopped during epoch {epoch} after step {k + 1} of {steps}"
-                yield Stopped("interrupted", epoch, detail)
+                yield Stopped(StopReason.INTERRUPTED, epoch, detail)
                 return
         row: dict[str, float] = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / n}
-        if data.classification:
+        if split.labels is not None:
             row["train_accuracy"] = accuracy.correct() / n
-        row.update(_validation(net, data))
+        row.update(_validation(net, val))
         row["grad_norm"] = norm_sum / steps
         row["train_seconds"] = seconds
         if diagnostics is not None:
             row.update(diagnostics.end_epoch())
         if not np.all(np.isfinite(net.params)):
-            yield Stopped("diverged", epoch, f"non-finite weights after epoch {epoch}; " + _HINT)
+            yield Stopped(
+                StopReason.DIVERGED, epoch, f"non-finite weights after epoch {epoch}; " + _HINT
+            )
             return
         training.epoch = epoch
         stopper = training.monitor
         monitored = row.get(stopper.monitor, row["train_loss"])
         if not math.isfinite(monitored):
-            yield Stopped("diverged", epoch, f"non-finite {stopper.monitor} at epoch {epoch}")
+            yield Stopped(
+                StopReason.DIVERGED, epoch, f"non-finite {stopper.monitor} at epoch {epoch}"
+            )
             return
         improved = stopper.update(epoch, monitored)
         if improved:
@@ -213,10 +222,12 @@ def train(
             yield Warned(epoch, message)
         if stopper.should_stop:
             _restore_best(training)
-            yield Stopped("early_stopping", epoch, f"no improvement for {stopper.patience} epochs")
+            yield Stopped(
+                StopReason.EARLY_STOPPING, epoch, f"no improvement for {stopper.patience} epochs"
+            )
             return
     _restore_best(training)
-    yield Stopped("completed", training.epoch)
+    yield Stopped(StopReason.COMPLETED, training.epoch)
 
 
 def _restore_best(training: TrainingState) -> None:
@@ -267,11 +278,11 @@ def _diverged_at(net: Network, loss: float, epoch: int, step: int) -> str:
     )
 
 
-def _validation(net: Network, data: TrainData) -> dict[str, float]:
+def _validation(net: Network, val: Split | None) -> dict[str, float]:
     """The validation split's loss (and accuracy), when there is one."""
-    if data.X_val is None or data.y_val is None:
+    if val is None:
         return {}
-    loss, accuracy = evaluate(net, data.X_val, data.y_val, data.labels_val)
+    loss, accuracy = evaluate(net, val.X, val.y, val.labels)
     return {"val_loss": loss} if accuracy is None else {"val_loss": loss, "val_accuracy": accuracy}
 
 

@@ -19,7 +19,7 @@ _HOMES = {
     "GENERATORS": "generators",
     "SHIPPED": "files",
     "SHIPPED_TABLES": "files",
-    "Splits": "splits",
+    "Dataset": "splits",
     "Standardizer": "standardizer",
     "scale_targets": "splits",
     "generator_options": "generators",
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .files import SHIPPED, SHIPPED_TABLES
     from .generators import GENERATORS, generator_options
     from .sources import load_data, load_raw
-    from .splits import Splits, scale_targets
+    from .splits import Dataset, scale_targets
     from .standardizer import Standardizer
     from .table.split import table_request, table_source
 
@@ -41,7 +41,7 @@ __all__ = [
     "GENERATORS",
     "SHIPPED",
     "SHIPPED_TABLES",
-    "Splits",
+    "Dataset",
     "Standardizer",
     "generator_options",
     "load_data",

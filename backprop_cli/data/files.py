@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core.split import Split
 from ..errors import DataError
 from ..system.reading import check_regular, check_zip_size
 from .table.read import read_numbers
@@ -22,7 +23,8 @@ class RawData:
 
     X: NDArray[np.float64]
     y: NDArray[Any]
-    given: dict[str, NDArray[Any]] = field(default_factory=dict)  # X_val, y_val, X_test, y_test
+    #: Splits the file gives itself, by name (an .npz's X_val and y_val, X_test and y_test).
+    given: dict[str, Split] = field(default_factory=dict)
     class_names: list[str] | None = None
     #: The names of X's columns and of the target, when the file names them (a CSV header).
     feature_names: list[str] | None = None
@@ -98,19 +100,25 @@ def _load_npz(path: Path) -> RawData:
     for key in ("X", "y"):
         if key not in arrays:
             raise DataError(f"{path}: missing array {key!r} (has: {', '.join(arrays) or 'none'})")
-    given: dict[str, NDArray[Any]] = {
-        k: arrays[k] for k in ("X_val", "y_val", "X_test", "y_test") if k in arrays
-    }
     for split in ("val", "test"):
-        if (f"X_{split}" in given) != (f"y_{split}" in given):
+        if (f"X_{split}" in arrays) != (f"y_{split}" in arrays):
             raise DataError(f"{path}: X_{split} and y_{split} must come together")
     X, y = arrays["X"], arrays["y"]
     for suffix in ("", "_val", "_test"):
         if f"X{suffix}" in arrays:
             _check_pair(path, suffix, arrays[f"X{suffix}"], arrays[f"y{suffix}"], X, y)
     check_labels(str(path), {k: v for k, v in arrays.items() if k in ("y", "y_val", "y_test")})
-    given = {k: (v.astype(np.int64) if v.dtype == bool else v) for k, v in given.items()}
-    return RawData(X.astype(np.float64), y.astype(np.int64) if y.dtype == bool else y, given)
+    given = {
+        split: Split(arrays[f"X_{split}"], _labels(arrays[f"y_{split}"]))
+        for split in ("val", "test")
+        if f"X_{split}" in arrays
+    }
+    return RawData(X.astype(np.float64), _labels(y), given)
+
+
+def _labels(y: NDArray[Any]) -> NDArray[Any]:
+    """Boolean targets as the class indices 0 and 1; others as they are."""
+    return y.astype(np.int64) if y.dtype == bool else y
 
 
 def read_npz(path: Path) -> dict[str, NDArray[Any]]:

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core.split import Split
 from ..errors import ConfigError, DataError
 from ..system import testhooks
 from . import memory as memory_data
 from .files import RawData, check_labels, load_file, load_shipped
 from .generators import GENERATORS, generate
-from .splits import Splits, make_splits, standardize, validation_of
+from .splits import Dataset, make_splits, standardize, validation_of
 from .table.split import load_table_splits, table_source
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def load_data(
     scale: bool,
     dtype: np.dtype,
     memory: Any = None,
-) -> Splits:
+) -> Dataset:
     """Everything a run needs from its ``data:`` section, in the run's dtype. ``task``
     ("classification" or "regression", from the loss) decides what a table's target becomes.
     ``memory``: data held in memory (`memory`), read in place of the file."""
@@ -90,8 +91,8 @@ def _memory_splits(
     scale: bool,
     dtype: np.dtype,
     memory: Any,
-) -> Splits:
-    """Splits of a table or of ``(X, y)`` arrays held in memory."""
+) -> Dataset:
+    """The splits of a table or of ``(X, y)`` arrays held in memory."""
     arrow = memory_data.as_arrow(memory, "data")
     if arrow is not None:
         return load_table_splits(arrow, data, task, rng, scale, dtype)
@@ -112,35 +113,37 @@ def _raw_splits(
     rng: np.random.Generator,
     scale: bool,
     dtype: np.dtype,
-) -> Splits:
-    """Splits of features and targets as read (an .npz file, a shipped or generated data set)."""
-    _check_finite(source, {"X": raw.X, "y": raw.y, **raw.given})
-    rows = len(raw.X) + sum(len(v) for k, v in raw.given.items() if k.startswith("X"))
-    check_labels(source, {"y": raw.y, **{k: v for k, v in raw.given.items() if k[0] == "y"}}, rows)
+) -> Dataset:
+    """The splits of features and targets as read (an .npz file, a shipped or generated data
+    set)."""
+    arrays = {"X": raw.X, "y": raw.y}
+    for name, split in raw.given.items():
+        arrays |= {f"X_{name}": split.X, f"y_{name}": split.y}
+    _check_finite(source, arrays)
+    rows = sum(len(a) for key, a in arrays.items() if key[0] == "X")
+    check_labels(source, {key: a for key, a in arrays.items() if key[0] == "y"}, rows)
     if raw.y.ndim not in (1, 2):
         raise DataError(f"{source}: y must be 1-D labels or 2-D targets; shape {raw.y.shape}")
     if len(raw.X) == 0:
         raise DataError(f"{source}: the data set is empty")
-    splits = make_splits(raw.X, raw.y, validation_of(data), data.test_split, rng, raw.given, source)
+    data_set = make_splits(
+        raw.X, raw.y, validation_of(data), data.test_split, rng, raw.given, source
+    )
     if scale:
-        splits = standardize(splits)
+        data_set = standardize(data_set)
 
-    def cast(a: NDArray[Any] | None) -> NDArray[Any] | None:
-        if a is None:
-            return None
+    def cast(a: NDArray[Any]) -> NDArray[Any]:
         if np.issubdtype(a.dtype, np.integer):
             return np.ascontiguousarray(a, dtype=np.int64)
         return np.ascontiguousarray(a, dtype=dtype)
 
-    return Splits(
-        cast(splits.X_train),  # type: ignore[arg-type]
-        cast(splits.y_train),  # type: ignore[arg-type]
-        cast(splits.X_val),
-        cast(splits.y_val),
-        cast(splits.X_test),
-        cast(splits.y_test),
-        splits.scaler,
-        raw.feature_names,
-        raw.target_name,
+    cast_splits = {
+        name: Split(cast(split.X), cast(split.y)) for name, split in data_set.splits().items()
+    }
+    return Dataset.of(
+        cast_splits,
+        scaler=data_set.scaler,
+        feature_names=raw.feature_names,
+        target_name=raw.target_name,
         classes=raw.class_names,
     )

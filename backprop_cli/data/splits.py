@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core.split import NAMES, Split
 from ..errors import DataError
 from .standardizer import Standardizer
 
@@ -19,15 +21,13 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Splits:
-    """The data a run trains and evaluates on; standardization statistics from the train split."""
+class Dataset:
+    """The data a run trains and evaluates on: one `Split` per split name (``train``, and
+    ``val`` and ``test`` when held out), with what was fitted on the training split."""
 
-    X_train: NDArray[Any]
-    y_train: NDArray[Any]
-    X_val: NDArray[Any] | None
-    y_val: NDArray[Any] | None
-    X_test: NDArray[Any] | None
-    y_test: NDArray[Any] | None
+    train: Split
+    val: Split | None = None
+    test: Split | None = None
     #: The features' standardization, fitted on the training split (None: not standardized).
     scaler: Standardizer | None = None
     #: The names of the feature columns and of the target, when the data file names them.
@@ -42,6 +42,24 @@ class Splits:
     #: A regression's target standardization (see `scale_targets`), None when not scaled.
     target_scale: Standardizer | None = None
 
+    @classmethod
+    def of(cls, splits: Mapping[str, Split], **fitted: Any) -> Dataset:
+        """The data set of ``splits`` by name (``train`` among them) and what was fitted."""
+        return cls(splits["train"], splits.get("val"), splits.get("test"), **fitted)
+
+    def split(self, name: str) -> Split | None:
+        """The split called ``name`` (one of `NAMES`), None when it is not held out."""
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+    def splits(self) -> dict[str, Split]:
+        """Every split held, by name, in the order of `NAMES`."""
+        held = {name: self.split(name) for name in NAMES}
+        return {name: split for name, split in held.items() if split is not None}
+
+    def sizes(self) -> dict[str, int]:
+        """The rows of each split by name, 0 for one not held out."""
+        return {name: len(s) if (s := self.split(name)) is not None else 0 for name in NAMES}
+
     @property
     def mean(self) -> NDArray[Any] | None:
         """The features' μ (`scaler`), None when they are not standardized."""
@@ -53,16 +71,17 @@ class Splits:
         return None if self.scaler is None else self.scaler.std
 
     @property
-    def is_classification(self) -> bool:
-        return bool(np.issubdtype(self.y_train.dtype, np.integer))
+    def labelled(self) -> bool:
+        """Whether the targets are class indices (integers), so that accuracy is kept."""
+        return bool(np.issubdtype(self.train.y.dtype, np.integer))
 
     @property
     def n_features(self) -> int:
-        return int(self.X_train.shape[1])
+        return int(self.train.X.shape[1])
 
     def labels(self) -> NDArray[np.int64]:
-        parts = [y for y in (self.y_train, self.y_val, self.y_test) if y is not None]
-        return np.concatenate(parts).astype(np.int64)
+        """The class index of every row, over all splits."""
+        return np.concatenate([s.y for s in self.splits().values()]).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -197,32 +216,31 @@ def make_splits(
     validation: Validation,
     test_fraction: float,
     rng: np.random.Generator,
-    given: dict[str, NDArray[Any]] | None = None,
+    given: dict[str, Split] | None = None,
     source: str = "data",
-) -> Splits:
-    """Split (X, y); splits already given by the file replace the fractions for that split."""
+) -> Dataset:
+    """Split (X, y); splits already given by the file (by name) replace the fractions for that
+    split."""
     given = given or {}
     n = len(X)
     if len(y) != n:
         raise DataError(f"{source}: X has {n} samples but y has {len(y)}")
     classify = bool(np.issubdtype(y.dtype, np.integer))
-    if "X_val" in given and isinstance(validation, Fold):
+    if "val" in given and isinstance(validation, Fold):
         raise DataError(
             f"{source}: the file gives its own validation split (X_val); cross-validation "
             "needs data without one"
         )
-    val_f = 0.0 if "X_val" in given else validation
-    test_f = 0.0 if "X_test" in given else test_fraction
+    val_f = 0.0 if "val" in given else validation
+    test_f = 0.0 if "test" in given else test_fraction
     tr, va, te = split_indices(n, val_f, test_f, rng, y if classify else None, source)
 
-    def pick(idx: NDArray[np.intp], key: str, held: Validation) -> tuple[Any, Any]:
-        if f"X_{key}" in given:
-            return given[f"X_{key}"].astype(np.float64), given[f"y_{key}"]
-        return (X[idx], y[idx]) if holds_out(held) else (None, None)
+    def pick(idx: NDArray[np.intp], name: str, held: Validation) -> Split | None:
+        if name in given:
+            return Split(given[name].X.astype(np.float64), given[name].y)
+        return Split(X[idx], y[idx]) if holds_out(held) else None
 
-    X_val, y_val = pick(va, "val", val_f)
-    X_test, y_test = pick(te, "test", test_f)
-    return Splits(X[tr], y[tr], X_val, y_val, X_test, y_test)
+    return Dataset(Split(X[tr], y[tr]), pick(va, "val", val_f), pick(te, "test", test_f))
 
 
 def too_few(source: object, n: int, validation: Validation, test_fraction: float, why: str) -> str:
@@ -233,7 +251,7 @@ def too_few(source: object, n: int, validation: Validation, test_fraction: float
     return f"{source}: {n} samples are too few for {held} and test_split={test_fraction}: {why}"
 
 
-def standardize(splits: Splits, numeric: NDArray[np.bool_] | None = None) -> Splits:
+def standardize(data: Dataset, numeric: NDArray[np.bool_] | None = None) -> Dataset:
     """Scale features to zero mean and unit variance, fitted on the training split only
     (`Standardizer.fit`: only the columns ``numeric`` marks). Works in place on the split arrays
     (always new arrays, never views of the data as read), so standardizing needs no second copy
@@ -242,27 +260,17 @@ def standardize(splits: Splits, numeric: NDArray[np.bool_] | None = None) -> Spl
     Raises:
         DataError: a feature whose μ or σ cannot be represented in the data's dtype.
     """
-    scaler = Standardizer.fit(splits.X_train, numeric, splits.feature_names)
-    for X in (splits.X_train, splits.X_val, splits.X_test):
-        if X is not None:
-            scaler.transform_in_place(X)
-    return dataclasses.replace(splits, scaler=scaler)
+    scaler = Standardizer.fit(data.train.X, numeric, data.feature_names)
+    for split in data.splits().values():
+        scaler.transform_in_place(split.X)
+    return dataclasses.replace(data, scaler=scaler)
 
 
-def scale_targets(splits: Splits) -> Splits:
-    """The splits with a regression's targets standardized (`Standardizer.fit_target`), fitted
+def scale_targets(data: Dataset) -> Dataset:
+    """The data with a regression's targets standardized (`Standardizer.fit_target`), fitted
     on the training split only. New target arrays: the data as read (or cached) is left as it
     is."""
-    y = splits.y_train
-    scale = Standardizer.fit_target(y)
+    scale = Standardizer.fit_target(data.train.y)
 
-    def scaled(part: NDArray[Any] | None) -> NDArray[Any] | None:
-        return None if part is None else scale.scale(part)
-
-    return dataclasses.replace(
-        splits,
-        y_train=scale.scale(y),
-        y_val=scaled(splits.y_val),
-        y_test=scaled(splits.y_test),
-        target_scale=scale,
-    )
+    scaled = {name: Split(split.X, scale.scale(split.y)) for name, split in data.splits().items()}
+    return dataclasses.replace(data, **scaled, target_scale=scale)  # type: ignore[arg-type]

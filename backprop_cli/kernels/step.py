@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..core.layers import Dense
+from ..core.layers.base import layer_key
 from ..core.losses import MeanSquaredError, SigmoidBinaryCrossEntropy, SoftmaxCrossEntropy
 from ..core.network import Network
 from ..core.types import Array
@@ -149,7 +150,7 @@ class DenseStep:
         rows, alphas, col = [], [], net.input_dim
         src = 0
         for i, layer in enumerate(layers):
-            w, b = net.slots[f"layers.{i}.W"], net.slots[f"layers.{i}.b"]
+            w, b = net.slots[f"{layer_key(i)}.W"], net.slots[f"{layer_key(i)}.b"]
             kind = 0 if layer.fused_output else UNITS[layer.activation.name]
             rows.append((layer.fan_in, layer.units, w.offset, b.offset, src, col, kind))
             alphas.append(float(getattr(layer.activation, "alpha", 0.0)))

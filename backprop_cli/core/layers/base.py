@@ -27,6 +27,13 @@ class ParamSpec:
     trainable: bool = True
 
 
+def layer_key(index: int) -> str:
+    """The name of layer ``index`` of a sequence of layers (a network's, a residual block's):
+    ``layers.{index}``; its parameter ``W`` is ``layers.{index}.W``, the key a state dict and a
+    checkpoint give it."""
+    return f"layers.{index}"
+
+
 def activation_specs(activation: Activation, units: int) -> list[ParamSpec]:
     """The tensors an activation learns (prelu's slopes), stored with its layer's parameters and
     never weight-decayed."""

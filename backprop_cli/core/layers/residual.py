@@ -8,7 +8,7 @@ import numpy as np
 
 from ..scratch import Buffer, Scratch
 from ..types import Array
-from .base import Layer, ParamSpec
+from .base import Layer, ParamSpec, layer_key
 
 
 def width_problem(fan_in: int, end: int) -> str | None:
@@ -67,21 +67,21 @@ class Residual(Layer):
 
     def param_specs(self) -> list[ParamSpec]:
         return [
-            ParamSpec(f"layers.{j}.{s.name}", s.shape, s.decay, s.trainable)
+            ParamSpec(f"{layer_key(j)}.{s.name}", s.shape, s.decay, s.trainable)
             for j, layer in enumerate(self.layers)
             for s in layer.param_specs()
         ]
 
     def initial_values(self, rng: np.random.Generator, dtype: np.dtype) -> dict[str, Array]:
         return {
-            f"layers.{j}.{name}": value
+            f"{layer_key(j)}.{name}": value
             for j, layer in enumerate(self.layers)
             for name, value in layer.initial_values(rng, dtype).items()
         }
 
     def bind(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
         for j, layer in enumerate(self.layers):
-            prefix = f"layers.{j}."
+            prefix = f"{layer_key(j)}."
             layer.bind(
                 {k.removeprefix(prefix): v for k, v in params.items() if k.startswith(prefix)},
                 {k.removeprefix(prefix): v for k, v in grads.items() if k.startswith(prefix)},

@@ -33,18 +33,23 @@ import secrets
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ...core.split import NAMES, Split
 from ...errors import ConfigError
 from ...system import caches
 from ...system.private import private_folder, trusted
 
+if TYPE_CHECKING:
+    from ..splits import Dataset
+
 #: Changes whenever what an entry holds or means changes.
 VERSION = 4
-ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "mean", "std")
+#: An entry's arrays: each split's features and targets (``X_train`` … ``y_test``), μ and σ.
+ARRAYS = (*(f"{part}_{name}" for name in NAMES for part in "Xy"), "mean", "std")
 DEFAULT_MAX_BYTES = 10 << 30
 #: The entry's manifest, written last.
 MANIFEST = "meta.json"
@@ -60,6 +65,20 @@ STALE_SECONDS = 24 * 3600
 
 class DamagedEntryError(ValueError):
     """An entry that is not whole or not what its manifest says."""
+
+
+def arrays_of(data: Dataset) -> dict[str, NDArray[Any] | None]:
+    """The arrays an entry keeps of ``data`` (`ARRAYS`; None for a split not held out)."""
+    arrays: dict[str, NDArray[Any] | None] = {array: None for array in ARRAYS}
+    for name, split in data.splits().items():
+        arrays |= {f"X_{name}": split.X, f"y_{name}": split.y}
+    return arrays | {"mean": data.mean, "std": data.std}
+
+
+def splits_of(arrays: dict[str, NDArray[Any] | None]) -> dict[str, Split]:
+    """The splits an entry's arrays hold, by name (each with both its X and its y)."""
+    pairs = {name: (arrays.get(f"X_{name}"), arrays.get(f"y_{name}")) for name in NAMES}
+    return {name: Split(X, y) for name, (X, y) in pairs.items() if X is not None and y is not None}
 
 
 def enabled() -> bool:

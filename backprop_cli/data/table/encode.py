@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ...core.split import Split
 from ...errors import DataError
 from ...system.resources import memory_bytes, size_text
 from ..splits import Validation
@@ -38,8 +39,8 @@ class Prepared:
     done on the way (for `bprop inspect`)."""
 
     encoding: Encoding
-    X: dict[str, NDArray[Any] | None]
-    y: dict[str, NDArray[Any] | None]
+    #: The encoded rows of each split held, by name (`Split`).
+    splits: dict[str, Split]
     #: Class name → rows of it (classification).
     class_counts: dict[str, int] = field(default_factory=dict)
     dropped_target: int = 0
@@ -134,23 +135,21 @@ def prepare_table(
         table.target, task, classes, settings.missing, settings.unknown, table.unused,
     )  # fmt: skip
     _check_width(table, encoding, len(rows), dtype)
-    X: dict[str, NDArray[Any] | None] = {}
-    Y: dict[str, NDArray[Any] | None] = {}
-    for split, index, held in (("val", va, holds_out(validation)), ("test", te, test_fraction > 0)):
-        X[split] = Y[split] = None
-        if held:
-            X[split] = encoding.encode(table, rows[index], dtype, ignore_unknown=True)
-            Y[split] = kept_y[index]
+    held: dict[str, Split] = {}
+    for name, index, kept in (("val", va, holds_out(validation)), ("test", te, test_fraction > 0)):
+        if kept:
+            X = encoding.encode(table, rows[index], dtype, ignore_unknown=True)
+            held[name] = Split(X, kept_y[index])
     if in_place and encoding.as_read(table, dtype):
-        X["train"] = encoding.encode_in_place(table, rows[tr])  # the table's matrix, reused
+        X = encoding.encode_in_place(table, rows[tr])  # the table's matrix, reused
     else:
-        X["train"] = encoding.encode(table, rows[tr], dtype)
-    Y["train"] = kept_y[tr]
+        X = encoding.encode(table, rows[tr], dtype)
+    splits = {"train": Split(X, kept_y[tr]), **held}
     counts: dict[str, int] = {}
     if classes is not None:
         tally = np.bincount(kept_y, minlength=len(classes))
         counts = {name: int(c) for name, c in zip(classes, tally, strict=True)}
-    return Prepared(encoding, X, Y, counts, dropped_target, dropped_missing)
+    return Prepared(encoding, splits, counts, dropped_target, dropped_missing)
 
 
 def _check_width(table: Table, encoding: Encoding, n_rows: int, dtype: np.dtype) -> None:

@@ -10,7 +10,7 @@ from .encoding import MISSING
 from .identifiers import row_identifiers
 
 if TYPE_CHECKING:
-    from ..splits import Splits
+    from ..splits import Dataset
     from .encode import Prepared
     from .read import Table
 
@@ -56,11 +56,10 @@ def _action(kind: str, gaps: int, missing: str) -> str:
 
 
 def report(
-    table: Table, identifiers: list[str], prepared: Prepared, splits: Splits, seconds: float
+    table: Table, identifiers: list[str], prepared: Prepared, data: Dataset, seconds: float
 ) -> dict[str, Any]:
     """Everything `bprop inspect` shows of a table that prepared without error (``identifiers``:
     its columns unique per row)."""
-    parts = [splits.X_train, splits.X_val, splits.X_test]
     encoding = prepared.encoding
     return {
         "source": str(table.source),
@@ -74,12 +73,9 @@ def report(
             "missing_target": prepared.dropped_target,
             "missing_features": prepared.dropped_missing,
         },
-        "splits": {
-            name: 0 if X is None else len(X)
-            for name, X in zip(("train", "val", "test"), parts, strict=True)
-        },
+        "splits": data.sizes(),
         "input_width": encoding.width,
-        "feature_bytes": sum(0 if X is None else X.nbytes for X in parts),
+        "feature_bytes": sum(split.X.nbytes for split in data.splits().values()),
         "load_seconds": seconds,
     }
 

@@ -15,7 +15,7 @@ from ...system import testhooks
 from ...system.reading import check_regular
 from ..files import SHIPPED_TABLES, shipped_path
 from ..memory import converted
-from ..splits import Splits, standardize, validation_of
+from ..splits import Dataset, standardize, validation_of
 from ..standardizer import Standardizer
 from . import cache
 from .arrow import table_ending
@@ -57,7 +57,7 @@ def load_table_splits(
     rng: np.random.Generator,
     scale: bool,
     dtype: np.dtype,
-) -> Splits:
+) -> Dataset:
     """Read a table, fit its encoding on the training split and encode every split; or read
     all that from the cache when this file was prepared so before (see `cache`). A table held
     in memory (a pyarrow Table) is prepared as a file of the same columns would be, never
@@ -114,7 +114,7 @@ def load_table_splits(
         "encoding": splits.encoding.to_json(),
         "report": splits.report,
     }
-    arrays = {name: getattr(splits, name) for name in cache.ARRAYS}
+    arrays = cache.arrays_of(splits)
     stored = cache.store(name, arrays, meta)
     splits.report["cache"] = "stored" if stored else "off"
     return splits
@@ -122,26 +122,23 @@ def load_table_splits(
 
 def _cached_splits(
     arrays: dict[str, NDArray[Any] | None], meta: dict[str, Any], source: str
-) -> Splits | None:
-    """Splits from a cache entry's arrays and metadata; None if they do not fit together."""
+) -> Dataset | None:
+    """The data set of a cache entry's arrays and metadata; None if they do not fit
+    together."""
     try:
         encoding = Encoding.from_json(meta["encoding"], source)
         report = dict(meta["report"])
         np.random.default_rng().bit_generator.state = meta["rng_after"]  # a valid state
     except (KeyError, TypeError, ValueError):
         return None
-    X = arrays["X_train"]
+    splits = cache.splits_of(arrays)
+    X = splits["train"].X if "train" in splits else None
     if X is None or X.ndim != 2 or X.shape[1] != encoding.width:
         return None
     mean, std = arrays["mean"], arrays["std"]
-    return Splits(
-        X,
-        arrays["y_train"],  # type: ignore[arg-type]
-        arrays["X_val"],
-        arrays["y_val"],
-        arrays["X_test"],
-        arrays["y_test"],
-        Standardizer(mean, std) if mean is not None and std is not None else None,
+    return Dataset.of(
+        splits,
+        scaler=Standardizer(mean, std) if mean is not None and std is not None else None,
         feature_names=encoding.columns,
         target_name=encoding.target,
         classes=encoding.classes,
@@ -157,7 +154,7 @@ def _prepare_table_splits(
     rng: np.random.Generator,
     scale: bool,
     dtype: np.dtype,
-) -> Splits:
+) -> Dataset:
     """Read a table, fit its encoding on the training split and encode every split."""
     started = time.perf_counter()
     table = read_table(path, table_request(data), dtype)
@@ -172,7 +169,7 @@ def _splits_of(
     scale: bool,
     dtype: np.dtype,
     started: float,
-) -> Splits:
+) -> Dataset:
     """A table's columns, its encoding fitted on the training split, as every split."""
     identifiers = row_identifiers(table)  # before the values are encoded in place
     settings = Settings(data.missing, data.class_names, data.unknown)
@@ -180,13 +177,8 @@ def _splits_of(
         table, task, settings, validation_of(data), data.test_split, rng, dtype, in_place=True
     )
     encoding = prepared.encoding
-    splits = Splits(
-        prepared.X["train"],  # type: ignore[arg-type]
-        prepared.y["train"],  # type: ignore[arg-type]
-        prepared.X["val"],
-        prepared.y["val"],
-        prepared.X["test"],
-        prepared.y["test"],
+    splits = Dataset.of(
+        prepared.splits,
         feature_names=encoding.columns,
         target_name=table.target,
         classes=encoding.classes,

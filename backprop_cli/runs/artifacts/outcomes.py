@@ -40,7 +40,8 @@ class RunStatus(StrEnum):
         return self in STOP_REASONS.values()
 
 
-#: metrics.json's stop reasons → the campaign files' statuses: the one place the two meet.
+#: metrics.json's stop reasons (`core.training.StopReason`) → the campaign files' statuses:
+#: the one place the two meet.
 STOP_REASONS = {
     "completed": RunStatus.OK,
     "early_stopping": RunStatus.EARLY_STOPPED,

@@ -92,7 +92,7 @@ def sweep_metric(cfg: ExperimentConfig, metric: str | None, columns: list[str]) 
     chosen = (
         metric
         or (cfg.sweep.metric if cfg.sweep else None)
-        or ("val_loss" if cfg.has_validation() else "train_loss")
+        or ("val_loss" if "val_loss" in columns else "train_loss")
     )
     if chosen not in columns:
         where = argument("metric") if chosen == metric else "sweep.metric"

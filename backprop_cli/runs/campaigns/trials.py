@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...config import ExperimentConfig, load_config, read_yaml
+from ...core.training import StopReason
 from ...errors import BpropError, ConfigError, argument
 from ...system.locking import check_free
 from ..artifacts.layout import CONFIG, METRICS, SWEEP_FILES, SWEEP_JSON, SWEEP_MARKER, fold_name
@@ -132,7 +133,7 @@ def is_finished(run_dir: Path) -> bool:
         metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(metrics, dict) and metrics.get("stop_reason") != "interrupted"
+    return isinstance(metrics, dict) and metrics.get("stop_reason") != StopReason.INTERRUPTED
 
 
 @dataclass

@@ -33,7 +33,7 @@ def run_range_test(
 
 def _updates(cfg: ExperimentConfig, ramp: np.ndarray) -> Iterator[RangeTest]:
     prepared = prepare(cfg)
-    step = training_steps(prepared.training, prepared.data)
+    step = training_steps(prepared.training, prepared.train)
     yield from range_test(step, ramp)
 
 

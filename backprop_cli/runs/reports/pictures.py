@@ -15,7 +15,7 @@ from ..artifacts.rundirs import is_checkpoint_name
 from ..train.plan import Plan
 from ..train.sinks import Outcome, Record, Sink
 from ..trained.evaluation import split_of
-from ..trained.model import Model, checkpoint_path, load_model, model_of_splits
+from ..trained.model import Model, checkpoint_path, load_model, model_of_data
 from . import boundary
 
 
@@ -38,38 +38,36 @@ class Pictures(Sink):
 
         plan = record.plan
         plot_history(outcome.history, RunLayout(self.run_dir).loss_plot, title=plan.cfg.name)
-        if outcome.status in ("completed", "early_stopping"):  # the final weights' boundary
+        if outcome.status.finished:  # the final weights' boundary
             at_the_end(plan, self.run_dir)
 
 
 def at_the_end(prepared: Plan, run_dir: Path) -> Path | None:
     """Draw the picture of a finished run (when one applies) into ``run_dir``."""
-    splits = prepared.splits
-    model = model_of_splits(prepared.cfg, prepared.net, splits, run_dir, prepared.task)
+    data = prepared.dataset
+    model = model_of_data(prepared.cfg, prepared.net, data, run_dir, prepared.task)
     name = boundary.picture_name(model.n_features, model.classification)
     if name is None:
         return None
-    mean, std, scale = splits.mean, splits.std, splits.target_scale
+    mean, std, scale = data.mean, data.std, data.target_scale
 
-    def raw(X: NDArray[Any] | None) -> NDArray[Any] | None:
+    def raw(X: NDArray[Any]) -> NDArray[Any]:
         """Features in the data's own units: the standardization undone."""
-        if X is None or mean is None or std is None:
+        if mean is None or std is None:
             return X
         return np.asarray(X, dtype=np.float64) * std + mean
 
-    def target(y: NDArray[Any] | None) -> NDArray[Any] | None:
+    def target(y: NDArray[Any]) -> NDArray[Any]:
         """Targets in their own units: a regression's standardization undone."""
-        return y if y is None or scale is None else scale.original(y)
+        return y if scale is None else scale.original(y)
 
+    shown = [(name, data.split(name)) for name in ("train", "val")]
     where = boundary.scene(
-        [
-            ("train", raw(splits.X_train), target(splits.y_train)),
-            ("val", raw(splits.X_val), target(splits.y_val)),
-        ],
+        [(name, raw(split.X), target(split.y)) for name, split in shown if split is not None],
         model.classification,
-        splits.feature_names,
-        splits.target_name,
-        splits.classes,
+        data.feature_names,
+        data.target_name,
+        data.classes,
     )
     path = run_dir / name
     title = f"{prepared.cfg.name}, epoch {prepared.training.epoch}"

@@ -16,21 +16,21 @@ from ...core.losses import is_classification
 from ...core.network import Network
 from ...core.optim import ClipByGlobalNorm, ClipByValue, FuseChain, Optimizer, build_optimizer
 from ...core.schedules import Schedule, build_schedule
-from ...core.training import TrainData, TrainingState
-from ...core.types import Array
-from ...data import Splits, load_data, scale_targets
+from ...core.split import Split
+from ...core.training import TrainingState
+from ...data import Dataset, load_data, scale_targets
 from ...errors import ConfigError
 from ...kernels import choose, fuse_chain, fuse_network, install_network, whole_step
 from ..trained.networks import network_of
 
 
-def build_splits(cfg: ExperimentConfig, rng: np.random.Generator, memory: Any = None) -> Splits:
+def build_splits(cfg: ExperimentConfig, rng: np.random.Generator, memory: Any = None) -> Dataset:
     """The run's data: loaded (from ``memory`` when the data is held there), split, its
     features standardized and, for a regression, its targets too (`scales_target`)."""
     scale, dtype = cfg.data.standardize, np.dtype(cfg.dtype)
-    splits = load_data(cfg.data, cfg.task(), rng, scale, dtype, memory)
-    scaled = scales_target(cfg) and not splits.is_classification
-    return scale_targets(splits) if scaled else splits
+    data = load_data(cfg.data, cfg.task(), rng, scale, dtype, memory)
+    scaled = scales_target(cfg) and not data.labelled
+    return scale_targets(data) if scaled else data
 
 
 def scales_target(cfg: ExperimentConfig) -> bool:
@@ -79,20 +79,34 @@ def build_schedule_from(cfg: ExperimentConfig) -> Schedule:
     return build_schedule(name, cfg.optimizer.lr, cfg.training.epochs, warmup, **params)
 
 
-def build_batching(cfg: ExperimentConfig) -> Batching:
+def build_batching(cfg: ExperimentConfig, n_train: int | None = None) -> Batching:
+    """The batch strategy of ``cfg``; given the ``n_train`` training rows, a minibatch larger
+    than them is refused (rather than silently cut to them).
+
+    Raises:
+        ConfigError: ``training.batching.size`` is more than ``n_train``.
+    """
     b = cfg.training.batching
-    return Batching(b.type, getattr(b, "size", 1))
+    size = getattr(b, "size", 1)
+    if n_train is not None and b.type == "minibatch" and size > n_train:
+        raise ConfigError(
+            f"training.batching.size: {size} is more than the {n_train} training samples; "
+            f"use at most {n_train}, or batching {{type: full}}"
+        )
+    return Batching(b.type, size)
 
 
 def build_training_state(
     cfg: ExperimentConfig,
     net: Network,
+    batching: Batching,
     shuffle_rng: np.random.Generator,
     has_validation: bool,
     n_train: int = 0,
 ) -> TrainingState:
-    """The training; ``has_validation`` says whether the data has a validation split, and
-    ``n_train`` (its training rows) how long the run is, for ``training.kernels: auto``."""
+    """The training, with ``batching`` (`build_batching`); ``has_validation`` says whether the
+    data has a validation split, and ``n_train`` (its training rows) how long the run is, for
+    ``training.kernels: auto``."""
     for key, watched in cfg.monitors().items():
         problem = monitor_problem(watched, has_validation)
         if problem:
@@ -103,7 +117,6 @@ def build_training_state(
         if stop
         else EarlyStopping.tracker("val_loss" if has_validation else "train_loss")
     )
-    batching = build_batching(cfg)
     updates = cfg.training.epochs * batching.steps_per_epoch(max(n_train, 1))
     kernels = choose(cfg.training.kernels, updates, net.n_params)
     optimizer = build_optimizer_from(cfg, fuse_chain if kernels == "fused" else None)
@@ -141,8 +154,8 @@ def fused_path() -> Fuse:
     return fuse_network
 
 
-def _class_list(splits: Splits, n_classes: int, shown: int = 10) -> str:
-    names = splits.classes or [str(c) for c in range(n_classes)]
+def _class_list(data: Dataset, n_classes: int, shown: int = 10) -> str:
+    names = data.classes or [str(c) for c in range(n_classes)]
     more = f", … ({len(names) - shown} more)" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
 
@@ -177,22 +190,18 @@ def class_weights(
     return weights
 
 
-def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> TrainData:
-    """Targets in the loss's form; label/output mismatches become config errors naming the key."""
-    n_train = len(splits.X_train)
-    size = getattr(cfg.training.batching, "size", None)
-    if size is not None and size > n_train:
-        raise ConfigError(
-            f"training.batching.size: {size} is more than the {n_train} training samples; "
-            f"use at most {n_train}, or batching {{type: full}}"
-        )
+def build_train_data(
+    cfg: ExperimentConfig, net: Network, data: Dataset
+) -> tuple[Split, Split | None]:
+    """The training and validation splits with their targets in the loss's form; label/output
+    mismatches become config errors naming the key."""
     last = f"model.layers.{len(cfg.model.layers) - 1}"
-    classify = splits.is_classification
+    classify = data.labelled
     if classify:
-        n_classes = int(splits.labels().max()) + 1
-        if splits.classes is not None:
-            n_classes = max(n_classes, len(splits.classes))
-        found = _class_list(splits, n_classes)
+        n_classes = int(data.labels().max()) + 1
+        if data.classes is not None:
+            n_classes = max(n_classes, len(data.classes))
+        found = _class_list(data, n_classes)
         binary = net.output_dim == 1
         if binary and n_classes > 2:
             raise ConfigError(
@@ -210,7 +219,7 @@ def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> Tra
                 "loss: cross_entropy needs integer class labels, but the targets are real "
                 "numbers; use loss mse for regression"
             )
-        width = 1 if splits.y_train.ndim == 1 else splits.y_train.shape[1]
+        width = 1 if data.train.y.ndim == 1 else data.train.y.shape[1]
         if width != net.output_dim:
             raise ConfigError(
                 f"{last}.units: the targets have {width} column(s) but the output layer has "
@@ -218,24 +227,11 @@ def build_train_data(cfg: ExperimentConfig, net: Network, splits: Splits) -> Tra
             )
 
     if classify:
-        names = splits.classes or [str(c) for c in range(max(n_classes, 2))]
-        weights = class_weights(cfg.training.class_weight, names, splits.y_train)
+        names = data.classes or [str(c) for c in range(max(n_classes, 2))]
+        weights = class_weights(cfg.training.class_weight, names, data.train.y)
         net.loss.set_class_weights(weights)
     elif cfg.training.class_weight is not None:
         raise ConfigError("training.class_weight: the targets are not classes; remove it")
 
-    def prep(y: NDArray[Any] | None) -> NDArray[Any] | None:
-        return None if y is None else net.prepare_targets(y)
-
-    def labels(y: NDArray[Any] | None) -> NDArray[np.int64] | None:
-        return y.astype(np.int64) if (classify and y is not None) else None
-
-    X_val: Array | None = splits.X_val
-    return TrainData(
-        splits.X_train,
-        net.prepare_targets(splits.y_train),
-        labels(splits.y_train),
-        X_val,
-        prep(splits.y_val),
-        labels(splits.y_val),
-    )
+    train = data.train.for_loss(net, classify)
+    return train, None if data.val is None else data.val.for_loss(net, classify)

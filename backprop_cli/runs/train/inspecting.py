@@ -35,29 +35,23 @@ def inspect_data(cfg: ExperimentConfig) -> tuple[dict[str, Any], str | None]:
         return partial(table, cfg.data.missing, cfg.task()), str(exc)
     if splits.report is not None:
         return splits.report, None
-    parts = [splits.X_train, splits.X_val, splits.X_test]
-    labels = [y for y in (splits.y_train, splits.y_val, splits.y_test) if y is not None]
+    parts = [split.X for split in splits.splits().values()]
     classes = None
-    if splits.is_classification:
-        counts = np.bincount(np.concatenate(labels).astype(np.int64))
+    if splits.labelled:
+        counts = np.bincount(splits.labels())
         names = splits.classes or [str(c) for c in range(len(counts))]
         classes = {name: int(n) for name, n in zip(names, counts, strict=False)}
     info = {
         "source": cfg.data.path or f"dataset {cfg.data.dataset}",
-        "rows": sum(len(X) for X in parts if X is not None),
+        "rows": sum(len(X) for X in parts),
         "columns": [],
-        "task": cfg.task()
-        if splits.is_classification or not is_classification(cfg.loss)
-        else "regression",
+        "task": cfg.task() if splits.labelled or not is_classification(cfg.loss) else "regression",
         "target": splits.target_name,
         "classes": classes,
         "dropped_rows": {"missing_target": 0, "missing_features": 0},
-        "splits": {
-            name: 0 if X is None else len(X)
-            for name, X in zip(("train", "val", "test"), parts, strict=True)
-        },
+        "splits": splits.sizes(),
         "input_width": splits.n_features,
-        "feature_bytes": sum(0 if X is None else X.nbytes for X in parts),
+        "feature_bytes": sum(X.nbytes for X in parts),
         "load_seconds": time.perf_counter() - started,
     }
     return info, None

@@ -19,10 +19,11 @@ from ...config import ExperimentConfig
 from ...core.history import columns
 from ...core.losses import is_classification
 from ...core.network import Network
+from ...core.split import Split
 from ...core.task import Task, class_count
-from ...core.training import TrainData, TrainingState
+from ...core.training import TrainingState
 from ...core.types import Array
-from ...data import Splits, table_source
+from ...data import Dataset, table_source
 from ...data.table import cache
 from ...errors import BpropError, ConfigError
 from ..artifacts.checkpoints import Checkpoint, DataRecord, restore
@@ -30,6 +31,7 @@ from ..artifacts.layout import RunLayout
 from ..artifacts.rundirs import run_of_checkpoint
 from ..trained.seeding import generators
 from .build import (
+    build_batching,
     build_network,
     build_splits,
     build_train_data,
@@ -43,9 +45,12 @@ class Plan:
     """Everything a run needs, built and checked before any file is written."""
 
     cfg: ExperimentConfig
-    splits: Splits
+    #: The data as loaded, split and standardized.
+    dataset: Dataset
     net: Network
-    data: TrainData
+    #: The training and validation splits as the training loop reads them (`Split.for_loss`).
+    train: Split
+    val: Split | None
     training: TrainingState
     task: Task
     resume: Checkpoint | None = None
@@ -55,8 +60,8 @@ class Plan:
     @property
     def history_columns(self) -> list[str]:
         """The columns this run's history rows will have."""
-        cols = columns(self.data.classification)
-        if self.data.X_val is None:
+        cols = columns(self.train.labels is not None)
+        if self.val is None:
             cols = [c for c in cols if not c.startswith("val_")]
         diagnostics = self.training.diagnostics
         return cols + (diagnostics.columns() if diagnostics is not None else [])
@@ -80,18 +85,20 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = Non
         checkpoint = Checkpoint.read(resume)
         check_same_config(checkpoint, cfg)
     streams = generators(cfg.seed)
-    splits = build_splits(cfg, streams.data, memory)
-    signature = data_signature(splits)
-    batching = cfg.training.batching
-    rows = len(splits.X_train) if batching.type == "full" else getattr(batching, "size", 1)
+    dataset = build_splits(cfg, streams.data, memory)
+    signature = data_signature(dataset)
+    n_train = len(dataset.train)
+    batching = build_batching(cfg, n_train)
     net = build_network(
-        cfg, splits.n_features, streams.weights, noise_rng=streams.noise, batch_rows=rows
+        cfg,
+        dataset.n_features,
+        streams.weights,
+        noise_rng=streams.noise,
+        batch_rows=batching.batch_size(n_train),
     )
-    data = build_train_data(cfg, net, splits)
-    task = task_of_run(cfg, net, splits)
-    training = build_training_state(
-        cfg, net, streams.shuffle, data.X_val is not None, len(data.X_train)
-    )
+    train, val = build_train_data(cfg, net, dataset)
+    task = task_of_run(cfg, net, dataset)
+    training = build_training_state(cfg, net, batching, streams.shuffle, val is not None, n_train)
     if checkpoint is not None:
         check_same_data(checkpoint, signature)
         restore(checkpoint, training)
@@ -104,19 +111,16 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = Non
     elif cfg.model.init_from:
         init = Checkpoint.read(Path(cfg.model.init_from))
         net.load_state_dict(init.params, source=cfg.model.init_from)
-    plan = Plan(cfg, splits, net, data, training, task, checkpoint, signature)
+    plan = Plan(cfg, dataset, net, train, val, training, task, checkpoint, signature)
     plan.seconds = time.perf_counter() - started
     return plan
 
 
-def task_of_run(cfg: ExperimentConfig, net: Network, splits: Splits) -> Task:
+def task_of_run(cfg: ExperimentConfig, net: Network, data: Dataset) -> Task:
     """What the run's outputs mean: the loss decides whether they are classes, the data names
     them."""
-    names = (
-        splits.classes
-        if splits.classes and len(splits.classes) == class_count(net.output_dim)
-        else None
-    )
+    classes = data.classes
+    names = classes if classes and len(classes) == class_count(net.output_dim) else None
     return Task.of(is_classification(cfg.loss), net.output_dim, names)
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ...config import ExperimentConfig
-from ...data import Splits
+from ...core.split import NAMES
+from ...data import Dataset
 from ...errors import CheckpointError
 from ..artifacts.checkpoints import Checkpoint, DataRecord
 
@@ -28,27 +29,27 @@ MAY_CHANGE = ("training.epochs", "training.early_stopping.patience", "name", "ou
 SHOWN = 8
 
 
-def data_signature(splits: Splits) -> DataRecord:
+def data_signature(data: Dataset) -> DataRecord:
     """What identifies the data a run trains on: the size of each split and the number of
     features, a digest of every split's values and of the standardization statistics, the
     columns' names and a table's encoding."""
-    parts = (splits.X_train, splits.y_train, splits.X_val, splits.y_val, splits.X_test,
-             splits.y_test, splits.mean, splits.std)  # fmt: skip
+    held = [data.split(name) for name in NAMES]
+    parts = [a for split in held for a in ((split.X, split.y) if split else (None, None))]
     digest = hashlib.blake2b(digest_size=16)
-    for part in parts:
+    for part in (*parts, data.mean, data.std):
         if part is not None:
             digest.update(str((part.dtype.str, part.shape)).encode())
             digest.update(np.ascontiguousarray(part).view(np.uint8).data)
-    n_train, n_val, n_test = (len(p) if p is not None else 0 for p in parts[0:6:2])
-    columns: dict[str, Any] = {"features": splits.feature_names, "target": splits.target_name}
+    n = data.sizes()
+    columns: dict[str, Any] = {"features": data.feature_names, "target": data.target_name}
     digest.update(json.dumps(columns).encode())
-    columns["classes"] = splits.classes  # named by the data set itself
+    columns["classes"] = data.classes  # named by the data set itself
     encoding = None
-    if splits.encoding is not None:
-        encoding = splits.encoding.to_json()
+    if data.encoding is not None:
+        encoding = data.encoding.to_json()
         digest.update(encoding.encode())
     return DataRecord(
-        (n_train, n_val, n_test, splits.n_features), digest.hexdigest(), columns, encoding
+        (n["train"], n["val"], n["test"], data.n_features), digest.hexdigest(), columns, encoding
     )
 
 

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ...core.training import EpochEnded, Event, StepDone, Stopped, evaluate, train
+from ...core.training import EpochEnded, Event, StepDone, Stopped, StopReason, evaluate, train
 from ...system.json_values import finite
 from ..trained.evaluation import scores
 from .plan import Plan
@@ -46,7 +44,7 @@ class RunStarted:
 class RunFinished:
     run_dir: Path | None
     metrics: dict[str, Any]
-    status: str  # "completed" | "early_stopping" | "diverged" | "interrupted"
+    status: StopReason
     files: list[str] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
 
@@ -63,24 +61,23 @@ def execute(
     holds too when the caller stops iterating (closes the generator or drops it).
     """
     started = time.perf_counter() - plan.seconds
-    splits, net, training = plan.splits, plan.net, plan.training
+    net, training = plan.net, plan.training
     record = Record(plan, full=any(sink.needs_states for sink in sinks))
     run_dir = next((sink.directory for sink in sinks if sink.directory is not None), None)
     for sink in sinks:
         sink.start(record)
-    n_val = 0 if splits.X_val is None else len(splits.X_val)
-    n_test = 0 if splits.X_test is None else len(splits.X_test)
+    n = plan.dataset.sizes()
     yield RunStarted(
-        run_dir, len(splits.X_train), n_val, n_test, net.n_params, training.epoch, training.epochs
+        run_dir, n["train"], n["val"], n["test"], net.n_params, training.epoch, training.epochs
     )
 
     def flush() -> None:
         for sink in sinks:
             sink.flush(record)
 
-    stopped = Stopped("completed", training.epoch)
+    stopped = Stopped(StopReason.COMPLETED, training.epoch)
     last_flush, flush_cost = time.monotonic(), 0.0
-    for event in train(training, plan.data, stop):
+    for event in train(training, plan.train, plan.val, stop):
         if isinstance(event, StepDone):
             record.steps.add(event.update, event.epoch, event.loss, event.lr, event.grad_norm)
         elif isinstance(event, EpochEnded):
@@ -101,8 +98,7 @@ def execute(
             raise
 
     monitor = training.monitor
-    finished = stopped.reason in ("completed", "early_stopping")
-    if finished and monitor.restore_best and training.best_params is not None:
+    if stopped.reason.finished and monitor.restore_best and training.best_params is not None:
         # the run ends with the restored best weights, however it finished
         final = record.capture(params_epoch=monitor.best_epoch)
         record.epoch_end = final.resumable_from(record.epoch_end)
@@ -134,7 +130,8 @@ def _metrics(
     steps: int,
     weights_epoch: int,
 ) -> dict[str, Any]:
-    training, splits, net = plan.training, plan.splits, plan.net
+    training, data, net = plan.training, plan.dataset, plan.net
+    sizes = data.sizes()
     metrics: dict[str, Any] = {
         "stop_reason": stopped.reason,
         "stop_detail": stopped.detail,
@@ -147,22 +144,18 @@ def _metrics(
         "train_seconds": sum(r["train_seconds"] for r in history),
         "final": history[-1] if history else {},
         "kernels": training.kernels,
-        "samples": {
-            "train": len(splits.X_train),
-            "validation": 0 if splits.X_val is None else len(splits.X_val),
-            "test": 0 if splits.X_test is None else len(splits.X_test),
-        },
+        "samples": {"train": sizes["train"], "validation": sizes["val"], "test": sizes["test"]},
     }
     monitor = training.monitor
     best = next((r for r in history if r["epoch"] == monitor.best_epoch), None)
     if best is not None:
         metrics["best"] = {"monitor": monitor.monitor, **best}
-    finished = stopped.reason in ("completed", "early_stopping")
-    if splits.X_test is not None and splits.y_test is not None and finished:
-        labels = splits.y_test.astype(np.int64) if plan.data.classification else None
-        loss, _ = evaluate(net, splits.X_test, net.prepare_targets(splits.y_test), labels)
+    test = data.test
+    if test is not None and stopped.reason.finished:
+        held = test.for_loss(net, plan.train.labels is not None)
+        loss, _ = evaluate(net, held.X, held.y, held.labels)
         # the figures as `bprop evaluate` computes them: a regression's in the target's units
-        outputs, truth, scale = net.predict(splits.X_test), splits.y_test, splits.target_scale
+        outputs, truth, scale = net.predict(test.X), test.y, data.target_scale
         if scale is not None:
             outputs, truth = scale.unscale(outputs), scale.original(truth)
         metrics["test"] = {"loss": loss} | scores(plan.task, outputs, truth)

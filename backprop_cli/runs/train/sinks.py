@@ -27,7 +27,7 @@ import numpy as np
 
 from ...config import to_yaml
 from ...core.history import columns
-from ...core.training import EpochEnded
+from ...core.training import EpochEnded, StopReason
 from ...core.types import Array
 from ...system.atomic import remove_stale_temporaries, write_text
 from ..artifacts.checkpoints import Checkpoint, capture, weights_epoch_of
@@ -41,7 +41,7 @@ from .plan import Plan
 class Outcome:
     """How a run ended: its status, the figures of metrics.json, and its history."""
 
-    status: str  # "completed" | "early_stopping" | "diverged" | "interrupted"
+    status: StopReason
     metrics: dict[str, Any]
     history: list[dict[str, float]] = field(repr=False)
 
@@ -69,10 +69,10 @@ class Record:
         if not self.full:
             epoch = weights_epoch_of(training, params, params_epoch)
             return Checkpoint({}, step=training.step, params_epoch=epoch)
-        splits = plan.splits
+        data = plan.dataset
         return capture(
-            training, self.resolved, plan.task, splits.scaler, params, params_epoch,
-            plan.signature, splits.target_scale,
+            training, self.resolved, plan.task, data.scaler, params, params_epoch,
+            plan.signature, data.target_scale,
         )  # fmt: skip
 
     def end_epoch(self, row: dict[str, float]) -> None:
@@ -135,7 +135,7 @@ class RunFiles(Sink):
             self._steps_written = len(record.steps)
         history = record.history
         if self._rows_written != len(history):
-            cols = columns(record.plan.data.classification)
+            cols = columns(record.plan.train.labels is not None)
             cols += [k for k in (history[0] if history else {}) if k not in cols]  # diagnostics
             csv_text, json_text = history_text(history, cols)
             write_text(self.layout.history_csv, csv_text)

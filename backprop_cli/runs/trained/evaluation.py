@@ -20,7 +20,7 @@ from ...core.task import Task
 from ...core.training import evaluate
 from ...core.types import Array
 from ...data.sources import load_data
-from ...data.splits import Splits
+from ...data.splits import Dataset
 from ...errors import DataError, argument
 from ...system.json_values import finite
 from .model import Model
@@ -31,17 +31,13 @@ def split_of(cfg: ExperimentConfig, split: str) -> tuple[NDArray[Any], NDArray[A
     """Raw (unstandardized) features and targets of ``split`` of ``cfg``'s data, drawn with its
     seed exactly as at training time."""
     data_rng = generators(cfg.seed).data
-    splits: Splits = load_data(cfg.data, cfg.task(), data_rng, False, np.dtype(np.float64))
-    X, y = {
-        "train": (splits.X_train, splits.y_train),
-        "val": (splits.X_val, splits.y_val),
-        "test": (splits.X_test, splits.y_test),
-    }[split]
-    if X is None or y is None:
+    data: Dataset = load_data(cfg.data, cfg.task(), data_rng, False, np.dtype(np.float64))
+    held = data.split(split)
+    if held is None:
         raise DataError(
             f"{argument('split')} {split}: this data has no {split} split; choose another split"
         )
-    return X, y
+    return held.X, held.y
 
 
 @dataclass

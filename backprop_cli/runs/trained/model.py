@@ -19,7 +19,7 @@ from ...config.model_spec import ModelSpec
 from ...core.network import Network
 from ...core.task import Task, class_count
 from ...core.types import Array
-from ...data.splits import Splits
+from ...data.splits import Dataset
 from ...data.standardizer import Standardizer
 from ...data.table.encoding import Encoding
 from ...errors import CheckpointError, ConfigError, DataError
@@ -51,8 +51,6 @@ class Model:
     #: The training file's feature and target column names (None without a header).
     feature_names: list[str] | None = None
     target_name: str | None = None
-    #: Class names in label order (None: the labels' numbers).
-    classes: list[str] | None = None
     #: A table's fitted encoding: how a file's columns become the inputs.
     encoding: Encoding | None = None
     #: The epoch whose end the weights are from (None for a model never saved).
@@ -82,6 +80,12 @@ class Model:
     def class_names(self) -> list[str]:
         """The name of each output class: the data's names, or 0, 1, ..."""
         return list(self.task.classes)
+
+    @property
+    def classes(self) -> list[str] | None:
+        """The data's names of the classes in label order (None: it named none), as the
+        task holds them."""
+        return self.task.class_names
 
     def table_encoding(self) -> Encoding | None:
         """How a table's columns become this model's inputs: its own encoding, or numeric
@@ -174,15 +178,14 @@ class Model:
         return self.target_scale.unscale(outputs)
 
 
-def model_of_splits(
-    cfg: ExperimentConfig, net: Network, splits: Splits, source: Path, task: Task
+def model_of_data(
+    cfg: ExperimentConfig, net: Network, data: Dataset, source: Path, task: Task
 ) -> Model:
-    """The model a run has in memory: its network with the preprocessing of its splits."""
+    """The model a run has in memory: its network with the preprocessing of its data."""
     config = cfg.resolved()
     return Model(
-        ModelSpec.of(config), net, splits.scaler, source, splits.feature_names,
-        splits.target_name, splits.classes, splits.encoding, target_scale=splits.target_scale,
-        task=task, config=config,
+        ModelSpec.of(config), net, data.scaler, source, data.feature_names, data.target_name,
+        data.encoding, target_scale=data.target_scale, task=task, config=config,
     )  # fmt: skip
 
 
@@ -244,8 +247,8 @@ def load_model(path: Path) -> Model:
         )
     scale = _target_scale(ckpt, net)
     return Model(
-        spec, net, ckpt.scaler, path, features, target, classes, encoding,
-        ckpt.weights_epoch, scale, task, ckpt.config,
+        spec, net, ckpt.scaler, path, features, target, encoding, ckpt.weights_epoch, scale,
+        task, ckpt.config,
     )  # fmt: skip
 
 
