@@ -100,3 +100,15 @@ def test_a_split_for_the_loss_keeps_its_labels_beside_the_losss_targets() -> Non
     assert split.labels is not None and split.labels.tolist() == [2, 0]
     numbers = Split(np.zeros((2, 2)), np.ones((2, 3))).for_loss(net, labelled=False)
     assert numbers.labels is None and numbers.y.shape == (2, 3)
+
+
+def test_integer_targets_are_classes_and_every_other_target_a_number() -> None:
+    """The one rule that makes targets class indices (stratified splits, accuracy, the labels'
+    range check, evaluate's per-class table): an integer dtype."""
+    from backprop_cli.core.split import are_labels
+
+    for dtype in (np.int8, np.int64, np.uint16):
+        assert are_labels(np.array([0, 1], dtype=dtype)), dtype
+    for dtype in (np.float32, np.float64, np.bool_):
+        assert not are_labels(np.array([0, 1], dtype=dtype)), dtype
+    assert are_labels([0, 2, 1]) and not are_labels([0.5])  # type: ignore[arg-type]

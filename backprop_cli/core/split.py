@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 NAMES = ("train", "val", "test")
 
 
+def are_labels(y: NDArray[Any]) -> bool:
+    """Whether targets ``y`` are class indices (0 … K−1, class k being output unit k): the one
+    rule, integer targets are classes, any other targets are numbers."""
+    return bool(np.issubdtype(np.asarray(y).dtype, np.integer))
+
+
 @dataclass(frozen=True)
 class Split:
     """Features ``X`` (one row per sample) and targets ``y``; for the training loop, ``y`` in the

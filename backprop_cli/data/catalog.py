@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.split import are_labels
 from . import GENERATORS, generator_options, load_raw
 from .files import SHIPPED, SHIPPED_TABLES, shipped_path
 from .table.encode import Settings, targets
@@ -41,7 +42,7 @@ def describe_datasets() -> list[DatasetRow]:
     rows = []
     for name in [*GENERATORS, *SHIPPED]:
         raw, _ = load_raw(name, None, None, {}, np.random.default_rng(0))
-        labelled = bool(np.issubdtype(raw.y.dtype, np.integer))
+        labelled = are_labels(raw.y)
         options = generator_options(name) if name in GENERATORS else {}
         rows.append(
             DatasetRow(

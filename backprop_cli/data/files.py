@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core.split import Split
+from ..core.split import Split, are_labels
 from ..errors import DataError
 from ..system.reading import check_regular, check_zip_size
 from .table.read import read_numbers
@@ -169,7 +169,7 @@ def check_labels(source: str, labels: dict[str, NDArray[Any]], rows: int | None 
     given the data's ``rows``, no more classes than rows (a label of 10¹² would make 10¹²
     classes). Other targets are left alone."""
     for name, y in labels.items():
-        if y.dtype.kind not in "iu" or y.size == 0:
+        if not are_labels(y) or y.size == 0:
             continue
         low, high = int(y.min()), int(y.max())
         if low < 0:

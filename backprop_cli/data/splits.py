@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core.split import NAMES, Split
+from ..core.split import NAMES, Split, are_labels
 from ..errors import DataError
 from .standardizer import Standardizer
 
@@ -73,7 +73,7 @@ class Dataset:
     @property
     def labelled(self) -> bool:
         """Whether the targets are class indices (integers), so that accuracy is kept."""
-        return bool(np.issubdtype(self.train.y.dtype, np.integer))
+        return are_labels(self.train.y)
 
     @property
     def n_features(self) -> int:
@@ -225,7 +225,7 @@ def make_splits(
     n = len(X)
     if len(y) != n:
         raise DataError(f"{source}: X has {n} samples but y has {len(y)}")
-    classify = bool(np.issubdtype(y.dtype, np.integer))
+    classify = are_labels(y)
     if "val" in given and isinstance(validation, Fold):
         raise DataError(
             f"{source}: the file gives its own validation split (X_val); cross-validation "

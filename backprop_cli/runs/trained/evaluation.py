@@ -16,6 +16,7 @@ from ...core.metrics import (
     per_class,
     regression_scores,
 )
+from ...core.split import are_labels
 from ...core.task import Task
 from ...core.training import evaluate
 from ...core.types import Array
@@ -74,7 +75,7 @@ def evaluate_model(model: Model, X: NDArray[Any], y: NDArray[Any], source: str) 
     the per-class figures and the confusion matrix."""
     net = model.net
     inputs = model.inputs(X, source)
-    labelled = bool(np.issubdtype(np.asarray(y).dtype, np.integer))
+    labelled = are_labels(y)
     scale = model.target_scale
     # the loss as training computed it: on the scaled target, where there is one
     targets = net.prepare_targets(y if scale is None or labelled else scale.scale(y))
@@ -104,7 +105,7 @@ def scores(task: Task, outputs: Array, y: NDArray[Any]) -> dict[str, float | Non
     y = np.asarray(y)
     found: dict[str, float | None] = {}
     targets: NDArray[Any] = y
-    if np.issubdtype(y.dtype, np.integer):
+    if are_labels(y):
         labels = y.astype(np.int64)
         proba = _all_classes(task.probabilities(outputs), labels)
         found |= classification_scores(labels, proba, log_loss_of_proba=task.classification)
