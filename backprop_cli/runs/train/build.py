@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -10,7 +10,6 @@ from numpy.typing import NDArray
 from ...config import ExperimentConfig
 from ...core.batching import Batching
 from ...core.diagnostics import Diagnostics
-from ...core.gradcheck import Fuse
 from ...core.history import EarlyStopping, monitor_problem
 from ...core.losses import is_classification
 from ...core.network import Network
@@ -22,6 +21,9 @@ from ...data import Dataset, load_data, scale_targets
 from ...errors import ConfigError
 from ...kernels import choose, fuse_chain, fuse_network, install_network, whole_step
 from ..trained.networks import network_of
+
+if TYPE_CHECKING:
+    from ...core.gradcheck import Fuse
 
 
 def build_splits(cfg: ExperimentConfig, rng: np.random.Generator, memory: Any = None) -> Dataset:

@@ -17,7 +17,6 @@ from typing import Any
 
 from ...core.training import EpochEnded, Event, StepDone, Stopped, StopReason, evaluate, train
 from ...system.json_values import finite
-from ..trained.evaluation import scores
 from .plan import Plan
 from .sinks import Outcome, Record, Sink
 
@@ -130,6 +129,8 @@ def _metrics(
     steps: int,
     weights_epoch: int,
 ) -> dict[str, Any]:
+    from ..trained.evaluation import scores  # the test figures, once training has ended
+
     training, data, net = plan.training, plan.dataset, plan.net
     sizes = data.sizes()
     metrics: dict[str, Any] = {
