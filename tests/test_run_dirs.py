@@ -177,6 +177,45 @@ def test_a_second_run_is_refused_while_the_first_runs_and_a_killed_runs_lock_is_
     assert not (out / LOCK_FILE).exists()
 
 
+@pytest.mark.parametrize("kind", ["text", "link", "folder", "fifo"])
+@pytest.mark.parametrize("command", ["train", "compare-optimizers"])
+def test_a_users_file_named_like_the_lock_is_left_alone_and_the_folder_refused(
+    kind: str, command: str, tmp_path: Path
+) -> None:
+    """A .bprop.lock bprop cannot have written (text, a link to the user's file, a folder, a
+    FIFO) is never truncated, followed, written or removed, even in a folder bprop would
+    otherwise take (one holding only that name)."""
+    out, lock = tmp_path / "out", tmp_path / "out" / LOCK_FILE
+    out.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("precious\n")
+    if kind == "text":
+        lock.write_text("important user data\n")
+    elif kind == "link":
+        lock.symlink_to(secret)
+    elif kind == "folder":
+        lock.mkdir()
+    else:
+        os.mkfifo(lock)
+    result = cli([*COMMANDS[command], "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "is not a lock file bprop wrote" in " ".join(result.output.split())
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+    assert secret.read_text() == "precious\n"
+    if kind == "text":
+        assert lock.read_text() == "important user data\n"
+    assert lock.is_symlink() == (kind == "link")
+
+
+def test_a_killed_runs_lock_file_alone_is_taken_over(tmp_path: Path) -> None:
+    """A folder holding only the lock file a killed run left (its process id) is free."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_FILE).write_text("4194303\n")
+    assert train(out).exit_code == 0  # type: ignore[attr-defined]
+    assert not (out / LOCK_FILE).exists()
+
+
 def test_the_lock_is_released_on_every_exit(run: Path, tmp_path: Path) -> None:
     assert not (run / LOCK_FILE).exists()  # after success
     # At lr 3 plain SGD on spirals finishes one epoch, then blows up in the second.

@@ -3,20 +3,28 @@ writes there.
 
 The lock is an advisory ``flock`` on ``DIR/.bprop.lock``. The kernel drops it when its process
 ends in any way (SIGKILL included), so the lock of a killed run is stale at once and the next run
-takes it over; the file itself is removed when its holder releases it normally.
+takes it over; the file itself is removed when its holder releases it normally. A file of that
+name that bprop cannot have written (a link, a folder, a file that holds anything but a process
+id) is a user's: it is never opened for writing, truncated or removed, and the directory is
+refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BpropError
 
 LOCK_FILE = ".bprop.lock"
+#: What bprop writes in a lock file: its holder's process id.
+LOCK_TEXT = re.compile(rb"\d{1,20}\n?")
 
 
 class DirectoryInUseError(BpropError):
@@ -47,7 +55,7 @@ def check_free(directory: Path) -> None:
     quick look before slow work (the lock itself is taken by `hold`). Creates nothing."""
     path = Path(directory) / LOCK_FILE
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
     except OSError:
         return  # no lock file (or none we could open): `hold` will tell
     try:
@@ -64,7 +72,7 @@ def held_by(directory: Path, pid: int) -> bool:
     has taken the directory over. Creates nothing."""
     path = Path(directory) / LOCK_FILE
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return False
     try:
@@ -86,9 +94,39 @@ def _in_use(directory: Path, holder: str) -> DirectoryInUseError:
     )
 
 
+def _open_lock(path: Path, directory: Path) -> int:
+    """The lock file, created if need be: never through a link, and only a regular file that is
+    empty or holds a process id (what bprop writes there).
+
+    Raises:
+        DirectoryInUseError: the name is taken by something bprop did not write.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+            raise _foreign(directory) from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or (
+        info.st_size and not LOCK_TEXT.fullmatch(os.pread(fd, 32, 0))
+    ):
+        os.close(fd)
+        raise _foreign(directory)
+    return fd
+
+
+def _foreign(directory: Path) -> DirectoryInUseError:
+    return DirectoryInUseError(
+        f"{directory}: {LOCK_FILE} there is not a lock file bprop wrote (a link, a folder or a "
+        "file that holds something else); bprop leaves it alone: move it away or choose another "
+        "directory"
+    )
+
+
 def _acquire(path: Path, directory: Path) -> int:
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open_lock(path, directory)
         if not _try_lock(fd):
             holder = _holder(fd)
             os.close(fd)
