@@ -177,6 +177,8 @@ def test_a_checkpoint_of_a_newer_format_is_refused_with_the_fix(tmp_path):
         ('{"kind": "classification", "outputs": 3, "classes": ["a"]}', "names 1 classes"),
         ("[", "not JSON"),
         ('{"kind": "regression", "outputs": 2}', "does not match the network's 1 outputs"),
+        ('{"kind": "classification", "outputs": 1}', "says classification, but its loss mse"),
+        ('{"kind": "regression", "outputs": 1, "classes": ["a", "b"]}', "a regression has none"),
     ],
 )
 def test_a_task_no_run_wrote_is_refused(task, message, tmp_path):
@@ -187,3 +189,54 @@ def test_a_task_no_run_wrote_is_refused(task, message, tmp_path):
     result = cli(["evaluate", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert str(path) in result.output and message in result.output
+
+
+def _penguins_last() -> dict[str, np.ndarray]:
+    with np.load(FIXTURES / "penguins" / "checkpoints" / "last.npz") as raw:
+        return {k: raw[k] for k in raw.files}
+
+
+def test_a_task_that_names_a_class_twice_is_refused(tmp_path):
+    """Two classes of one name would make predictions ambiguous."""
+    path = tmp_path / "twice.npz"
+    task = '{"kind": "classification", "outputs": 3, "classes": ["Adelie", "Adelie", "Gentoo"]}'
+    np.savez(path, **_penguins_last(), schema=np.array(SCHEMA), task=np.array(task))
+    result = cli(["evaluate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "'Adelie' twice" in result.output
+
+
+def test_weights_of_another_model_are_refused(tmp_path):
+    """A parameter the network has no place for means the weights are another model's: refused
+    by evaluate and by resuming, as a missing one is."""
+    stored = _penguins_last()
+    path = tmp_path / "extra.npz"
+    np.savez(path, **stored, **{"layers.9.W": stored["layers.0.W"]})
+    for args in (
+        ["evaluate", str(path)],
+        [
+            "train",
+            str(FIXTURES / "penguins" / "config.yaml"),
+            "--resume",
+            str(path),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    ):
+        result = cli(args)
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert "'layers.9.W' is not one of this model's" in result.output
+
+
+def test_an_old_best_checkpoint_whose_tracker_is_past_its_epoch_is_refused(tmp_path):
+    """The migration's weights epoch (the tracker's best) is checked as a stored one is: not
+    after the checkpoint's own epoch."""
+    with np.load(FIXTURES / "sine" / "checkpoints" / "best.npz") as raw:
+        stored = {k: raw[k] for k in raw.files if k != "params_epoch"}
+    monitor = json.loads(str(stored["monitor_state"]))
+    stored["monitor_state"] = np.array(json.dumps(monitor | {"best_epoch": 99}))
+    path = tmp_path / "best.npz"
+    np.savez(path, **stored)
+    result = cli(["evaluate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert str(path) in result.output

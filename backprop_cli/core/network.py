@@ -231,9 +231,13 @@ class Network:
         """A new flat buffer in this network's layout from a state dict, checked tensor by tensor.
 
         Raises:
-            CheckpointError: naming ``source`` and the missing or mismatched tensor.
+            CheckpointError: naming ``source`` and the missing, mismatched or unknown tensor
+                (a tensor this network has no place for means the state is another model's).
         """
-        problems = []
+        problems = [
+            f"{source}: parameter {name!r} is not one of this model's; the state is another model's"
+            for name in sorted(set(state) - set(self.slots))
+        ]
         for name, slot in self.slots.items():
             if name not in state:
                 problems.append(f"{source}: missing parameter {name!r} of shape {slot.shape}")

@@ -74,6 +74,9 @@ class Task:
                 f"names {len(names)} classes for a network of {outputs} output"
                 f"{'s' if outputs != 1 else ''}"
             )
+        if names is not None and len(set(names)) != len(names):
+            twice = next(name for name in names if list(names).count(name) > 1)
+            raise ValueError(f"names the class {twice!r} twice; class names must differ")
         numbered = tuple(str(k) for k in range(count))
         return cls("classification", outputs, tuple(names) if names else numbered, bool(names))
 
@@ -132,4 +135,6 @@ class Task:
             isinstance(names, list) and all(isinstance(n, str) for n in names)
         ):
             raise ValueError("its classes must be a list of names")
+        if names and document["kind"] == "regression":
+            raise ValueError("it names classes, but a regression has none")
         return cls.of(document["kind"] == "classification", outputs, names)

@@ -38,6 +38,7 @@ Keys (`layout.Key` spells each):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -193,10 +194,10 @@ class Checkpoint:
         """The checkpoint ``arrays`` (as read from a file) hold, checked and migrated."""
         if not any(k.startswith(Key.LAYERS) for k in arrays):
             raise CheckpointError(f"{path}: holds no layers.* parameters; not a bprop checkpoint")
-        problems = [f"{path}: {problem}" for problem in _problems(arrays)]
+        a = _migrated(arrays, path)  # first, so that what it adds is checked too
+        problems = [f"{path}: {problem}" for problem in _problems(a)]
         if problems:
             raise CheckpointError("\n".join(problems))
-        a = _migrated(arrays, path)
 
         def prefixed(prefix: str) -> Arrays:
             return {k.removeprefix(prefix): v for k, v in a.items() if k.startswith(prefix)}
@@ -290,8 +291,9 @@ def _migrated(arrays: dict[str, Any], path: Path) -> dict[str, Any]:
     a = dict(arrays)
     if schema == 0:
         if Key.PARAMS_EPOCH not in a and path.name == BEST and Key.MONITOR in a:
-            best = json.loads(str(a[Key.MONITOR]))["best_epoch"]
-            a[Key.PARAMS_EPOCH] = _count(best)
+            with contextlib.suppress(ValueError, TypeError, KeyError):  # (refused by _problems)
+                best = json.loads(str(a[Key.MONITOR]))["best_epoch"]
+                a[Key.PARAMS_EPOCH] = _count(int(best))
         task = _task_of_format_0(a)
         if task is not None:
             a[Key.TASK] = np.array(task.to_json())
@@ -322,7 +324,7 @@ def _task_of_format_0(a: dict[str, Any]) -> Task | None:
             break
     try:
         return Task.of(classification, outputs, names)
-    except ValueError:
+    except (ValueError, TypeError):
         return None
 
 

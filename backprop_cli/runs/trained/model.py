@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...config.model_spec import ModelSpec
+from ...core.losses import is_classification
 from ...core.network import Network
 from ...core.task import Task, class_count
 from ...core.types import Array
@@ -216,6 +217,11 @@ def load_model(path: Path) -> Model:
     net.load_state_dict(params, source=str(path))
     check_preprocess(ckpt, net.input_dim)
     task = ckpt.task
+    if task is not None and task.classification != is_classification(spec.loss):
+        raise CheckpointError(
+            f"{path}: its task says {task.kind}, but its loss {spec.loss} is "
+            f"{'classification' if is_classification(spec.loss) else 'regression'}"
+        )
     if task is None or task.outputs != net.output_dim:
         raise CheckpointError(
             f"{path}: its task does not match the network's {net.output_dim} outputs"
