@@ -97,6 +97,26 @@ def test_resuming_a_checkpoint_kept_outside_its_run_needs_out(run: Path, tmp_pat
     assert snapshot(s) == before
 
 
+def test_resuming_a_run_from_before_its_last_epoch_in_place_is_refused(tmp_path: Path) -> None:
+    """Going on from epoch 2 in a run that reached epoch 4 would replace epochs 3 and 4 (their
+    history rows, last.npz, best.npz): refused, the run untouched; in a new directory it goes
+    on."""
+    run = tmp_path / "run"
+    args = ["--set", "training.epochs=4", "--set", "output.checkpoint_every=2"]
+    assert train(run, *args).exit_code == 0  # type: ignore[attr-defined]
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    early = run / "checkpoints" / "epoch-0002.npz"
+    again = cli(["train", str(TOY), "--resume", str(early), *QUICK, *args])
+    assert again.exit_code == 2, again.output
+    words = " ".join(again.output.split())
+    assert "is epoch 2's, but its run has trained to epoch 4" in words
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    elsewhere = cli(["train", str(TOY), "--resume", str(early), "--out", str(tmp_path / "b"),
+                     *QUICK, *args])  # fmt: skip
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert [row["epoch"] for row in history_of(tmp_path / "b")] == [1, 2, 3, 4]
+
+
 def test_resuming_into_another_runs_directory_is_refused(run: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     assert train(other).exit_code == 0  # type: ignore[attr-defined]

@@ -90,7 +90,9 @@ def train(
         if scale is not None and not quiet:
             note = scale.note(prepared.dataset.target_name)
             console.print(note, soft_wrap=True, highlight=False, markup=False)
-        claimed = claim_run_dir(out, Path(cfg.output.dir), cfg.name, resume)
+        claimed = claim_run_dir(
+            out, Path(cfg.output.dir), cfg.name, resume, prepared.training.epoch
+        )
         run_dir = stack.enter_context(claimed)
         try:
             with graceful_stop() as stop:

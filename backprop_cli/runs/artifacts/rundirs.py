@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .layout import (
     COMPARISON_JSON,
     CONFIG,
     HISTORY_JSON,
+    LAST,
     RUN_FILES,
     RUN_MARKERS,
     SWEEP_JSON,
@@ -176,13 +178,18 @@ def claim_new_dir(
 
 @contextlib.contextmanager
 def claim_run_dir(
-    out: Path | None, base: Path, name: str, checkpoint: Path | None = None
+    out: Path | None,
+    base: Path,
+    name: str,
+    checkpoint: Path | None = None,
+    epoch: int = 0,
 ) -> Iterator[Path]:
     """The locked directory of a `bprop train` run.
 
     A fresh run goes to ``out`` (new or empty) or to a new ``base/name[-k]``. A run resumed from
-    ``checkpoint`` goes on in the run that wrote it, or in ``out`` when that is new or empty; it
-    never mixes with another run.
+    ``checkpoint`` (at the end of epoch ``epoch``) goes on in the run that wrote it, unless that
+    run has trained past it (going on there would replace its later epochs), or in ``out`` when
+    that is new or empty; it never mixes with another run.
     """
     if checkpoint is None:
         with claim_new_dir(out, base, name, resumable=True) as claimed:
@@ -200,6 +207,16 @@ def claim_run_dir(
 
     def accept(directory: Path) -> None:
         if source is not None and directory.resolve() == source:
+            epochs = [row.get("epoch") for row in read_history(source)]
+            numbers = [int(e) for e in epochs if isinstance(e, int | float) and math.isfinite(e)]
+            reached = max(numbers, default=0)
+            if reached > epoch:
+                raise ConfigError(
+                    f"{argument('resume')}: {checkpoint} is epoch {epoch}'s, but its run has "
+                    f"trained to epoch {reached}; going on there would replace epochs "
+                    f"{epoch + 1}–{reached}. Resume from {source / CHECKPOINTS / LAST}, or pass "
+                    f"{argument('out')} DIR to continue epoch {epoch} in a new directory"
+                )
             return
         if is_run_dir(directory) or not is_empty(directory):
             raise ConfigError(
