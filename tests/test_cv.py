@@ -170,3 +170,36 @@ def test_a_changed_cross_validated_sweep_moves_each_old_fold_under_its_trial(
     for k in (1, 2):
         history = json.loads((out / trial / f"fold-{k}" / "history.json").read_text())
         assert len(history) == 4
+
+
+def test_the_summary_counts_only_the_folds_that_trained_to_their_end() -> None:
+    """A fold interrupted at epoch 12 of 40 (or diverged) keeps its row but stays out of the
+    mean and std: golden, the mean of the two finished folds' 0.05 and 0.15 is 0.1 and their
+    std √((0.05² + 0.05²)/2) = 0.05."""
+    from backprop_cli.runs.artifacts.outcomes import RunStatus, RunSummary
+    from backprop_cli.runs.campaigns.cv import Fold as FoldRun
+    from backprop_cli.runs.campaigns.cv import summary
+
+    def fold(k: int, status: RunStatus, loss: float) -> FoldRun:
+        row = {"epoch": 3.0, "train_loss": loss, "val_loss": loss}
+        return FoldRun(k, RunSummary(f"fold-{k}", status, history=[row]))
+
+    folds = [fold(1, RunStatus.OK, 0.05), fold(2, RunStatus.INTERRUPTED, 0.9),
+             fold(3, RunStatus.EARLY_STOPPED, 0.15), fold(4, RunStatus.DIVERGED, 7.0)]  # fmt: skip
+    stats = summary(folds)
+    assert stats["mean"]["final_train_loss"] == pytest.approx(0.1, rel=1e-12)
+    assert stats["std"]["final_train_loss"] == pytest.approx(0.05, rel=1e-12)
+    assert summary(folds[1:2]) == {"mean": {}, "std": {}}
+
+
+def test_each_fold_holds_validation_data_so_val_loss_can_be_watched(tmp_path: Path) -> None:
+    """validation_split 0 leaves a plain run without validation data, but each fold of a
+    cross-validation holds one out: early stopping on val_loss is accepted. (A sweep with
+    --folds still refuses it: its best.yaml must train on its own.)"""
+    sets = ["--set", "data.validation_split=0", "--set", "training.epochs=3",
+            "--set", "training.early_stopping={monitor: val_loss, patience: 2}"]  # fmt: skip
+    result = cli(["cv", str(IRIS), "--folds", "2", "--out", str(tmp_path / "o"), "--quiet",
+                  *sets])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with pytest.raises(ConfigError, match="val_loss needs validation data"):
+        load_config(IRIS, [s for s in sets if s != "--set"])

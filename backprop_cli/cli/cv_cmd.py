@@ -61,7 +61,7 @@ def cv(
 def _finish(run: CrossValidation, results: list[RunSummary], folds: int) -> None:
     from rich.table import Table
 
-    from ..runs.campaigns.cv import columns_of, summary
+    from ..runs.campaigns.cv import columns_of, finished, summary
 
     ordered, files = run.write(results)
     stats, cols, name = summary(ordered), columns_of(ordered), run.cfg.name
@@ -81,7 +81,7 @@ def _finish(run: CrossValidation, results: list[RunSummary], folds: int) -> None
             )
     headline = next((c for c in ("final_val_accuracy", "final_val_loss") if c in cols), None)
     if headline is not None and headline in stats["mean"]:
-        n = sum(headline in f.figures for f in ordered)
+        n = sum(headline in f.figures for f in finished(ordered))
         among = f"{n} folds" if n == folds else f"the {n} of {folds} folds that finished"
         console.print(
             f"{headline.removeprefix('final_').replace('_', ' ')}: "

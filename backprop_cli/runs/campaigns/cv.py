@@ -60,6 +60,14 @@ def check_folds(folds: int, trials: int = 1) -> None:
         check_count(argument("folds"), runs, MAX_TRIALS, what, "a sweep runs")
 
 
+def cross_validating(overrides: Sequence[str], folds: int) -> list[str]:
+    """``overrides`` and ``data.folds``: the config a cross-validation loads is checked as its
+    folds' are (each holds a fold out for validation, so val_loss can be watched whatever its
+    validation_split says)."""
+    check_folds(folds)
+    return [*overrides, f"data.folds={folds}"]
+
+
 def fold_config(cfg: ExperimentConfig, folds: int, k: int, source: str) -> ExperimentConfig:
     """``cfg`` with ``data.folds`` and ``data.fold`` set: its run holds fold ``k`` (0-based)
     out."""
@@ -108,7 +116,7 @@ def open_cv(
     the data (a row for every fold) and the network are checked before a file is written."""
     if out is not None:
         check_free(out)  # before the data is loaded
-    cfg = load_config(config, list(overrides))
+    cfg = load_config(config, cross_validating(overrides, folds))
     prepare(fold_config(cfg, folds, folds - 1, str(config)))
     trials = fold_trials(cfg, folds, str(config))
     with open_campaign(
@@ -159,15 +167,21 @@ class Fold:
 
 
 def summary(folds: list[Fold]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation of each figure over the folds that have it."""
+    """Mean and standard deviation of each figure over the folds that trained to their end
+    and have it (an interrupted or diverged fold's figures are left out)."""
     out: dict[str, dict[str, float]] = {"mean": {}, "std": {}}
     for key in FIGURES:
-        values = [f.figures[key] for f in folds if key in f.figures]
+        values = [f.figures[key] for f in finished(folds) if key in f.figures]
         finite = [v for v in values if math.isfinite(v)]
         if finite:
             out["mean"][key] = float(np.mean(finite))
             out["std"][key] = float(np.std(finite))
     return out
+
+
+def finished(folds: list[Fold]) -> list[Fold]:
+    """The folds that trained to their end (every epoch, or until early stopping)."""
+    return [f for f in folds if f.result.status.finished]
 
 
 def columns_of(folds: list[Fold]) -> list[str]:
