@@ -366,8 +366,8 @@ SIZES = {
                         "optimizer.lr=uniform:0:inf"], "needs finite bounds"),
     "range test": (["lr-find", str(TOY), "--steps", "1000000000"],
                    "--steps: 1,000,000,000 updates; a range test makes at most 100,000"),
-    "folds": (["cv", str(TOY), "--folds", "1000000000"], "each of the 1,000,000,000 folds needs "
-              "a row, and 270 are left besides the test split; use at most 270 folds"),
+    "folds": (["cv", str(TOY), "--folds", "1000000000"], "--folds: 1,000,000,000 folds; a "
+              "cross-validation runs at most 100,000"),
     "folds of a sweep": (["sweep", str(TOY), "--grid", "optimizer.lr=0.1,0.2", "--folds",
                           "1000000000"], "--folds: 2 trials × 1,000,000,000 folds make "
                          "2,000,000,000 runs; a sweep runs at most 100,000"),
@@ -457,6 +457,42 @@ def test_a_zip_bomb_in_an_npz_is_refused_before_unpacking(
         archive.writestr("y.npy", buffer.getvalue())
     result = cli(["train", str(config_for(tmp_path, "bomb.npz"))])
     assert_one_line(result, 2, "bomb.npz: unpacks to 61.0 MiB, more than 8.0 MiB")
+
+
+@pytest.mark.parametrize("use", ["data", "checkpoint"])
+def test_an_npy_header_that_declares_more_than_its_bytes_is_refused_naming_it(
+    use: str, tmp_path: Path
+) -> None:
+    """A member claiming 10¹² float64 values in 64 bytes would ask for 7.3 TiB before the bytes
+    were found missing: refused from its header, naming the file and the member."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    )
+    path = tmp_path / "lie.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", header.getvalue() + bytes(64))
+        labels = io.BytesIO()
+        np.save(labels, np.zeros(3, dtype=np.int64))
+        archive.writestr("y.npy", labels.getvalue())
+    args = (
+        ["train", str(config_for(tmp_path, "lie.npz"))]
+        if use == "data"
+        else ["evaluate", str(path)]
+    )
+    assert_one_line(cli(args), 2, "lie.npz: member 'X' declares shape (1000000000000,) (7.3 TiB)")
+
+
+def test_targets_that_do_not_fit_the_loss_name_the_file_and_the_split(tmp_path: Path) -> None:
+    """Labels as a column (shape (n, 1)) for a softmax: the message says whose they are."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.normal(size=(60, 2)), y=rng.integers(0, 2, (60, 1)))
+    softmax = ["--set", "model.layers.1={units: 2, activation: softmax}"]
+    result = cli(["train", str(config_for(tmp_path, "d.npz")), *softmax,
+                  "--set", "loss=cross_entropy"])  # fmt: skip
+    assert_one_line(
+        result, 2, "d.npz: the training split's targets: cross_entropy labels must be 1-D"
+    )
 
 
 # ------------------------------------------------------------------- messages

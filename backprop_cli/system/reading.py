@@ -8,11 +8,14 @@ unpacks to more than `unpacked_limit` (a gzip or zip bomb) is refused as it unpa
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import stat
 import zipfile
 import zlib
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import BpropError
 from .resources import memory_bytes, size_text
@@ -62,13 +65,50 @@ def read_gzip(path: Path, error: type[BpropError]) -> bytes:
     return b"".join(parts)
 
 
+def _check_npy_header(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    path: Path,
+    error: type[BpropError],
+    what: str,
+) -> None:
+    """Refuse a .npy member whose header declares more bytes than the member holds."""
+    if not info.filename.endswith(".npy"):
+        return
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read(member)
+        except (ValueError, SyntaxError, TypeError) as exc:
+            name = info.filename.removesuffix(".npy")
+            raise error(f"{path}: member {name!r} is not a readable array ({exc})") from None
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > info.file_size:
+        name = info.filename.removesuffix(".npy")
+        raise error(
+            f"{path}: member {name!r} declares shape {shape} ({size_text(declared)}) but holds "
+            f"{size_text(info.file_size)}; not a readable .npz {what}"
+        )
+
+
 def check_zip_size(path: Path, error: type[BpropError], what: str = "archive") -> None:
     """Refuse a zip archive (.npz) whose members declare more than `unpacked_limit` bytes (a
-    member never yields more than it declares)."""
+    member never yields more than it declares), or a .npy member whose header declares an
+    array larger than the member (loading it would ask for that memory before finding the bytes
+    missing)."""
     limit = unpacked_limit()
     try:
         with zipfile.ZipFile(path) as archive:
-            total = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
+            total = sum(info.file_size for info in members)
+            if total <= limit:
+                for info in members:
+                    _check_npy_header(archive, info, path, error, what)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise error(f"{path}: not a readable .npz {what} ({exc})") from None
     if total > limit:

@@ -18,7 +18,7 @@ from ...core.schedules import Schedule, build_schedule
 from ...core.split import Split
 from ...core.training import TrainingState
 from ...data import Dataset, load_data, scale_targets
-from ...errors import ConfigError
+from ...errors import ConfigError, DataError
 from ...kernels import choose, fuse_chain, fuse_network, install_network, whole_step
 from ..trained.networks import network_of
 
@@ -235,5 +235,14 @@ def build_train_data(
     elif cfg.training.class_weight is not None:
         raise ConfigError("training.class_weight: the targets are not classes; remove it")
 
-    train = data.train.for_loss(net, classify)
-    return train, None if data.val is None else data.val.for_loss(net, classify)
+    source = cfg.data.path or f"dataset {cfg.data.dataset}"
+    held = {"training": data.train, "validation": data.val}
+    prepared = {}
+    for name, split in held.items():
+        try:
+            prepared[name] = None if split is None else split.for_loss(net, classify)
+        except DataError as exc:  # the targets do not fit the loss: say whose they are
+            raise DataError(f"{source}: the {name} split's targets: {exc}") from None
+    train = prepared["training"]
+    assert train is not None
+    return train, prepared["validation"]
