@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -91,3 +93,42 @@ def test_the_training_loops_buffer_gets_the_same_decisions(outputs: np.ndarray) 
     if outputs.shape[1] == 1 and np.all(np.abs(outputs) > 1e-9):  # σ of a tinier one rounds to ½
         p = 1 / (1 + np.exp(-outputs))
         assert decide(outputs, logits=True).tolist() == decide(p).tolist()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[", "not JSON"),
+        ("[1]", "its kind must be classification or regression"),
+        ('{"outputs": 1}', "its kind must be classification or regression"),
+        ('{"kind": "ranking", "outputs": 1}', "its kind must be classification or regression"),
+        ('{"kind": "regression"}', "its outputs must be a whole number ≥ 1"),
+        ('{"kind": "regression", "outputs": 0}', "its outputs must be a whole number ≥ 1"),
+        ('{"kind": "regression", "outputs": 1.0}', "its outputs must be a whole number ≥ 1"),
+        ('{"kind": "regression", "outputs": true}', "its outputs must be a whole number ≥ 1"),
+        ('{"kind": "classification", "outputs": 2, "classes": "ab"}', "a list of names"),
+        ('{"kind": "classification", "outputs": 2, "classes": ["a", 1]}', "a list of names"),
+        ('{"kind": "regression", "outputs": 1, "classes": ["a", "b"]}', "a regression has none"),
+        ('{"kind": "classification", "outputs": 2, "classes": ["a", "a"]}', "'a' twice"),
+        ('{"kind": "classification", "outputs": 3, "classes": ["a", "b"]}', "names 2 classes"),
+    ],
+)
+def test_a_task_no_run_wrote_is_refused_naming_why(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Task.from_json(text)
+
+
+def test_a_task_read_back_keeps_its_kind_outputs_and_names() -> None:
+    """Golden: what the file says, field by field (one sigmoid unit: two classes)."""
+    named = Task.from_json('{"kind": "classification", "outputs": 1, "classes": ["no", "yes"]}')
+    assert (named.kind, named.outputs, named.classes, named.named) == (
+        "classification", 1, ("no", "yes"), True,
+    )  # fmt: skip
+    numbered = Task.from_json('{"kind": "classification", "outputs": 3, "classes": null}')
+    assert (numbered.classes, numbered.named, numbered.class_names) == (
+        ("0", "1", "2"),
+        False,
+        None,
+    )
+    numbers = Task.from_json('{"kind": "regression", "outputs": 2}')
+    assert (numbers.kind, numbers.outputs, numbers.classes) == ("regression", 2, ())
