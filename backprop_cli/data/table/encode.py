@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,9 +17,11 @@ from numpy.typing import NDArray
 from ...core.split import Split
 from ...errors import DataError
 from ...system.resources import memory_bytes, size_text
-from ..splits import Validation
 from .encoding import MISSING, Encoding, Feature
 from .read import Categorical, Table
+
+if TYPE_CHECKING:
+    from ..splits import Validation
 
 MISSING_STRATEGIES = ("error", "drop", "mean", "median", "most_frequent")
 

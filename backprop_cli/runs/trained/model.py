@@ -20,7 +20,6 @@ from ...core.losses import is_classification
 from ...core.network import Network
 from ...core.task import Task, class_count
 from ...core.types import Array
-from ...data.splits import Dataset
 from ...data.standardizer import Standardizer
 from ...data.table.encoding import Encoding
 from ...errors import CheckpointError, ConfigError, DataError
@@ -31,6 +30,7 @@ from .seeding import generators
 
 if TYPE_CHECKING:
     from ...config.models import ExperimentConfig
+    from ...data.splits import Dataset
 
 #: Predictions are computed a block of rows at a time, the blocks holding at most this many rows
 #: and about this many bytes of float64 features, whoever asks (`bprop predict` or the Python
