@@ -398,6 +398,19 @@ def test_fuzzed_schedule_sections_of_a_valid_config(
 
 
 # --------------------------------------------------------------- divergence
+def test_the_summary_of_a_diverged_run_names_the_epoch_it_stopped_in(tmp_path: Path) -> None:
+    """It blew up within an epoch: the status says which, beside the epochs completed (not
+    "diverged after 1 epochs" alone, where the error names epoch 2)."""
+    args = ["train", str(CONFIG_DIR / "spirals.yaml"), "--out", str(tmp_path / "div"),
+            "--set", "optimizer={type: sgd, lr: 3.0}"]  # fmt: skip
+    result = cli(args)
+    assert result.exit_code == 3, result.output
+    metrics = json.loads((tmp_path / "div" / "metrics.json").read_text())
+    stopped, completed = metrics["stop_epoch"], metrics["epochs_run"]
+    words = " ".join(result.output.split())
+    assert f"diverged in epoch {stopped}, after {completed} epochs" in words
+
+
 def test_divergence_keeps_every_promised_file_finite(tmp_path: Path) -> None:
     out = tmp_path / "div"
     args = ["train", str(CONFIG_DIR / "spirals.yaml"), "--out", str(out), "--quiet"]

@@ -210,9 +210,11 @@ def _summary(finished: RunFinished, loss: str, scaled: bool) -> None:
     table = Table(title=f"run {finished.run_dir}", show_header=False)
     table.add_column("what", no_wrap=True)
     table.add_column("value")
-    table.add_row(
-        "status", f"{finished.status} after {m['epochs_run']} epochs ({m['steps']} steps)"
-    )
+    done = f"{m['epochs_run']} epochs ({m['steps']} steps)"
+    if finished.status.finished:
+        table.add_row("status", f"{finished.status} after {done}")
+    else:  # stopped within an epoch: say which, beside the epochs it completed
+        table.add_row("status", f"{finished.status} in epoch {m['stop_epoch']}, after {done}")
     final = m.get("final") or {}
     for key in ("train_loss", "train_accuracy"):
         if final.get(key) is not None:
