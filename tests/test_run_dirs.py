@@ -109,7 +109,7 @@ def test_resuming_a_run_from_before_its_last_epoch_in_place_is_refused(tmp_path:
     again = cli(["train", str(TOY), "--resume", str(early), *QUICK, *args])
     assert again.exit_code == 2, again.output
     words = " ".join(again.output.split())
-    assert "is epoch 2's, but its run has trained to epoch 4" in words
+    assert "is epoch 2's, but its run's last.npz is epoch 4's" in words
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     elsewhere = cli(["train", str(TOY), "--resume", str(early), "--out", str(tmp_path / "b"),
                      *QUICK, *args])  # fmt: skip

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ...errors import ConfigError, DataError, argument
+import numpy as np
+
+from ...errors import CheckpointError, ConfigError, DataError, argument
 from ...system.atomic import TEMPORARY, write_text
 from ...system.locking import LOCK_FILE, hold
+from ...system.reading import check_regular, check_zip_size
 from .layout import (
     CHECKPOINT_NAME,
     CHECKPOINTS,
@@ -27,6 +30,7 @@ from .layout import (
     RUN_MARKERS,
     SWEEP_JSON,
     SWEEP_MARKER,
+    Key,
 )
 
 
@@ -207,13 +211,11 @@ def claim_run_dir(
 
     def accept(directory: Path) -> None:
         if source is not None and directory.resolve() == source:
-            epochs = [row.get("epoch") for row in read_history(source)]
-            numbers = [int(e) for e in epochs if isinstance(e, int | float) and math.isfinite(e)]
-            reached = max(numbers, default=0)
-            if reached > epoch:
+            reached = _epoch_of(source / CHECKPOINTS / LAST)
+            if reached is not None and reached > epoch:
                 raise ConfigError(
-                    f"{argument('resume')}: {checkpoint} is epoch {epoch}'s, but its run has "
-                    f"trained to epoch {reached}; going on there would replace epochs "
+                    f"{argument('resume')}: {checkpoint} is epoch {epoch}'s, but its run's "
+                    f"{LAST} is epoch {reached}'s; going on there would replace epochs "
                     f"{epoch + 1}–{reached}. Resume from {source / CHECKPOINTS / LAST}, or pass "
                     f"{argument('out')} DIR to continue epoch {epoch} in a new directory"
                 )
@@ -228,6 +230,18 @@ def claim_run_dir(
 
     with claim(out, accept) as claimed:
         yield claimed
+
+
+def _epoch_of(checkpoint: Path) -> int | None:
+    """The epoch a run's checkpoint was written at; None when it is missing or unreadable (a
+    damaged last.npz is a reason to resume from an older checkpoint, not to refuse it)."""
+    try:
+        check_regular(checkpoint, CheckpointError, "checkpoint")
+        check_zip_size(checkpoint, CheckpointError, "checkpoint")
+        with np.load(checkpoint, allow_pickle=False) as archive:
+            return int(archive[Key.EPOCH])
+    except (CheckpointError, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 # ------------------------------------------------------------------- reading
