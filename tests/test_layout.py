@@ -152,7 +152,7 @@ def test_no_import_cycle() -> None:
 
 
 #: runs/'s subpackages, each importing only those before it ("(top)": modules of runs/ itself).
-RUNS_ORDER = ("artifacts", "trained", "train", "reports", "(top)", "campaigns")
+RUNS_ORDER = ("artifacts", "trained", "train", "reports", "loggers", "(top)", "campaigns")
 
 
 def runs_part(module: str) -> str | None:

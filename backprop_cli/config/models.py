@@ -294,9 +294,33 @@ class TrainingConfig(Strict):
         return named
 
 
+class TensorBoardConfig(Strict):
+    """What the `tensorboard` logger writes beyond the scalars, pictures and hyperparameters."""
+
+    every: int = Field(
+        10, ge=0, description="Epochs between weight and gradient histograms; 0: none."
+    )
+
+
 class OutputConfig(Strict):
     dir: str = Field("runs", description="Where run directories go ({dir}/{name}).")
     checkpoint_every: int = Field(5, ge=0, description="Epochs; 0: only initial, best and last.")
+    loggers: list[Literal["tensorboard"]] = Field(
+        default_factory=list,
+        description="Where the run is logged besides its run directory: tensorboard (event "
+        "files in RUN/tensorboard/, bprop[tensorboard]).",
+    )
+    tensorboard: TensorBoardConfig = Field(
+        default_factory=lambda: TensorBoardConfig.model_validate({})
+    )
+
+    @field_validator("loggers")
+    @classmethod
+    def _each_once(cls, loggers: list[str]) -> list[str]:
+        twice = sorted({name for name in loggers if loggers.count(name) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} named more than once")
+        return loggers
 
 
 # ------------------------------------------------------------- comparison

@@ -48,6 +48,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("training.clip: type value", models.ValueClip),
     ("training.early_stopping", models.EarlyStoppingConfig),
     ("output", models.OutputConfig),
+    ("output.tensorboard", models.TensorBoardConfig),
     ("compare", models.CompareConfig),
     ("sweep", models.SweepConfig),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..config import ExperimentConfig
 from ..core.training import Event
 from .train.plan import Plan
 from .train.run import RunFinished, RunStarted, execute
@@ -14,12 +15,29 @@ from .train.sinks import Checkpoints, RunFiles, Sink
 
 
 def run_directory(plan: Plan, run_dir: Path, plot: bool = True) -> list[Sink]:
-    """The sinks of a run directory: its files, its checkpoints and (with ``plot``) its
-    pictures."""
+    """The sinks of a run directory: its files, its checkpoints, (with ``plot``) its pictures,
+    and the loggers its config asks for."""
     from .reports.pictures import Pictures  # matplotlib, only for a run that draws
 
     sinks: list[Sink] = [RunFiles(run_dir), Checkpoints(run_dir, plan.cfg.output.checkpoint_every)]
-    return sinks + ([Pictures(run_dir)] if plot else [])
+    sinks += [Pictures(run_dir)] if plot else []
+    return sinks + loggers(plan.cfg, run_dir)  # after the pictures, which they show
+
+
+def loggers(cfg: ExperimentConfig, run_dir: Path) -> list[Sink]:
+    """The sinks of the loggers ``cfg`` asks for (``output.loggers``), beside ``run_dir``, each
+    `Guarded` so that its failures never cost the run."""
+    from .loggers.guarded import Guarded
+
+    return [Guarded(name, _logger(name, cfg, run_dir)) for name in cfg.output.loggers]
+
+
+def _logger(name: str, cfg: ExperimentConfig, run_dir: Path) -> Sink:
+    if name == "tensorboard":
+        from .loggers.tensorboard import TensorBoard
+
+        return TensorBoard(run_dir, cfg.output.tensorboard.every)
+    raise ValueError(f"no logger is called {name!r}")
 
 
 def train_into(

@@ -7,6 +7,7 @@ A run directory (`RunLayout`)::
     config.yaml  steps.csv  history.csv  history.json  metrics.json  loss.png
     boundary.png | fit.png  boundary.gif (bprop picture --animate)
     checkpoints/initial.npz  epoch-NNNN.npz  best.npz  last.npz
+    tensorboard/events.out.tfevents.* (output.loggers: [tensorboard])
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ BOUNDARY_PLOT = "boundary.png"
 FIT_PLOT = "fit.png"
 ANIMATION = "boundary.gif"
 CHECKPOINTS = "checkpoints"
+#: The `tensorboard` logger's event files (output.loggers).
+TENSORBOARD = "tensorboard"
 INITIAL, BEST, LAST = "initial.npz", "best.npz", "last.npz"
 
 #: The files `bprop train` writes in a run directory (beside its checkpoints/ folder).
@@ -85,6 +88,10 @@ class RunLayout:
 
     def checkpoint(self, name: str) -> Path:
         return self.root / CHECKPOINTS / name
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / TENSORBOARD
 
     @property
     def initial(self) -> Path:

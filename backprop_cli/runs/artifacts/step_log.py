@@ -9,6 +9,7 @@ steps.csv is the one an uninterrupted run writes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 from pathlib import Path
@@ -17,6 +18,7 @@ from ...errors import DataError
 from .layout import STEPS
 
 COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm")
+Row = tuple[int, int, float, float, float]  # one update, in the order of COLUMNS
 HEADER = ",".join(COLUMNS) + "\n"
 
 
@@ -31,7 +33,10 @@ class StepLog:
 
     def __init__(self, lines: list[str] | None = None) -> None:
         self._lines: list[str] = lines or []
-        self._pending: list[tuple[int, int, float, float, float]] = []
+        self._pending: list[Row] = []
+        #: The rows this process added (after the ``n_resumed`` rows read back), as numbers.
+        self.added: list[Row] = []
+        self.n_resumed = len(self._lines)
 
     @classmethod
     def resumed(cls, run_dir: Path, epoch: int) -> StepLog:
@@ -51,7 +56,19 @@ class StepLog:
         return cls(kept)
 
     def add(self, step: int, epoch: int, loss: float, lr: float, grad_norm: float) -> None:
-        self._pending.append((step, epoch, loss, lr, grad_norm))
+        row = (step, epoch, loss, lr, grad_norm)
+        self._pending.append(row)
+        self.added.append(row)
+
+    def resumed_rows(self) -> list[Row]:
+        """The rows read back from the resumed run's steps.csv, as numbers."""
+        rows = []
+        for line in self._lines[: self.n_resumed]:
+            step, epoch, *values = line.rstrip("\n").split(",")
+            with contextlib.suppress(ValueError):  # a row the file spoiled is left out
+                loss, lr, norm = (float(v) if v else math.nan for v in values)
+                rows.append((int(step), int(epoch), loss, lr, norm))
+        return rows
 
     def __len__(self) -> int:
         return len(self._lines) + len(self._pending)

@@ -37,9 +37,12 @@ class Pictures(Sink):
         from .plotting import plot_history
 
         plan = record.plan
-        plot_history(outcome.history, RunLayout(self.run_dir).loss_plot, title=plan.cfg.name)
+        loss_plot = RunLayout(self.run_dir).loss_plot
+        plot_history(outcome.history, loss_plot, title=plan.cfg.name)
+        record.pictures.append(loss_plot)
         if outcome.status.finished:  # the final weights' boundary
-            at_the_end(plan, self.run_dir)
+            drawn = at_the_end(plan, self.run_dir)
+            record.pictures += [drawn] if drawn is not None else []
 
 
 def at_the_end(prepared: Plan, run_dir: Path) -> Path | None:

@@ -37,6 +37,7 @@ from .build import (
     build_train_data,
     build_training_state,
 )
+from .needs import check_installed
 from .resumption import check_same_config, check_same_data, data_signature
 
 
@@ -80,6 +81,7 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = Non
     Raises ConfigError, DataError or CheckpointError before anything touches the disk.
     """
     started = time.perf_counter()
+    check_installed(cfg)
     checkpoint = None
     if resume is not None:
         checkpoint = Checkpoint.read(resume)

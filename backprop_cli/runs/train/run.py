@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...core.training import EpochEnded, Event, StepDone, Stopped, StopReason, evaluate, train
+from ...core.training import (
+    EpochEnded,
+    Event,
+    StepDone,
+    Stopped,
+    StopReason,
+    Warned,
+    evaluate,
+    train,
+)
 from ...system.json_values import finite
 from .plan import Plan
 from .sinks import Outcome, Record, Sink
@@ -69,6 +78,7 @@ def execute(
     yield RunStarted(
         run_dir, n["train"], n["val"], n["test"], net.n_params, training.epoch, training.epochs
     )
+    yield from _warnings(record)
 
     def flush() -> None:
         for sink in sinks:
@@ -92,6 +102,7 @@ def execute(
             stopped = event
         try:
             yield event
+            yield from _warnings(record)
         except GeneratorExit:  # the caller left mid-run (closed or dropped the events)
             flush()
             raise
@@ -111,6 +122,7 @@ def execute(
     outcome = Outcome(stopped.reason, metrics, record.history)
     for sink in sinks:
         sink.finish(record, outcome)
+    yield from _warnings(record)
     written = []
     if run_dir is not None:
         written = sorted(
@@ -119,6 +131,13 @@ def execute(
             if p.is_file() and not p.name.startswith(".")
         )
     yield RunFinished(run_dir, metrics, stopped.reason, written, record.history)
+
+
+def _warnings(record: Record) -> Iterator[Warned]:
+    """What the sinks had to say since last asked (a logger that failed), as events."""
+    epoch = record.plan.training.epoch
+    while record.warnings:
+        yield Warned(epoch, record.warnings.pop(0))
 
 
 def _metrics(

@@ -56,6 +56,10 @@ class Record:
         self.resolved = plan.cfg.resolved()
         self.history: list[dict[str, float]] = []
         self.steps = StepLog()
+        #: The pictures drawn as the run ended (by `pictures.Pictures`), for the sinks after it.
+        self.pictures: list[Path] = []
+        #: What the sinks have to tell the user (a logger that failed), not yet shown.
+        self.warnings: list[str] = []
         source = plan.source_dir
         if source is not None:  # continue the history of the run that wrote the checkpoint
             epoch = plan.training.epoch

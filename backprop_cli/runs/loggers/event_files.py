@@ -1,0 +1,99 @@
+"""TensorBoard event files as the `tensorboard` logger writes them, and how a resumed run
+takes back what its files hold past the epoch it resumes from.
+
+An event file is a sequence of records (TFRecord framing: the length as 8 bytes, its masked
+CRC-32C, the serialized ``Event``, its masked CRC-32C). A run killed mid-write leaves a last
+record cut short; reading stops there.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ...system.atomic import atomic_open
+
+#: The files bprop writes: TensorBoard reads any name holding ``tfevents``; bprop's end in
+#: ``.bprop`` (`SUFFIX`), so that a resumed run rewrites only its own.
+SUFFIX = ".bprop"
+OWN = re.compile(r"events\.out\.tfevents\..+\.bprop")
+
+_LENGTH = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
+
+
+def is_own(name: str) -> bool:
+    """Whether ``name`` is the name of an event file bprop wrote."""
+    return OWN.fullmatch(name) is not None
+
+
+def own_files(folder: Path) -> list[Path]:
+    """bprop's event files in ``folder``, oldest first (by name, which starts with the time)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if is_own(p.name) and p.is_file())
+
+
+def records(data: bytes | mmap.mmap) -> Iterator[bytes]:
+    """The whole, intact records of an event file's bytes, up to the first that is cut short or
+    fails its checksum."""
+    from tensorboardX.record_writer import masked_crc32c
+
+    at = 0
+    while at + _LENGTH.size + _CRC.size <= len(data):
+        header = data[at : at + _LENGTH.size]
+        (length,) = _LENGTH.unpack(header)
+        (header_crc,) = _CRC.unpack_from(data, at + _LENGTH.size)
+        start = at + _LENGTH.size + _CRC.size
+        end = start + length
+        if header_crc != masked_crc32c(header) or end + _CRC.size > len(data):
+            return
+        body = data[start:end]
+        (body_crc,) = _CRC.unpack_from(data, end)
+        if body_crc != masked_crc32c(body):
+            return
+        yield body
+        at = end + _CRC.size
+
+
+def framed(body: bytes) -> bytes:
+    """One record holding ``body``."""
+    from tensorboardX.record_writer import masked_crc32c
+
+    header = _LENGTH.pack(len(body))
+    return b"".join(
+        (header, _CRC.pack(masked_crc32c(header)), body, _CRC.pack(masked_crc32c(body)))
+    )
+
+
+def events(path: Path) -> Iterator[Any]:
+    """The ``Event`` messages of an event file (mapped, not read whole into memory)."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    with path.open("rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for body in records(data):
+                event = Event()
+                event.ParseFromString(body)
+                yield event
+
+
+def trim(path: Path, keep: Callable[[str, int], bool]) -> None:
+    """Rewrite the event file ``path`` (atomically) with only the summary values ``keep(tag,
+    step)`` accepts; events without summaries (the file's version) stay."""
+    with atomic_open(path, "wb") as fh:
+        for event in events(path):
+            if event.HasField("summary"):
+                values = [v for v in event.summary.value if keep(v.tag, event.step)]
+                if not values:
+                    continue
+                del event.summary.value[:]
+                event.summary.value.extend(values)
+            fh.write(framed(event.SerializeToString()))

@@ -1,0 +1,221 @@
+"""The `tensorboard` logger: a run's record as TensorBoard event files in ``RUN/tensorboard/``,
+written with tensorboardX (neither torch nor TensorFlow needed).
+
+What it writes (tag, and the step it is logged at):
+
+- ``step/loss``, ``step/lr``, ``step/grad_norm``: the rows of steps.csv, at the update count;
+- ``epoch/<column>``: every column of the history (the diagnostics' too), at the epoch;
+- ``weights/<tensor>``, ``gradients/<tensor>``: histograms of each parameter tensor and of its
+  gradient (the epoch's last step's) every ``output.tensorboard.every`` epochs;
+- ``config``: the resolved config, as text;
+- ``pictures/<name>``: the run's pictures (loss.png, boundary.png or fit.png) as it ends;
+- the HParams summary: the flattened config against the final figures ``hparams/<figure>``
+  (the best monitored value, the last epoch's losses and accuracies, the test figures), so the
+  runs of a sweep or a cross-validation line up in TensorBoard's HParams tab.
+
+Scalars are written as 64-bit tensors, so they read back as exactly the numbers of
+history.json and steps.csv. A resumed run first cuts its event files back to the epoch it
+resumes from, then continues: no step appears twice.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...config import to_yaml
+from ...config.flat import flatten
+from ...core.training import EpochEnded, StopReason
+from ...system.atomic import remove_stale_temporaries
+from ..artifacts.layout import RunLayout
+from ..artifacts.step_log import COLUMNS as STEP_COLUMNS
+from ..artifacts.step_log import Row
+from ..train.sinks import Outcome, Record, Sink
+from .event_files import SUFFIX, is_own, own_files, trim
+
+#: Tags on the update axis; every other scalar and histogram is on the epoch axis.
+STEP_TAGS = tuple(f"step/{c}" for c in STEP_COLUMNS[2:])
+EPOCH_PREFIXES = ("epoch/", "weights/", "gradients/")
+HISTOGRAM_BINS = 30
+#: How the HParams tab sees the way a run ended.
+_SESSION_STATUS = {
+    StopReason.COMPLETED: "STATUS_SUCCESS",
+    StopReason.EARLY_STOPPING: "STATUS_SUCCESS",
+    StopReason.DIVERGED: "STATUS_FAILURE",
+    StopReason.INTERRUPTED: "STATUS_UNKNOWN",  # resumable: not ended, not running
+}
+
+
+class TensorBoard(Sink):
+    """Event files in ``RUN/tensorboard/``, brought up to date at every flush of the run."""
+
+    def __init__(self, run_dir: Path, every: int) -> None:
+        self.folder = RunLayout(run_dir).tensorboard
+        self.every = every
+        self._writer: Any = None
+        self._described: set[str] = set()  # tags whose metadata this writer has written
+        self._steps_logged = 0  # how many of `record.steps.added` are written
+
+    # ------------------------------------------------------------------ the sink
+    def start(self, record: Record) -> None:
+        from tensorboardX.event_file_writer import EventsWriter
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.folder, is_own)
+        training = record.plan.training
+        held = self._cut_back(training.epoch, training.step)
+        # a name of its own (the writer's holds only the second and the host, and it truncates)
+        suffix = f".{os.getpid()}.{secrets.token_hex(4)}{SUFFIX}"
+        self._writer = EventsWriter(str(self.folder / "events"), suffix)
+        text = f"```yaml\n{to_yaml(record.resolved)}```"
+        self._write(training.epoch, _text("config", text))
+        # what a run resumed from another directory's checkpoint brings with it
+        old_steps = [row for row in record.steps.resumed_rows() if row[0] > held["step"]]
+        self._steps(old_steps)
+        for row in record.history:
+            if row["epoch"] > held["epoch"]:
+                self._epoch_row(row)
+        self._writer.flush()
+
+    def epoch(self, event: EpochEnded, record: Record) -> bool:
+        self._new_steps(record)
+        self._epoch_row(event.row)
+        if self.every and event.epoch % self.every == 0:
+            self._histograms(record, event.epoch)
+        return False
+
+    def flush(self, record: Record) -> None:
+        self._new_steps(record)
+        self._writer.flush()
+
+    def finish(self, record: Record, outcome: Outcome) -> None:
+        self._new_steps(record)
+        epoch = record.plan.training.epoch
+        for path in record.pictures:
+            self._write(epoch, _image(f"pictures/{path.stem}", path.read_bytes()))
+        figures = final_figures(outcome.metrics)
+        self._scalars(epoch, {f"hparams/{k}": v for k, v in figures.items()})
+        for summary in _hparams(record.resolved, figures, outcome.status):
+            self._write(epoch, summary)
+        self._writer.close()
+
+    # ------------------------------------------------------------------ writing
+    def _cut_back(self, epoch: int, update: int) -> dict[str, int]:
+        """Cut this folder's event files back to the end of ``epoch`` (update ``update``): what
+        a resumed run will log again goes. Returns the last epoch and update they still hold."""
+        held = {"epoch": 0, "step": 0}
+
+        def keep(tag: str, step: int) -> bool:
+            axis, last = ("step", update) if tag in STEP_TAGS else ("epoch", epoch)
+            kept = step <= last and (axis == "step" or tag.startswith(EPOCH_PREFIXES))
+            if kept and tag in (STEP_TAGS[0], "epoch/train_loss"):
+                held[axis] = max(held[axis], step)
+            return kept
+
+        for path in own_files(self.folder):
+            trim(path, keep)
+        return held
+
+    def _write(self, step: int, summary: Any) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+
+        self._writer.write_event(Event(wall_time=time.time(), step=step, summary=summary))
+
+    def _scalars(self, step: int, values: dict[str, float]) -> None:
+        """``values`` in one event, as 64-bit scalars (None: left out)."""
+        from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+        from tensorboardX.proto.tensor_pb2 import TensorProto
+        from tensorboardX.proto.types_pb2 import DT_DOUBLE
+
+        entries = []
+        for tag, value in values.items():
+            if value is None:
+                continue
+            entry = Summary.Value(tag=tag, tensor=TensorProto(dtype=DT_DOUBLE, double_val=[value]))
+            if tag not in self._described:  # TensorBoard reads a tag's kind from its first value
+                plugin = SummaryMetadata.PluginData(plugin_name="scalars")
+                entry.metadata.CopyFrom(SummaryMetadata(plugin_data=plugin))
+                self._described.add(tag)
+            entries.append(entry)
+        if entries:
+            self._write(step, Summary(value=entries))
+
+    def _steps(self, rows: Iterable[Row]) -> None:
+        for step, _, loss, lr, norm in rows:
+            self._scalars(step, dict(zip(STEP_TAGS, (loss, lr, norm), strict=True)))
+
+    def _new_steps(self, record: Record) -> None:
+        added = record.steps.added
+        self._steps(added[self._steps_logged :])
+        self._steps_logged = len(added)
+
+    def _epoch_row(self, row: dict[str, Any]) -> None:
+        values = {f"epoch/{k}": v for k, v in row.items() if k != "epoch"}
+        self._scalars(int(row["epoch"]), values)
+
+    def _histograms(self, record: Record, epoch: int) -> None:
+        from tensorboardX.summary import histogram
+
+        net = record.plan.net
+        for name in net.slots:
+            for kind, values in (("weights", net.param(name)), ("gradients", net.grad(name))):
+                finite = values[np.isfinite(values)]  # a histogram has no bin for NaN or ±∞
+                if finite.size:
+                    self._write(epoch, histogram(f"{kind}/{name}", finite, HISTOGRAM_BINS))
+
+
+def final_figures(metrics: dict[str, Any]) -> dict[str, float]:
+    """The figures a run is judged by, from its metrics.json: the best monitored value, the last
+    epoch's losses and accuracies, the test figures (those it has)."""
+    figures: dict[str, float] = {}
+    best = metrics.get("best")
+    if best is not None:
+        figures[f"best_{best['monitor']}"] = best[best["monitor"]]
+    final = metrics.get("final") or {}
+    for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        if final.get(name) is not None:
+            figures[f"final_{name}"] = final[name]
+    for name, value in (metrics.get("test") or {}).items():
+        if isinstance(value, int | float):  # not the confusion matrix
+            figures[f"test_{name}"] = value
+    figures["epochs_run"] = metrics["epochs_run"]
+    return {k: float(v) for k, v in figures.items() if v is not None}
+
+
+def _hparams(resolved: dict[str, Any], figures: dict[str, float], status: StopReason) -> list[Any]:
+    """The HParams plugin's experiment, session start and session end summaries."""
+    from tensorboardX.proto.api_pb2 import Status
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData, SessionEndInfo
+    from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboardX.summary import hparams
+
+    experiment, start, _ = hparams(flatten(resolved), {f"hparams/{k}": 0 for k in figures})
+    end = SessionEndInfo(status=Status.Value(_SESSION_STATUS[status]))
+    content = HParamsPluginData(session_end_info=end, version=0).SerializeToString()
+    plugin = SummaryMetadata.PluginData(plugin_name="hparams", content=content)
+    value = Summary.Value(
+        tag="_hparams_/session_end_info", metadata=SummaryMetadata(plugin_data=plugin)
+    )
+    return [experiment, start, Summary(value=[value])]
+
+
+def _text(tag: str, text: str) -> Any:
+    from tensorboardX.summary import text as text_summary
+
+    return text_summary(tag, text)
+
+
+def _image(tag: str, png: bytes) -> Any:
+    """A PNG file's bytes as an image summary (its size read from the PNG header)."""
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    width, height = struct.unpack(">II", png[16:24])
+    image = Summary.Image(height=height, width=width, colorspace=4, encoded_image_string=png)
+    return Summary(value=[Summary.Value(tag=tag, image=image)])

@@ -1,0 +1,31 @@
+"""What a run needs installed beyond bprop's own dependencies: the package of each logger its
+config names (``output.loggers``), checked before anything is trained. The loggers themselves
+are `runs.loggers`."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from ...config import ExperimentConfig
+from ...errors import ConfigError
+
+#: Each logger's package, and how to install it.
+LOGGER_EXTRAS = {
+    "tensorboard": (
+        "tensorboardX",
+        "bprop's tensorboard extra: pip install '.[tensorboard]' in bprop's folder (the "
+        "tensorboardX package)",
+    ),
+}
+
+
+def check_installed(cfg: ExperimentConfig) -> None:
+    """Raise ConfigError when a logger ``cfg`` asks for is not installed (found without
+    importing it)."""
+    for name in cfg.output.loggers:
+        package, hint = LOGGER_EXTRAS[name]
+        if importlib.util.find_spec(package) is None:
+            raise ConfigError(
+                f"output.loggers: the {name} logger needs the {package} package, which is not "
+                f"installed; install {hint}, or remove {name} from output.loggers"
+            )
