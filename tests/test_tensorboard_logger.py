@@ -243,3 +243,40 @@ def test_trim_keeps_the_values_asked_for_and_the_file_version(tmp_path: Path) ->
     assert [(e.summary.value[0].tag, e.step) for e in kept[1:]] == [
         ("a", 1), ("b", 10), ("a", 2), ("b", 20), ("b", 30),
     ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- campaigns
+def hparam(run_dir: Path, key: str) -> Any:
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = board(run_dir).PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    value = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams[key]
+    return getattr(value, value.WhichOneof("kind"))
+
+
+def test_each_trial_of_a_sweep_logs_its_own_files_and_hyperparameters(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    result = cli([
+        "sweep", str(CONFIG_DIR / "spirals.yaml"), "--out", str(out), "--quiet",
+        "--set", "training.epochs=2", "--set", "data.options.n_samples=120",
+        "--set", "output.loggers=[tensorboard]", "--grid", "optimizer.lr=0.01,0.03",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    trials = sorted(p.parent for p in out.glob("*/tensorboard"))
+    assert len(trials) == 2
+    assert sorted(hparam(t, "optimizer.lr") for t in trials) == [0.01, 0.03]
+    for trial in trials:
+        assert_board_holds_the_run_files(trial)
+
+
+def test_each_fold_of_a_cross_validation_logs_in_its_worker(tmp_path: Path) -> None:
+    out = tmp_path / "cv"
+    result = cli([
+        "cv", str(CONFIG_DIR / "iris.yaml"), "--folds", "2", "--jobs", "2", "--out", str(out),
+        "--quiet", "--set", "training.epochs=3", "--set", "output.loggers=[tensorboard]",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for k in (1, 2):
+        fold = out / f"fold-{k}"
+        assert_board_holds_the_run_files(fold)
+        assert hparam(fold, "data.fold") == k - 1
