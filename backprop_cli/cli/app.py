@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lr-find": ("lr_find_cmd", "lr_find"),
     "cv": ("cv_cmd", "cv"),
     "plot": ("plot_cmd", "plot"),
+    "runs": ("runs_cmd", "runs"),
     "gradcheck": ("gradcheck_cmd", "gradcheck"),
     "demo": ("demo_cmd", "demo"),
     "init": ("config_cmds", "init"),
@@ -120,7 +121,11 @@ class LazyGroup(TyperGroup):
 def build_command(name: str) -> Any:
     """The Click command for ``name``, built from its function."""
     module, function = COMMANDS[name]
-    callback = getattr(importlib.import_module(f".{module}", __package__), function)
+    imported = importlib.import_module(f".{module}", __package__)
+    group = getattr(imported, "GROUP", None)
+    if group is not None:  # a command of subcommands (`bprop runs`, `bprop runs diff`)
+        return typer.main.get_command(group)
+    callback = getattr(imported, function)
     single = typer.Typer(
         rich_markup_mode=None, pretty_exceptions_enable=False, add_completion=False
     )

@@ -66,6 +66,23 @@ def check_free(directory: Path) -> None:
         os.close(fd)
 
 
+def is_held(directory: Path) -> bool:
+    """True while a process holds ``directory``'s lock (a run writing there). Creates nothing."""
+    try:
+        fd = os.open(Path(directory) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False  # not bprop's lock
+        if _try_lock(fd):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
 def held_by(directory: Path, pid: int) -> bool:
     """True while process ``pid`` holds ``directory``'s lock: the lock file names it and the
     lock is taken. False once that process has ended (its lock died with it) or another process
