@@ -215,3 +215,51 @@ def diff(
             console.print(table)
         else:
             console.print("the two runs' configs are the same")
+
+
+@GROUP.command("sync", epilog=exit_codes.HELP)
+def sync(
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="Run directories that have ended.", metavar="RUN...")
+    ],
+    to: Annotated[str, typer.Option("--to", help="Where to: mlflow.")] = "mlflow",
+    uri: Annotated[
+        str | None,
+        typer.Option("--uri", help="Tracking URI (default: MLFLOW_TRACKING_URI, else MLflow's)."),
+    ] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", help="Experiment name (default: the run's output.mlflow)."),
+    ] = None,
+) -> None:
+    """Upload runs trained without a tracking server to MLflow, as the mlflow logger would have
+    logged them: params, metrics, tags, artifacts and status. A run synced before (or logged
+    while it trained) goes on in the same MLflow run, nothing logged twice.
+
+    Example:  bprop runs sync runs/digits runs/moons --to mlflow --uri http://127.0.0.1:5000
+    """
+    from ..runs.train.needs import LOGGER_EXTRAS, missing_package
+
+    if to != "mlflow":
+        fail(f"--to {to!r}: bprop syncs runs to mlflow")
+    problem = missing_package("mlflow", LOGGER_EXTRAS["mlflow"])
+    if problem:
+        fail(f"--to mlflow: {problem}")
+    from ..runs.artifacts.rundirs import is_run_dir
+    from ..runs.loggers.tracking import configured, sync_run
+
+    for run_dir in run_dirs:
+        if not is_run_dir(run_dir):
+            fail(f"{run_dir}: not a run directory (no config.yaml, history.csv or checkpoints/)")
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    for run_dir in run_dirs:
+        where_uri, where_experiment = configured(run_dir)
+        target = uri or where_uri
+        try:
+            run_id = sync_run(run_dir, target, experiment or where_experiment)
+        except (MlflowException, requests.RequestException, OSError) as exc:
+            server = f" at {target}" if target else ""
+            fail(f"{run_dir}: could not sync to MLflow{server}: {type(exc).__name__}: {exc}")
+        console.print(f"{run_dir} → MLflow run {run_id}", soft_wrap=True, highlight=False)

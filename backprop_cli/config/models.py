@@ -302,17 +302,30 @@ class TensorBoardConfig(Strict):
     )
 
 
+class MlflowConfig(Strict):
+    """Where the `mlflow` logger logs: a tracking server (or store) and an experiment."""
+
+    uri: str | None = Field(
+        None, description="Tracking URI; default: MLFLOW_TRACKING_URI, else MLflow's own."
+    )
+    experiment: str | None = Field(
+        None, description="Experiment name, created if need be; default: MLflow's Default."
+    )
+
+
 class OutputConfig(Strict):
     dir: str = Field("runs", description="Where run directories go ({dir}/{name}).")
     checkpoint_every: int = Field(5, ge=0, description="Epochs; 0: only initial, best and last.")
-    loggers: list[Literal["tensorboard"]] = Field(
+    loggers: list[Literal["tensorboard", "mlflow"]] = Field(
         default_factory=list,
         description="Where the run is logged besides its run directory: tensorboard (event "
-        "files in RUN/tensorboard/, bprop[tensorboard]).",
+        "files in RUN/tensorboard/, bprop[tensorboard]), mlflow (a run on a tracking server, "
+        "bprop[mlflow]).",
     )
     tensorboard: TensorBoardConfig = Field(
         default_factory=lambda: TensorBoardConfig.model_validate({})
     )
+    mlflow: MlflowConfig = Field(default_factory=lambda: MlflowConfig.model_validate({}))
 
     @field_validator("loggers")
     @classmethod

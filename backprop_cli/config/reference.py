@@ -49,6 +49,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("training.early_stopping", models.EarlyStoppingConfig),
     ("output", models.OutputConfig),
     ("output.tensorboard", models.TensorBoardConfig),
+    ("output.mlflow", models.MlflowConfig),
     ("compare", models.CompareConfig),
     ("sweep", models.SweepConfig),
 ]

@@ -37,6 +37,10 @@ def _logger(name: str, cfg: ExperimentConfig, run_dir: Path) -> Sink:
         from .loggers.tensorboard import TensorBoard
 
         return TensorBoard(run_dir, cfg.output.tensorboard.every)
+    if name == "mlflow":
+        from .loggers.tracking import Mlflow
+
+        return Mlflow(run_dir, cfg.output.mlflow.uri, cfg.output.mlflow.experiment)
     raise ValueError(f"no logger is called {name!r}")
 
 

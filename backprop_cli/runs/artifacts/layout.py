@@ -8,6 +8,7 @@ A run directory (`RunLayout`)::
     boundary.png | fit.png  boundary.gif (bprop picture --animate)
     checkpoints/initial.npz  epoch-NNNN.npz  best.npz  last.npz
     tensorboard/events.out.tfevents.* (output.loggers: [tensorboard])
+    mlflow.json (output.loggers: [mlflow])
 """
 
 from __future__ import annotations
@@ -29,14 +30,19 @@ BOUNDARY_PLOT = "boundary.png"
 FIT_PLOT = "fit.png"
 ANIMATION = "boundary.gif"
 CHECKPOINTS = "checkpoints"
-#: The `tensorboard` logger's event files (output.loggers).
+#: The `tensorboard` logger's folder (output.loggers), and the names of the event files bprop
+#: writes there (TensorBoard reads any name holding ``tfevents``; bprop's end in ``.bprop``).
 TENSORBOARD = "tensorboard"
+EVENT_FILE = re.compile(r"events\.out\.tfevents\..+\.bprop")
+#: The `mlflow` logger's link to the MLflow run it logs to (in a run directory) or to the parent
+#: run of a campaign's runs (in a sweep's, comparison's or cross-validation's directory).
+MLFLOW_RUN = "mlflow.json"
 INITIAL, BEST, LAST = "initial.npz", "best.npz", "last.npz"
 
 #: The files `bprop train` writes in a run directory (beside its checkpoints/ folder).
 RUN_FILES = frozenset(
     {CONFIG, STEPS, HISTORY_CSV, HISTORY_JSON, METRICS, LOSS_PLOT, BOUNDARY_PLOT, FIT_PLOT,
-     ANIMATION}
+     ANIMATION, MLFLOW_RUN}
 )  # fmt: skip
 #: A directory holding any of these is a run directory.
 RUN_MARKERS = (CONFIG, HISTORY_CSV, CHECKPOINTS)
@@ -123,10 +129,10 @@ SWEEP_CSV, SWEEP_JSON, SWEEP_PLOT = "sweep.csv", "sweep.json", "sweep.png"
 BEST_CONFIG = "best.yaml"
 #: Written before a sweep's first trial: only a directory holding it resumes as a sweep.
 SWEEP_MARKER = ".bprop-sweep"
-SWEEP_FILES = frozenset({SWEEP_CSV, SWEEP_JSON, BEST_CONFIG, SWEEP_PLOT, SWEEP_MARKER})
+SWEEP_FILES = frozenset({SWEEP_CSV, SWEEP_JSON, BEST_CONFIG, SWEEP_PLOT, SWEEP_MARKER, MLFLOW_RUN})
 #: bprop cv: a run directory per fold, and these.
 CV_CSV, CV_JSON, CV_PLOT = "cv.csv", "cv.json", "cv.png"
-CV_FILES = frozenset({CV_CSV, CV_JSON, CV_PLOT})
+CV_FILES = frozenset({CV_CSV, CV_JSON, CV_PLOT, MLFLOW_RUN})
 #: bprop lr-find.
 LR_FIND_CSV, LR_FIND_PLOT = "lr_find.csv", "lr_find.png"
 LR_FIND_FILES = (LR_FIND_CSV, LR_FIND_PLOT)

@@ -24,12 +24,14 @@ from .layout import (
     CHECKPOINTS,
     COMPARISON_JSON,
     CONFIG,
+    EVENT_FILE,
     HISTORY_JSON,
     LAST,
     RUN_FILES,
     RUN_MARKERS,
     SWEEP_JSON,
     SWEEP_MARKER,
+    TENSORBOARD,
     Key,
 )
 
@@ -77,11 +79,16 @@ def run_of_checkpoint(checkpoint: Path) -> Path | None:
 
 def holds_only_run_files(directory: Path) -> bool:
     """True when ``directory`` holds nothing but what `bprop train` writes there: its files, its
-    checkpoints, its lock and the temporaries of a killed write."""
+    checkpoints, its loggers' event files, its lock and the temporaries of a killed write."""
+    folders: dict[str, Callable[[str], bool]] = {
+        CHECKPOINTS: is_checkpoint_name,
+        TENSORBOARD: lambda name: EVENT_FILE.fullmatch(name) is not None,
+    }
     try:
         for entry in directory.iterdir():
-            if entry.name == CHECKPOINTS and entry.is_dir() and not entry.is_symlink():
-                if not all(_own_file(p, is_checkpoint_name) for p in entry.iterdir()):
+            named = folders.get(entry.name)
+            if named is not None and entry.is_dir() and not entry.is_symlink():
+                if not all(_own_file(p, named) for p in entry.iterdir()):
                     return False
             elif not _own_file(entry, RUN_FILES.__contains__):
                 return False

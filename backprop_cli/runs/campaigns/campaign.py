@@ -214,7 +214,8 @@ def open_campaign(
     ``out`` when it is new or empty, else a new ``{output.dir}/{name}-{kind}[-k]``; with
     ``accept``, the existing ``out`` once ``accept`` approves what it holds (a campaign to
     resume). A Dask scheduler is checked first; the stop requests and half-written ``files`` of
-    commands killed there before are removed."""
+    commands killed there before are removed. With the mlflow logger, the runs are children of
+    one parent MLflow run of the campaign."""
     if settings.get("dask") is not None:
         check_dask(settings["dask"])
     if accept is not None:
@@ -227,7 +228,13 @@ def open_campaign(
     else:
         base, resumable = Path(cfg.output.dir), settings.get("resumable", False)
         claimed = claim_new_dir(out, base, f"{cfg.name}-{kind}", resumable=resumable)
-    with claimed as directory:
+    with claimed as directory, contextlib.ExitStack() as stack:
         StopRequest.remove_stale(directory)
         remove_stale_temporaries(directory, files)
+        if "mlflow" in cfg.output.loggers:  # the runs' parent run
+            from ..loggers.tracking import parent_run
+
+            stack.enter_context(
+                parent_run(directory, cfg.output.mlflow.uri, cfg.output.mlflow.experiment)
+            )
         yield Campaign(directory, **settings)

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import mmap
 import os
-import re
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ...system.atomic import atomic_open
+from ..artifacts.layout import EVENT_FILE
 
-#: The files bprop writes: TensorBoard reads any name holding ``tfevents``; bprop's end in
-#: ``.bprop`` (`SUFFIX`), so that a resumed run rewrites only its own.
+#: The end of the names of the files bprop writes (`layout.EVENT_FILE`), so that a resumed run
+#: rewrites only its own.
 SUFFIX = ".bprop"
-OWN = re.compile(r"events\.out\.tfevents\..+\.bprop")
 
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
@@ -29,7 +28,7 @@ _CRC = struct.Struct("<I")
 
 def is_own(name: str) -> bool:
     """Whether ``name`` is the name of an event file bprop wrote."""
-    return OWN.fullmatch(name) is not None
+    return EVENT_FILE.fullmatch(name) is not None
 
 
 def own_files(folder: Path) -> list[Path]:

@@ -16,6 +16,10 @@ LOGGER_EXTRAS = {
         "bprop's tensorboard extra: pip install '.[tensorboard]' in bprop's folder (the "
         "tensorboardX package)",
     ),
+    "mlflow": (
+        "mlflow",
+        "bprop's mlflow extra: pip install '.[mlflow]' in bprop's folder (the mlflow package)",
+    ),
 }
 
 
@@ -23,9 +27,14 @@ def check_installed(cfg: ExperimentConfig) -> None:
     """Raise ConfigError when a logger ``cfg`` asks for is not installed (found without
     importing it)."""
     for name in cfg.output.loggers:
-        package, hint = LOGGER_EXTRAS[name]
-        if importlib.util.find_spec(package) is None:
-            raise ConfigError(
-                f"output.loggers: the {name} logger needs the {package} package, which is not "
-                f"installed; install {hint}, or remove {name} from output.loggers"
-            )
+        problem = missing_package(name, LOGGER_EXTRAS[name])
+        if problem:
+            raise ConfigError(f"output.loggers: {problem}, or remove {name} from output.loggers")
+
+
+def missing_package(name: str, extra: tuple[str, str]) -> str:
+    """Why the logger ``name`` cannot be used ("" when its package is installed)."""
+    package, hint = extra
+    if importlib.util.find_spec(package) is not None:
+        return ""
+    return f"the {name} logger needs the {package} package, which is not installed; install {hint}"

@@ -1,0 +1,395 @@
+"""The `mlflow` logger: each bprop run is one MLflow run, on the tracking server (or store) of
+``output.mlflow.uri``, else of MLFLOW_TRACKING_URI, in the experiment ``output.mlflow.experiment``.
+
+What it logs:
+
+- params: the resolved config, flattened (``optimizer.lr``, ``model.layers.0.units``);
+- metrics: every history column at ``step`` = the epoch, and ``step/loss``, ``step/lr`` and
+  ``step/grad_norm`` at ``step`` = the update count (the rows of steps.csv);
+- tags: ``bprop.version``, ``bprop.data_digest``, ``bprop.kernels``, ``bprop.status``,
+  ``bprop.run_dir``, and ``mlflow.parentRunId`` for the runs of a sweep, a comparison or a
+  cross-validation (children of one parent run);
+- artifacts: config.yaml, history.csv and .json, steps.csv, metrics.json, the pictures, the best
+  checkpoint, and the ONNX export when bprop[onnx] is installed;
+- the status: FINISHED (completed or stopped early), FAILED (diverged), KILLED (interrupted).
+
+The run directory's ``mlflow.json`` names the MLflow run, so a resumed run goes on logging to the
+same one (what it already holds is not logged twice), and `bprop runs sync` uploads a run trained
+without a server. Requests fail fast (two retries, ten seconds) unless the MLFLOW_HTTP_REQUEST_*
+variables say otherwise, so that a server that is down costs a run one warning, not minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ... import __version__
+from ...config.flat import flatten
+from ...core.training import EpochEnded, StopReason
+from ...errors import BpropError
+from ...system.atomic import write_text
+from ..artifacts.layout import (
+    BOUNDARY_PLOT,
+    CONFIG,
+    FIT_PLOT,
+    HISTORY_CSV,
+    HISTORY_JSON,
+    LOSS_PLOT,
+    METRICS,
+    MLFLOW_RUN,
+    STEPS,
+    RunLayout,
+)
+from ..artifacts.step_log import COLUMNS as STEP_COLUMNS
+from ..artifacts.step_log import Row
+from ..train.sinks import Outcome, Record, Sink
+
+#: MLflow's run status for each way a bprop run ends.
+STATUS = {
+    StopReason.COMPLETED: "FINISHED",
+    StopReason.EARLY_STOPPING: "FINISHED",
+    StopReason.DIVERGED: "FAILED",
+    StopReason.INTERRUPTED: "KILLED",
+}
+STEP_KEYS = tuple(f"step/{c}" for c in STEP_COLUMNS[2:])
+#: The run files uploaded as artifacts (those the run has), and the checkpoint.
+ARTIFACTS = (CONFIG, HISTORY_CSV, HISTORY_JSON, STEPS, METRICS, LOSS_PLOT, BOUNDARY_PLOT, FIT_PLOT)
+#: MLflow's limits on one log_batch request.
+BATCH_METRICS, BATCH_PARAMS = 1000, 100
+#: How requests fail unless the user's environment says otherwise (MLflow's own defaults retry
+#: for minutes), and no links printed among bprop's output.
+FAIL_FAST = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+}
+#: What marks a campaign's mlflow.json (its parent run) apart from a run's.
+CAMPAIGN = "campaign"
+
+
+@contextlib.contextmanager
+def failing_fast() -> Iterator[None]:
+    """`FAIL_FAST` in the environment within the block, where the user has not set them."""
+    added = {k: v for k, v in FAIL_FAST.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Link:
+    """An MLflow run as mlflow.json names it."""
+
+    tracking_uri: str
+    experiment_id: str
+    run_id: str
+    kind: str = "run"  # or CAMPAIGN
+
+    @classmethod
+    def read(cls, path: Path) -> Link | None:
+        """The link ``path`` holds, None when it holds none bprop wrote."""
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**found) if isinstance(found, dict) else None
+        except (OSError, UnicodeDecodeError, ValueError, TypeError):
+            return None
+
+    def write(self, path: Path) -> None:
+        write_text(path, json.dumps(self.__dict__, indent=2) + "\n")
+
+
+def client_for(uri: str | None) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def experiment_id(client: Any, name: str | None) -> str:
+    """The id of the experiment ``name`` (created if need be); MLflow's default without one."""
+    if name is None:
+        return "0"
+    found = client.get_experiment_by_name(name)
+    return found.experiment_id if found is not None else client.create_experiment(name)
+
+
+def params_of(resolved: dict[str, Any]) -> dict[str, str]:
+    """The resolved config as MLflow params: flattened, each value as YAML would write it."""
+    spelled = {None: "null", True: "true", False: "false"}
+    return {
+        k: spelled[v] if v is None or isinstance(v, bool) else str(v)
+        for k, v in flatten(resolved).items()
+    }
+
+
+def epoch_metrics(row: dict[str, Any], stamp: int) -> list[Any]:
+    from mlflow.entities import Metric
+
+    epoch = int(row["epoch"])
+    return [
+        Metric(key, float(value), stamp, epoch)
+        for key, value in row.items()
+        if key != "epoch" and value is not None
+    ]
+
+
+def step_metrics(rows: Iterable[Row], stamp: int) -> list[Any]:
+    from mlflow.entities import Metric
+
+    return [
+        Metric(key, float(value), stamp, step)
+        for step, _, *values in rows
+        for key, value in zip(STEP_KEYS, values, strict=True)
+    ]
+
+
+def send(
+    client: Any,
+    run_id: str,
+    metrics: Sequence[Any] = (),
+    params: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Log ``metrics``, ``params`` and ``tags`` in as few requests as MLflow allows."""
+    from mlflow.entities import Param, RunTag
+
+    items = [Param(k, v) for k, v in (params or {}).items()]
+    for start in range(0, len(items), BATCH_PARAMS):
+        client.log_batch(run_id, params=items[start : start + BATCH_PARAMS], synchronous=True)
+    for start in range(0, len(metrics), BATCH_METRICS):
+        client.log_batch(run_id, metrics=metrics[start : start + BATCH_METRICS], synchronous=True)
+    if tags:
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()], synchronous=True)
+
+
+def upload_files(client: Any, run_id: str, run_dir: Path) -> None:
+    """The run's files (`ARTIFACTS`), its best checkpoint and, with bprop[onnx], its ONNX export."""
+    import importlib.util
+
+    layout = RunLayout(run_dir)
+    for name in ARTIFACTS:
+        if (layout / name).is_file():
+            client.log_artifact(run_id, str(layout / name))
+    if layout.best.is_file():
+        client.log_artifact(run_id, str(layout.best), "checkpoints")
+    if importlib.util.find_spec("onnx") is None or not layout.last.is_file():
+        return
+    from ..trained.export import export
+    from ..trained.model import load_model
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.onnx"
+        export(load_model(run_dir), "onnx", path, exclusive=True)
+        client.log_artifact(run_id, str(path))
+
+
+def now() -> int:
+    return int(time.time() * 1000)
+
+
+class Mlflow(Sink):
+    """The run's MLflow run, brought up to date at every flush of the run."""
+
+    def __init__(self, run_dir: Path, uri: str | None, experiment: str | None) -> None:
+        self.run_dir, self.uri, self.experiment = run_dir, uri, experiment
+        self.client: Any = None
+        self.run_id = ""
+        self._pending: list[Any] = []
+        self._steps_logged = 0  # how many of `record.steps.added` are queued
+        self._held = {"epoch": 0, "step": 0}  # what the MLflow run already holds
+
+    def start(self, record: Record) -> None:
+        import mlflow
+
+        with failing_fast():
+            uri = self.uri or mlflow.get_tracking_uri()
+            self.client = client_for(uri)
+            self.run_id, self._held, logged = open_run(
+                self.client, uri, self.run_dir, self.experiment
+            )
+            plan = record.plan
+            params = {k: v for k, v in params_of(record.resolved).items() if k not in logged}
+            tags = run_tags(self.run_dir, plan.signature.digest, plan.training.kernels, "running")
+            stamp = now()
+            old = [r for r in record.steps.resumed_rows() if r[0] > self._held["step"]]
+            self._pending += step_metrics(old, stamp)
+            for row in record.history:
+                if row["epoch"] > self._held["epoch"]:
+                    self._pending += epoch_metrics(row, stamp)
+            send(self.client, self.run_id, params=params, tags=tags)
+            self._send()
+
+    def epoch(self, event: EpochEnded, record: Record) -> bool:
+        self._queue_steps(record)
+        if event.epoch > self._held["epoch"]:
+            self._pending += epoch_metrics(event.row, now())
+        return False
+
+    def flush(self, record: Record) -> None:
+        self._queue_steps(record)
+        with failing_fast():
+            self._send()
+
+    def finish(self, record: Record, outcome: Outcome) -> None:
+        self._queue_steps(record)
+        with failing_fast():
+            self._send()
+            send(self.client, self.run_id, tags={"bprop.status": outcome.status.value})
+            upload_files(self.client, self.run_id, self.run_dir)
+            self.client.set_terminated(self.run_id, status=STATUS[outcome.status])
+
+    def _queue_steps(self, record: Record) -> None:
+        added = record.steps.added
+        new = [r for r in added[self._steps_logged :] if r[0] > self._held["step"]]
+        self._pending += step_metrics(new, now())
+        self._steps_logged = len(added)
+
+    def _send(self) -> None:
+        pending, self._pending = self._pending, []
+        send(self.client, self.run_id, pending)
+
+
+def open_run(
+    client: Any, uri: str, run_dir: Path, experiment: str | None
+) -> tuple[str, dict[str, int], dict[str, str]]:
+    """The MLflow run of ``run_dir``: the one its mlflow.json names, when it is on ``uri`` and
+    still there (set running again), else a new one (a child of its campaign's parent run, when
+    the folder above holds one), named in a new mlflow.json. Returns its id, the last epoch and
+    update it holds metrics for, and the params it has."""
+    link = Link.read(run_dir / MLFLOW_RUN)
+    if link is not None and link.kind != CAMPAIGN and link.tracking_uri == uri:
+        found = _active(client, link.run_id)
+        if found is not None:
+            client.update_run(link.run_id, status="RUNNING")
+            held = {"epoch": _last_step(client, link.run_id, "train_loss"),
+                    "step": _last_step(client, link.run_id, STEP_KEYS[0])}  # fmt: skip
+            return link.run_id, held, dict(found.data.params)
+    parent = Link.read(run_dir.parent / MLFLOW_RUN)
+    if parent is not None and parent.kind == CAMPAIGN and parent.tracking_uri == uri:
+        exp, family = parent.experiment_id, {"mlflow.parentRunId": parent.run_id}
+    else:
+        exp, family = experiment_id(client, experiment), {}
+    run_id = client.create_run(exp, tags=family, run_name=run_dir.name).info.run_id
+    Link(uri, exp, run_id).write(run_dir / MLFLOW_RUN)
+    return run_id, {"epoch": 0, "step": 0}, {}
+
+
+def run_tags(run_dir: Path, digest: str | None, kernels: str | None, status: str) -> dict[str, str]:
+    return {
+        "bprop.version": __version__,
+        "bprop.data_digest": digest or "",
+        "bprop.kernels": kernels or "",
+        "bprop.status": status,
+        "bprop.run_dir": str(run_dir.resolve()),
+    }
+
+
+def _active(client: Any, run_id: str) -> Any:
+    """The run ``run_id``, None when the server has none (or only a deleted one)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return None
+    return run if run.info.lifecycle_stage == "active" else None
+
+
+def _last_step(client: Any, run_id: str, key: str) -> int:
+    return max((m.step for m in client.get_metric_history(run_id, key)), default=0)
+
+
+@contextlib.contextmanager
+def parent_run(directory: Path, uri: str | None, experiment: str | None) -> Iterator[None]:
+    """Within the block, the parent MLflow run of a campaign's runs (those in ``directory``),
+    named in its mlflow.json (a resumed campaign keeps its parent); ended as finished after.
+    Without a server, the runs log (or warn) on their own."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    link = None
+    with failing_fast(), contextlib.suppress(MlflowException, OSError):
+        uri = uri or mlflow.get_tracking_uri()
+        client = client_for(uri)
+        link = Link.read(directory / MLFLOW_RUN)
+        if link is None or link.tracking_uri != uri or _active(client, link.run_id) is None:
+            exp = experiment_id(client, experiment)
+            tags = {"bprop.version": __version__, "bprop.run_dir": str(directory.resolve())}
+            run = client.create_run(exp, tags=tags, run_name=directory.name)
+            link = Link(uri, exp, run.info.run_id, CAMPAIGN)
+            link.write(directory / MLFLOW_RUN)
+        else:
+            client.update_run(link.run_id, status="RUNNING")
+    try:
+        yield
+    finally:
+        if link is not None:
+            with failing_fast(), contextlib.suppress(MlflowException, OSError):
+                client_for(link.tracking_uri).set_terminated(link.run_id, status="FINISHED")
+
+
+def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
+    """Upload a finished run directory to MLflow as the logger would have logged it (going on in
+    the MLflow run its mlflow.json names, what that holds not logged twice). Returns the MLflow
+    run's id. Raises DataError when the run's files cannot be read."""
+    import mlflow
+
+    from ...config import read_yaml
+    from ...errors import DataError
+    from ..artifacts.rundirs import read_history
+    from ..artifacts.step_log import read_steps
+
+    layout = RunLayout(run_dir)
+    if not layout.metrics.is_file():
+        raise DataError(f"{run_dir}: no metrics.json; sync uploads runs that have ended")
+    try:
+        metrics = json.loads(layout.metrics.read_text(encoding="utf-8"))
+        stop = StopReason(metrics["stop_reason"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{layout.metrics}: not the metrics bprop writes ({exc})") from None
+    config = read_yaml(layout.config)
+    if not isinstance(config, dict):
+        raise DataError(f"{layout.config}: not a run's config")
+    history, steps = read_history(run_dir), read_steps(run_dir)
+    with failing_fast():
+        uri = uri or mlflow.get_tracking_uri()
+        client = client_for(uri)
+        run_id, held, logged = open_run(client, uri, run_dir, experiment)
+        stamp = now()
+        rows = [
+            (int(r["step"]), int(r["epoch"]), r["loss"], r["lr"], r["grad_norm"]) for r in steps
+        ]
+        pending = step_metrics([r for r in rows if r[0] > held["step"]], stamp)
+        for row in history:
+            if row["epoch"] > held["epoch"]:
+                pending += epoch_metrics(row, stamp)
+        params = {k: v for k, v in params_of(config).items() if k not in logged}
+        tags = run_tags(run_dir, None, metrics.get("kernels"), stop.value)
+        send(client, run_id, pending, params, tags)
+        upload_files(client, run_id, run_dir)
+        client.set_terminated(run_id, status=STATUS[stop])
+    return run_id
+
+
+def configured(run_dir: Path) -> tuple[str | None, str | None]:
+    """The tracking URI and experiment a run's config.yaml names under output.mlflow (None
+    where it names none)."""
+    from ...config import read_yaml
+
+    try:
+        config = read_yaml(RunLayout(run_dir).config)
+        section = config["output"]["mlflow"]
+        return section.get("uri"), section.get("experiment")
+    except (BpropError, KeyError, TypeError, AttributeError):
+        return None, None
