@@ -19,6 +19,8 @@
    a text column of 40,000 categories read and one-hot encoded.
 7. The peak memory of `bprop predict` on a 2,000,000 × 3 CSV (`predict_bench.py`), with and
    without --proba, beside the same command on 10 rows.
+8. What the tensorboard and mlflow loggers cost configs/digits.yaml's training, and their
+   per-step logging alone (`logging_bench.py`).
 
 Every figure is a median over repeats. Run with ``--unset-openblas-env`` to drop
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this process (it re-executes itself; the output says so).
@@ -44,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import data_bench  # noqa: E402  (beside this file)
+import logging_bench  # noqa: E402
 import predict_bench  # noqa: E402
 
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -455,6 +458,7 @@ def run(quick: bool) -> dict[str, Any]:
     results["loading"] = data_bench.run(repeats=2 if quick else 3)
     results["categorical"] = data_bench.categorical(repeats=2 if quick else 3)
     results["predicting"] = predict_bench.run(peak_rss_mib)
+    results["logging"] = logging_bench.run(repeats=3 if quick else 5)
     return results
 
 
@@ -537,6 +541,8 @@ def report(r: dict[str, Any]) -> str:
         *data_bench.categorical_report(r["categorical"]),
         "",
         *predict_bench.report(r["predicting"]),
+        "",
+        *logging_bench.report(r["logging"]),
     ]
     return "\n".join(lines)
 

@@ -280,3 +280,13 @@ def test_each_fold_of_a_cross_validation_logs_in_its_worker(tmp_path: Path) -> N
         fold = out / f"fold-{k}"
         assert_board_holds_the_run_files(fold)
         assert hparam(fold, "data.fold") == k - 1
+
+
+def test_a_new_event_file_sorts_after_the_files_it_continues(tmp_path: Path) -> None:
+    from backprop_cli.runs.loggers.event_files import next_name
+
+    later = "events.out.tfevents.9999999999.0003.elsewhere.bprop"  # a clock that ran ahead
+    (tmp_path / later).write_bytes(b"")
+    (tmp_path / "events.out.tfevents.9999999999.theirs").write_bytes(b"")  # not bprop's
+    name = next_name(tmp_path)
+    assert name > later and name.startswith("events.out.tfevents.9999999999.0004.")

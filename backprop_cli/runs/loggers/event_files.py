@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import mmap
 import os
+import socket
 import struct
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ...system.atomic import atomic_open
 from ..artifacts.layout import EVENT_FILE
-
-#: The end of the names of the files bprop writes (`layout.EVENT_FILE`), so that a resumed run
-#: rewrites only its own.
-SUFFIX = ".bprop"
 
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
@@ -96,3 +94,41 @@ def trim(path: Path, keep: Callable[[str, int], bool]) -> None:
                 del event.summary.value[:]
                 event.summary.value.extend(values)
             fh.write(framed(event.SerializeToString()))
+
+
+def next_name(folder: Path) -> str:
+    """The name of the event file a new process writes in ``folder``: after every file bprop
+    wrote there in TensorBoard's order (by name), so that a resumed run's events are read after
+    the ones it continues (TensorBoard takes a step that goes back for a restart and drops what
+    came after it)."""
+    last = (0, -1)  # the (seconds, count) of the last of them
+    for path in own_files(folder):
+        fields = path.name.split(".")
+        stamp, number = fields[3], fields[4] if len(fields) > 5 else ""
+        if stamp.isdigit():
+            last = max(last, (int(stamp), int(number) if number.isdigit() else 0))
+    now = int(time.time())
+    seconds, count = (now, 0) if now > last[0] else (last[0], last[1] + 1)
+    return f"events.out.tfevents.{seconds:010d}.{count:04d}.{socket.gethostname()}.bprop"
+
+
+class EventWriter:
+    """Writes ``Event`` messages, one record each, to a new event file (tensorboardX's record
+    writer), starting with the file's version."""
+
+    def __init__(self, path: Path) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.record_writer import RecordWriter
+
+        self._records = RecordWriter(str(path))
+        self.write_event(Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def write_event(self, event: Any) -> None:
+        self._records.write(event.SerializeToString())
+
+    def flush(self) -> None:
+        self._records.flush()
+
+    def close(self) -> None:
+        self._records.flush()
+        self._records.close()

@@ -20,11 +20,9 @@ resumes from, then continues: no step appears twice.
 
 from __future__ import annotations
 
-import os
-import secrets
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,7 @@ from ..artifacts.layout import RunLayout
 from ..artifacts.step_log import COLUMNS as STEP_COLUMNS
 from ..artifacts.step_log import Row
 from ..train.sinks import Outcome, Record, Sink
-from .event_files import SUFFIX, is_own, own_files, trim
+from .event_files import EventWriter, is_own, next_name, own_files, trim
 
 #: Tags on the update axis; every other scalar and histogram is on the epoch axis.
 STEP_TAGS = tuple(f"step/{c}" for c in STEP_COLUMNS[2:])
@@ -62,18 +60,15 @@ class TensorBoard(Sink):
         self._writer: Any = None
         self._described: set[str] = set()  # tags whose metadata this writer has written
         self._steps_logged = 0  # how many of `record.steps.added` are written
+        self._step_event: Any = None  # refilled for every update (`_steps`)
 
     # ------------------------------------------------------------------ the sink
     def start(self, record: Record) -> None:
-        from tensorboardX.event_file_writer import EventsWriter
-
         self.folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(self.folder, is_own)
         training = record.plan.training
         held = self._cut_back(training.epoch, training.step)
-        # a name of its own (the writer's holds only the second and the host, and it truncates)
-        suffix = f".{os.getpid()}.{secrets.token_hex(4)}{SUFFIX}"
-        self._writer = EventsWriter(str(self.folder / "events"), suffix)
+        self._writer = EventWriter(self.folder / next_name(self.folder))
         text = f"```yaml\n{to_yaml(record.resolved)}```"
         self._write(training.epoch, _text("config", text))
         # what a run resumed from another directory's checkpoint brings with it
@@ -130,26 +125,55 @@ class TensorBoard(Sink):
 
     def _scalars(self, step: int, values: dict[str, float]) -> None:
         """``values`` in one event, as 64-bit scalars (None: left out)."""
-        from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+        from tensorboardX.proto.summary_pb2 import SummaryMetadata
+
+        given = {tag: value for tag, value in values.items() if value is not None}
+        if not given:
+            return
+        summary = self._double_values(given)
+        for entry, value in zip(summary.value, given.values(), strict=True):
+            entry.tensor.double_val[0] = value
+            if entry.tag not in self._described:  # TensorBoard reads a tag's kind from its first
+                plugin = SummaryMetadata.PluginData(plugin_name="scalars")  # value
+                entry.metadata.CopyFrom(SummaryMetadata(plugin_data=plugin))
+                self._described.add(entry.tag)
+        self._write(step, summary)
+
+    @staticmethod
+    def _double_values(tags: Iterable[str]) -> Any:
+        """A summary of one 64-bit scalar (0.0) per tag."""
+        from tensorboardX.proto.summary_pb2 import Summary
         from tensorboardX.proto.tensor_pb2 import TensorProto
         from tensorboardX.proto.types_pb2 import DT_DOUBLE
 
-        entries = []
-        for tag, value in values.items():
-            if value is None:
-                continue
-            entry = Summary.Value(tag=tag, tensor=TensorProto(dtype=DT_DOUBLE, double_val=[value]))
-            if tag not in self._described:  # TensorBoard reads a tag's kind from its first value
-                plugin = SummaryMetadata.PluginData(plugin_name="scalars")
-                entry.metadata.CopyFrom(SummaryMetadata(plugin_data=plugin))
-                self._described.add(tag)
-            entries.append(entry)
-        if entries:
-            self._write(step, Summary(value=entries))
+        return Summary(
+            value=[
+                Summary.Value(tag=tag, tensor=TensorProto(dtype=DT_DOUBLE, double_val=[0.0]))
+                for tag in tags
+            ]
+        )
 
-    def _steps(self, rows: Iterable[Row]) -> None:
+    def _steps(self, rows: Sequence[Row]) -> None:
+        """Each row's loss, lr and gradient norm in one event. The first row goes the general
+        way (its tags' metadata with it); the rest refill one event in place, the cost of
+        logging every update kept to a few microseconds."""
+        from tensorboardX.proto.event_pb2 import Event
+
+        if rows and not set(STEP_TAGS) <= self._described:
+            step, _, *first = rows[0]
+            self._scalars(step, dict(zip(STEP_TAGS, first, strict=True)))
+            rows = rows[1:]
+        if not rows:
+            return
+        if self._step_event is None:
+            self._step_event = Event(summary=self._double_values(STEP_TAGS))
+        event = self._step_event
+        cells = [value.tensor.double_val for value in event.summary.value]
+        write = self._writer.write_event
         for step, _, loss, lr, norm in rows:
-            self._scalars(step, dict(zip(STEP_TAGS, (loss, lr, norm), strict=True)))
+            event.wall_time, event.step = time.time(), step
+            cells[0][0], cells[1][0], cells[2][0] = loss, lr, norm
+            write(event)
 
     def _new_steps(self, record: Record) -> None:
         added = record.steps.added

@@ -4,8 +4,8 @@
 What it logs:
 
 - params: the resolved config, flattened (``optimizer.lr``, ``model.layers.0.units``);
-- metrics: every history column at ``step`` = the epoch, and ``step/loss``, ``step/lr`` and
-  ``step/grad_norm`` at ``step`` = the update count (the rows of steps.csv);
+- metrics: every history column at ``step`` = the epoch, and ``step/loss`` (each update's batch
+  loss, steps.csv's) at ``step`` = the update count;
 - tags: ``bprop.version``, ``bprop.data_digest``, ``bprop.kernels``, ``bprop.status``,
   ``bprop.run_dir``, and ``mlflow.parentRunId`` for the runs of a sweep, a comparison or a
   cross-validation (children of one parent run);
@@ -48,7 +48,6 @@ from ..artifacts.layout import (
     STEPS,
     RunLayout,
 )
-from ..artifacts.step_log import COLUMNS as STEP_COLUMNS
 from ..artifacts.step_log import Row
 from ..train.sinks import Outcome, Record, Sink
 
@@ -59,7 +58,9 @@ STATUS = {
     StopReason.DIVERGED: "FAILED",
     StopReason.INTERRUPTED: "KILLED",
 }
-STEP_KEYS = tuple(f"step/{c}" for c in STEP_COLUMNS[2:])
+#: The per-step metric: each update's batch loss (the lr and gradient norm per step stay in
+#: steps.csv; the history has them per epoch).
+STEP_LOSS = "step/loss"
 #: The run files uploaded as artifacts (those the run has), and the checkpoint.
 ARTIFACTS = (CONFIG, HISTORY_CSV, HISTORY_JSON, STEPS, METRICS, LOSS_PLOT, BOUNDARY_PLOT, FIT_PLOT)
 #: MLflow's limits on one log_batch request.
@@ -147,11 +148,7 @@ def epoch_metrics(row: dict[str, Any], stamp: int) -> list[Any]:
 def step_metrics(rows: Iterable[Row], stamp: int) -> list[Any]:
     from mlflow.entities import Metric
 
-    return [
-        Metric(key, float(value), stamp, step)
-        for step, _, *values in rows
-        for key, value in zip(STEP_KEYS, values, strict=True)
-    ]
+    return [Metric(STEP_LOSS, float(loss), stamp, step) for step, _, loss, _, _ in rows]
 
 
 def send(
@@ -273,7 +270,7 @@ def open_run(
         if found is not None:
             client.update_run(link.run_id, status="RUNNING")
             held = {"epoch": _last_step(client, link.run_id, "train_loss"),
-                    "step": _last_step(client, link.run_id, STEP_KEYS[0])}  # fmt: skip
+                    "step": _last_step(client, link.run_id, STEP_LOSS)}  # fmt: skip
             return link.run_id, held, dict(found.data.params)
     parent = Link.read(run_dir.parent / MLFLOW_RUN)
     if parent is not None and parent.kind == CAMPAIGN and parent.tracking_uri == uri:
