@@ -42,6 +42,9 @@ from .event_files import EventWriter, is_own, next_name, own_files, trim
 STEP_TAGS = tuple(f"step/{c}" for c in STEP_COLUMNS[2:])
 EPOCH_PREFIXES = ("epoch/", "weights/", "gradients/")
 HISTOGRAM_BINS = 30
+#: The HParams tab lists the hyperparameters in this order of their sections (the ones most
+#: often tuned first), the rest after them.
+HPARAM_ORDER = ("optimizer", "schedule", "training", "model", "loss", "seed", "dtype", "data")
 #: How the HParams tab sees the way a run ended.
 _SESSION_STATUS = {
     StopReason.COMPLETED: "STATUS_SUCCESS",
@@ -220,7 +223,9 @@ def _hparams(resolved: dict[str, Any], figures: dict[str, float], status: StopRe
     from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboardX.summary import hparams
 
-    experiment, start, _ = hparams(flatten(resolved), {f"hparams/{k}": 0 for k in figures})
+    flat = flatten(resolved)
+    ordered = {k: flat[k] for k in sorted(flat, key=_section_rank)}
+    experiment, start, _ = hparams(ordered, {f"hparams/{k}": 0 for k in figures})
     end = SessionEndInfo(status=Status.Value(_SESSION_STATUS[status]))
     content = HParamsPluginData(session_end_info=end, version=0).SerializeToString()
     plugin = SummaryMetadata.PluginData(plugin_name="hparams", content=content)
@@ -228,6 +233,11 @@ def _hparams(resolved: dict[str, Any], figures: dict[str, float], status: StopRe
         tag="_hparams_/session_end_info", metadata=SummaryMetadata(plugin_data=plugin)
     )
     return [experiment, start, Summary(value=[value])]
+
+
+def _section_rank(key: str) -> int:
+    section = key.split(".")[0]
+    return HPARAM_ORDER.index(section) if section in HPARAM_ORDER else len(HPARAM_ORDER)
 
 
 def _text(tag: str, text: str) -> Any:
