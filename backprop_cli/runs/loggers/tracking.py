@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ... import __version__
 from ...config.flat import flatten
 from ...core.training import EpochEnded, StopReason
 from ...errors import BpropError
@@ -282,9 +281,19 @@ def open_run(
     return run_id, {"epoch": 0, "step": 0}, {}
 
 
+def bprop_version() -> str:
+    """bprop's version as installed (its distribution's metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bprop")
+    except PackageNotFoundError:  # run from a source folder that was never installed
+        return "unknown"
+
+
 def run_tags(run_dir: Path, digest: str | None, kernels: str | None, status: str) -> dict[str, str]:
     return {
-        "bprop.version": __version__,
+        "bprop.version": bprop_version(),
         "bprop.data_digest": digest or "",
         "bprop.kernels": kernels or "",
         "bprop.status": status,
@@ -322,7 +331,7 @@ def parent_run(directory: Path, uri: str | None, experiment: str | None) -> Iter
         link = Link.read(directory / MLFLOW_RUN)
         if link is None or link.tracking_uri != uri or _active(client, link.run_id) is None:
             exp = experiment_id(client, experiment)
-            tags = {"bprop.version": __version__, "bprop.run_dir": str(directory.resolve())}
+            tags = {"bprop.version": bprop_version(), "bprop.run_dir": str(directory.resolve())}
             run = client.create_run(exp, tags=tags, run_name=directory.name)
             link = Link(uri, exp, run.info.run_id, CAMPAIGN)
             link.write(directory / MLFLOW_RUN)
