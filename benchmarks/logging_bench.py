@@ -11,6 +11,7 @@ runs it; alone: ``python benchmarks/logging_bench.py``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import statistics
 import sys
@@ -75,7 +76,7 @@ def run(repeats: int = 5) -> dict[str, Any]:
     plain: list[float] = []
     logged: list[float] = []
     steps = 0
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):  # MLflow's ./mlruns there
         store = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         both = ["output.loggers=[tensorboard, mlflow]", f"output.mlflow.uri={store}"]
         for rep in range(repeats + 1):  # the first round warms the data cache and imports

@@ -124,3 +124,33 @@ def test_diff_names_the_keys_that_differ_and_the_figures(folder: Path) -> None:
     assert json.loads(result.output)["config"]["optimizer.lr"] == [0.01, 0.5]
     result = cli(["runs", "diff", str(folder / "adam"), str(folder / "torn")])
     assert result.exit_code == 2 and "cannot be read" in result.output
+
+
+def test_names_and_figures_are_printed_as_text_and_odd_files_listed_as_broken(
+    folder: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    odd = tmp_path / "x[/bold]"
+    shutil.copytree(folder / "adam", odd)
+    huge = tmp_path / "huge"
+    shutil.copytree(folder / "adam", huge)
+    metrics = json.loads((huge / "metrics.json").read_text())
+    (huge / "metrics.json").write_text(
+        json.dumps(metrics).replace('"stop_reason": "completed"', '"stop_reason": ["completed"]')
+    )
+    deep = tmp_path / "deep"
+    shutil.copytree(folder / "adam", deep)
+    (deep / "history.json").write_text("[" * 100_000 + "]" * 100_000)
+    big = tmp_path / "big"
+    shutil.copytree(folder / "adam", big)
+    (big / "metrics.json").write_text(
+        json.dumps(metrics).replace('"epochs_run": 3', '"epochs_run": 1' + "0" * 400)
+    )
+    result = cli(["runs", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "x[/bold]" in result.output
+    runs = listed_by_name(tmp_path)
+    assert runs["huge"].status == "broken" and runs["deep"].status == "broken"
+    assert runs["big"].status == "completed" and runs["big"].epochs is None
+    assert cli(["runs", "diff", str(odd), str(folder / "adam")]).exit_code == 0

@@ -82,7 +82,8 @@ def runs(
         console.print_json(json.dumps([r.as_json() for r in listed]))
         return
     if not listed:
-        console.print(f"no runs under {folder}" + (" match the filters" if wanted else ""))
+        message = f"no runs under {folder}" + (" match the filters" if wanted else "")
+        console.print(message, markup=False, highlight=False)
         return
     console.print(_table(listed, folder))
 
@@ -110,11 +111,14 @@ def _filters(given: list[str], found: list[Any]) -> dict[str, Any]:
 
 COLUMNS = ("run", "status", "epochs", "best", "test", "kernels", "when", "took")
 #: The columns that give up width, in turn, when the table is wider than the terminal.
-NARROWING = (("run", 16), ("best", 12), ("test", 10))
+NARROWING = (("status", 12), ("run", 16), ("best", 12), ("test", 10))
+#: The columns a terminal too narrow for the rest goes without, in turn.
+SPARE = ("kernels", "took", "when")
 
 
 def _table(listed: list[Any], folder: Path) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
     rows = []
     for r in listed:
@@ -122,10 +126,18 @@ def _table(listed: list[Any], folder: Path) -> Any:
         status = r.status if r.status != "broken" else f"broken: {r.detail}"
         rows.append([r.name, status, fmt(r.epochs), best, _test(r.test), r.kernels or "–",
                      _when(r.started), _took(r.seconds)])  # fmt: skip
-    widths = _widths(rows, console.width)
+    shown = list(COLUMNS)
+    widths = _widths(shown, rows, console.width)
+    for spare in SPARE:  # a narrow terminal drops these rather than squeeze every column
+        if sum(widths) + 2 * (len(widths) - 1) <= console.width:
+            break
+        at = shown.index(spare)
+        del shown[at]
+        rows = [row[:at] + row[at + 1 :] for row in rows]
+        widths = _widths(shown, rows, console.width)
     title = f"{len(listed)} run{'s' * (len(listed) != 1)} under {folder}"
-    table = Table(title=title, box=None, pad_edge=False, header_style="bold underline")
-    for column, width in zip(COLUMNS, widths, strict=True):
+    table = Table(title=Text(title), box=None, pad_edge=False, header_style="bold underline")
+    for column, width in zip(shown, widths, strict=True):
         table.add_column(
             column,
             justify="right" if column in ("epochs", "took") else "left",
@@ -134,17 +146,18 @@ def _table(listed: list[Any], folder: Path) -> Any:
             overflow="fold" if column == "run" else "ellipsis",
         )
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # a name is text, never markup
     return table
 
 
-def _widths(rows: list[list[str]], room: int) -> list[int]:
-    """Each column as wide as its widest cell; where the table is wider than ``room``, the run
-    names fold and then the best and test figures are cut, each down to a floor."""
-    widths = [max(len(c) for c in column) for column in zip(COLUMNS, *rows, strict=True)]
+def _widths(columns: list[str], rows: list[list[str]], room: int) -> list[int]:
+    """Each column as wide as its widest cell; where the table is wider than ``room``, the
+    status, the run names (which fold) and the best and test figures give up width, each down
+    to a floor."""
+    widths = [max(len(c) for c in cells) for cells in zip(columns, *rows, strict=True)]
     for column, floor in NARROWING:
         over = sum(widths) + 2 * (len(widths) - 1) - room  # two spaces between columns
-        at = COLUMNS.index(column)
+        at = columns.index(column)
         if over > 0:
             widths[at] = max(min(floor, widths[at]), widths[at] - over)
     return widths
@@ -202,15 +215,17 @@ def diff(
         document = {"config": keys, "figures": figures}
         console.print_json(json.dumps(document))
         return
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    names = (str(first), str(second))
+    names = (escape(str(first)), escape(str(second)))
     for title, rows in (("config keys that differ", keys), ("figures", figures)):
         table = Table(title=title)
         for column in ("", *names):
             table.add_column(column)
         for key, (a, b) in rows.items():
-            table.add_row(key, fmt(a), fmt(b))
+            table.add_row(Text(key), Text(fmt(a)), Text(fmt(b)))
         if rows or title == "figures":
             console.print(table)
         else:
@@ -262,4 +277,6 @@ def sync(
         except (MlflowException, requests.RequestException, OSError) as exc:
             server = f" at {target}" if target else ""
             fail(f"{run_dir}: could not sync to MLflow{server}: {type(exc).__name__}: {exc}")
-        console.print(f"{run_dir} → MLflow run {run_id}", soft_wrap=True, highlight=False)
+        console.print(
+            f"{run_dir} → MLflow run {run_id}", soft_wrap=True, highlight=False, markup=False
+        )

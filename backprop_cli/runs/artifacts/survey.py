@@ -123,7 +123,7 @@ def _read(path: Path, parse: Any) -> Any:
         raise UnreadableError(f"{path.name}: {info.st_size:,} bytes, more than bprop writes")
     try:
         return parse(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
         raise UnreadableError(f"{path.name}: {' '.join(str(exc).split())}") from None
 
 
@@ -141,7 +141,8 @@ def _fill(listed: Listed, config: Any, metrics: Any, history: Any) -> None:
         listed.epochs = len(rows)
         listed.best = _best_of(rows, listed.config)
         return
-    if not isinstance(metrics, dict) or metrics.get("stop_reason") not in STATUS_WORDS:
+    reason = metrics.get("stop_reason") if isinstance(metrics, dict) else None
+    if not isinstance(reason, str) or reason not in STATUS_WORDS:
         raise UnreadableError(f"{METRICS}: not the metrics bprop writes")
     listed.status = STATUS_WORDS[metrics["stop_reason"]]
     listed.detail = str(metrics.get("stop_detail") or "")
@@ -200,9 +201,10 @@ def _number(value: Any, kind: type) -> Any:
     """``value`` as an int or a finite float, or None when it is not one (bool neither)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if not math.isfinite(value):
+    try:
+        return kind(value) if math.isfinite(value) else None
+    except OverflowError:  # an integer too large for a float
         return None
-    return kind(value)
 
 
 # ------------------------------------------------------------ choosing and ordering
