@@ -24,7 +24,9 @@ import yaml
 
 from backprop_cli.api import load_config, training_events
 from backprop_cli.config.flat import flatten
+from backprop_cli.runs.artifacts.checkpoints import Checkpoint
 from backprop_cli.runs.artifacts.step_log import read_steps
+from backprop_cli.runs.loggers.tracking import Link
 
 from helpers import CONFIG_DIR, cli, history_of
 
@@ -224,6 +226,8 @@ def test_sync_uploads_a_run_trained_without_a_server(tmp_path: Path, server: Ser
     result = cli(["runs", "sync", str(out), "--to", "mlflow", "--uri", server.uri])
     assert result.exit_code == 0, result.output
     run = assert_mlflow_holds_the_run_files(out, server)
+    digest = Checkpoint.read(out / "checkpoints" / "last.npz").data.digest
+    assert digest and run.data.tags["bprop.data_digest"] == digest  # as the logger records it
     again = cli(["runs", "sync", str(out), "--uri", server.uri])  # nothing logged twice
     assert again.exit_code == 0, again.output
     assert run_of(out, server).info.run_id == run.info.run_id
@@ -250,6 +254,18 @@ def train_through(server: Server, out: Path, epochs: int, after_epoch_1: str) ->
     warned = [e.message for e in events if type(e).__name__ == "Warned"]
     assert len(warned) == 1 and "the mlflow logger failed" in warned[0]
     return events
+
+
+def test_a_link_file_that_is_not_bprops_names_no_run(tmp_path: Path) -> None:
+    path = tmp_path / "mlflow.json"
+    good = {"tracking_uri": "sqlite:///m.db", "experiment_id": "1", "run_id": "ab", "kind": "run"}
+    path.write_text(json.dumps(good))
+    assert Link.read(path) == Link("sqlite:///m.db", "1", "ab")
+    for spoiled in ({**good, "run_id": 12345}, {**good, "experiment_id": 0}, [good], {"a": 1}):
+        path.write_text(json.dumps(spoiled))
+        assert Link.read(path) is None
+    path.write_text("{nope")
+    assert Link.read(path) is None
 
 
 @pytest.mark.slow

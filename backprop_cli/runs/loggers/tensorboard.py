@@ -75,11 +75,10 @@ class TensorBoard(Sink):
         text = f"```yaml\n{to_yaml(record.resolved)}```"
         self._write(training.epoch, _text("config", text))
         # what a run resumed from another directory's checkpoint brings with it
-        old_steps = [row for row in record.steps.resumed_rows() if row[0] > held["step"]]
-        self._steps(old_steps)
-        for row in record.history:
-            if row["epoch"] > held["epoch"]:
-                self._epoch_row(row)
+        steps, rows = record.brought(held["epoch"], held["step"])
+        self._steps(steps)
+        for row in rows:
+            self._epoch_row(row)
         self._writer.flush()
 
     def epoch(self, event: EpochEnded, record: Record) -> bool:

@@ -102,9 +102,11 @@ class Link:
         """The link ``path`` holds, None when it holds none bprop wrote."""
         try:
             found = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**found) if isinstance(found, dict) else None
+            link = cls(**found) if isinstance(found, dict) else None
         except (OSError, UnicodeDecodeError, ValueError, TypeError):
             return None
+        fields = (link.tracking_uri, link.experiment_id, link.run_id, link.kind) if link else ()
+        return link if fields and all(isinstance(f, str) for f in fields) else None
 
     def write(self, path: Path) -> None:
         write_text(path, json.dumps(self.__dict__, indent=2) + "\n")
@@ -114,6 +116,15 @@ def client_for(uri: str | None) -> Any:
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
+
+
+def connect(uri: str | None) -> tuple[str, Any]:
+    """The tracking URI meant (``uri``, else MLFLOW_TRACKING_URI, else MLflow's default) and a
+    client of it."""
+    import mlflow
+
+    resolved = uri or mlflow.get_tracking_uri()
+    return resolved, client_for(resolved)
 
 
 def experiment_id(client: Any, name: str | None) -> str:
@@ -206,11 +217,8 @@ class Mlflow(Sink):
         self._held = {"epoch": 0, "step": 0}  # what the MLflow run already holds
 
     def start(self, record: Record) -> None:
-        import mlflow
-
         with failing_fast():
-            uri = self.uri or mlflow.get_tracking_uri()
-            self.client = client_for(uri)
+            uri, self.client = connect(self.uri)
             self.run_id, self._held, logged = open_run(
                 self.client, uri, self.run_dir, self.experiment
             )
@@ -218,11 +226,10 @@ class Mlflow(Sink):
             params = {k: v for k, v in params_of(record.resolved).items() if k not in logged}
             tags = run_tags(self.run_dir, plan.signature.digest, plan.training.kernels, "running")
             stamp = now()
-            old = [r for r in record.steps.resumed_rows() if r[0] > self._held["step"]]
-            self._pending += step_metrics(old, stamp)
-            for row in record.history:
-                if row["epoch"] > self._held["epoch"]:
-                    self._pending += epoch_metrics(row, stamp)
+            steps, rows = record.brought(self._held["epoch"], self._held["step"])
+            self._pending += step_metrics(steps, stamp)
+            for row in rows:
+                self._pending += epoch_metrics(row, stamp)
             send(self.client, self.run_id, params=params, tags=tags)
             self._send()
 
@@ -292,13 +299,25 @@ def bprop_version() -> str:
 
 
 def run_tags(run_dir: Path, digest: str | None, kernels: str | None, status: str) -> dict[str, str]:
-    return {
+    """The run's tags; the data's digest and the kernels only where known (a sync of a run that
+    has none leaves what the logger recorded)."""
+    tags = {
         "bprop.version": bprop_version(),
-        "bprop.data_digest": digest or "",
-        "bprop.kernels": kernels or "",
         "bprop.status": status,
         "bprop.run_dir": str(run_dir.resolve()),
     }
+    known = {"bprop.data_digest": digest, "bprop.kernels": kernels}
+    return tags | {k: v for k, v in known.items() if v}
+
+
+def digest_of(run_dir: Path) -> str | None:
+    """The digest of the data a run trained on, as its last checkpoint records it."""
+    from ..artifacts.checkpoints import Checkpoint
+
+    try:
+        return Checkpoint.read(RunLayout(run_dir).last).data.digest
+    except BpropError:
+        return None
 
 
 def _active(client: Any, run_id: str) -> Any:
@@ -321,13 +340,11 @@ def parent_run(directory: Path, uri: str | None, experiment: str | None) -> Iter
     """Within the block, the parent MLflow run of a campaign's runs (those in ``directory``),
     named in its mlflow.json (a resumed campaign keeps its parent); ended as finished after.
     Without a server, the runs log (or warn) on their own."""
-    import mlflow
     from mlflow.exceptions import MlflowException
 
     link = None
     with failing_fast(), contextlib.suppress(MlflowException, OSError):
-        uri = uri or mlflow.get_tracking_uri()
-        client = client_for(uri)
+        uri, client = connect(uri)
         link = Link.read(directory / MLFLOW_RUN)
         if link is None or link.tracking_uri != uri or _active(client, link.run_id) is None:
             exp = experiment_id(client, experiment)
@@ -349,7 +366,6 @@ def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
     """Upload a finished run directory to MLflow as the logger would have logged it (going on in
     the MLflow run its mlflow.json names, what that holds not logged twice). Returns the MLflow
     run's id. Raises DataError when the run's files cannot be read."""
-    import mlflow
 
     from ...config import read_yaml
     from ...errors import DataError
@@ -369,8 +385,7 @@ def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
         raise DataError(f"{layout.config}: not a run's config")
     history, steps = read_history(run_dir), read_steps(run_dir)
     with failing_fast():
-        uri = uri or mlflow.get_tracking_uri()
-        client = client_for(uri)
+        uri, client = connect(uri)
         run_id, held, logged = open_run(client, uri, run_dir, experiment)
         stamp = now()
         rows = [
@@ -381,7 +396,9 @@ def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
             if row["epoch"] > held["epoch"]:
                 pending += epoch_metrics(row, stamp)
         params = {k: v for k, v in params_of(config).items() if k not in logged}
-        tags = run_tags(run_dir, None, metrics.get("kernels"), stop.value)
+        kernels = metrics.get("kernels")
+        kernels = kernels if isinstance(kernels, str) else None
+        tags = run_tags(run_dir, digest_of(run_dir), kernels, stop.value)
         send(client, run_id, pending, params, tags)
         upload_files(client, run_id, run_dir)
         client.set_terminated(run_id, status=STATUS[stop])

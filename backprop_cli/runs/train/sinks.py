@@ -33,7 +33,7 @@ from ...system.atomic import remove_stale_temporaries, write_text
 from ..artifacts.checkpoints import Checkpoint, capture, weights_epoch_of
 from ..artifacts.layout import BEST, INITIAL, LAST, RUN_FILES, RunLayout, epoch_checkpoint
 from ..artifacts.rundirs import is_checkpoint_name, read_history
-from ..artifacts.step_log import StepLog
+from ..artifacts.step_log import Row, StepLog
 from .plan import Plan
 
 
@@ -78,6 +78,12 @@ class Record:
             training, self.resolved, plan.task, data.scaler, params, params_epoch,
             plan.signature, data.target_scale,
         )  # fmt: skip
+
+    def brought(self, epoch: int, update: int) -> tuple[list[Row], list[dict[str, float]]]:
+        """What a resumed run brings from the run it continues, past ``epoch`` and ``update``
+        (what a logger already holds): the steps read back and the history rows."""
+        steps = [row for row in self.steps.resumed_rows() if row[0] > update]
+        return steps, [row for row in self.history if row["epoch"] > epoch]
 
     def end_epoch(self, row: dict[str, float]) -> None:
         self.history.append(row)
