@@ -133,8 +133,11 @@ def assert_mlflow_holds_the_run_files(run_dir: Path, server: Server) -> Any:
         spelled = {None: "null", True: "true", False: "false"}
         expected = spelled[value] if value is None or isinstance(value, bool) else str(value)
         assert params[key] == expected, key
-    steps = read_steps(run_dir)
-    assert history(client, run_id, "step/loss") == [(int(r["step"]), r["loss"]) for r in steps]
+    every = config["output"]["mlflow"]["step_every"]  # the step loss of every such update
+    steps = [(int(r["step"]), r["loss"]) for r in read_steps(run_dir)]
+    assert history(client, run_id, "step/loss") == [
+        (s, loss) for s, loss in steps if s % every == 0
+    ]
     rows = history_of(run_dir)
     for column in rows[0]:
         if column != "epoch":
@@ -153,7 +156,8 @@ def assert_mlflow_holds_the_run_files(run_dir: Path, server: Server) -> Any:
 def test_a_run_is_one_mlflow_run_holding_its_files(tmp_path: Path, server: Server) -> None:
     out = tmp_path / "run"
     named = "output.mlflow.experiment=bprop-tests"
-    result = cli(["train", str(MOONS), *logged(out, server, "training.epochs=3", named)])
+    every = "output.mlflow.step_every=1"
+    result = cli(["train", str(MOONS), *logged(out, server, "training.epochs=3", named, every)])
     assert result.exit_code == 0, result.output
     assert "View run" not in result.output  # MLflow's links stay out of bprop's output
     run = assert_mlflow_holds_the_run_files(out, server)
@@ -173,7 +177,7 @@ def test_an_interrupted_run_is_killed_then_resumed_in_the_same_run(
 ) -> None:
     out = tmp_path / "run"
     overrides = [f"output.mlflow.uri={server.uri}", "training.epochs=3",
-                 "output.loggers=[mlflow]"]  # fmt: skip
+                 "output.loggers=[mlflow]", "output.mlflow.step_every=3"]  # fmt: skip
     config = load_config(MOONS, overrides)
     asked: list[int] = []
     events = list(training_events(config, out, stop=lambda: asked.append(1) or len(asked) == 7))
@@ -284,3 +288,20 @@ def test_a_server_that_stops_answering_costs_one_warning(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     events = train_through(Server(tmp_path / "frozen"), tmp_path / "run", 3, "freeze")
     assert events[-1].status == "completed" and len(history_of(tmp_path / "run")) == 3
+
+
+def test_send_packs_what_it_is_given_within_mlflows_limits(server: Server) -> None:
+    from mlflow.entities import Metric
+
+    from backprop_cli.runs.loggers.tracking import send
+
+    client = server.client()
+    run_id = client.create_run("0").info.run_id
+    metrics = [Metric("m", float(i) / 7, 0, i) for i in range(2500)]  # 1000 a request at most
+    params = {f"p{i}": str(i) for i in range(150)}  # 100 a request at most
+    tags = {f"t{i}": str(i) for i in range(120)}  # 100 a request at most
+    send(client, run_id, metrics, params, tags)
+    run = client.get_run(run_id)
+    assert history(client, run_id, "m") == [(i, float(i) / 7) for i in range(2500)]
+    assert run.data.params == params
+    assert {k: v for k, v in run.data.tags.items() if k.startswith("t")} == tags

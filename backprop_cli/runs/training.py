@@ -40,7 +40,8 @@ def _logger(name: str, cfg: ExperimentConfig, run_dir: Path) -> Sink:
     if name == "mlflow":
         from .loggers.tracking import Mlflow
 
-        return Mlflow(run_dir, cfg.output.mlflow.uri, cfg.output.mlflow.experiment)
+        section = cfg.output.mlflow
+        return Mlflow(run_dir, section.uri, section.experiment, section.step_every)
     raise ValueError(f"no logger is called {name!r}")
 
 

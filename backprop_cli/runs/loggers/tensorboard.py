@@ -63,7 +63,7 @@ class TensorBoard(Sink):
         self._writer: Any = None
         self._described: set[str] = set()  # tags whose metadata this writer has written
         self._steps_logged = 0  # how many of `record.steps.added` are written
-        self._step_event: Any = None  # refilled for every update (`_steps`)
+        self._events: dict[tuple[str, ...], tuple[Any, list[Any]]] = {}  # `_refill`
 
     # ------------------------------------------------------------------ the sink
     def start(self, record: Record) -> None:
@@ -132,7 +132,15 @@ class TensorBoard(Sink):
         given = {tag: value for tag, value in values.items() if value is not None}
         if not given:
             return
-        summary = self._double_values(given)
+        tags = tuple(given)
+        if set(tags) <= self._described:
+            event, cells = self._refill(tags)
+            for cell, value in zip(cells, given.values(), strict=True):
+                cell[0] = value
+            event.wall_time, event.step = time.time(), step
+            self._writer.write_event(event)
+            return
+        summary = self._double_values(tags)
         for entry, value in zip(summary.value, given.values(), strict=True):
             entry.tensor.double_val[0] = value
             if entry.tag not in self._described:  # TensorBoard reads a tag's kind from its first
@@ -140,6 +148,17 @@ class TensorBoard(Sink):
                 entry.metadata.CopyFrom(SummaryMetadata(plugin_data=plugin))
                 self._described.add(entry.tag)
         self._write(step, summary)
+
+    def _refill(self, tags: tuple[str, ...]) -> tuple[Any, list[Any]]:
+        """The event of one 64-bit scalar per tag that is refilled in place for every write of
+        these tags (building an event anew costs more than the training step it logs), and its
+        value cells."""
+        from tensorboardX.proto.event_pb2 import Event
+
+        if tags not in self._events:
+            event = Event(summary=self._double_values(tags))
+            self._events[tags] = event, [value.tensor.double_val for value in event.summary.value]
+        return self._events[tags]
 
     @staticmethod
     def _double_values(tags: Iterable[str]) -> Any:
@@ -159,18 +178,13 @@ class TensorBoard(Sink):
         """Each row's loss, lr and gradient norm in one event. The first row goes the general
         way (its tags' metadata with it); the rest refill one event in place, the cost of
         logging every update kept to a few microseconds."""
-        from tensorboardX.proto.event_pb2 import Event
-
         if rows and not set(STEP_TAGS) <= self._described:
             step, _, *first = rows[0]
             self._scalars(step, dict(zip(STEP_TAGS, first, strict=True)))
             rows = rows[1:]
         if not rows:
             return
-        if self._step_event is None:
-            self._step_event = Event(summary=self._double_values(STEP_TAGS))
-        event = self._step_event
-        cells = [value.tensor.double_val for value in event.summary.value]
+        event, cells = self._refill(STEP_TAGS)
         write = self._writer.write_event
         for step, _, loss, lr, norm in rows:
             event.wall_time, event.step = time.time(), step

@@ -4,8 +4,8 @@
 What it logs:
 
 - params: the resolved config, flattened (``optimizer.lr``, ``model.layers.0.units``);
-- metrics: every history column at ``step`` = the epoch, and ``step/loss`` (each update's batch
-  loss, steps.csv's) at ``step`` = the update count;
+- metrics: every history column at ``step`` = the epoch, and ``step/loss`` (the batch loss of
+  every ``output.mlflow.step_every``-th update, steps.csv's) at ``step`` = the update count;
 - tags: ``bprop.version``, ``bprop.data_digest``, ``bprop.kernels``, ``bprop.status``,
   ``bprop.run_dir``, and ``mlflow.parentRunId`` for the runs of a sweep, a comparison or a
   cross-validation (children of one parent run);
@@ -57,13 +57,13 @@ STATUS = {
     StopReason.DIVERGED: "FAILED",
     StopReason.INTERRUPTED: "KILLED",
 }
-#: The per-step metric: each update's batch loss (the lr and gradient norm per step stay in
+#: The per-step metric: an update's batch loss (the lr and gradient norm per step stay in
 #: steps.csv; the history has them per epoch).
 STEP_LOSS = "step/loss"
 #: The run files uploaded as artifacts (those the run has), and the checkpoint.
 ARTIFACTS = (CONFIG, HISTORY_CSV, HISTORY_JSON, STEPS, METRICS, LOSS_PLOT, BOUNDARY_PLOT, FIT_PLOT)
-#: MLflow's limits on one log_batch request.
-BATCH_METRICS, BATCH_PARAMS = 1000, 100
+#: MLflow's limits on one log_batch request: params, tags, and entries of all kinds together.
+BATCH_PARAMS, BATCH_TAGS, BATCH_ALL = 100, 100, 1000
 #: How requests fail unless the user's environment says otherwise (MLflow's own defaults retry
 #: for minutes), and no links printed among bprop's output.
 FAIL_FAST = {
@@ -155,10 +155,17 @@ def epoch_metrics(row: dict[str, Any], stamp: int) -> list[Any]:
     ]
 
 
-def step_metrics(rows: Iterable[Row], stamp: int) -> list[Any]:
+def step_metrics(rows: Iterable[Row], stamp: int, every: int) -> list[Any]:
+    """The step losses of the rows whose update is a multiple of ``every`` (none for 0)."""
     from mlflow.entities import Metric
 
-    return [Metric(STEP_LOSS, float(loss), stamp, step) for step, _, loss, _, _ in rows]
+    if not every:
+        return []
+    return [
+        Metric(STEP_LOSS, float(loss), stamp, step)
+        for step, _, loss, _, _ in rows
+        if step % every == 0
+    ]
 
 
 def send(
@@ -168,16 +175,23 @@ def send(
     params: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,
 ) -> None:
-    """Log ``metrics``, ``params`` and ``tags`` in as few requests as MLflow allows."""
+    """Log ``metrics``, ``params`` and ``tags`` in as few requests as MLflow's limits allow
+    (each request costs the client ~2 ms of CPU time)."""
     from mlflow.entities import Param, RunTag
 
-    items = [Param(k, v) for k, v in (params or {}).items()]
-    for start in range(0, len(items), BATCH_PARAMS):
-        client.log_batch(run_id, params=items[start : start + BATCH_PARAMS], synchronous=True)
-    for start in range(0, len(metrics), BATCH_METRICS):
-        client.log_batch(run_id, metrics=metrics[start : start + BATCH_METRICS], synchronous=True)
-    if tags:
-        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()], synchronous=True)
+    params_left = [Param(k, v) for k, v in (params or {}).items()]
+    tags_left = [RunTag(k, v) for k, v in (tags or {}).items()]
+    metrics_left = list(metrics)
+    while params_left or metrics_left or tags_left:
+        some_params = params_left[:BATCH_PARAMS]
+        some_metrics = metrics_left[: BATCH_ALL - len(some_params)]
+        room = BATCH_ALL - len(some_params) - len(some_metrics)
+        some_tags = tags_left[: min(BATCH_TAGS, room)]
+        client.log_batch(
+            run_id, metrics=some_metrics, params=some_params, tags=some_tags, synchronous=True
+        )
+        del params_left[: len(some_params)], metrics_left[: len(some_metrics)]
+        del tags_left[: len(some_tags)]
 
 
 def upload_files(client: Any, run_id: str, run_dir: Path) -> None:
@@ -208,8 +222,11 @@ def now() -> int:
 class Mlflow(Sink):
     """The run's MLflow run, brought up to date at every flush of the run."""
 
-    def __init__(self, run_dir: Path, uri: str | None, experiment: str | None) -> None:
+    def __init__(
+        self, run_dir: Path, uri: str | None, experiment: str | None, step_every: int
+    ) -> None:
         self.run_dir, self.uri, self.experiment = run_dir, uri, experiment
+        self.step_every = step_every
         self.client: Any = None
         self.run_id = ""
         self._pending: list[Any] = []
@@ -227,11 +244,10 @@ class Mlflow(Sink):
             tags = run_tags(self.run_dir, plan.signature.digest, plan.training.kernels, "running")
             stamp = now()
             steps, rows = record.brought(self._held["epoch"], self._held["step"])
-            self._pending += step_metrics(steps, stamp)
+            self._pending += step_metrics(steps, stamp, self.step_every)
             for row in rows:
                 self._pending += epoch_metrics(row, stamp)
-            send(self.client, self.run_id, params=params, tags=tags)
-            self._send()
+            self._send(params, tags)
 
     def epoch(self, event: EpochEnded, record: Record) -> bool:
         self._queue_steps(record)
@@ -247,20 +263,22 @@ class Mlflow(Sink):
     def finish(self, record: Record, outcome: Outcome) -> None:
         self._queue_steps(record)
         with failing_fast():
-            self._send()
-            send(self.client, self.run_id, tags={"bprop.status": outcome.status.value})
+            self._send(tags={"bprop.status": outcome.status.value})
             upload_files(self.client, self.run_id, self.run_dir)
             self.client.set_terminated(self.run_id, status=STATUS[outcome.status])
 
     def _queue_steps(self, record: Record) -> None:
         added = record.steps.added
         new = [r for r in added[self._steps_logged :] if r[0] > self._held["step"]]
-        self._pending += step_metrics(new, now())
+        self._pending += step_metrics(new, now(), self.step_every)
         self._steps_logged = len(added)
 
-    def _send(self) -> None:
+    def _send(
+        self, params: dict[str, str] | None = None, tags: dict[str, str] | None = None
+    ) -> None:
+        """The queued metrics, with ``params`` and ``tags``."""
         pending, self._pending = self._pending, []
-        send(self.client, self.run_id, pending)
+        send(self.client, self.run_id, pending, params, tags)
 
 
 def open_run(
@@ -391,7 +409,7 @@ def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
         rows = [
             (int(r["step"]), int(r["epoch"]), r["loss"], r["lr"], r["grad_norm"]) for r in steps
         ]
-        pending = step_metrics([r for r in rows if r[0] > held["step"]], stamp)
+        pending = step_metrics([r for r in rows if r[0] > held["step"]], stamp, step_every(config))
         for row in history:
             if row["epoch"] > held["epoch"]:
                 pending += epoch_metrics(row, stamp)
@@ -403,6 +421,18 @@ def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
         upload_files(client, run_id, run_dir)
         client.set_terminated(run_id, status=STATUS[stop])
     return run_id
+
+
+def step_every(config: dict[str, Any]) -> int:
+    """output.mlflow.step_every of a run's config (the default where it holds none)."""
+    from ...config.models import MlflowConfig
+
+    output = config.get("output")
+    section = output.get("mlflow") if isinstance(output, dict) else None
+    found = section.get("step_every") if isinstance(section, dict) else None
+    if isinstance(found, int) and not isinstance(found, bool) and found >= 0:
+        return found
+    return int(MlflowConfig.model_fields["step_every"].default)
 
 
 def configured(run_dir: Path) -> tuple[str | None, str | None]:
