@@ -133,3 +133,17 @@ def test_weights_that_blow_up_give_an_infinite_ratio_without_a_numpy_warning() -
         warnings.simplefilter("error")
         diagnostics.after_update()
     assert np.isinf(diagnostics._ratios).all()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_campaigns_runs_warnings_are_shown_with_the_run(tmp_path: Path, jobs: str) -> None:
+    deep = CONFIG_DIR / "lessons" / "vanishing-sigmoid.yaml"
+    out = tmp_path / "sweep"
+    result = cli(["sweep", str(deep), "--grid", "optimizer.lr=0.1,0.2", "--jobs", jobs, "--quiet",
+                  "--out", str(out), "--set", "training.epochs=1",
+                  "--set", "training.diagnostics=true"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    trials = sorted(p.parent.name for p in out.glob("*/metrics.json"))
+    warned = [line for line in result.output.splitlines() if "vanishing gradients" in line]
+    assert len(trials) == 2 and len(warned) == 2, result.output  # each once, wherever it ran
+    assert sorted(line.split(")")[0] for line in warned) == [f"warning ({t}" for t in trials]

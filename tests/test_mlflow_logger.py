@@ -27,6 +27,7 @@ from backprop_cli.config.flat import flatten
 from backprop_cli.runs.artifacts.checkpoints import Checkpoint
 from backprop_cli.runs.artifacts.step_log import read_steps
 from backprop_cli.runs.loggers.tracking import Link
+from backprop_cli.system.locking import hold
 
 from helpers import CONFIG_DIR, cli, history_of
 
@@ -236,8 +237,14 @@ def test_sync_uploads_a_run_trained_without_a_server(tmp_path: Path, server: Ser
     assert again.exit_code == 0, again.output
     assert run_of(out, server).info.run_id == run.info.run_id
     assert_mlflow_holds_the_run_files(out, server)
-    bad = cli(["runs", "sync", str(tmp_path), "--uri", server.uri])
-    assert bad.exit_code == 2 and "not a run directory" in bad.output
+    (tmp_path / "empty").mkdir()
+    bad = cli(["runs", "sync", str(out), str(tmp_path / "empty"), "--uri", server.uri])
+    assert bad.exit_code == 2 and "not a run directory, nor a folder of them" in bad.output
+    with hold(out):  # a run still training is not uploaded half-done
+        busy = cli(["runs", "sync", str(out), "--uri", server.uri])
+    assert busy.exit_code == 2 and "still training" in busy.output
+    malformed = cli(["runs", "sync", str(out), "--uri", "http://[::1"])  # MLflow's error, named
+    assert malformed.exit_code == 2 and "could not sync to MLflow" in malformed.output
     assert cli(["runs", "sync", str(out), "--to", "wandb"]).exit_code == 2
 
 
@@ -305,3 +312,53 @@ def test_send_packs_what_it_is_given_within_mlflows_limits(server: Server) -> No
     assert history(client, run_id, "m") == [(i, float(i) / 7) for i in range(2500)]
     assert run.data.params == params
     assert {k: v for k, v in run.data.tags.items() if k.startswith("t")} == tags
+
+
+def test_a_campaign_whose_server_is_down_warns_once_and_its_runs_sync_later(
+    tmp_path: Path, server: Server
+) -> None:
+    out, nowhere = tmp_path / "sweep", f"output.mlflow.uri=http://127.0.0.1:{free_port()}"
+    logged = sets("output.loggers=[mlflow]", nowhere, "training.epochs=2")
+    result = cli(["sweep", str(MOONS), "--grid", "optimizer.lr=0.01,0.05", "--out", str(out),
+                  "--quiet", *logged])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning") == 1, result.output  # the campaign's, not each run's
+    assert "could not reach the tracking server" in result.output
+    trials = sorted(p.parent for p in out.glob("*/metrics.json"))
+    assert len(trials) == 2 and not list(out.rglob("mlflow.json"))
+    synced = cli(["runs", "sync", str(out), "--uri", server.uri])  # the folder: all its runs
+    assert synced.exit_code == 0, synced.output
+    for trial in trials:
+        assert_mlflow_holds_the_run_files(trial, server)
+
+
+def test_a_copied_run_directory_logs_to_an_mlflow_run_of_its_own(
+    tmp_path: Path, server: Server
+) -> None:
+    import shutil
+
+    out, copy = tmp_path / "run", tmp_path / "copy"
+    overrides = [f"output.mlflow.uri={server.uri}", "output.loggers=[mlflow]"]
+    first = cli(["train", str(MOONS), "--out", str(out), "--quiet",
+                 *sets(*overrides, "training.epochs=2")])  # fmt: skip
+    assert first.exit_code == 0, first.output
+    shutil.copytree(out, copy)
+    resumed = cli(["train", str(MOONS), "--resume", str(copy / "checkpoints" / "last.npz"),
+                   "--quiet", *sets(*overrides, "training.epochs=3")])  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    original, copied = run_of(out, server), run_of(copy, server)
+    assert copied.info.run_id != original.info.run_id
+    assert_mlflow_holds_the_run_files(out, server)  # the original's run is as it was
+    assert_mlflow_holds_the_run_files(copy, server)  # the copy's holds all of its history
+
+
+def test_a_comparisons_runs_are_children_of_one_parent_run(tmp_path: Path, server: Server) -> None:
+    out = tmp_path / "race"
+    result = cli(["compare-optimizers", str(MOONS), *logged(out, server, "training.epochs=2")])
+    assert result.exit_code == 0, result.output
+    parent = json.loads((out / "mlflow.json").read_text())
+    runs = sorted(p.parent for p in out.glob("*/mlflow.json"))
+    assert len(runs) == 4 and parent["kind"] == "campaign"
+    for run_dir in runs:
+        run = assert_mlflow_holds_the_run_files(run_dir, server)
+        assert run.data.tags["mlflow.parentRunId"] == parent["run_id"]

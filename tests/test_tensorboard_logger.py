@@ -183,6 +183,19 @@ def test_a_resume_leaves_event_files_bprop_did_not_write(tmp_path: Path) -> None
     assert theirs.read_bytes() == before
 
 
+def test_a_link_under_bprops_name_is_neither_followed_nor_rewritten(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(run, ["training.epochs=1"])
+    elsewhere = tmp_path / "kept.tfevents"
+    elsewhere.write_bytes(next((run / "tensorboard").iterdir()).read_bytes())
+    before = elsewhere.read_bytes()
+    link = run / "tensorboard" / "events.out.tfevents.0000000001.0000.host.bprop"
+    link.symlink_to(elsewhere)  # sorts first: a resume would trim it, were it bprop's file
+    train(run, ["training.epochs=2"], resume=run / "checkpoints" / "last.npz")
+    assert link.is_symlink() and elsewhere.read_bytes() == before
+    assert len([p for p in (run / "tensorboard").iterdir() if not p.is_symlink()]) == 2
+
+
 def test_a_logger_that_fails_costs_the_run_nothing(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
@@ -223,6 +236,19 @@ def test_records_stop_at_a_record_cut_short_or_spoiled() -> None:
     spoiled[len(framed(b"first")) + 14] ^= 0xFF  # a byte of the second record's body
     assert list(records(bytes(spoiled))) == bodies[:1]
     assert list(records(b"")) == []
+
+
+def test_events_stop_at_a_record_whose_checksum_holds_but_whose_body_is_no_event(
+    tmp_path: Path,
+) -> None:
+    from tensorboardX.proto.event_pb2 import Event
+
+    first = Event(step=1, file_version="brain.Event:2").SerializeToString()
+    path = tmp_path / "events.out.tfevents.0000000001.0000.host.bprop"
+    path.write_bytes(framed(first) + framed(b"\xff\xff\xff") + framed(first))
+    assert [e.step for e in events(path)] == [1]  # what comes after it is not trusted
+    trim(path, lambda tag, step: True)  # a resume rewrites what it can read
+    assert path.read_bytes() == framed(first)
 
 
 def test_trim_keeps_the_values_asked_for_and_the_file_version(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import exit_codes
-from .console import console, fmt, progress_bar
+from .console import console, fmt, progress_bar, warning
 from .options import ConfigArg, Dask, Jobs, Overrides
 from .signals import graceful_stop
 
@@ -103,7 +103,7 @@ def _where(jobs: int, dask: str | None) -> str:
 def _display(progress: Any, quiet: bool) -> Callable[[Any], None]:
     """What shows the campaign's events: a bar per optimizer (its epochs, when it trains here)
     and, unless ``quiet``, a line as each ends."""
-    from ..core.training import EpochEnded, EpochStarted
+    from ..core.training import EpochEnded, EpochStarted, Warned
     from ..runs.campaigns.campaign import JobEnded, JobStarted
 
     tasks: dict[int, Any] = {}
@@ -126,6 +126,10 @@ def _display(progress: Any, quiet: bool) -> Callable[[Any], None]:
                 progress.update(task, completed=result.epochs, info=result.status)
             if not quiet:
                 console.print(_done_line(result, event.index, event.total), soft_wrap=True)
+            for message in result.warnings:
+                warning(message, result.name)
+        elif isinstance(event, Warned):  # the campaign's
+            warning(event.message)
 
     return show
 

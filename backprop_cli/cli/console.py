@@ -88,6 +88,16 @@ def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warning(message: str, where: str = "") -> None:
+    """``message`` as a warning line (of the run or epoch ``where``), printed as it is written:
+    never read as markup."""
+    from rich.text import Text
+
+    line = Text("warning", style="yellow")
+    line.append(f" ({where}): {message}" if where else f": {message}")
+    console.print(line, soft_wrap=True)
+
+
 def in_config(config: Any, exc: Exception, overrides: Sequence[str] = ()) -> str:
     """The message of ``exc``, naming where a key's value came from (the config file, or --set
     for a key one of ``overrides`` set) when it is a config problem found after validation (one

@@ -235,7 +235,11 @@ def diff(
 @GROUP.command("sync", epilog=exit_codes.HELP)
 def sync(
     run_dirs: Annotated[
-        list[Path], typer.Argument(help="Run directories that have ended.", metavar="RUN...")
+        list[Path],
+        typer.Argument(
+            help="Run directories that have ended, or folders of them (a sweep's, a cv's).",
+            metavar="RUN...",
+        ),
     ],
     to: Annotated[str, typer.Option("--to", help="Where to: mlflow.")] = "mlflow",
     uri: Annotated[
@@ -249,7 +253,8 @@ def sync(
 ) -> None:
     """Upload runs trained without a tracking server to MLflow, as the mlflow logger would have
     logged them: params, metrics, tags, artifacts and status. A run synced before (or logged
-    while it trained) goes on in the same MLflow run, nothing logged twice.
+    while it trained) goes on in the same MLflow run, nothing logged twice. A run that cannot be
+    synced is named, and the others go on.
 
     Example:  bprop runs sync runs/digits runs/moons --to mlflow --uri http://127.0.0.1:5000
     """
@@ -260,23 +265,26 @@ def sync(
     problem = missing_package("mlflow", LOGGER_EXTRAS["mlflow"])
     if problem:
         fail(f"--to mlflow: {problem}")
-    from ..runs.artifacts.rundirs import is_run_dir
+    from ..errors import BpropError
+    from ..runs.artifacts.survey import runs_in
     from ..runs.loggers.tracking import configured, sync_run
 
-    for run_dir in run_dirs:
-        if not is_run_dir(run_dir):
-            fail(f"{run_dir}: not a run directory (no config.yaml, history.csv or checkpoints/)")
-    import requests
-    from mlflow.exceptions import MlflowException
-
-    for run_dir in run_dirs:
+    failed = []
+    for run_dir in runs_in(run_dirs):
         where_uri, where_experiment = configured(run_dir)
         target = uri or where_uri
         try:
             run_id = sync_run(run_dir, target, experiment or where_experiment)
-        except (MlflowException, requests.RequestException, OSError) as exc:
+        except BpropError as exc:
+            failed.append(str(exc))
+        except Exception as exc:  # whatever MLflow raises, a bad URI's or a server's
             server = f" at {target}" if target else ""
-            fail(f"{run_dir}: could not sync to MLflow{server}: {type(exc).__name__}: {exc}")
-        console.print(
-            f"{run_dir} → MLflow run {run_id}", soft_wrap=True, highlight=False, markup=False
-        )
+            failed.append(
+                f"{run_dir}: could not sync to MLflow{server}: {type(exc).__name__}: {exc}"
+            )
+        else:
+            console.print(
+                f"{run_dir} → MLflow run {run_id}", soft_wrap=True, highlight=False, markup=False
+            )
+    if failed:
+        fail("\n".join(failed))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from . import exit_codes
-from .console import console, exit_interrupted, fmt, progress_bar, repeated
+from .console import console, exit_interrupted, fmt, progress_bar, repeated, warning
 from .options import ConfigArg, Dask, Jobs, Overrides, TableOnly
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ def run_shown(
 ) -> list[RunSummary]:
     """The summaries of ``done`` (runs that had finished already), then of ``runs``, run in
     ``campaign`` with a bar of the runs and, unless ``quiet``, a line as each ends."""
+    from ..core.training import Warned
     from ..runs.campaigns.campaign import JobEnded
     from .signals import graceful_stop
 
@@ -140,12 +141,16 @@ def run_shown(
         bar = progress.add_task("trials", total=len(runs), info="")
 
         def show(event: object) -> None:
-            if isinstance(event, JobEnded):
+            if isinstance(event, Warned):  # the campaign's
+                warning(event.message)
+            elif isinstance(event, JobEnded):
                 result = event.summary
                 progress.update(bar, advance=1, info=result.name)
                 if not quiet:
                     line = _line(ids[result.name], result, campaign.metric)
                     console.print(line, soft_wrap=True, markup=False)
+                for message in result.warnings:
+                    warning(message, result.name)
 
         return done + campaign.run([t.job for t in runs], show)
 

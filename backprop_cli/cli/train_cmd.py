@@ -20,6 +20,7 @@ from .console import (
     progress_bar,
     repeated,
     shown_path,
+    warning,
 )
 from .options import ConfigArg, Overrides
 from .signals import graceful_stop
@@ -186,8 +187,7 @@ def _render(events: Any, quiet: bool, loss: str, scaled: bool) -> RunFinished | 
                 if not quiet and shown:
                     console.print(_epoch_line(event.row, epochs), soft_wrap=True)
             elif isinstance(event, Warned):
-                console.print(f"[yellow]warning[/] (epoch {event.epoch}): {event.message}",
-                              soft_wrap=True)  # fmt: skip
+                warning(event.message, f"epoch {event.epoch}")
             elif isinstance(event, Stopped) and not quiet and event.reason != StopReason.COMPLETED:
                 console.print(f"stopped: {event.reason} ({event.detail})")
             elif isinstance(event, RunFinished):

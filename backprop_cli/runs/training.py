@@ -4,7 +4,7 @@ call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 from ..config import ExperimentConfig
@@ -14,22 +14,25 @@ from .train.run import RunFinished, RunStarted, execute
 from .train.sinks import Checkpoints, RunFiles, Sink
 
 
-def run_directory(plan: Plan, run_dir: Path, plot: bool = True) -> list[Sink]:
+def run_directory(
+    plan: Plan, run_dir: Path, plot: bool = True, offline: Collection[str] = ()
+) -> list[Sink]:
     """The sinks of a run directory: its files, its checkpoints, (with ``plot``) its pictures,
-    and the loggers its config asks for."""
+    and the loggers its config asks for (but those in ``offline``)."""
     from .reports.pictures import Pictures  # matplotlib, only for a run that draws
 
     sinks: list[Sink] = [RunFiles(run_dir), Checkpoints(run_dir, plan.cfg.output.checkpoint_every)]
     sinks += [Pictures(run_dir)] if plot else []
-    return sinks + loggers(plan.cfg, run_dir)  # after the pictures, which they show
+    return sinks + loggers(plan.cfg, run_dir, offline)  # after the pictures, which they show
 
 
-def loggers(cfg: ExperimentConfig, run_dir: Path) -> list[Sink]:
-    """The sinks of the loggers ``cfg`` asks for (``output.loggers``), beside ``run_dir``, each
-    `Guarded` so that its failures never cost the run."""
+def loggers(cfg: ExperimentConfig, run_dir: Path, offline: Collection[str] = ()) -> list[Sink]:
+    """The sinks of the loggers ``cfg`` asks for (``output.loggers``) but those in ``offline``,
+    beside ``run_dir``, each `Guarded` so that its failures never cost the run."""
     from .loggers.guarded import Guarded
 
-    return [Guarded(name, _logger(name, cfg, run_dir)) for name in cfg.output.loggers]
+    named = [name for name in cfg.output.loggers if name not in offline]
+    return [Guarded(name, _logger(name, cfg, run_dir)) for name in named]
 
 
 def _logger(name: str, cfg: ExperimentConfig, run_dir: Path) -> Sink:
@@ -46,8 +49,13 @@ def _logger(name: str, cfg: ExperimentConfig, run_dir: Path) -> Sink:
 
 
 def train_into(
-    plan: Plan, run_dir: Path | None, plot: bool = True, stop: Callable[[], bool] | None = None
+    plan: Plan,
+    run_dir: Path | None,
+    plot: bool = True,
+    stop: Callable[[], bool] | None = None,
+    offline: Collection[str] = (),
 ) -> Iterator[Event | RunStarted | RunFinished]:
-    """`execute` into the run directory ``run_dir`` (None: nothing is written)."""
-    sinks = run_directory(plan, run_dir, plot) if run_dir is not None else []
+    """`execute` into the run directory ``run_dir`` (None: nothing is written), without the
+    loggers named in ``offline``."""
+    sinks = run_directory(plan, run_dir, plot, offline) if run_dir is not None else []
     return execute(plan, sinks, stop)

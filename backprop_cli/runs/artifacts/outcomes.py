@@ -72,6 +72,7 @@ class RunSummary:
     detail: str = ""  # why it stopped, failed or did not run
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
     test: dict[str, Any] = field(default_factory=dict, repr=False)  # metrics.json's test figures
+    warnings: list[str] = field(default_factory=list, repr=False)  # what the run warned about
 
     @property
     def test_accuracy(self) -> float | None:

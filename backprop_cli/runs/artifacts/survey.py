@@ -9,6 +9,7 @@ import json
 import math
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,21 @@ def find_runs(folder: Path) -> list[Path]:
         else:
             subfolders.sort()
     return sorted(found)
+
+
+def runs_in(paths: Iterable[Path]) -> list[Path]:
+    """The run directories ``paths`` name: each a run directory, or a folder of them (a sweep's,
+    a cv's). Raises DataError for one that is neither."""
+    from ...errors import DataError
+    from .rundirs import is_run_dir
+
+    found: list[Path] = []
+    for path in paths:
+        runs = [path] if is_run_dir(path) else find_runs(path) if path.is_dir() else []
+        if not runs:
+            raise DataError(f"{path}: not a run directory, nor a folder of them")
+        found += [run for run in runs if run not in found]
+    return found
 
 
 def survey(folder: Path) -> list[Listed]:

@@ -2,8 +2,9 @@
 optimizer race, a sweep's trials, a cross-validation's folds), run here one after another, in
 local worker processes or on a Dask cluster (`execution`), and stopped together on request.
 
-`Campaign.events` yields what happens as it happens: `JobStarted`, then `JobEnded` with the run's
-`RunSummary` (`outcomes`), and for a run here every training event in between. `Campaign.run`
+`Campaign.events` yields what happens as it happens: the campaign's own warnings first, then
+`JobStarted`, then `JobEnded` with the run's `RunSummary` (`outcomes`, which holds the run's
+warnings), and for a run here every other training event in between. `Campaign.run`
 drives them for a command, handing each to the command's display, and returns the summaries. A
 run's failure is its summary's status and detail: the others go on. Where a run goes never
 changes what it computes (each is seeded by its own config).
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config import ExperimentConfig
-from ...core.training import EpochEnded, Event
+from ...core.training import EpochEnded, Event, Warned
 from ...errors import BpropError, ConfigError, argument
 from ...system.atomic import remove_stale_temporaries
 from ...system.locking import hold
@@ -77,6 +78,8 @@ class Campaign:
     not_started: str = "not started"  # the detail of a run that a stop request kept from starting
     stopped_at_once: str = "stopped at once"  # ... of the runs a second Ctrl-C stopped at once
     resumable: bool = False  # runs lost with a worker are continued by resuming the campaign
+    warnings: list[str] = field(default_factory=list)  # the campaign's own, shown first
+    offline: tuple[str, ...] = ()  # loggers whose server did not answer: the runs go without
     stop: StopRequest = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +100,8 @@ class Campaign:
         without a directory; in worker processes or on Dask, every job is announced at once and
         each `JobEnded` comes as its run ends."""
         total = len(jobs)
+        for message in self.warnings:
+            yield Warned(0, message)
         if self.dask is None and (self.n_jobs <= 1 or total <= 1):
             for index, job in enumerate(jobs, start=1):
                 if self.stop():
@@ -153,15 +158,21 @@ class Campaign:
         return summaries
 
     def train(self, job: RunJob) -> TrainingEvents:
-        """Train ``job`` into its directory, passing its events on, and return its summary; a
-        failure is the summary's (status error, the message as its detail, the history so far)."""
+        """Train ``job`` into its directory, passing its events on (its warnings kept for its
+        summary, wherever it runs), and return its summary; a failure is the summary's (status
+        error, the message as its detail, the history so far)."""
         run_dir = self.directory / job.name
         history: list[dict[str, float]] = []
+        warnings: list[str] = []
         finished: RunFinished | None = None
+        plot, stop, offline = self.plot, self.stop, self.offline
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             with hold(run_dir):  # a run directory like any other: one writer at a time
-                for event in train_into(prepare(job.config), run_dir, self.plot, self.stop):
+                for event in train_into(prepare(job.config), run_dir, plot, stop, offline):
+                    if isinstance(event, Warned):
+                        warnings.append(event.message)
+                        continue
                     if isinstance(event, EpochEnded):
                         history.append(event.row)
                     elif isinstance(event, RunFinished):
@@ -173,9 +184,13 @@ class Campaign:
                 if isinstance(exc, BpropError)
                 else traceback.format_exception_only(exc)[-1].strip()
             )
-            return RunSummary(job.name, RunStatus.ERROR, detail=detail, history=history)
+            failed = RunSummary(job.name, RunStatus.ERROR, detail=detail, history=history)
+            failed.warnings = warnings
+            return failed
         assert finished is not None
-        return summarize(job.name, finished.metrics, history, self.metric, self.mode)
+        summary = summarize(job.name, finished.metrics, history, self.metric, self.mode)
+        summary.warnings = warnings
+        return summary
 
     def cancelled(self, job: RunJob) -> RunSummary:
         return RunSummary(job.name, RunStatus.CANCELLED, detail=self.not_started)
@@ -234,7 +249,8 @@ def open_campaign(
         if "mlflow" in cfg.output.loggers:  # the runs' parent run
             from ..loggers.tracking import parent_run
 
-            stack.enter_context(
-                parent_run(directory, cfg.output.mlflow.uri, cfg.output.mlflow.experiment)
-            )
+            section = cfg.output.mlflow
+            failure = stack.enter_context(parent_run(directory, section.uri, section.experiment))
+            if failure is not None:  # one warning, and no run waits on the server in turn
+                settings |= {"warnings": [failure], "offline": ("mlflow",)}
         yield Campaign(directory, **settings)

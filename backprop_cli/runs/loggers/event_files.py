@@ -11,6 +11,7 @@ from __future__ import annotations
 import mmap
 import os
 import socket
+import stat
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -30,10 +31,18 @@ def is_own(name: str) -> bool:
 
 
 def own_files(folder: Path) -> list[Path]:
-    """bprop's event files in ``folder``, oldest first (by name, which starts with the time)."""
+    """bprop's event files in ``folder``, oldest first (by name, which starts with the time):
+    regular files of its names (bprop never writes a link, nor follows one)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if is_own(p.name) and p.is_file())
+    return sorted(p for p in folder.iterdir() if is_own(p.name) and _regular(p))
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def records(data: bytes | mmap.mmap) -> Iterator[bytes]:
@@ -69,7 +78,9 @@ def framed(body: bytes) -> bytes:
 
 
 def events(path: Path) -> Iterator[Any]:
-    """The ``Event`` messages of an event file (mapped, not read whole into memory)."""
+    """The ``Event`` messages of an event file (mapped, not read whole into memory), up to the
+    first record that is cut short, fails its checksum or holds no event."""
+    from google.protobuf.message import DecodeError
     from tensorboardX.proto.event_pb2 import Event
 
     with path.open("rb") as fh:
@@ -78,7 +89,10 @@ def events(path: Path) -> Iterator[Any]:
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
             for body in records(data):
                 event = Event()
-                event.ParseFromString(body)
+                try:
+                    event.ParseFromString(body)
+                except DecodeError:
+                    return
                 yield event
 
 

@@ -35,6 +35,7 @@ from ...config.flat import flatten
 from ...core.training import EpochEnded, StopReason
 from ...errors import BpropError
 from ...system.atomic import write_text
+from ...system.locking import is_held
 from ..artifacts.layout import (
     BOUNDARY_PLOT,
     CONFIG,
@@ -284,14 +285,16 @@ class Mlflow(Sink):
 def open_run(
     client: Any, uri: str, run_dir: Path, experiment: str | None
 ) -> tuple[str, dict[str, int], dict[str, str]]:
-    """The MLflow run of ``run_dir``: the one its mlflow.json names, when it is on ``uri`` and
-    still there (set running again), else a new one (a child of its campaign's parent run, when
-    the folder above holds one), named in a new mlflow.json. Returns its id, the last epoch and
-    update it holds metrics for, and the params it has."""
+    """The MLflow run of ``run_dir``: the one its mlflow.json names, when it is on ``uri``,
+    still there and logged from this directory (a copied run directory gets a run of its own;
+    set running again), else a new one (a child of its campaign's parent run, when the folder
+    above holds one), named in a new mlflow.json. Returns its id, the last epoch and update it
+    holds metrics for, and the params it has."""
     link = Link.read(run_dir / MLFLOW_RUN)
     if link is not None and link.kind != CAMPAIGN and link.tracking_uri == uri:
         found = _active(client, link.run_id)
-        if found is not None:
+        logged_from = found.data.tags.get("bprop.run_dir") if found is not None else None
+        if found is not None and logged_from in (None, str(run_dir.resolve())):
             client.update_run(link.run_id, status="RUNNING")
             held = {"epoch": _last_step(client, link.run_id, "train_loss"),
                     "step": _last_step(client, link.run_id, STEP_LOSS)}  # fmt: skip
@@ -354,30 +357,37 @@ def _last_step(client: Any, run_id: str, key: str) -> int:
 
 
 @contextlib.contextmanager
-def parent_run(directory: Path, uri: str | None, experiment: str | None) -> Iterator[None]:
+def parent_run(directory: Path, uri: str | None, experiment: str | None) -> Iterator[str | None]:
     """Within the block, the parent MLflow run of a campaign's runs (those in ``directory``),
     named in its mlflow.json (a resumed campaign keeps its parent); ended as finished after.
-    Without a server, the runs log (or warn) on their own."""
-    from mlflow.exceptions import MlflowException
-
+    Gives None, or why the server could not be reached (the runs then go without the logger:
+    `bprop runs sync` uploads them later)."""
     link = None
-    with failing_fast(), contextlib.suppress(MlflowException, OSError):
-        uri, client = connect(uri)
-        link = Link.read(directory / MLFLOW_RUN)
-        if link is None or link.tracking_uri != uri or _active(client, link.run_id) is None:
-            exp = experiment_id(client, experiment)
-            tags = {"bprop.version": bprop_version(), "bprop.run_dir": str(directory.resolve())}
-            run = client.create_run(exp, tags=tags, run_name=directory.name)
-            link = Link(uri, exp, run.info.run_id, CAMPAIGN)
-            link.write(directory / MLFLOW_RUN)
-        else:
-            client.update_run(link.run_id, status="RUNNING")
     try:
-        yield
+        with failing_fast():
+            uri, client = connect(uri)
+            found = Link.read(directory / MLFLOW_RUN)
+            if found is None or found.tracking_uri != uri or _active(client, found.run_id) is None:
+                exp = experiment_id(client, experiment)
+                tags = {"bprop.version": bprop_version(), "bprop.run_dir": str(directory.resolve())}
+                run = client.create_run(exp, tags=tags, run_name=directory.name)
+                found = Link(uri, exp, run.info.run_id, CAMPAIGN)
+                found.write(directory / MLFLOW_RUN)
+            else:
+                client.update_run(found.run_id, status="RUNNING")
+            link = found
+    except Exception as exc:  # whatever the logger's library raises: a logger never costs a run
+        yield (
+            f"the mlflow logger could not reach the tracking server ({type(exc).__name__}: "
+            f"{exc}); the runs go without it, and `bprop runs sync {directory}/* --to mlflow` "
+            "uploads them later"
+        )
+        return
+    try:
+        yield None
     finally:
-        if link is not None:
-            with failing_fast(), contextlib.suppress(MlflowException, OSError):
-                client_for(link.tracking_uri).set_terminated(link.run_id, status="FINISHED")
+        with failing_fast(), contextlib.suppress(Exception):
+            client_for(link.tracking_uri).set_terminated(link.run_id, status="FINISHED")
 
 
 def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
@@ -391,6 +401,8 @@ def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
     from ..artifacts.step_log import read_steps
 
     layout = RunLayout(run_dir)
+    if is_held(run_dir):
+        raise DataError(f"{run_dir}: still training (a bprop holds it); sync it once it has ended")
     if not layout.metrics.is_file():
         raise DataError(f"{run_dir}: no metrics.json; sync uploads runs that have ended")
     try:
