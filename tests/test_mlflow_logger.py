@@ -362,3 +362,16 @@ def test_a_comparisons_runs_are_children_of_one_parent_run(tmp_path: Path, serve
     for run_dir in runs:
         run = assert_mlflow_holds_the_run_files(run_dir, server)
         assert run.data.tags["mlflow.parentRunId"] == parent["run_id"]
+
+
+def test_mlflows_notes_stay_out_of_a_quiet_run(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'new.db'}"  # a new store: MLflow notes its tables' creation
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    logged = sets("training.epochs=1", "output.loggers=[mlflow]", f"output.mlflow.uri={store}")
+    command = [sys.executable, "-m", "backprop_cli", "train", str(MOONS), "--quiet",
+               "--out", str(tmp_path / "run"), *logged]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and "INFO" not in done.stdout
+    assert (tmp_path / "run" / "mlflow.json").is_file()

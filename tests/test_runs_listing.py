@@ -154,3 +154,38 @@ def test_names_and_figures_are_printed_as_text_and_odd_files_listed_as_broken(
     assert runs["huge"].status == "broken" and runs["deep"].status == "broken"
     assert runs["big"].status == "completed" and runs["big"].epochs is None
     assert cli(["runs", "diff", str(odd), str(folder / "adam")]).exit_code == 0
+
+
+def test_false_is_not_zero_and_json_holds_no_nan(folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    seeds = [r["name"] for r in json.loads(cli(["runs", str(folder), "--json",
+                                                "--filter", "seed=0"]).output)]  # fmt: skip
+    assert "adam" in seeds  # every run here has seed 0
+    none = cli(["runs", str(folder), "--json", "--filter", "seed=false"])
+    assert none.exit_code == 0 and json.loads(none.output) == []  # false is not 0
+    diverged = tmp_path / "diverged"
+    shutil.copytree(folder / "adam", diverged)
+    history = json.loads((diverged / "history.json").read_text())
+    history[-1]["train_loss"] = float("nan")  # as a diverged run's history.json holds it
+    (diverged / "history.json").write_text(json.dumps(history))
+    metrics = json.loads((diverged / "metrics.json").read_text())
+    metrics["final"]["train_loss"] = float("inf")
+    (diverged / "metrics.json").write_text(json.dumps(metrics))
+    for command in (["runs", str(tmp_path), "--json"],
+                    ["runs", "diff", str(diverged), str(folder / "adam"), "--json"]):  # fmt: skip
+        result = cli(command)
+        assert result.exit_code == 0, result.output
+        json.loads(result.output, parse_constant=pytest.fail)  # no NaN or Infinity in it
+
+
+def test_control_characters_in_names_are_shown_not_obeyed(folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    named = tmp_path / "a\x1b[31m\nb"
+    shutil.copytree(folder / "adam", named)
+    listed = cli(["runs", str(tmp_path)])
+    assert listed.exit_code == 0 and "a\\x1b[31m\\nb" in listed.output, listed.output
+    diffed = cli(["runs", "diff", str(named), str(folder / "adam")])  # its path in a header
+    assert diffed.exit_code == 0, diffed.output
+    assert "\x1b" not in listed.output + diffed.output

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import sys
 import threading
@@ -86,6 +88,27 @@ def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     for line in bounded(message):
         err_console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def printable(text: str) -> str:
+    """``text`` with each character a terminal would act on (escape, newline, …) spelled as its
+    escape sequence: a name read from disk is shown, never obeyed."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def strict_json(document: Any) -> str:
+    """``document`` as JSON that every parser reads: non-finite numbers as null."""
+
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [finite(v) for v in value]
+        return value
+
+    return json.dumps(finite(document), allow_nan=False)
 
 
 def warning(message: str, where: str = "") -> None:

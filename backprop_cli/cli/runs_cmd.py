@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import exit_codes
-from .console import console, fail, fmt
+from .console import console, fail, fmt, printable, strict_json
 
 
 class RunsGroup(TyperGroup):
@@ -79,10 +78,11 @@ def runs(
     wanted = _filters(filters or [], found)
     listed = ordered(matching(found, wanted), sort, reverse)
     if as_json:
-        console.print_json(json.dumps([r.as_json() for r in listed]))
+        console.print_json(strict_json([r.as_json() for r in listed]))
         return
     if not listed:
-        message = f"no runs under {folder}" + (" match the filters" if wanted else "")
+        message = f"no runs under {printable(str(folder))}"
+        message += " match the filters" if wanted else ""
         console.print(message, markup=False, highlight=False)
         return
     console.print(_table(listed, folder))
@@ -124,8 +124,9 @@ def _table(listed: list[Any], folder: Path) -> Any:
     for r in listed:
         best = f"{fmt(r.best[1])} {r.best[0]} @{r.best[2]}" if r.best else "–"
         status = r.status if r.status != "broken" else f"broken: {r.detail}"
-        rows.append([r.name, status, fmt(r.epochs), best, _test(r.test), r.kernels or "–",
-                     _when(r.started), _took(r.seconds)])  # fmt: skip
+        cells = [r.name, status, fmt(r.epochs), best, _test(r.test), r.kernels or "–",
+                 _when(r.started), _took(r.seconds)]  # fmt: skip
+        rows.append([printable(cell) for cell in cells])
     shown = list(COLUMNS)
     widths = _widths(shown, rows, console.width)
     for spare in SPARE:  # a narrow terminal drops these rather than squeeze every column
@@ -135,7 +136,7 @@ def _table(listed: list[Any], folder: Path) -> Any:
         del shown[at]
         rows = [row[:at] + row[at + 1 :] for row in rows]
         widths = _widths(shown, rows, console.width)
-    title = f"{len(listed)} run{'s' * (len(listed) != 1)} under {folder}"
+    title = f"{len(listed)} run{'s' * (len(listed) != 1)} under {printable(str(folder))}"
     table = Table(title=Text(title), box=None, pad_edge=False, header_style="bold underline")
     for column, width in zip(shown, widths, strict=True):
         table.add_column(
@@ -213,19 +214,19 @@ def diff(
     keys, figures = compared(runs[0], runs[1])
     if as_json:
         document = {"config": keys, "figures": figures}
-        console.print_json(json.dumps(document))
+        console.print_json(strict_json(document))
         return
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
-    names = (escape(str(first)), escape(str(second)))
+    names = (escape(printable(str(first))), escape(printable(str(second))))
     for title, rows in (("config keys that differ", keys), ("figures", figures)):
         table = Table(title=title)
         for column in ("", *names):
             table.add_column(column)
         for key, (a, b) in rows.items():
-            table.add_row(Text(key), Text(fmt(a)), Text(fmt(b)))
+            table.add_row(*(Text(printable(cell)) for cell in (key, fmt(a), fmt(b))))
         if rows or title == "figures":
             console.print(table)
         else:
@@ -284,7 +285,10 @@ def sync(
             )
         else:
             console.print(
-                f"{run_dir} → MLflow run {run_id}", soft_wrap=True, highlight=False, markup=False
+                f"{printable(str(run_dir))} → MLflow run {run_id}",
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
             )
     if failed:
         fail("\n".join(failed))

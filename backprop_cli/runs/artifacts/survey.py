@@ -230,11 +230,15 @@ SORT_KEYS = ("name", "status", "epochs", "best", "when", "duration")
 
 def matching(runs: list[Listed], wanted: dict[str, Any]) -> list[Listed]:
     """The runs whose flattened config has each key of ``wanted`` at its value (a value as YAML
-    reads it, or its text)."""
+    reads it, or its text; true and false are not 1 and 0)."""
 
     def matches(listed: Listed, key: str, value: Any) -> bool:
         have = listed.config.get(key, _ABSENT)
-        return have is not _ABSENT and (have == value or str(have) == str(value))
+        if have is _ABSENT:
+            return False
+        if isinstance(have, bool) != isinstance(value, bool):
+            return str(have) == str(value)
+        return bool(have == value) or str(have) == str(value)
 
     return [r for r in runs if all(matches(r, k, v) for k, v in wanted.items())]
 

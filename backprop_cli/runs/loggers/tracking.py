@@ -66,8 +66,10 @@ ARTIFACTS = (CONFIG, HISTORY_CSV, HISTORY_JSON, STEPS, METRICS, LOSS_PLOT, BOUND
 #: MLflow's limits on one log_batch request: params, tags, and entries of all kinds together.
 BATCH_PARAMS, BATCH_TAGS, BATCH_ALL = 100, 100, 1000
 #: How requests fail unless the user's environment says otherwise (MLflow's own defaults retry
-#: for minutes), and no links printed among bprop's output.
+#: for minutes), and no links or notes (MLflow's INFO log, read when it is first imported)
+#: printed among bprop's output.
 FAIL_FAST = {
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
