@@ -80,6 +80,8 @@ def test_a_run_whose_lock_is_held_is_running(folder: Path) -> None:
     with hold(folder / "killed"):
         assert read_run(folder / "killed", folder).status == "running"
     assert read_run(folder / "killed", folder).status == "interrupted"
+    with hold(folder / "adam"):  # resumed in place: the metrics.json of its last process
+        assert read_run(folder / "adam", folder).status == "running"
 
 
 def test_the_table_filters_sorts_and_prints_json(folder: Path) -> None:

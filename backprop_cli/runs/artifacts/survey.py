@@ -112,7 +112,6 @@ def survey(folder: Path) -> list[Listed]:
 def read_run(path: Path, folder: Path) -> Listed:
     name = str(path.relative_to(folder)) if path != folder else path.name
     listed = Listed(path, name, BROKEN)
-    metrics = None
     try:
         config = _read(path / CONFIG, yaml.safe_load)
         metrics = _read(path / METRICS, json.loads)
@@ -120,7 +119,7 @@ def read_run(path: Path, folder: Path) -> Listed:
         _fill(listed, config, metrics, history)
     except UnreadableError as exc:
         listed.status, listed.detail = BROKEN, str(exc)
-    if listed.status != BROKEN and metrics is None and is_held(path):
+    if listed.status != BROKEN and is_held(path):  # a run resumed in place holds metrics.json
         listed.status = RUNNING
     return listed
 
