@@ -458,7 +458,7 @@ def run(quick: bool) -> dict[str, Any]:
     results["loading"] = data_bench.run(repeats=2 if quick else 3)
     results["categorical"] = data_bench.categorical(repeats=2 if quick else 3)
     results["predicting"] = predict_bench.run(peak_rss_mib)
-    results["logging"] = logging_bench.run(repeats=3 if quick else 5)
+    results["logging"] = logging_bench.run(repeats=3 if quick else 9)
     return results
 
 

@@ -58,8 +58,13 @@ class Server:
             "--artifacts-destination", str(folder / "artifacts"),
         ]  # fmt: skip
         self.log = (folder / "server.log").open("wb")
+        tracking_only = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         self.process = subprocess.Popen(
-            command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=tracking_only,  # no job workers competing for the machine's cores
         )
         self._wait_healthy()
 
