@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -51,28 +52,35 @@ def board(run_dir: Path) -> Any:
 
 
 def series(reader: Any, tag: str) -> list[tuple[int, float]]:
-    """A scalar tag's (step, value) pairs, the values as the 64-bit numbers written."""
+    """A scalar tag's (step, value) pairs, the values as the numbers written."""
     from tensorboard.util import tensor_util
 
     return [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in reader.Tensors(tag)]
 
 
+def logged(value: float) -> float:
+    """``value`` as a scalar of the event files holds it: rounded to float32, the one form
+    TensorBoard's default loader shows."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
+
+
 def same(a: float, b: float) -> bool:
-    return a == b or (math.isnan(a) and math.isnan(b))
+    return a == logged(b) or (math.isnan(a) and math.isnan(b))
 
 
 def assert_board_holds_the_run_files(run_dir: Path) -> Any:
     reader = board(run_dir)
     steps = read_steps(run_dir)
     for column in ("loss", "lr", "grad_norm"):
-        logged = series(reader, f"step/{column}")
-        assert [s for s, _ in logged] == [int(r["step"]) for r in steps]  # each step once
-        assert all(same(v, r[column]) for (_, v), r in zip(logged, steps, strict=True))
+        read = series(reader, f"step/{column}")
+        assert [s for s, _ in read] == [int(r["step"]) for r in steps]  # each step once
+        assert all(same(v, r[column]) for (_, v), r in zip(read, steps, strict=True))
     history = history_of(run_dir)
     for column in history[0]:
         if column == "epoch":
             continue
-        expected = [(r["epoch"], r[column]) for r in history if r.get(column) is not None]
+        expected = [(r["epoch"], logged(r[column])) for r in history if r.get(column) is not None]
         assert series(reader, f"epoch/{column}") == expected, column
     return reader
 
@@ -86,9 +94,9 @@ def test_the_event_files_hold_what_the_run_files_hold(tmp_path: Path) -> None:
     assert "epoch/layers.0.grad_norm" in tags["tensors"]  # the diagnostics' columns too
 
     metrics = json.loads((run / "metrics.json").read_text())
-    assert series(reader, "hparams/test_loss") == [(4, metrics["test"]["loss"])]
-    assert series(reader, "hparams/test_accuracy") == [(4, metrics["test"]["accuracy"])]
-    assert series(reader, "hparams/best_val_loss") == [(4, metrics["best"]["val_loss"])]
+    assert series(reader, "hparams/test_loss") == [(4, logged(metrics["test"]["loss"]))]
+    assert series(reader, "hparams/test_accuracy") == [(4, logged(metrics["test"]["accuracy"]))]
+    assert series(reader, "hparams/best_val_loss") == [(4, logged(metrics["best"]["val_loss"]))]
     assert series(reader, "hparams/epochs_run") == [(4, 4.0)]
 
     # Histograms every 2 epochs; at epoch 4 the weights are last.npz's (no restore_best).
@@ -293,6 +301,18 @@ def test_each_trial_of_a_sweep_logs_its_own_files_and_hyperparameters(tmp_path: 
     assert sorted(hparam(t, "optimizer.lr") for t in trials) == [0.01, 0.03]
     for trial in trials:
         assert_board_holds_the_run_files(trial)
+        # the key the sweep varies is marked as differing: TensorBoard's tab shows it first
+        differing = {i.name for i in experiment(trial).hparam_infos if i.differs}
+        assert "optimizer.lr" in differing and "seed" not in differing
+        assert differing <= {"optimizer.lr", "name"}  # the trials' names are theirs too
+
+
+def experiment(run_dir: Path) -> Any:
+    """The HParams experiment summary of a run's event files, as TensorBoard's reader sees it."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = board(run_dir).PluginTagToContent("hparams")["_hparams_/experiment"]
+    return plugin_data_pb2.HParamsPluginData.FromString(content).experiment
 
 
 def test_each_fold_of_a_cross_validation_logs_in_its_worker(tmp_path: Path) -> None:
@@ -316,3 +336,46 @@ def test_a_new_event_file_sorts_after_the_files_it_continues(tmp_path: Path) -> 
     (tmp_path / "events.out.tfevents.9999999999.theirs").write_bytes(b"")  # not bprop's
     name = next_name(tmp_path)
     assert name > later and name.startswith("events.out.tfevents.9999999999.0004.")
+
+
+def test_tensorboards_own_server_shows_the_scalars_with_its_default_loader(
+    tmp_path: Path,
+) -> None:
+    """`tensorboard --logdir` reads event files with its fast (Rust) loader where it can: it
+    shows 32-bit float scalars, and nothing of 64-bit ones."""
+    import json
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    pytest.importorskip("tensorboard_data_server")
+    run = tmp_path / "run"
+    train(run, ["training.epochs=2"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/data/plugin/scalars"
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(run / "tensorboard"),
+               "--host", "127.0.0.1", "--port", str(port), "--load_fast=true"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    shown: list = []
+    try:
+        deadline = time.monotonic() + 120
+        for _ in range(240):  # bounded in count and in time: a busy machine starts it slowly
+            try:
+                with urllib.request.urlopen(f"{url}/scalars?run=.&tag=epoch/train_loss") as got:
+                    shown = json.load(got)
+            except (OSError, ValueError):
+                shown = []
+            if len(shown) == 2 or time.monotonic() > deadline or server.poll() is not None:
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    expected = [(r["epoch"], logged(r["train_loss"])) for r in history_of(run)]
+    assert [(step, value) for _, step, value in shown] == expected

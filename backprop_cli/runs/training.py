@@ -15,31 +15,41 @@ from .train.sinks import Checkpoints, RunFiles, Sink
 
 
 def run_directory(
-    plan: Plan, run_dir: Path, plot: bool = True, offline: Collection[str] = ()
+    plan: Plan,
+    run_dir: Path,
+    plot: bool = True,
+    offline: Collection[str] = (),
+    varied: Collection[str] = (),
 ) -> list[Sink]:
     """The sinks of a run directory: its files, its checkpoints, (with ``plot``) its pictures,
-    and the loggers its config asks for (but those in ``offline``)."""
+    and the loggers its config asks for (but those in ``offline``); ``varied``: the config keys
+    whose values differ among the runs of its campaign."""
     from .reports.pictures import Pictures  # matplotlib, only for a run that draws
 
     sinks: list[Sink] = [RunFiles(run_dir), Checkpoints(run_dir, plan.cfg.output.checkpoint_every)]
     sinks += [Pictures(run_dir)] if plot else []
-    return sinks + loggers(plan.cfg, run_dir, offline)  # after the pictures, which they show
+    return sinks + loggers(plan.cfg, run_dir, offline, varied)  # after the pictures they show
 
 
-def loggers(cfg: ExperimentConfig, run_dir: Path, offline: Collection[str] = ()) -> list[Sink]:
+def loggers(
+    cfg: ExperimentConfig,
+    run_dir: Path,
+    offline: Collection[str] = (),
+    varied: Collection[str] = (),
+) -> list[Sink]:
     """The sinks of the loggers ``cfg`` asks for (``output.loggers``) but those in ``offline``,
     beside ``run_dir``, each `Guarded` so that its failures never cost the run."""
     from .loggers.guarded import Guarded
 
     named = [name for name in cfg.output.loggers if name not in offline]
-    return [Guarded(name, _logger(name, cfg, run_dir)) for name in named]
+    return [Guarded(name, _logger(name, cfg, run_dir, varied)) for name in named]
 
 
-def _logger(name: str, cfg: ExperimentConfig, run_dir: Path) -> Sink:
+def _logger(name: str, cfg: ExperimentConfig, run_dir: Path, varied: Collection[str]) -> Sink:
     if name == "tensorboard":
         from .loggers.tensorboard import TensorBoard
 
-        return TensorBoard(run_dir, cfg.output.tensorboard.every)
+        return TensorBoard(run_dir, cfg.output.tensorboard.every, varied)
     if name == "mlflow":
         from .loggers.tracking import Mlflow
 
@@ -54,8 +64,9 @@ def train_into(
     plot: bool = True,
     stop: Callable[[], bool] | None = None,
     offline: Collection[str] = (),
+    varied: Collection[str] = (),
 ) -> Iterator[Event | RunStarted | RunFinished]:
     """`execute` into the run directory ``run_dir`` (None: nothing is written), without the
-    loggers named in ``offline``."""
-    sinks = run_directory(plan, run_dir, plot, offline) if run_dir is not None else []
+    loggers named in ``offline`` (`run_directory`)."""
+    sinks = run_directory(plan, run_dir, plot, offline, varied) if run_dir is not None else []
     return execute(plan, sinks, stop)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config import ExperimentConfig
+from ...config.flat import flatten
 from ...core.training import EpochEnded, Event, Warned
 from ...errors import BpropError, ConfigError, argument
 from ...system.atomic import remove_stale_temporaries
@@ -80,6 +81,7 @@ class Campaign:
     resumable: bool = False  # runs lost with a worker are continued by resuming the campaign
     warnings: list[str] = field(default_factory=list)  # the campaign's own, shown first
     offline: tuple[str, ...] = ()  # loggers whose server did not answer: the runs go without
+    varied: tuple[str, ...] = ()  # the config keys whose values differ among the runs
     stop: StopRequest = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +102,7 @@ class Campaign:
         without a directory; in worker processes or on Dask, every job is announced at once and
         each `JobEnded` comes as its run ends."""
         total = len(jobs)
+        self.varied = varied_keys([job.config for job in jobs])
         for message in self.warnings:
             yield Warned(0, message)
         if self.dask is None and (self.n_jobs <= 1 or total <= 1):
@@ -165,11 +168,12 @@ class Campaign:
         history: list[dict[str, float]] = []
         warnings: list[str] = []
         finished: RunFinished | None = None
-        plot, stop, offline = self.plot, self.stop, self.offline
+        plot, stop, offline, varied = self.plot, self.stop, self.offline, self.varied
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             with hold(run_dir):  # a run directory like any other: one writer at a time
-                for event in train_into(prepare(job.config), run_dir, plot, stop, offline):
+                events = train_into(prepare(job.config), run_dir, plot, stop, offline, varied)
+                for event in events:
                     if isinstance(event, Warned):
                         warnings.append(event.message)
                         continue
@@ -200,6 +204,16 @@ class Campaign:
         run_dir = self.directory / name
         metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
         return summarize(name, metrics, read_history(run_dir), self.metric, self.mode)
+
+
+def varied_keys(configs: Sequence[ExperimentConfig]) -> tuple[str, ...]:
+    """The flattened config keys whose values differ among ``configs`` (a key some lack too)."""
+    flat = [flatten(cfg.resolved()) for cfg in configs]
+    keys = sorted({k for f in flat for k in f})
+    return tuple(k for k in keys if len({repr(f.get(k, _ABSENT)) for f in flat}) > 1)
+
+
+_ABSENT = object()
 
 
 def run_job(campaign: Campaign, job: RunJob) -> RunSummary:

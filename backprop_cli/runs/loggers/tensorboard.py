@@ -11,18 +11,20 @@ What it writes (tag, and the step it is logged at):
 - ``pictures/<name>``: the run's pictures (loss.png, boundary.png or fit.png) as it ends;
 - the HParams summary: the flattened config against the final figures ``hparams/<figure>``
   (the best monitored value, the last epoch's losses and accuracies, the test figures), so the
-  runs of a sweep or a cross-validation line up in TensorBoard's HParams tab.
+  runs of a sweep or a cross-validation line up in TensorBoard's HParams tab; the keys that
+  differ among a campaign's runs are marked so, and TensorBoard shows them first.
 
-Scalars are written as 64-bit tensors, so they read back as exactly the numbers of
-history.json and steps.csv. A resumed run first cuts its event files back to the epoch it
-resumes from, then continues: no step appears twice.
+Scalars are written as 32-bit float tensors, the one form that TensorBoard's default (fast,
+Rust) loader and its Python reader both show: they read back as history.json's and steps.csv's
+numbers rounded to float32, which those files keep whole. A resumed run first cuts its event
+files back to the epoch it resumes from, then continues: no step appears twice.
 """
 
 from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +44,10 @@ from .event_files import EventWriter, is_own, next_name, own_files, trim
 STEP_TAGS = tuple(f"step/{c}" for c in STEP_COLUMNS[2:])
 EPOCH_PREFIXES = ("epoch/", "weights/", "gradients/")
 HISTOGRAM_BINS = 30
-#: The HParams tab lists the hyperparameters in this order of their sections (the ones most
-#: often tuned first), the rest after them.
-HPARAM_ORDER = ("optimizer", "schedule", "training", "model", "loss", "seed", "dtype", "data")
+#: ``HParamInfo.differs = true``, encoded: TensorBoard lists the hyperparameters so marked
+#: first (the rest by name) and shows the first few; tensorboardX's copy of the message lacks
+#: the field (number 7, a bool), which TensorBoard's reader finds among the unknown fields kept.
+DIFFERS = b"\x38\x01"
 #: How the HParams tab sees the way a run ended.
 _SESSION_STATUS = {
     StopReason.COMPLETED: "STATUS_SUCCESS",
@@ -57,9 +60,9 @@ _SESSION_STATUS = {
 class TensorBoard(Sink):
     """Event files in ``RUN/tensorboard/``, brought up to date at every flush of the run."""
 
-    def __init__(self, run_dir: Path, every: int) -> None:
+    def __init__(self, run_dir: Path, every: int, varied: Collection[str] = ()) -> None:
         self.folder = RunLayout(run_dir).tensorboard
-        self.every = every
+        self.every, self.varied = every, frozenset(varied)
         self._writer: Any = None
         self._described: set[str] = set()  # tags whose metadata this writer has written
         self._steps_logged = 0  # how many of `record.steps.added` are written
@@ -99,7 +102,7 @@ class TensorBoard(Sink):
             self._write(epoch, _image(f"pictures/{path.stem}", path.read_bytes()))
         figures = final_figures(outcome.metrics)
         self._scalars(epoch, {f"hparams/{k}": v for k, v in figures.items()})
-        for summary in _hparams(record.resolved, figures, outcome.status):
+        for summary in _hparams(record.resolved, figures, outcome.status, self.varied):
             self._write(epoch, summary)
         self._writer.close()
 
@@ -126,7 +129,7 @@ class TensorBoard(Sink):
         self._writer.write_event(Event(wall_time=time.time(), step=step, summary=summary))
 
     def _scalars(self, step: int, values: dict[str, float]) -> None:
-        """``values`` in one event, as 64-bit scalars (None: left out)."""
+        """``values`` in one event, as 32-bit scalars (None: left out)."""
         from tensorboardX.proto.summary_pb2 import SummaryMetadata
 
         given = {tag: value for tag, value in values.items() if value is not None}
@@ -140,9 +143,9 @@ class TensorBoard(Sink):
             event.wall_time, event.step = time.time(), step
             self._writer.write_event(event)
             return
-        summary = self._double_values(tags)
+        summary = self._float_values(tags)
         for entry, value in zip(summary.value, given.values(), strict=True):
-            entry.tensor.double_val[0] = value
+            entry.tensor.float_val[0] = value
             if entry.tag not in self._described:  # TensorBoard reads a tag's kind from its first
                 plugin = SummaryMetadata.PluginData(plugin_name="scalars")  # value
                 entry.metadata.CopyFrom(SummaryMetadata(plugin_data=plugin))
@@ -150,26 +153,26 @@ class TensorBoard(Sink):
         self._write(step, summary)
 
     def _refill(self, tags: tuple[str, ...]) -> tuple[Any, list[Any]]:
-        """The event of one 64-bit scalar per tag that is refilled in place for every write of
+        """The event of one 32-bit scalar per tag that is refilled in place for every write of
         these tags (building an event anew costs more than the training step it logs), and its
         value cells."""
         from tensorboardX.proto.event_pb2 import Event
 
         if tags not in self._events:
-            event = Event(summary=self._double_values(tags))
-            self._events[tags] = event, [value.tensor.double_val for value in event.summary.value]
+            event = Event(summary=self._float_values(tags))
+            self._events[tags] = event, [value.tensor.float_val for value in event.summary.value]
         return self._events[tags]
 
     @staticmethod
-    def _double_values(tags: Iterable[str]) -> Any:
-        """A summary of one 64-bit scalar (0.0) per tag."""
+    def _float_values(tags: Iterable[str]) -> Any:
+        """A summary of one 32-bit scalar (0.0) per tag."""
         from tensorboardX.proto.summary_pb2 import Summary
         from tensorboardX.proto.tensor_pb2 import TensorProto
-        from tensorboardX.proto.types_pb2 import DT_DOUBLE
+        from tensorboardX.proto.types_pb2 import DT_FLOAT
 
         return Summary(
             value=[
-                Summary.Value(tag=tag, tensor=TensorProto(dtype=DT_DOUBLE, double_val=[0.0]))
+                Summary.Value(tag=tag, tensor=TensorProto(dtype=DT_FLOAT, float_val=[0.0]))
                 for tag in tags
             ]
         )
@@ -229,16 +232,23 @@ def final_figures(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in figures.items() if v is not None}
 
 
-def _hparams(resolved: dict[str, Any], figures: dict[str, float], status: StopReason) -> list[Any]:
-    """The HParams plugin's experiment, session start and session end summaries."""
+def _hparams(
+    resolved: dict[str, Any], figures: dict[str, float], status: StopReason, varied: Set[str]
+) -> list[Any]:
+    """The HParams plugin's experiment (the keys in ``varied`` marked as differing among the
+    runs), session start and session end summaries."""
     from tensorboardX.proto.api_pb2 import Status
     from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData, SessionEndInfo
     from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboardX.summary import hparams
 
-    flat = flatten(resolved)
-    ordered = {k: flat[k] for k in sorted(flat, key=_section_rank)}
-    experiment, start, _ = hparams(ordered, {f"hparams/{k}": 0 for k in figures})
+    experiment, start, _ = hparams(flatten(resolved), {f"hparams/{k}": 0 for k in figures})
+    plugin = experiment.value[0].metadata.plugin_data
+    described = HParamsPluginData.FromString(plugin.content)
+    for info in described.experiment.hparam_infos:
+        if info.name in varied:
+            info.MergeFromString(DIFFERS)
+    plugin.content = described.SerializeToString()
     end = SessionEndInfo(status=Status.Value(_SESSION_STATUS[status]))
     content = HParamsPluginData(session_end_info=end, version=0).SerializeToString()
     plugin = SummaryMetadata.PluginData(plugin_name="hparams", content=content)
@@ -246,11 +256,6 @@ def _hparams(resolved: dict[str, Any], figures: dict[str, float], status: StopRe
         tag="_hparams_/session_end_info", metadata=SummaryMetadata(plugin_data=plugin)
     )
     return [experiment, start, Summary(value=[value])]
-
-
-def _section_rank(key: str) -> int:
-    section = key.split(".")[0]
-    return HPARAM_ORDER.index(section) if section in HPARAM_ORDER else len(HPARAM_ORDER)
 
 
 def _text(tag: str, text: str) -> Any:
