@@ -380,3 +380,17 @@ def test_mlflows_notes_stay_out_of_a_quiet_run(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == "" and "INFO" not in done.stdout
     assert (tmp_path / "run" / "mlflow.json").is_file()
+
+
+def test_a_diverged_run_is_failed_on_the_server_mlflow_tracking_uri_names(
+    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)  # no output.mlflow.uri
+    out = tmp_path / "run"
+    overrides = sets("output.loggers=[mlflow]", "optimizer={type: sgd, lr: 1.0e+30}",
+                     "model.layers.0.activation=relu",
+                     "training.epochs=3")  # fmt: skip
+    result = cli(["train", str(MOONS), "--out", str(out), "--quiet", *overrides])
+    assert result.exit_code == 3, result.output  # diverged
+    run = run_of(out, server)
+    assert run.info.status == "FAILED" and run.data.tags["bprop.status"] == "diverged"
