@@ -191,3 +191,21 @@ def test_control_characters_in_names_are_shown_not_obeyed(folder: Path, tmp_path
     diffed = cli(["runs", "diff", str(named), str(folder / "adam")])  # its path in a header
     assert diffed.exit_code == 0, diffed.output
     assert "\x1b" not in listed.output + diffed.output
+
+
+@pytest.mark.parametrize("room", [80, 100])
+def test_a_narrow_terminal_drops_columns_before_it_folds_names(folder: Path, room: int) -> None:
+    import io
+
+    from rich.console import Console
+
+    from backprop_cli.cli.runs_cmd import _table
+
+    listed = [r for r in survey(folder) if r.status != "broken"]
+    shown = Console(file=io.StringIO(), width=room)
+    shown.print(_table(listed, folder, room))
+    lines = shown.file.getvalue().splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= room
+    for run in listed:  # every name whole on its line: spare columns went first
+        assert any(line.startswith(run.name + " ") for line in lines), run.name
+    assert ("kernels" in lines[1]) == (room == 100)  # the header: 80 is too narrow for it

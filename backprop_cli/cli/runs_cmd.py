@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,7 +86,7 @@ def runs(
         message += " match the filters" if wanted else ""
         console.print(message, markup=False, highlight=False)
         return
-    console.print(_table(listed, folder))
+    console.print(_table(listed, folder, console.width))
 
 
 def _filters(given: list[str], found: list[Any]) -> dict[str, Any]:
@@ -116,7 +117,8 @@ NARROWING = (("status", 12), ("run", 16), ("best", 12), ("test", 10))
 SPARE = ("kernels", "took", "when")
 
 
-def _table(listed: list[Any], folder: Path) -> Any:
+def _table(listed: list[Any], folder: Path, room: int) -> Any:
+    """The runs as a table at most ``room`` characters wide."""
     from rich.table import Table
     from rich.text import Text
 
@@ -128,14 +130,14 @@ def _table(listed: list[Any], folder: Path) -> Any:
                  _when(r.started), _took(r.seconds)]  # fmt: skip
         rows.append([printable(cell) for cell in cells])
     shown = list(COLUMNS)
-    widths = _widths(shown, rows, console.width)
-    for spare in SPARE:  # a narrow terminal drops these rather than squeeze every column
-        if sum(widths) + 2 * (len(widths) - 1) <= console.width:
+    for spare in SPARE:  # a narrow terminal drops these before it squeezes names and figures
+        natural = _widths(shown, rows, room=sys.maxsize)
+        if sum(natural) + 2 * (len(natural) - 1) <= room:
             break
         at = shown.index(spare)
         del shown[at]
         rows = [row[:at] + row[at + 1 :] for row in rows]
-        widths = _widths(shown, rows, console.width)
+    widths = _widths(shown, rows, room)
     title = f"{len(listed)} run{'s' * (len(listed) != 1)} under {printable(str(folder))}"
     table = Table(title=Text(title), box=None, pad_edge=False, header_style="bold underline")
     for column, width in zip(shown, widths, strict=True):
