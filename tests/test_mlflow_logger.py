@@ -394,3 +394,22 @@ def test_a_diverged_run_is_failed_on_the_server_mlflow_tracking_uri_names(
     assert result.exit_code == 3, result.output  # diverged
     run = run_of(out, server)
     assert run.info.status == "FAILED" and run.data.tags["bprop.status"] == "diverged"
+
+
+def test_a_pipe_or_a_huge_file_in_a_runs_files_is_never_read(
+    tmp_path: Path, server: Server
+) -> None:
+    pipe = tmp_path / "mlflow.json"
+    os.mkfifo(pipe)  # opening it to read would wait for a writer forever
+    assert Link.read(pipe) is None
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as fh:
+        fh.truncate(1 << 30)  # sparse: a gigabyte of nothing
+    assert Link.read(huge) is None
+    out = tmp_path / "run"
+    assert cli(["train", str(MOONS), "--out", str(out), "--quiet",
+                "--set", "training.epochs=1"]).exit_code == 0  # fmt: skip
+    (out / "history.json").unlink()
+    os.mkfifo(out / "history.json")
+    result = cli(["runs", "sync", str(out), "--uri", server.uri])
+    assert result.exit_code == 2 and "not a regular file" in result.output

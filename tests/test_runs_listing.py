@@ -209,3 +209,11 @@ def test_a_narrow_terminal_drops_columns_before_it_folds_names(folder: Path, roo
     for run in listed:  # every name whole on its line: spare columns went first
         assert any(line.startswith(run.name + " ") for line in lines), run.name
     assert ("kernels" in lines[1]) == (room == 100)  # the header: 80 is too narrow for it
+
+
+def test_errors_show_control_characters_escaped(tmp_path: Path) -> None:
+    named = tmp_path / "zz\x1b[31mRED"
+    for command in (["runs", str(named)], ["runs", "sync", str(named)]):
+        result = cli(command)
+        assert result.exit_code == 2 and "\x1b" not in result.output, result.output
+        assert "zz\\x1b[31mRED" in result.output

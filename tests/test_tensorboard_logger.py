@@ -379,3 +379,10 @@ def test_tensorboards_own_server_shows_the_scalars_with_its_default_loader(
         server.wait(timeout=60)
     expected = [(r["epoch"], logged(r["train_loss"])) for r in history_of(run)]
     assert [(step, value) for _, step, value in shown] == expected
+
+
+def test_an_integer_past_a_floats_reach_is_an_hparam_in_words(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    events = train(run, ["training.epochs=1", f"output.tensorboard.every={10**22}"])
+    assert not [e for e in events if type(e).__name__ == "Warned"]
+    assert hparam(run, "output.tensorboard.every") == str(10**22)

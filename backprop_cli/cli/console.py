@@ -86,7 +86,8 @@ def fail(message: str, code: int = exit_codes.BAD_INPUT) -> NoReturn:
     from rich.markup import escape
 
     for line in bounded(message):
-        err_console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
+        shown = escape(printable(line))
+        err_console.print(f"[bold red]error:[/] {shown}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -112,12 +113,13 @@ def strict_json(document: Any) -> str:
 
 
 def warning(message: str, where: str = "") -> None:
-    """``message`` as a warning line (of the run or epoch ``where``), printed as it is written:
-    never read as markup."""
+    """``message`` as one warning line (of the run or epoch ``where``), printed as it is
+    written: never read as markup, control characters and newlines escaped."""
     from rich.text import Text
 
     line = Text("warning", style="yellow")
-    line.append(f" ({where}): {message}" if where else f": {message}")
+    said = _cut(printable(message))  # one line, however many the message held
+    line.append(f" ({printable(where)}): {said}" if where else f": {said}")
     console.print(line, soft_wrap=True)
 
 

@@ -247,7 +247,11 @@ def sync(
     to: Annotated[str, typer.Option("--to", help="Where to: mlflow.")] = "mlflow",
     uri: Annotated[
         str | None,
-        typer.Option("--uri", help="Tracking URI (default: MLFLOW_TRACKING_URI, else MLflow's)."),
+        typer.Option(
+            "--uri",
+            help="Tracking URI (default: the run's output.mlflow.uri, else MLFLOW_TRACKING_URI, "
+            "else MLflow's).",
+        ),
     ] = None,
     experiment: Annotated[
         str | None,

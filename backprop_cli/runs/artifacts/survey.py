@@ -77,9 +77,15 @@ class UnreadableError(Exception):
 
 def find_runs(folder: Path) -> list[Path]:
     """The run directories at or below ``folder``, in path order: not below a run directory
-    (its checkpoints/ and tensorboard/), never through a link, past folders it cannot read."""
-    found = []
-    for here, subfolders, _ in os.walk(folder, followlinks=False):
+    (its checkpoints/ and tensorboard/), never through a link; a folder it cannot read is listed
+    too (as a run that cannot be read)."""
+    found: list[Path] = []
+
+    def unreadable(exc: OSError) -> None:
+        if exc.filename is not None and Path(exc.filename) != Path(folder):
+            found.append(Path(exc.filename))
+
+    for here, subfolders, _ in os.walk(folder, onerror=unreadable, followlinks=False):
         path = Path(here)
         if any(os.path.lexists(path / marker) for marker in RUN_MARKERS):
             found.append(path)

@@ -242,7 +242,8 @@ def _hparams(
     from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboardX.summary import hparams
 
-    experiment, start, _ = hparams(flatten(resolved), {f"hparams/{k}": 0 for k in figures})
+    values = {k: _hparam_value(v) for k, v in flatten(resolved).items()}
+    experiment, start, _ = hparams(values, {f"hparams/{k}": 0 for k in figures})
     plugin = experiment.value[0].metadata.plugin_data
     described = HParamsPluginData.FromString(plugin.content)
     for info in described.experiment.hparam_infos:
@@ -256,6 +257,14 @@ def _hparams(
         tag="_hparams_/session_end_info", metadata=SummaryMetadata(plugin_data=plugin)
     )
     return [experiment, start, Summary(value=[value])]
+
+
+def _hparam_value(value: Any) -> Any:
+    """A config value as the HParams summary holds it: a number as a number where a float
+    holds it exactly, else as text (an integer past 2**53)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)
+    return value
 
 
 def _text(tag: str, text: str) -> Any:

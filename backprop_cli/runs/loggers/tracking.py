@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,6 +37,7 @@ from ...core.training import EpochEnded, StopReason
 from ...errors import BpropError
 from ...system.atomic import write_text
 from ...system.locking import is_held
+from ...system.reading import check_regular
 from ..artifacts.layout import (
     BOUNDARY_PLOT,
     CONFIG,
@@ -49,6 +51,7 @@ from ..artifacts.layout import (
     RunLayout,
 )
 from ..artifacts.step_log import Row
+from ..artifacts.survey import LARGEST_FILE
 from ..train.sinks import Outcome, Record, Sink
 
 #: MLflow's run status for each way a bprop run ends.
@@ -77,6 +80,8 @@ FAIL_FAST = {
 }
 #: What marks a campaign's mlflow.json (its parent run) apart from a run's.
 CAMPAIGN = "campaign"
+#: The largest mlflow.json read: bprop writes a few hundred bytes.
+LINK_LARGEST = 1 << 16
 
 
 @contextlib.contextmanager
@@ -102,8 +107,12 @@ class Link:
 
     @classmethod
     def read(cls, path: Path) -> Link | None:
-        """The link ``path`` holds, None when it holds none bprop wrote."""
+        """The link ``path`` holds, None when it holds none bprop wrote (a pipe, a device or a
+        file larger than bprop writes is not opened)."""
         try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > LINK_LARGEST:
+                return None
             found = json.loads(path.read_text(encoding="utf-8"))
             link = cls(**found) if isinstance(found, dict) else None
         except (OSError, UnicodeDecodeError, ValueError, TypeError):
@@ -381,7 +390,7 @@ def parent_run(directory: Path, uri: str | None, experiment: str | None) -> Iter
     except Exception as exc:  # whatever the logger's library raises: a logger never costs a run
         yield (
             f"the mlflow logger could not reach the tracking server ({type(exc).__name__}: "
-            f"{exc}); the runs go without it, and `bprop runs sync {directory}/* --to mlflow` "
+            f"{exc}); the runs go without it, and `bprop runs sync {directory} --to mlflow` "
             "uploads them later"
         )
         return
@@ -407,6 +416,11 @@ def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
         raise DataError(f"{run_dir}: still training (a bprop holds it); sync it once it has ended")
     if not layout.metrics.is_file():
         raise DataError(f"{run_dir}: no metrics.json; sync uploads runs that have ended")
+    for path in (layout.metrics, layout / HISTORY_JSON, layout / STEPS):
+        if os.path.lexists(path):  # never a pipe, a device or more than bprop writes
+            check_regular(path, DataError, "run file")
+            if path.stat().st_size > LARGEST_FILE:
+                raise DataError(f"{path}: {path.stat().st_size:,} bytes, more than bprop writes")
     try:
         metrics = json.loads(layout.metrics.read_text(encoding="utf-8"))
         stop = StopReason(metrics["stop_reason"])
