@@ -413,3 +413,30 @@ def test_a_pipe_or_a_huge_file_in_a_runs_files_is_never_read(
     os.mkfifo(out / "history.json")
     result = cli(["runs", "sync", str(out), "--uri", server.uri])
     assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+@pytest.mark.slow
+def test_a_server_lost_in_a_campaign_is_given_up_for_the_runs_after(tmp_path: Path) -> None:
+    from backprop_cli.runs.campaigns.campaign import JobEnded, RunJob, open_campaign
+
+    doomed = Server(tmp_path / "doomed")
+    config = load_config(MOONS, ["training.epochs=2", "output.loggers=[mlflow]",
+                                 f"output.mlflow.uri={doomed.uri}"])  # fmt: skip
+    jobs = [RunJob(f"t{k}", config) for k in (1, 2, 3)]
+    warned, ended = [], []
+    try:
+        with open_campaign(config, "sweep", tmp_path / "sweep") as campaign:
+            for event in campaign.events(jobs):  # here, one run after another
+                if type(event).__name__ == "EpochEnded" and not ended:
+                    doomed.stop()  # lost during the first run
+                elif type(event).__name__ == "Warned":
+                    warned.append(event.message)
+                elif isinstance(event, JobEnded):
+                    ended.append(event.summary)
+    finally:
+        doomed.stop()
+    assert [s.status for s in ended] == ["ok"] * 3
+    assert len(ended[0].warnings) == 1 and "mlflow logger failed" in ended[0].warnings[0]
+    assert len(warned) == 1 and "the runs still to start go without it" in warned[0]
+    assert not ended[1].warnings and not ended[2].warnings  # no run waited on the server again
+    assert not (tmp_path / "sweep" / "t2" / "mlflow.json").exists()

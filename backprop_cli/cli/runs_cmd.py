@@ -71,7 +71,8 @@ def runs(
     from ..runs.artifacts.survey import matching, ordered, sort_problem, survey
 
     if not folder.is_dir():
-        fail(f"{folder}: no such folder; give the folder your runs are in (output.dir)")
+        what = "not a folder" if folder.exists() else "no such folder"
+        fail(f"{folder}: {what}; give the folder your runs are in (output.dir)")
     problem = sort_problem(sort)
     if problem:
         fail(f"--sort: {problem}")

@@ -113,6 +113,7 @@ class Campaign:
                 yield JobStarted(index, total, job)
                 summary = yield from self.train(job)
                 yield JobEnded(index, total, summary)
+                yield from self._give_up_on_a_failed_server(summary)
             return
         warm_data_cache(job.config for job in jobs)  # the workers share one parse of a table
         for index, job in enumerate(jobs, start=1):
@@ -120,6 +121,20 @@ class Campaign:
         tasks = [(self, job) for job in jobs]
         for index, summary in run_all(run_job, tasks, n_jobs=self.n_jobs, dask=self.dask):
             yield JobEnded(index + 1, total, summary)
+
+    def _give_up_on_a_failed_server(self, summary: RunSummary) -> Iterator[Warned]:
+        """After a run whose mlflow logger failed (its server down or not answering), the runs
+        still to start here go without it, rather than each wait on the server in turn."""
+        from ..loggers.guarded import failed_logger
+
+        failed = {failed_logger(message) for message in summary.warnings}
+        if "mlflow" in failed and "mlflow" not in self.offline:
+            self.offline += ("mlflow",)
+            yield Warned(
+                0,
+                f"the mlflow logger failed in {summary.name}: the runs still to start go without "
+                f"it, and `bprop runs sync {self.directory} --to mlflow` uploads them later",
+            )
 
     def run(
         self, jobs: Sequence[RunJob], show: Callable[[CampaignEvent], object] | None = None

@@ -4,11 +4,21 @@ stops logging there; training and the run directory go on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from ...core.training import EpochEnded
 from ..train.sinks import Outcome, Record, Sink
+
+#: How a logger's failure is worded: `failed_logger` reads the logger's name back.
+FAILED = "the {} logger failed and logs no more of this run"
+
+
+def failed_logger(message: str) -> str | None:
+    """The name of the logger whose failure ``message`` reports, else None."""
+    found = re.match(FAILED.format(r"(\w+)"), message)
+    return found[1] if found else None
 
 
 class Guarded(Sink):
@@ -26,7 +36,7 @@ class Guarded(Sink):
         except Exception as exc:  # whatever the logger's library raises
             self.failed = True
             record.warnings.append(
-                f"the {self.name} logger failed and logs no more of this run "
+                f"{FAILED.format(self.name)} "
                 f"({type(exc).__name__}: {exc}); training goes on, and the run directory is "
                 "written as usual"
             )

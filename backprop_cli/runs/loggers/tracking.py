@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -80,18 +81,30 @@ FAIL_FAST = {
 }
 #: What marks a campaign's mlflow.json (its parent run) apart from a run's.
 CAMPAIGN = "campaign"
+#: The loggers whose retry notes are quieted while bprop talks to MLflow.
+QUIET = ("urllib3", "mlflow")
 #: The largest mlflow.json read: bprop writes a few hundred bytes.
 LINK_LARGEST = 1 << 16
 
 
 @contextlib.contextmanager
 def failing_fast() -> Iterator[None]:
-    """`FAIL_FAST` in the environment within the block, where the user has not set them."""
+    """`FAIL_FAST` in the environment within the block, where the user has not set them, and
+    the retries that MLflow and urllib3 log as they fail (`QUIET`) kept out of the output: the
+    logger's one warning says what failed."""
     added = {k: v for k, v in FAIL_FAST.items() if k not in os.environ}
     os.environ.update(added)
+    import mlflow  # noqa: F401  (configures its logging, from the environment, on first import)
+
+    quieted = [logging.getLogger(name) for name in QUIET]
+    levels = [log.level for log in quieted]
+    for log in quieted:
+        log.setLevel(logging.ERROR)
     try:
         yield
     finally:
+        for log, level in zip(quieted, levels, strict=True):
+            log.setLevel(level)
         for key in added:
             os.environ.pop(key, None)
 
@@ -316,7 +329,11 @@ def open_run(
     else:
         exp, family = experiment_id(client, experiment), {}
     run_id = client.create_run(exp, tags=family, run_name=run_dir.name).info.run_id
-    Link(uri, exp, run_id).write(run_dir / MLFLOW_RUN)
+    try:
+        Link(uri, exp, run_id).write(run_dir / MLFLOW_RUN)
+    except OSError:
+        client.delete_run(run_id)  # no run left RUNNING that nothing names
+        raise
     return run_id, {"epoch": 0, "step": 0}, {}
 
 
