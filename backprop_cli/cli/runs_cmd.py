@@ -63,8 +63,9 @@ def runs(
     included) as a table: status, epochs, the best monitored value, test figures, kernels, when
     and how long; unreadable run directories are listed as broken.
 
-    bprop runs [DIR] is bprop runs list [DIR]; bprop runs diff A B compares two runs (see
-    bprop runs diff -h).
+    bprop runs [DIR] is bprop runs list [DIR] (its options --sort, --reverse, --filter and
+    --json: see bprop runs list -h); bprop runs diff A B compares two runs, bprop runs sync
+    uploads runs to MLflow.
 
     Example:  bprop runs runs/ --filter optimizer.type=adam --sort test.accuracy --reverse
     """
