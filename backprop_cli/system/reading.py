@@ -46,6 +46,23 @@ def check_regular(path: Path, error: type[BpropError], what: str) -> None:
         )
 
 
+def file_problem(path: Path, largest: int) -> str | None:
+    """Why ``path`` (links followed) may not be opened as a file bprop wrote: not a regular
+    file (a pipe or a device would block or never end), more than ``largest`` bytes, or not to
+    be read; None when it may. Raises FileNotFoundError when there is nothing there."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_size > largest:
+        return f"{info.st_size:,} bytes, more than bprop writes"
+    return None
+
+
 def read_gzip(path: Path, error: type[BpropError]) -> bytes:
     """The unpacked bytes of a .gz file, refused past `unpacked_limit`."""
     limit = unpacked_limit()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 
 from ...config.flat import Scalar, flatten
 from ...system.locking import is_held
+from ...system.reading import file_problem
 from .layout import CONFIG, HISTORY_JSON, METRICS, RUN_MARKERS
 
 #: The statuses of a listed run: metrics.json's stop reasons in words, and those of runs that
@@ -133,15 +133,11 @@ def read_run(path: Path, folder: Path) -> Listed:
 def _read(path: Path, parse: Any) -> Any:
     """The parsed content of a run file; None when there is none."""
     try:
-        info = os.stat(path)
+        problem = file_problem(path, LARGEST_FILE)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise UnreadableError(f"{path.name}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise UnreadableError(f"{path.name}: not a regular file")
-    if info.st_size > LARGEST_FILE:
-        raise UnreadableError(f"{path.name}: {info.st_size:,} bytes, more than bprop writes")
+    if problem:
+        raise UnreadableError(f"{path.name}: {problem}")
     try:
         return parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:

@@ -25,7 +25,6 @@ import contextlib
 import json
 import logging
 import os
-import stat
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -38,7 +37,7 @@ from ...core.training import EpochEnded, StopReason
 from ...errors import BpropError
 from ...system.atomic import write_text
 from ...system.locking import is_held
-from ...system.reading import check_regular
+from ...system.reading import file_problem
 from ..artifacts.layout import (
     BOUNDARY_PLOT,
     CONFIG,
@@ -123,8 +122,7 @@ class Link:
         """The link ``path`` holds, None when it holds none bprop wrote (a pipe, a device or a
         file larger than bprop writes is not opened)."""
         try:
-            info = os.stat(path)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > LINK_LARGEST:
+            if file_problem(path, LINK_LARGEST):
                 return None
             found = json.loads(path.read_text(encoding="utf-8"))
             link = cls(**found) if isinstance(found, dict) else None
@@ -434,10 +432,10 @@ def sync_run(run_dir: Path, uri: str | None, experiment: str | None) -> str:
     if not layout.metrics.is_file():
         raise DataError(f"{run_dir}: no metrics.json; sync uploads runs that have ended")
     for path in (layout.metrics, layout / HISTORY_JSON, layout / STEPS):
-        if os.path.lexists(path):  # never a pipe, a device or more than bprop writes
-            check_regular(path, DataError, "run file")
-            if path.stat().st_size > LARGEST_FILE:
-                raise DataError(f"{path}: {path.stat().st_size:,} bytes, more than bprop writes")
+        with contextlib.suppress(FileNotFoundError):  # never a pipe, a device or too much
+            problem = file_problem(path, LARGEST_FILE)
+            if problem:
+                raise DataError(f"{path}: {problem}")
     try:
         metrics = json.loads(layout.metrics.read_text(encoding="utf-8"))
         stop = StopReason(metrics["stop_reason"])
