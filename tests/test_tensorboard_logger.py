@@ -59,29 +59,37 @@ def series(reader: Any, tag: str) -> list[tuple[int, float]]:
 
 
 def logged(value: float) -> float:
-    """``value`` as a scalar of the event files holds it: rounded to float32, the one form
-    TensorBoard's default loader shows."""
+    """``value`` as a scalar's charted tag holds it: rounded to float32, the one form
+    TensorBoard's default loader shows (its ``float64/`` copy holds it exactly)."""
     with np.errstate(over="ignore"):
         return float(np.float32(value))
 
 
 def same(a: float, b: float) -> bool:
-    return a == logged(b) or (math.isnan(a) and math.isnan(b))
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def assert_read_back(reader: Any, tag: str, expected: list[tuple[int, float]]) -> None:
+    """The tag's exact copy holds ``expected``, number for number; the charted tag holds them
+    rounded to float32."""
+    for name, held in ((f"float64/{tag}", expected),
+                       (tag, [(step, logged(value)) for step, value in expected])):  # fmt: skip
+        read = series(reader, name)
+        assert [step for step, _ in read] == [step for step, _ in held], name  # each step once
+        assert all(same(v, w) for (_, v), (_, w) in zip(read, held, strict=True)), name
 
 
 def assert_board_holds_the_run_files(run_dir: Path) -> Any:
     reader = board(run_dir)
     steps = read_steps(run_dir)
     for column in ("loss", "lr", "grad_norm"):
-        read = series(reader, f"step/{column}")
-        assert [s for s, _ in read] == [int(r["step"]) for r in steps]  # each step once
-        assert all(same(v, r[column]) for (_, v), r in zip(read, steps, strict=True))
+        assert_read_back(reader, f"step/{column}", [(int(r["step"]), r[column]) for r in steps])
     history = history_of(run_dir)
     for column in history[0]:
         if column == "epoch":
             continue
-        expected = [(r["epoch"], logged(r[column])) for r in history if r.get(column) is not None]
-        assert series(reader, f"epoch/{column}") == expected, column
+        expected = [(r["epoch"], r[column]) for r in history if r.get(column) is not None]
+        assert_read_back(reader, f"epoch/{column}", expected)
     return reader
 
 
@@ -94,10 +102,10 @@ def test_the_event_files_hold_what_the_run_files_hold(tmp_path: Path) -> None:
     assert "epoch/layers.0.grad_norm" in tags["tensors"]  # the diagnostics' columns too
 
     metrics = json.loads((run / "metrics.json").read_text())
-    assert series(reader, "hparams/test_loss") == [(4, logged(metrics["test"]["loss"]))]
-    assert series(reader, "hparams/test_accuracy") == [(4, logged(metrics["test"]["accuracy"]))]
-    assert series(reader, "hparams/best_val_loss") == [(4, logged(metrics["best"]["val_loss"]))]
-    assert series(reader, "hparams/epochs_run") == [(4, 4.0)]
+    assert_read_back(reader, "hparams/test_loss", [(4, metrics["test"]["loss"])])
+    assert_read_back(reader, "hparams/test_accuracy", [(4, metrics["test"]["accuracy"])])
+    assert_read_back(reader, "hparams/best_val_loss", [(4, metrics["best"]["val_loss"])])
+    assert_read_back(reader, "hparams/epochs_run", [(4, 4.0)])
 
     # Histograms every 2 epochs; at epoch 4 the weights are last.npz's (no restore_best).
     weights = reader.Histograms("weights/layers.0.W")
@@ -154,6 +162,7 @@ def test_a_resumed_run_continues_its_files_without_a_step_twice(tmp_path: Path) 
     reader = board(part)
     # the interrupted epoch's steps are logged, as steps.csv keeps them
     assert len(series(reader, "step/loss")) == 2 * per_epoch + 2
+    assert len(series(reader, "float64/step/loss")) == 2 * per_epoch + 2
     assert [s for s, _ in series(reader, "epoch/train_loss")] == [1, 2]
     end = reader.PluginTagToContent("hparams")
     assert "_hparams_/session_end_info" in end  # taken back by the resume
@@ -166,6 +175,7 @@ def test_a_resumed_run_continues_its_files_without_a_step_twice(tmp_path: Path) 
     assert [h.step for h in reader.Histograms("weights/layers.0.W")] == [2, 4]
     assert len(reader.Tensors("config/text_summary")) == 1
     assert len(reader.Tensors("hparams/test_loss")) == 1
+    assert len(reader.Tensors("float64/hparams/test_loss")) == 1
 
 
 def test_a_run_resumed_into_a_new_directory_logs_the_epochs_it_brings(tmp_path: Path) -> None:
@@ -342,7 +352,7 @@ def test_tensorboards_own_server_shows_the_scalars_with_its_default_loader(
     tmp_path: Path,
 ) -> None:
     """`tensorboard --logdir` reads event files with its fast (Rust) loader where it can: it
-    shows 32-bit float scalars, and nothing of 64-bit ones."""
+    charts the 32-bit scalars (nothing of 64-bit ones), and leaves their exact copies out."""
     import json
     import signal
     import socket
@@ -363,6 +373,7 @@ def test_tensorboards_own_server_shows_the_scalars_with_its_default_loader(
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)  # fmt: skip
     shown: list = []
+    tags: dict = {}
     try:
         deadline = time.monotonic() + 120
         for _ in range(240):  # bounded in count and in time: a busy machine starts it slowly
@@ -374,11 +385,15 @@ def test_tensorboards_own_server_shows_the_scalars_with_its_default_loader(
             if len(shown) == 2 or time.monotonic() > deadline or server.poll() is not None:
                 break
             time.sleep(0.5)
+        with urllib.request.urlopen(f"{url}/tags") as got:
+            tags = json.load(got)["."]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
     expected = [(r["epoch"], logged(r["train_loss"])) for r in history_of(run)]
     assert [(step, value) for _, step, value in shown] == expected
+    assert {"epoch/train_loss", "step/loss"} <= set(tags)
+    assert not [tag for tag in tags if tag.startswith("float64/")]
 
 
 def test_an_integer_past_a_floats_reach_is_an_hparam_in_words(tmp_path: Path) -> None:

@@ -14,9 +14,11 @@ What it writes (tag, and the step it is logged at):
   runs of a sweep or a cross-validation line up in TensorBoard's HParams tab; the keys that
   differ among a campaign's runs are marked so, and TensorBoard shows them first.
 
-Scalars are written as 32-bit float tensors, the one form that TensorBoard's default (fast,
-Rust) loader and its Python reader both show: they read back as history.json's and steps.csv's
-numbers rounded to float32, which those files keep whole. A resumed run first cuts its event
+Each scalar is written twice, in the same event. Under its tag as a 32-bit float tensor, the one
+form that TensorBoard's default (fast, Rust) loader charts (it shows nothing of 64-bit ones):
+the number rounded to float32. And under ``float64/<tag>`` as a 64-bit tensor of bprop's own
+plugin, which TensorBoard's charts leave out and its reader (``EventAccumulator``) reads back
+exactly as history.json, steps.csv and metrics.json hold it. A resumed run first cuts its event
 files back to the epoch it resumes from, then continues: no step appears twice.
 """
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Collection, Iterable, Sequence, Set
+from collections.abc import Collection, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,9 @@ from .event_files import EventWriter, is_own, next_name, own_files, trim
 #: Tags on the update axis; every other scalar and histogram is on the epoch axis.
 STEP_TAGS = tuple(f"step/{c}" for c in STEP_COLUMNS[2:])
 EPOCH_PREFIXES = ("epoch/", "weights/", "gradients/")
+#: The prefix of each scalar's exact (64-bit) copy, and the plugin it is written under: one that
+#: TensorBoard's dashboards do not know, so that they chart the 32-bit value alone.
+EXACT, EXACT_PLUGIN = "float64/", "bprop_float64"
 HISTOGRAM_BINS = 30
 #: ``HParamInfo.differs = true``, encoded: TensorBoard lists the hyperparameters so marked
 #: first (the rest by name) and shows the first few; tensorboardX's copy of the message lacks
@@ -113,6 +118,7 @@ class TensorBoard(Sink):
         held = {"epoch": 0, "step": 0}
 
         def keep(tag: str, step: int) -> bool:
+            tag = tag.removeprefix(EXACT)
             axis, last = ("step", update) if tag in STEP_TAGS else ("epoch", epoch)
             kept = step <= last and (axis == "step" or tag.startswith(EPOCH_PREFIXES))
             if kept and tag in (STEP_TAGS[0], "epoch/train_loss"):
@@ -129,53 +135,52 @@ class TensorBoard(Sink):
         self._writer.write_event(Event(wall_time=time.time(), step=step, summary=summary))
 
     def _scalars(self, step: int, values: dict[str, float]) -> None:
-        """``values`` in one event, as 32-bit scalars (None: left out)."""
+        """``values`` in one event, each as a 32-bit scalar and its exact copy (None: left
+        out)."""
         from tensorboardX.proto.summary_pb2 import SummaryMetadata
 
         given = {tag: value for tag, value in values.items() if value is not None}
         if not given:
             return
         tags = tuple(given)
-        if set(tags) <= self._described:
-            event, cells = self._refill(tags)
-            for cell, value in zip(cells, given.values(), strict=True):
-                cell[0] = value
-            event.wall_time, event.step = time.time(), step
+        fresh = not set(tags) <= self._described
+        event, cells = self._refill(tags)
+        for i, value in enumerate(given.values()):
+            cells[2 * i][0] = cells[2 * i + 1][0] = value
+        event.wall_time, event.step = time.time(), step
+        if not fresh:
             self._writer.write_event(event)
             return
-        summary = self._float_values(tags)
-        for entry, value in zip(summary.value, given.values(), strict=True):
-            entry.tensor.float_val[0] = value
-            if entry.tag not in self._described:  # TensorBoard reads a tag's kind from its first
-                plugin = SummaryMetadata.PluginData(plugin_name="scalars")  # value
-                entry.metadata.CopyFrom(SummaryMetadata(plugin_data=plugin))
-                self._described.add(entry.tag)
+        summary = type(event.summary)()
+        summary.CopyFrom(event.summary)
+        for entry in summary.value:  # TensorBoard reads a tag's kind from its first value
+            if entry.tag.removeprefix(EXACT) not in self._described:
+                plugin = "scalars" if entry.tensor.float_val else EXACT_PLUGIN
+                data = SummaryMetadata.PluginData(plugin_name=plugin)
+                entry.metadata.CopyFrom(SummaryMetadata(plugin_data=data))
+        self._described.update(tags)
         self._write(step, summary)
 
     def _refill(self, tags: tuple[str, ...]) -> tuple[Any, list[Any]]:
-        """The event of one 32-bit scalar per tag that is refilled in place for every write of
-        these tags (building an event anew costs more than the training step it logs), and its
-        value cells."""
+        """The event of each tag's two scalars (32-bit, then its exact copy) that is refilled
+        in place for every write of these tags (building an event anew costs more than the
+        training step it logs), and its value cells, in that order."""
         from tensorboardX.proto.event_pb2 import Event
-
-        if tags not in self._events:
-            event = Event(summary=self._float_values(tags))
-            self._events[tags] = event, [value.tensor.float_val for value in event.summary.value]
-        return self._events[tags]
-
-    @staticmethod
-    def _float_values(tags: Iterable[str]) -> Any:
-        """A summary of one 32-bit scalar (0.0) per tag."""
         from tensorboardX.proto.summary_pb2 import Summary
         from tensorboardX.proto.tensor_pb2 import TensorProto
-        from tensorboardX.proto.types_pb2 import DT_FLOAT
+        from tensorboardX.proto.types_pb2 import DT_DOUBLE, DT_FLOAT
 
-        return Summary(
-            value=[
-                Summary.Value(tag=tag, tensor=TensorProto(dtype=DT_FLOAT, float_val=[0.0]))
-                for tag in tags
-            ]
-        )
+        if tags not in self._events:
+            values = []
+            for tag in tags:
+                rounded = TensorProto(dtype=DT_FLOAT, float_val=[0.0])
+                exact = TensorProto(dtype=DT_DOUBLE, double_val=[0.0])
+                values += [Summary.Value(tag=tag, tensor=rounded),
+                           Summary.Value(tag=EXACT + tag, tensor=exact)]  # fmt: skip
+            event = Event(summary=Summary(value=values))
+            cells = [v.tensor.float_val or v.tensor.double_val for v in event.summary.value]
+            self._events[tags] = event, cells
+        return self._events[tags]
 
     def _steps(self, rows: Sequence[Row]) -> None:
         """Each row's loss, lr and gradient norm in one event. The first row goes the general
@@ -188,10 +193,13 @@ class TensorBoard(Sink):
         if not rows:
             return
         event, cells = self._refill(STEP_TAGS)
+        loss32, loss64, lr32, lr64, norm32, norm64 = cells
         write = self._writer.write_event
         for step, _, loss, lr, norm in rows:
             event.wall_time, event.step = time.time(), step
-            cells[0][0], cells[1][0], cells[2][0] = loss, lr, norm
+            loss32[0] = loss64[0] = loss
+            lr32[0] = lr64[0] = lr
+            norm32[0] = norm64[0] = norm
             write(event)
 
     def _new_steps(self, record: Record) -> None:
