@@ -102,7 +102,7 @@ def per_step_us(rows: list[tuple[int, int, float, float, float]], uri: str) -> d
 
     with tempfile.TemporaryDirectory() as tmp:
         board = TensorBoard(Path(tmp), 0)
-        board._writer = EventWriter(Path(tmp) / "events.out.tfevents.0.0000.bench.bprop")
+        board._writer = EventWriter(Path(tmp))
         board._steps(rows[:1])  # the first row goes the general way, once per run
         start = time.perf_counter()
         board._steps(rows[1:])

@@ -16,11 +16,12 @@ import pytest
 from backprop_cli.config import load_config
 from backprop_cli.runs.artifacts.checkpoints import Checkpoint
 from backprop_cli.runs.artifacts.step_log import read_steps
-from backprop_cli.runs.loggers.event_files import events, framed, records, trim
+from backprop_cli.runs.loggers.event_files import events, framed, is_own_or_cut, records, trim
 from backprop_cli.runs.train.needs import LOGGER_EXTRAS
 from backprop_cli.runs.train.plan import prepare
 from backprop_cli.runs.train.run import RunFinished
 from backprop_cli.runs.training import train_into
+from backprop_cli.system.atomic import TEMPORARY
 
 from helpers import CONFIG_DIR, cli, history_of
 
@@ -287,6 +288,48 @@ def test_trim_keeps_the_values_asked_for_and_the_file_version(tmp_path: Path) ->
     assert [(e.summary.value[0].tag, e.step) for e in kept[1:]] == [
         ("a", 1), ("b", 10), ("a", 2), ("b", 20), ("b", 30),
     ]  # fmt: skip
+
+
+def test_a_cut_back_copy_is_never_named_as_an_event_file(tmp_path: Path) -> None:
+    """TensorBoard reads every file whose name holds "tfevents": the copy a resume writes while
+    it cuts a file back must not be one, or a kill mid-copy would show every value twice."""
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.summary import scalar
+
+    seen: list[list[str]] = []
+
+    def keep(tag: str, step: int) -> bool:  # asked while the copy is being written
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        return True
+
+    path = tmp_path / "events.out.tfevents.0000000001.0000.host.bprop"
+    path.write_bytes(framed(Event(step=1, summary=scalar("a", 1.0)).SerializeToString()))
+    trim(path, keep)
+    (names,) = seen
+    assert len(names) == 2 and [n for n in names if "tfevents" in n] == [path.name]
+    copy = next(n for n in names if n != path.name)
+    assert is_own_or_cut(TEMPORARY.fullmatch(copy)["target"])  # removed when a run next starts
+
+
+def test_a_link_or_a_fifo_at_the_new_files_name_is_passed_over(tmp_path: Path) -> None:
+    import threading
+
+    from backprop_cli.runs.loggers.event_files import EventWriter, next_name
+
+    (tmp_path / "events.out.tfevents.9999999999.0000.elsewhere.bprop").write_bytes(b"")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    (tmp_path / next_name(tmp_path)).symlink_to(precious)
+    os.mkfifo(tmp_path / next_name(tmp_path, 1))
+    made: list[EventWriter] = []
+    opening = threading.Thread(target=lambda: made.append(EventWriter(tmp_path)), daemon=True)
+    opening.start()
+    opening.join(timeout=120)  # a FIFO opened for writing would block until a reader came
+    (writer,) = made
+    writer.close()
+    assert writer.path.name.split(".")[3:5] == ["9999999999", "0003"]  # after the two taken
+    assert precious.read_text() == "mine"
+    assert next(events(writer.path)).file_version == "brain.Event:2"
 
 
 # ---------------------------------------------------------------- campaigns

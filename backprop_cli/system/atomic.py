@@ -23,14 +23,17 @@ TEMPORARY = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path, mode: str = "w", exclusive: bool = False) -> Iterator[IO[Any]]:
+def atomic_open(
+    path: Path, mode: str = "w", exclusive: bool = False, temporary: str | None = None
+) -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path``; on success it replaces ``path`` in one rename.
 
     With ``exclusive``, an existing ``path`` is never replaced: the write ends in
     `FileExistsError` (also when the file appeared while the temporary was being written).
+    The temporary is named after ``temporary`` where given, else after ``path``.
     """
     path = Path(path)
-    fd, tmp = _create_temporary(path)
+    fd, tmp = _create_temporary(path.parent / (temporary or path.name))
     try:
         if not exclusive:
             with contextlib.suppress(OSError):

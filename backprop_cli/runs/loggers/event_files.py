@@ -99,7 +99,7 @@ def events(path: Path) -> Iterator[Any]:
 def trim(path: Path, keep: Callable[[str, int], bool]) -> None:
     """Rewrite the event file ``path`` (atomically) with only the summary values ``keep(tag,
     step)`` accepts; events without summaries (the file's version) stay."""
-    with atomic_open(path, "wb") as fh:
+    with atomic_open(path, "wb", temporary=cut_name(path.name)) as fh:
         for event in events(path):
             if event.HasField("summary"):
                 values = [v for v in event.summary.value if keep(v.tag, event.step)]
@@ -110,11 +110,11 @@ def trim(path: Path, keep: Callable[[str, int], bool]) -> None:
             fh.write(framed(event.SerializeToString()))
 
 
-def next_name(folder: Path) -> str:
+def next_name(folder: Path, later: int = 0) -> str:
     """The name of the event file a new process writes in ``folder``: after every file bprop
     wrote there in TensorBoard's order (by name), so that a resumed run's events are read after
     the ones it continues (TensorBoard takes a step that goes back for a restart and drops what
-    came after it)."""
+    came after it); ``later``: that many names further on."""
     last = (0, -1)  # the (seconds, count) of the last of them
     for path in own_files(folder):
         fields = path.name.split(".")
@@ -123,26 +123,54 @@ def next_name(folder: Path) -> str:
             last = max(last, (int(stamp), int(number) if number.isdigit() else 0))
     now = int(time.time())
     seconds, count = (now, 0) if now > last[0] else (last[0], last[1] + 1)
+    count += later
     return f"events.out.tfevents.{seconds:010d}.{count:04d}.{socket.gethostname()}.bprop"
 
 
+def cut_name(name: str) -> str:
+    """The name under which an event file's cut-back copy is written before it replaces the
+    file: without "tfevents", so that TensorBoard, which reads every file so named, never reads
+    a copy that a kill left behind."""
+    return name.replace("tfevents", "cutevents")
+
+
+def is_own_or_cut(name: str) -> bool:
+    """Whether ``name`` is one of bprop's event files, or the name of its cut-back copy."""
+    return is_own(name) or is_own(name.replace("cutevents", "tfevents"))
+
+
 class EventWriter:
-    """Writes ``Event`` messages, one record each, to a new event file (tensorboardX's record
-    writer), starting with the file's version."""
+    """Writes ``Event`` messages, one record each, to a new event file in a folder, starting
+    with the file's version. The file is created new, never opened through a link or over
+    anything already there (a name that is taken is passed over)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, folder: Path) -> None:
         from tensorboardX.proto.event_pb2 import Event
-        from tensorboardX.record_writer import RecordWriter
 
-        self._records = RecordWriter(str(path))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        for later in range(100):
+            self.path = folder / next_name(folder, later)
+            try:
+                fd = os.open(self.path, flags, 0o666)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise FileExistsError(f"{folder}: no free name for a new event file")
+        from tensorboardX.record_writer import masked_crc32c
+
+        self._file, self._crc = os.fdopen(fd, "wb"), masked_crc32c
         self.write_event(Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     def write_event(self, event: Any) -> None:
-        self._records.write(event.SerializeToString())
+        """One record of ``event`` (as `framed`, inline: it is written for every update)."""
+        body = event.SerializeToString()
+        header = _LENGTH.pack(len(body))
+        crc, pack = self._crc, _CRC.pack
+        self._file.write(b"".join((header, pack(crc(header)), body, pack(crc(body)))))
 
     def flush(self) -> None:
-        self._records.flush()
+        self._file.flush()
 
     def close(self) -> None:
-        self._records.flush()
-        self._records.close()
+        self._file.close()

@@ -40,7 +40,7 @@ from ..artifacts.layout import RunLayout
 from ..artifacts.step_log import COLUMNS as STEP_COLUMNS
 from ..artifacts.step_log import Row
 from ..train.sinks import Outcome, Record, Sink
-from .event_files import EventWriter, is_own, next_name, own_files, trim
+from .event_files import EventWriter, is_own_or_cut, own_files, trim
 
 #: Tags on the update axis; every other scalar and histogram is on the epoch axis.
 STEP_TAGS = tuple(f"step/{c}" for c in STEP_COLUMNS[2:])
@@ -76,10 +76,10 @@ class TensorBoard(Sink):
     # ------------------------------------------------------------------ the sink
     def start(self, record: Record) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.folder, is_own)
+        remove_stale_temporaries(self.folder, is_own_or_cut)
         training = record.plan.training
         held = self._cut_back(training.epoch, training.step)
-        self._writer = EventWriter(self.folder / next_name(self.folder))
+        self._writer = EventWriter(self.folder)
         text = f"```yaml\n{to_yaml(record.resolved)}```"
         self._write(training.epoch, _text("config", text))
         # what a run resumed from another directory's checkpoint brings with it
