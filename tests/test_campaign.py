@@ -82,8 +82,10 @@ def test_one_status_in_the_files_words() -> None:
     assert json.dumps([summary.status]) == '["early-stopped"]' and f"{summary.status}" == (
         "early-stopped"
     )
-    assert [RunStatus.of_stop(r) for r in ("completed", "diverged", "interrupted")] == [
-        "ok", "diverged", "interrupted"
+    assert [RunStatus.of_stop(r) for r in ("completed", "diverged", "interrupted", "pruned")] == [
+        "ok", "diverged", "interrupted", "pruned"
     ]  # fmt: skip
     assert [s for s in RunStatus if s.finished] == ["ok", "early-stopped"]
-    assert [s for s in RunStatus if s.trained] == ["ok", "early-stopped", "diverged", "interrupted"]
+    assert [s for s in RunStatus if s.trained] == [
+        "ok", "early-stopped", "diverged", "interrupted", "pruned"
+    ]  # fmt: skip

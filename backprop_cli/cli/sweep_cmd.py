@@ -14,6 +14,7 @@ from .options import ConfigArg, Dask, Jobs, Overrides, TableOnly
 if TYPE_CHECKING:
     from ..runs.artifacts.outcomes import RunSummary
     from ..runs.campaigns.campaign import Campaign
+    from ..runs.campaigns.search import GuidedSearch
     from ..runs.campaigns.sweep import Trial
     from ..runs.campaigns.trials import ResumePlan, Sweep
 
@@ -91,9 +92,12 @@ def sweep(
                 )
                 for line in trial.problem.splitlines():
                     console.print(f"  {line}", soft_wrap=True, markup=False)
-        plan = run.plan(resume)
-        _report_changes(plan)
-        results = run.results(run_shown(run.campaign, plan.todo, quiet, run.kept(plan)))
+        if run.guided is not None:
+            results = run_guided(run, quiet)
+        else:
+            plan = run.plan(resume)
+            _report_changes(plan)
+            results = run.results(run_shown(run.campaign, plan.todo, quiet, run.kept(plan)))
         _finish(run, results)
         out_dir, interrupted = run.campaign.directory, run.campaign.stopped
     if interrupted:
@@ -114,16 +118,42 @@ def sweep(
     raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
 
 
+def run_guided(run: Sweep, quiet: bool) -> list[RunSummary]:
+    """The trials of a guided sweep, asked of its study as workers come free (those a resumed
+    search kept first), shown as `run_shown` shows a list's."""
+    guided = run.guided
+    assert guided is not None
+    kept = list(guided.summaries.values())
+    todo = guided.total - len(guided.trials) + len(guided._again)
+    pruner = (run.search.pruner or {}).get("type")
+    how = f"{run.search.sampler} search" + (f", {pruner} pruner" if pruner else "")
+    run_shown(run.campaign, guided, quiet, kept, todo, how)
+    if guided.out_of_time and not quiet:
+        console.print(
+            f"the time budget ({run.search.time_budget:g} s) is spent: {len(guided.trials)} "
+            f"of {guided.total} trials started",
+            soft_wrap=True,
+        )
+    return guided.results()
+
+
 def run_shown(
-    campaign: Campaign, runs: list[Trial], quiet: bool, done: list[RunSummary] | None = None
+    campaign: Campaign,
+    runs: list[Trial] | GuidedSearch,
+    quiet: bool,
+    done: list[RunSummary] | None = None,
+    count: int | None = None,
+    how: str = "",
 ) -> list[RunSummary]:
-    """The summaries of ``done`` (runs that had finished already), then of ``runs``, run in
-    ``campaign`` with a bar of the runs and, unless ``quiet``, a line as each ends."""
+    """The summaries of ``done`` (runs that had finished already), then of ``runs`` (a list, or
+    a guided search's trials, ``count`` of them planned), run in ``campaign`` with a bar of the
+    runs and, unless ``quiet``, a line as each ends."""
     from ..core.training import Warned
     from ..runs.campaigns.campaign import JobEnded
     from .signals import graceful_stop
 
     done = done or []
+    count = len(runs) if isinstance(runs, list) else count or 0
     if not quiet:
         where = (
             f"the Dask cluster at {campaign.dask}"
@@ -131,14 +161,15 @@ def run_shown(
             else (f"{campaign.n_jobs} processes" if campaign.n_jobs > 1 else "this process")
         )
         already = f"; {len(done)} already finished" if done else ""
+        how = f" ({how})" if how else ""
         console.print(
-            f"{len(runs)} trials on {where} → {campaign.directory}{already}", soft_wrap=True
+            f"{count} trials{how} on {where} → {campaign.directory}{already}", soft_wrap=True
         )
-    ids = {t.name: t.id for t in runs}
+    ids = {t.name: t.id for t in runs} if isinstance(runs, list) else None
     progress = progress_bar(console.is_terminal and not quiet)
     what = "every running trial after its current step, cancelling the queued ones"
     with graceful_stop(what, campaign.request_stop), progress:
-        bar = progress.add_task("trials", total=len(runs), info="")
+        bar = progress.add_task("trials", total=count, info="")
 
         def show(event: object) -> None:
             if isinstance(event, Warned):  # the campaign's
@@ -147,12 +178,19 @@ def run_shown(
                 result = event.summary
                 progress.update(bar, advance=1, info=result.name)
                 if not quiet:
-                    line = _line(ids[result.name], result, campaign.metric)
+                    number = ids[result.name] if ids is not None else _place(runs, result.name)
+                    line = _line(number, result, campaign.metric)
                     console.print(line, soft_wrap=True, markup=False)
                 for message in result.warnings:
                     warning(message, result.name)
 
-        return done + campaign.run([t.job for t in runs], show)
+        jobs = [t.job for t in runs] if isinstance(runs, list) else runs
+        return done + campaign.run(jobs, show)
+
+
+def _place(search: object, name: str) -> int:
+    trials = getattr(search, "trials", {})
+    return int(trials[name].id) if name in trials else 0
 
 
 def _report_changes(plan: ResumePlan) -> None:

@@ -360,9 +360,95 @@ class CompareConfig(Strict):
 
 
 # ----------------------------------------------------------------- sweeps
+#: The ways `bprop sweep` chooses its trials; all but grid and random need bprop[tune] (Optuna).
+SEARCH_TYPES = ("grid", "random", "tpe", "cmaes", "gp")
+
+
+class SearchConfig(Strict):
+    """How the trials are chosen: every grid combination, random draws, or a model-based sampler
+    (TPE, CMA-ES, a Gaussian process) that picks each trial from the results so far."""
+
+    type: Literal[SEARCH_TYPES] = Field(  # type: ignore[valid-type]
+        "random",
+        description="grid: every combination of `grid`; random, tpe, cmaes, gp: `trials` draws "
+        "from `space` (tpe, cmaes and gp need bprop[tune]; gp needs torch too).",
+    )
+    trials: int | None = Field(
+        None, ge=1, description="How many trials to draw (required but for grid)."
+    )
+    seed: int | None = Field(
+        None, ge=0, description="Seeds the sampler (default: the config's seed)."
+    )
+    time_budget: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds after which no new trial starts (those running finish).",
+    )
+
+    @model_validator(mode="after")
+    def _trials_for_draws(self) -> SearchConfig:
+        if self.type == "grid" and self.trials is not None:
+            raise ValueError("a grid search runs every combination of `grid`; leave out trials")
+        if self.type != "grid" and self.trials is None:
+            raise ValueError(f"a {self.type} search draws `trials: N` trials; set trials")
+        return self
+
+
+class NoPrunerConfig(Strict):
+    type: Literal["none"] = Field(description="Every trial runs to its end.")
+
+
+class MedianPrunerConfig(Strict):
+    type: Literal["median"] = Field(
+        description="Stop a trial whose metric at an epoch is worse than the median of the "
+        "earlier trials' at that epoch."
+    )
+    min_epochs: int = Field(5, ge=1, description="No trial is stopped before this many epochs.")
+    startup_trials: int = Field(
+        5, ge=0, description="Trials that run to their end before any is stopped."
+    )
+
+
+class _Rungs(Strict):
+    """The rungs of successive halving: the epochs at which trials are compared."""
+
+    min_epochs: int = Field(1, ge=1, description="The first rung's epochs.")
+    reduction_factor: int = Field(
+        3, ge=2, description="Between one rung and the next; 1/factor go on at each."
+    )
+
+
+class SuccessiveHalvingPrunerConfig(_Rungs):
+    type: Literal["successive_halving"] = Field(
+        description="Asynchronous successive halving: at epochs min_epochs × factor^k, keep "
+        "only the best 1/factor of the trials that reached it."
+    )
+
+
+class HyperbandPrunerConfig(_Rungs):
+    type: Literal["hyperband"] = Field(
+        description="Hyperband: several successive-halving brackets, from aggressive to none, "
+        "up to training.epochs."
+    )
+
+
+#: Pruners by name, as `sweep.pruner.type` names them.
+PRUNER_CONFIGS: dict[str, type[Strict]] = {
+    "none": NoPrunerConfig,
+    "median": MedianPrunerConfig,
+    "successive_halving": SuccessiveHalvingPrunerConfig,
+    "hyperband": HyperbandPrunerConfig,
+}
+PrunerConfig = Annotated[
+    NoPrunerConfig | MedianPrunerConfig | SuccessiveHalvingPrunerConfig | HyperbandPrunerConfig,
+    Field(discriminator="type"),
+]
+
+
 class SweepConfig(Strict):
     """The search space of `bprop sweep`: a grid, random draws, or both (every draw combined
-    with every grid point)."""
+    with every grid point); or a `search` by grid, random draws or a model-based sampler, and a
+    `pruner` that stops poor trials early."""
 
     grid: dict[str, list[Any]] = Field(
         default_factory=dict, description="key.path → values; all combinations are tried."
@@ -374,10 +460,21 @@ class SweepConfig(Strict):
     )
     metric: str | None = Field(None, description="History column ranking the trials.")
     mode: Literal["min", "max"] = Field("min", description="Whether lower or higher wins.")
+    search: SearchConfig | None = Field(
+        None, description="How the trials are chosen (instead of `random`)."
+    )
+    pruner: PrunerConfig | None = Field(
+        None, description="Stops poor trials early (needs bprop[tune]); default: none."
+    )
 
     @model_validator(mode="after")
     def _space_needs_random(self) -> SweepConfig:
-        if self.space and self.random is None:
+        if self.search is not None and self.random is not None:
+            raise ValueError(
+                "give the number of draws once: `search: {type: random, trials: N}` or `random: "
+                "N`, not both"
+            )
+        if self.search is None and self.space and self.random is None:
             raise ValueError("`space` is sampled by `random: N` trials; set random")
         return self
 

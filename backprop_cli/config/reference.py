@@ -52,6 +52,8 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("output.mlflow", models.MlflowConfig),
     ("compare", models.CompareConfig),
     ("sweep", models.SweepConfig),
+    ("sweep.search", models.SearchConfig),
+    *((f"sweep.pruner: type {name}", model) for name, model in models.PRUNER_CONFIGS.items()),
 ]
 
 

@@ -70,6 +70,7 @@ class StopReason(StrEnum):
     EARLY_STOPPING = "early_stopping"
     DIVERGED = "diverged"
     INTERRUPTED = "interrupted"  # stopped after a step on request; resumable
+    PRUNED = "pruned"  # stopped after an epoch by a search's judge: a poor trial
 
     @property
     def finished(self) -> bool:
@@ -151,6 +152,7 @@ def train(
     split: Split,
     val: Split | None = None,
     stop: Callable[[], bool] | None = None,
+    judge: Callable[[EpochEnded], str | None] | None = None,
 ) -> Iterator[Event]:
     """Run the remaining epochs of ``training`` on the training ``split`` (evaluated on ``val``
     after each epoch), yielding an event per epoch start, step and end. Both splits hold their
@@ -158,7 +160,8 @@ def train(
 
     ``stop`` is asked after every step: when it answers True, training ends there with
     ``Stopped(StopReason.INTERRUPTED)``; the epoch in progress is left unfinished
-    (``training.epoch`` still counts only completed epochs).
+    (``training.epoch`` still counts only completed epochs). ``judge`` is shown every epoch's
+    end: when it answers a reason, training ends there with ``Stopped(StopReason.PRUNED)``.
     """
     net, n = training.net, len(split)
     steps = training.batching.steps_per_epoch(n)
@@ -217,9 +220,14 @@ def train(
         if improved:
             _keep_best(training)
         training.schedule.end_epoch(row)  # an adaptive schedule picks the next epoch's rate
-        yield EpochEnded(epoch, row, improved)
+        ended = EpochEnded(epoch, row, improved)
+        yield ended
         for message in diagnostics.warnings(row) if diagnostics is not None else ():
             yield Warned(epoch, message)
+        pruned = judge(ended) if judge is not None else None
+        if pruned is not None:
+            yield Stopped(StopReason.PRUNED, epoch, pruned)
+            return
         if stopper.should_stop:
             _restore_best(training)
             yield Stopped(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 from ..config import ExperimentConfig
-from ..core.training import Event
+from ..core.training import EpochEnded, Event
 from .train.plan import Plan
 from .train.run import RunFinished, RunStarted, execute
 from .train.sinks import Checkpoints, RunFiles, Sink
@@ -65,8 +65,9 @@ def train_into(
     stop: Callable[[], bool] | None = None,
     offline: Collection[str] = (),
     varied: Collection[str] = (),
+    judge: Callable[[EpochEnded], str | None] | None = None,
 ) -> Iterator[Event | RunStarted | RunFinished]:
     """`execute` into the run directory ``run_dir`` (None: nothing is written), without the
-    loggers named in ``offline`` (`run_directory`)."""
+    loggers named in ``offline`` (`run_directory`); ``judge`` may prune it after an epoch."""
     sinks = run_directory(plan, run_dir, plot, offline, varied) if run_dir is not None else []
-    return execute(plan, sinks, stop)
+    return execute(plan, sinks, stop, judge)

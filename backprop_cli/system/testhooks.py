@@ -7,6 +7,7 @@ write boundary in turn instead of after a sleep. Points:
     rename   just after an atomic write has landed (its rename and the folder's fsync)
     load     as a run starts loading its data
     hashed   just after a table file's digest is taken for the cache key, before it is parsed
+    journal  just after a line of a guided sweep's study journal has landed
 
 Without the variable, `reached` costs one comparison.
 """

@@ -127,6 +127,8 @@ LOSS_CURVES, ACCURACY_CURVES = "loss_curves.png", "accuracy_curves.png"
 #: bprop sweep: a run directory per trial, and these.
 SWEEP_CSV, SWEEP_JSON, SWEEP_PLOT = "sweep.csv", "sweep.json", "sweep.png"
 BEST_CONFIG = "best.yaml"
+#: A guided sweep's Optuna study (its journal of JSON lines, appended to by every worker).
+STUDY_JOURNAL = "study.journal"
 #: Written before a sweep's first trial: only a directory holding it resumes as a sweep.
 SWEEP_MARKER = ".bprop-sweep"
 SWEEP_FILES = frozenset({SWEEP_CSV, SWEEP_JSON, BEST_CONFIG, SWEEP_PLOT, SWEEP_MARKER, MLFLOW_RUN})

@@ -19,6 +19,7 @@ class RunStatus(StrEnum):
     EARLY_STOPPED = "early-stopped"
     DIVERGED = "diverged"
     INTERRUPTED = "interrupted"  # stopped after a step on request; resumable
+    PRUNED = "pruned"  # a sweep's trial stopped after an epoch as poor
     CANCELLED = "cancelled"  # stopped before it started, or at once by a second Ctrl-C
     ERROR = "error"  # failed; its detail says why
     INVALID = "invalid"  # a sweep's trial whose config is not valid: never run
@@ -26,7 +27,7 @@ class RunStatus(StrEnum):
     @classmethod
     def of_stop(cls, reason: str) -> RunStatus:
         """The status of a run that stopped for ``reason``, in the run's own words (metrics.json's
-        stop_reason: completed, early_stopping, diverged or interrupted)."""
+        stop_reason: completed, early_stopping, diverged, interrupted or pruned)."""
         return STOP_REASONS.get(reason, cls.ERROR)
 
     @property
@@ -47,6 +48,7 @@ STOP_REASONS = {
     "early_stopping": RunStatus.EARLY_STOPPED,
     "diverged": RunStatus.DIVERGED,
     "interrupted": RunStatus.INTERRUPTED,
+    "pruned": RunStatus.PRUNED,
 }
 #: The statuses of runs that trained to their end.
 FINISHED = (RunStatus.OK, RunStatus.EARLY_STOPPED)

@@ -27,6 +27,7 @@ from .layout import (
     EVENT_FILE,
     HISTORY_JSON,
     LAST,
+    METRICS,
     RUN_FILES,
     RUN_MARKERS,
     SWEEP_JSON,
@@ -291,3 +292,13 @@ def expand_runs(paths: list[Path]) -> list[tuple[str, Path]]:
     found = [p for p in found if unique.get(p.resolve()) is p]
     names = [p.name for p in found]
     return [(f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name, p) for p in found]
+
+
+def is_finished(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds a run that ended by itself (completed, early-stopped,
+    diverged or pruned), not one that was interrupted."""
+    try:
+        metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(metrics, dict) and metrics.get("stop_reason") != "interrupted"

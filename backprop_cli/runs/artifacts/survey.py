@@ -27,6 +27,7 @@ STATUS_WORDS = {
     "early_stopping": "early stop",
     "diverged": "diverged",
     "interrupted": "interrupted",
+    "pruned": "pruned",
 }
 RUNNING, KILLED, BROKEN = "running", "interrupted", "broken"
 #: A run file larger than this is not read (bprop's own are a few kilobytes to megabytes).

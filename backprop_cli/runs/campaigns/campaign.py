@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Container, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ...config import ExperimentConfig
 from ...config.flat import flatten
@@ -32,15 +32,29 @@ from ..artifacts.rundirs import claim, claim_new_dir, read_history
 from ..train.plan import prepare, warm_data_cache
 from ..train.run import RunFinished, RunStarted
 from ..training import train_into
-from .execution import StopRequest, check_dask, run_all
+from .execution import StopRequest, check_dask, run_all, worker_pool
 
 
 @dataclass(frozen=True)
 class RunJob:
-    """One run of a campaign: its name (its directory inside the campaign's) and its config."""
+    """One run of a campaign: its name (its directory inside the campaign's) and its config;
+    ``judge``, shown each epoch's end, may prune it (a guided search's trial)."""
 
     name: str
     config: ExperimentConfig
+    judge: Callable[[EpochEnded], str | None] | None = None
+
+
+class JobFeed(Protocol):
+    """Where a campaign's runs come from one at a time (a guided search): `next` is asked for a
+    run whenever a worker is free (None: no more to start), `ended` is told how each ended."""
+
+    total: int  # how many runs it plans, for the progress shown
+    varied: tuple[str, ...]  # the config keys whose values differ among its runs
+
+    def next(self) -> RunJob | None: ...
+
+    def ended(self, job: RunJob, summary: RunSummary) -> None: ...
 
 
 @dataclass
@@ -122,6 +136,40 @@ class Campaign:
         for index, summary in run_all(run_job, tasks, n_jobs=self.n_jobs, dask=self.dask):
             yield JobEnded(index + 1, total, summary)
 
+    def events_from(self, feed: JobFeed) -> Generator[CampaignEvent, None, None]:
+        """Run the jobs of ``feed`` as `events` runs a list, a job asked for whenever a worker
+        is free: here one after another, or side by side in worker processes or on Dask, a new
+        one started as soon as one ends (none once a stop is requested)."""
+        self.varied = feed.varied
+        for message in self.warnings:
+            yield Warned(0, message)
+        index = 0
+        if self.dask is None and self.n_jobs <= 1:
+            while not self.stop() and (job := feed.next()) is not None:
+                index += 1
+                yield JobStarted(index, feed.total, job)
+                summary = yield from self.train(job)
+                feed.ended(job, summary)
+                yield JobEnded(index, feed.total, summary)
+                yield from self._give_up_on_a_failed_server(summary)
+            return
+        running: dict[int, RunJob] = {}
+        with worker_pool(self.n_jobs, self.dask) as pool:
+            while True:
+                while len(pool) < pool.capacity and not self.stop():
+                    job = feed.next()
+                    if job is None:
+                        break
+                    index += 1
+                    running[index] = job
+                    yield JobStarted(index, feed.total, job)
+                    pool.submit(index, run_job, self, job)
+                if not len(pool):
+                    return
+                ended, summary = pool.next_done()
+                feed.ended(running.pop(ended), summary)
+                yield JobEnded(ended, feed.total, summary)
+
     def _give_up_on_a_failed_server(self, summary: RunSummary) -> Iterator[Warned]:
         """After a run whose mlflow logger failed (its server down or not answering), the runs
         still to start here go without it, rather than each wait on the server in turn."""
@@ -137,21 +185,27 @@ class Campaign:
             )
 
     def run(
-        self, jobs: Sequence[RunJob], show: Callable[[CampaignEvent], object] | None = None
+        self,
+        jobs: Sequence[RunJob] | JobFeed,
+        show: Callable[[CampaignEvent], object] | None = None,
     ) -> list[RunSummary]:
-        """Every job's summary, in the order the runs ended, each event handed to ``show`` first.
+        """Every job's summary (of a list, or of a feed: `events_from`), in the order the runs
+        ended, each event handed to ``show`` first.
 
         A second Ctrl-C (KeyboardInterrupt) stops every run at once: those that had not ended
         are "cancelled". When the runner itself fails (a worker process lost), those that had
         not ended are "error". The stop request's file is removed at the end.
         """
         summaries: list[RunSummary] = []
+        listed = isinstance(jobs, Sequence)
+        known = [job.name for job in jobs] if isinstance(jobs, Sequence) else []
 
         def not_ended(status: RunStatus, detail: str) -> list[RunSummary]:
             ended = {s.name for s in summaries}
-            return [RunSummary(j.name, status, detail=detail) for j in jobs if j.name not in ended]
+            return [RunSummary(name, status, detail=detail) for name in known
+                    if name not in ended]  # fmt: skip
 
-        events = self.events(jobs)
+        events = self.events(jobs) if isinstance(jobs, Sequence) else self.events_from(jobs)
         try:
             while True:
                 try:
@@ -165,6 +219,8 @@ class Campaign:
                     break
                 if isinstance(event, JobEnded):
                     summaries.append(event.summary)
+                elif isinstance(event, JobStarted) and not listed:
+                    known.append(event.job.name)
                 if show is not None:
                     show(event)
         except KeyboardInterrupt:
@@ -187,7 +243,9 @@ class Campaign:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             with hold(run_dir):  # a run directory like any other: one writer at a time
-                events = train_into(prepare(job.config), run_dir, plot, stop, offline, varied)
+                events = train_into(
+                    prepare(job.config), run_dir, plot, stop, offline, varied, job.judge
+                )
                 for event in events:
                     if isinstance(event, Warned):
                         warnings.append(event.message)

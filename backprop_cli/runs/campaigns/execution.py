@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -123,6 +124,81 @@ def _indexed(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return index, fn(*args)
+
+
+def _one_blas_thread(
+    fn: Callable[..., R], index: int, args: tuple[Any, ...], parent: int | None
+) -> tuple[int, R]:
+    """`_indexed`, its BLAS on one thread (where threadpoolctl can say so): a worker is one
+    of several jobs side by side."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return _indexed(fn, index, args, parent)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _indexed(fn, index, args, parent)
+
+
+#: What each local worker process of a `WorkerPool` starts with: BLAS on one thread.
+ONE_THREAD_ENV = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                         "MKL_NUM_THREADS")}  # fmt: skip
+
+
+class WorkerPool:
+    """Jobs handed out one at a time, each to the next free worker (of ``n_jobs`` local
+    processes, or of the Dask cluster at ``dask``), and their results as each ends: a search
+    asks for its next trial only when a worker is free, never waiting for a batch."""
+
+    def __init__(self, n_jobs: int, dask: str | None, stack: ExitStack) -> None:
+        self._pending: dict[Any, int] = {}
+        if dask is not None:
+            from dask.distributed import wait
+
+            self._client = stack.enter_context(connect(dask))
+            self._wait = wait
+            self.capacity = max(1, sum(self._client.nthreads().values()))
+            self._parent: int | None = None
+        else:
+            from joblib.externals.loky import get_reusable_executor
+
+            self._client = get_reusable_executor(max_workers=n_jobs, env=ONE_THREAD_ENV)
+            stack.callback(shutdown_workers)
+            self.capacity = n_jobs
+            self._parent = os.getpid()  # local workers end with this process
+
+    def __len__(self) -> int:
+        """How many jobs are running or waiting for a worker."""
+        return len(self._pending)
+
+    def submit(self, index: int, fn: Callable[..., R], *args: Any) -> None:
+        """Start ``fn(*args)`` as the job ``index``."""
+        if self._parent is None:
+            future = self._client.submit(
+                _one_blas_thread, fn, index, args, None, pure=False, key=f"bprop-{index}-"
+                f"{secrets.token_hex(4)}",
+            )  # fmt: skip
+        else:
+            future = self._client.submit(_one_blas_thread, fn, index, args, self._parent)
+        self._pending[future] = index
+
+    def next_done(self) -> tuple[int, Any]:
+        """(index, result) of a job that has ended, waiting for one if none has; a job's
+        exception is raised here."""
+        if self._parent is None:
+            done = self._wait(list(self._pending), return_when="FIRST_COMPLETED").done
+        else:
+            done, _ = futures.wait(list(self._pending), return_when=futures.FIRST_COMPLETED)
+        future = next(iter(done))
+        del self._pending[future]
+        index, result = future.result()
+        return int(index), result
+
+
+@contextlib.contextmanager
+def worker_pool(n_jobs: int, dask: str | None) -> Iterator[WorkerPool]:
+    """A `WorkerPool`, its local workers ended (or its Dask client closed) with the block."""
+    with ExitStack() as stack:
+        yield WorkerPool(n_jobs, dask, stack)
 
 
 def shutdown_workers() -> None:

@@ -8,7 +8,6 @@ on a Dask cluster through `execution`), so their results never depend on where t
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -108,13 +107,42 @@ def parse_assignment(item: str, name: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+#: The searches that choose each trial from the results so far (Optuna's samplers).
+MODEL_BASED = ("tpe", "cmaes", "gp")
+
+
 @dataclass
 class Space:
-    """The search space: grid values per key and distributions for ``random`` draws."""
+    """The search space: grid values per key and distributions for ``random`` draws; or, for a
+    model-based ``sampler``, the ``draws`` it makes from both (grid keys as choices). A
+    ``pruner`` (its config as a dict) stops poor trials; ``seed`` (None: the config's) seeds the
+    draws; after ``time_budget`` seconds no trial starts."""
 
     grid: dict[str, list[Any]] = field(default_factory=dict)
     space: dict[str, Distribution] = field(default_factory=dict)
     random: int | None = None
+    sampler: str = "grid"
+    draws: int | None = None
+    seed: int | None = None
+    time_budget: float | None = None
+    pruner: dict[str, Any] | None = None
+
+    @property
+    def model_based(self) -> bool:
+        return self.sampler in MODEL_BASED
+
+    @property
+    def guided(self) -> bool:
+        """Whether the trials go through an Optuna study: a model-based sampler, or a pruner."""
+        return self.model_based or self.pruner is not None
+
+    @property
+    def planned(self) -> int:
+        """How many trials the search runs (at most, with a time budget)."""
+        if self.model_based:
+            assert self.draws is not None
+            return self.draws
+        return math.prod(len(values) for values in self.grid.values()) * (self.random or 1)
 
     @classmethod
     def build(
@@ -141,9 +169,33 @@ class Space:
         for item in space:
             key, spec = parse_assignment(item, "space")
             out.space[key] = parse_distribution(key, spec)
+        search = section.search if section else None
+        if search is not None:
+            out.seed, out.time_budget = search.seed, search.time_budget
+            out.sampler = search.type
+            if search.type == "random":
+                out.random = search.trials
+            elif search.type in MODEL_BASED:
+                out.draws = search.trials
+        if section is not None and section.pruner is not None and section.pruner.type != "none":
+            out.pruner = section.pruner.model_dump()
         if random is not None:
+            if out.model_based:
+                raise ConfigError(
+                    f"{argument('random')}: this sweep's search is {out.sampler} "
+                    f"(sweep.search.type); set its draws with sweep.search.trials"
+                )
             out.random = random
+        if out.random is not None:
+            out.sampler = "random"
         grid_, space_, random_ = argument("grid"), argument("space"), argument("random")
+        if out.model_based:
+            return out._checked_draws()
+        if out.sampler == "grid" and search is not None and out.space:
+            raise ConfigError(
+                "sweep.space: a grid search runs the combinations of sweep.grid alone; draw "
+                "from the space with search type random, tpe, cmaes or gp"
+            )
         if out.space and out.random is None:
             raise ConfigError(f"{space_}: distributions are sampled by {random_} N trials; add it")
         if out.random is not None and not out.space:
@@ -166,6 +218,20 @@ class Space:
             raise ConfigError(f"{grid_}: a key with no values makes no trial")
         return out
 
+    def _checked_draws(self) -> Space:
+        """A model-based search: something to draw, and a number of draws bprop allows."""
+        if not self.grid and not self.space:
+            raise ConfigError(
+                f"sweep.space: a {self.sampler} search draws from the distributions of "
+                "sweep.space (and the values of sweep.grid); give at least one"
+            )
+        if any(not values for values in self.grid.values()):
+            raise ConfigError(f"{argument('grid')}: a key with no values makes no trial")
+        assert self.draws is not None
+        check_count("sweep.search.trials", self.draws, MAX_TRIALS,
+                    f"{self.draws:,} trials", "a sweep runs")  # fmt: skip
+        return self
+
     @property
     def keys(self) -> list[str]:
         return [*self.grid, *[k for k in self.space if k not in self.grid]]
@@ -178,6 +244,7 @@ class Space:
         ]
         if not self.random:
             return points
+        seed = seed if self.seed is None else self.seed
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EE9]))
         draws = [{k: d.draw(rng) for k, d in self.space.items()} for _ in range(self.random)]
         return [point | draw for point in points for draw in draws]
@@ -208,17 +275,27 @@ def _slug(params: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "-", "_".join(parts))[:120]
 
 
+def make_trial(cfg: ExperimentConfig, k: int, params: dict[str, Any], source: str) -> Trial:
+    """The ``k``-th trial (from 1): ``cfg`` with ``params``, validated; an invalid combination
+    keeps its problem instead of a config."""
+    raw = cfg.model_dump(mode="json") | {"sweep": None}
+    name = trial_name(k, params)
+    try:
+        overrides = [f"{key}={flow_yaml(value)}" for key, value in params.items()]
+        apply_overrides(raw, overrides, source)
+        return Trial(k, name, params, validate(raw, f"{source} (trial {k})"))
+    except ConfigError as exc:
+        return Trial(k, name, params, None, str(exc))
+
+
+def trial_name(k: int, params: dict[str, Any]) -> str:
+    """The name (run directory) of the ``k``-th trial, with ``params``."""
+    return f"t{k:03d}_{_slug(params)}"
+
+
 def make_trials(cfg: ExperimentConfig, space: Space, source: str) -> list[Trial]:
     """Validated trials; an invalid combination keeps its problem instead of a config."""
-    base = cfg.model_dump(mode="json") | {"sweep": None}
-    trials = []
-    for k, params in enumerate(space.trials(cfg.seed), start=1):
-        raw = json.loads(json.dumps(base))
-        name = f"t{k:03d}_{_slug(params)}"
-        try:
-            overrides = [f"{key}={flow_yaml(value)}" for key, value in params.items()]
-            apply_overrides(raw, overrides, source)
-            trials.append(Trial(k, name, params, validate(raw, f"{source} (trial {k})")))
-        except ConfigError as exc:
-            trials.append(Trial(k, name, params, None, str(exc)))
-    return trials
+    return [
+        make_trial(cfg, k, params, source)
+        for k, params in enumerate(space.trials(cfg.seed), start=1)
+    ]

@@ -21,12 +21,17 @@ from .sweep import Space, Trial
 
 
 def ranked(results: list[RunSummary], trials: Mapping[str, Trial], mode: str) -> list[RunSummary]:
-    """Best first; trials without a score (diverged early, invalid, failed) last, by id."""
+    """Best first; then the pruned trials, best first (their scores are of fewer epochs); then
+    the trials without a score (diverged early, invalid, failed), by id."""
     sign = 1.0 if mode == "min" else -1.0
 
     def key(r: RunSummary) -> tuple[int, float, int]:
-        scored = r.score is not None and r.status in (*FINISHED, RunStatus.DIVERGED)
-        return (0 if scored else 1, sign * (r.score or 0.0) if scored else 0.0, trials[r.name].id)
+        group = 2
+        if r.score is not None and r.status in (*FINISHED, RunStatus.DIVERGED):
+            group = 0
+        elif r.score is not None and r.status is RunStatus.PRUNED:
+            group = 1
+        return (group, sign * (r.score or 0.0) if group < 2 else 0.0, trials[r.name].id)
 
     return sorted(results, key=key)
 
@@ -43,13 +48,14 @@ def row(trial: Trial, result: RunSummary) -> dict[str, Any]:
         "final_val_loss": result.final_val_loss,
         "best_val_loss": result.best_val_loss,
         "epochs": result.epochs,
+        "pruned_at": result.stop_epoch if result.status is RunStatus.PRUNED else None,
         "seconds": result.seconds,
         "detail": result.detail,
     }
 
 
 CSV_COLUMNS = ("rank", "trial", "name", "status", "score", "final_train_loss", "final_val_loss",
-               "best_val_loss", "epochs", "seconds", "detail")  # fmt: skip
+               "best_val_loss", "epochs", "pruned_at", "seconds", "detail")  # fmt: skip
 
 
 def sweep_files(

@@ -6,24 +6,33 @@ stopped together on request; resumed where they stopped.
 from __future__ import annotations
 
 import contextlib
-import json
+import importlib.util
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...config import ExperimentConfig, load_config, read_yaml
-from ...core.training import StopReason
 from ...errors import BpropError, ConfigError, argument
 from ...system.locking import check_free
-from ..artifacts.layout import CONFIG, METRICS, SWEEP_FILES, SWEEP_JSON, SWEEP_MARKER, fold_name
+from ..artifacts.layout import CONFIG, SWEEP_FILES, SWEEP_JSON, SWEEP_MARKER, fold_name
 from ..artifacts.outcomes import RunStatus, RunSummary
-from ..artifacts.rundirs import holds_only_run_files, is_empty, is_sweep_dir, mark_sweep
+from ..artifacts.rundirs import (
+    holds_only_run_files,
+    is_empty,
+    is_finished,
+    is_sweep_dir,
+    mark_sweep,
+)
 from ..train.plan import prepare
 from ..train.resumption import differences
 from .campaign import Campaign, open_campaign
 from .cv import check_folds, cross_validated, fold_config, folds_of_trials
 from .sweep import Space, Trial, make_trials
 from .sweep_results import SweepSummary, sweep_metric, sweep_mode, write_sweep
+
+if TYPE_CHECKING:
+    from .search import GuidedSearch
 
 
 @dataclass
@@ -40,6 +49,7 @@ class Sweep:
     runs: list[Trial]
     folds: int | None
     campaign: Campaign
+    guided: GuidedSearch | None = None  # trials asked one at a time of an Optuna study
 
     def plan(self, resume: bool) -> ResumePlan:
         """What the sweep runs: every run, or when it ``resume``s those `plan_resume` leaves to
@@ -69,6 +79,8 @@ class Sweep:
 
     def write(self, results: list[RunSummary]) -> SweepSummary:
         """sweep.csv, sweep.json, best.yaml and sweep.png of the trials' ``results``."""
+        if self.guided is not None:
+            self.trials = list(self.guided.trials.values())
         return write_sweep(results, self.trials, self.search, self.metric, self.mode,
                            self.campaign.directory, self.cfg.name)  # fmt: skip
 
@@ -99,6 +111,11 @@ def open_sweep(
     cfg = load_config(config, list(overrides))
     search = Space.build(cfg, grid, space, random)
     mode = sweep_mode(cfg, mode)
+    if search.guided:
+        with open_guided(cfg, search, config, mode, metric, folds, out, resume, n_jobs,
+                         dask) as run:  # fmt: skip
+            yield run
+        return
     trials = make_trials(cfg, search, str(config))
     valid = [t for t in trials if t.config is not None]
     if not valid or valid[0].config is None:
@@ -117,6 +134,47 @@ def open_sweep(
         yield Sweep(cfg, search, metric, mode, trials, runs, folds, campaign)
 
 
+@contextlib.contextmanager
+def open_guided(
+    cfg: ExperimentConfig,
+    search: Space,
+    config: Path,
+    mode: str,
+    metric: str | None,
+    folds: int | None,
+    out: Path | None,
+    resume: bool,
+    n_jobs: int,
+    dask: str | None,
+) -> Iterator[Sweep]:
+    """`open_sweep` of a search whose trials go through an Optuna study (`search.GuidedSearch`):
+    bprop[tune] checked, then as any sweep; its study opened (or, with ``resume``, taken up)."""
+    from .search import GuidedSearch
+    from .study import optuna_module
+
+    optuna_module()
+    if search.sampler == "gp" and importlib.util.find_spec("torch") is None:
+        raise ConfigError(
+            "sweep.search.type gp: Optuna's Gaussian-process sampler needs PyTorch, which is not "
+            "installed: pip install torch (for the CPU build alone, see pytorch.org's install "
+            "page), or choose tpe or cmaes"
+        )
+    if folds is not None:
+        raise ConfigError(
+            f"{argument('folds')}: a sweep with a pruner or a {search.sampler} search runs "
+            f"each trial once; cross-validate its best.yaml with bprop cv"
+        )
+    metric = sweep_metric(cfg, metric, prepare(cfg).history_columns)
+    with open_campaign(
+        cfg, "sweep", out, SWEEP_FILES, accept_sweep if resume else None, n_jobs=n_jobs,
+        dask=dask, plot=False, metric=metric, mode=mode, resumable=True,
+    ) as campaign:  # fmt: skip
+        mark_sweep(campaign.directory)
+        guided = GuidedSearch(cfg, search, str(config), metric, mode, campaign)
+        guided.open(resume)
+        yield Sweep(cfg, search, metric, mode, [], [], None, campaign, guided)
+
+
 def accept_sweep(directory: Path) -> None:
     """Resume only a sweep bprop wrote (raises `ConfigError` otherwise)."""
     if not is_sweep_dir(directory):
@@ -124,16 +182,6 @@ def accept_sweep(directory: Path) -> None:
             f"{argument('resume')}: {directory} holds no sweep bprop wrote (no {SWEEP_MARKER} or "
             f"{SWEEP_JSON}); give the {argument('out')} of the sweep to continue"
         )
-
-
-def is_finished(run_dir: Path) -> bool:
-    """True when ``run_dir`` holds a run that ended by itself (completed, early-stopped or
-    diverged), not one that was interrupted."""
-    try:
-        metrics = json.loads((run_dir / METRICS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(metrics, dict) and metrics.get("stop_reason") != StopReason.INTERRUPTED
 
 
 @dataclass

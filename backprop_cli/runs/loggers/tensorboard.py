@@ -59,6 +59,7 @@ _SESSION_STATUS = {
     StopReason.EARLY_STOPPING: "STATUS_SUCCESS",
     StopReason.DIVERGED: "STATUS_FAILURE",
     StopReason.INTERRUPTED: "STATUS_UNKNOWN",  # resumable: not ended, not running
+    StopReason.PRUNED: "STATUS_SUCCESS",  # ended as the search meant it to
 }
 
 

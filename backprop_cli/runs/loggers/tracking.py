@@ -60,6 +60,7 @@ STATUS = {
     StopReason.EARLY_STOPPING: "FINISHED",
     StopReason.DIVERGED: "FAILED",
     StopReason.INTERRUPTED: "KILLED",
+    StopReason.PRUNED: "FINISHED",  # ended as the search meant it to; bprop.status says how
 }
 #: The per-step metric: an update's batch loss (the lr and gradient norm per step stay in
 #: steps.csv; the history has them per epoch).

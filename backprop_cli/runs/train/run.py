@@ -58,12 +58,16 @@ class RunFinished:
 
 
 def execute(
-    plan: Plan, sinks: Sequence[Sink] = (), stop: Callable[[], bool] | None = None
+    plan: Plan,
+    sinks: Sequence[Sink] = (),
+    stop: Callable[[], bool] | None = None,
+    judge: Callable[[EpochEnded], str | None] | None = None,
 ) -> Iterator[Event | RunStarted | RunFinished]:
     """Train, handing the run's record to ``sinks`` as events arrive, and yield the events on
     (without sinks nothing is written: the history and metrics come with the events).
 
-    ``stop`` (asked after every step) ends the run early as "interrupted". Whatever ends a run,
+    ``stop`` (asked after every step) ends the run early as "interrupted", ``judge`` (shown
+    every epoch's end) as "pruned" (`core.training.train`). Whatever ends a run,
     its record's last state is the end of the last completed epoch, so ``--resume`` from
     last.npz redoes an unfinished epoch exactly as an uninterrupted run would have done it; that
     holds too when the caller stops iterating (closes the generator or drops it).
@@ -86,7 +90,7 @@ def execute(
 
     stopped = Stopped(StopReason.COMPLETED, training.epoch)
     last_flush, flush_cost = time.monotonic(), 0.0
-    for event in train(training, plan.train, plan.val, stop):
+    for event in train(training, plan.train, plan.val, stop, judge):
         if isinstance(event, StepDone):
             record.steps.add(event.update, event.epoch, event.loss, event.lr, event.grad_norm)
         elif isinstance(event, EpochEnded):
