@@ -19,7 +19,8 @@ define pytest
 	exit $$status
 endef
 
-.PHONY: help test test-slow test-latest docs-test lint format gradcheck train bench docs lock \
+.PHONY: help test test-slow test-latest docs-test lint format gradcheck train bench bench-search \
+	docs lock \
 	mutation clean
 
 help:
@@ -31,6 +32,7 @@ help:
 	@echo "make format      ruff format and ruff check --fix"
 	@echo "make gradcheck   the finite-difference battery (bprop gradcheck)"
 	@echo "make bench       speed and memory benchmarks (table + benchmarks/latest.json)"
+	@echo "make bench-search random search, TPE and TPE with pruning to a target (minutes)"
 	@echo "make docs        regenerate docs/config-reference.md from the config models"
 	@echo "make lock        re-pin constraints.txt to the newest versions pyproject.toml allows"
 	@echo "make test-latest the suite on the newest allowed versions (in .venv-latest)"
@@ -107,3 +109,6 @@ docs: $(RUNTIME)
 
 bench: $(DEV)
 	$(BIN)/python benchmarks/bench.py --unset-openblas-env
+
+bench-search: $(DEV)
+	$(BIN)/python benchmarks/search_bench.py --unset-openblas-env

@@ -166,17 +166,44 @@ def test_the_median_pruner_spares_its_startup_trials_and_first_epochs(tmp_path: 
 
 
 # ------------------------------------------------------------------ resuming
-def killed_then_resumed(tmp_path: Path, sweep: dict[str, Any], at: int, name: str) -> Path:
-    """The sweep killed right after the ``at``-th line of its journal lands, then resumed."""
+def killed_then_resumed(
+    tmp_path: Path, sweep: dict[str, Any], at: int, name: str, check: bool = False
+) -> Path:
+    """The sweep killed right after the ``at``-th line of its journal lands, then resumed; with
+    ``check``, that the resume ran no finished trial again and asked the one that was running
+    again (a new study trial of the same name, the old one failed)."""
     path, out = config(tmp_path, sweep), tmp_path / name
     env = os.environ | {"BPROP_TEST_SIGNAL": f"SIGKILL@journal#{at}"}
     command = [sys.executable, "-m", "backprop_cli", "sweep", str(path), "--out", str(out),
                "--quiet"]  # fmt: skip
     killed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=300)
     assert killed.returncode == -9, killed.stderr
+    before = study_trials(out)
+    ended = [t.user_attrs["bprop.name"] for t in before if t.state.name in ("COMPLETE", "PRUNED")]
+    finished = {trial: (out / trial / "metrics.json").stat().st_mtime_ns for trial in ended}
+    running = [t.user_attrs.get("bprop.name") for t in before if t.state.name == "RUNNING"]
     result = cli(["sweep", str(path), "--out", str(out), "--resume", "--quiet"])
     assert result.exit_code == 0, result.output
+    if check:
+        for trial, stamp in finished.items():  # kept as they were, not trained again
+            assert (out / trial / "metrics.json").stat().st_mtime_ns == stamp
+        after = study_trials(out)
+        for trial in filter(None, running):
+            states = [t.state.name for t in after if t.user_attrs.get("bprop.name") == trial]
+            assert states[0] == "FAIL" and states[-1] in ("COMPLETE", "PRUNED"), states
     return out
+
+
+def study_trials(out: Path) -> list[Any]:
+    """The trials of a sweep's study, as Optuna reads its journal."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    if not (out / "study.journal").exists():
+        return []
+    storage = JournalStorage(JournalFileBackend(str(out / "study.journal")))
+    return optuna.load_study(study_name="bprop-sweep", storage=storage).trials
 
 
 GUIDED = {"space": LR | {"model.layers.0.units": "choice:4,8,16"},
@@ -202,7 +229,7 @@ def test_a_search_killed_at_a_journal_write_resumes_as_if_never_stopped(
 ) -> None:
     reference, lines = uninterrupted
     at = max(1, round(share * (lines - 1)))
-    out = killed_then_resumed(tmp_path, GUIDED, at, "resumed")
+    out = killed_then_resumed(tmp_path, GUIDED, at, "resumed", check=True)
     assert by_place(trials_of(out)) == reference
 
 
@@ -334,6 +361,10 @@ class HeldUntil:
         self.release = release
 
     def __call__(self, event: Any) -> None:
+        from threadpoolctl import threadpool_info
+
+        threads = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        (self.release.parent / "blas-threads").write_text(json.dumps(threads))
         for _ in range(1200):  # bounded in count and time
             if self.release.exists():
                 return None
@@ -391,3 +422,52 @@ def test_a_trial_starts_as_soon_as_a_worker_is_free(tmp_path: Path, where: str) 
     assert sorted(s.status for s in summaries) == ["ok"] * 4
     assert feed.log == ["start 1", "start 2", "end 2", "start 3", "end 3", "start 4", "end 4",
                         "end 1"]  # fmt: skip
+    threads = json.loads((tmp_path / "blas-threads").read_text())  # as the worker saw them
+    assert threads and set(threads) == {1}
+
+
+# ------------------------------------------------------------------ the judge and the pictures
+def test_a_judge_that_answers_prunes_the_run_after_that_epoch(tmp_path: Path) -> None:
+    from backprop_cli.core.training import Stopped
+    from backprop_cli.runs.train.plan import prepare
+    from backprop_cli.runs.train.run import RunFinished, execute
+
+    seen: list[int] = []
+
+    def judge(event: Any) -> str | None:
+        seen.append(event.epoch)
+        return "poor" if event.epoch == 3 else None
+
+    plan = prepare(load_config(config(tmp_path, {"space": LR, "random": 1})))
+    events = list(execute(plan, judge=judge))
+    (stopped,) = [e for e in events if isinstance(e, Stopped)]
+    assert (stopped.reason, stopped.epoch, stopped.detail) == ("pruned", 3, "poor")
+    assert seen == [1, 2, 3] and plan.training.epoch == 3
+    finished = events[-1]
+    assert isinstance(finished, RunFinished) and finished.metrics["epochs_run"] == 3
+    assert finished.metrics["stop_reason"] == "pruned"
+
+
+def test_the_best_so_far_counts_finished_trials_only() -> None:
+    """By hand: finished 0.5, finished 0.7, pruned 0.3 (of fewer epochs: not a result), finished
+    0.2. Lowest so far: 0.5, 0.5, 0.5, 0.2; highest: 0.5, 0.7, 0.7, 0.7."""
+    from backprop_cli.runs.reports.search_plots import TrialPoint, best_so_far
+
+    points = [TrialPoint(1, {}, 0.5, "ok", 9), TrialPoint(2, {}, 0.7, "early-stopped", 9),
+              TrialPoint(3, {}, 0.3, "pruned", 2), TrialPoint(4, {}, 0.2, "ok", 9)]  # fmt: skip
+    assert best_so_far(points, "min") == [0.5, 0.5, 0.5, 0.2]
+    assert best_so_far(points, "max") == [0.5, 0.7, 0.7, 0.7]
+    assert best_so_far([TrialPoint(1, {}, 0.4, "pruned", 1), *points], "min")[0] is None
+
+
+def test_a_guided_sweep_draws_its_search_and_the_keys_importance(tmp_path: Path) -> None:
+    space = LR | {"model.layers.0.units": "int:2:16"}
+    sweep = {"space": space, "search": {"type": "tpe", "trials": 8, "seed": 4},
+             "pruner": {"type": "median", "min_epochs": 3, "startup_trials": 3}}  # fmt: skip
+    result = search(tmp_path, sweep)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "sweep"
+    for name in ("sweep.png", "search.png", "parallel.png", "importance.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    one_key = search(tmp_path, sweep | {"space": LR}, out="one")  # nothing to rank
+    assert one_key.exit_code == 0 and not (tmp_path / "one" / "importance.png").exists()

@@ -74,7 +74,11 @@ def sweep(
     The space comes from the config's sweep: section and --grid / --random with --space. Every
     trial's config is validated first; invalid ones are reported and skipped. The sweep directory
     gets a run directory per trial, sweep.csv, sweep.json, best.yaml (the winner's config, ready
-    for bprop train) and sweep.png.
+    for bprop train), sweep.png, search.png and parallel.png.
+
+    With bprop[tune], sweep.search (type tpe, cmaes or gp) picks each trial from the results so
+    far and sweep.pruner (median, successive_halving, hyperband) stops poor trials early; the
+    study is kept in the sweep directory (study.journal) and --resume continues it.
 
     Example:  bprop sweep configs/spirals.yaml --grid optimizer.lr=0.1,0.01,0.001 --jobs 2
     """
@@ -124,7 +128,7 @@ def run_guided(run: Sweep, quiet: bool) -> list[RunSummary]:
     guided = run.guided
     assert guided is not None
     kept = list(guided.summaries.values())
-    todo = guided.total - len(guided.trials) + len(guided._again)
+    todo = guided.total - len(guided.trials)  # those to ask again are not counted yet
     pruner = (run.search.pruner or {}).get("type")
     how = f"{run.search.sampler} search" + (f", {pruner} pruner" if pruner else "")
     run_shown(run.campaign, guided, quiet, kept, todo, how)

@@ -126,12 +126,15 @@ COMPARISON_CSV, COMPARISON_JSON = "comparison.csv", "comparison.json"
 LOSS_CURVES, ACCURACY_CURVES = "loss_curves.png", "accuracy_curves.png"
 #: bprop sweep: a run directory per trial, and these.
 SWEEP_CSV, SWEEP_JSON, SWEEP_PLOT = "sweep.csv", "sweep.json", "sweep.png"
+#: ... the search's history, its trials in parallel coordinates, the keys' importances.
+SEARCH_PLOT, PARALLEL_PLOT, IMPORTANCE_PLOT = "search.png", "parallel.png", "importance.png"
 BEST_CONFIG = "best.yaml"
 #: A guided sweep's Optuna study (its journal of JSON lines, appended to by every worker).
 STUDY_JOURNAL = "study.journal"
 #: Written before a sweep's first trial: only a directory holding it resumes as a sweep.
 SWEEP_MARKER = ".bprop-sweep"
-SWEEP_FILES = frozenset({SWEEP_CSV, SWEEP_JSON, BEST_CONFIG, SWEEP_PLOT, SWEEP_MARKER, MLFLOW_RUN})
+SWEEP_FILES = frozenset({SWEEP_CSV, SWEEP_JSON, BEST_CONFIG, SWEEP_PLOT, SWEEP_MARKER, MLFLOW_RUN,
+                         SEARCH_PLOT, PARALLEL_PLOT, IMPORTANCE_PLOT})  # fmt: skip
 #: bprop cv: a run directory per fold, and these.
 CV_CSV, CV_JSON, CV_PLOT = "cv.csv", "cv.json", "cv.png"
 CV_FILES = frozenset({CV_CSV, CV_JSON, CV_PLOT, MLFLOW_RUN})

@@ -24,7 +24,15 @@ from ..artifacts.outcomes import FINISHED, RunStatus, RunSummary
 from ..artifacts.rundirs import is_finished
 from .campaign import Campaign, RunJob
 from .pruning import TrialJudge
-from .study import ELAPSED_ATTR, NAME_ATTR, StudySpec, as_labels, repair, suggest
+from .study import (
+    ELAPSED_ATTR,
+    NAME_ATTR,
+    StudySpec,
+    as_labels,
+    quiet_optuna,
+    repair,
+    suggest,
+)
 from .sweep import Space, Trial, make_trial
 
 PLACE_ATTR, PARAMS_ATTR, PROBLEM_ATTR, DETAIL_ATTR = (
@@ -215,6 +223,23 @@ class GuidedSearch:
     def elapsed(self) -> float:
         """Seconds this search has run, over every command that ran it."""
         return self._spent_before + time.monotonic() - self._started
+
+    def importances(self) -> dict[str, float] | None:
+        """Each swept key's importance for the score (Optuna's fANOVA over the finished trials,
+        seeded), or None where it cannot say (fewer than two finished trials, one key)."""
+        from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+        from optuna.trial import TrialState
+
+        finished = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(finished) < 2 or len(self.space.keys) < 2:
+            return None
+        evaluator = FanovaImportanceEvaluator(seed=self.spec.seed)
+        try:
+            with quiet_optuna():
+                found = get_param_importances(self.study, evaluator=evaluator)
+        except (ValueError, RuntimeError, ImportError):
+            return None
+        return {key: float(value) for key, value in found.items()}
 
     # ------------------------------------------------------------------ the results
     def results(self) -> list[RunSummary]:

@@ -15,7 +15,15 @@ from typing import Any
 from ...config import ExperimentConfig, to_yaml
 from ...errors import ConfigError, argument
 from ...system.atomic import write_text
-from ..artifacts.layout import BEST_CONFIG, SWEEP_CSV, SWEEP_JSON, SWEEP_PLOT
+from ..artifacts.layout import (
+    BEST_CONFIG,
+    IMPORTANCE_PLOT,
+    PARALLEL_PLOT,
+    SEARCH_PLOT,
+    SWEEP_CSV,
+    SWEEP_JSON,
+    SWEEP_PLOT,
+)
 from ..artifacts.outcomes import FINISHED, RunStatus, RunSummary
 from .sweep import Space, Trial
 
@@ -129,10 +137,18 @@ def write_sweep(
     mode: str,
     out_dir: Path,
     config_name: str,
+    importances: Mapping[str, float] | None = None,
 ) -> SweepSummary:
     """Rank the ``results`` of ``trials`` and write sweep.csv, sweep.json, best.yaml (the
-    winner's resolved config, ready to train) and sweep.png in ``out_dir``."""
+    winner's resolved config, ready to train), sweep.png, search.png and parallel.png in
+    ``out_dir``; importance.png too with the keys' ``importances``."""
     from ..reports.plotting import plot_sweep
+    from ..reports.search_plots import (
+        TrialPoint,
+        plot_importances,
+        plot_parallel,
+        plot_search_history,
+    )
 
     by_name = {t.name: t for t in trials}
     ranking = ranked(results, by_name, mode)
@@ -151,5 +167,12 @@ def write_sweep(
         logarithmic = {k for k, d in search.space.items() if d.logarithmic}
         points = [(by_name[r.name].params, r.score, r.status) for r in results]
         plot_sweep(points, keys, logarithmic, metric, out_dir / SWEEP_PLOT)
-        files.append(SWEEP_PLOT)
+        tried = [TrialPoint(by_name[r.name].id, by_name[r.name].params, r.score, r.status,
+                            r.epochs) for r in results]  # fmt: skip
+        plot_search_history(tried, metric, mode, out_dir / SEARCH_PLOT)
+        plot_parallel(tried, keys, logarithmic, metric, out_dir / PARALLEL_PLOT)
+        files += [SWEEP_PLOT, SEARCH_PLOT, PARALLEL_PLOT]
+    if importances:
+        plot_importances(importances, metric, out_dir / IMPORTANCE_PLOT)
+        files.append(IMPORTANCE_PLOT)
     return SweepSummary(ranking, winner, files)

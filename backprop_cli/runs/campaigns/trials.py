@@ -79,10 +79,12 @@ class Sweep:
 
     def write(self, results: list[RunSummary]) -> SweepSummary:
         """sweep.csv, sweep.json, best.yaml and sweep.png of the trials' ``results``."""
+        importances = None
         if self.guided is not None:
             self.trials = list(self.guided.trials.values())
+            importances = self.guided.importances()
         return write_sweep(results, self.trials, self.search, self.metric, self.mode,
-                           self.campaign.directory, self.cfg.name)  # fmt: skip
+                           self.campaign.directory, self.cfg.name, importances)  # fmt: skip
 
 
 @contextlib.contextmanager

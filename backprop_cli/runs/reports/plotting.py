@@ -235,8 +235,12 @@ def plot_sweep(
             if score is None:
                 continue
             x = params.get(key) if numeric else labels.index(str(params.get(key)))
-            ok = status in FINISHED
-            ax.scatter(x, score, color="tab:blue" if ok else "tab:red", alpha=0.8, s=30)
+            if status in FINISHED:
+                ax.scatter(x, score, color="tab:blue", alpha=0.8, s=30)
+            elif status == "pruned":  # scored over the epochs it ran: fewer
+                ax.scatter(x, score, color="tab:gray", marker="x", alpha=0.8, s=30)
+            else:
+                ax.scatter(x, score, color="tab:red", alpha=0.8, s=30)
         if numeric:
             positive = [v for v in values if v is not None and v > 0]
             spread = len(positive) == len(values) and max(positive) / min(positive) > 30
@@ -251,6 +255,7 @@ def plot_sweep(
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
-    fig.suptitle(f"{metric} by trial (red: diverged)")
+    pruned = any(status == "pruned" for _, _, status in results)
+    fig.suptitle(f"{metric} by trial (red: diverged" + (", grey ×: pruned)" if pruned else ")"))
     fig.tight_layout()
     save_figure(plt, fig, path, False)
