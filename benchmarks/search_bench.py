@@ -133,7 +133,7 @@ def run(seeds: int) -> dict[str, Any]:
 
 
 def report(r: dict[str, Any], seeds: int) -> list[str]:
-    lines = [f"searches of {BUDGET} trials, {seeds} seeds each, one trial at a time; target: "
+    lines = [f"searches of {BUDGET} trials, {seeds} seed(s) each, one trial at a time; target: "
              "random search's median best val_loss after half its trials"]  # fmt: skip
     if not all(os.environ.get(v) is None for v in OPENBLAS_VARS):
         lines.append("(OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as set)")

@@ -182,9 +182,13 @@ def killed_then_resumed(
     ended = [t.user_attrs["bprop.name"] for t in before if t.state.name in ("COMPLETE", "PRUNED")]
     finished = {trial: (out / trial / "metrics.json").stat().st_mtime_ns for trial in ended}
     running = [t.user_attrs.get("bprop.name") for t in before if t.state.name == "RUNNING"]
-    result = cli(["sweep", str(path), "--out", str(out), "--resume", "--quiet"])
+    quiet = [] if check else ["--quiet"]
+    result = cli(["sweep", str(path), "--out", str(out), "--resume", *quiet])
     assert result.exit_code == 0, result.output
     if check:
+        named = [name for name in running if name]
+        assert ("asking again" in result.output) == bool(named), result.output
+        assert all(name in result.output for name in named)
         for trial, stamp in finished.items():  # kept as they were, not trained again
             assert (out / trial / "metrics.json").stat().st_mtime_ns == stamp
         after = study_trials(out)
@@ -239,7 +243,7 @@ def test_a_search_killed_at_every_journal_write_resumes_as_if_never_stopped(
 ) -> None:
     reference, lines = uninterrupted
     for at in range(1, lines):
-        out = killed_then_resumed(tmp_path, GUIDED, at, f"resumed-{at}")
+        out = killed_then_resumed(tmp_path, GUIDED, at, f"resumed-{at}", check=True)
         assert by_place(trials_of(out)) == reference, f"killed after journal line {at}"
 
 

@@ -104,6 +104,7 @@ def sweep(
             results = run.results(run_shown(run.campaign, plan.todo, quiet, run.kept(plan)))
         _finish(run, results)
         out_dir, interrupted = run.campaign.directory, run.campaign.stopped
+        planned = run.guided.total if run.guided is not None else len(results)
     if interrupted:
         again = ["sweep", str(config), "--out", str(out_dir), "--resume"]
         again += repeated("--grid", grid) + repeated("--space", space)
@@ -116,7 +117,7 @@ def sweep(
         ended = [r for r in results if r.status not in (RunStatus.INTERRUPTED, RunStatus.CANCELLED)]
         exit_interrupted(
             ctx,
-            f"interrupted with {len(ended)} of {len(results)} trials done; continue with: ",
+            f"interrupted with {len(ended)} of {planned} trials done; continue with: ",
             again,
         )
     raise typer.Exit(exit_codes.of_outcome(outcome(r.status for r in results)))
@@ -131,6 +132,15 @@ def run_guided(run: Sweep, quiet: bool) -> list[RunSummary]:
     todo = guided.total - len(guided.trials)  # those to ask again are not counted yet
     pruner = (run.search.pruner or {}).get("type")
     how = f"{run.search.sampler} search" + (f", {pruner} pruner" if pruner else "")
+    again = [name for name, _, _ in guided.again]
+    if again and not quiet:
+        shown = ", ".join(again[:10]) + (" …" if len(again) > 10 else "")
+        console.print(
+            f"asking again {len(again)} trials that were running when the search stopped (their "
+            f"folders are trained afresh): {shown}",
+            soft_wrap=True,
+            markup=False,
+        )
     run_shown(run.campaign, guided, quiet, kept, todo, how)
     if guided.out_of_time and not quiet:
         console.print(

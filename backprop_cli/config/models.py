@@ -371,7 +371,7 @@ class SearchConfig(Strict):
     type: Literal[SEARCH_TYPES] = Field(  # type: ignore[valid-type]
         "random",
         description="grid: every combination of `grid`; random, tpe, cmaes, gp: `trials` draws "
-        "from `space` (tpe, cmaes and gp need bprop[tune]; gp needs torch too).",
+        "from `space` (tpe, cmaes and gp need bprop[tune]; gp needs PyTorch too).",
     )
     trials: int | None = Field(
         None, ge=1, description="How many trials to draw (required but for grid)."

@@ -71,7 +71,9 @@ class GuidedSearch:
         self.placed = 0  # the last place asked for
         self.out_of_time = False  # the time budget kept a trial from starting
         self._live: dict[str, Any] = {}  # the study trial of each running trial, by name
-        self._again: list[tuple[str, int, dict[str, Any]]] = []  # trials to ask again
+        self.again: list[
+            tuple[str, int, dict[str, Any]]
+        ] = []  # trials to ask again (name, place, values)
         self._started = time.monotonic()
         self._spent_before = 0.0
         self.study: Any = None
@@ -113,7 +115,7 @@ class GuidedSearch:
                     self._tell(trial.number, self.summaries[name])
                     continue
                 self.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-                self._again.append((name, place, params))
+                self.again.append((name, place, params))
                 continue
             self._record(place, params, trial.user_attrs.get(PROBLEM_ATTR))
             if PROBLEM_ATTR in trial.user_attrs:
@@ -150,7 +152,7 @@ class GuidedSearch:
         """The next trial to run (None: the search has asked for all it plans, or its time is
         up); a combination the config refuses is recorded as invalid and the next one asked."""
         while True:
-            if not self._again and self.placed >= self.total:
+            if not self.again and self.placed >= self.total:
                 return None
             budget = self.space.time_budget
             if budget is not None and self.elapsed() >= budget:
@@ -165,8 +167,8 @@ class GuidedSearch:
 
         study, space = self.study, self.space
         fixed: tuple[str, int, dict[str, Any]] | None = None
-        if self._again:
-            fixed = self._again.pop(0)
+        if self.again:
+            fixed = self.again.pop(0)
         elif self.points is not None:
             place = self.placed + 1
             params = self.points[place - 1]
