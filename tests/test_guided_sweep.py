@@ -307,7 +307,11 @@ def test_two_workers_and_dask_run_every_trial(tmp_path: Path) -> None:
      ({"grid": {"optimizer.lr": [0.1]}, "space": LR, "search": {"type": "grid"}},
       "grid search runs the combinations"),
      ({"search": {"type": "tpe", "trials": 3}}, "give at least one"),
-     ({"space": LR, "search": {"type": "tpe", "trials": 10**9}}, "at most 100,000")],
+     ({"space": LR, "search": {"type": "tpe", "trials": 10**9}}, "at most 100,000"),
+     ({"space": {"optimizer.lr": "choice:0.01,0.01,0.1"}, "search": {"type": "tpe", "trials": 3}},
+      "list each value once"),
+     ({"grid": {"optimizer.lr": [1, 1.0]}, "search": {"type": "grid"}, "pruner": {"type":
+       "median"}}, "the same choice to the study")],
 )  # fmt: skip
 def test_a_search_or_pruner_config_error_names_the_key(
     tmp_path: Path, sweep: dict[str, Any], words: str
@@ -475,3 +479,94 @@ def test_a_guided_sweep_draws_its_search_and_the_keys_importance(tmp_path: Path)
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     one_key = search(tmp_path, sweep | {"space": LR}, out="one")  # nothing to rank
     assert one_key.exit_code == 0 and not (tmp_path / "one" / "importance.png").exists()
+
+
+# ------------------------------------------------------------------ a hostile folder
+def test_a_kill_while_a_resume_asks_a_trial_again_loses_nothing(
+    tmp_path: Path, uninterrupted: tuple[list[dict[str, Any]], int]
+) -> None:
+    """Killed mid-trial, then killed again at each of the resume's first journal writes (while
+    it fails the running trial and asks it again), then resumed: the same trials."""
+    reference, lines = uninterrupted
+    path = config(tmp_path, GUIDED)
+    for second in range(1, 5):
+        out = tmp_path / f"twice-{second}"
+        for at, resume in ((lines // 2, []), (second, ["--resume"])):
+            env = os.environ | {"BPROP_TEST_SIGNAL": f"SIGKILL@journal#{at}"}
+            command = [sys.executable, "-m", "backprop_cli", "sweep", str(path), "--out",
+                       str(out), "--quiet", *resume]  # fmt: skip
+            subprocess.run(command, cwd=ROOT, env=env, capture_output=True, timeout=300)
+        result = cli(["sweep", str(path), "--out", str(out), "--resume", "--quiet"])
+        assert result.exit_code == 0, result.output
+        assert by_place(trials_of(out)) == reference, f"second kill at journal line {second}"
+
+
+@pytest.mark.parametrize("odd", ["link", "fifo", "lock", "garbage", "middle", "missing"])
+def test_a_journal_bprop_did_not_write_is_refused_and_left_alone(tmp_path: Path, odd: str) -> None:
+    assert search(tmp_path, GUIDED).exit_code == 0
+    out = tmp_path / "sweep"
+    journal = out / "study.journal"
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"line 1\nline 2 without an end")
+    if odd == "link":
+        journal.unlink()
+        journal.symlink_to(precious)
+    elif odd == "fifo":
+        journal.unlink()
+        os.mkfifo(journal)
+    elif odd == "lock":
+        (out / "study.journal.lock").write_text("mine")
+    elif odd == "garbage":
+        with journal.open("ab") as fh:
+            fh.write(b"GARBAGE\n")
+    elif odd == "middle":
+        first, rest = journal.read_bytes().split(b"\n", 1)
+        journal.write_bytes(first + b"\n{}\n" + rest)
+    else:
+        journal.unlink()
+    before = journal.read_bytes() if odd in ("garbage", "middle", "lock") else b""
+    result = search(tmp_path, GUIDED, "--resume")
+    assert result.exit_code == 2, result.output
+    assert "this is a bug" not in result.output
+    words = {"missing": "holds no study", "middle": "not a study journal Optuna can read"}
+    assert words.get(odd, "bprop leaves it alone") in result.output
+    assert precious.read_bytes() == b"line 1\nline 2 without an end"
+    if odd == "lock":
+        assert (out / "study.journal.lock").read_text() == "mine"
+    if before:
+        assert journal.read_bytes() == before
+
+
+def test_a_study_that_cannot_be_written_stops_the_search_with_one_message(
+    tmp_path: Path,
+) -> None:
+    from backprop_cli.runs.campaigns.search import StudyError
+    from backprop_cli.runs.campaigns.trials import open_sweep
+
+    path = config(tmp_path, GUIDED)
+    with open_sweep(path, [], out=tmp_path / "s") as run:
+        guided = run.guided
+        assert guided is not None
+        journal = guided.spec.path
+        journal.unlink()
+        journal.mkdir()  # every append now fails, as on a full disk
+        with pytest.raises(StudyError, match="could not be written"):
+            guided.next()
+        journal.rmdir()
+
+
+def test_a_feeds_own_error_reaches_the_user(tmp_path: Path) -> None:
+    from backprop_cli.runs.campaigns.campaign import Campaign
+
+    class Broken:
+        total, varied = 1, ()
+
+        def next(self) -> Any:
+            raise ConfigError("the feed's own problem")
+
+        def ended(self, job: Any, summary: Any) -> None:
+            raise AssertionError("never")
+
+    campaign = Campaign(tmp_path / "c", plot=False)
+    with pytest.raises(ConfigError, match="the feed's own problem"):
+        campaign.run(Broken())

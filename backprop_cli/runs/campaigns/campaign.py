@@ -213,6 +213,8 @@ class Campaign:
                 except StopIteration:
                     break
                 except Exception as exc:  # the runner's failure, not one run's
+                    if isinstance(exc, BpropError) and not listed:
+                        raise  # a feed's own (a search's study): the user's to see
                     hint = f"; rerun with {argument('resume')}" if self.resumable else ""
                     lost = f"worker lost ({type(exc).__name__}: {exc}){hint}"
                     summaries += not_ended(RunStatus.ERROR, lost)

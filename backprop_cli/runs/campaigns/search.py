@@ -11,15 +11,17 @@ marked failed and asked again, with the same values, in the same place.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ...config import ExperimentConfig
-from ...errors import ConfigError, argument
-from ..artifacts.layout import METRICS, STUDY_JOURNAL
+from ...errors import BpropError, ConfigError, argument
+from ..artifacts.layout import STUDY_JOURNAL
 from ..artifacts.outcomes import FINISHED, RunStatus, RunSummary
 from ..artifacts.rundirs import is_finished
 from .campaign import Campaign, RunJob
@@ -34,6 +36,11 @@ from .study import (
     suggest,
 )
 from .sweep import Space, Trial, make_trial
+
+
+class StudyError(BpropError):
+    """A guided sweep's study cannot be written: the search stops (exit code 2)."""
+
 
 PLACE_ATTR, PARAMS_ATTR, PROBLEM_ATTR, DETAIL_ATTR = (
     "bprop.place", "bprop.params", "bprop.problem", "bprop.detail"
@@ -82,13 +89,26 @@ class GuidedSearch:
     def open(self, resume: bool) -> None:
         """Create the study, or with ``resume`` take up the one the directory holds: the trials
         that ended are kept, those that were running (or about to) are asked again."""
-        from optuna.trial import TrialState
 
         repair(self.spec.path)
-        self.study = self.spec.create()
+        held_runs = resume and self._holds_trial_folders()
+        held_study = self.spec.path.is_file() and self.spec.path.stat().st_size > 0
+        try:  # a journal that holds something is read, never written, until Optuna reads it
+            self.study = self.spec.load() if held_study else self.spec.create()
+        except (ValueError, KeyError, AssertionError, TypeError) as exc:  # lines Optuna can't read
+            raise ConfigError(
+                f"{self.spec.path}: not a study journal Optuna can read ({type(exc).__name__}: "
+                f"{exc}); bprop leaves it alone: move it away to start the search afresh"
+            ) from None
         described = self._description()
         held = self.study.user_attrs.get(SEARCH_ATTR)
         if held is None:
+            if held_runs:  # trials ran here, but their study is gone: nothing to continue
+                raise ConfigError(
+                    f"{argument('resume')}: {self.spec.path} holds no study of the trials in "
+                    f"{self.campaign.directory} (it is missing or empty, or they ran without "
+                    f"one); start a new guided sweep with another {argument('out')}"
+                )
             self.study.set_user_attr(SEARCH_ATTR, described)
         elif held != described:
             raise ConfigError(
@@ -96,34 +116,55 @@ class GuidedSearch:
                 "sweep began; it continues only the same search (start a new one with another "
                 f"{argument('out')})"
             )
-        if not resume:
-            return
+        if resume:
+            self._take_up()
+
+    def _holds_trial_folders(self) -> bool:
+        return any(p.is_dir() for p in self.campaign.directory.glob("t[0-9][0-9][0-9]*"))
+
+    def _take_up(self) -> None:
+        """Resume: keep the trials that ended; ask again those that were running, or about to
+        be, or whose asking again a kill interrupted (failed in the study with neither a run
+        that ended nor a reason of their own)."""
+        from optuna.trial import TrialState
+
+        waiting = (TrialState.RUNNING, TrialState.WAITING)
+        fail = TrialState.FAIL
         self._spent_before = float(self.study.user_attrs.get(ELAPSED_ATTR, 0.0))
         latest: dict[str, Any] = {}  # the last study trial of each name
         for trial in self.study.get_trials(deepcopy=False):
             if NAME_ATTR in trial.user_attrs:
+                earlier = latest.get(trial.user_attrs[NAME_ATTR])
+                if earlier is not None and earlier.state in waiting:
+                    self.study._storage.set_trial_state_values(earlier._trial_id, fail)
                 latest[trial.user_attrs[NAME_ATTR]] = trial
-            elif trial.state in (TrialState.RUNNING, TrialState.WAITING):  # asked, not yet named
-                self.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            elif trial.state in waiting:  # asked, not yet named
+                self.study._storage.set_trial_state_values(trial._trial_id, fail)
         for name, trial in sorted(latest.items(), key=lambda kv: kv[1].user_attrs[PLACE_ATTR]):
-            place, params = trial.user_attrs[PLACE_ATTR], trial.user_attrs[PARAMS_ATTR]
+            attrs = trial.user_attrs
+            place, params = attrs[PLACE_ATTR], attrs[PARAMS_ATTR]
             self.placed = max(self.placed, place)
-            if trial.state in (TrialState.RUNNING, TrialState.WAITING):
-                if trial.state is TrialState.RUNNING and self._finished_on_disk(name):
-                    self._record(place, params)
-                    self.summaries[name] = self.campaign.summary_of(name)
-                    self._tell(trial.number, self.summaries[name])
-                    continue
-                self.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            ran = self._finished_on_disk(name)  # ended by itself: not interrupted
+            if trial.state is TrialState.RUNNING and ran:
+                self._record(place, params)
+                self.summaries[name] = self.campaign.summary_of(name)
+                self._tell(trial.number, self.summaries[name])
+                continue
+            killed = (
+                trial.state is fail and not ran and not {PROBLEM_ATTR, DETAIL_ATTR} & set(attrs)
+            )
+            if trial.state in waiting or killed:
+                if trial.state in waiting:
+                    self.study._storage.set_trial_state_values(trial._trial_id, fail)
                 self.again.append((name, place, params))
                 continue
-            self._record(place, params, trial.user_attrs.get(PROBLEM_ATTR))
-            if PROBLEM_ATTR in trial.user_attrs:
+            self._record(place, params, attrs.get(PROBLEM_ATTR))
+            if PROBLEM_ATTR in attrs:
                 continue
-            if (self.campaign.directory / name / METRICS).is_file():
+            if ran:
                 self.summaries[name] = self.campaign.summary_of(name)
             else:
-                detail = trial.user_attrs.get(DETAIL_ATTR, "failed")
+                detail = attrs.get(DETAIL_ATTR, "failed")
                 self.summaries[name] = RunSummary(name, RunStatus.ERROR, detail=detail)
 
     def _description(self) -> str:
@@ -132,7 +173,7 @@ class GuidedSearch:
         described = {
             "config": self.cfg.resolved(), "grid": space.grid, "random": space.random,
             "space": {k: repr(d) for k, d in space.space.items()}, "sampler": space.sampler,
-            "draws": space.draws, "seed": self.spec.seed, "pruner": space.pruner,
+            "seed": self.spec.seed, "pruner": space.pruner,  # not the draws: they may grow
         }  # fmt: skip
         text = json.dumps(described, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
@@ -151,6 +192,10 @@ class GuidedSearch:
     def next(self) -> RunJob | None:
         """The next trial to run (None: the search has asked for all it plans, or its time is
         up); a combination the config refuses is recorded as invalid and the next one asked."""
+        with self._writing():
+            return self._next()
+
+    def _next(self) -> RunJob | None:
         while True:
             if not self.again and self.placed >= self.total:
                 return None
@@ -203,6 +248,23 @@ class GuidedSearch:
     def ended(self, job: RunJob, summary: RunSummary) -> None:
         """Tell the study how the trial ``job`` ended (a trial stopped on request stays running
         in the study: a resumed search asks it again)."""
+        with self._writing():
+            self._ended(job, summary)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The study's journal read or written: an OS error (a full disk, a file made
+        read-only) stops the search with one message; what ended is in the journal already."""
+        try:
+            yield
+        except OSError as exc:
+            raise StudyError(
+                f"{self.spec.path}: the study could not be written ({type(exc).__name__}: "
+                f"{exc}); the trials that ended are kept: continue with {argument('resume')} "
+                "once it can be"
+            ) from None
+
+    def _ended(self, job: RunJob, summary: RunSummary) -> None:
         self.summaries[job.name] = summary
         asked = self._live.pop(job.name)
         if summary.status in (RunStatus.INTERRUPTED, RunStatus.CANCELLED):

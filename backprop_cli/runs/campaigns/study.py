@@ -14,8 +14,10 @@ resumed search asks exactly what an uninterrupted one would have asked.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,21 +182,42 @@ def repair(path: Path) -> None:
     the lock a killed process left: the caller holds the sweep directory, so no other process
     of this sweep writes the journal now."""
     lock = Path(f"{path}.lock")
-    if lock.is_symlink():  # Optuna's own lock is a link; anything else there is not touched
+    if lock.is_symlink():  # Optuna's own lock is a link
         lock.unlink()
+    elif lock.exists() or path.is_symlink() or (path.exists() and not _regular(path)):
+        odd = lock if lock.exists() else path
+        raise ConfigError(
+            f"{odd}: not a file of this sweep's study as bprop writes it (a link, a folder, a "
+            "FIFO or a file of someone else's); bprop leaves it alone: move it away and rerun"
+        )
     if not path.is_file():
         return
-    with path.open("rb+") as fh:
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb+") as fh:
         size = fh.seek(0, os.SEEK_END)
         kept = _whole_lines(fh, size)
+        last = _whole_lines(fh, kept - 1) if kept else 0  # where the last whole line starts
+        fh.seek(last)
+        try:  # Optuna skips a last line it cannot read, then appends after it: refused here
+            json.loads(fh.read(kept - last) or b"{}")
+        except ValueError:
+            raise ConfigError(
+                f"{path}: its last line is not a line of a study journal; bprop leaves it "
+                "alone: move it away to start the search afresh"
+            ) from None
         if kept < size:
             fh.truncate(kept)
             fh.flush()
             os.fsync(fh.fileno())
 
 
+def _regular(path: Path) -> bool:
+    return stat.S_ISREG(path.lstat().st_mode)
+
+
 def _whole_lines(fh: Any, size: int) -> int:
-    """The length of the file's whole lines (up to and with its last newline)."""
+    """The length of the whole lines among the file's first ``size`` bytes (up to and with the
+    last newline there)."""
     at, block = size, 1 << 16
     while at > 0:
         start = max(0, at - block)

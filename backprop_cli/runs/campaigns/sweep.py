@@ -107,6 +107,7 @@ def parse_assignment(item: str, name: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+_NONE = object()
 #: The searches that choose each trial from the results so far (Optuna's samplers).
 MODEL_BASED = ("tpe", "cmaes", "gp")
 
@@ -189,6 +190,8 @@ class Space:
         if out.random is not None:
             out.sampler = "random"
         grid_, space_, random_ = argument("grid"), argument("space"), argument("random")
+        if out.guided:
+            out._check_distinct()
         if out.model_based:
             return out._checked_draws()
         if out.sampler == "grid" and search is not None and out.space:
@@ -217,6 +220,21 @@ class Space:
         if count == 0:
             raise ConfigError(f"{grid_}: a key with no values makes no trial")
         return out
+
+    def _check_distinct(self) -> None:
+        """A study holds each choice by its value: two values that compare equal (1, 1.0 and
+        true among them) would be one choice, the other never tried."""
+        lists = [(f"{argument('grid')} {k}", v) for k, v in self.grid.items()]
+        lists += [(f"{argument('space')} {k}", list(d.choices)) for k, d in self.space.items()
+                  if d.kind == "choice"]  # fmt: skip
+        for where, values in lists:
+            for i, value in enumerate(values):
+                twin = next((v for v in values[:i] if v == value), _NONE)
+                if twin is not _NONE:
+                    raise ConfigError(
+                        f"{where}: {twin!r} and {value!r} are the same choice to the study; "
+                        "list each value once"
+                    )
 
     def _checked_draws(self) -> Space:
         """A model-based search: something to draw, and a number of draws bprop allows."""
