@@ -311,7 +311,9 @@ def test_two_workers_and_dask_run_every_trial(tmp_path: Path) -> None:
      ({"space": {"optimizer.lr": "choice:0.01,0.01,0.1"}, "search": {"type": "tpe", "trials": 3}},
       "list each value once"),
      ({"grid": {"optimizer.lr": [1, 1.0]}, "search": {"type": "grid"}, "pruner": {"type":
-       "median"}}, "the same choice to the study")],
+       "median"}}, "the same choice to the study"),
+     ({"space": LR, "search": {"type": "tpe", "trials": 3}, "pruner": {"type": "hyperband",
+       "min_epochs": 12}}, "would never stop a trial")],
 )  # fmt: skip
 def test_a_search_or_pruner_config_error_names_the_key(
     tmp_path: Path, sweep: dict[str, Any], words: str
@@ -356,7 +358,7 @@ def test_the_space_of_a_model_based_search(tmp_path: Path) -> None:
 
 def test_a_time_budget_starts_no_trial_once_spent(tmp_path: Path) -> None:
     sweep = {"space": LR, "search": {"type": "tpe", "trials": 5, "time_budget": 1e-9}}
-    result = cli(["sweep", str(config(tmp_path, sweep)), "--out", str(tmp_path / "s")])
+    result = cli(["sweep", str(config(tmp_path, sweep)), "--out", str(tmp_path / "s"), "--quiet"])
     assert "time budget" in result.output and "0 of 5 trials started" in result.output
     assert result.exit_code != 0  # no trial finished
 

@@ -142,7 +142,7 @@ def run_guided(run: Sweep, quiet: bool) -> list[RunSummary]:
             markup=False,
         )
     run_shown(run.campaign, guided, quiet, kept, todo, how)
-    if guided.out_of_time and not quiet:
+    if guided.out_of_time:  # even with --quiet: it is why the table is short
         console.print(
             f"the time budget ({run.search.time_budget:g} s) is spent: {len(guided.trials)} "
             f"of {guided.total} trials started",

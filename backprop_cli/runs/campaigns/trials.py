@@ -166,6 +166,12 @@ def open_guided(
             f"{argument('folds')}: a sweep with a pruner or a {search.sampler} search runs "
             f"each trial once; cross-validate its best.yaml with bprop cv"
         )
+    pruner = search.pruner or {}
+    if pruner.get("min_epochs", 0) >= cfg.training.epochs:
+        raise ConfigError(
+            f"sweep.pruner.min_epochs: {pruner['min_epochs']} is not below training.epochs "
+            f"({cfg.training.epochs}): the {pruner['type']} pruner would never stop a trial"
+        )
     metric = sweep_metric(cfg, metric, prepare(cfg).history_columns)
     with open_campaign(
         cfg, "sweep", out, SWEEP_FILES, accept_sweep if resume else None, n_jobs=n_jobs,
