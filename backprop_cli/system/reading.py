@@ -46,6 +46,15 @@ def check_regular(path: Path, error: type[BpropError], what: str) -> None:
         )
 
 
+def is_plain_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself (not a link to one, a folder, a FIFO or a
+    device); False where nothing can be read there."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def file_problem(path: Path, largest: int) -> str | None:
     """Why ``path`` (links followed) may not be opened as a file bprop wrote: not a regular
     file (a pipe or a device would block or never end), more than ``largest`` bytes, or not to

@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from ...config import flow_yaml
 from ...errors import ConfigError
 from ...system import testhooks
+from ...system.reading import is_plain_file
 from .sweep import Distribution
 
 #: The study's name in its journal (one study per sweep directory).
@@ -184,7 +184,7 @@ def repair(path: Path) -> None:
     lock = Path(f"{path}.lock")
     if lock.is_symlink():  # Optuna's own lock is a link
         lock.unlink()
-    elif lock.exists() or path.is_symlink() or (path.exists() and not _regular(path)):
+    elif lock.exists() or (os.path.lexists(path) and not is_plain_file(path)):
         odd = lock if lock.exists() else path
         raise ConfigError(
             f"{odd}: not a file of this sweep's study as bprop writes it (a link, a folder, a "
@@ -209,10 +209,6 @@ def repair(path: Path) -> None:
             fh.truncate(kept)
             fh.flush()
             os.fsync(fh.fileno())
-
-
-def _regular(path: Path) -> bool:
-    return stat.S_ISREG(path.lstat().st_mode)
 
 
 def _whole_lines(fh: Any, size: int) -> int:

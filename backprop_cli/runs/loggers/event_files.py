@@ -11,7 +11,6 @@ from __future__ import annotations
 import mmap
 import os
 import socket
-import stat
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...system.atomic import atomic_open
+from ...system.reading import is_plain_file
 from ..artifacts.layout import EVENT_FILE
 
 _LENGTH = struct.Struct("<Q")
@@ -35,14 +35,7 @@ def own_files(folder: Path) -> list[Path]:
     regular files of its names (bprop never writes a link, nor follows one)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if is_own(p.name) and _regular(p))
-
-
-def _regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
+    return sorted(p for p in folder.iterdir() if is_own(p.name) and is_plain_file(p))
 
 
 def records(data: bytes | mmap.mmap) -> Iterator[bytes]:
