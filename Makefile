@@ -99,7 +99,7 @@ mutation: $(DEV)
 		      f\"({s['survived']} survived, {s['no_tests']} reached by no test)\")"
 
 clean:
-	rm -rf $(VENV) .venv-latest build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache \
+	rm -rf $(VENV) .venv-latest .venv-jax build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache \
 		.hypothesis mutants mutants.log
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
@@ -107,8 +107,16 @@ docs: $(RUNTIME)
 	$(BIN)/python -c "from backprop_cli.config.reference import reference_markdown as r; \
 		open('docs/config-reference.md', 'w', encoding='utf-8').write(r())"
 
-bench: $(DEV)
-	$(BIN)/python benchmarks/bench.py --unset-openblas-env
+# JAX, a peer the benchmark times beside bprop and PyTorch, in an environment of its own; where it
+# cannot be installed (no registry), the benchmark goes on without it and says so.
+JAX_VENV := .venv-jax
+$(JAX_VENV)/.installed: benchmarks/requirements-jax.txt
+	[ -x $(JAX_VENV)/bin/python ] || $(PYTHON) -m venv $(JAX_VENV)
+	$(JAX_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-jax.txt \
+		&& touch $@ || echo "JAX could not be installed: make bench goes on without it"
+
+bench: $(DEV) $(JAX_VENV)/.installed
+	$(BIN)/python benchmarks/bench.py --unset-openblas-env --jax-python $(JAX_VENV)/bin/python
 
 bench-search: $(DEV)
 	$(BIN)/python benchmarks/search_bench.py --unset-openblas-env

@@ -66,7 +66,13 @@ def median_time(fn: Callable[[], object], repeats: int, inner: int = 1) -> float
 
 # ------------------------------------------------------------------ training
 def _training(
-    sizes: list[int], batch: int, optimizer: str, n: int, seed: int = 0, kernels: str = "numpy"
+    sizes: list[int],
+    batch: int,
+    optimizer: str,
+    n: int,
+    seed: int = 0,
+    kernels: str = "numpy",
+    whole_epochs: bool = True,
 ) -> Any:
     import numpy as np
 
@@ -83,17 +89,20 @@ def _training(
     rng = np.random.default_rng(seed)
     layers = [Dense(u, ReLU()) for u in sizes[1:-1]] + [Dense(sizes[-1], Softmax())]
     net = Network(layers, sizes[0], "cross_entropy", rng, "float32")
+    if kernels == "auto":
+        kernels = auto_path(sizes, batch)
     fuse = None
     if kernels == "fused":
         from backprop_cli.kernels import fuse_chain as fuse
     opt = build_optimizer(optimizer, fuse)
     opt.init(net.n_params, net.n_decay, net.dtype)
-    step = None
-    if kernels == "fused":
-        from backprop_cli.kernels import install_network, whole_step
+    step = epoch = None
+    if kernels == "fused":  # as a run builds it (runs/train/build.py)
+        from backprop_cli.kernels import compiled_epoch, install_network, whole_step
 
         install_network(net)
-        step = whole_step(net, batch)
+        epoch = compiled_epoch(net, opt, None, batch) if whole_epochs else None
+        step = whole_step(net, batch) if epoch is None else None
     X = rng.standard_normal((n, sizes[0])).astype(np.float32)
     labels = rng.integers(0, sizes[-1], n)
     data = Split(X, labels).for_loss(net, True)
@@ -101,18 +110,48 @@ def _training(
     training = TrainingState(
         net, opt, build_schedule("constant", 1e-3, 10**6), Batching(strategy, batch), 10**6,
         True, np.random.default_rng(seed + 1), None, EarlyStopping("train_loss"),
-        kernels=kernels, step_kernel=step,
+        kernels=kernels, step_kernel=step, epoch_kernel=epoch,
     )  # fmt: skip
     return training, data
 
 
+#: The run ``auto`` is asked about in the benchmark's auto rows: 10 epochs of MNIST's 60,000 rows
+#: (784 inputs), or of the 2,000 rows of the batch-1 rows' data.
+AUTO_EPOCHS = 10
+
+
+def auto_path(sizes: list[int], batch: int) -> str:
+    """The path ``training.kernels: auto`` takes for `AUTO_EPOCHS` epochs of ``sizes``."""
+    from backprop_cli import kernels
+
+    rows = 60_000 if sizes[0] == 784 else 2_000
+    n_params = sum(i * o + o for i, o in itertools.pairwise(sizes))
+    updates = AUTO_EPOCHS * -(-rows // batch)
+    return kernels.choose("auto", updates, n_params, batch, sum(sizes[1:])).path
+
+
+def threads_of(sizes: list[int], batch: int) -> int:
+    """The BLAS threads a run of ``sizes`` at ``batch`` takes (`system.blas`)."""
+    from backprop_cli.system import blas
+
+    return blas.threads_for(batch, sum(i * o + o for i, o in itertools.pairwise(sizes)))
+
+
 def loop_seconds_per_step(
-    sizes: list[int], batch: int, optimizer: str, n: int, epochs: int, kernels: str = "numpy"
+    sizes: list[int],
+    batch: int,
+    optimizer: str,
+    n: int,
+    epochs: int,
+    kernels: str = "numpy",
+    threads: int = 0,
 ) -> tuple[float, float]:
     """Median wall seconds per step of whole epochs of the real training loop, and the median
     ratio ideal / actual, with the ideal step timed right after each epoch (so both see the
-    machine in the same state)."""
+    machine in the same state). BLAS runs on ``threads`` threads, or as many as a run of this
+    size takes (`system.blas`)."""
     from backprop_cli.core.training import EpochEnded, EpochStarted, train
+    from backprop_cli.system import blas
 
     training, data = _training(sizes, batch, optimizer, n, kernels=kernels)
     steps = training.batching.steps_per_epoch(n)
@@ -120,15 +159,16 @@ def loop_seconds_per_step(
     per_epoch: list[float] = []
     ratios: list[float] = []
     start = 0.0
-    for event in train(training, data):
-        if isinstance(event, EpochStarted):
-            start = time.perf_counter()
-        elif isinstance(event, EpochEnded):
-            per_epoch.append((time.perf_counter() - start) / steps)
-            if each is not None:
-                ratios.append(floor_seconds(each, 5, max(1, steps // 10)) / per_epoch[-1])
-            if len(per_epoch) > epochs:
-                break
+    with blas.limited(threads if threads else threads_of(sizes, batch)):
+        for event in train(training, data):
+            if isinstance(event, EpochStarted):
+                start = time.perf_counter()
+            elif isinstance(event, EpochEnded):
+                per_epoch.append((time.perf_counter() - start) / steps)
+                if each is not None:
+                    ratios.append(floor_seconds(each, 5, max(1, steps // 10)) / per_epoch[-1])
+                if len(per_epoch) > epochs:
+                    break
     # The first epoch warms up.
     return statistics.median(per_epoch[1:]), statistics.median(ratios[1:]) if ratios else 0.0
 
@@ -182,7 +222,7 @@ def step_profile(
     ``steps`` steps of random batches, and the step's products timed alone after each step."""
     import numpy as np
 
-    training, data = _training(sizes, batch, optimizer, n, kernels=kernels)
+    training, data = _training(sizes, batch, optimizer, n, kernels=kernels, whole_epochs=False)
     net, opt = training.net, training.optimizer
     X, y = data.X, data.y
     x_buf = np.empty((batch, X.shape[1]), dtype=X.dtype)
@@ -391,6 +431,68 @@ def torch_seconds(big: list[int], small: list[int], reps: int) -> dict[str, floa
     return out
 
 
+def jax_seconds(python: str | None, reps: int) -> dict[str, Any]:
+    """JAX's seconds per step of the same work (`jax_baseline.py`: a jitted step, and the epoch
+    as one `lax.scan`), timed in this run by the JAX environment's ``python`` ({} without one)."""
+    if not python or not Path(python).exists():
+        return {}
+    script = str(ROOT / "benchmarks" / "jax_baseline.py")
+    done = subprocess.run([python, script, "--json", "--reps", str(reps)], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:]}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+#: Networks and batches whose steps are timed with one and two BLAS threads.
+CROSSOVER = [([64, 128, 64, 10], 64), ([64, 128, 64, 10], 256), ([64, 128, 64, 10], 1024),
+             ([784, 256, 128, 10], 8), ([784, 256, 128, 10], 16), ([784, 256, 128, 10], 32),
+             ([784, 256, 128, 10], 128), ([256, 256, 256, 10], 32),
+             ([256, 256, 256, 10], 128)]  # fmt: skip
+
+
+def thread_crossover(reps: int) -> list[dict[str, Any]]:
+    """Whole steps (NumPy path, Adam) with one and with two BLAS threads, beside what bprop
+    chooses for each (`system.blas.threads_for`): where a second thread starts to pay."""
+    rows = []
+    for sizes, batch in CROSSOVER:
+        n = max(4096, 8 * batch)
+        one, _ = loop_seconds_per_step(sizes, batch, "adam", n, reps, "numpy", threads=1)
+        two, _ = loop_seconds_per_step(sizes, batch, "adam", n, reps, "numpy", threads=2)
+        weights = sum(i * o for i, o in itertools.pairwise(sizes))
+        rows.append({"case": f"{'-'.join(map(str, sizes))} batch {batch}",
+                     "forward_macs": batch * weights, "one_ms": one * 1e3, "two_ms": two * 1e3,
+                     "chosen": threads_of(sizes, batch)})  # fmt: skip
+    return rows
+
+
+def busy_digits(repeats: int) -> list[dict[str, Any]]:
+    """`bprop train configs/digits.yaml` (its steps' seconds, metrics.json's train_seconds) on a
+    quiet machine and beside one and two busy loops (each a Python process spinning)."""
+    bprop = Path(sys.executable).with_name("bprop")
+    base = [str(bprop)] if bprop.exists() else [sys.executable, "-m", "backprop_cli"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for loops in (0, 1, 2):
+            spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                        for _ in range(loops)]  # fmt: skip
+            try:
+                seconds = []
+                for rep in range(repeats):
+                    out = Path(tmp) / f"busy{loops}-{rep}"
+                    cmd = [*base, "train", str(ROOT / "configs/digits.yaml"), "--out", str(out)]
+                    subprocess.run([*cmd, "--quiet"], capture_output=True, check=True)
+                    metrics = json.loads((out / "metrics.json").read_text())
+                    seconds.append(metrics["train_seconds"])
+            finally:
+                for process in spinning:
+                    process.kill()
+                    process.wait()
+            rows.append({"busy_loops": loops, "train_s": statistics.median(seconds)})
+    return rows
+
+
 # --------------------------------------------------------------------- main
 def blas_name() -> str:
     import numpy as np
@@ -402,7 +504,7 @@ def blas_name() -> str:
         return "unknown"
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, jax_python: str | None = None) -> dict[str, Any]:
     import numpy as np
 
     reps = 5 if quick else 15
@@ -419,19 +521,22 @@ def run(quick: bool) -> dict[str, Any]:
     }
     from backprop_cli import kernels
 
-    paths = ["numpy", "fused"] if kernels.available() else ["numpy"]
+    paths = ["numpy", "fused", "auto"] if kernels.available() else ["numpy", "auto"]
     results["paths"] = paths
+    results["auto_takes"] = {f"batch {b}": auto_path(big if b > 1 else small, b)
+                             for b in (128, 1024, 1)}  # fmt: skip
     if "fused" in paths:
         results["fused_start"] = fused_start_seconds()
     torch_times = torch_seconds(big, small, reps)
     results["torch"] = torch_times
+    results["jax"] = jax_seconds(jax_python, reps)
     for path, batch in itertools.product(paths, (128, 1024)):
         n = 16 * 1024
         actual, fraction = loop_seconds_per_step(big, batch, "adam", n, reps, path)
         row = {
             "path": path, "batch": batch, "samples_per_s": batch / actual,
             "step_ms": actual * 1e3, "ideal_ms": fraction * actual * 1e3,
-            "fraction_of_ideal": fraction,
+            "fraction_of_ideal": fraction, "threads": threads_of(big, batch),
         }  # fmt: skip
         if torch_times:
             row["vs_torch"] = torch_times[f"adam-{batch}"] / actual
@@ -446,11 +551,14 @@ def run(quick: bool) -> dict[str, Any]:
             sizes, batch, opt, n, steps=100 if quick else 300, kernels=path
         )}
         for path in paths
+        if path != "auto"
         for sizes, batch, opt, n in (
             (big, 128, "adam", 16 * 1024), (big, 1024, "adam", 16 * 1024),
             (small, 1, "sgd", 2000), (small, 1, "adam", 2000),
         )
     ]  # fmt: skip
+    results["crossover"] = thread_crossover(3 if quick else 5)
+    results["busy"] = busy_digits(3 if quick else 5)
     if "fused" in paths:
         results["make_train"] = make_train_seconds(3 if quick else 5)
     results["help_ms"] = help_seconds(reps) * 1e3  # a fresh process each time
@@ -490,6 +598,7 @@ def report(r: dict[str, Any]) -> str:
         if r["torch"] else "PyTorch not importable here: run benchmarks/torch_baseline.py beside"
     )  # fmt: skip
     lines += [torch_note]
+    lines += ["", *peers_report(r)]
     lines += ["", "64-128-64-10 at batch 1 (the sgd batch strategy): µs per whole step"]
     lines += [
         f"{b['path']:>6} {b['optimizer']:>6} {b['us_per_step']:>8.1f} µs" for b in r["batch1"]
@@ -528,6 +637,7 @@ def report(r: dict[str, Any]) -> str:
         lines.append(f"{p['case']:>38} " + " ".join(shown))
     if any(p["whole_step"] for p in r["profile"]):
         lines.append("(fused at batch 1: 'forward' is the compiled whole step, loss to norm)")
+    lines += ["", *threads_report(r)]
     m = r["memory"]
     lines += [
         "",
@@ -547,17 +657,71 @@ def report(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def peers_report(r: dict[str, Any]) -> list[str]:
+    """bprop (auto, fused) beside PyTorch and JAX (a jitted step; the epoch as one lax.scan),
+    µs per step, timed in this run, and bprop auto's speed as a multiple of each peer's."""
+    jax = r.get("jax", {}).get("seconds", {})
+    bprop = {(t["path"], t["batch"]): t["step_ms"] * 1e3 for t in r["throughput"]}
+    for b in r["batch1"]:
+        if b["optimizer"] == "adam":
+            bprop[(b["path"], 1)] = b["us_per_step"]
+    version = r.get("jax", {}).get("version")
+    lines = [
+        "bprop beside PyTorch and JAX, Adam, float32, µs per step (784-256-128-10; 64-128-64-10",
+        f"at batch 1); JAX {version or 'not installed here'}; auto: the path "
+        f"training.kernels: auto takes for {AUTO_EPOCHS} epochs ({r.get('auto_takes', {})})",
+        f"{'batch':>6} {'auto':>9} {'fused':>9} {'PyTorch':>9} {'JAX step':>9} {'JAX scan':>9} "
+        f"{'÷PyTorch':>9} {'÷JAX scan':>10}",
+    ]
+
+    def us(x: float | None) -> str:
+        return f"{x:>9,.1f}" if x is not None else f"{'–':>9}"
+
+    for batch in (128, 1, 1024):
+        auto = bprop.get(("auto", batch))
+        torch = r["torch"].get(f"adam-{batch}")
+        torch_us = torch * 1e6 if torch else None
+        step, scan = jax.get(f"step-{batch}"), jax.get(f"scan-{batch}")
+        step_us, scan_us = (step * 1e6 if step else None), (scan * 1e6 if scan else None)
+        vs_torch = f"{torch_us / auto:>8.2f}×" if auto and torch_us else f"{'–':>9}"
+        vs_scan = f"{scan_us / auto:>9.2f}×" if auto and scan_us else f"{'–':>10}"
+        lines.append(f"{batch:>6} {us(auto)} {us(bprop.get(('fused', batch)))} {us(torch_us)} "
+                     f"{us(step_us)} {us(scan_us)} {vs_torch} {vs_scan}")  # fmt: skip
+    return lines
+
+
+def threads_report(r: dict[str, Any]) -> list[str]:
+    """Where a second BLAS thread pays, and configs/digits.yaml on a busy machine."""
+    lines = [
+        "BLAS threads: whole steps (NumPy path, Adam) with one and two threads; bprop takes two",
+        "from 2²² multiply-adds per forward pass (system/blas.py)",
+        f"{'case':>28} {'fwd MACs':>12} {'1 thread':>10} {'2 threads':>10} {'1 ÷ 2':>7} "
+        f"{'bprop':>6}",
+    ]
+    for c in r["crossover"]:
+        lines.append(f"{c['case']:>28} {c['forward_macs']:>12,} {c['one_ms']:>8.3f}ms "
+                     f"{c['two_ms']:>8.3f}ms {c['one_ms'] / c['two_ms']:>7.2f} "
+                     f"{c['chosen']:>6}")  # fmt: skip
+    quiet = r["busy"][0]["train_s"]
+    lines += ["", "configs/digits.yaml on a busy machine: seconds of steps (train_seconds)"]
+    for b in r["busy"]:
+        lines.append(f"  beside {b['busy_loops']} busy loop(s): {b['train_s']:.3f} s "
+                     f"({b['train_s'] / quiet:.2f}× quiet)")  # fmt: skip
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "latest.json")
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--unset-openblas-env", action="store_true")
+    parser.add_argument("--jax-python", help="the Python of an environment with jax and optax")
     args = parser.parse_args()
     if args.unset_openblas_env and os.environ.get("BPROP_BENCH_UNSET") != "1":
         env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
         env["BPROP_BENCH_UNSET"] = "1"
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
-    results = run(args.quick)
+    results = run(args.quick, args.jax_python)
     print(report(results))
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {args.json}")

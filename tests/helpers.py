@@ -53,3 +53,15 @@ def train_quietly(config: Path, out: Path, *overrides: str) -> Path:
     result = cli(args)
     assert result.exit_code == 0, result.output
     return out
+
+
+def seed_weights() -> dict[str, np.ndarray]:
+    """The weights of the seed's worked 2-3-1 sigmoid network (tests/test_seed_examples.py
+    derives every number from them): W1 = [[.1, .2], [.3, .4], [.5, .6]], b1 = (.1, .2, .3),
+    W2 = [[.7, .8, .9]], b2 = .4; its example is x = (1, 2), y = 1 under mse with the ½."""
+    return {
+        "layers.0.W": np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]),
+        "layers.0.b": np.array([0.1, 0.2, 0.3]),
+        "layers.1.W": np.array([[0.7, 0.8, 0.9]]),
+        "layers.1.b": np.array([0.4]),
+    }

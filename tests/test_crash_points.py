@@ -162,11 +162,20 @@ LONG = ["training.epochs=100000", "training.batching={type: minibatch, size: 8}"
         "output.checkpoint_every=1", "data.options.n_samples=120"]  # fmt: skip
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
-def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "kernels"), [("SIGINT", "numpy"), ("SIGTERM", "numpy"), ("SIGINT", "fused")]
+)
+def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(
+    sig: str, kernels: str, tmp_path: Path
+) -> None:
+    """Also on the fused path, where the steps run in compiled chunks (the stop is heard after
+    one)."""
+    if kernels == "fused":
+        pytest.importorskip("numba")
     out = tmp_path / "run"
+    long = [*LONG, f"training.kernels={kernels}"]
     # Five writes start a run and each epoch makes five or six: the 26th lands in epoch 4 or 5.
-    process = signalled(out, LONG, f"{sig}@rename#26")
+    process = signalled(out, long, f"{sig}@rename#26")
     assert process.returncode == 130, process.stdout + process.stderr
     assert "Traceback" not in process.stdout + process.stderr
     assert "Continue with: python -m backprop_cli train " in process.stdout
@@ -176,7 +185,7 @@ def test_a_signal_saves_the_run_exits_130_and_resumes_exactly(sig: str, tmp_path
     assert len(history_of(out)) == len(csv_rows(out)) == done >= 3
     assert int(Checkpoint.read(out / "checkpoints/last.npz").epoch) == done
     # Resume to two epochs more and compare with a run that was never interrupted.
-    target = [*LONG[1:], f"training.epochs={done + 2}"]
+    target = [*long[1:], f"training.epochs={done + 2}"]
     resumed = cli(["train", str(TOY), "--resume", str(out / "checkpoints/last.npz"), "--quiet",
                    *sets(target)])  # fmt: skip
     assert resumed.exit_code == 0, resumed.output

@@ -131,13 +131,41 @@ def without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kernels, "import_problem", kernels.import_problem.__wrapped__)
 
 
-def test_how_a_run_picks_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert kernels.choose("numpy", 10**9, 10**9) == "numpy"
-    assert kernels.choose("fused", 1, 1) == "fused"
-    assert kernels.choose("auto", 1000, 10_000) == "numpy"  # 10⁷ < 10⁹: compiling would not pay
-    assert kernels.choose("auto", 10_000, 235_146) == "fused"
+def test_how_a_run_picks_its_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """auto weighs the time the fused path should save (`expected_saving`) against what it
+    costs to start: loading the kernels when numba's cache holds the compiled epoch, compiling
+    them when it does not."""
+    from backprop_cli.kernels import compile as compiling
+
+    assert kernels.choose("numpy", 10**9, 10**9).path == "numpy"
+    assert kernels.choose("fused", 1, 1).path == "fused"
+    cache = tmp_path / "numba"
+    monkeypatch.setattr(compiling, "cache_folder", lambda: cache)
+    assert kernels.start_cost() == (kernels.START_COMPILING, "compile")
+    (cache / "kernels_0").mkdir(parents=True)
+    (cache / "kernels_0" / "epoch.dense_steps-80.py311.nbi").write_bytes(b"")
+    assert kernels.start_cost() == (kernels.START_CACHED, "load")
+    # digits: 800 updates of 64 rows through 17,226 parameters and 202 units. Each saves
+    # 40 µs + 17,226 × 0.6 ns + 64 × 202 × 0.5 ns = 56.7996 µs: 0.045 s in all, below 0.35 s.
+    digits = kernels.choose("auto", 800, 17_226, 64, 202)
+    assert digits.path == "numpy"
+    assert kernels.expected_saving(800, 17_226, 64, 202) == pytest.approx(800 * 56.7996e-6)
+    assert "save about 0.045 s over 800 updates, less than the 0.35 s they take to load" in (
+        digits.why
+    )
+    # 784-256-128-10 at batch 128, 10 epochs of 60,000 rows: 4,690 updates of 40 µs + 141 µs
+    # + 25 µs, about 0.97 s: more than loading, less than compiling.
+    mnist = kernels.choose("auto", 4_690, 235_146, 128, 394)
+    assert mnist.path == "fused" and "more than the 0.35 s they take to load" in mnist.why
+    monkeypatch.setattr(compiling, "cache_folder", lambda: tmp_path / "empty")
+    first = kernels.choose("auto", 4_690, 235_146, 128, 394)
+    assert first.path == "numpy" and "less than the 5 s they take to compile" in first.why
+    assert kernels.choose("auto", 40_000, 235_146, 128, 394).path == "fused"
+    monkeypatch.setattr(compiling, "cache_folder", lambda: None)  # bprop's cache off
+    assert kernels.start_cost() == (kernels.START_COMPILING, "compile")
     without_numba(monkeypatch)
-    assert kernels.choose("auto", 10**9, 10**9) == "numpy"
+    refused = kernels.choose("auto", 10**9, 10**9)
+    assert refused.path == "numpy" and "numba is not installed" in refused.why
     with pytest.raises(
         ConfigError, match=r"not installed: bprop's fast extra: pip install '\.\[fast\]'"
     ):
@@ -156,7 +184,7 @@ def test_a_numba_that_does_not_import_is_named_or_passed_over(
 
     monkeypatch.setattr(compiling, "numba", refuse)
     monkeypatch.setattr(kernels, "import_problem", kernels.import_problem.__wrapped__)
-    assert kernels.choose("auto", 10**9, 10**9) == "numpy"
+    assert kernels.choose("auto", 10**9, 10**9).path == "numpy"
     with pytest.raises(ConfigError, match=r"installed but does not import \(ImportError: Numba"):
         kernels.choose("fused", 1, 1)
 
@@ -176,7 +204,7 @@ def test_numba_told_to_compile_nothing_refuses_fused_and_auto_takes_numpy(
     assert "Traceback" not in result.stderr and not out.exists()
     monkeypatch.setattr(numba.config, "DISABLE_JIT", True)  # what the variable sets at import
     monkeypatch.setattr(kernels, "import_problem", kernels.import_problem.__wrapped__)
-    assert kernels.choose("auto", 10**9, 10**9) == "numpy"
+    assert kernels.choose("auto", 10**9, 10**9).path == "numpy"
 
 
 def test_fused_without_numba_is_refused_before_anything_is_written(

@@ -24,7 +24,7 @@ from backprop_cli.core.gradcheck import (
 from backprop_cli.core.layers import BatchNorm, Dense, Dropout
 from backprop_cli.core.network import Network
 
-from helpers import CONFIG_DIR, assert_within_scale, cli, history_of
+from helpers import CONFIG_DIR, assert_within_scale, cli, history_of, seed_weights
 
 pytest.importorskip("numba")
 from backprop_cli.kernels.step import MAX_WORK, UNITS, dense_step_for
@@ -78,11 +78,7 @@ def test_the_seeds_worked_example_by_hand() -> None:
     #   δ2 = (a2 − 1)·a2(1 − a2) = −0.007901508763849790 = ∂L/∂b2
     #   δ1 = (W2ᵀ δ2) ⊙ a1(1 − a1) = ∂L/∂b1, ∂L/∂W1 = δ1 xᵀ
     net = build([(3, "sigmoid")], (1, "sigmoid"), "mse", inputs=2)
-    net.load_state_dict({
-        "layers.0.W": np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]),
-        "layers.0.b": np.array([0.1, 0.2, 0.3]),
-        "layers.1.W": np.array([[0.7, 0.8, 0.9]]), "layers.1.b": np.array([0.4]),
-    })  # fmt: skip
+    net.load_state_dict(seed_weights())
     step = dense_step_for(net, 1)
     assert step is not None
     stepped = step(np.array([[1.0, 2.0]]), net.prepare_targets(np.array([1.0])))

@@ -4,6 +4,7 @@ reads alike as CSV and Parquet, and the cache gives back exactly what was prepar
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def test_every_input_is_finite_and_one_hot_blocks_mark_the_rows_category(
     columns: dict[str, list], strategy: str
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        # A cache of its own: two examples may hold the same table, whose entry would be found.
+        os.environ["BPROP_CACHE_DIR"] = str(Path(tmp) / "cache")
         path = Path(tmp) / "t.csv"
         table = pa.table({"num": pa.array(columns["num"], pa.float64()),
                           "word": pa.array(columns["word"], pa.string()),
@@ -90,6 +93,8 @@ def test_every_input_is_finite_and_one_hot_blocks_mark_the_rows_category(
 @given(tables())
 def test_the_cache_gives_back_exactly_what_was_prepared(columns: dict[str, list]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        # A cache of its own: two examples may hold the same table, whose entry would be found.
+        os.environ["BPROP_CACHE_DIR"] = str(Path(tmp) / "cache")
         path = Path(tmp) / "t.csv"
         table = pa.table({"num": pa.array(columns["num"], pa.float64()),
                           "word": pa.array(columns["word"], pa.string()),

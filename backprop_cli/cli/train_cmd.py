@@ -67,6 +67,7 @@ def train(
     from ..runs.artifacts.layout import RunLayout
     from ..runs.artifacts.rundirs import claim_run_dir, run_of_checkpoint
     from ..runs.train.plan import prepare
+    from ..runs.train.run import path_note
     from ..runs.training import train_into
     from ..system.locking import check_free
 
@@ -90,6 +91,9 @@ def train(
         scale = prepared.dataset.target_scale
         if scale is not None and not quiet:
             note = scale.note(prepared.dataset.target_name)
+            console.print(note, soft_wrap=True, highlight=False, markup=False)
+        if not quiet:
+            note = path_note(prepared)
             console.print(note, soft_wrap=True, highlight=False, markup=False)
         claimed = claim_run_dir(
             out, Path(cfg.output.dir), cfg.name, resume, prepared.training.epoch

@@ -39,6 +39,13 @@ class Batching:
         b = self.batch_size(n)
         return -(-n // b)
 
+    def order(self, n: int, shuffle: bool, rng: np.random.Generator) -> NDArray[np.intp]:
+        """The order in which one epoch visits the samples: a fresh permutation when shuffled
+        (drawn as `epoch` draws it), else file order; step k takes entries k·b to (k+1)·b."""
+        if shuffle and self.strategy != "full":
+            return rng.permutation(n).astype(np.intp, copy=False)
+        return np.arange(n, dtype=np.intp)
+
     def epoch(
         self, n: int, shuffle: bool, rng: np.random.Generator
     ) -> Iterator[NDArray[np.intp] | slice]:
@@ -46,7 +53,7 @@ class Batching:
         samples), slices in file order."""
         b = self.batch_size(n)
         if shuffle and self.strategy != "full":
-            order = rng.permutation(n)
+            order = self.order(n, shuffle, rng)
             if b == 1:  # one sample per step: a one-row slice is a view, not a gather
                 for i in order.tolist():
                     yield slice(i, i + 1)

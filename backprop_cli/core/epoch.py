@@ -73,6 +73,17 @@ class AccuracyTally:
             self._correct += correct_count(self.net, out, self.labels[idx])
         self._seen += size
 
+    def add_classes(self, classes: NDArray[np.intp], rows: NDArray[np.intp]) -> None:
+        """The predicted classes of the samples ``rows`` (a compiled step's, which decides as
+        `correct_count` does)."""
+        size, seen = len(rows), self._seen
+        if self.argmax:
+            self._predicted[seen : seen + size] = classes
+            self._order[seen : seen + size] = rows
+        elif self.labels is not None:
+            self._correct += int(np.count_nonzero(classes == self.labels[rows]))
+        self._seen += size
+
     def correct(self) -> int:
         if self.argmax:
             assert self.labels is not None

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 #: Samples per forward pass when evaluating, to bound memory on large splits.
 EVAL_CHUNK = 2048
+#: Seconds of compiled steps between the events of an epoch kernel: progress moves, and a stop
+#: is heard, at least this often.
+CHUNK_SECONDS = 0.25
 _HINT = (
     "lower the learning rate or add training.clip; against exploding gradients the notes also "
     "name careful initialization and batchnorm"
@@ -121,6 +124,38 @@ class TrainingState:
     #: does not take; when set, it stands in for forward, loss, backward and norm (not while
     #: diagnostics watch the layers).
     step_kernel: Callable[[Array, NDArray], tuple[Array, float, float] | None] | None = None
+    #: Compiled steps, many to a call (`EpochKernel`); when set, and it takes the split, it
+    #: runs whole chunks of each epoch (not while diagnostics watch the layers).
+    epoch_kernel: EpochKernel | None = None
+    #: Why the run takes its path, in words (``training.kernels: auto`` says what it weighed).
+    path: str = ""
+
+
+class EpochKernel(Protocol):
+    """Training steps compiled into one call (`backprop_cli.kernels.epoch`): gather, forward,
+    loss, backward, norm, clip and update, each step's figures left in arrays."""
+
+    #: Each step's mean loss and gradient norm (before clipping), at its place in the epoch.
+    losses: NDArray[np.float64]
+    norms: NDArray[np.float64]
+    #: Each sample's predicted class, at its place in the epoch's order.
+    predicted: NDArray[np.intp]
+
+    def takes(self, X: Array, y: NDArray) -> bool:
+        """Whether it can train on this split (its arrays' layout and types)."""
+        ...
+
+    def start(self, steps: int, n: int) -> None:
+        """Room for an epoch of ``steps`` steps over ``n`` samples."""
+        ...
+
+    def run(
+        self, X: Array, y: NDArray, order: NDArray[np.intp], first: int, last: int, lr: float
+    ) -> int:
+        """Steps ``first`` to ``last − 1`` of the epoch visiting the rows in ``order``, with
+        rate ``lr``; how many were applied (fewer when a step's loss or gradient was not
+        finite: that step's figures are written, its update is not)."""
+        ...
 
 
 def evaluate(
@@ -165,9 +200,16 @@ def train(
     """
     net, n = training.net, len(split)
     steps = training.batching.steps_per_epoch(n)
-    batches = BatchGatherer(split.X, split.y, training.batching.batch_size(n))
     accuracy = AccuracyTally(net, split.labels, n)
     diagnostics = training.diagnostics
+    compiled = training.epoch_kernel
+    if compiled is not None and (diagnostics is not None or not compiled.takes(split.X, split.y)):
+        compiled = None
+    epoch_steps = (
+        _StepByStep(training, split, accuracy, stop)
+        if compiled is None
+        else _Compiled(training, compiled, split, accuracy, stop)
+    )
     while training.epoch < training.epochs:
         epoch = training.epoch + 1
         lr = training.schedule(training.epoch)
@@ -175,26 +217,11 @@ def train(
         if diagnostics is not None:
             diagnostics.start_epoch()
         accuracy.start()
-        loss_sum, norm_sum, seconds = 0.0, 0.0, 0.0
-        order = training.batching.epoch(n, training.shuffle, training.shuffle_rng)
-        for k, idx in enumerate(order):
-            Xb, yb = batches.gather(idx)
-            start = time.perf_counter()
-            out, loss, norm = forward_backward(training, Xb, yb)
-            if not (math.isfinite(loss) and math.isfinite(norm)):
-                yield Stopped(StopReason.DIVERGED, epoch, _diverged_at(net, loss, epoch, k + 1))
-                return
-            apply_update(training, lr)
-            seconds += time.perf_counter() - start
-            training.step += 1
-            loss_sum += loss * len(out)
-            norm_sum += norm
-            accuracy.add(out, idx)
-            yield StepDone(epoch, k + 1, steps, loss, training.step, lr, norm)
-            if stop is not None and stop():
-                detail = f"stopped during epoch {epoch} after step {k + 1} of {steps}"
-                yield Stopped(StopReason.INTERRUPTED, epoch, detail)
-                return
+        outcome = yield from epoch_steps.run(epoch, lr, steps)
+        if isinstance(outcome, Stopped):
+            yield outcome
+            return
+        loss_sum, norm_sum, seconds = outcome
         row: dict[str, float] = {"epoch": epoch, "lr": lr, "train_loss": loss_sum / n}
         if split.labels is not None:
             row["train_accuracy"] = accuracy.correct() / n
@@ -236,6 +263,108 @@ def train(
             return
     _restore_best(training)
     yield Stopped(StopReason.COMPLETED, training.epoch)
+
+
+class _StepByStep:
+    """An epoch's steps one by one: the reference step (or a compiled whole step), an event
+    after each."""
+
+    def __init__(
+        self,
+        training: TrainingState,
+        split: Split,
+        accuracy: AccuracyTally,
+        stop: Callable[[], bool] | None,
+    ) -> None:
+        self.training, self.split, self.accuracy, self.stop = training, split, accuracy, stop
+        n = len(split)
+        self.batches = BatchGatherer(split.X, split.y, training.batching.batch_size(n))
+
+    def run(
+        self, epoch: int, lr: float, steps: int
+    ) -> Generator[Event, None, tuple[float, float, float] | Stopped]:
+        """The epoch's steps, an event after each; the sums of the batches' losses (weighted by
+        their rows) and gradient norms and the seconds the steps took, or why training stopped
+        during the epoch."""
+        training, net, stop = self.training, self.training.net, self.stop
+        loss_sum, norm_sum, seconds = 0.0, 0.0, 0.0
+        order = training.batching.epoch(len(self.split), training.shuffle, training.shuffle_rng)
+        for k, idx in enumerate(order):
+            Xb, yb = self.batches.gather(idx)
+            start = time.perf_counter()
+            out, loss, norm = forward_backward(training, Xb, yb)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                return Stopped(StopReason.DIVERGED, epoch, _diverged_at(net, loss, epoch, k + 1))
+            apply_update(training, lr)
+            seconds += time.perf_counter() - start
+            training.step += 1
+            loss_sum += loss * len(out)
+            norm_sum += norm
+            self.accuracy.add(out, idx)
+            yield StepDone(epoch, k + 1, steps, loss, training.step, lr, norm)
+            if stop is not None and stop():
+                detail = f"stopped during epoch {epoch} after step {k + 1} of {steps}"
+                return Stopped(StopReason.INTERRUPTED, epoch, detail)
+        return loss_sum, norm_sum, seconds
+
+
+class _Compiled:
+    """An epoch's steps in chunks of compiled steps (`EpochKernel`), each chunk's events
+    after it. A chunk lasts about `CHUNK_SECONDS` (the first of a run is one step, to time
+    one); how an epoch is cut changes no number. ``stop`` is asked after every step's event,
+    and training stops at the end of the chunk (where the weights are)."""
+
+    def __init__(
+        self,
+        training: TrainingState,
+        kernel: EpochKernel,
+        split: Split,
+        accuracy: AccuracyTally,
+        stop: Callable[[], bool] | None,
+    ) -> None:
+        self.training, self.kernel, self.split = training, kernel, split
+        self.accuracy, self.stop = accuracy, stop
+        self.step_seconds = 0.0  # the latest chunk's seconds per step
+
+    def run(
+        self, epoch: int, lr: float, steps: int
+    ) -> Generator[Event, None, tuple[float, float, float] | Stopped]:
+        training, kernel, split, stop = self.training, self.kernel, self.split, self.stop
+        n = len(split)
+        size = training.batching.batch_size(n)
+        order = training.batching.order(n, training.shuffle, training.shuffle_rng)
+        kernel.start(steps, n)
+        loss_sum, norm_sum, seconds, first = 0.0, 0.0, 0.0, 0
+        while first < steps:
+            chunk = 1
+            if self.step_seconds > 0:
+                chunk = max(1, int(CHUNK_SECONDS / self.step_seconds))
+            last = min(steps, first + chunk)
+            start = time.perf_counter()
+            done = kernel.run(split.X, split.y, order, first, last, lr)
+            took = time.perf_counter() - start
+            seconds += took
+            self.step_seconds = took / max(done, 1)
+            losses = kernel.losses[first : first + done].tolist()
+            norms = kernel.norms[first : first + done].tolist()
+            stopping = False
+            for k, (loss, norm) in enumerate(zip(losses, norms, strict=True), start=first):
+                training.step += 1
+                loss_sum += loss * min(size, n - k * size)
+                norm_sum += norm
+                yield StepDone(epoch, k + 1, steps, loss, training.step, lr, norm)
+                stopping = stopping or (stop is not None and stop())
+            rows = slice(first * size, (first + done) * size)
+            self.accuracy.add_classes(kernel.predicted[rows], order[rows])
+            if done < last - first:  # step first + done diverged (0-based), not applied
+                loss = float(kernel.losses[first + done])
+                what = _diverged_at(training.net, loss, epoch, first + done + 1)
+                return Stopped(StopReason.DIVERGED, epoch, what)
+            first += done
+            if stopping:
+                detail = f"stopped during epoch {epoch} after step {first} of {steps}"
+                return Stopped(StopReason.INTERRUPTED, epoch, detail)
+        return loss_sum, norm_sum, seconds
 
 
 def _restore_best(training: TrainingState) -> None:

@@ -11,9 +11,9 @@ Which path a run takes (``training.kernels``):
     numpy   the reference, always available
     fused   the kernels; an error (with the install hint) when numba is missing, and when
             NUMBA_DISABLE_JIT tells it to compile nothing
-    auto    fused when numba can be used and the run is long enough for compiling to pay:
-            updates × parameters ≥ `AUTO_WORK` (compiling costs about a second the first time on
-            a machine, a fraction of that from numba's cache later)
+    auto    fused when numba can be used and the time it is expected to save over the run's
+            updates is more than what it costs to start (`choose`): loading the kernels from
+            numba's cache (about 0.3 s), or compiling them (about 5 s, a machine's first run)
 """
 
 from __future__ import annotations
@@ -21,14 +21,24 @@ from __future__ import annotations
 import functools
 import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..core.network import Network
-from ..core.optim import Transform
+from ..core.optim import Optimizer, Transform
+from ..core.training import EpochKernel
 from ..core.types import Array
 from ..errors import ConfigError
 
-#: updates × parameters from which `auto` picks the kernels.
-AUTO_WORK = 1e9
+#: What the fused path saves a step over NumPy's, measured on this kind of machine (`make bench`;
+#: 64-128-64-10 and 784-256-128-10 at batches 1 to 1024): a part for NumPy's calls, a part per
+#: parameter (the optimizer's passes over memory) and a part per activation entry of the batch.
+SAVED_PER_STEP = 40e-6
+SAVED_PER_PARAMETER = 0.6e-9
+SAVED_PER_ACTIVATION = 0.5e-9
+#: What the fused path costs before its first step: numba imported and the kernels loaded from
+#: its cache, or compiled (a machine's first run, or bprop's cache off).
+START_CACHED = 0.35
+START_COMPILING = 5.0
 INSTALL = "bprop's fast extra: pip install '.[fast]' in bprop's folder (the numba package)"
 
 
@@ -58,24 +68,65 @@ def import_problem() -> str | None:
     return None
 
 
-def choose(setting: str, updates: int, n_params: int) -> str:
-    """ "fused" or "numpy" for the ``training.kernels`` setting of a run of ``updates`` updates
-    of ``n_params`` parameters. ``auto`` looks for numba only when the run is long enough, and
-    takes NumPy where numba does not import.
+@dataclass(frozen=True)
+class Choice:
+    """The path a run takes, and why, in words for one line of `bprop train`."""
+
+    path: str  # "numpy" | "fused"
+    why: str
+
+
+def expected_saving(updates: int, n_params: int, batch: int, units: int) -> float:
+    """Seconds the fused path is expected to save over NumPy's in ``updates`` steps of batches
+    of ``batch`` rows through ``n_params`` parameters and ``units`` units."""
+    per_step = SAVED_PER_STEP + SAVED_PER_PARAMETER * n_params
+    return updates * (per_step + SAVED_PER_ACTIVATION * batch * units)
+
+
+def start_cost() -> tuple[float, str]:
+    """Seconds the fused path is expected to take to start here, and how: from numba's cache
+    when the compiled epoch is in it, else compiling."""
+    from .compile import cache_folder
+
+    root = cache_folder()
+    cached = root is not None and any(root.glob("*/epoch.dense_steps-*.nbi"))
+    return (START_CACHED, "load") if cached else (START_COMPILING, "compile")
+
+
+def choose(setting: str, updates: int, n_params: int, batch: int = 1, units: int = 0) -> Choice:
+    """The path for the ``training.kernels`` setting of a run of ``updates`` updates of batches
+    of ``batch`` rows through ``n_params`` parameters (``units`` units in all). ``auto`` looks
+    for numba only when the run is long enough to pay for it, and takes NumPy where numba does
+    not import.
 
     Raises:
         ConfigError: ``fused`` where numba cannot be used, saying why.
     """
     if setting == "numpy":
-        return "numpy"
+        return Choice("numpy", "training.kernels: numpy")
     if setting == "fused":
         problem = import_problem()
         if problem is not None:
             raise ConfigError(f"training.kernels: fused needs numba, and {problem}")
-        return "fused"
-    if updates * n_params < AUTO_WORK or not available():
-        return "numpy"
-    return "fused" if import_problem() is None else "numpy"
+        return Choice("fused", "training.kernels: fused")
+    saving = expected_saving(updates, n_params, batch, units)
+    if not available():
+        return Choice("numpy", f"auto: numba is not installed ({INSTALL})")
+    cost, how = start_cost()
+    if saving <= cost:
+        return Choice(
+            "numpy",
+            f"auto: compiled steps would save about {saving:.2g} s over {updates:,} updates, "
+            f"less than the {cost:.2g} s they take to {how}",
+        )
+    problem = import_problem()
+    if problem is not None:
+        return Choice("numpy", f"auto: numba cannot be used: {problem}")
+    return Choice(
+        "fused",
+        f"auto: compiled steps should save about {saving:.2g} s over {updates:,} updates, more "
+        f"than the {cost:.2g} s they take to {how}",
+    )
 
 
 def install_network(net: Network) -> int:
@@ -102,6 +153,17 @@ def whole_step(net: Network, batch: int) -> Callable[..., tuple[Array, float, fl
     from .step import dense_step_for
 
     return dense_step_for(net, batch)
+
+
+def compiled_epoch(
+    net: Network, optimizer: Optimizer, clip: object, batch: int
+) -> EpochKernel | None:
+    """``net``'s training steps trained by ``optimizer`` (built with `fuse_chain`) and clipped
+    by ``clip``, compiled many to a call for batches of up to ``batch`` rows, or None where
+    they do not apply (see `backprop_cli.kernels.epoch`)."""
+    from .epoch import dense_epoch_for
+
+    return dense_epoch_for(net, optimizer, clip, batch)
 
 
 def fuse_network(

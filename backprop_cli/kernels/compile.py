@@ -51,6 +51,9 @@ def kernel(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     numba options (the whole step's ``fastmath={"reassoc"}``)."""
     if fn is None:
         return functools.partial(kernel, **options)
+    # fastmath set even where it is off: numba lets a callee compiled for a caller inherit the
+    # caller's options it does not set, and a callee's compiled code serves every caller.
+    options.setdefault("fastmath", False)
     dispatcher = numba().njit(error_model="numpy", nogil=True, **options)(fn)
     root = cache_folder()
     if root is not None and hasattr(dispatcher, "_cache"):  # not under NUMBA_DISABLE_JIT

@@ -116,13 +116,13 @@ def _adam(parts: list[Any], w: Array, g: Array, state: State, tmp: Array, lr: fl
 
 
 #: Each tail of stages a kernel covers, by the stages' exact types (a subclass that writes its own
-#: rule never gets a kernel made for another), and its kernel's call. Longest first.
-KERNELS: dict[tuple[type[Transform], ...], Call] = {
-    (ScaleByLearningRate, Trace): _momentum,
-    (ScaleByLearningRate, NesterovTrace): _nesterov,
-    (ScaleByRms, ScaleByLearningRate): _rmsprop,
-    (ScaleByLearningRate,): _sgd,
-    (ScaleByAdam,): _adam,
+#: rule never gets a kernel made for another), and its rule's name and kernel's call. Longest first.
+KERNELS: dict[tuple[type[Transform], ...], tuple[str, Call]] = {
+    (ScaleByLearningRate, Trace): ("momentum", _momentum),
+    (ScaleByLearningRate, NesterovTrace): ("nesterov", _nesterov),
+    (ScaleByRms, ScaleByLearningRate): ("rmsprop", _rmsprop),
+    (ScaleByLearningRate,): ("sgd", _sgd),
+    (ScaleByAdam,): ("adam", _adam),
 }
 
 
@@ -134,8 +134,8 @@ class Fused(Transform):
     name = "fused"
     applies = True
 
-    def __init__(self, parts: list[Transform], call: Call) -> None:
-        self.parts, self.call = parts, call
+    def __init__(self, parts: list[Transform], rule: str, call: Call) -> None:
+        self.parts, self.rule, self.call = parts, rule, call
         self.state_names = tuple(name for part in parts for name in part.state_names)
 
     def __repr__(self) -> str:
@@ -164,7 +164,7 @@ def fuse_chain(chain: list[Transform]) -> list[Transform]:
     chain as it is when no tail has one."""
     for start in range(len(chain)):
         tail = chain[start:]
-        call = KERNELS.get(tuple(type(stage) for stage in tail))
-        if call is not None:
-            return [*chain[:start], Fused(tail, call)]
+        kernel = KERNELS.get(tuple(type(stage) for stage in tail))
+        if kernel is not None:
+            return [*chain[:start], Fused(tail, *kernel)]
     return chain

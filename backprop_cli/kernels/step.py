@@ -203,15 +203,24 @@ def dense_layers(net: Network) -> list[Dense]:
     return layers
 
 
-def dense_step_for(net: Network, batch: int) -> DenseStep | None:
-    """The compiled step of ``net`` for batches of up to ``batch`` rows, or None when the network
-    is not one it computes or the batches are big enough for BLAS to win."""
+def loss_kind_of(net: Network) -> int | None:
+    """The code of ``net``'s loss (`LOSSES`) when the compiled steps compute the network (dense
+    layers only, their units among `UNITS`, its loss among `LOSSES`); None otherwise."""
     loss_kind = LOSSES.get(type(net.loss))
-    if loss_kind is None or batch * net.n_params > MAX_WORK:
+    if loss_kind is None:
         return None
     for layer in net.layers:
         if type(layer) is not Dense or not isinstance(layer, Dense):  # not a subclass either
             return None
         if not layer.fused_output and layer.activation.name not in UNITS:
             return None
+    return loss_kind
+
+
+def dense_step_for(net: Network, batch: int) -> DenseStep | None:
+    """The compiled step of ``net`` for batches of up to ``batch`` rows, or None when the network
+    is not one it computes or the batches are big enough for BLAS to win."""
+    loss_kind = loss_kind_of(net)
+    if loss_kind is None or batch * net.n_params > MAX_WORK:
+        return None
     return DenseStep(net, batch, loss_kind)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...errors import BpropError, argument
+from ...system import blas
 from ...system.lifetime import die_with
 from ...system.locking import held_by
 from .scheduler_address import tcp_endpoint
@@ -118,28 +119,17 @@ def _indexed(
 ) -> tuple[int, R]:
     """A job in a worker: Ctrl-C, which a terminal sends to every process of the command, is
     left to the parent, which stops the jobs through their `StopRequest`. A local worker
-    (``parent``, its parent process) ends when its parent does, however it ends."""
+    (``parent``, its parent process) ends when its parent does, however it ends. Its BLAS runs
+    on one thread: a worker is one of several jobs side by side (`system.blas`)."""
     if parent is not None:
         die_with(parent)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return index, fn(*args)
+    with blas.one_per_worker():
+        return index, fn(*args)
 
 
-def _one_blas_thread(
-    fn: Callable[..., R], index: int, args: tuple[Any, ...], parent: int | None
-) -> tuple[int, R]:
-    """`_indexed`, its BLAS on one thread (where threadpoolctl can say so): a worker is one
-    of several jobs side by side."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return _indexed(fn, index, args, parent)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _indexed(fn, index, args, parent)
-
-
-#: What each local worker process of a `WorkerPool` starts with: BLAS on one thread.
+#: What each local worker process starts with: BLAS on one thread from its first import.
 ONE_THREAD_ENV = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                          "MKL_NUM_THREADS")}  # fmt: skip
 
@@ -174,11 +164,11 @@ class WorkerPool:
         """Start ``fn(*args)`` as the job ``index``."""
         if self._parent is None:
             future = self._client.submit(
-                _one_blas_thread, fn, index, args, None, pure=False, key=f"bprop-{index}-"
+                _indexed, fn, index, args, None, pure=False, key=f"bprop-{index}-"
                 f"{secrets.token_hex(4)}",
             )  # fmt: skip
         else:
-            future = self._client.submit(_one_blas_thread, fn, index, args, self._parent)
+            future = self._client.submit(_indexed, fn, index, args, self._parent)
         self._pending[future] = index
 
     def next_done(self) -> tuple[int, Any]:

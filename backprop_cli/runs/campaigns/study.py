@@ -37,7 +37,7 @@ NAME_ATTR = "bprop.name"
 #: The study's user attribute that holds the seconds the search has spent, over its commands.
 ELAPSED_ATTR = "bprop.elapsed_seconds"
 #: What bprop[tune] brings, and how to install it.
-TUNE_HINT = "pip install '.[tune]' in bprop's folder (optuna, cmaes, scikit-learn, threadpoolctl)"
+TUNE_HINT = "pip install '.[tune]' in bprop's folder (optuna, cmaes, scikit-learn)"
 
 
 def optuna_module() -> Any:

@@ -19,7 +19,14 @@ from ...core.split import Split
 from ...core.training import TrainingState
 from ...data import Dataset, load_data, scale_targets
 from ...errors import ConfigError, DataError
-from ...kernels import choose, fuse_chain, fuse_network, install_network, whole_step
+from ...kernels import (
+    choose,
+    compiled_epoch,
+    fuse_chain,
+    fuse_network,
+    install_network,
+    whole_step,
+)
 from ..trained.networks import network_of
 
 if TYPE_CHECKING:
@@ -120,14 +127,20 @@ def build_training_state(
         else EarlyStopping.tracker("val_loss" if has_validation else "train_loss")
     )
     updates = cfg.training.epochs * batching.steps_per_epoch(max(n_train, 1))
-    kernels = choose(cfg.training.kernels, updates, net.n_params)
+    units = sum(getattr(layer, "units", 0) for _, layer in net.walk())
+    batch = batching.batch_size(max(n_train, 1))
+    choice = choose(cfg.training.kernels, updates, net.n_params, batch, units)
+    kernels = choice.path
     optimizer = build_optimizer_from(cfg, fuse_chain if kernels == "fused" else None)
     optimizer.init(net.n_params, net.n_decay, net.dtype)
-    step = None
+    step, epoch, clip = None, None, build_clip(cfg)
     if kernels == "fused":
         fused_layers = install_network(net)  # the layers without a kernel keep NumPy
-        step = whole_step(net, batching.batch_size(max(n_train, 1)))
-        if not optimizer.fused and not fused_layers and step is None:
+        if not cfg.training.diagnostics:
+            epoch = compiled_epoch(net, optimizer, clip, batch)
+        if epoch is None:
+            step = whole_step(net, batch)
+        if not optimizer.fused and not fused_layers and step is None and epoch is None:
             kernels = "numpy"  # nothing to fuse: the reference runs
     return TrainingState(
         net,
@@ -137,11 +150,13 @@ def build_training_state(
         cfg.training.epochs,
         cfg.training.shuffle,
         shuffle_rng,
-        build_clip(cfg),
+        clip,
         monitor,
         diagnostics=Diagnostics(net) if cfg.training.diagnostics else None,
         kernels=kernels,
         step_kernel=step,
+        epoch_kernel=epoch,
+        path=choice.why,
     )
 
 

@@ -25,6 +25,7 @@ from ...core.training import (
     evaluate,
     train,
 )
+from ...system import blas
 from ...system.json_values import finite
 from .plan import Plan
 from .sinks import Outcome, Record, Sink
@@ -90,26 +91,27 @@ def execute(
 
     stopped = Stopped(StopReason.COMPLETED, training.epoch)
     last_flush, flush_cost = time.monotonic(), 0.0
-    for event in train(training, plan.train, plan.val, stop, judge):
-        if isinstance(event, StepDone):
-            record.steps.add(event.update, event.epoch, event.loss, event.lr, event.grad_norm)
-        elif isinstance(event, EpochEnded):
-            record.end_epoch(event.row)
-            asked = [sink.epoch(event, record) for sink in sinks]
-            waited = time.monotonic() - last_flush
-            if any(asked) or waited >= max(FLUSH_SECONDS, FLUSH_SHARE * flush_cost):
-                flush_started = time.monotonic()
+    with blas.limited(blas_threads(plan)):
+        for event in train(training, plan.train, plan.val, stop, judge):
+            if isinstance(event, StepDone):
+                record.steps.add(event.update, event.epoch, event.loss, event.lr, event.grad_norm)
+            elif isinstance(event, EpochEnded):
+                record.end_epoch(event.row)
+                asked = [sink.epoch(event, record) for sink in sinks]
+                waited = time.monotonic() - last_flush
+                if any(asked) or waited >= max(FLUSH_SECONDS, FLUSH_SHARE * flush_cost):
+                    flush_started = time.monotonic()
+                    flush()
+                    last_flush = time.monotonic()
+                    flush_cost = last_flush - flush_started
+            elif isinstance(event, Stopped):
+                stopped = event
+            try:
+                yield event
+                yield from _warnings(record)
+            except GeneratorExit:  # the caller left mid-run (closed or dropped the events)
                 flush()
-                last_flush = time.monotonic()
-                flush_cost = last_flush - flush_started
-        elif isinstance(event, Stopped):
-            stopped = event
-        try:
-            yield event
-            yield from _warnings(record)
-        except GeneratorExit:  # the caller left mid-run (closed or dropped the events)
-            flush()
-            raise
+                raise
 
     monitor = training.monitor
     if stopped.reason.finished and monitor.restore_best and training.best_params is not None:
@@ -135,6 +137,25 @@ def execute(
             if p.is_file() and not p.name.startswith(".")
         )
     yield RunFinished(run_dir, metrics, stopped.reason, written, record.history)
+
+
+def blas_threads(plan: Plan) -> int:
+    """The BLAS threads ``plan``'s training runs with (`system.blas.threads_for`)."""
+    training = plan.training
+    rows = training.batching.batch_size(max(plan.dataset.sizes()["train"], 1))
+    return blas.threads_for(rows, plan.net.n_params)
+
+
+def path_note(plan: Plan) -> str:
+    """One line: the code the steps run and why, and the BLAS threads."""
+    training, threads = plan.training, blas_threads(plan)
+    how = training.kernels
+    if training.epoch_kernel is not None:
+        how += " (compiled epochs)"
+    elif training.step_kernel is not None:
+        how += " (compiled steps)"
+    why = f" — {training.path}" if training.path else ""
+    return f"steps: {how}{why}; {threads} BLAS thread{'s' if threads > 1 else ''}"
 
 
 def _warnings(record: Record) -> Iterator[Warned]:
