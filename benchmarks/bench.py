@@ -159,7 +159,8 @@ def loop_seconds_per_step(
     per_epoch: list[float] = []
     ratios: list[float] = []
     start = 0.0
-    with blas.limited(threads if threads else threads_of(sizes, batch)):
+    compiled = training.epoch_kernel is not None
+    with blas.limited(threads if threads else threads_of(sizes, batch), compiled):
         for event in train(training, data):
             if isinstance(event, EpochStarted):
                 start = time.perf_counter()
@@ -557,7 +558,7 @@ def run(quick: bool, jax_python: str | None = None) -> dict[str, Any]:
             (small, 1, "sgd", 2000), (small, 1, "adam", 2000),
         )
     ]  # fmt: skip
-    results["crossover"] = thread_crossover(3 if quick else 5)
+    results["crossover"] = thread_crossover(3 if quick else 5)  # before the busy loops run
     results["busy"] = busy_digits(3 if quick else 5)
     if "fused" in paths:
         results["make_train"] = make_train_seconds(3 if quick else 5)
@@ -687,6 +688,10 @@ def peers_report(r: dict[str, Any]) -> list[str]:
         vs_scan = f"{scan_us / auto:>9.2f}×" if auto and scan_us else f"{'–':>10}"
         lines.append(f"{batch:>6} {us(auto)} {us(bprop.get(('fused', batch)))} {us(torch_us)} "
                      f"{us(step_us)} {us(scan_us)} {vs_torch} {vs_scan}")  # fmt: skip
+    compiling = r.get("jax", {}).get("compiling", {})
+    if compiling:
+        lines.append("JAX's first epoch compiles: " + ", ".join(
+            f"{k} {v:.2f} s" for k, v in compiling.items()))  # fmt: skip
     return lines
 
 

@@ -62,8 +62,11 @@ def _trainer(sizes: list[int], n: int) -> tuple[Any, Any, Any]:
     return params, state, step
 
 
-def seconds_per_step(sizes: list[int], batch: int, n: int, epochs: int, form: str) -> float:
-    """Median seconds per step of whole epochs in ``form`` ("step" or "scan")."""
+def seconds_per_step(
+    sizes: list[int], batch: int, n: int, epochs: int, form: str
+) -> tuple[float, float]:
+    """Median seconds per step of whole epochs in ``form`` ("step" or "scan"), and the seconds
+    the first epoch took beyond that (compiling)."""
     params, state, step = _trainer(sizes, n)
     steps = n // batch
     keys = jax.random.split(jax.random.PRNGKey(3), epochs + 1)
@@ -90,19 +93,20 @@ def seconds_per_step(sizes: list[int], batch: int, n: int, epochs: int, form: st
                 )
             jax.block_until_ready(figures)
         per_epoch.append((time.perf_counter() - start) / steps)
-    return statistics.median(per_epoch[1:])
+    median = statistics.median(per_epoch[1:])
+    return median, (per_epoch[0] - median) * steps
 
 
-def measure(reps: int) -> dict[str, float]:
-    """Seconds per step of every case, keyed as `bench.py` reads them."""
-    out = {}
-    for batch in (128, 1024):
-        for form in ("step", "scan"):
-            out[f"{form}-{batch}"] = seconds_per_step([784, 256, 128, 10], batch, 16 * 1024, reps,
-                                                      form)  # fmt: skip
-    for form in ("step", "scan"):
-        out[f"{form}-1"] = seconds_per_step([64, 128, 64, 10], 1, 2000, reps, form)
-    return out
+def measure(reps: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per step of every case, keyed as `bench.py` reads them, and each case's
+    compiling seconds."""
+    out, compiling = {}, {}
+    cases = [([784, 256, 128, 10], b, 16 * 1024) for b in (128, 1024)]
+    cases.append(([64, 128, 64, 10], 1, 2000))
+    for (sizes, batch, n), form in itertools.product(cases, ("step", "scan")):
+        key = f"{form}-{batch}"
+        out[key], compiling[key] = seconds_per_step(sizes, batch, n, reps, form)
+    return out, compiling
 
 
 def main() -> None:
@@ -110,13 +114,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--reps", type=int, default=7, help="epochs timed after the first")
     args = parser.parse_args()
-    times = measure(args.reps)
+    times, compiling = measure(args.reps)
     if args.json:
-        print(json.dumps({"version": jax.__version__, "seconds": times}))
+        print(json.dumps({"version": jax.__version__, "seconds": times, "compiling": compiling}))
         return
     print(f"JAX {jax.__version__} on {jax.devices()[0].platform}")
     for case, t in times.items():
-        print(f"{case:>10}: {t * 1e6:9.1f} µs/step")
+        print(f"{case:>10}: {t * 1e6:9.1f} µs/step, compiling {compiling[case]:.2f} s")
 
 
 if __name__ == "__main__":

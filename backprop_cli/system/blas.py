@@ -14,8 +14,11 @@ local or on Dask) gets one thread, whatever its size: the workers already share 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 #: Multiply-adds of one forward pass (batch rows × weights) from which a second thread pays.
 TWO_FROM = 2**22
@@ -40,13 +43,39 @@ def threads_for(rows: int, weights: int) -> int:
 
 
 @contextlib.contextmanager
-def limited(threads: int) -> Iterator[int]:
+def limited(threads: int, compiled: bool = False) -> Iterator[int]:
     """BLAS libraries loaded in this process use at most ``threads`` threads inside the block
-    (restored after it); yields ``threads``."""
-    from threadpoolctl import threadpool_limits
+    (restored after it); yields ``threads``.
 
-    with threadpool_limits(limits=threads, user_api="blas"):
+    With ``compiled`` (a run whose steps are compiled, `backprop_cli.kernels.epoch`), the steps'
+    products go through the BLAS that numba calls, SciPy's, and NumPy's own BLAS (evaluation)
+    gets one thread: two OpenBLAS libraries each with a worker thread spinning after its last
+    call fight for two cores (784-256-128-10's compiled epoch took 0.90 ms a step instead of
+    0.48 when NumPy's BLAS had just run)."""
+    from threadpoolctl import ThreadpoolController
+
+    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    kernels = _numbas(libraries) if compiled else []
+    saved = [(library, library.num_threads) for library in libraries]
+    try:
+        for library in libraries:
+            wanted = threads if not kernels or library in kernels else 1
+            library.set_num_threads(min(wanted, library.num_threads))
         yield threads
+    finally:
+        for library, count in saved:
+            library.set_num_threads(count)
+
+
+def _numbas(libraries: list[Any]) -> list[Any]:
+    """The BLAS libraries SciPy's wheel brings (what numba's ``np.dot`` calls), in
+    ``scipy.libs`` or ``scipy/.libs``; none where SciPy shares NumPy's."""
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or spec.origin is None:
+        return []
+    scipy = Path(spec.origin).parent
+    folders = (scipy, scipy.parent / "scipy.libs")
+    return [lib for lib in libraries if any(Path(lib.filepath).is_relative_to(f) for f in folders)]
 
 
 @contextlib.contextmanager

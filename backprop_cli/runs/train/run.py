@@ -91,7 +91,7 @@ def execute(
 
     stopped = Stopped(StopReason.COMPLETED, training.epoch)
     last_flush, flush_cost = time.monotonic(), 0.0
-    with blas.limited(blas_threads(plan)):
+    with blas.limited(blas_threads(plan), compiled=training.epoch_kernel is not None):
         for event in train(training, plan.train, plan.val, stop, judge):
             if isinstance(event, StepDone):
                 record.steps.add(event.update, event.epoch, event.loss, event.lr, event.grad_norm)

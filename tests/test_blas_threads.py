@@ -1,0 +1,78 @@
+"""BLAS threads chosen by a run's size (`system.blas`): the rule, the limits as the libraries see
+them (threadpoolctl's own reading), workers kept to one thread, and the line `bprop train`
+prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from threadpoolctl import ThreadpoolController, threadpool_info
+
+from backprop_cli.runs.campaigns.execution import run_all
+from backprop_cli.system import blas
+
+from helpers import CONFIG_DIR, cli
+
+
+def blas_threads() -> dict[str, int]:
+    """Each loaded BLAS library's threads, by its file."""
+    return {p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+
+def test_two_threads_from_the_crossover_one_below_and_in_a_worker() -> None:
+    # digits: batches of 64 rows through 17,226 weights: 1,102,464 < 2²² multiply-adds
+    assert blas.threads_for(64, 17_226) == 1
+    # 784-256-128-10 at batch 128: 30,098,688 ≥ 2²²
+    assert blas.threads_for(128, 235_146) == min(2, blas.cores())
+    assert blas.threads_for(1, blas.TWO_FROM - 1) == 1
+    assert blas.threads_for(1, blas.TWO_FROM) == min(2, blas.cores())
+    with blas.one_per_worker():
+        assert blas.threads_for(128, 235_146) == 1
+        assert set(blas_threads().values()) == {1}
+    assert blas.threads_for(128, 235_146) == min(2, blas.cores())
+
+
+def test_a_limit_holds_inside_its_block_and_is_undone_after_it() -> None:
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))  # NumPy's BLAS is loaded
+    before = blas_threads()
+    with blas.limited(1) as threads:
+        assert threads == 1
+        assert set(blas_threads().values()) == {1}
+    assert blas_threads() == before
+
+
+def test_compiled_steps_keep_numpys_blas_to_one_thread() -> None:
+    """Two OpenBLAS libraries (NumPy's, and SciPy's that numba's np.dot calls) would each
+    spin a worker: a compiled run gives NumPy's one thread and SciPy's the chosen count."""
+    pytest.importorskip("scipy.linalg.cython_blas")
+    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    scipys = blas._numbas(libraries)
+    if not scipys or len(scipys) == len(libraries):
+        pytest.skip("SciPy shares NumPy's BLAS here")
+    if min(lib.num_threads for lib in scipys) < 2:
+        pytest.skip("SciPy's BLAS has one thread here")
+    with blas.limited(2, compiled=True):
+        seen = blas_threads()
+        assert all(seen[lib.filepath] == 2 for lib in scipys)
+        others = [path for path in seen if path not in {lib.filepath for lib in scipys}]
+        assert others and all(seen[path] == 1 for path in others)
+
+
+def _threads_in_job() -> list[int]:
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))
+    return sorted(set(blas_threads().values())) + [blas.threads_for(1024, 10**6)]
+
+
+def test_jobs_in_worker_processes_keep_to_one_thread() -> None:
+    results = dict(run_all(_threads_in_job, [(), ()], n_jobs=2))
+    assert results == {0: [1, 1], 1: [1, 1]}
+
+
+@pytest.mark.skipif(blas.cores() < 2, reason="one core: every run takes one thread")
+def test_bprop_train_names_its_threads(tmp_path: Path) -> None:
+    result = cli(["train", str(CONFIG_DIR / "mnist5k.yaml"), "--out", str(tmp_path / "run"),
+                  "--set", "training.epochs=1", "--set", "training.kernels=numpy"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("steps: numpy — training.kernels: numpy; 2 BLAS threads\n")
