@@ -45,7 +45,9 @@ started = time.perf_counter()
 """
 
 BPROP_LOAD = """
-data = DataConfig.model_validate({"path": path, "validation_split": 0.1, "test_split": 0.1})
+data = DataConfig.model_validate(
+    {"path": path, "target": "label", "validation_split": 0.1, "test_split": 0.1}
+)
 splits = load_data(data, "classification", np.random.default_rng(0), True, np.dtype(np.float32))
 seconds = time.perf_counter() - started
 parts = [split.X for split in splits.splits().values()]

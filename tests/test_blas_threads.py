@@ -62,7 +62,7 @@ def test_compiled_steps_keep_numpys_blas_to_one_thread() -> None:
 
 def _threads_in_job() -> list[int]:
     np.dot(np.ones((2, 2)), np.ones((2, 2)))
-    return sorted(set(blas_threads().values())) + [blas.threads_for(1024, 10**6)]
+    return [*sorted(set(blas_threads().values())), blas.threads_for(1024, 10**6)]
 
 
 def test_jobs_in_worker_processes_keep_to_one_thread() -> None:

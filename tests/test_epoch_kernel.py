@@ -16,6 +16,12 @@ from hypothesis import strategies as st
 
 from backprop_cli.core.activations import get_activation
 from backprop_cli.core.batching import Batching
+from backprop_cli.core.gradcheck import (
+    DEFAULT_EPS,
+    kink_signature,
+    numerical_gradient,
+    relative_error,
+)
 from backprop_cli.core.history import EarlyStopping
 from backprop_cli.core.layers import Dense, Dropout
 from backprop_cli.core.network import Network
@@ -328,3 +334,67 @@ def test_cli_runs_take_it_match_numpy_resume_exactly_and_say_why(tmp_path: Path)
     b = np.load(part / "checkpoints/last.npz")
     assert all(np.array_equal(a[k], b[k]) for k in a.files if k.startswith("layers."))
     assert (part / "steps.csv").read_bytes() == (tmp_path / "fused/steps.csv").read_bytes()
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse", "binary_cross_entropy"])
+def test_the_gradient_it_leaves_matches_finite_differences(loss: str) -> None:
+    """A step with rate 0 changes no weight and leaves ∂L/∂θ of its batch in the gradient
+    buffer: against five-point central differences of the reference loss, in float64."""
+    output = {"cross_entropy": "softmax", "mse": "tanh", "binary_cross_entropy": "sigmoid"}[loss]
+    net = build([(6, "tanh"), (5, "leaky_relu")], (3, output), loss)
+    rng = np.random.default_rng(4)
+    net.params[net.n_decay :] += rng.normal(0.0, 0.1, net.n_params - net.n_decay)
+    split = data(net, 9, seed=2)
+    opt = build_optimizer("sgd", fuse_chain)
+    opt.init(net.n_params, net.n_decay, net.dtype)
+    epoch = dense_epoch_for(net, opt, None, 9)
+    assert epoch is not None
+    before = net.params.copy()
+    epoch.start(1, 9)
+    assert epoch.run(split.X, split.y, np.arange(9), 0, 1, 0.0) == 1
+    assert np.array_equal(net.params, before)
+    assert epoch.losses[0] == pytest.approx(net.loss_value(split.X, split.y), rel=1e-12)
+    analytic = net.grads.copy()
+    signature = kink_signature(net)  # entries whose differences cross a kink: NaN
+    for name, slot in net.slots.items():
+        numeric = numerical_gradient(lambda: net.loss_value(split.X, split.y), net.param(name),
+                                     np.arange(slot.size), DEFAULT_EPS, signature)  # fmt: skip
+        exact = analytic[slot.offset : slot.offset + slot.size]
+        smooth = ~np.isnan(numeric)
+        assert smooth.sum() > slot.size // 2, name
+        assert relative_error(exact[smooth], numeric[smooth]) < 1e-7, name
+
+
+def test_a_long_epoch_reaches_the_loop_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop asks for about CHUNK_SECONDS of steps a call (the first call of a run is one
+    step, to time one); with no time at all between events every call is one step, with all
+    the time in the world an epoch is one call after the first. The numbers are the same."""
+    from backprop_cli.core import training as loop
+
+    def make() -> Network:
+        return build([(8, "relu")], (3, "softmax"), "cross_entropy")
+
+    runs = {}
+    for seconds in (0.0, 1e9):
+        monkeypatch.setattr(loop, "CHUNK_SECONDS", seconds)
+        _, got = trainings(make, ("adam", {}), 4, epochs=2)
+        assert got.epoch_kernel is not None
+        calls: list[tuple[int, int]] = []
+        run = got.epoch_kernel.run
+
+        def counted(X: Any, y: Any, order: Any, first: int, last: int, lr: float,
+                    calls: list[tuple[int, int]] = calls, run: Any = run) -> int:  # fmt: skip
+            if last > first:  # not the call of no steps that compiles for the split's arrays
+                calls.append((first, last))
+            return run(X, y, order, first, last, lr)
+
+        monkeypatch.setattr(got.epoch_kernel, "run", counted)
+        split = data(got.net, 40)  # 10 steps an epoch
+        seen = events(got, split)
+        runs[seconds] = ([e.loss for e in seen if isinstance(e, StepDone)], got.net.params.copy())
+        if seconds == 0.0:
+            assert calls == [(k, k + 1) for k in range(10)] * 2
+        else:
+            assert calls == [(0, 1), (1, 10), (0, 10)]
+    assert runs[0.0][0] == runs[1e9][0]
+    assert np.array_equal(runs[0.0][1], runs[1e9][1])

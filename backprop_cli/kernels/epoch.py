@@ -82,16 +82,17 @@ def dense_steps(  # type: ignore[no-untyped-def]
     ``norms`` at its place).
 
     ``zs``, ``acts`` and ``deltas`` are flat buffers holding each layer's z, a and δ for a batch
-    (``acts`` the input first), at the offsets in ``table`` (a row per layer: fan-in, units,
-    where W and b start in ``params``, where its input and its own outputs start in the
-    buffers, its unit kind). ``state`` holds the optimizer's arrays (m, v, v_max; or the
-    velocity; or the cache), ``hyper`` its hyperparameters and the clip, ``count`` the updates
-    applied before this call. ``predicted`` receives each row's class at its place in the
-    epoch. ``cast`` is a one-entry buffer of the parameters' dtype, through which float64
-    scalars are rounded to it as NumPy rounds a Python float.
+    (``acts`` the input first, the others from the first layer's), at the offsets in ``table``
+    (a row per layer: fan-in, units, where W and b start in ``params``, where its input and its
+    own outputs start in ``acts``, its unit kind). ``state`` holds the optimizer's arrays (m,
+    v, v_max; or the velocity; or the cache), ``hyper`` its hyperparameters and the clip,
+    ``count`` the updates applied before this call. ``predicted`` receives each row's class at
+    its place in the epoch. ``cast`` is a one-entry buffer of the parameters' dtype, through
+    which float64 scalars are rounded to it as NumPy rounds a Python float.
     """
     n_all = order.size
     layers = table.shape[0]
+    base = size * X.shape[1]  # where the layers' outputs start in ``acts`` (z and δ start at 0)
     zero, one = cast.dtype.type(0), cast.dtype.type(1)
     last_layer = layers - 1
     k_out = table[last_layer, WIDTH]
@@ -114,7 +115,7 @@ def dense_steps(  # type: ignore[no-untyped-def]
             kind, alpha = table[layer, KIND], alphas[layer]
             a_in = acts[table[layer, IN_AT] : table[layer, IN_AT] + n * fan_in].reshape((n, fan_in))
             at = table[layer, OUT_AT]
-            z = zs[at : at + n * units].reshape((n, units))
+            z = zs[at - base : at - base + n * units].reshape((n, units))
             a = acts[at : at + n * units].reshape((n, units))
             w = params[w_at : w_at + units * fan_in].reshape((units, fan_in))
             _product(a_in, w, z, n * fan_in * units >= BLAS_FROM, zero)
@@ -125,9 +126,9 @@ def dense_steps(  # type: ignore[no-untyped-def]
                     a[r, u] = activate(s, kind, alpha, zero, one)
         # the loss and δ_L
         at, kind, alpha = table[last_layer, OUT_AT], table[last_layer, KIND], alphas[last_layer]
-        z = zs[at : at + n * k_out].reshape((n, k_out))
+        z = zs[at - base : at - base + n * k_out].reshape((n, k_out))
         a = acts[at : at + n * k_out].reshape((n, k_out))
-        delta = deltas[at : at + n * k_out].reshape((n, k_out))
+        delta = deltas[at - base : at - base + n * k_out].reshape((n, k_out))
         total = 0.0
         for r in range(n):
             if loss_kind == 0:
@@ -165,7 +166,7 @@ def dense_steps(  # type: ignore[no-untyped-def]
             w_at, b_at, at = table[layer, W_AT], table[layer, B_AT], table[layer, OUT_AT]
             in_at = table[layer, IN_AT]
             a_in = acts[in_at : in_at + n * fan_in].reshape((n, fan_in))
-            delta = deltas[at : at + n * units].reshape((n, units))
+            delta = deltas[at - base : at - base + n * units].reshape((n, units))
             g_w = grads[w_at : w_at + units * fan_in].reshape((units, fan_in))
             blas = n * fan_in * units >= BLAS_FROM
             if blas:
@@ -185,7 +186,7 @@ def dense_steps(  # type: ignore[no-untyped-def]
             if layer == 0:
                 break
             w = params[w_at : w_at + units * fan_in].reshape((units, fan_in))
-            d_in = deltas[in_at : in_at + n * fan_in].reshape((n, fan_in))
+            d_in = deltas[in_at - base : in_at - base + n * fan_in].reshape((n, fan_in))
             if blas:
                 np.dot(delta, w, d_in)
             else:
@@ -196,7 +197,7 @@ def dense_steps(  # type: ignore[no-untyped-def]
                         for i in range(fan_in):
                             d_in[r, i] += du * w[u, i]
             below, below_alpha = table[layer - 1, KIND], alphas[layer - 1]
-            z_in = zs[in_at : in_at + n * fan_in].reshape((n, fan_in))
+            z_in = zs[in_at - base : in_at - base + n * fan_in].reshape((n, fan_in))
             a_below = acts[in_at : in_at + n * fan_in].reshape((n, fan_in))
             for r in range(n):
                 for i in range(fan_in):
@@ -285,8 +286,9 @@ class DenseEpoch:
             start, at = at, at + size * layer.units
         self.table = np.array(rows, dtype=np.int64)
         self.alphas = np.array(alphas, dtype=net.dtype)
-        self.zs = np.zeros(at, dtype=net.dtype)
-        self.acts = np.zeros_like(self.zs)
+        # z and δ have no input region: the layers' own start at ``size × inputs`` in ``acts``
+        self.acts = np.zeros(at, dtype=net.dtype)
+        self.zs = np.zeros(at - size * net.input_dim, dtype=net.dtype)
         self.deltas = np.zeros_like(self.zs)
         fused = optimizer.transforms[0]
         assert isinstance(fused, Fused)
