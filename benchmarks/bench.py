@@ -166,8 +166,10 @@ def loop_seconds_per_step(
                 start = time.perf_counter()
             elif isinstance(event, EpochEnded):
                 per_epoch.append((time.perf_counter() - start) / steps)
-                if each is not None:
-                    ratios.append(floor_seconds(each, 5, max(1, steps // 10)) / per_epoch[-1])
+                if each is not None:  # NumPy's BLAS as a NumPy run of this size has it
+                    with blas.limited(threads if threads else threads_of(sizes, batch)):
+                        floor = floor_seconds(each, 5, max(1, steps // 10))
+                    ratios.append(floor / per_epoch[-1])
                 if len(per_epoch) > epochs:
                     break
     # The first epoch warms up.

@@ -4,6 +4,9 @@ prints."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +79,23 @@ def test_bprop_train_names_its_threads(tmp_path: Path) -> None:
                   "--set", "training.epochs=1", "--set", "training.kernels=numpy"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.output.startswith("steps: numpy — training.kernels: numpy; 2 BLAS threads\n")
+
+
+def test_a_limit_inside_another_may_give_threads_back_but_never_more_than_at_start() -> None:
+    """The benchmark times NumPy's products inside a compiled run's block; and a user's
+    OPENBLAS_NUM_THREADS=1 holds for every run (in a child process: OpenBLAS reads it at
+    load)."""
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))
+    start = blas_threads()
+    with blas.limited(1), blas.limited(2):
+        assert blas_threads() == {path: min(2, n) for path, n in start.items()}
+    code = (
+        "import numpy as np\nfrom backprop_cli.system import blas\n"
+        "from threadpoolctl import threadpool_info\n"
+        "with blas.limited(2):\n"
+        "    print(sorted({p['num_threads'] for p in threadpool_info()}))\n"
+    )
+    env = os.environ | {"OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=60, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[1]"

@@ -24,6 +24,8 @@ from typing import Any
 TWO_FROM = 2**22
 
 _pinned: int | None = None
+#: Each BLAS library's threads when bprop first saw it, by its file: the most it is given.
+_first_seen: dict[str, int] = {}
 
 
 def cores() -> int:
@@ -58,9 +60,11 @@ def limited(threads: int, compiled: bool = False) -> Iterator[int]:
     kernels = _numbas(libraries) if compiled else []
     saved = [(library, library.num_threads) for library in libraries]
     try:
-        for library in libraries:
+        for library, count in saved:
             wanted = threads if not kernels or library in kernels else 1
-            library.set_num_threads(min(wanted, library.num_threads))
+            # never more than the library had when first seen (OPENBLAS_NUM_THREADS=1 holds)
+            first = _first_seen.setdefault(library.filepath, count)
+            library.set_num_threads(min(wanted, first))
         yield threads
     finally:
         for library, count in saved:
