@@ -150,16 +150,16 @@ def test_how_a_run_picks_its_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     digits = kernels.choose("auto", 800, 17_226, 64, 202)
     assert digits.path == "numpy"
     assert kernels.expected_saving(800, 17_226, 64, 202) == pytest.approx(800 * 56.7996e-6)
-    assert "save about 0.045 s over 800 updates, less than the 0.35 s they take to load" in (
+    assert "save about 0.045 s over 800 updates, less than the 0.35 s its kernels take to load" in (
         digits.why
     )
     # 784-256-128-10 at batch 128, 10 epochs of 60,000 rows: 4,690 updates of 40 µs + 141 µs
     # + 25 µs, about 0.97 s: more than loading, less than compiling.
     mnist = kernels.choose("auto", 4_690, 235_146, 128, 394)
-    assert mnist.path == "fused" and "more than the 0.35 s they take to load" in mnist.why
+    assert mnist.path == "fused" and "more than the 0.35 s its kernels take to load" in mnist.why
     monkeypatch.setattr(compiling, "cache_folder", lambda: tmp_path / "empty")
     first = kernels.choose("auto", 4_690, 235_146, 128, 394)
-    assert first.path == "numpy" and "less than the 5 s they take to compile" in first.why
+    assert first.path == "numpy" and "less than the 5 s its kernels take to compile" in first.why
     assert kernels.choose("auto", 40_000, 235_146, 128, 394).path == "fused"
     monkeypatch.setattr(compiling, "cache_folder", lambda: None)  # bprop's cache off
     assert kernels.start_cost() == (kernels.START_COMPILING, "compile")

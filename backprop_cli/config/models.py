@@ -263,9 +263,10 @@ class TrainingConfig(Strict):
     kernels: Literal["auto", "numpy", "fused"] = Field(
         "auto",
         description="How the steps run: numpy (the reference), fused (bprop[fast]'s compiled "
-        "kernels; for a dense network, whole epochs in compiled chunks) or auto (fused when "
-        "numba is installed and the time it should save exceeds what its kernels take to load "
-        "or compile; bprop train says which and why).",
+        "kernels; a dense network trained by an optimizer without weight decay runs whole "
+        "epochs in compiled chunks) or auto (fused when numba is installed and the time it "
+        "should save exceeds what its kernels take to load or compile; bprop train says which "
+        "and why).",
     )
     class_weight: Literal["balanced"] | dict[str, float] | None = Field(
         None,

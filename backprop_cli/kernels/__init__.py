@@ -39,7 +39,7 @@ SAVED_PER_ACTIVATION = 0.5e-9
 #: its cache, or compiled (a machine's first run, or bprop's cache off).
 START_CACHED = 0.35
 START_COMPILING = 5.0
-INSTALL = "bprop's fast extra: pip install '.[fast]' in bprop's folder (the numba package)"
+INSTALL = "bprop's fast extra: pip install '.[fast]' in bprop's folder (numba and SciPy)"
 
 
 def available() -> bool:
@@ -111,21 +111,21 @@ def choose(setting: str, updates: int, n_params: int, batch: int = 1, units: int
         return Choice("fused", "training.kernels: fused")
     saving = expected_saving(updates, n_params, batch, units)
     if not available():
-        return Choice("numpy", f"auto: numba is not installed ({INSTALL})")
+        return Choice("numpy", "auto: numba is not installed (bprop[fast] brings it)")
     cost, how = start_cost()
     if saving <= cost:
         return Choice(
             "numpy",
-            f"auto: compiled steps would save about {saving:.2g} s over {updates:,} updates, "
-            f"less than the {cost:.2g} s they take to {how}",
+            f"auto: the fused path would save about {saving:.2g} s over {updates:,} updates, "
+            f"less than the {cost:.2g} s its kernels take to {how}",
         )
     problem = import_problem()
     if problem is not None:
         return Choice("numpy", f"auto: numba cannot be used: {problem}")
     return Choice(
         "fused",
-        f"auto: compiled steps should save about {saving:.2g} s over {updates:,} updates, more "
-        f"than the {cost:.2g} s they take to {how}",
+        f"auto: the fused path should save about {saving:.2g} s over {updates:,} updates, "
+        f"more than the {cost:.2g} s its kernels take to {how}",
     )
 
 

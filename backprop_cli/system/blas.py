@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-#: Multiply-adds of one forward pass (batch rows × weights) from which a second thread pays.
+#: Multiply-adds of one forward pass (batch rows × parameters) from which a second thread pays.
 TWO_FROM = 2**22
 
 _pinned: int | None = None
@@ -36,12 +36,24 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def threads_for(rows: int, weights: int) -> int:
-    """BLAS threads for products of batches of ``rows`` rows through ``weights`` weights: one,
-    or two where they pay (and the process may use two cores); one in a worker."""
+def threads_for(rows: int, parameters: int) -> int:
+    """BLAS threads for products of batches of ``rows`` rows through ``parameters``
+    parameters: one, or two where they pay (and the process may use two cores, and its BLAS
+    was allowed two: OPENBLAS_NUM_THREADS=1 holds); one in a worker."""
     if _pinned is not None:
         return _pinned
-    return min(2, cores()) if rows * weights >= TWO_FROM else 1
+    if rows * parameters < TWO_FROM:
+        return 1
+    return min(2, cores(), _most())
+
+
+def _most() -> int:
+    """The most threads any loaded BLAS library had when bprop first saw it (1 with none)."""
+    from threadpoolctl import ThreadpoolController
+
+    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    counts = [_first_seen.setdefault(lib.filepath, lib.num_threads) for lib in libraries]
+    return max(counts, default=1)
 
 
 @contextlib.contextmanager
@@ -52,8 +64,8 @@ def limited(threads: int, compiled: bool = False) -> Iterator[int]:
     With ``compiled`` (a run whose steps are compiled, `backprop_cli.kernels.epoch`), the steps'
     products go through the BLAS that numba calls, SciPy's, and NumPy's own BLAS (evaluation)
     gets one thread: two OpenBLAS libraries each with a worker thread spinning after its last
-    call fight for two cores (784-256-128-10's compiled epoch took 0.90 ms a step instead of
-    0.48 when NumPy's BLAS had just run)."""
+    call fight for two cores (784-256-128-10's compiled epoch took 0.95 to 1.1 ms a step instead
+    of 0.50 when NumPy's BLAS had just run)."""
     from threadpoolctl import ThreadpoolController
 
     libraries = ThreadpoolController().select(user_api="blas").lib_controllers
