@@ -76,6 +76,17 @@ def test_jobs_in_worker_processes_keep_to_one_thread() -> None:
     assert results == {0: [1, 1], 1: [1, 1]}
 
 
+def test_jobs_on_dask_workers_keep_to_one_thread() -> None:
+    """A Dask worker's process may run with many BLAS threads: each job keeps to one."""
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:  # fmt: skip
+        results = dict(run_all(_threads_in_job, [(), ()], dask=cluster.scheduler_address))
+    assert results == {0: [1, 1], 1: [1, 1]}
+
+
 def test_bprop_train_names_its_threads(tmp_path: Path) -> None:
     np.dot(np.ones((2, 2)), np.ones((2, 2)))
     if min(blas.cores(), max(blas_threads().values())) < 2:
@@ -105,3 +116,37 @@ def test_a_limit_inside_another_may_give_threads_back_but_never_more_than_at_sta
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=60, check=True)  # fmt: skip
     assert done.stdout.split() == ["[1]", "1"]  # kept to one, and said so
+
+
+def test_overlapping_jobs_in_one_process_keep_the_limit_until_the_last_ends() -> None:
+    """Two jobs in the threads of one Dask worker: the first to end must not lift the limit
+    from under the other (what OpenBLAS reports to a thread other than the one that set it
+    varies with its build, so the limit is read as bprop's runs read it)."""
+    import threading
+
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))
+    before = blas_threads()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[set[int]] = []
+
+    def first() -> None:
+        with blas.one_per_worker():
+            first_in.set()
+            assert second_in.wait(60)
+        first_out.set()
+
+    def second() -> None:
+        assert first_in.wait(60)
+        with blas.one_per_worker():
+            second_in.set()
+            assert first_out.wait(60)
+            seen.append(blas.threads_for(1024, 10**6))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert seen == [1]  # still one: the first job's end did not lift the limit
+    assert blas_threads() == before
+    assert blas.threads_for(1024, 10**6) == min(2, blas.cores(), max(before.values()))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ TWO_FROM = 2**22
 _pinned: int | None = None
 #: Each BLAS library's threads when bprop first saw it, by its file: the most it is given.
 _first_seen: dict[str, int] = {}
+#: Jobs running in this process as workers (`one_per_worker`), and the limit they share.
+_workers = 0
+_workers_lock = threading.Lock()
+_lifted = contextlib.ExitStack()
 
 
 def cores() -> int:
@@ -96,11 +101,21 @@ def _numbas(libraries: list[Any]) -> list[Any]:
 
 @contextlib.contextmanager
 def one_per_worker() -> Iterator[None]:
-    """A job that runs beside others: one BLAS thread, and every run inside keeps to it."""
-    global _pinned
-    saved, _pinned = _pinned, 1
+    """A job that runs beside others: one BLAS thread, and every run inside keeps to it. Jobs
+    may overlap in one process (a Dask worker's threads): the first to start sets the limit,
+    the last to end lifts it."""
+    global _pinned, _workers, _lifted
+    with _workers_lock:
+        _workers += 1
+        if _workers == 1:
+            _pinned = 1
+            _lifted = contextlib.ExitStack()
+            _lifted.enter_context(limited(1))
     try:
-        with limited(1):
-            yield
+        yield
     finally:
-        _pinned = saved
+        with _workers_lock:
+            _workers -= 1
+            if _workers == 0:
+                _lifted.close()
+                _pinned = None
