@@ -150,3 +150,17 @@ def test_overlapping_jobs_in_one_process_keep_the_limit_until_the_last_ends() ->
     assert seen == [1]  # still one: the first job's end did not lift the limit
     assert blas_threads() == before
     assert blas.threads_for(1024, 10**6) == min(2, blas.cores(), max(before.values()))
+
+
+def test_blocks_closed_out_of_order_leave_the_libraries_as_they_were() -> None:
+    """Two runs of the Python API open side by side, the first closed first: the second's
+    limit holds until it closes, then every library has its own count again."""
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))
+    before = blas_threads()
+    first, second = blas.limited(2), blas.limited(1)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert set(blas_threads().values()) == {1}
+    second.__exit__(None, None, None)
+    assert blas_threads() == before

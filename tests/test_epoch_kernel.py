@@ -401,3 +401,59 @@ def test_a_long_epoch_reaches_the_loop_in_chunks(monkeypatch: pytest.MonkeyPatch
             assert calls == [(0, 1), (1, 10), (0, 10)]
     assert runs[0.0][0] == runs[1e9][0]
     assert np.array_equal(runs[0.0][1], runs[1e9][1])
+
+
+def test_a_gradient_past_float32s_squares_keeps_a_finite_norm_and_is_clipped() -> None:
+    """Entries near 1e21 (inputs of that size, unstandardized): their float32 squares overflow,
+    their float64 sum does not, so the norm is finite and clipping rescues the step, as on the
+    reference path (`global_norm` sums in float64 when float32 overflows)."""
+
+    def make() -> Network:
+        return build([(4, "relu")], (3, "softmax"), "cross_entropy", dtype="float32")
+
+    ref, got = trainings(make, ("sgd", {}), 4, clip=ClipByGlobalNorm(1.0), epochs=1, lr=1e-3)
+    split = data(ref.net, 8)
+    split = Split(split.X * np.float32(1e21), split.y, split.labels)
+    expected, seen = events(ref, split), events(got, split)
+    norms = [e.grad_norm for e in seen if isinstance(e, StepDone)]
+    assert len(norms) == 2 and all(1e20 < n < 3.4e38 * 1e10 for n in norms)
+    assert_same_training(expected, seen, 1e-4)
+
+
+def test_one_linear_unit_under_mse_is_a_classifier_at_one_half() -> None:
+    """mse on 0/1 labels with one linear output unit: a sample is class 1 when its output
+    passes ½ (`task.decide`), as on the reference path; the train accuracy agrees."""
+
+    def make() -> Network:
+        return build([(6, "relu")], (1, "linear"), "mse")
+
+    ref, got = trainings(make, ("adam", {}), 5, epochs=3, lr=0.05)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 5))
+    labels = (X[:, 0] > 0).astype(np.int64)
+    split = Split(X, labels).for_loss(ref.net, True)
+    expected, seen = events(ref, split), events(got, split)
+    assert_same_training(expected, seen, 1e-10)
+    accuracies = [e.row["train_accuracy"] for e in seen if isinstance(e, EpochEnded)]
+    assert accuracies[-1] > 0.7  # the outputs do pass ½ for most class-1 samples
+
+
+def test_read_only_data_runs_the_code_compiled_when_built() -> None:
+    """Data served by the cache of tables is memory-mapped read-only, a type of its own to
+    numba: the kernel is handed read-only views always, so it compiles once, when built."""
+    from backprop_cli.kernels.epoch import dense_steps
+
+    net = build([(8, "relu")], (3, "softmax"), "cross_entropy", dtype="float32")
+    opt = build_optimizer("adam", fuse_chain)
+    opt.init(net.n_params, net.n_decay, net.dtype)
+    epoch = dense_epoch_for(net, opt, None, 4)
+    assert epoch is not None
+    compiled = list(dense_steps.signatures)
+    split = data(net, 12)
+    for writeable in (True, False):
+        X, y = split.X.copy(), split.y.copy()
+        X.flags.writeable = y.flags.writeable = writeable
+        assert epoch.takes(X, y)
+        epoch.start(3, 12)
+        assert epoch.run(X, y, np.arange(12), 0, 3, 0.01) == 3
+    assert list(dense_steps.signatures) == compiled

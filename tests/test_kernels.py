@@ -143,7 +143,14 @@ def test_how_a_run_picks_its_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setattr(compiling, "cache_folder", lambda: cache)
     assert kernels.start_cost() == (kernels.START_COMPILING, "compile")
     (cache / "kernels_0").mkdir(parents=True)
-    (cache / "kernels_0" / "epoch.dense_steps-80.py311.nbi").write_bytes(b"")
+    index = cache / "kernels_0" / "epoch.dense_steps-80.py311.nbi"
+    index.write_bytes(b"")
+    assert kernels.start_cost() == (kernels.START_COMPILING, "compile")  # an empty index
+    index.write_bytes(b"an index")
+    old = Path(kernels.__file__).with_name("epoch.py").stat().st_mtime - 10
+    os.utime(index, (old, old))
+    assert kernels.start_cost() == (kernels.START_COMPILING, "compile")  # of an older epoch.py
+    os.utime(index)
     assert kernels.start_cost() == (kernels.START_CACHED, "load")
     # digits: 800 updates of 64 rows through 17,226 parameters and 202 units. Each saves
     # 40 µs + 17,226 × 0.6 ns + 64 × 202 × 0.5 ns = 56.7996 µs: 0.045 s in all, below 0.35 s.
@@ -187,6 +194,18 @@ def test_a_numba_that_does_not_import_is_named_or_passed_over(
     assert kernels.choose("auto", 10**9, 10**9).path == "numpy"
     with pytest.raises(ConfigError, match=r"installed but does not import \(ImportError: Numba"):
         kernels.choose("fused", 1, 1)
+
+
+def test_numba_without_scipy_refuses_fused_and_auto_takes_numpy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The compiled epochs' products are numba's np.dot, which calls SciPy's BLAS: without it
+    (numba installed on its own) fused says so and auto takes NumPy, before anything runs."""
+    monkeypatch.setitem(sys.modules, "scipy.linalg.cython_blas", None)  # its import fails
+    monkeypatch.setattr(kernels, "import_problem", kernels.import_problem.__wrapped__)
+    with pytest.raises(ConfigError, match=r"numba's products need SciPy, which does not import"):
+        kernels.choose("fused", 1, 1)
+    assert kernels.choose("auto", 10**9, 10**9).path == "numpy"
 
 
 def test_numba_told_to_compile_nothing_refuses_fused_and_auto_takes_numpy(

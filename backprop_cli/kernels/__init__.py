@@ -19,9 +19,11 @@ Which path a run takes (``training.kernels``):
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..core.network import Network
 from ..core.optim import Optimizer, Transform
@@ -50,8 +52,9 @@ def available() -> bool:
 @functools.cache
 def import_problem() -> str | None:
     """Why numba cannot be used here, or None: not installed, installed but failing to import
-    (an unsupported NumPy, a broken install), or told to compile nothing (NUMBA_DISABLE_JIT,
-    under which the kernels would run as plain Python). Imports numba when it is installed."""
+    (an unsupported NumPy, a broken install), told to compile nothing (NUMBA_DISABLE_JIT,
+    under which the kernels would run as plain Python), or without SciPy's BLAS, which its
+    products call. Imports numba (and SciPy's BLAS) when it is installed."""
     if not available():
         return f"it is not installed: {INSTALL}"
     from .compile import numba
@@ -65,6 +68,10 @@ def import_problem() -> str | None:
             "NUMBA_DISABLE_JIT is set, so numba compiles nothing (the kernels would run as plain "
             "Python); unset it, or use training.kernels: numpy"
         )
+    try:  # the BLAS numba's np.dot calls, for the compiled epochs' products
+        importlib.import_module("scipy.linalg.cython_blas")
+    except Exception as exc:  # not installed, or broken
+        return f"numba's products need SciPy, which does not import ({exc}): {INSTALL}"
     return None
 
 
@@ -89,7 +96,11 @@ def start_cost() -> tuple[float, str]:
     from .compile import cache_folder
 
     root = cache_folder()
-    cached = root is not None and any(root.glob("*/epoch.dense_steps-*.nbi"))
+    source = Path(__file__).with_name("epoch.py").stat().st_mtime
+    cached = root is not None and any(
+        index.stat().st_size > 0 and index.stat().st_mtime >= source  # not of an older epoch.py
+        for index in root.glob("*/epoch.dense_steps-*.nbi")
+    )
     return (START_CACHED, "load") if cached else (START_COMPILING, "compile")
 
 

@@ -146,10 +146,11 @@ def dense_steps(  # type: ignore[no-untyped-def]
         # each row's class, from the outputs the reference hands its accuracy (z_L under a
         # fused loss, else a_L): the argmax (the first NaN wins, as np.argmax), or one unit's
         # threshold
-        out = z if kind == 0 or loss_kind != 1 else a
+        logits = loss_kind != 1  # softmax and sigmoid cross-entropy take z_L; mse takes a_L
+        out = z if logits else a
         for r in range(n):
-            if k_out == 1:
-                threshold = zero if (kind == 0 or loss_kind != 1) else one / (one + one)
+            if k_out == 1:  # p > ½, or its logit > 0
+                threshold = zero if logits else one / (one + one)
                 predicted[lo + r] = 1 if out[r, 0] > threshold else 0
                 continue
             best, at_best = out[r, 0], 0
@@ -207,7 +208,7 @@ def dense_steps(  # type: ignore[no-untyped-def]
         # the gradient's norm, in float64 (a float32 square sum could overflow)
         squares = 0.0
         for i in range(grads.size):
-            g = float(grads[i])
+            g = np.float64(grads[i])  # float() would keep float32, whose squares overflow
             squares += g * g
         norm = math.sqrt(squares)
         loss = total / n
@@ -338,8 +339,11 @@ class DenseEpoch:
         """Steps ``first`` to ``last − 1`` of the epoch visiting the rows in ``order``; how
         many were applied (see `dense_steps`)."""
         net, opt = self.net, self.optimizer
-        labels = y if self.loss_kind == 0 else self.no_labels
-        targets = y if self.loss_kind != 0 else self.no_targets
+        # Read-only views: the kernel only reads them, and data from bprop's cache of tables
+        # (memory-mapped, read-only) then runs the same compiled code as any other.
+        X, y, order = _read_only(X), _read_only(y), _read_only(order)
+        labels = y if self.loss_kind == 0 else _read_only(self.no_labels)
+        targets = y if self.loss_kind != 0 else _read_only(self.no_targets)
         done: int = dense_steps(X, labels, targets, order, self.size, first, last, net.params,
                                 net.grads, self.zs, self.acts, self.deltas, self.table,
                                 self.alphas, self.loss_kind, self.rule, self.state, self.hyper,
@@ -353,6 +357,13 @@ class DenseEpoch:
         X = np.zeros((0, self.net.input_dim), dtype=self.net.dtype)
         y = self.no_labels if self.loss_kind == 0 else self.no_targets
         self.run(X, y, np.zeros(0, dtype=np.intp), 0, 0, 0.0)
+
+
+def _read_only(array: NDArray) -> NDArray:
+    """A view of ``array`` that cannot be written."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _hyper(fused: Fused, clip: object) -> NDArray[np.float64]:

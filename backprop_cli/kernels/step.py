@@ -133,7 +133,7 @@ def dense_step(  # type: ignore[no-untyped-def]
                 d_r[i] = d_r[i] * slope(z_r[i], a_r[i], below, alpha, zero, one)
     squares = 0.0
     for i in range(grads.size):
-        g = float(grads[i])
+        g = np.float64(grads[i])  # float() would keep float32, whose squares overflow
         squares += g * g
     return total, squares
 

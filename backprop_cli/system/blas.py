@@ -27,6 +27,10 @@ TWO_FROM = 2**22
 _pinned: int | None = None
 #: Each BLAS library's threads when bprop first saw it, by its file: the most it is given.
 _first_seen: dict[str, int] = {}
+#: The counts each open `limited` block wants, oldest first, and what the libraries had before.
+_open: list[dict[str, int]] = []
+_before: dict[str, int] = {}
+_lock = threading.RLock()
 #: Jobs running in this process as workers (`one_per_worker`), and the limit they share.
 _workers = 0
 _workers_lock = threading.Lock()
@@ -54,37 +58,56 @@ def threads_for(rows: int, parameters: int) -> int:
 
 def _most() -> int:
     """The most threads any loaded BLAS library had when bprop first saw it (1 with none)."""
-    from threadpoolctl import ThreadpoolController
-
-    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
-    counts = [_first_seen.setdefault(lib.filepath, lib.num_threads) for lib in libraries]
+    counts = [_first_seen.setdefault(lib.filepath, lib.num_threads) for lib in _libraries()]
     return max(counts, default=1)
 
 
 @contextlib.contextmanager
 def limited(threads: int, compiled: bool = False) -> Iterator[int]:
-    """BLAS libraries loaded in this process use at most ``threads`` threads inside the block
-    (restored after it); yields ``threads``.
+    """BLAS libraries loaded in this process use at most ``threads`` threads inside the block;
+    yields ``threads``. Blocks may close in any order (two runs of the Python API side by
+    side): the newest block still open holds, and when none is, each library has again what
+    it had before the first.
 
     With ``compiled`` (a run whose steps are compiled, `backprop_cli.kernels.epoch`), the steps'
     products go through the BLAS that numba calls, SciPy's, and NumPy's own BLAS (evaluation)
     gets one thread: two OpenBLAS libraries each with a worker thread spinning after its last
     call fight for two cores (784-256-128-10's compiled epoch took 0.95 to 1.1 ms a step instead
     of 0.50 when NumPy's BLAS had just run)."""
-    from threadpoolctl import ThreadpoolController
-
-    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    libraries = _libraries()
     kernels = _numbas(libraries) if compiled else []
-    saved = [(library, library.num_threads) for library in libraries]
-    try:
-        for library, count in saved:
-            wanted = threads if not kernels or library in kernels else 1
+    with _lock:
+        if not _open:
+            _before.clear()
+            _before.update({lib.filepath: lib.num_threads for lib in libraries})
+        wanted = {}
+        for library in libraries:
+            count = threads if not kernels or library in kernels else 1
             # never more than the library had when first seen (OPENBLAS_NUM_THREADS=1 holds)
-            first = _first_seen.setdefault(library.filepath, count)
-            library.set_num_threads(min(wanted, first))
+            first = _first_seen.setdefault(library.filepath, library.num_threads)
+            wanted[library.filepath] = min(count, first)
+        _open.append(wanted)
+        _apply(libraries, wanted)
+    try:
         yield threads
     finally:
-        for library, count in saved:
+        with _lock:
+            _open.remove(wanted)
+            _apply(_libraries(), _open[-1] if _open else _before)
+
+
+def _libraries() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process."""
+    from threadpoolctl import ThreadpoolController
+
+    return list(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+def _apply(libraries: list[Any], counts: dict[str, int]) -> None:
+    """Give each library its count (one loaded since: what it had when first seen)."""
+    for library in libraries:
+        count = counts.get(library.filepath, _first_seen.get(library.filepath))
+        if count is not None and library.num_threads != count:
             library.set_num_threads(count)
 
 
