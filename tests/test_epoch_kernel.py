@@ -457,3 +457,50 @@ def test_read_only_data_runs_the_code_compiled_when_built() -> None:
         epoch.start(3, 12)
         assert epoch.run(X, y, np.arange(12), 0, 3, 0.01) == 3
     assert list(dense_steps.signatures) == compiled
+
+
+@pytest.mark.parametrize("first", ["numpy", "fused"])
+def test_a_resume_under_auto_keeps_to_the_path_the_run_took(
+    first: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auto weighs the kernels' start against numba's cache, which may fill between a run and
+    its resume: the checkpoint records the path its steps took, and the resume keeps to it, so
+    it ends bit-exact with the uninterrupted run."""
+    from backprop_cli import kernels
+
+    config = str(CONFIG_DIR / "digits.yaml")
+    base = ["--quiet", "--set", "output.checkpoint_every=0"]
+    # auto takes the first path for the run and its uninterrupted twin...
+    monkeypatch.setattr(kernels, "expected_saving", lambda *a: 1e9 if first == "fused" else 0.0)
+    part, full = tmp_path / "part", tmp_path / "full"
+    assert cli(["train", config, "--out", str(part), *base, "--set", "training.epochs=2"]
+               ).exit_code == 0  # fmt: skip
+    assert cli(["train", config, "--out", str(full), *base, "--set", "training.epochs=4"]
+               ).exit_code == 0  # fmt: skip
+    assert str(np.load(part / "checkpoints/last.npz")["kernels"]) == first
+    # ...and would take the other one now
+    monkeypatch.setattr(kernels, "expected_saving", lambda *a: 0.0 if first == "fused" else 1e9)
+    resumed = cli(["train", config, "--resume", str(part / "checkpoints/last.npz"),
+                   "--set", "training.epochs=4", "--set", "output.checkpoint_every=0"])  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    assert f"steps: {first}" in resumed.output
+    assert "auto: resumed on the path the run took" in resumed.output
+    a, b = np.load(part / "checkpoints/last.npz"), np.load(full / "checkpoints/last.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a.files if k.startswith("layers."))
+    assert (part / "steps.csv").read_bytes() == (full / "steps.csv").read_bytes()
+
+
+def test_a_checkpoint_naming_a_path_bprop_has_not_is_refused(tmp_path: Path) -> None:
+    from backprop_cli.errors import CheckpointError
+    from backprop_cli.runs.artifacts.checkpoints import Checkpoint
+
+    run = tmp_path / "run"
+    assert cli(["train", str(CONFIG_DIR / "moons.yaml"), "--out", str(run), "--quiet",
+                "--set", "training.epochs=1"]).exit_code == 0  # fmt: skip
+    with np.load(run / "checkpoints/last.npz") as saved:
+        arrays = dict(saved)
+    for odd in (np.array("gpu"), np.array(3)):
+        bad = tmp_path / "bad.npz"
+        np.savez(bad, **(arrays | {"kernels": odd}))
+        with pytest.raises(CheckpointError, match=r"bad\.npz: kernels must be"):
+            Checkpoint.read(bad)

@@ -104,11 +104,19 @@ def start_cost() -> tuple[float, str]:
     return (START_CACHED, "load") if cached else (START_COMPILING, "compile")
 
 
-def choose(setting: str, updates: int, n_params: int, batch: int = 1, units: int = 0) -> Choice:
+def choose(
+    setting: str,
+    updates: int,
+    n_params: int,
+    batch: int = 1,
+    units: int = 0,
+    took: str | None = None,
+) -> Choice:
     """The path for the ``training.kernels`` setting of a run of ``updates`` updates of batches
     of ``batch`` rows through ``n_params`` parameters (``units`` units in all). ``auto`` looks
     for numba only when the run is long enough to pay for it, and takes NumPy where numba does
-    not import.
+    not import. A resumed run (``took``: the path its checkpoint's steps ran) keeps to that
+    path under ``auto``, so that it goes on as it would have, bit for bit, where it can.
 
     Raises:
         ConfigError: ``fused`` where numba cannot be used, saying why.
@@ -120,6 +128,13 @@ def choose(setting: str, updates: int, n_params: int, batch: int = 1, units: int
         if problem is not None:
             raise ConfigError(f"training.kernels: fused needs numba, and {problem}")
         return Choice("fused", "training.kernels: fused")
+    if took == "numpy":
+        return Choice("numpy", "auto: resumed on the path the run took")
+    if took == "fused":
+        problem = import_problem()
+        if problem is None:
+            return Choice("fused", "auto: resumed on the path the run took")
+        return Choice("numpy", f"auto: the run took the fused path, but {problem}")
     saving = expected_saving(updates, n_params, batch, units)
     if not available():
         return Choice("numpy", "auto: numba is not installed (bprop[fast] brings it)")

@@ -34,6 +34,8 @@ Keys (`layout.Key` spells each):
     config                            the resolved config as JSON text
     task                              JSON {"kind": "classification" | "regression",
                                       "outputs": units, "classes": [names] or null}
+    kernels                           the code the run's steps ran: "numpy" or "fused" (a
+                                      resume under training.kernels: auto keeps to it)
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ class Checkpoint:
     scaler: Standardizer | None = None
     #: A regression's target standardization (`data.standardize_target`).
     target_scale: Standardizer | None = None
+    #: The code the run's steps ran ("numpy" or "fused"; `TrainingState.kernels`).
+    kernels: str | None = None
 
     @property
     def weights_epoch(self) -> int | None:
@@ -174,6 +178,8 @@ class Checkpoint:
         out |= {key: np.array(json.dumps(v)) for key, v in texts.items() if v is not None}
         if self.task is not None:
             out[Key.TASK] = np.array(self.task.to_json())
+        if self.kernels is not None:
+            out[Key.KERNELS] = np.array(self.kernels)
         if self.data.shape is not None:
             out[Key.DATA_SHAPE] = np.array(self.data.shape, dtype=np.int64)
         if self.data.digest is not None:
@@ -231,6 +237,7 @@ class Checkpoint:
             schedule_state=text(Key.SCHEDULE),
             config=config,
             task=Task.from_json(str(a[Key.TASK])) if Key.TASK in a else None,
+            kernels=str(a[Key.KERNELS]) if Key.KERNELS in a else None,
             data=DataRecord(
                 shape=None if shape is None else tuple(int(n) for n in shape),  # type: ignore[arg-type]
                 digest=str(a[Key.DATA_DIGEST]) if Key.DATA_DIGEST in a else None,
@@ -389,6 +396,7 @@ def capture(
         class_weights=None if net.loss.class_weights is None else net.loss.class_weights.copy(),
         scaler=scaler,
         target_scale=target_scale,
+        kernels=training.kernels,
     )
 
 
@@ -404,7 +412,11 @@ def weights_epoch_of(
 
 #: The JSON texts a checkpoint may hold (its counters: `checkpoint_states.COUNTERS`).
 TEXTS = (Key.RNG, Key.NOISE_RNG, Key.MONITOR, Key.SCHEDULE, Key.CONFIG, Key.DATA_DIGEST,
-         Key.DATA_COLUMNS, Key.DATA_ENCODING, Key.TASK)  # fmt: skip
+         Key.DATA_COLUMNS, Key.DATA_ENCODING, Key.TASK, Key.KERNELS)  # fmt: skip
+
+
+#: The codes a run's steps may run (`Key.KERNELS`).
+PATHS = ("numpy", "fused")
 
 
 def _problems(arrays: dict[str, Any]) -> list[str]:
@@ -435,6 +447,9 @@ def _problems(arrays: dict[str, Any]) -> list[str]:
                 problems.append(f"{key} holds NaN or Inf; no run saves non-finite values")
     if not problems:  # each counter a whole number and each state a text: their values
         problems += state_problems(arrays)
+    if not problems and Key.KERNELS in arrays and str(arrays[Key.KERNELS]) not in PATHS:
+        problems.append(f"{Key.KERNELS} must be one of {', '.join(PATHS)}; received "
+                        f"{_show(arrays[Key.KERNELS])}")  # fmt: skip
     if not problems and Key.TASK in arrays:
         try:
             Task.from_json(str(arrays[Key.TASK]))

@@ -165,6 +165,7 @@ class Key:
     MONITOR, SCHEDULE = "monitor_state", "schedule_state"
     CONFIG = "config"
     TASK = "task"
+    KERNELS = "kernels"
     DATA_SHAPE, DATA_DIGEST = "data.shape", "data.digest"
     DATA_COLUMNS, DATA_ENCODING = "data.columns", "data.encoding"
     CLASS_WEIGHTS = "loss.class_weights"

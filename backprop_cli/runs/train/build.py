@@ -112,10 +112,11 @@ def build_training_state(
     shuffle_rng: np.random.Generator,
     has_validation: bool,
     n_train: int = 0,
+    took: str | None = None,
 ) -> TrainingState:
     """The training, with ``batching`` (`build_batching`); ``has_validation`` says whether the
     data has a validation split, and ``n_train`` (its training rows) how long the run is, for
-    ``training.kernels: auto``."""
+    ``training.kernels: auto``, which keeps a resumed run to the path it ``took``."""
     for key, watched in cfg.monitors().items():
         problem = monitor_problem(watched, has_validation)
         if problem:
@@ -129,7 +130,7 @@ def build_training_state(
     updates = cfg.training.epochs * batching.steps_per_epoch(max(n_train, 1))
     units = sum(getattr(layer, "units", 0) for _, layer in net.walk())
     batch = batching.batch_size(max(n_train, 1))
-    choice = choose(cfg.training.kernels, updates, net.n_params, batch, units)
+    choice = choose(cfg.training.kernels, updates, net.n_params, batch, units, took)
     kernels = choice.path
     optimizer = build_optimizer_from(cfg, fuse_chain if kernels == "fused" else None)
     optimizer.init(net.n_params, net.n_decay, net.dtype)

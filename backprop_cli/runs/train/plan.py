@@ -100,7 +100,10 @@ def prepare(cfg: ExperimentConfig, resume: Path | None = None, memory: Any = Non
     )
     train, val = build_train_data(cfg, net, dataset)
     task = task_of_run(cfg, net, dataset)
-    training = build_training_state(cfg, net, batching, streams.shuffle, val is not None, n_train)
+    took = checkpoint.kernels if checkpoint is not None else None
+    training = build_training_state(
+        cfg, net, batching, streams.shuffle, val is not None, n_train, took
+    )
     if checkpoint is not None:
         check_same_data(checkpoint, signature)
         restore(checkpoint, training)
