@@ -318,8 +318,8 @@ class DenseEpoch:
     def takes(self, X: Array, y: NDArray) -> bool:
         """Whether the split's arrays are what the kernel reads (X C-ordered in the network's
         dtype; class labels for softmax cross-entropy, else C-ordered targets in that dtype),
-        compiling it for them now when they are (read-only data, a memory-mapped cache, is a
-        type of its own), so that compiling is not a training step."""
+        running it on them for no steps when they are, so that any compiling they need is not
+        a training step."""
         net = self.net
         if X.ndim != 2 or X.shape[1] != net.input_dim or X.dtype != net.dtype:
             return False
