@@ -9,6 +9,9 @@ import numpy as np
 from typer.testing import CliRunner, Result
 
 from backprop_cli.cli.app import app
+from backprop_cli.core.activations import get_activation
+from backprop_cli.core.layers import Dense
+from backprop_cli.core.network import Network
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 runner = CliRunner()
@@ -65,3 +68,16 @@ def seed_weights() -> dict[str, np.ndarray]:
         "layers.1.W": np.array([[0.7, 0.8, 0.9]]),
         "layers.1.b": np.array([0.4]),
     }
+
+
+#: (loss, output activation) pairs the compiled whole step and epoch compute.
+DENSE_LOSSES = [("cross_entropy", "softmax"), ("mse", "linear"), ("mse", "sigmoid"),
+                ("mse", "tanh"), ("mse", "relu"), ("binary_cross_entropy", "sigmoid")]  # fmt: skip
+
+
+def dense_network(hidden: list[tuple[int, str]], out: tuple[int, str], loss: str,
+                  inputs: int = 5, dtype: str = "float64", seed: int = 0) -> Network:  # fmt: skip
+    """A network of dense layers: ``hidden`` (units, activation) pairs, then ``out``."""
+    layers = [Dense(u, get_activation(a)) for u, a in hidden]
+    layers.append(Dense(out[0], get_activation(out[1])))
+    return Network(layers, inputs, loss, np.random.default_rng(seed), dtype)

@@ -30,25 +30,28 @@ from backprop_cli.core.schedules import build_schedule
 from backprop_cli.core.split import Split
 from backprop_cli.core.training import EpochEnded, StepDone, Stopped, TrainingState, train
 
-from helpers import CONFIG_DIR, assert_within_scale, cli, history_of, seed_weights
+from helpers import (
+    CONFIG_DIR,
+    DENSE_LOSSES,
+    assert_within_scale,
+    cli,
+    dense_network,
+    history_of,
+    seed_weights,
+)
 
 pytest.importorskip("numba")
 from backprop_cli.kernels import fuse_chain
 from backprop_cli.kernels.epoch import BLAS_FROM, dense_epoch_for
 
-LOSSES = [("cross_entropy", "softmax"), ("mse", "linear"), ("mse", "sigmoid"), ("mse", "tanh"),
-          ("binary_cross_entropy", "sigmoid")]  # fmt: skip
+LOSSES = DENSE_LOSSES
 OPTIMIZERS: list[tuple[str, dict[str, Any]]] = [
     ("sgd", {}), ("momentum", {"momentum": 0.9}), ("nesterov", {}),
     ("rmsprop", {}), ("adam", {}), ("adam", {"amsgrad": True}),
 ]  # fmt: skip
 
 
-def build(hidden: list[tuple[int, str]], out: tuple[int, str], loss: str, inputs: int = 5,
-          dtype: str = "float64", seed: int = 0) -> Network:  # fmt: skip
-    layers = [Dense(u, get_activation(a)) for u, a in hidden]
-    layers.append(Dense(out[0], get_activation(out[1])))
-    return Network(layers, inputs, loss, np.random.default_rng(seed), dtype)
+build = dense_network
 
 
 def data(net: Network, n: int, seed: int = 1) -> Split:

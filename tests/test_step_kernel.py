@@ -24,21 +24,24 @@ from backprop_cli.core.gradcheck import (
 from backprop_cli.core.layers import BatchNorm, Dense, Dropout
 from backprop_cli.core.network import Network
 
-from helpers import CONFIG_DIR, assert_within_scale, cli, history_of, seed_weights
+from helpers import (
+    CONFIG_DIR,
+    DENSE_LOSSES,
+    assert_within_scale,
+    cli,
+    dense_network,
+    history_of,
+    seed_weights,
+)
 
 pytest.importorskip("numba")
 from backprop_cli.kernels.step import MAX_WORK, UNITS, dense_step_for
 
 #: (loss, output activation) pairs the step computes.
-LOSSES = [("cross_entropy", "softmax"), ("mse", "linear"), ("mse", "sigmoid"), ("mse", "tanh"),
-          ("mse", "relu"), ("binary_cross_entropy", "sigmoid")]  # fmt: skip
+LOSSES = DENSE_LOSSES
 
 
-def build(hidden: list[tuple[int, str]], out: tuple[int, str], loss: str, inputs: int = 5,
-          dtype: str = "float64", seed: int = 0) -> Network:  # fmt: skip
-    layers = [Dense(u, get_activation(a)) for u, a in hidden]
-    layers.append(Dense(out[0], get_activation(out[1])))
-    return Network(layers, inputs, loss, np.random.default_rng(seed), dtype)
+build = dense_network
 
 
 def targets(net: Network, n: int, rng: np.random.Generator) -> np.ndarray:
