@@ -92,13 +92,13 @@ def train(
         if scale is not None and not quiet:
             note = scale.note(prepared.dataset.target_name)
             console.print(note, soft_wrap=True, highlight=False, markup=False)
-        if not quiet:
-            note = path_note(prepared)
-            console.print(note, soft_wrap=True, highlight=False, markup=False)
         claimed = claim_run_dir(
             out, Path(cfg.output.dir), cfg.name, resume, prepared.training.epoch
         )
         run_dir = stack.enter_context(claimed)
+        if not quiet:  # once the run is sure to start
+            note = path_note(prepared)
+            console.print(note, soft_wrap=True, highlight=False, markup=False)
         try:
             with graceful_stop() as stop:
                 events = train_into(prepared, run_dir, stop=stop)
